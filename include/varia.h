@@ -1,0 +1,239 @@
+/*
+ * varia: a small C runtime for deep generative models.
+ *
+ * One header for the whole public API. Conventions:
+ *  - Every call returns a varia_status; VARIA_OK (0) is success. On failure the
+ *    context's message (varia_ctx_message) names the culprit: the tensor, the
+ *    manifest key, the byte offset, or the operation the family lacks.
+ *  - A loaded varia_model is immutable after varia_model_load and may be shared by
+ *    any number of threads. All mutable state (workspace, error message, warnings)
+ *    lives in a varia_ctx: use one context per thread.
+ *  - Arrays are row-major float32. An "example" is data_size() floats (an image is
+ *    C*H*W, channel-major); a "latent" is latent_size() floats.
+ *  - The library never prints, aborts or exits.
+ */
+#ifndef VARIA_H
+#define VARIA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VARIA_VERSION_MAJOR 0
+#define VARIA_VERSION_MINOR 1
+
+/* Status codes. The numeric values are stable and are also the CLI's exit codes. */
+typedef enum varia_status {
+    VARIA_OK = 0,
+    VARIA_ERR_ARG = 2,          /* invalid argument (null pointer, k = 0, n < 0 ...) */
+    VARIA_ERR_IO = 3,           /* a file could not be opened, read, mapped or written */
+    VARIA_ERR_NOMEM = 4,        /* an allocation failed */
+    VARIA_ERR_JSON = 5,         /* a manifest or header is not valid JSON */
+    VARIA_ERR_MANIFEST = 6,     /* a required key is missing or has the wrong type/value */
+    VARIA_ERR_VERSION = 7,      /* unknown format name or unsupported major version */
+    VARIA_ERR_HEADER = 8,       /* safetensors header length absurd or past the file */
+    VARIA_ERR_TRUNCATED = 9,    /* file shorter than its header says */
+    VARIA_ERR_TRAILING = 10,    /* file longer than its tensors (bytes nobody owns) */
+    VARIA_ERR_OFFSET = 11,      /* tensor offsets out of range, reversed, or overflowing */
+    VARIA_ERR_OVERLAP = 12,     /* two tensors share bytes */
+    VARIA_ERR_HOLE = 13,        /* a gap between tensors */
+    VARIA_ERR_DTYPE = 14,       /* unknown dtype, or byte size that contradicts it */
+    VARIA_ERR_SHAPE = 15,       /* a tensor's shape contradicts the architecture */
+    VARIA_ERR_MISSING = 16,     /* a tensor the architecture needs is absent */
+    VARIA_ERR_UNEXPECTED = 17,  /* a tensor the architecture does not use is present */
+    VARIA_ERR_DUPLICATE = 18,   /* the same tensor or key is listed twice */
+    VARIA_ERR_NONFINITE = 19,   /* NaN or Inf in weights or input data */
+    VARIA_ERR_TOO_LARGE = 20,   /* a size exceeds a safety cap (checked before allocating) */
+    VARIA_ERR_UNSUPPORTED = 21, /* the family cannot do this operation */
+    VARIA_ERR_PNG = 22,         /* malformed or unsupported PNG */
+    VARIA_ERR_DATASET = 23,     /* malformed dataset file (bad magic, lying sizes ...) */
+    VARIA_ERR_INTERNAL = 24     /* a bug: please report it */
+} varia_status;
+
+/* A short stable name for a status, e.g. "VARIA_ERR_SHAPE". Never NULL. */
+const char *varia_status_name(varia_status s);
+
+/* ---- Context: per-thread mutable state ------------------------------------ */
+
+typedef struct varia_ctx varia_ctx;
+
+/* Create a context. Returns NULL only when memory is exhausted. */
+varia_ctx *varia_ctx_new(void);
+void varia_ctx_free(varia_ctx *ctx);
+/* Message of the last failing call on this context ("" if none). Valid until the
+ * next call that uses the context. */
+const char *varia_ctx_message(const varia_ctx *ctx);
+/* Warnings from the last varia_model_load (e.g. unknown optional manifest keys),
+ * one per line, "" if none. */
+const char *varia_ctx_warnings(const varia_ctx *ctx);
+/* Worker threads used by varia_eval (1 = the calling thread only; 0 = all cores,
+ * the default). Results do not depend on this setting. */
+varia_status varia_ctx_set_threads(varia_ctx *ctx, int threads);
+
+/* ---- Model --------------------------------------------------------------- */
+
+typedef struct varia_model varia_model;
+
+#define VARIA_MAX_RANK 4
+typedef struct varia_shape {
+    int rank;                       /* 1 = vector, 3 = image C x H x W */
+    int64_t dims[VARIA_MAX_RANK];
+} varia_shape;
+
+typedef enum varia_likelihood {
+    VARIA_LIK_BERNOULLI = 1, /* decoder emits logits */
+    VARIA_LIK_GAUSSIAN = 2   /* decoder emits mean (and log-variance) */
+} varia_likelihood;
+
+typedef struct varia_info {
+    const char *family;        /* "vae" (also for IWAE-trained models), ... */
+    varia_shape data_shape;    /* shape of one example */
+    int64_t data_size;         /* product of data_shape */
+    int64_t latent_size;       /* size of the latent used by sample/decode/interpolate */
+    int n_stochastic;          /* stochastic layers (1 or 2 for VAE/IWAE) */
+    int64_t layer_sizes[8];    /* latent size of each stochastic layer, bottom first */
+    varia_likelihood likelihood;
+    int has_encoder;           /* 0: encode/eval return VARIA_ERR_UNSUPPORTED */
+    int64_t n_tensors;
+    int64_t n_params;
+} varia_info;
+
+/* Load a model from its JSON manifest. The weights file named by the manifest is
+ * resolved relative to the manifest's directory. Validation is total: every
+ * failure has its own status and a message naming the culprit. */
+varia_status varia_model_load(varia_ctx *ctx, const char *manifest_path,
+                              varia_model **out);
+void varia_model_free(varia_model *model);
+/* Fill *info. Pointers inside stay valid while the model lives. */
+varia_status varia_model_info(const varia_model *model, varia_info *info);
+/* The manifest's "provenance" object as JSON text, or NULL if absent. */
+const char *varia_model_provenance(const varia_model *model);
+
+/* ---- Operations ---------------------------------------------------------- */
+
+/* Posterior of the top stochastic layer for n examples: mean[n*L], logvar[n*L]
+ * (L = latent_size). For a two-layer model the lower layers are passed through
+ * their posterior means. Either output may be NULL. */
+varia_status varia_encode(varia_ctx *ctx, const varia_model *m, const float *x,
+                          int64_t n, float *mean, float *logvar);
+
+/* What varia_decode writes per example (data_size floats each). */
+typedef enum varia_decode_kind {
+    VARIA_DECODE_MEAN = 0,   /* E[x|z]: sigmoid(logits) or the Gaussian mean */
+    VARIA_DECODE_PARAMS = 1  /* logits (Bernoulli) or the Gaussian mean; see below */
+} varia_decode_kind;
+
+/* Decode n top-layer latents. Lower stochastic layers take their conditional
+ * means. out[n*data_size]. For Gaussian likelihoods and VARIA_DECODE_PARAMS,
+ * out_logvar[n*data_size] receives the log-variance (may be NULL). */
+varia_status varia_decode(varia_ctx *ctx, const varia_model *m, const float *z,
+                          int64_t n, varia_decode_kind kind, float *out,
+                          float *out_logvar);
+
+/* Draw n examples' means E[x|z] with z from the prior, each layer's noise scaled
+ * by temperature (1 = the model; 0 = prior means). z_out[n*L] may be NULL.
+ * Sample i depends only on (seed, i). */
+varia_status varia_sample(varia_ctx *ctx, const varia_model *m, int64_t n,
+                          uint64_t seed, float temperature, float *x_out,
+                          float *z_out);
+
+/* Reconstruct: encode to the posterior mean, decode to E[x|z]. */
+varia_status varia_reconstruct(varia_ctx *ctx, const varia_model *m,
+                               const float *x, int64_t n, float *x_out);
+
+typedef enum varia_interp { VARIA_LERP = 0, VARIA_SLERP = 1 } varia_interp;
+
+/* steps latents from za to zb inclusive (steps >= 2): out[steps*L]. Slerp
+ * interpolates the angle and the norm; it falls back to lerp when the two
+ * latents are (anti)parallel or either is zero. */
+varia_status varia_interpolate_latents(const float *za, const float *zb,
+                                       int64_t L, int64_t steps,
+                                       varia_interp how, float *out);
+
+/* ---- Evaluation ---------------------------------------------------------- */
+
+typedef enum varia_binarize {
+    VARIA_BIN_NONE = 0,      /* data used as given */
+    VARIA_BIN_THRESHOLD = 1, /* x >= 0.5 -> 1 else 0 */
+    VARIA_BIN_DYNAMIC = 2    /* x ~ Bernoulli(intensity), once per example, seeded */
+} varia_binarize;
+
+typedef struct varia_eval_opts {
+    int64_t k;               /* importance samples per example (>= 1) */
+    uint64_t seed;
+    varia_binarize binarize;
+} varia_eval_opts;
+
+/* Per-example results. */
+typedef struct varia_eval_row {
+    double log_px;    /* L_k = logsumexp_i log w_i - log k */
+    double elbo;      /* recon - kl */
+    double recon;     /* mean over the k samples of log p(x|z_i) */
+    double kl;        /* KL(q||p): analytic where closed form, else Monte Carlo */
+} varia_eval_row;
+
+typedef struct varia_eval_summary {
+    int64_t n, k;
+    double nll_mean, nll_stderr;   /* of -log_px */
+    double elbo, recon, kl;        /* means over examples */
+    double bits_per_dim;           /* nll_mean / (data_size * ln 2) */
+    int active_units;              /* over all stochastic layers */
+    int active_units_layer[8];
+} varia_eval_summary;
+
+/* Score n examples. rows[n] may be NULL. Example i's randomness depends only on
+ * (seed, i), so results are bit-identical for any thread count. Memory is bounded
+ * for any k: samples are processed in fixed-size chunks, log-sum-exp in double. */
+varia_status varia_eval(varia_ctx *ctx, const varia_model *m, const float *x,
+                        int64_t n, const varia_eval_opts *opts,
+                        varia_eval_row *rows, varia_eval_summary *summary);
+
+/* Active units (Burda et al.): dimension u of layer l is active when the variance
+ * over the n examples of its posterior mean exceeds 0.01. x is used as given. */
+varia_status varia_active_units(varia_ctx *ctx, const varia_model *m,
+                                const float *x, int64_t n, int *total,
+                                int per_layer[8]);
+
+/* ---- Data I/O ------------------------------------------------------------ */
+
+/* A dataset in memory: n examples of shape, floats scaled to [0, 1]. */
+typedef struct varia_dataset {
+    int64_t n;
+    varia_shape shape;
+    int64_t example_size;
+    float *x;
+    uint8_t *labels;  /* NULL when the source has none */
+} varia_dataset;
+
+/* Read IDX (MNIST, Fashion-MNIST; gzip or raw), binarized-MNIST .amat (gzip or
+ * raw), or a folder of same-sized PNGs (sorted by name). The kind is detected
+ * from content (magic bytes) and, for folders, the path. At most `limit` examples
+ * are read when limit > 0. */
+varia_status varia_dataset_load(varia_ctx *ctx, const char *path, int64_t limit,
+                                varia_dataset *out);
+void varia_dataset_free(varia_dataset *d);
+
+/* An 8-bit image: channels 1 (gray) or 3 (RGB), row-major, interleaved. */
+typedef struct varia_image {
+    int width, height, channels;
+    uint8_t *pixels;
+} varia_image;
+
+varia_status varia_png_read(varia_ctx *ctx, const char *path, varia_image *out);
+varia_status varia_png_write(varia_ctx *ctx, const char *path,
+                             const varia_image *img);
+void varia_image_free(varia_image *img);
+
+/* Tile n examples (each channels x h x w floats in [0,1]) into a grid with `cols`
+ * columns and `pad` pixels of padding (value pad_value in [0,1]). */
+varia_status varia_image_grid(varia_ctx *ctx, const float *x, int64_t n,
+                              const varia_shape *shape, int cols, int pad,
+                              float pad_value, varia_image *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VARIA_H */

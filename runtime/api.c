@@ -1,0 +1,168 @@
+/* The public operations, written once for every family: argument checks,
+ * input validation, batching into bounded workspace, per-sample random streams.
+ * Rows are independent, so batching never changes a result. */
+#include "api.h"
+
+#include "rng.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+varia_status varia_check_model(varia_ctx *ctx, const varia_model *m, const void *p, int64_t n, const char *op)
+{
+    if (!ctx || !m || (!p && n > 0))
+        return varia_fail(ctx, VARIA_ERR_ARG, "%s: null argument", op);
+    if (n < 0 || n > VARIA_MAX_ROWS)
+        return varia_fail(ctx, VARIA_ERR_ARG, "%s: count %lld outside [0, %lld]", op, (long long)n,
+                          (long long)VARIA_MAX_ROWS);
+    return VARIA_OK;
+}
+
+varia_status varia_check_finite(varia_ctx *ctx, const float *x, int64_t n, int64_t d, const char *what)
+{
+    for (int64_t i = 0; i < n * d; i++)
+        if (!isfinite(x[i]))
+            return varia_fail(ctx, VARIA_ERR_NONFINITE, "%s %lld, element %lld is %s", what, (long long)(i / d),
+                              (long long)(i % d), isnan(x[i]) ? "NaN" : "infinite");
+    return VARIA_OK;
+}
+
+float *varia_ws_alloc(varia_ctx *ctx, const varia_model *m, int64_t rows)
+{
+    float *ws = malloc(m->family->ws_floats(m, rows) * sizeof(float));
+    if (!ws)
+        varia_fail(ctx, VARIA_ERR_NOMEM, "cannot allocate workspace for %lld rows", (long long)rows);
+    return ws;
+}
+
+static varia_status unsupported(varia_ctx *ctx, const varia_model *m, const char *op)
+{
+    return varia_fail(ctx, VARIA_ERR_UNSUPPORTED, "family '%s' cannot %s", m->info.family, op);
+}
+
+varia_status varia_encode(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n, float *mean,
+                          float *logvar)
+{
+    varia_status st = varia_check_model(ctx, m, x, n, "encode");
+    if (st != VARIA_OK)
+        return st;
+    if (!m->family->encode)
+        return unsupported(ctx, m, "encode (it has no inference network)");
+    int64_t D = m->info.data_size, L = m->info.latent_size;
+    if ((st = varia_check_finite(ctx, x, n, D, "encode: example")) != VARIA_OK || (!mean && !logvar))
+        return st;
+    float *ws = varia_ws_alloc(ctx, m, VARIA_BATCH);
+    if (!ws)
+        return VARIA_ERR_NOMEM;
+    for (int64_t r = 0; r < n; r += VARIA_BATCH) {
+        int64_t b = n - r < VARIA_BATCH ? n - r : VARIA_BATCH;
+        m->family->encode(m, ws, x + r * D, b, mean ? mean + r * L : NULL, logvar ? logvar + r * L : NULL);
+    }
+    free(ws);
+    return VARIA_OK;
+}
+
+varia_status varia_decode(varia_ctx *ctx, const varia_model *m, const float *z, int64_t n,
+                          varia_decode_kind kind, float *out, float *out_logvar)
+{
+    varia_status st = varia_check_model(ctx, m, z, n, "decode");
+    if (st != VARIA_OK)
+        return st;
+    if (!out && n > 0)
+        return varia_fail(ctx, VARIA_ERR_ARG, "decode: null output");
+    if (kind != VARIA_DECODE_MEAN && kind != VARIA_DECODE_PARAMS)
+        return varia_fail(ctx, VARIA_ERR_ARG, "decode: unknown output kind %d", (int)kind);
+    int64_t D = m->info.data_size, L = m->info.latent_size;
+    if ((st = varia_check_finite(ctx, z, n, L, "decode: latent")) != VARIA_OK)
+        return st;
+    float *ws = varia_ws_alloc(ctx, m, VARIA_BATCH);
+    if (!ws)
+        return VARIA_ERR_NOMEM;
+    for (int64_t r = 0; r < n; r += VARIA_BATCH) {
+        int64_t b = n - r < VARIA_BATCH ? n - r : VARIA_BATCH;
+        m->family->decode(m, ws, z + r * L, b, kind, out + r * D, out_logvar ? out_logvar + r * D : NULL);
+    }
+    free(ws);
+    return VARIA_OK;
+}
+
+varia_status varia_sample(varia_ctx *ctx, const varia_model *m, int64_t n, uint64_t seed, float temperature,
+                          float *x_out, float *z_out)
+{
+    varia_status st = varia_check_model(ctx, m, x_out, n, "sample");
+    if (st != VARIA_OK)
+        return st;
+    if (!isfinite(temperature) || temperature < 0.0f || temperature > 100.0f)
+        return varia_fail(ctx, VARIA_ERR_ARG, "sample: temperature %g outside [0, 100]", (double)temperature);
+    int64_t D = m->info.data_size, L = m->info.latent_size, E = m->family->noise_size(m);
+    float *ws = varia_ws_alloc(ctx, m, VARIA_BATCH);
+    float *eps = malloc((size_t)(VARIA_BATCH * E) * sizeof(float));
+    if (!ws || !eps) {
+        free(ws);
+        free(eps);
+        return varia_fail(ctx, VARIA_ERR_NOMEM, "sample: out of memory");
+    }
+    for (int64_t r = 0; r < n; r += VARIA_BATCH) {
+        int64_t b = n - r < VARIA_BATCH ? n - r : VARIA_BATCH;
+        for (int64_t i = 0; i < b; i++) { /* sample r+i depends only on (seed, r+i) */
+            varia_rng rng;
+            varia_rng_init(&rng, seed, VARIA_STREAM_SAMPLE, (uint64_t)(r + i), 0);
+            varia_rng_normals(&rng, eps + i * E, E);
+        }
+        m->family->generate(m, ws, b, eps, temperature, x_out + r * D, z_out ? z_out + r * L : NULL);
+    }
+    free(ws);
+    free(eps);
+    return VARIA_OK;
+}
+
+varia_status varia_reconstruct(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n, float *x_out)
+{
+    varia_status st = varia_check_model(ctx, m, x, n, "reconstruct");
+    if (st != VARIA_OK)
+        return st;
+    if (!x_out && n > 0)
+        return varia_fail(ctx, VARIA_ERR_ARG, "reconstruct: null output");
+    float *z = malloc((size_t)((n ? n : 1) * m->info.latent_size) * sizeof(float));
+    if (!z)
+        return varia_fail(ctx, VARIA_ERR_NOMEM, "reconstruct: out of memory");
+    st = varia_encode(ctx, m, x, n, z, NULL);
+    if (st == VARIA_OK)
+        st = varia_decode(ctx, m, z, n, VARIA_DECODE_MEAN, x_out, NULL);
+    free(z);
+    return st;
+}
+
+static double norm(const float *v, int64_t L)
+{
+    double s = 0.0;
+    for (int64_t j = 0; j < L; j++)
+        s += (double)v[j] * v[j];
+    return sqrt(s);
+}
+
+varia_status varia_interpolate_latents(const float *za, const float *zb, int64_t L, int64_t steps,
+                                       varia_interp how, float *out)
+{
+    if (!za || !zb || !out || L < 1 || steps < 2 || steps > VARIA_MAX_ROWS || (how != VARIA_LERP && how != VARIA_SLERP))
+        return VARIA_ERR_ARG;
+    double na = norm(za, L), nb = norm(zb, L), dot = 0.0;
+    for (int64_t j = 0; j < L; j++)
+        dot += (double)za[j] * zb[j];
+    double cosw = (na > 0 && nb > 0) ? dot / (na * nb) : 1.0;
+    double omega = acos(cosw < -1.0 ? -1.0 : cosw > 1.0 ? 1.0 : cosw), so = sin(omega);
+    int slerp = how == VARIA_SLERP && so > 1e-6; /* (anti)parallel or zero: lerp */
+    for (int64_t s = 0; s < steps; s++) {
+        double t = (double)s / (double)(steps - 1);
+        double ca = 1.0 - t, cb = t;
+        if (slerp) { /* unit directions by slerp, the norm by lerp */
+            double nt = (1.0 - t) * na + t * nb;
+            ca = sin((1.0 - t) * omega) / so / na * nt;
+            cb = sin(t * omega) / so / nb * nt;
+        }
+        for (int64_t j = 0; j < L; j++)
+            out[s * L + j] = (float)(ca * za[j] + cb * zb[j]);
+    }
+    return VARIA_OK;
+}

@@ -1,0 +1,16 @@
+/* Internal: shared argument checks and workspace helpers for the public ops. */
+#ifndef VARIA_API_H
+#define VARIA_API_H
+
+#include "family.h"
+
+/* Rows per batch inside encode/decode/sample: bounds the workspace. */
+#define VARIA_BATCH 256
+/* The most rows (examples, samples) one call accepts. */
+#define VARIA_MAX_ROWS ((int64_t)1 << 31)
+
+varia_status varia_check_model(varia_ctx *ctx, const varia_model *m, const void *p, int64_t n, const char *op);
+varia_status varia_check_finite(varia_ctx *ctx, const float *x, int64_t n, int64_t d, const char *what);
+float *varia_ws_alloc(varia_ctx *ctx, const varia_model *m, int64_t rows);
+
+#endif

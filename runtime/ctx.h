@@ -1,0 +1,32 @@
+/* Internal: the per-thread context and the error-reporting helpers every module
+ * uses. Not part of the public API. */
+#ifndef VARIA_CTX_H
+#define VARIA_CTX_H
+
+#include "varia.h"
+
+#include <stddef.h>
+
+#define VARIA_MSG_CAP 512
+#define VARIA_WARN_CAP 2048
+
+struct varia_ctx {
+    char msg[VARIA_MSG_CAP];
+    char warnings[VARIA_WARN_CAP];
+    int threads; /* 0 = all cores */
+};
+
+/* Record a failure on ctx (ctx may be NULL) and return status, so callers can
+ * write `return varia_fail(ctx, VARIA_ERR_SHAPE, "tensor '%s' ...", name);`. */
+varia_status varia_fail(varia_ctx *ctx, varia_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Append one warning line to ctx's warnings (silently truncated at the cap). */
+void varia_warn(varia_ctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Overflow-checked size arithmetic: return 0 on overflow, 1 on success. */
+int varia_mul_size(size_t a, size_t b, size_t *out);
+int varia_add_size(size_t a, size_t b, size_t *out);
+
+#endif

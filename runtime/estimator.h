@@ -1,0 +1,24 @@
+/* Internal: the importance-weighted reduction over a stream of samples, kept
+ * apart from threading so tests can feed it known log-weights. */
+#ifndef VARIA_ESTIMATOR_H
+#define VARIA_ESTIMATOR_H
+
+#include "varia.h"
+
+#include <stdint.h>
+
+typedef struct varia_iw_acc {
+    double max, sum;   /* running log-sum-exp: max + log(sum) */
+    double recon, mc_kl;
+    int64_t count;
+    int saw_nan;
+} varia_iw_acc;
+
+void varia_iw_init(varia_iw_acc *a);
+/* Add `count` samples: log-weights and log p(x|z_i). */
+void varia_iw_add(varia_iw_acc *a, const double *log_w, const double *log_px, int64_t count);
+/* L_k, recon, KL (kl_analytic if not NaN, else the Monte Carlo mean) and ELBO.
+ * Returns 0 if any value is not finite. */
+int varia_iw_finish(const varia_iw_acc *a, double kl_analytic, varia_eval_row *row);
+
+#endif

@@ -1,0 +1,44 @@
+/* Internal: the small set of ops every family's forward pass is written over:
+ * a linear layer with fused bias and activation, and log-densities. */
+#ifndef VARIA_KERNELS_H
+#define VARIA_KERNELS_H
+
+#include <stdint.h>
+
+typedef enum varia_act_kind {
+    VARIA_ACT_IDENTITY, VARIA_ACT_TANH, VARIA_ACT_RELU, VARIA_ACT_LEAKY_RELU,
+    VARIA_ACT_ELU, VARIA_ACT_SOFTPLUS, VARIA_ACT_SIGMOID
+} varia_act_kind;
+
+typedef struct varia_act {
+    varia_act_kind kind;
+    float param; /* leaky-relu slope or elu alpha */
+} varia_act;
+
+/* The weight [out, in] repacked into column panels so the kernel streams it. */
+#define VARIA_PANEL 32
+typedef struct varia_linear {
+    int64_t in, out;
+    float *packed;      /* [ceil(out/PANEL)][in][PANEL], zero-padded */
+    const float *bias;  /* [out] */
+} varia_linear;
+
+/* Pack W [out, in] (PyTorch layout). Returns 0 when memory is exhausted. */
+int varia_linear_init(varia_linear *l, const float *w, const float *bias, int64_t in, int64_t out);
+void varia_linear_free(varia_linear *l);
+/* y[n, out] = act(x[n, in] W^T + b). Row r of y depends only on row r of x, and
+ * is computed by the same instruction sequence whatever n is. */
+void varia_linear_forward(const varia_linear *l, const float *x, int64_t n, float *y, varia_act act);
+
+/* Stable scalar helpers. */
+float varia_softplus(float x);
+/* log p(x | logits) for Bernoulli, summed over d (x may be fractional). */
+double varia_bernoulli_logp(const float *x, const float *logits, int64_t d);
+/* log N(x; mean, exp(logvar)) summed over d. */
+double varia_gaussian_logp(const float *x, const float *mean, const float *logvar, int64_t d);
+/* Same with one shared log-variance for every dimension. */
+double varia_gaussian_logp_scalar(const float *x, const float *mean, float logvar, int64_t d);
+/* log N(x; 0, I) summed over d. */
+double varia_std_normal_logp(const float *x, int64_t d);
+
+#endif

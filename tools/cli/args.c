@@ -1,0 +1,216 @@
+/* Option parsing and shared helpers for the varia CLI. */
+#include "args.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+cli_opt *cli_find(cli_opt *opts, const char *name)
+{
+    for (cli_opt *o = opts; o->name; o++)
+        if (!strcmp(o->name, name) || (o->alias && !strcmp(o->alias, name)))
+            return o;
+    return NULL;
+}
+
+int cli_has(cli_opt *opts, const char *name)
+{
+    cli_opt *o = cli_find(opts, name);
+    return o && o->present;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "varia %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (see 'varia %s --help')\n", cmd);
+    return VARIA_ERR_ARG;
+}
+
+int cli_parse(int argc, char **argv, int first, cli_opt *opts, const char **pos, int max_pos, int *npos)
+{
+    *npos = 0;
+    for (int i = first; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] == '-' && a[1] != '\0' && !(a[1] >= '0' && a[1] <= '9')) {
+            cli_opt *o = cli_find(opts, a);
+            if (!o)
+                return cli_usage_error(argv[first - 1], "unknown option '%s'", a), 0;
+            o->present = 1;
+            if (o->takes_value) {
+                if (i + 1 >= argc)
+                    return cli_usage_error(argv[first - 1], "option '%s' needs a value", a), 0;
+                o->value = argv[++i];
+            }
+        } else if (*npos < max_pos) {
+            pos[(*npos)++] = a;
+        } else {
+            return cli_usage_error(argv[first - 1], "unexpected argument '%s'", a), 0;
+        }
+    }
+    return 1;
+}
+
+int cli_int(cli_opt *opts, const char *name, int64_t lo, int64_t hi, int64_t *out)
+{
+    cli_opt *o = cli_find(opts, name);
+    if (!o || !o->present)
+        return 1;
+    char *end;
+    errno = 0;
+    long long v = strtoll(o->value, &end, 10);
+    if (errno || end == o->value || *end || v < lo || v > hi) {
+        fprintf(stderr, "varia: %s must be an integer in [%lld, %lld], got '%s'\n", name, (long long)lo,
+                (long long)hi, o->value);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int cli_u64(cli_opt *opts, const char *name, uint64_t *out)
+{
+    cli_opt *o = cli_find(opts, name);
+    if (!o || !o->present)
+        return 1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(o->value, &end, 10);
+    if (errno || end == o->value || *end || o->value[0] == '-') {
+        fprintf(stderr, "varia: %s must be a non-negative integer, got '%s'\n", name, o->value);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int cli_float(cli_opt *opts, const char *name, double lo, double hi, double *out)
+{
+    cli_opt *o = cli_find(opts, name);
+    if (!o || !o->present)
+        return 1;
+    char *end;
+    double v = strtod(o->value, &end);
+    if (end == o->value || *end || !isfinite(v) || v < lo || v > hi) {
+        fprintf(stderr, "varia: %s must be a number in [%g, %g], got '%s'\n", name, lo, hi, o->value);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int cli_error(varia_status st, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "varia: %s: ", varia_status_name(st));
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return (int)st;
+}
+
+int cli_report(varia_ctx *ctx, varia_status st)
+{
+    if (st != VARIA_OK)
+        fprintf(stderr, "varia: %s: %s\n", varia_status_name(st), varia_ctx_message(ctx));
+    return (int)st;
+}
+
+int cli_load_model(varia_ctx *ctx, const char *path, varia_model **m, varia_info *info)
+{
+    varia_status st = varia_model_load(ctx, path, m);
+    if (st != VARIA_OK)
+        return cli_report(ctx, st);
+    const char *w = varia_ctx_warnings(ctx);
+    if (*w)
+        fprintf(stderr, "varia: warning: %s", w);
+    return varia_model_info(*m, info);
+}
+
+static int example_from_png(varia_ctx *ctx, const varia_info *info, const char *path, float *x)
+{
+    varia_image img;
+    varia_status st = varia_png_read(ctx, path, &img);
+    if (st != VARIA_OK)
+        return cli_report(ctx, st);
+    const varia_shape *s = &info->data_shape;
+    int64_t c = s->rank == 3 ? s->dims[0] : 1, h = s->rank == 3 ? s->dims[1] : 0, w = s->rank == 3 ? s->dims[2] : 0;
+    if (s->rank != 3 || img.channels != c || img.height != h || img.width != w) {
+        varia_image_free(&img);
+        return cli_error(VARIA_ERR_SHAPE, "'%s' is %dx%d with %d channel(s); the model needs %lldx%lld with %lld",
+                          path, img.width, img.height, img.channels, (long long)w, (long long)h, (long long)c);
+    }
+    for (int64_t ch = 0; ch < c; ch++) /* interleaved pixels to channel-major */
+        for (int64_t p = 0; p < h * w; p++)
+            x[ch * h * w + p] = img.pixels[p * c + ch] / 255.0f;
+    varia_image_free(&img);
+    return VARIA_OK;
+}
+
+/* DATASET:INDEX: split at the last colon when what follows is a number. */
+static int split_index(const char *spec, char *path, size_t cap, int64_t *index)
+{
+    const char *colon = strrchr(spec, ':');
+    char *end;
+    if (!colon || colon == spec || (size_t)(colon - spec) >= cap)
+        return 0;
+    long long v = strtoll(colon + 1, &end, 10);
+    if (end == colon + 1 || *end || v < 0)
+        return 0;
+    memcpy(path, spec, (size_t)(colon - spec));
+    path[colon - spec] = '\0';
+    *index = v;
+    return 1;
+}
+
+int cli_load_example(varia_ctx *ctx, const varia_info *info, const char *spec, float *x)
+{
+    char path[4096];
+    int64_t index;
+    if (!split_index(spec, path, sizeof path, &index))
+        return example_from_png(ctx, info, spec, x);
+    varia_dataset d;
+    varia_status st = varia_dataset_load(ctx, path, index + 1, &d);
+    if (st != VARIA_OK)
+        return cli_report(ctx, st);
+    if (d.example_size != info->data_size || index >= d.n)
+        st = cli_error(d.example_size != info->data_size ? VARIA_ERR_SHAPE : VARIA_ERR_ARG,
+                        "'%s': example %lld of %lld, size %lld (the model needs %lld)", path, (long long)index,
+                        (long long)d.n, (long long)d.example_size, (long long)info->data_size);
+    else
+        memcpy(x, d.x + index * d.example_size, (size_t)d.example_size * sizeof(float));
+    varia_dataset_free(&d);
+    return st;
+}
+
+int cli_parse_latent(const char *spec, int64_t L, float *z)
+{
+    const char *p = spec + 2;
+    for (int64_t j = 0; j < L; j++) {
+        char *end;
+        double v = strtod(p, &end);
+        if (end == p || !isfinite(v) || (j + 1 < L && *end != ',') || (j + 1 == L && *end))
+            return cli_error(VARIA_ERR_ARG, "latent '%.40s...' must be %lld comma-separated numbers", spec,
+                              (long long)L);
+        z[j] = (float)v;
+        p = end + 1;
+    }
+    return VARIA_OK;
+}
+
+int cli_write_grid(varia_ctx *ctx, const char *path, const float *x, int64_t n, const varia_shape *shape, int cols)
+{
+    varia_image img;
+    varia_status st = varia_image_grid(ctx, x, n, shape, cols, 2, 0.5f, &img);
+    if (st == VARIA_OK)
+        st = varia_png_write(ctx, path, &img);
+    varia_image_free(&img);
+    return cli_report(ctx, st);
+}

@@ -1,0 +1,290 @@
+/* CLI commands that look at or generate from a model: info, sample, interpolate,
+ * encode, decode, reconstruct. */
+#include "args.h"
+#include "commands.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int wants_help(int argc, char **argv, const char *usage)
+{
+    for (int i = 2; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(usage, stdout);
+            return 1;
+        }
+    return 0;
+}
+
+/* Common prologue: parse options, check the positional count, load the model. */
+static int open_cmd(int argc, char **argv, const char *usage, cli_opt *opts, const char **pos, int npos_want,
+                    varia_ctx **ctx, varia_model **m, varia_info *info)
+{
+    int npos;
+    if (!cli_parse(argc, argv, 2, opts, pos, npos_want, &npos))
+        return VARIA_ERR_ARG;
+    if (npos != npos_want)
+        return cli_usage_error(argv[1], "expected %d argument(s), got %d\n%s", npos_want, npos, usage);
+    if (!(*ctx = varia_ctx_new()))
+        return VARIA_ERR_NOMEM;
+    return cli_load_model(*ctx, pos[0], m, info);
+}
+
+static void print_shape(const varia_shape *s)
+{
+    for (int i = 0; i < s->rank; i++)
+        printf("%s%lld", i ? "x" : "", (long long)s->dims[i]);
+}
+
+static const char *info_usage = "usage: varia info MODEL.json\n  Print the model's family, shapes, size and provenance.\n";
+
+int cmd_info(int argc, char **argv)
+{
+    if (wants_help(argc, argv, info_usage))
+        return 0;
+    cli_opt opts[] = {{0}};
+    const char *pos[1];
+    varia_ctx *ctx = NULL;
+    varia_model *m = NULL;
+    varia_info in;
+    int rc = open_cmd(argc, argv, info_usage, opts, pos, 1, &ctx, &m, &in);
+    if (rc == 0) {
+        printf("family:      %s\ndata shape:  ", in.family);
+        print_shape(&in.data_shape);
+        printf("\nlatent:      %lld (stochastic layers:", (long long)in.latent_size);
+        for (int l = 0; l < in.n_stochastic; l++)
+            printf(" %lld", (long long)in.layer_sizes[l]);
+        printf(")\nlikelihood:  %s\nencoder:     %s\ntensors:     %lld\nparameters:  %lld\n",
+               in.likelihood == VARIA_LIK_BERNOULLI ? "bernoulli" : "gaussian", in.has_encoder ? "yes" : "no",
+               (long long)in.n_tensors, (long long)in.n_params);
+        const char *prov = varia_model_provenance(m);
+        printf("provenance:  %s\n", prov ? prov : "(none)");
+    }
+    varia_model_free(m);
+    varia_ctx_free(ctx);
+    return rc;
+}
+
+static const char *sample_usage =
+    "usage: varia sample MODEL.json -n N [--seed S] [--temperature T] [--cols C] -o FILE.png\n"
+    "  Draw N samples (z from the prior, scaled by T) and write E[x|z] as a PNG grid.\n";
+
+int cmd_sample(int argc, char **argv)
+{
+    if (wants_help(argc, argv, sample_usage))
+        return 0;
+    cli_opt opts[] = {{"-n", "--count", 1, 0, 0}, {"--seed", 0, 1, 0, 0}, {"--temperature", "-t", 1, 0, 0},
+                      {"--cols", 0, 1, 0, 0}, {"-o", "--output", 1, 0, 0}, {0}};
+    const char *pos[1];
+    int64_t n = 64, cols = 0;
+    uint64_t seed = 0;
+    double temp = 1.0;
+    if (!cli_parse(argc, argv, 2, opts, pos, 1, &(int){0}) || !cli_int(opts, "-n", 1, 1 << 20, &n) ||
+        !cli_u64(opts, "--seed", &seed) || !cli_float(opts, "--temperature", 0, 100, &temp) ||
+        !cli_int(opts, "--cols", 1, 4096, &cols))
+        return VARIA_ERR_ARG;
+    if (!cli_has(opts, "-o"))
+        return cli_usage_error("sample", "-o FILE.png is required");
+    varia_ctx *ctx = NULL;
+    varia_model *m = NULL;
+    varia_info in;
+    int rc = open_cmd(argc, argv, sample_usage, opts, pos, 1, &ctx, &m, &in);
+    float *x = rc ? NULL : malloc((size_t)(n * in.data_size) * sizeof(float));
+    if (!rc && !x)
+        rc = VARIA_ERR_NOMEM;
+    if (!rc)
+        rc = cli_report(ctx, varia_sample(ctx, m, n, seed, (float)temp, x, NULL));
+    if (!rc)
+        rc = cli_write_grid(ctx, cli_find(opts, "-o")->value, x, n, &in.data_shape,
+                                            (int)(cols ? cols : (n < 10 ? n : 10)));
+    if (!rc)
+        printf("wrote %lld samples (seed %llu, temperature %g) to %s\n", (long long)n, (unsigned long long)seed, temp,
+               cli_find(opts, "-o")->value);
+    free(x);
+    varia_model_free(m);
+    varia_ctx_free(ctx);
+    return rc;
+}
+
+static const char *interp_usage =
+    "usage: varia interpolate MODEL.json A B [--steps N] [--slerp] -o FILE.png\n"
+    "  A and B are each a PNG file, DATASET:INDEX (an example of an IDX/.amat file or\n"
+    "  PNG folder), or a latent z:v1,v2,...  Inputs are encoded to their posterior\n"
+    "  means; N latents from A to B (lerp, or slerp) are decoded into a strip.\n";
+
+static int endpoint(varia_ctx *ctx, const varia_model *m, const varia_info *in, const char *spec, float *z)
+{
+    if (!strncmp(spec, "z:", 2))
+        return cli_parse_latent(spec, in->latent_size, z);
+    float *x = malloc((size_t)in->data_size * sizeof(float));
+    if (!x)
+        return VARIA_ERR_NOMEM;
+    int rc = cli_load_example(ctx, in, spec, x);
+    if (!rc)
+        rc = cli_report(ctx, varia_encode(ctx, m, x, 1, z, NULL));
+    free(x);
+    return rc;
+}
+
+int cmd_interpolate(int argc, char **argv)
+{
+    if (wants_help(argc, argv, interp_usage))
+        return 0;
+    cli_opt opts[] = {{"--steps", "-n", 1, 0, 0}, {"--slerp", 0, 0, 0, 0}, {"-o", "--output", 1, 0, 0}, {0}};
+    const char *pos[3];
+    int64_t steps = 10;
+    if (!cli_parse(argc, argv, 2, opts, pos, 3, &(int){0}) || !cli_int(opts, "--steps", 2, 1024, &steps))
+        return VARIA_ERR_ARG;
+    if (!cli_has(opts, "-o"))
+        return cli_usage_error("interpolate", "-o FILE.png is required");
+    varia_ctx *ctx = NULL;
+    varia_model *m = NULL;
+    varia_info in;
+    int rc = open_cmd(argc, argv, interp_usage, opts, pos, 3, &ctx, &m, &in);
+    int64_t L = rc ? 0 : in.latent_size;
+    float *z = rc ? NULL : malloc((size_t)((steps + 2) * L) * sizeof(float));
+    float *x = rc ? NULL : malloc((size_t)(steps * in.data_size) * sizeof(float));
+    if (!rc && (!z || !x))
+        rc = VARIA_ERR_NOMEM;
+    varia_interp how = cli_has(opts, "--slerp") ? VARIA_SLERP : VARIA_LERP;
+    if (!rc)
+        rc = endpoint(ctx, m, &in, pos[1], z + steps * L);
+    if (!rc)
+        rc = endpoint(ctx, m, &in, pos[2], z + (steps + 1) * L);
+    if (!rc)
+        rc = varia_interpolate_latents(z + steps * L, z + (steps + 1) * L, L, steps, how, z);
+    if (!rc)
+        rc = cli_report(ctx, varia_decode(ctx, m, z, steps, VARIA_DECODE_MEAN, x, NULL));
+    if (!rc)
+        rc = cli_write_grid(ctx, cli_find(opts, "-o")->value, x, steps, &in.data_shape, (int)steps);
+    if (!rc)
+        printf("wrote a %lld-step %s strip to %s\n", (long long)steps, how == VARIA_SLERP ? "slerp" : "lerp",
+               cli_find(opts, "-o")->value);
+    free(z);
+    free(x);
+    varia_model_free(m);
+    varia_ctx_free(ctx);
+    return rc;
+}
+
+static const char *encode_usage =
+    "usage: varia encode MODEL.json INPUT\n"
+    "  INPUT is a PNG file or DATASET:INDEX. Prints the top layer's posterior mean and\n"
+    "  log-variance as JSON.\n";
+
+static void print_vec(const char *key, const float *v, int64_t L)
+{
+    printf("\"%s\": [", key);
+    for (int64_t j = 0; j < L; j++)
+        printf("%s%.9g", j ? ", " : "", (double)v[j]);
+    printf("]");
+}
+
+int cmd_encode(int argc, char **argv)
+{
+    if (wants_help(argc, argv, encode_usage))
+        return 0;
+    cli_opt opts[] = {{0}};
+    const char *pos[2];
+    varia_ctx *ctx = NULL;
+    varia_model *m = NULL;
+    varia_info in;
+    int rc = open_cmd(argc, argv, encode_usage, opts, pos, 2, &ctx, &m, &in);
+    float *x = rc ? NULL : malloc((size_t)(in.data_size + 2 * in.latent_size) * sizeof(float));
+    if (!rc && !x)
+        rc = VARIA_ERR_NOMEM;
+    if (!rc)
+        rc = cli_load_example(ctx, &in, pos[1], x);
+    float *mean = rc ? NULL : x + in.data_size, *lv = rc ? NULL : mean + in.latent_size;
+    if (!rc)
+        rc = cli_report(ctx, varia_encode(ctx, m, x, 1, mean, lv));
+    if (!rc) {
+        printf("{");
+        print_vec("mean", mean, in.latent_size);
+        printf(", ");
+        print_vec("logvar", lv, in.latent_size);
+        printf("}\n");
+    }
+    free(x);
+    varia_model_free(m);
+    varia_ctx_free(ctx);
+    return rc;
+}
+
+static const char *decode_usage =
+    "usage: varia decode MODEL.json z:v1,v2,... -o FILE.png\n  Decode one latent to E[x|z] and write it as a PNG.\n";
+
+int cmd_decode(int argc, char **argv)
+{
+    if (wants_help(argc, argv, decode_usage))
+        return 0;
+    cli_opt opts[] = {{"-o", "--output", 1, 0, 0}, {0}};
+    const char *pos[2];
+    if (!cli_parse(argc, argv, 2, opts, pos, 2, &(int){0}))
+        return VARIA_ERR_ARG;
+    if (!cli_has(opts, "-o"))
+        return cli_usage_error("decode", "-o FILE.png is required");
+    varia_ctx *ctx = NULL;
+    varia_model *m = NULL;
+    varia_info in;
+    int rc = open_cmd(argc, argv, decode_usage, opts, pos, 2, &ctx, &m, &in);
+    float *z = rc ? NULL : malloc((size_t)(in.data_size + in.latent_size) * sizeof(float));
+    if (!rc && !z)
+        rc = VARIA_ERR_NOMEM;
+    if (!rc && strncmp(pos[1], "z:", 2))
+        rc = cli_usage_error("decode", "the latent must be written z:v1,v2,...");
+    if (!rc)
+        rc = cli_parse_latent(pos[1], in.latent_size, z);
+    if (!rc)
+        rc = cli_report(ctx, varia_decode(ctx, m, z, 1, VARIA_DECODE_MEAN, z + in.latent_size, NULL));
+    if (!rc)
+        rc = cli_write_grid(ctx, cli_find(opts, "-o")->value, z + in.latent_size, 1,
+                                            &in.data_shape, 1);
+    free(z);
+    varia_model_free(m);
+    varia_ctx_free(ctx);
+    return rc;
+}
+
+static const char *recon_usage =
+    "usage: varia reconstruct MODEL.json --data PATH [--limit N] -o FILE.png\n"
+    "  Encode the first N examples (default 10) to their posterior means and decode\n"
+    "  them: the PNG shows the inputs on the top row, reconstructions below.\n";
+
+int cmd_reconstruct(int argc, char **argv)
+{
+    if (wants_help(argc, argv, recon_usage))
+        return 0;
+    cli_opt opts[] = {{"--data", 0, 1, 0, 0}, {"--limit", 0, 1, 0, 0}, {"-o", "--output", 1, 0, 0}, {0}};
+    const char *pos[1];
+    int64_t n = 10;
+    if (!cli_parse(argc, argv, 2, opts, pos, 1, &(int){0}) || !cli_int(opts, "--limit", 1, 1024, &n))
+        return VARIA_ERR_ARG;
+    if (!cli_has(opts, "-o") || !cli_has(opts, "--data"))
+        return cli_usage_error("reconstruct", "--data PATH and -o FILE.png are required");
+    varia_ctx *ctx = NULL;
+    varia_model *m = NULL;
+    varia_info in;
+    varia_dataset d = {0};
+    int rc = open_cmd(argc, argv, recon_usage, opts, pos, 1, &ctx, &m, &in);
+    if (!rc)
+        rc = cli_report(ctx, varia_dataset_load(ctx, cli_find(opts, "--data")->value, n, &d));
+    if (!rc && d.example_size != in.data_size)
+        rc = cli_error(VARIA_ERR_SHAPE, "examples have %lld values, the model needs %lld", (long long)d.example_size,
+                      (long long)in.data_size);
+    float *x = rc ? NULL : malloc((size_t)(2 * d.n * in.data_size) * sizeof(float));
+    if (!rc && !x)
+        rc = VARIA_ERR_NOMEM;
+    if (!rc) {
+        memcpy(x, d.x, (size_t)(d.n * in.data_size) * sizeof(float));
+        rc = cli_report(ctx, varia_reconstruct(ctx, m, d.x, d.n, x + d.n * in.data_size));
+    }
+    if (!rc)
+        rc = cli_write_grid(ctx, cli_find(opts, "-o")->value, x, 2 * d.n, &in.data_shape, (int)d.n);
+    free(x);
+    varia_dataset_free(&d);
+    varia_model_free(m);
+    varia_ctx_free(ctx);
+    return rc;
+}

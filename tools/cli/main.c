@@ -1,0 +1,38 @@
+/* varia: the command-line front end. Exit codes are varia_status values. */
+#include "args.h"
+#include "commands.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *usage =
+    "usage: varia COMMAND [ARGS]   (varia COMMAND --help for details)\n"
+    "commands:\n"
+    "  info         MODEL.json                      family, shapes, size, provenance\n"
+    "  sample       MODEL.json -n N --seed S -o F.png   samples from the prior\n"
+    "  interpolate  MODEL.json A B --steps N [--slerp] -o F.png\n"
+    "  encode       MODEL.json INPUT                posterior mean and log-variance\n"
+    "  decode       MODEL.json z:v1,... -o F.png\n"
+    "  reconstruct  MODEL.json --data PATH -o F.png\n"
+    "  eval         MODEL.json --data PATH [--k K] [--json]   log p(x), ELBO, ...\n"
+    "exit codes: 0 success, 2 bad arguments, other values name the failure (see varia.h)\n";
+
+int main(int argc, char **argv)
+{
+    static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
+        {"info", cmd_info}, {"sample", cmd_sample}, {"interpolate", cmd_interpolate}, {"encode", cmd_encode},
+        {"decode", cmd_decode}, {"reconstruct", cmd_reconstruct}, {"eval", cmd_eval}};
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? VARIA_ERR_ARG : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("varia %d.%d\n", VARIA_VERSION_MAJOR, VARIA_VERSION_MINOR);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (!strcmp(argv[1], cmds[i].name))
+            return cmds[i].fn(argc, argv);
+    fprintf(stderr, "varia: unknown command '%s'\n%s", argv[1], usage);
+    return VARIA_ERR_ARG;
+}
