@@ -30,6 +30,9 @@ void varia_linear_free(varia_linear *l);
  * is computed by the same instruction sequence whatever n is. */
 void varia_linear_forward(const varia_linear *l, const float *x, int64_t n, float *y, varia_act act);
 
+/* Which matrix kernel this CPU runs: "avx512", "avx2" or "generic". */
+const char *varia_kernel_name(void);
+
 /* Stable scalar helpers. */
 float varia_softplus(float x);
 /* log p(x | logits) for Bernoulli, summed over d (x may be fractional). */
