@@ -1,0 +1,205 @@
+/* Known-answer and identity tests for the ops under every family: the fast
+ * math against libm in double, the linear layer against a naive double
+ * product, batching invariance, the random streams, interpolation, and the
+ * importance-weighted reduction. */
+#include "estimator.h"
+#include "kernels.h"
+#include "rng.h"
+#include "tap.h"
+#include "vmath.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Distance in units of the last place of the reference, in float. */
+static double ulps(float got, double want)
+{
+    float w = (float)want;
+    double ulp = nextafterf(fabsf(w), INFINITY) - fabsf(w);
+    return fabs((double)got - want) / ulp;
+}
+
+typedef float (*fast_fn)(float);
+typedef double (*ref_fn)(double);
+
+static double ref_softplus(double x) { return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); }
+static double ref_sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
+
+static double max_ulps(fast_fn f, ref_fn r, float lo, float hi, int steps)
+{
+    double w = 0.0;
+    for (int i = 0; i <= steps; i++) {
+        float x = lo + (hi - lo) * (float)i / (float)steps;
+        double e = ulps(f(x), r((double)x));
+        if (!(e <= w))
+            w = e;
+    }
+    return w;
+}
+
+static void test_fast_math(void)
+{
+    char name[128];
+    struct { const char *name; fast_fn f; ref_fn r; float lo, hi; double tol; } cases[] = {
+        {"exp", vm_exp, exp, -87.0f, 88.0f, 4},
+        {"expm1", vm_expm1, expm1, -20.0f, 20.0f, 4},
+        {"expm1 near 0", vm_expm1, expm1, -1e-3f, 1e-3f, 4},
+        {"tanh", vm_tanh, tanh, -10.0f, 10.0f, 4},
+        {"tanh near 0", vm_tanh, tanh, -1e-3f, 1e-3f, 4},
+        {"softplus", vm_softplus, ref_softplus, -80.0f, 80.0f, 4},
+        {"sigmoid", vm_sigmoid, ref_sigmoid, -80.0f, 80.0f, 4},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        double e = max_ulps(cases[i].f, cases[i].r, cases[i].lo, cases[i].hi, 200001);
+        snprintf(name, sizeof name, "%s within %.0f ulp of libm on [%g, %g] (max %.2f)", cases[i].name,
+                 cases[i].tol, cases[i].lo, cases[i].hi, e);
+        tap_check(e <= cases[i].tol, name);
+    }
+    tap_check(vm_softplus(1e4f) == 1e4f && vm_softplus(-1e4f) >= 0.0f && vm_softplus(-1e4f) < 1e-30f,
+              "softplus of +-1e4 is finite and right");
+    tap_check(vm_tanh(1e4f) == 1.0f && vm_tanh(-1e4f) == -1.0f, "tanh saturates to +-1");
+}
+
+static double rand_unit(varia_rng *r) { return 2.0 * varia_rng_uniform(r) - 1.0; }
+
+/* y = act(x W^T + b) against a naive double computation, for awkward sizes. */
+static void test_linear(void)
+{
+    varia_rng rng;
+    varia_rng_init(&rng, 7, 99, 0, 0);
+    int sizes[][3] = {{1, 1, 1}, {3, 5, 7}, {5, 33, 31}, {9, 200, 65}, {17, 784, 200}};
+    double worst = 0.0;
+    for (size_t t = 0; t < sizeof sizes / sizeof sizes[0]; t++) {
+        int n = sizes[t][0], in = sizes[t][1], out = sizes[t][2];
+        float *w = malloc(sizeof(float) * (size_t)(out * in)), *b = malloc(sizeof(float) * (size_t)out);
+        float *x = malloc(sizeof(float) * (size_t)(n * in)), *y = malloc(sizeof(float) * (size_t)(n * out));
+        for (int i = 0; i < out * in; i++) w[i] = (float)rand_unit(&rng);
+        for (int i = 0; i < out; i++) b[i] = (float)rand_unit(&rng);
+        for (int i = 0; i < n * in; i++) x[i] = (float)rand_unit(&rng);
+        varia_linear l;
+        varia_linear_init(&l, w, b, in, out);
+        varia_linear_forward(&l, x, n, y, (varia_act){VARIA_ACT_IDENTITY, 0});
+        for (int r = 0; r < n; r++)
+            for (int o = 0; o < out; o++) {
+                double s = b[o], mag = fabs(b[o]);
+                for (int i = 0; i < in; i++) {
+                    s += (double)x[r * in + i] * w[o * in + i];
+                    mag += fabs((double)x[r * in + i] * w[o * in + i]);
+                }
+                /* float accumulation: error bounded by ~in * eps * sum |terms| */
+                double e = fabs(y[r * out + o] - s) / (mag * 1.2e-7 * (in + 1));
+                if (e > worst)
+                    worst = e;
+            }
+        varia_linear_free(&l);
+        free(w), free(b), free(x), free(y);
+    }
+    char name[96];
+    snprintf(name, sizeof name, "linear matches double within the float accumulation bound (ratio %.3f)", worst);
+    tap_check(worst <= 1.0, name);
+}
+
+/* Row r of the output must not depend on how many rows share the call. */
+static void test_batch_invariance(void)
+{
+    int in = 50, out = 70, n = 11;
+    varia_rng rng;
+    varia_rng_init(&rng, 3, 99, 0, 0);
+    float w[70 * 50], b[70], x[11 * 50], yall[11 * 70], yone[70];
+    for (int i = 0; i < out * in; i++) w[i] = (float)rand_unit(&rng);
+    for (int i = 0; i < out; i++) b[i] = (float)rand_unit(&rng);
+    for (int i = 0; i < n * in; i++) x[i] = (float)rand_unit(&rng);
+    varia_linear l;
+    varia_linear_init(&l, w, b, in, out);
+    varia_act act = {VARIA_ACT_TANH, 0};
+    varia_linear_forward(&l, x, n, yall, act);
+    int same = 1;
+    for (int r = 0; r < n; r++) {
+        varia_linear_forward(&l, x + r * in, 1, yone, act);
+        same &= !memcmp(yone, yall + r * out, sizeof yone);
+    }
+    varia_linear_free(&l);
+    tap_check(same, "each row is bit-identical whether computed alone or in a batch");
+}
+
+static void test_rng(void)
+{
+    varia_rng a, b;
+    varia_rng_init(&a, 42, VARIA_STREAM_IW, 5, 1);
+    varia_rng_init(&b, 42, VARIA_STREAM_IW, 5, 1);
+    int same = 1;
+    for (int i = 0; i < 1000; i++)
+        same &= varia_rng_u64(&a) == varia_rng_u64(&b);
+    tap_check(same, "a stream is reproducible from its key");
+    varia_rng_init(&b, 42, VARIA_STREAM_IW, 5, 2);
+    varia_rng_init(&a, 42, VARIA_STREAM_IW, 5, 1);
+    tap_check(varia_rng_u64(&a) != varia_rng_u64(&b), "different keys give different streams");
+    int n = 200000;
+    double s = 0, ss = 0, s4 = 0;
+    for (int i = 0; i < n; i++) {
+        double v = varia_rng_normal(&a);
+        s += v, ss += v * v, s4 += v * v * v * v;
+    }
+    double mean = s / n, var = ss / n - mean * mean, kurt = s4 / n;
+    /* standard errors: mean 1/sqrt(n) = 0.0022, variance sqrt(2/n) = 0.0032 */
+    tap_check(fabs(mean) < 0.011 && fabs(var - 1.0) < 0.016 && fabs(kurt - 3.0) < 0.1,
+              "normals have mean 0, variance 1 and kurtosis 3 (200k draws, 5 sigma)");
+}
+
+static void test_interpolation(void)
+{
+    float a[3] = {1, 0, 0}, b[3] = {0, 2, 0}, out[5 * 3];
+    varia_interpolate_latents(a, b, 3, 5, VARIA_LERP, out);
+    tap_check(!memcmp(out, a, sizeof a) && !memcmp(out + 12, b, sizeof b) && out[6] == 0.5f && out[7] == 1.0f,
+              "lerp: exact endpoints and midpoint");
+    varia_interpolate_latents(a, b, 3, 5, VARIA_SLERP, out);
+    double mid_norm = sqrt((double)out[6] * out[6] + (double)out[7] * out[7]);
+    double angle = atan2(out[7], out[6]);
+    tap_check(fabs(out[0] - 1) < 1e-6 && fabs(out[13] - 2) < 1e-6 && fabs(mid_norm - 1.5) < 1e-6 &&
+                  fabs(angle - M_PI / 4) < 1e-6,
+              "slerp: endpoints, norm interpolated linearly, angle halved at the midpoint");
+    float c[3] = {2, 0, 0};
+    varia_interpolate_latents(a, c, 3, 3, VARIA_SLERP, out);
+    tap_check(fabs(out[3] - 1.5f) < 1e-6, "slerp of parallel latents falls back to lerp");
+    tap_check(varia_interpolate_latents(a, b, 3, 1, VARIA_LERP, out) == VARIA_ERR_ARG &&
+                  varia_interpolate_latents(NULL, b, 3, 3, VARIA_LERP, out) == VARIA_ERR_ARG,
+              "interpolation rejects steps < 2 and null latents");
+}
+
+static void test_iw_reduction(void)
+{
+    double lw[1000], lp[1000];
+    for (int i = 0; i < 1000; i++)
+        lw[i] = -1e4, lp[i] = -1e4 + 3.0;
+    varia_iw_acc acc;
+    varia_eval_row row;
+    varia_iw_init(&acc);
+    varia_iw_add(&acc, lw, lp, 1000);
+    varia_iw_finish(&acc, NAN, &row);
+    tap_check(fabs(row.log_px + 1e4) < 1e-9 && fabs(row.kl - 3.0) < 1e-9,
+              "equal log-weights of -1e4: L_k = -1e4 exactly, no underflow; MC KL = 3");
+    /* Two weights log 1 and log 3 over k=2: log(4/2) = log 2, fed in two chunks. */
+    double a[1] = {0.0}, b[1] = {log(3.0)}, z[1] = {0.0};
+    varia_iw_init(&acc);
+    varia_iw_add(&acc, a, z, 1);
+    varia_iw_add(&acc, b, z, 1);
+    varia_iw_finish(&acc, NAN, &row);
+    tap_check(fabs(row.log_px - log(2.0)) < 1e-15, "streaming log-sum-exp across chunks: log((1+3)/2)");
+    double nan_w[1] = {NAN};
+    varia_iw_init(&acc);
+    varia_iw_add(&acc, nan_w, z, 1);
+    tap_check(!varia_iw_finish(&acc, NAN, &row), "a NaN log-weight is reported, not averaged in");
+}
+
+int main(void)
+{
+    printf("# matrix kernel: %s\n", varia_kernel_name());
+    test_fast_math();
+    test_linear();
+    test_batch_invariance();
+    test_rng();
+    test_interpolation();
+    test_iw_reduction();
+    return tap_done();
+}
