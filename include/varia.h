@@ -120,6 +120,12 @@ const char *varia_model_provenance(const varia_model *model);
 varia_status varia_encode(varia_ctx *ctx, const varia_model *m, const float *x,
                           int64_t n, float *mean, float *logvar);
 
+/* One posterior sample per example: z = mean + sigma * eps of the top layer,
+ * eps from a stream keyed by (seed, i) (lower layers at their means, as in
+ * varia_encode). z[n*L]. */
+varia_status varia_encode_sample(varia_ctx *ctx, const varia_model *m, const float *x,
+                                 int64_t n, uint64_t seed, float *z);
+
 /* What varia_decode writes per example (data_size floats each). */
 typedef enum varia_decode_kind {
     VARIA_DECODE_MEAN = 0,   /* E[x|z]: sigmoid(logits) or the Gaussian mean */

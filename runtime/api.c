@@ -63,6 +63,26 @@ varia_status varia_encode(varia_ctx *ctx, const varia_model *m, const float *x, 
     return VARIA_OK;
 }
 
+varia_status varia_encode_sample(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n, uint64_t seed,
+                                 float *z)
+{
+    if (!z && n > 0)
+        return varia_fail(ctx, VARIA_ERR_ARG, "encode_sample: null output");
+    int64_t L = m ? m->info.latent_size : 0;
+    float *lv = malloc((size_t)((n > 0 ? n : 1) * (L > 0 ? L : 1)) * sizeof(float));
+    if (!lv)
+        return varia_fail(ctx, VARIA_ERR_NOMEM, "encode_sample: out of memory");
+    varia_status st = varia_encode(ctx, m, x, n, z, lv);
+    for (int64_t i = 0; st == VARIA_OK && i < n; i++) {
+        varia_rng rng;
+        varia_rng_init(&rng, seed, VARIA_STREAM_ENCODE, (uint64_t)i, 0);
+        for (int64_t j = 0; j < L; j++)
+            z[i * L + j] += expf(0.5f * lv[i * L + j]) * varia_rng_normal(&rng);
+    }
+    free(lv);
+    return st;
+}
+
 varia_status varia_decode(varia_ctx *ctx, const varia_model *m, const float *z, int64_t n,
                           varia_decode_kind kind, float *out, float *out_logvar)
 {

@@ -169,9 +169,9 @@ int cmd_interpolate(int argc, char **argv)
 }
 
 static const char *encode_usage =
-    "usage: varia encode MODEL.json INPUT\n"
+    "usage: varia encode MODEL.json INPUT [--sample [--seed S]]\n"
     "  INPUT is a PNG file or DATASET:INDEX. Prints the top layer's posterior mean and\n"
-    "  log-variance as JSON.\n";
+    "  log-variance as JSON; with --sample also one draw z ~ q(z|x).\n";
 
 static void print_vec(const char *key, const float *v, int64_t L)
 {
@@ -185,13 +185,16 @@ int cmd_encode(int argc, char **argv)
 {
     if (wants_help(argc, argv, encode_usage))
         return 0;
-    cli_opt opts[] = {{0}};
+    cli_opt opts[] = {{"--sample", 0, 0, 0, 0}, {"--seed", 0, 1, 0, 0}, {0}};
     const char *pos[2];
     varia_ctx *ctx = NULL;
     varia_model *m = NULL;
     varia_info in;
+    uint64_t seed = 0;
     int rc = open_cmd(argc, argv, encode_usage, opts, pos, 2, &ctx, &m, &in);
-    float *x = rc ? NULL : malloc((size_t)(in.data_size + 2 * in.latent_size) * sizeof(float));
+    if (!rc && !cli_u64(opts, "--seed", &seed))
+        rc = VARIA_ERR_ARG;
+    float *x = rc ? NULL : malloc((size_t)(in.data_size + 3 * in.latent_size) * sizeof(float));
     if (!rc && !x)
         rc = VARIA_ERR_NOMEM;
     if (!rc)
@@ -199,11 +202,17 @@ int cmd_encode(int argc, char **argv)
     float *mean = rc ? NULL : x + in.data_size, *lv = rc ? NULL : mean + in.latent_size;
     if (!rc)
         rc = cli_report(ctx, varia_encode(ctx, m, x, 1, mean, lv));
+    if (!rc && cli_has(opts, "--sample"))
+        rc = cli_report(ctx, varia_encode_sample(ctx, m, x, 1, seed, lv + in.latent_size));
     if (!rc) {
         printf("{");
         print_vec("mean", mean, in.latent_size);
         printf(", ");
         print_vec("logvar", lv, in.latent_size);
+        if (cli_has(opts, "--sample")) {
+            printf(", ");
+            print_vec("sample", lv + in.latent_size, in.latent_size);
+        }
         printf("}\n");
     }
     free(x);
@@ -213,18 +222,42 @@ int cmd_encode(int argc, char **argv)
 }
 
 static const char *decode_usage =
-    "usage: varia decode MODEL.json z:v1,v2,... -o FILE.png\n  Decode one latent to E[x|z] and write it as a PNG.\n";
+    "usage: varia decode MODEL.json z:v1,v2,... (-o FILE.png | --json [--params])\n"
+    "  Decode one latent: E[x|z] as a PNG, or as JSON; with --params the likelihood's\n"
+    "  parameters instead (logits, or the Gaussian mean and log-variance).\n";
+
+static int print_decoded(varia_ctx *ctx, const varia_model *m, const varia_info *in, const float *z, int params)
+{
+    int64_t D = in->data_size;
+    float *out = malloc((size_t)(2 * D) * sizeof(float));
+    if (!out)
+        return VARIA_ERR_NOMEM;
+    int rc = cli_report(ctx, varia_decode(ctx, m, z, 1, params ? VARIA_DECODE_PARAMS : VARIA_DECODE_MEAN, out,
+                                          out + D));
+    if (!rc) {
+        printf("{");
+        print_vec(!params ? "mean" : in->likelihood == VARIA_LIK_BERNOULLI ? "logits" : "mean", out, D);
+        if (params && in->likelihood == VARIA_LIK_GAUSSIAN) {
+            printf(", ");
+            print_vec("logvar", out + D, D);
+        }
+        printf("}\n");
+    }
+    free(out);
+    return rc;
+}
 
 int cmd_decode(int argc, char **argv)
 {
     if (wants_help(argc, argv, decode_usage))
         return 0;
-    cli_opt opts[] = {{"-o", "--output", 1, 0, 0}, {0}};
+    cli_opt opts[] = {{"-o", "--output", 1, 0, 0}, {"--json", 0, 0, 0, 0}, {"--params", 0, 0, 0, 0}, {0}};
     const char *pos[2];
     if (!cli_parse(argc, argv, 2, opts, pos, 2, &(int){0}))
         return VARIA_ERR_ARG;
-    if (!cli_has(opts, "-o"))
-        return cli_usage_error("decode", "-o FILE.png is required");
+    int json = cli_has(opts, "--json") || cli_has(opts, "--params");
+    if (!cli_has(opts, "-o") && !json)
+        return cli_usage_error("decode", "-o FILE.png or --json is required");
     varia_ctx *ctx = NULL;
     varia_model *m = NULL;
     varia_info in;
@@ -236,9 +269,11 @@ int cmd_decode(int argc, char **argv)
         rc = cli_usage_error("decode", "the latent must be written z:v1,v2,...");
     if (!rc)
         rc = cli_parse_latent(pos[1], in.latent_size, z);
-    if (!rc)
+    if (!rc && json)
+        rc = print_decoded(ctx, m, &in, z, cli_has(opts, "--params"));
+    if (!rc && !json)
         rc = cli_report(ctx, varia_decode(ctx, m, z, 1, VARIA_DECODE_MEAN, z + in.latent_size, NULL));
-    if (!rc)
+    if (!rc && !json)
         rc = cli_write_grid(ctx, cli_find(opts, "-o")->value, z + in.latent_size, 1,
                                             &in.data_shape, 1);
     free(z);
