@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Build varia and run its test suite three ways: optimized, under ASan+UBSan,
+# and under valgrind memcheck (zero errors and zero leaks required).
+# Ends with the line "N passed, N failed" (checks inside the test programs).
+# Usage: tools/run-tests.sh [--quick]   (--quick: the optimized run only)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+tools/install-deps.sh || exit 1
+command -v valgrind >/dev/null || [ "${1:-}" = "--quick" ] || \
+  { echo "valgrind is missing: apt-get install valgrind"; exit 1; }
+
+passed=0; failed=0; status=0
+# run NAME BUILD_DIR [meson test args...]: one pass of the suite.
+run() {
+  local name=$1 dir=$2; shift 2
+  echo "== $name"
+  if ! meson test -C "$dir" --print-errorlogs "$@" > "$dir/run.log" 2>&1; then
+    status=1
+    grep -E "^ *[0-9]+/[0-9]+ " "$dir/run.log" | grep -v " OK " || true
+  fi
+  grep -E "^ *[0-9]+/[0-9]+ " "$dir/run.log" | sed 's/^/  /'
+  local p f
+  p=$(grep -hE '^# passed [0-9]+ failed [0-9]+' "$dir/meson-logs/testlog.txt" | awk '{s+=$3} END {print s+0}')
+  f=$(grep -hE '^# passed [0-9]+ failed [0-9]+' "$dir/meson-logs/testlog.txt" | awk '{s+=$5} END {print s+0}')
+  # a program that died before its summary line still counts as a failure
+  local dead; dead=$(grep -cE "^ *[0-9]+/[0-9]+ .*(FAIL|TIMEOUT|ERROR)" "$dir/run.log" || true)
+  [ "$f" -eq 0 ] && [ "$dead" -gt 0 ] && f=$dead
+  passed=$((passed + p)); failed=$((failed + f))
+}
+
+setup() { # setup DIR [meson options...]
+  local dir=$1; shift
+  [ -d "$dir" ] || meson setup "$dir" "$@" >/dev/null || exit 1
+  ninja -C "$dir" >/dev/null || { ninja -C "$dir"; exit 1; }
+}
+
+setup build
+run "optimized build" build
+if [ "${1:-}" != "--quick" ]; then
+  setup build-asan -Dbuildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    run "ASan + UBSan" build-asan
+  run "valgrind memcheck" build --wrapper "valgrind -q --error-exitcode=99 --leak-check=full \
+--errors-for-leak-kinds=definite,indirect,possible --show-leak-kinds=definite,indirect,possible" \
+    --timeout-multiplier 20 --no-suite slow
+fi
+echo "$passed passed, $failed failed"
+exit $status
