@@ -93,6 +93,7 @@ typedef struct varia_info {
     varia_shape data_shape;    /* shape of one example */
     int64_t data_size;         /* product of data_shape */
     int64_t latent_size;       /* size of the latent used by sample/decode/interpolate */
+    varia_shape latent_shape;  /* its shape: [L] for VAE/IWAE; [T, L] for per-step latents */
     int n_stochastic;          /* stochastic layers (1 or 2 for VAE/IWAE) */
     int64_t layer_sizes[8];    /* latent size of each stochastic layer, bottom first */
     varia_likelihood likelihood;

@@ -399,6 +399,8 @@ static varia_status build_layers(varia_ctx *ctx, varia_model *m, vae *v, const c
 static void fill_info(varia_model *m, const vae *v)
 {
     m->info.latent_size = v->lat[v->L - 1];
+    m->info.latent_shape.rank = 1;
+    m->info.latent_shape.dims[0] = v->lat[v->L - 1];
     m->info.n_stochastic = v->L;
     for (int l = 0; l < v->L; l++)
         m->info.layer_sizes[l] = v->lat[l];
