@@ -134,6 +134,17 @@ static varia_status check_all_used(varia_ctx *ctx, const varia_model *m)
     return VARIA_OK;
 }
 
+/* What one batch of the model's operations will allocate is fixed by the file:
+ * refuse a file that would make every call allocate absurd memory. */
+static varia_status check_workspace(varia_ctx *ctx, const varia_model *m)
+{
+    size_t floats = m->family->ws_floats(m, VARIA_WS_ROWS);
+    if (floats > VARIA_WS_CAP_FLOATS)
+        return varia_fail(ctx, VARIA_ERR_TOO_LARGE, "model needs %zu MiB of workspace per %d-row batch (cap %llu MiB)",
+                          floats / (256 * 1024), VARIA_WS_ROWS, (unsigned long long)(VARIA_WS_CAP_FLOATS / (256 * 1024)));
+    return VARIA_OK;
+}
+
 static varia_status build(varia_ctx *ctx, const char *path, const cJSON *root, varia_model *m)
 {
     static const char *const known[] = {"format", "version", "family", "data", "architecture",
@@ -154,6 +165,8 @@ static varia_status build(varia_ctx *ctx, const char *path, const cJSON *root, v
         st = m->family->build(ctx, m, arch);
     if (st == VARIA_OK)
         st = check_all_used(ctx, m);
+    if (st == VARIA_OK)
+        st = check_workspace(ctx, m);
     if (st != VARIA_OK)
         return st;
     m->info.n_tensors = m->w.n;
@@ -174,12 +187,11 @@ varia_status varia_model_load(varia_ctx *ctx, const char *manifest_path, varia_m
     varia_status st = read_text(ctx, manifest_path, &text);
     if (st != VARIA_OK)
         return st;
-    const char *end = NULL;
+    const char *end = NULL; /* on failure cJSON points it at the error (its global is not thread-safe) */
     cJSON *root = cJSON_ParseWithOpts(text, &end, 1);
     if (!root) {
-        const char *at = cJSON_GetErrorPtr();
         st = varia_fail(ctx, VARIA_ERR_JSON, "manifest '%s' is not valid JSON (near byte %lld)", manifest_path,
-                        (long long)(at ? at - text : 0));
+                        (long long)(end ? end - text : 0));
         free(text);
         return st;
     }

@@ -321,7 +321,7 @@ static varia_status read_st_header(varia_ctx *ctx, const char *path, const varia
     *table = cJSON_ParseWithLengthOpts(json, (size_t)hlen, &end, 0);
     if (!*table)
         return varia_fail(ctx, VARIA_ERR_JSON, "'%s': header is not valid JSON (near byte %lld)", path,
-                          (long long)(8 + (cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() - json : 0)));
+                          (long long)(8 + (end ? end - json : 0)));
     for (; end && end < json + hlen; end++)
         if (*end != ' ' && *end != '\n' && *end != '\t' && *end != '\r' && *end != '\0')
             return varia_fail(ctx, VARIA_ERR_JSON, "'%s': unexpected byte after the header JSON at offset %lld", path,

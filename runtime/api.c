@@ -28,6 +28,15 @@ varia_status varia_check_finite(varia_ctx *ctx, const float *x, int64_t n, int64
     return VARIA_OK;
 }
 
+varia_status varia_check_output(varia_ctx *ctx, const float *y, int64_t n, int64_t d, const char *op)
+{
+    for (int64_t i = 0; y && i < n * d; i++)
+        if (isnan(y[i]))
+            return varia_fail(ctx, VARIA_ERR_NONFINITE, "%s: output %lld, element %lld is NaN (weights or input too extreme)",
+                              op, (long long)(i / d), (long long)(i % d));
+    return VARIA_OK;
+}
+
 float *varia_ws_alloc(varia_ctx *ctx, const varia_model *m, int64_t rows)
 {
     float *ws = malloc(m->family->ws_floats(m, rows) * sizeof(float));
@@ -60,7 +69,8 @@ varia_status varia_encode(varia_ctx *ctx, const varia_model *m, const float *x, 
         m->family->encode(m, ws, x + r * D, b, mean ? mean + r * L : NULL, logvar ? logvar + r * L : NULL);
     }
     free(ws);
-    return VARIA_OK;
+    st = varia_check_output(ctx, mean, n, L, "encode");
+    return st == VARIA_OK ? varia_check_output(ctx, logvar, n, L, "encode") : st;
 }
 
 varia_status varia_encode_sample(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n, uint64_t seed,
@@ -104,7 +114,8 @@ varia_status varia_decode(varia_ctx *ctx, const varia_model *m, const float *z, 
         m->family->decode(m, ws, z + r * L, b, kind, out + r * D, out_logvar ? out_logvar + r * D : NULL);
     }
     free(ws);
-    return VARIA_OK;
+    st = varia_check_output(ctx, out, n, D, "decode");
+    return st == VARIA_OK ? varia_check_output(ctx, out_logvar, n, D, "decode") : st;
 }
 
 varia_status varia_sample(varia_ctx *ctx, const varia_model *m, int64_t n, uint64_t seed, float temperature,
@@ -134,7 +145,7 @@ varia_status varia_sample(varia_ctx *ctx, const varia_model *m, int64_t n, uint6
     }
     free(ws);
     free(eps);
-    return VARIA_OK;
+    return varia_check_output(ctx, x_out, n, D, "sample");
 }
 
 varia_status varia_reconstruct(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n, float *x_out)

@@ -5,12 +5,14 @@
 #include "family.h"
 
 /* Rows per batch inside encode/decode/sample: bounds the workspace. */
-#define VARIA_BATCH 256
+#define VARIA_BATCH VARIA_WS_ROWS
 /* The most rows (examples, samples) one call accepts. */
 #define VARIA_MAX_ROWS ((int64_t)1 << 31)
 
 varia_status varia_check_model(varia_ctx *ctx, const varia_model *m, const void *p, int64_t n, const char *op);
 varia_status varia_check_finite(varia_ctx *ctx, const float *x, int64_t n, int64_t d, const char *what);
 float *varia_ws_alloc(varia_ctx *ctx, const varia_model *m, int64_t rows);
+/* Extreme weights or inputs can overflow to NaN: report it, never return it. */
+varia_status varia_check_output(varia_ctx *ctx, const float *y, int64_t n, int64_t d, const char *op);
 
 #endif

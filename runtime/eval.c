@@ -17,7 +17,7 @@
 
 /* Samples per chunk. Part of the definition of the random streams: changing it
  * changes every estimate, so it is fixed. */
-#define IW_CHUNK 256
+#define IW_CHUNK VARIA_WS_ROWS
 #define K_CAP ((int64_t)1 << 32)
 
 typedef struct job {

@@ -48,6 +48,11 @@ typedef struct varia_family {
 
 extern const varia_family varia_family_vae;
 
+/* Rows one workspace serves (the IW chunk and the operation batch are <= this),
+ * and the most floats a model may ask for them: 1 GiB. */
+#define VARIA_WS_ROWS 256
+#define VARIA_WS_CAP_FLOATS ((size_t)1 << 28)
+
 /* ---- helpers for build() ---- */
 
 /* Integer member `key` of obj in [lo, hi]. Absent: *out = dflt if !required. */

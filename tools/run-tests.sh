@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Build varia and run its test suite three ways: optimized, under ASan+UBSan,
-# and under valgrind memcheck (zero errors and zero leaks required).
+# Build varia and run its test suite: optimized, under ASan+UBSan, the threaded
+# tests under ThreadSanitizer, and under valgrind memcheck (zero errors and zero
+# leaks required).
 # Ends with the line "N passed, N failed" (checks inside the test programs).
 # Usage: tools/run-tests.sh [--quick]   (--quick: the optimized run only)
 set -uo pipefail
@@ -40,6 +41,8 @@ if [ "${1:-}" != "--quick" ]; then
   setup build-asan -Dbuildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     run "ASan + UBSan" build-asan
+  setup build-tsan -Dbuildtype=debugoptimized -Db_sanitize=thread -Db_lundef=false
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run "ThreadSanitizer" build-tsan concurrency eval
   run "valgrind memcheck" build --wrapper "valgrind -q --error-exitcode=99 --leak-check=full \
 --errors-for-leak-kinds=definite,indirect,possible --show-leak-kinds=definite,indirect,possible" \
     --timeout-multiplier 20 --no-suite slow
