@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MR 4
+#define MR_MAX 8
 #define HALF (VARIA_PANEL / 2)
 typedef float v16 __attribute__((vector_size(64)));
 
@@ -47,34 +47,67 @@ static inline v16 load16(const float *p)
     return v;
 }
 
-typedef void (*tile_fn)(const float *, const float *, const float *, const float *, const float *, int64_t,
-                        float (*)[VARIA_PANEL]);
+typedef void (*tile_fn)(const float *const *x, const float *panel, int64_t in, float (*acc)[VARIA_PANEL]);
 
-/* acc[r][0..31] = sum_i x_r[i] * panel[i][0..31] for four rows. The body is
- * compiled once per instruction set below; 8 vector accumulators keep both
- * FMA pipes busy. */
-#define TILE_BODY                                                                                          \
-    v16 c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0}, c30 = {0}, c31 = {0};            \
+/* acc[r][0..31] = sum_i x[r][i] * panel[i][0..31], the sum running over i in
+ * order for every element, so the tile height never changes a result. Four
+ * rows (8 accumulators) fit AVX2's 16 registers; AVX-512 has 32 and takes
+ * eight rows (16 accumulators), halving the panel traffic per FMA. */
+#define ROW_DECL(q) v16 c##q##0 = {0}, c##q##1 = {0};
+#define ROW_FMA(q)                                                                                         \
+    {                                                                                                      \
+        float a = x[q][i];                                                                                 \
+        c##q##0 += a * b0;                                                                                 \
+        c##q##1 += a * b1;                                                                                 \
+    }
+#define ROW_STORE(q) memcpy(acc[q], &c##q##0, 64); memcpy(acc[q] + HALF, &c##q##1, 64);
+#define PANEL_LOAD                                                                                         \
+    v16 b0 = load16(panel + i * VARIA_PANEL), b1 = load16(panel + i * VARIA_PANEL + HALF);
+
+#define TILE4_BODY                                                                                         \
+    ROW_DECL(0) ROW_DECL(1) ROW_DECL(2) ROW_DECL(3)                                                        \
     for (int64_t i = 0; i < in; i++) {                                                                     \
-        v16 b0 = load16(panel + i * VARIA_PANEL), b1 = load16(panel + i * VARIA_PANEL + HALF);             \
-        float a0 = x0[i], a1 = x1[i], a2 = x2[i], a3 = x3[i];                                              \
-        c00 += a0 * b0; c01 += a0 * b1;                                                                    \
-        c10 += a1 * b0; c11 += a1 * b1;                                                                    \
-        c20 += a2 * b0; c21 += a2 * b1;                                                                    \
-        c30 += a3 * b0; c31 += a3 * b1;                                                                    \
+        PANEL_LOAD ROW_FMA(0) ROW_FMA(1) ROW_FMA(2) ROW_FMA(3)                                             \
     }                                                                                                      \
-    memcpy(acc[0], &c00, 64); memcpy(acc[0] + HALF, &c01, 64);                                             \
-    memcpy(acc[1], &c10, 64); memcpy(acc[1] + HALF, &c11, 64);                                             \
-    memcpy(acc[2], &c20, 64); memcpy(acc[2] + HALF, &c21, 64);                                             \
-    memcpy(acc[3], &c30, 64); memcpy(acc[3] + HALF, &c31, 64);
+    ROW_STORE(0) ROW_STORE(1) ROW_STORE(2) ROW_STORE(3)
 
-#define TILE_ARGS                                                                                          \
-    const float *x0, const float *x1, const float *x2, const float *x3, const float *panel, int64_t in,    \
-        float acc[MR][VARIA_PANEL]
+#define TILE8_BODY                                                                                         \
+    ROW_DECL(0) ROW_DECL(1) ROW_DECL(2) ROW_DECL(3) ROW_DECL(4) ROW_DECL(5) ROW_DECL(6) ROW_DECL(7)        \
+    for (int64_t i = 0; i < in; i++) {                                                                     \
+        PANEL_LOAD ROW_FMA(0) ROW_FMA(1) ROW_FMA(2) ROW_FMA(3) ROW_FMA(4) ROW_FMA(5) ROW_FMA(6) ROW_FMA(7)  \
+    }                                                                                                      \
+    ROW_STORE(0) ROW_STORE(1) ROW_STORE(2) ROW_STORE(3) ROW_STORE(4) ROW_STORE(5) ROW_STORE(6) ROW_STORE(7)
 
-__attribute__((target("avx512f,fma"))) static void tile_avx512(TILE_ARGS) { TILE_BODY }
-__attribute__((target("avx2,fma"))) static void tile_avx2(TILE_ARGS) { TILE_BODY }
-static void tile_generic(TILE_ARGS) { TILE_BODY }
+#define TILE_ARGS const float *const *x, const float *panel, int64_t in, float (*acc)[VARIA_PANEL]
+
+__attribute__((target("avx512f,fma"))) static void tile_avx512(TILE_ARGS) { TILE8_BODY }
+__attribute__((target("avx2,fma"))) static void tile_avx2(TILE_ARGS) { TILE4_BODY }
+static void tile_generic(TILE_ARGS) { TILE4_BODY }
+
+/* One row against four panels at once (128 columns, 8 accumulators): the path
+ * for batch 1 and for rows left over below the tile height. Same per-element
+ * operation order as the tiles, so the same bits. */
+typedef void (*row_fn)(const float *x, const float *const *panel, int64_t in, float (*acc)[VARIA_PANEL]);
+#define ROWP_DECL(p) v16 d##p##0 = {0}, d##p##1 = {0};
+#define ROWP_FMA(p)                                                                                        \
+    {                                                                                                      \
+        v16 b0 = load16(panel[p] + i * VARIA_PANEL), b1 = load16(panel[p] + i * VARIA_PANEL + HALF);       \
+        d##p##0 += a * b0;                                                                                 \
+        d##p##1 += a * b1;                                                                                 \
+    }
+#define ROWP_STORE(p) memcpy(acc[p], &d##p##0, 64); memcpy(acc[p] + HALF, &d##p##1, 64);
+#define ROW_BODY                                                                                           \
+    ROWP_DECL(0) ROWP_DECL(1) ROWP_DECL(2) ROWP_DECL(3)                                                    \
+    for (int64_t i = 0; i < in; i++) {                                                                     \
+        float a = x[i];                                                                                    \
+        ROWP_FMA(0) ROWP_FMA(1) ROWP_FMA(2) ROWP_FMA(3)                                                    \
+    }                                                                                                      \
+    ROWP_STORE(0) ROWP_STORE(1) ROWP_STORE(2) ROWP_STORE(3)
+#define ROW_ARGS const float *x, const float *const *panel, int64_t in, float (*acc)[VARIA_PANEL]
+
+__attribute__((target("avx512f,fma"))) static void row_avx512(ROW_ARGS) { ROW_BODY }
+__attribute__((target("avx2,fma"))) static void row_avx2(ROW_ARGS) { ROW_BODY }
+static void row_generic(ROW_ARGS) { ROW_BODY }
 
 /* Chosen by what the CPU reports, not by its model name. */
 static tile_fn pick_tile(void)
@@ -146,20 +179,40 @@ static double bern_generic(BERN_ARGS) { BERNOULLI_BODY }
 typedef void (*epi_fn)(EPI_ARGS);
 typedef double (*bern_fn)(BERN_ARGS);
 
+static void forward_row(const varia_linear *l, const float *x, float *y, varia_act act, row_fn rowk, epi_fn epi)
+{
+    float acc[4][VARIA_PANEL];
+    int64_t panels = (l->out + VARIA_PANEL - 1) / VARIA_PANEL;
+    for (int64_t p0 = 0; p0 < panels; p0 += 4) {
+        const float *pp[4];
+        for (int q = 0; q < 4; q++) /* past the last panel, repeat it */
+            pp[q] = l->packed + (p0 + q < panels ? p0 + q : panels - 1) * l->in * VARIA_PANEL;
+        rowk(x, pp, l->in, acc);
+        for (int q = 0; q < 4 && p0 + q < panels; q++) {
+            int64_t o0 = (p0 + q) * VARIA_PANEL;
+            epi(y + o0, acc[q], l->bias + o0, l->out - o0 < VARIA_PANEL ? l->out - o0 : VARIA_PANEL, act);
+        }
+    }
+}
+
 void varia_linear_forward(const varia_linear *l, const float *x, int64_t n, float *y, varia_act act)
 {
-    float acc[MR][VARIA_PANEL];
+    float acc[MR_MAX][VARIA_PANEL];
     tile_fn tile = pick_tile();
     epi_fn epi = tile == tile_avx512 ? epi_avx512 : tile == tile_avx2 ? epi_avx2 : epi_generic;
-    for (int64_t r = 0; r < n; r += MR) {
-        const float *xr[MR];
-        int rows = n - r < MR ? (int)(n - r) : MR;
-        for (int q = 0; q < MR; q++) /* past the end, repeat the last row */
-            xr[q] = x + (r + (q < rows ? q : rows - 1)) * l->in;
+    row_fn rowk = tile == tile_avx512 ? row_avx512 : tile == tile_avx2 ? row_avx2 : row_generic;
+    int mr = tile == tile_avx512 ? 8 : 4;
+    int64_t full = n / mr * mr;
+    for (int64_t r = full; r < n; r++) /* leftover rows, one at a time */
+        forward_row(l, x + r * l->in, y + r * l->out, act, rowk, epi);
+    for (int64_t r = 0; r < full; r += mr) {
+        const float *xr[MR_MAX];
+        for (int q = 0; q < mr; q++)
+            xr[q] = x + (r + q) * l->in;
         for (int64_t o0 = 0; o0 < l->out; o0 += VARIA_PANEL) {
-            tile(xr[0], xr[1], xr[2], xr[3], l->packed + o0 * l->in, l->in, acc);
+            tile(xr, l->packed + o0 * l->in, l->in, acc);
             int64_t cols = l->out - o0 < VARIA_PANEL ? l->out - o0 : VARIA_PANEL;
-            for (int q = 0; q < rows; q++)
+            for (int q = 0; q < mr; q++)
                 epi(y + (r + q) * l->out + o0, acc[q], l->bias + o0, cols, act);
         }
     }
