@@ -135,7 +135,8 @@ typedef enum varia_decode_kind {
 
 /* Decode n top-layer latents. Lower stochastic layers take their conditional
  * means. out[n*data_size]. For Gaussian likelihoods and VARIA_DECODE_PARAMS,
- * out_logvar[n*data_size] receives the log-variance (may be NULL). */
+ * out_logvar[n*data_size] receives the log-variance (may be NULL); otherwise
+ * out_logvar is not touched. */
 varia_status varia_decode(varia_ctx *ctx, const varia_model *m, const float *z,
                           int64_t n, varia_decode_kind kind, float *out,
                           float *out_logvar);

@@ -37,18 +37,32 @@ static varia_status read_text(varia_ctx *ctx, const char *path, char **out)
     return VARIA_OK;
 }
 
+/* 1 to 6 decimal digits (no sign, no spaces: sscanf would wrap and accept
+ * them); advances *p. Returns -1 if there are none or too many. */
+static long parse_version_part(const char **p)
+{
+    long v = 0;
+    int digits = 0;
+    for (; **p >= '0' && **p <= '9'; (*p)++)
+        if (++digits > 6)
+            return -1;
+        else
+            v = v * 10 + (**p - '0');
+    return digits ? v : -1;
+}
+
 static varia_status check_header(varia_ctx *ctx, const cJSON *root)
 {
     const char *fmt = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "format"));
     if (!fmt || strcmp(fmt, "varia"))
         return varia_fail(ctx, VARIA_ERR_VERSION, "manifest: \"format\" must be \"varia\"");
     const char *ver = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "version"));
-    unsigned major, minor;
-    char tail;
-    if (!ver || sscanf(ver, "%u.%u%c", &major, &minor, &tail) != 2)
-        return varia_fail(ctx, VARIA_ERR_VERSION, "manifest: \"version\" must be a string \"MAJOR.MINOR\"");
+    const char *p = ver;
+    long major = ver ? parse_version_part(&p) : -1, minor = (major >= 0 && *p++ == '.') ? parse_version_part(&p) : -1;
+    if (major < 0 || minor < 0 || *p)
+        return varia_fail(ctx, VARIA_ERR_VERSION, "manifest: \"version\" must be a string \"MAJOR.MINOR\" of decimal digits");
     if (major != 1)
-        return varia_fail(ctx, VARIA_ERR_VERSION, "manifest: format version %u.%u is not supported (this runtime reads 1.x)",
+        return varia_fail(ctx, VARIA_ERR_VERSION, "manifest: format version %ld.%ld is not supported (this runtime reads 1.x)",
                           major, minor);
     return VARIA_OK;
 }
@@ -135,9 +149,12 @@ static varia_status check_all_used(varia_ctx *ctx, const varia_model *m)
 }
 
 /* What one batch of the model's operations will allocate is fixed by the file:
- * refuse a file that would make every call allocate absurd memory. */
+ * refuse a file that would make every call allocate absurd memory, or that
+ * exceeds the parameter cap of docs/format.md. */
 static varia_status check_workspace(varia_ctx *ctx, const varia_model *m)
 {
+    if (m->info.n_params > ((int64_t)1 << 31))
+        return varia_fail(ctx, VARIA_ERR_TOO_LARGE, "model has %lld parameters (at most 2^31)", (long long)m->info.n_params);
     size_t floats = m->family->ws_floats(m, VARIA_WS_ROWS);
     if (floats > VARIA_WS_CAP_FLOATS)
         return varia_fail(ctx, VARIA_ERR_TOO_LARGE, "model needs %zu MiB of workspace per %d-row batch (cap %llu MiB)",

@@ -37,11 +37,13 @@ varia_status varia_check_output(varia_ctx *ctx, const float *y, int64_t n, int64
     return VARIA_OK;
 }
 
-float *varia_ws_alloc(varia_ctx *ctx, const varia_model *m, int64_t rows)
+float *varia_ws_get(varia_ctx *ctx, const varia_model *m, int64_t rows, size_t extra)
 {
-    float *ws = malloc(m->family->ws_floats(m, rows) * sizeof(float));
-    if (!ws)
+    float *ws;
+    if (!varia_scratch_get(ctx, 0, m->family->ws_floats(m, rows) + extra, 0, &ws, NULL)) {
         varia_fail(ctx, VARIA_ERR_NOMEM, "cannot allocate workspace for %lld rows", (long long)rows);
+        return NULL;
+    }
     return ws;
 }
 
@@ -61,14 +63,13 @@ varia_status varia_encode(varia_ctx *ctx, const varia_model *m, const float *x, 
     int64_t D = m->info.data_size, L = m->info.latent_size;
     if ((st = varia_check_finite(ctx, x, n, D, "encode: example")) != VARIA_OK || (!mean && !logvar))
         return st;
-    float *ws = varia_ws_alloc(ctx, m, VARIA_BATCH);
+    float *ws = varia_ws_get(ctx, m, VARIA_BATCH, 0);
     if (!ws)
         return VARIA_ERR_NOMEM;
     for (int64_t r = 0; r < n; r += VARIA_BATCH) {
         int64_t b = n - r < VARIA_BATCH ? n - r : VARIA_BATCH;
         m->family->encode(m, ws, x + r * D, b, mean ? mean + r * L : NULL, logvar ? logvar + r * L : NULL);
     }
-    free(ws);
     st = varia_check_output(ctx, mean, n, L, "encode");
     return st == VARIA_OK ? varia_check_output(ctx, logvar, n, L, "encode") : st;
 }
@@ -76,13 +77,16 @@ varia_status varia_encode(varia_ctx *ctx, const varia_model *m, const float *x, 
 varia_status varia_encode_sample(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n, uint64_t seed,
                                  float *z)
 {
+    varia_status st = varia_check_model(ctx, m, x, n, "encode_sample");
+    if (st != VARIA_OK)
+        return st;
     if (!z && n > 0)
         return varia_fail(ctx, VARIA_ERR_ARG, "encode_sample: null output");
-    int64_t L = m ? m->info.latent_size : 0;
+    int64_t L = m->info.latent_size;
     float *lv = malloc((size_t)((n > 0 ? n : 1) * (L > 0 ? L : 1)) * sizeof(float));
     if (!lv)
         return varia_fail(ctx, VARIA_ERR_NOMEM, "encode_sample: out of memory");
-    varia_status st = varia_encode(ctx, m, x, n, z, lv);
+    st = varia_encode(ctx, m, x, n, z, lv);
     for (int64_t i = 0; st == VARIA_OK && i < n; i++) {
         varia_rng rng;
         varia_rng_init(&rng, seed, VARIA_STREAM_ENCODE, (uint64_t)i, 0);
@@ -106,16 +110,17 @@ varia_status varia_decode(varia_ctx *ctx, const varia_model *m, const float *z, 
     int64_t D = m->info.data_size, L = m->info.latent_size;
     if ((st = varia_check_finite(ctx, z, n, L, "decode: latent")) != VARIA_OK)
         return st;
-    float *ws = varia_ws_alloc(ctx, m, VARIA_BATCH);
+    float *ws = varia_ws_get(ctx, m, VARIA_BATCH, 0);
     if (!ws)
         return VARIA_ERR_NOMEM;
     for (int64_t r = 0; r < n; r += VARIA_BATCH) {
         int64_t b = n - r < VARIA_BATCH ? n - r : VARIA_BATCH;
         m->family->decode(m, ws, z + r * L, b, kind, out + r * D, out_logvar ? out_logvar + r * D : NULL);
     }
-    free(ws);
     st = varia_check_output(ctx, out, n, D, "decode");
-    return st == VARIA_OK ? varia_check_output(ctx, out_logvar, n, D, "decode") : st;
+    if (st == VARIA_OK && kind == VARIA_DECODE_PARAMS && m->info.likelihood == VARIA_LIK_GAUSSIAN)
+        st = varia_check_output(ctx, out_logvar, n, D, "decode");
+    return st;
 }
 
 varia_status varia_sample(varia_ctx *ctx, const varia_model *m, int64_t n, uint64_t seed, float temperature,
@@ -127,13 +132,10 @@ varia_status varia_sample(varia_ctx *ctx, const varia_model *m, int64_t n, uint6
     if (!isfinite(temperature) || temperature < 0.0f || temperature > 100.0f)
         return varia_fail(ctx, VARIA_ERR_ARG, "sample: temperature %g outside [0, 100]", (double)temperature);
     int64_t D = m->info.data_size, L = m->info.latent_size, E = m->family->noise_size(m);
-    float *ws = varia_ws_alloc(ctx, m, VARIA_BATCH);
-    float *eps = malloc((size_t)(VARIA_BATCH * E) * sizeof(float));
-    if (!ws || !eps) {
-        free(ws);
-        free(eps);
-        return varia_fail(ctx, VARIA_ERR_NOMEM, "sample: out of memory");
-    }
+    size_t nws = m->family->ws_floats(m, VARIA_BATCH);
+    float *ws = varia_ws_get(ctx, m, VARIA_BATCH, (size_t)(VARIA_BATCH * E)), *eps = ws ? ws + nws : NULL;
+    if (!ws)
+        return VARIA_ERR_NOMEM;
     for (int64_t r = 0; r < n; r += VARIA_BATCH) {
         int64_t b = n - r < VARIA_BATCH ? n - r : VARIA_BATCH;
         for (int64_t i = 0; i < b; i++) { /* sample r+i depends only on (seed, r+i) */
@@ -143,8 +145,6 @@ varia_status varia_sample(varia_ctx *ctx, const varia_model *m, int64_t n, uint6
         }
         m->family->generate(m, ws, b, eps, temperature, x_out + r * D, z_out ? z_out + r * L : NULL);
     }
-    free(ws);
-    free(eps);
     return varia_check_output(ctx, x_out, n, D, "sample");
 }
 

@@ -11,7 +11,9 @@
 
 varia_status varia_check_model(varia_ctx *ctx, const varia_model *m, const void *p, int64_t n, const char *op);
 varia_status varia_check_finite(varia_ctx *ctx, const float *x, int64_t n, int64_t d, const char *what);
-float *varia_ws_alloc(varia_ctx *ctx, const varia_model *m, int64_t rows);
+/* The context's workspace for `rows` rows plus `extra` floats, reused across
+ * calls (do not free). NULL (with the message set) when memory is exhausted. */
+float *varia_ws_get(varia_ctx *ctx, const varia_model *m, int64_t rows, size_t extra);
 /* Extreme weights or inputs can overflow to NaN: report it, never return it. */
 varia_status varia_check_output(varia_ctx *ctx, const float *y, int64_t n, int64_t d, const char *op);
 

@@ -1,11 +1,14 @@
 /* The per-thread context: error message, warnings and the thread setting. */
 #include "ctx.h"
 
+#include "pool.h"
+
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 varia_ctx *varia_ctx_new(void)
 {
@@ -13,7 +16,71 @@ varia_ctx *varia_ctx_new(void)
     return ctx;
 }
 
-void varia_ctx_free(varia_ctx *ctx) { free(ctx); }
+void varia_ctx_free(varia_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    varia_pool_free(ctx->pool);
+    for (int i = 0; i < ctx->n_scratch; i++) {
+        free(ctx->scratch[i].f);
+        free(ctx->scratch[i].d);
+    }
+    free(ctx->scratch);
+    free(ctx);
+}
+
+static int ensure_slots(varia_ctx *ctx, int n)
+{
+    if (n <= ctx->n_scratch)
+        return 1;
+    varia_scratch *s = realloc(ctx->scratch, (size_t)n * sizeof *s);
+    if (!s)
+        return 0;
+    memset(s + ctx->n_scratch, 0, (size_t)(n - ctx->n_scratch) * sizeof *s);
+    ctx->scratch = s;
+    ctx->n_scratch = n;
+    return 1;
+}
+
+int varia_scratch_get(varia_ctx *ctx, int worker, size_t nf, size_t nd, float **f, double **d)
+{
+    if (!ensure_slots(ctx, worker + 1))
+        return 0;
+    varia_scratch *s = &ctx->scratch[worker];
+    if (nf > s->f_cap) {
+        free(s->f);
+        s->f_cap = 0;
+        if (!(s->f = malloc(nf * sizeof(float))))
+            return 0;
+        s->f_cap = nf;
+    }
+    if (nd > s->d_cap) {
+        free(s->d);
+        s->d_cap = 0;
+        if (!(s->d = malloc(nd * sizeof(double))))
+            return 0;
+        s->d_cap = nd;
+    }
+    if (f)
+        *f = s->f;
+    if (d)
+        *d = s->d;
+    return 1;
+}
+
+struct varia_pool *varia_ctx_pool(varia_ctx *ctx)
+{
+    long want = ctx->threads > 0 ? ctx->threads : sysconf(_SC_NPROCESSORS_ONLN);
+    if (want < 1)
+        want = 1;
+    if (ctx->pool && varia_pool_size(ctx->pool) != want) {
+        varia_pool_free(ctx->pool);
+        ctx->pool = NULL;
+    }
+    if (!ctx->pool && want > 1)
+        ctx->pool = varia_pool_new((int)want);
+    return ensure_slots(ctx, varia_pool_size(ctx->pool)) ? ctx->pool : NULL;
+}
 
 const char *varia_ctx_message(const varia_ctx *ctx) { return ctx ? ctx->msg : ""; }
 

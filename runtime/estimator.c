@@ -43,3 +43,19 @@ int varia_iw_finish(const varia_iw_acc *a, double kl_analytic, varia_eval_row *r
     row->elbo = row->recon - row->kl;
     return !a->saw_nan && isfinite(row->log_px) && isfinite(row->elbo);
 }
+
+void varia_iw_merge(varia_iw_acc *a, const varia_iw_acc *b)
+{
+    if (b->max == -INFINITY) {
+        /* b adds no weight */
+    } else if (a->max >= b->max) {
+        a->sum += b->sum * exp(b->max - a->max);
+    } else {
+        a->sum = a->sum * exp(a->max - b->max) + b->sum;
+        a->max = b->max;
+    }
+    a->recon += b->recon;
+    a->mc_kl += b->mc_kl;
+    a->count += b->count;
+    a->saw_nan |= b->saw_nan;
+}

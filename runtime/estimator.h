@@ -17,6 +17,8 @@ typedef struct varia_iw_acc {
 void varia_iw_init(varia_iw_acc *a);
 /* Add `count` samples: log-weights and log p(x|z_i). */
 void varia_iw_add(varia_iw_acc *a, const double *log_w, const double *log_px, int64_t count);
+/* Fold b (later samples) into a, as if b's samples had been added to a. */
+void varia_iw_merge(varia_iw_acc *a, const varia_iw_acc *b);
 /* L_k, recon, KL (kl_analytic if not NaN, else the Monte Carlo mean) and ELBO.
  * Returns 0 if any value is not finite. */
 int varia_iw_finish(const varia_iw_acc *a, double kl_analytic, varia_eval_row *row);

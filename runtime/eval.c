@@ -1,44 +1,45 @@
 /* Estimators written once against the family table: per-example ELBO (with its
  * two terms) and the importance-weighted bound L_k over fixed-size chunks of
- * samples with a running log-sum-exp in double, so memory is bounded for any k.
- * Example i's randomness comes from streams keyed by (seed, i, chunk), and the
- * summary is reduced in example order, so any thread count gives the same bits. */
+ * samples with a log-sum-exp in double, so memory is bounded for any k.
+ * Example i's randomness comes from streams keyed by (seed, i, chunk), chunks
+ * fold in chunk order and the summary in example order, so any thread count
+ * gives the same bits. */
 #include "api.h"
 #include "estimator.h"
 #include "rng.h"
 
 #include <math.h>
-#include <pthread.h>
-#include <stdio.h>
+#include "pool.h"
+
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* Samples per chunk. Part of the definition of the random streams: changing it
  * changes every estimate, so it is fixed. */
 #define IW_CHUNK VARIA_WS_ROWS
 #define K_CAP ((int64_t)1 << 32)
 
+/* Work items are (example, chunk) pairs, so one example's k samples can spread
+ * over every core. Items are processed in passes of at most PASS_ITEMS; each
+ * item leaves a chunk accumulator, and every example folds its chunks in chunk
+ * order. That fold is the definition of the estimate, whatever the threads. */
+#define PASS_ITEMS ((int64_t)1 << 16)
+
 typedef struct job {
+    varia_ctx *ctx;
     const varia_model *m;
     const float *x;
-    int64_t n;
     const varia_eval_opts *opts;
-    varia_eval_row *rows;
-    float *means;            /* n * lat_total posterior means, for active units */
+    int64_t chunks;          /* chunks per example */
+    int64_t e0, ne, c0, nc;  /* this pass: examples [e0, e0+ne), chunks [c0, c0+nc) */
+    varia_iw_acc *accs;      /* [ne * nc] */
+    double *kl;              /* [ne] analytic KL (NaN if none), from chunk 0 */
+    float *means;            /* [n * noise_size] posterior means, for active units */
     atomic_llong next;
-    atomic_llong first_bad;  /* lowest failing example, or n */
-    varia_status bad_status;
-    char bad_msg[VARIA_MSG_CAP];
-    pthread_mutex_t lock;
+    atomic_int oom;
 } job;
-
-typedef struct worker {
-    job *j;
-    float *ws, *eps, *xb;
-    double *log_w, *log_px;
-} worker;
 
 static void binarize(const job *j, int64_t i, const float *x, float *xb, int64_t D)
 {
@@ -53,108 +54,93 @@ static void binarize(const job *j, int64_t i, const float *x, float *xb, int64_t
     }
 }
 
-/* Score example i into *row; returns 0 if the result is not finite. */
-static int score_example(worker *w, int64_t i, varia_eval_row *row)
-{
-    const varia_model *m = w->j->m;
-    int64_t k = w->j->opts->k, E = m->family->noise_size(m);
-    double kl = NAN;
-    varia_iw_acc acc;
-    varia_iw_init(&acc);
-    for (int64_t c = 0; c * IW_CHUNK < k; c++) {
-        int64_t cnt = k - c * IW_CHUNK < IW_CHUNK ? k - c * IW_CHUNK : IW_CHUNK;
-        varia_rng rng;
-        varia_rng_init(&rng, w->j->opts->seed, VARIA_STREAM_IW, (uint64_t)i, (uint64_t)c);
-        varia_rng_normals(&rng, w->eps, cnt * E);
-        m->family->log_weights(m, w->ws, w->xb, cnt, w->eps, w->log_w, w->log_px, &kl);
-        varia_iw_add(&acc, w->log_w, w->log_px, cnt);
-    }
-    return varia_iw_finish(&acc, kl, row);
-}
-
-static void record_failure(job *j, int64_t i)
-{
-    pthread_mutex_lock(&j->lock);
-    if (i < atomic_load(&j->first_bad)) {
-        atomic_store(&j->first_bad, i);
-        j->bad_status = VARIA_ERR_NONFINITE;
-        snprintf(j->bad_msg, sizeof j->bad_msg,
-                 "eval: example %lld gives a non-finite log-weight (extreme weights or input)", (long long)i);
-    }
-    pthread_mutex_unlock(&j->lock);
-}
-
-static void *work(void *arg)
-{
-    worker *w = arg;
-    job *j = w->j;
-    const varia_model *m = j->m;
-    int64_t D = m->info.data_size;
-    for (;;) {
-        int64_t i = atomic_fetch_add(&j->next, 1);
-        if (i >= j->n)
-            break;
-        binarize(j, i, j->x + i * D, w->xb, D);
-        if (j->means)
-            m->family->layer_means(m, w->ws, w->xb, 1, j->means + i * m->family->noise_size(m));
-        if (!score_example(w, i, &j->rows[i]))
-            record_failure(j, i);
-    }
-    return NULL;
-}
-
-static int worker_init(worker *w, job *j)
+/* One chunk of one example: its samples' log-weights into a fresh accumulator. */
+static void run_item(job *j, int64_t item, float *ws, float *eps, float *xb, double *log_w, double *log_px)
 {
     const varia_model *m = j->m;
-    int64_t E = m->family->noise_size(m);
-    w->j = j;
-    w->ws = malloc(m->family->ws_floats(m, IW_CHUNK) * sizeof(float));
-    w->eps = malloc((size_t)(IW_CHUNK * E) * sizeof(float));
-    w->xb = malloc((size_t)m->info.data_size * sizeof(float));
-    w->log_w = malloc(IW_CHUNK * sizeof(double));
-    w->log_px = malloc(IW_CHUNK * sizeof(double));
-    return w->ws && w->eps && w->xb && w->log_w && w->log_px;
+    int64_t e = j->e0 + item / j->nc, c = j->c0 + item % j->nc, D = m->info.data_size;
+    int64_t k = j->opts->k, E = m->family->noise_size(m);
+    int64_t cnt = k - c * IW_CHUNK < IW_CHUNK ? k - c * IW_CHUNK : IW_CHUNK;
+    binarize(j, e, j->x + e * D, xb, D); /* the same realisation for every chunk */
+    if (c == 0)
+        m->family->layer_means(m, ws, xb, 1, j->means + e * E);
+    varia_rng rng;
+    varia_rng_init(&rng, j->opts->seed, VARIA_STREAM_IW, (uint64_t)e, (uint64_t)c);
+    varia_rng_normals(&rng, eps, cnt * E);
+    double kl;
+    m->family->log_weights(m, ws, xb, cnt, eps, log_w, log_px, &kl);
+    varia_iw_init(&j->accs[item]);
+    varia_iw_add(&j->accs[item], log_w, log_px, cnt);
+    if (c == 0)
+        j->kl[item / j->nc] = kl;
 }
 
-static void worker_free(worker *w)
+static void work(void *arg, int worker)
 {
-    free(w->ws);
-    free(w->eps);
-    free(w->xb);
-    free(w->log_w);
-    free(w->log_px);
+    job *j = arg;
+    const varia_model *m = j->m;
+    size_t nws = m->family->ws_floats(m, IW_CHUNK), neps = (size_t)(IW_CHUNK * m->family->noise_size(m));
+    float *f;
+    double *d;
+    if (!varia_scratch_get(j->ctx, worker, nws + neps + (size_t)m->info.data_size, 2 * IW_CHUNK, &f, &d)) {
+        atomic_store(&j->oom, 1);
+        return;
+    }
+    for (int64_t item; (item = atomic_fetch_add(&j->next, 1)) < j->ne * j->nc;)
+        run_item(j, item, f, f + nws, f + nws + neps, d, d + IW_CHUNK);
 }
 
-static int thread_count(const varia_ctx *ctx, int64_t n)
+/* Run one pass of items on the pool; 0 if a worker ran out of memory. */
+static int run_pass(job *j, struct varia_pool *pool)
 {
-    long t = ctx->threads;
-    if (t <= 0)
-        t = sysconf(_SC_NPROCESSORS_ONLN);
-    if (t < 1)
-        t = 1;
-    return (int)(t > n ? (n > 0 ? n : 1) : t);
+    atomic_store(&j->next, 0);
+    varia_pool_run(pool, work, j);
+    return !atomic_load(&j->oom);
 }
 
-/* Run the job on `threads` workers (the caller is one of them). */
-static varia_status run_job(varia_ctx *ctx, job *j, int threads)
+/* Examples [e0, e0+ne): every chunk, pass by pass, folded in chunk order. */
+static varia_status eval_group(job *j, struct varia_pool *pool, varia_iw_acc *run, varia_eval_row *rows)
 {
-    worker *ws = calloc((size_t)threads, sizeof *ws);
-    pthread_t *tid = calloc((size_t)threads, sizeof *tid);
-    int ok = ws && tid, started = 0;
-    for (int t = 0; ok && t < threads; t++)
-        ok = worker_init(&ws[t], j);
-    for (int t = 1; ok && t < threads; t++, started++)
-        if (pthread_create(&tid[t], NULL, work, &ws[t]) != 0)
-            break; /* fewer threads is still correct */
-    if (ok)
-        work(&ws[0]);
-    for (int t = 1; t <= started; t++)
-        pthread_join(tid[t], NULL);
-    for (int t = 0; ws && t < threads; t++)
-        worker_free(&ws[t]);
-    free(ws);
-    free(tid);
-    return ok ? VARIA_OK : varia_fail(ctx, VARIA_ERR_NOMEM, "eval: cannot allocate worker workspace");
+    for (j->c0 = 0; j->c0 < j->chunks; j->c0 += j->nc) {
+        int64_t nc = j->nc;
+        j->nc = j->chunks - j->c0 < nc ? j->chunks - j->c0 : nc;
+        if (!run_pass(j, pool))
+            return varia_fail(j->ctx, VARIA_ERR_NOMEM, "eval: cannot allocate worker workspace");
+        for (int64_t e = 0; e < j->ne; e++)
+            for (int64_t c = 0; c < j->nc; c++) {
+                if (j->c0 == 0 && c == 0)
+                    run[e] = j->accs[e * j->nc];
+                else
+                    varia_iw_merge(&run[e], &j->accs[e * j->nc + c]);
+            }
+        j->nc = nc;
+    }
+    for (int64_t e = 0; e < j->ne; e++)
+        if (!varia_iw_finish(&run[e], j->kl[e], &rows[j->e0 + e]))
+            return varia_fail(j->ctx, VARIA_ERR_NONFINITE,
+                              "eval: example %lld gives a non-finite log-weight (extreme weights or input)",
+                              (long long)(j->e0 + e));
+    return VARIA_OK;
+}
+
+static varia_status run_eval(job *j, int64_t n, varia_eval_row *rows)
+{
+    struct varia_pool *pool = varia_ctx_pool(j->ctx);
+    j->chunks = (j->opts->k + IW_CHUNK - 1) / IW_CHUNK;
+    j->nc = j->chunks < PASS_ITEMS ? j->chunks : PASS_ITEMS;
+    int64_t group = PASS_ITEMS / j->nc;
+    varia_iw_acc *run = malloc((size_t)group * sizeof *run);
+    j->accs = malloc((size_t)(group * j->nc) * sizeof *j->accs);
+    j->kl = malloc((size_t)group * sizeof *j->kl);
+    varia_status st = run && j->accs && j->kl ? VARIA_OK : varia_fail(j->ctx, VARIA_ERR_NOMEM, "eval: out of memory");
+    for (j->e0 = 0; st == VARIA_OK && j->e0 < n; j->e0 += group) {
+        j->ne = n - j->e0 < group ? n - j->e0 : group;
+        st = eval_group(j, pool, run, rows);
+    }
+    free(run);
+    free(j->accs);
+    free(j->kl);
+    return st;
 }
 
 static int count_active(const float *means, int64_t n, int64_t stride, int64_t off, int64_t d)
@@ -186,29 +172,30 @@ static void active_units(const varia_model *m, const float *means, int64_t n, in
     }
 }
 
-static void summarise(const varia_model *m, const job *j, varia_eval_summary *s)
+static void summarise(const varia_model *m, const varia_eval_row *rows, int64_t count, int64_t k,
+                      const float *means, varia_eval_summary *s)
 {
     double nll = 0.0, nll2 = 0.0, elbo = 0.0, recon = 0.0, kl = 0.0;
-    for (int64_t i = 0; i < j->n; i++) {
-        double v = -j->rows[i].log_px;
+    for (int64_t i = 0; i < count; i++) {
+        double v = -rows[i].log_px;
         nll += v;
         nll2 += v * v;
-        elbo += j->rows[i].elbo;
-        recon += j->rows[i].recon;
-        kl += j->rows[i].kl;
+        elbo += rows[i].elbo;
+        recon += rows[i].recon;
+        kl += rows[i].kl;
     }
-    double n = (double)j->n, mean = nll / n;
-    double var = j->n > 1 ? (nll2 - n * mean * mean) / (n - 1.0) : 0.0;
+    double n = (double)count, mean = nll / n;
+    double var = count > 1 ? (nll2 - n * mean * mean) / (n - 1.0) : 0.0;
     memset(s, 0, sizeof *s);
-    s->n = j->n;
-    s->k = j->opts->k;
+    s->n = count;
+    s->k = k;
     s->nll_mean = mean;
     s->nll_stderr = var > 0 ? sqrt(var / n) : 0.0;
     s->elbo = elbo / n;
     s->recon = recon / n;
     s->kl = kl / n;
     s->bits_per_dim = mean / ((double)m->info.data_size * log(2.0));
-    active_units(m, j->means, j->n, &s->active_units, s->active_units_layer);
+    active_units(m, means, count, &s->active_units, s->active_units_layer);
 }
 
 static varia_status check_eval_args(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
@@ -243,24 +230,19 @@ varia_status varia_eval(varia_ctx *ctx, const varia_model *m, const float *x, in
     varia_status st = check_eval_args(ctx, m, x, n, opts);
     if (st != VARIA_OK)
         return st;
-    job j = {.m = m, .x = x, .n = n, .opts = opts, .rows = rows, .bad_status = VARIA_OK};
+    job j = {.ctx = ctx, .m = m, .x = x, .opts = opts};
     atomic_init(&j.next, 0);
-    atomic_init(&j.first_bad, n);
-    pthread_mutex_init(&j.lock, NULL);
-    if (!rows)
-        j.rows = malloc((size_t)n * sizeof *j.rows);
+    atomic_init(&j.oom, 0);
+    varia_eval_row *r = rows ? rows : malloc((size_t)n * sizeof *r);
     j.means = malloc((size_t)(n * m->family->noise_size(m)) * sizeof(float));
-    if (!j.rows || !j.means)
+    if (!r || !j.means)
         st = varia_fail(ctx, VARIA_ERR_NOMEM, "eval: cannot allocate results for %lld examples", (long long)n);
     if (st == VARIA_OK)
-        st = run_job(ctx, &j, thread_count(ctx, n));
-    if (st == VARIA_OK && j.bad_status != VARIA_OK)
-        st = varia_fail(ctx, j.bad_status, "%s", j.bad_msg);
+        st = run_eval(&j, n, r);
     if (st == VARIA_OK && summary)
-        summarise(m, &j, summary);
-    pthread_mutex_destroy(&j.lock);
+        summarise(m, r, n, opts->k, j.means, summary);
     if (!rows)
-        free(j.rows);
+        free(r);
     free(j.means);
     return st;
 }
@@ -278,10 +260,9 @@ varia_status varia_active_units(varia_ctx *ctx, const varia_model *m, const floa
     if ((st = varia_check_finite(ctx, x, n, m->info.data_size, "active_units: example")) != VARIA_OK)
         return st;
     int64_t E = m->family->noise_size(m), D = m->info.data_size;
-    float *means = malloc((size_t)(n * E) * sizeof(float)), *ws = varia_ws_alloc(ctx, m, VARIA_BATCH);
+    float *means = malloc((size_t)(n * E) * sizeof(float)), *ws = varia_ws_get(ctx, m, VARIA_BATCH, 0);
     if (!means || !ws) {
         free(means);
-        free(ws);
         return varia_fail(ctx, VARIA_ERR_NOMEM, "active_units: out of memory");
     }
     for (int64_t r = 0; r < n; r += VARIA_BATCH) {
@@ -290,6 +271,5 @@ varia_status varia_active_units(varia_ctx *ctx, const varia_model *m, const floa
     }
     active_units(m, means, n, total, per_layer);
     free(means);
-    free(ws);
     return VARIA_OK;
 }

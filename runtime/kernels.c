@@ -40,12 +40,9 @@ void varia_linear_free(varia_linear *l)
     l->packed = NULL;
 }
 
-static inline v16 load16(const float *p)
-{
-    v16 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
+/* Unaligned vector load. A macro, not a function: returning a 64-byte vector
+ * from a function compiled without AVX-512 changes the ABI (clang refuses). */
+#define LOAD16(v, p) memcpy(&(v), (p), sizeof(v))
 
 typedef void (*tile_fn)(const float *const *x, const float *panel, int64_t in, float (*acc)[VARIA_PANEL]);
 
@@ -62,7 +59,9 @@ typedef void (*tile_fn)(const float *const *x, const float *panel, int64_t in, f
     }
 #define ROW_STORE(q) memcpy(acc[q], &c##q##0, 64); memcpy(acc[q] + HALF, &c##q##1, 64);
 #define PANEL_LOAD                                                                                         \
-    v16 b0 = load16(panel + i * VARIA_PANEL), b1 = load16(panel + i * VARIA_PANEL + HALF);
+    v16 b0, b1;                                                                                            \
+    LOAD16(b0, panel + i * VARIA_PANEL);                                                                   \
+    LOAD16(b1, panel + i * VARIA_PANEL + HALF);
 
 #define TILE4_BODY                                                                                         \
     ROW_DECL(0) ROW_DECL(1) ROW_DECL(2) ROW_DECL(3)                                                        \
@@ -91,7 +90,9 @@ typedef void (*row_fn)(const float *x, const float *const *panel, int64_t in, fl
 #define ROWP_DECL(p) v16 d##p##0 = {0}, d##p##1 = {0};
 #define ROWP_FMA(p)                                                                                        \
     {                                                                                                      \
-        v16 b0 = load16(panel[p] + i * VARIA_PANEL), b1 = load16(panel[p] + i * VARIA_PANEL + HALF);       \
+        v16 b0, b1;                                                                                        \
+        LOAD16(b0, panel[p] + i * VARIA_PANEL);                                                            \
+        LOAD16(b1, panel[p] + i * VARIA_PANEL + HALF);                                                     \
         d##p##0 += a * b0;                                                                                 \
         d##p##1 += a * b1;                                                                                 \
     }

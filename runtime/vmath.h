@@ -38,16 +38,23 @@ static inline float vm_expm1_poly(float r)
     return r + r * r * p;
 }
 
+/* Clamp with NaN mapped to lo (so the integer conversion below stays
+ * defined); callers put the NaN back with vm_keep_nan. */
 static inline float vm_clamp(float x, float lo, float hi)
 {
-    return x < lo ? lo : (x > hi ? hi : x);
+    return x > hi ? hi : (x > lo ? x : lo);
+}
+
+static inline float vm_keep_nan(float x, float result)
+{
+    return x != x ? x : result;
 }
 
 /* exp(x); arguments below -87 give about 1.6e-38 instead of a subnormal. */
 static inline float vm_exp(float x)
 {
     float r, n = vm_reduce(vm_clamp(x, -87.0f, 88.0f), &r);
-    return (vm_expm1_poly(r) + 1.0f) * vm_pow2i(n);
+    return vm_keep_nan(x, (vm_expm1_poly(r) + 1.0f) * vm_pow2i(n));
 }
 
 /* expm1(x) = 2^n (p + 1) - 1 = 2^n p + (2^n - 1): exact p when n = 0. */
@@ -55,7 +62,7 @@ static inline float vm_expm1(float x)
 {
     float r, n = vm_reduce(vm_clamp(x, -87.0f, 88.0f), &r);
     float s = vm_pow2i(n);
-    return s * vm_expm1_poly(r) + (s - 1.0f);
+    return vm_keep_nan(x, s * vm_expm1_poly(r) + (s - 1.0f));
 }
 
 /* log(1 + e) for e in [0, 1]: 2 atanh(s), s = e / (2 + e) <= 1/3, odd series. */

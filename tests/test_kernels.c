@@ -59,6 +59,9 @@ static void test_fast_math(void)
     tap_check(vm_softplus(1e4f) == 1e4f && vm_softplus(-1e4f) >= 0.0f && vm_softplus(-1e4f) < 1e-30f,
               "softplus of +-1e4 is finite and right");
     tap_check(vm_tanh(1e4f) == 1.0f && vm_tanh(-1e4f) == -1.0f, "tanh saturates to +-1");
+    tap_check(isnan(vm_exp(NAN)) && isnan(vm_expm1(NAN)) && isnan(vm_tanh(NAN)) && isnan(vm_softplus(NAN)) &&
+                  vm_exp(INFINITY) > 1e38f && vm_exp(-INFINITY) < 1e-37f,
+              "NaN propagates through the fast maths; infinities saturate");
 }
 
 static double rand_unit(varia_rng *r) { return 2.0 * varia_rng_uniform(r) - 1.0; }

@@ -2,6 +2,7 @@
 #include "args.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -143,9 +144,10 @@ static int example_from_png(varia_ctx *ctx, const varia_info *info, const char *
     const varia_shape *s = &info->data_shape;
     int64_t c = s->rank == 3 ? s->dims[0] : 1, h = s->rank == 3 ? s->dims[1] : 0, w = s->rank == 3 ? s->dims[2] : 0;
     if (s->rank != 3 || img.channels != c || img.height != h || img.width != w) {
+        int rc = cli_error(VARIA_ERR_SHAPE, "'%s' is %dx%d with %d channel(s); the model needs %lldx%lld with %lld", path,
+                           img.width, img.height, img.channels, (long long)w, (long long)h, (long long)c);
         varia_image_free(&img);
-        return cli_error(VARIA_ERR_SHAPE, "'%s' is %dx%d with %d channel(s); the model needs %lldx%lld with %lld",
-                          path, img.width, img.height, img.channels, (long long)w, (long long)h, (long long)c);
+        return rc;
     }
     for (int64_t ch = 0; ch < c; ch++) /* interleaved pixels to channel-major */
         for (int64_t p = 0; p < h * w; p++)
@@ -196,7 +198,7 @@ int cli_parse_latent(const char *spec, int64_t L, float *z)
     for (int64_t j = 0; j < L; j++) {
         char *end;
         double v = strtod(p, &end);
-        if (end == p || !isfinite(v) || (j + 1 < L && *end != ',') || (j + 1 == L && *end))
+        if (end == p || !isfinite(v) || fabs(v) > FLT_MAX || (j + 1 < L && *end != ',') || (j + 1 == L && *end))
             return cli_error(VARIA_ERR_ARG, "latent '%.40s...' must be %lld comma-separated numbers", spec,
                               (long long)L);
         z[j] = (float)v;
