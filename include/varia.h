@@ -69,8 +69,11 @@ const char *varia_ctx_message(const varia_ctx *ctx);
 /* Warnings from the last varia_model_load (e.g. unknown optional manifest keys),
  * one per line, "" if none. */
 const char *varia_ctx_warnings(const varia_ctx *ctx);
-/* Worker threads used by varia_eval (1 = the calling thread only; 0 = all cores,
- * the default). Results do not depend on this setting. */
+/* Worker threads for this context's calls: varia_eval splits examples and
+ * their importance samples across them, and sample/encode/decode split calls
+ * of more than 256 rows (1 = the calling thread only; 0 = all cores, the
+ * default). The threads persist until varia_ctx_free. Results never depend on
+ * this setting. */
 varia_status varia_ctx_set_threads(varia_ctx *ctx, int threads);
 
 /* ---- Model --------------------------------------------------------------- */

@@ -3,7 +3,10 @@
  * Rows are independent, so batching never changes a result. */
 #include "api.h"
 
+#include "pool.h"
 #include "rng.h"
+
+#include <stdatomic.h>
 
 #include <math.h>
 #include <stdlib.h>
@@ -52,6 +55,79 @@ static varia_status unsupported(varia_ctx *ctx, const varia_model *m, const char
     return varia_fail(ctx, VARIA_ERR_UNSUPPORTED, "family '%s' cannot %s", m->info.family, op);
 }
 
+/* An operation over n rows, split into batches of VARIA_BATCH rows that the
+ * context's pool workers take in turn; each worker has its own workspace. A
+ * single batch runs on the calling thread, so small calls never wake the pool. */
+struct batch_job;
+typedef void (*batch_fn)(const struct batch_job *j, float *ws, int64_t r, int64_t b);
+
+typedef struct batch_job {
+    varia_ctx *ctx;
+    const varia_model *m;
+    int64_t n;
+    size_t extra; /* floats each worker needs beyond the family's workspace */
+    batch_fn fn;
+    const float *in;
+    float *out, *out2;
+    varia_decode_kind kind;
+    uint64_t seed;
+    float temperature;
+    atomic_llong next;
+    atomic_int oom;
+} batch_job;
+
+static void batch_worker(void *arg, int worker)
+{
+    batch_job *j = arg;
+    size_t nws = j->m->family->ws_floats(j->m, VARIA_BATCH) + j->extra;
+    float *ws;
+    if (!varia_scratch_get(j->ctx, worker, nws, 0, &ws, NULL)) {
+        atomic_store(&j->oom, 1);
+        return;
+    }
+    for (int64_t k; (k = atomic_fetch_add(&j->next, 1)) * VARIA_BATCH < j->n;) {
+        int64_t r = k * VARIA_BATCH, b = j->n - r < VARIA_BATCH ? j->n - r : VARIA_BATCH;
+        j->fn(j, ws, r, b);
+    }
+}
+
+static varia_status run_batches(batch_job *j)
+{
+    atomic_init(&j->next, 0);
+    atomic_init(&j->oom, 0);
+    struct varia_pool *pool = j->n > VARIA_BATCH ? varia_ctx_pool(j->ctx) : NULL;
+    if (pool)
+        varia_pool_run(pool, batch_worker, j);
+    else
+        batch_worker(j, 0);
+    return atomic_load(&j->oom) ? varia_fail(j->ctx, VARIA_ERR_NOMEM, "cannot allocate workspace") : VARIA_OK;
+}
+
+static void encode_batch(const batch_job *j, float *ws, int64_t r, int64_t b)
+{
+    int64_t D = j->m->info.data_size, L = j->m->info.latent_size;
+    j->m->family->encode(j->m, ws, j->in + r * D, b, j->out ? j->out + r * L : NULL, j->out2 ? j->out2 + r * L : NULL);
+}
+
+static void decode_batch(const batch_job *j, float *ws, int64_t r, int64_t b)
+{
+    int64_t D = j->m->info.data_size, L = j->m->info.latent_size;
+    j->m->family->decode(j->m, ws, j->in + r * L, b, j->kind, j->out + r * D, j->out2 ? j->out2 + r * D : NULL);
+}
+
+static void sample_batch(const batch_job *j, float *ws, int64_t r, int64_t b)
+{
+    const varia_model *m = j->m;
+    int64_t D = m->info.data_size, L = m->info.latent_size, E = m->family->noise_size(m);
+    float *eps = ws + m->family->ws_floats(m, VARIA_BATCH);
+    for (int64_t i = 0; i < b; i++) { /* sample r+i depends only on (seed, r+i) */
+        varia_rng rng;
+        varia_rng_init(&rng, j->seed, VARIA_STREAM_SAMPLE, (uint64_t)(r + i), 0);
+        varia_rng_normals(&rng, eps + i * E, E);
+    }
+    m->family->generate(m, ws, b, eps, j->temperature, j->out + r * D, j->out2 ? j->out2 + r * L : NULL);
+}
+
 varia_status varia_encode(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n, float *mean,
                           float *logvar)
 {
@@ -63,13 +139,9 @@ varia_status varia_encode(varia_ctx *ctx, const varia_model *m, const float *x, 
     int64_t D = m->info.data_size, L = m->info.latent_size;
     if ((st = varia_check_finite(ctx, x, n, D, "encode: example")) != VARIA_OK || (!mean && !logvar))
         return st;
-    float *ws = varia_ws_get(ctx, m, VARIA_BATCH, 0);
-    if (!ws)
-        return VARIA_ERR_NOMEM;
-    for (int64_t r = 0; r < n; r += VARIA_BATCH) {
-        int64_t b = n - r < VARIA_BATCH ? n - r : VARIA_BATCH;
-        m->family->encode(m, ws, x + r * D, b, mean ? mean + r * L : NULL, logvar ? logvar + r * L : NULL);
-    }
+    batch_job j = {.ctx = ctx, .m = m, .n = n, .fn = encode_batch, .in = x, .out = mean, .out2 = logvar};
+    if ((st = run_batches(&j)) != VARIA_OK)
+        return st;
     st = varia_check_output(ctx, mean, n, L, "encode");
     return st == VARIA_OK ? varia_check_output(ctx, logvar, n, L, "encode") : st;
 }
@@ -110,13 +182,9 @@ varia_status varia_decode(varia_ctx *ctx, const varia_model *m, const float *z, 
     int64_t D = m->info.data_size, L = m->info.latent_size;
     if ((st = varia_check_finite(ctx, z, n, L, "decode: latent")) != VARIA_OK)
         return st;
-    float *ws = varia_ws_get(ctx, m, VARIA_BATCH, 0);
-    if (!ws)
-        return VARIA_ERR_NOMEM;
-    for (int64_t r = 0; r < n; r += VARIA_BATCH) {
-        int64_t b = n - r < VARIA_BATCH ? n - r : VARIA_BATCH;
-        m->family->decode(m, ws, z + r * L, b, kind, out + r * D, out_logvar ? out_logvar + r * D : NULL);
-    }
+    batch_job j = {.ctx = ctx, .m = m, .n = n, .fn = decode_batch, .in = z, .out = out, .out2 = out_logvar, .kind = kind};
+    if ((st = run_batches(&j)) != VARIA_OK)
+        return st;
     st = varia_check_output(ctx, out, n, D, "decode");
     if (st == VARIA_OK && kind == VARIA_DECODE_PARAMS && m->info.likelihood == VARIA_LIK_GAUSSIAN)
         st = varia_check_output(ctx, out_logvar, n, D, "decode");
@@ -131,21 +199,12 @@ varia_status varia_sample(varia_ctx *ctx, const varia_model *m, int64_t n, uint6
         return st;
     if (!isfinite(temperature) || temperature < 0.0f || temperature > 100.0f)
         return varia_fail(ctx, VARIA_ERR_ARG, "sample: temperature %g outside [0, 100]", (double)temperature);
-    int64_t D = m->info.data_size, L = m->info.latent_size, E = m->family->noise_size(m);
-    size_t nws = m->family->ws_floats(m, VARIA_BATCH);
-    float *ws = varia_ws_get(ctx, m, VARIA_BATCH, (size_t)(VARIA_BATCH * E)), *eps = ws ? ws + nws : NULL;
-    if (!ws)
-        return VARIA_ERR_NOMEM;
-    for (int64_t r = 0; r < n; r += VARIA_BATCH) {
-        int64_t b = n - r < VARIA_BATCH ? n - r : VARIA_BATCH;
-        for (int64_t i = 0; i < b; i++) { /* sample r+i depends only on (seed, r+i) */
-            varia_rng rng;
-            varia_rng_init(&rng, seed, VARIA_STREAM_SAMPLE, (uint64_t)(r + i), 0);
-            varia_rng_normals(&rng, eps + i * E, E);
-        }
-        m->family->generate(m, ws, b, eps, temperature, x_out + r * D, z_out ? z_out + r * L : NULL);
-    }
-    return varia_check_output(ctx, x_out, n, D, "sample");
+    size_t eps = (size_t)(VARIA_BATCH * m->family->noise_size(m));
+    batch_job j = {.ctx = ctx, .m = m, .n = n, .extra = eps, .fn = sample_batch, .out = x_out, .out2 = z_out,
+                   .seed = seed, .temperature = temperature};
+    if ((st = run_batches(&j)) != VARIA_OK)
+        return st;
+    return varia_check_output(ctx, x_out, n, m->info.data_size, "sample");
 }
 
 varia_status varia_reconstruct(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n, float *x_out)
