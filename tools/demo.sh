@@ -14,8 +14,9 @@ heldout=models/vae-mnist/heldout.amat.gz
 mkdir -p out
 $varia info "$model"
 $varia sample "$model" -n 100 --seed 1 -o out/samples.png
-$varia interpolate "$model" "$heldout:0" "$heldout:1" --steps 10 -o out/interpolation-lerp.png
-$varia interpolate "$model" "$heldout:0" "$heldout:1" --steps 10 --slerp -o out/interpolation-slerp.png
-$varia reconstruct "$model" --data "$heldout" --limit 10 -o out/reconstructions.png
-echo "held-out log-likelihood: $heldout (first 500 binarized-MNIST test images), k=$K"
+# The held-out file is every 20th test image; the test set is ordered by class.
+$varia interpolate "$model" "$heldout:0" "$heldout:350" --steps 10 -o out/interpolation-lerp.png
+$varia interpolate "$model" "$heldout:120" "$heldout:450" --steps 10 --slerp -o out/interpolation-slerp.png
+$varia reconstruct "$model" --data "$heldout" --limit 10 --stride 50 -o out/reconstructions.png
+echo "held-out log-likelihood: $heldout (every 20th binarized-MNIST test image, 500 in all), k=$K"
 $varia eval "$model" --data "$heldout" --k "$K"

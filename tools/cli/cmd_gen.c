@@ -283,18 +283,21 @@ int cmd_decode(int argc, char **argv)
 }
 
 static const char *recon_usage =
-    "usage: varia reconstruct MODEL.json --data PATH [--limit N] -o FILE.png\n"
-    "  Encode the first N examples (default 10) to their posterior means and decode\n"
-    "  them: the PNG shows the inputs on the top row, reconstructions below.\n";
+    "usage: varia reconstruct MODEL.json --data PATH [--limit N] [--stride S] -o FILE.png\n"
+    "  Encode N examples (default 10: examples 0, S, 2S, ...; S defaults to 1) to\n"
+    "  their posterior means and decode them: the PNG shows the inputs on the top\n"
+    "  row, reconstructions below.\n";
 
 int cmd_reconstruct(int argc, char **argv)
 {
     if (wants_help(argc, argv, recon_usage))
         return 0;
-    cli_opt opts[] = {{"--data", 0, 1, 0, 0}, {"--limit", 0, 1, 0, 0}, {"-o", "--output", 1, 0, 0}, {0}};
+    cli_opt opts[] = {{"--data", 0, 1, 0, 0}, {"--limit", 0, 1, 0, 0}, {"--stride", 0, 1, 0, 0},
+                      {"-o", "--output", 1, 0, 0}, {0}};
     const char *pos[1];
-    int64_t n = 10;
-    if (!cli_parse(argc, argv, 2, opts, pos, 1, &(int){0}) || !cli_int(opts, "--limit", 1, 1024, &n))
+    int64_t n = 10, stride = 1;
+    if (!cli_parse(argc, argv, 2, opts, pos, 1, &(int){0}) || !cli_int(opts, "--limit", 1, 1024, &n) ||
+        !cli_int(opts, "--stride", 1, 1 << 20, &stride))
         return VARIA_ERR_ARG;
     if (!cli_has(opts, "-o") || !cli_has(opts, "--data"))
         return cli_usage_error("reconstruct", "--data PATH and -o FILE.png are required");
@@ -304,19 +307,20 @@ int cmd_reconstruct(int argc, char **argv)
     varia_dataset d = {0};
     int rc = open_cmd(argc, argv, recon_usage, opts, pos, 1, &ctx, &m, &in);
     if (!rc)
-        rc = cli_report(ctx, varia_dataset_load(ctx, cli_find(opts, "--data")->value, n, &d));
+        rc = cli_report(ctx, varia_dataset_load(ctx, cli_find(opts, "--data")->value, (n - 1) * stride + 1, &d));
     if (!rc && d.example_size != in.data_size)
         rc = cli_error(VARIA_ERR_SHAPE, "examples have %lld values, the model needs %lld", (long long)d.example_size,
                       (long long)in.data_size);
     float *x = rc ? NULL : malloc((size_t)(2 * d.n * in.data_size) * sizeof(float));
     if (!rc && !x)
         rc = VARIA_ERR_NOMEM;
-    if (!rc) {
-        memcpy(x, d.x, (size_t)(d.n * in.data_size) * sizeof(float));
-        rc = cli_report(ctx, varia_reconstruct(ctx, m, d.x, d.n, x + d.n * in.data_size));
-    }
+    int64_t picked = 0;
+    for (int64_t i = 0; !rc && i < d.n; i += stride, picked++) /* inputs: examples 0, S, 2S, ... */
+        memcpy(x + picked * in.data_size, d.x + i * in.data_size, (size_t)in.data_size * sizeof(float));
     if (!rc)
-        rc = cli_write_grid(ctx, cli_find(opts, "-o")->value, x, 2 * d.n, &in.data_shape, (int)d.n);
+        rc = cli_report(ctx, varia_reconstruct(ctx, m, x, picked, x + picked * in.data_size));
+    if (!rc)
+        rc = cli_write_grid(ctx, cli_find(opts, "-o")->value, x, 2 * picked, &in.data_shape, (int)picked);
     free(x);
     varia_dataset_free(&d);
     varia_model_free(m);
