@@ -1,10 +1,15 @@
 /* splitmix64 (Steele, Lea & Flood 2014): a 64-bit counter pushed through a
- * strong mixer. Cheap to key, so every work item gets its own stream. */
+ * strong mixer. Cheap to key, so every work item gets its own stream; and the
+ * i-th output depends only on (key, i), so blocks of outputs vectorize. */
 #include "rng.h"
+
+#include "vmath.h"
 
 #include <math.h>
 
-static uint64_t mix64(uint64_t z)
+#define GOLDEN 0x9E3779B97F4A7C15ull
+
+static inline uint64_t mix64(uint64_t z)
 {
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
@@ -13,18 +18,16 @@ static uint64_t mix64(uint64_t z)
 
 void varia_rng_init(varia_rng *r, uint64_t seed, uint64_t purpose, uint64_t a, uint64_t b)
 {
-    uint64_t k = mix64(seed + 0x9E3779B97F4A7C15ull);
+    uint64_t k = mix64(seed + GOLDEN);
     k = mix64(k ^ (purpose * 0xD6E8FEB86659FD93ull));
     k = mix64(k ^ (a * 0xA0761D6478BD642Full + 1));
     k = mix64(k ^ (b * 0xE7037ED1A0B428DBull + 2));
     r->state = k;
-    r->has_spare = 0;
-    r->spare = 0.0f;
 }
 
 uint64_t varia_rng_u64(varia_rng *r)
 {
-    r->state += 0x9E3779B97F4A7C15ull;
+    r->state += GOLDEN;
     return mix64(r->state);
 }
 
@@ -33,21 +36,50 @@ double varia_rng_uniform(varia_rng *r)
     return ((double)(varia_rng_u64(r) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
 }
 
-float varia_rng_normal(varia_rng *r)
-{
-    if (r->has_spare) {
-        r->has_spare = 0;
-        return r->spare;
+/* Box-Muller from one 64-bit draw: u1 and u2 are its two 32-bit halves,
+ * offset by half a step so u1 is never 0 (|z| <= 6.8). */
+#define PAIRS_BODY                                                                                         \
+    for (int64_t i = 0; i < pairs; i++) {                                                                  \
+        uint64_t z = mix64(state + (uint64_t)(i + 1) * GOLDEN);                                            \
+        float u1 = ((float)(uint32_t)(z >> 32) + 0.5f) * 2.3283064e-10f;                                   \
+        float u2 = (float)(uint32_t)z * 2.3283064e-10f;                                                    \
+        float s, c, rad = sqrtf(-2.0f * vm_log(u1 < 1.0f ? u1 : 0.99999994f));                            \
+        vm_sincos_2pi(u2 < 1.0f ? u2 : 0.0f, &s, &c);                                                      \
+        out[2 * i] = rad * c;                                                                              \
+        out[2 * i + 1] = rad * s;                                                                          \
     }
-    double u1 = varia_rng_uniform(r), u2 = varia_rng_uniform(r);
-    double rad = sqrt(-2.0 * log(u1)), th = 6.283185307179586 * u2;
-    r->spare = (float)(rad * sin(th));
-    r->has_spare = 1;
-    return (float)(rad * cos(th));
+#define PAIRS_ARGS uint64_t state, float *out, int64_t pairs
+
+__attribute__((target("avx512f,avx512dq,fma"))) static void pairs_avx512(PAIRS_ARGS) { PAIRS_BODY }
+__attribute__((target("avx2,fma"))) static void pairs_avx2(PAIRS_ARGS) { PAIRS_BODY }
+static void pairs_generic(PAIRS_ARGS) { PAIRS_BODY }
+
+static void normal_pairs(uint64_t state, float *out, int64_t pairs)
+{
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma"))
+        pairs_avx512(state, out, pairs);
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        pairs_avx2(state, out, pairs);
+    else
+        pairs_generic(state, out, pairs);
 }
 
 void varia_rng_normals(varia_rng *r, float *out, int64_t n)
 {
-    for (int64_t i = 0; i < n; i++)
-        out[i] = varia_rng_normal(r);
+    int64_t pairs = n / 2;
+    normal_pairs(r->state, out, pairs);
+    r->state += (uint64_t)pairs * GOLDEN;
+    if (n & 1) { /* the last value takes a pair of its own */
+        float two[2];
+        normal_pairs(r->state, two, 1);
+        r->state += GOLDEN;
+        out[n - 1] = two[0];
+    }
+}
+
+float varia_rng_normal(varia_rng *r)
+{
+    float v;
+    varia_rng_normals(r, &v, 1);
+    return v;
 }

@@ -8,8 +8,6 @@
 
 typedef struct varia_rng {
     uint64_t state;
-    int has_spare;
-    float spare;
 } varia_rng;
 
 /* Stream purposes, so different uses of one seed never share numbers. */
@@ -19,8 +17,10 @@ void varia_rng_init(varia_rng *r, uint64_t seed, uint64_t purpose, uint64_t a, u
 uint64_t varia_rng_u64(varia_rng *r);
 /* Uniform in (0, 1), 53 bits. */
 double varia_rng_uniform(varia_rng *r);
-/* Standard normal (Box-Muller in double, rounded to float). */
-float varia_rng_normal(varia_rng *r);
+/* n standard normals: Box-Muller in float (fast log and sin/cos within 2 ulp),
+ * one 64-bit draw per pair; |z| <= 6.8. Vectorized. */
 void varia_rng_normals(varia_rng *r, float *out, int64_t n);
+/* One normal (a pair of its own). */
+float varia_rng_normal(varia_rng *r);
 
 #endif

@@ -100,4 +100,57 @@ static inline float vm_sigmoid(float x)
     return 1.0f / (1.0f + vm_exp(-x));
 }
 
+/* log(x) for finite x > 0: x = m 2^e with m in [sqrt(1/2), sqrt(2)),
+ * log m = 2 atanh(s), s = (m - 1) / (m + 1), |s| <= 0.172, odd series. */
+static inline float vm_log(float x)
+{
+    int32_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    int32_t e = ((bits >> 23) & 0xff) - 127;
+    int32_t mb = (bits & 0x007fffff) | 0x3f800000; /* m in [1, 2) */
+    float m;
+    memcpy(&m, &mb, sizeof m);
+    int big = m > 1.41421356f;
+    m = big ? 0.5f * m : m;
+    e = big ? e + 1 : e;
+    float s = (m - 1.0f) / (m + 1.0f), s2 = s * s;
+    float p = 1.0f / 11.0f;
+    p = p * s2 + 1.0f / 9.0f;
+    p = p * s2 + 1.0f / 7.0f;
+    p = p * s2 + 1.0f / 5.0f;
+    p = p * s2 + 1.0f / 3.0f;
+    float fe = (float)e;
+    return (fe * 1.42860677e-6f + 2.0f * (s + s * s2 * p)) + fe * 0.693145752f;
+}
+
+/* sin and cos of 2 pi u for u in [0, 1): with t = u - 1/2 the angle is
+ * 2 pi t + pi, so sin = -sin(2 pi t), cos = -cos(2 pi t); then quadrant q and
+ * r = 2 pi t - q pi/2 in [-pi/4, pi/4], where Taylor series to degree 11/12 are
+ * below 2e-9. */
+static inline void vm_sincos_2pi(float u, float *sn, float *cs)
+{
+    float t = u - 0.5f;                                   /* [-1/2, 1/2) */
+    float qf = (t * 4.0f + 12582912.0f) - 12582912.0f;   /* nearest quarter turn */
+    float r = (t - 0.25f * qf) * 6.28318531f;             /* t - q/4 is exact */
+    float r2 = r * r;
+    float sp = -2.50521084e-8f;
+    sp = sp * r2 + 2.75573192e-6f;
+    sp = sp * r2 - 1.98412698e-4f;
+    sp = sp * r2 + 8.33333333e-3f;
+    sp = sp * r2 - 1.66666667e-1f;
+    float sr = r + r * r2 * sp;
+    float cp = 2.08767570e-9f;
+    cp = cp * r2 - 2.75573192e-7f;
+    cp = cp * r2 + 2.48015873e-5f;
+    cp = cp * r2 - 1.38888889e-3f;
+    cp = cp * r2 + 4.16666667e-2f;
+    cp = cp * r2 - 0.5f;
+    float cr = 1.0f + r2 * cp;
+    int q = (int32_t)qf & 3;                               /* angle = r + q pi/2 */
+    float s_ = q == 0 ? sr : q == 1 ? cr : q == 2 ? -sr : -cr;
+    float c_ = q == 0 ? cr : q == 1 ? -sr : q == 2 ? -cr : sr;
+    *sn = -s_;
+    *cs = -c_;
+}
+
 #endif
