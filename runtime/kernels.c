@@ -16,6 +16,7 @@ typedef float v16 __attribute__((vector_size(64)));
 
 int varia_linear_init(varia_linear *l, const float *w, const float *bias, int64_t in, int64_t out)
 {
+    l->w = w;
     int64_t panels = (out + VARIA_PANEL - 1) / VARIA_PANEL;
     size_t bytes = (size_t)(panels * in * VARIA_PANEL) * sizeof(float);
     bytes = (bytes + 63) / 64 * 64;
@@ -122,6 +123,9 @@ static tile_fn pick_tile(void)
 
 const char *varia_kernel_name(void)
 {
+#ifdef VARIA_USE_BLAS
+    return "system BLAS";
+#endif
     tile_fn t = pick_tile();
     return t == tile_avx512 ? "avx512" : t == tile_avx2 ? "avx2" : "generic";
 }
@@ -196,12 +200,32 @@ static void forward_row(const varia_linear *l, const float *x, float *y, varia_a
     }
 }
 
+#ifdef VARIA_USE_BLAS
+#include <cblas.h>
+
+/* The system BLAS computes x W^T; the same epilogue adds the bias and applies
+ * the activation in place. */
+static void forward_blas(const varia_linear *l, const float *x, int64_t n, float *y, varia_act act, epi_fn epi)
+{
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)l->out, (int)l->in, 1.0f, x, (int)l->in, l->w,
+                (int)l->in, 0.0f, y, (int)l->out);
+    for (int64_t r = 0; r < n; r++)
+        epi(y + r * l->out, y + r * l->out, l->bias, l->out, act);
+}
+#endif
+
 void varia_linear_forward(const varia_linear *l, const float *x, int64_t n, float *y, varia_act act)
 {
     float acc[MR_MAX][VARIA_PANEL];
     tile_fn tile = pick_tile();
     epi_fn epi = tile == tile_avx512 ? epi_avx512 : tile == tile_avx2 ? epi_avx2 : epi_generic;
     row_fn rowk = tile == tile_avx512 ? row_avx512 : tile == tile_avx2 ? row_avx2 : row_generic;
+#ifdef VARIA_USE_BLAS
+    if (n > 0) {
+        forward_blas(l, x, n, y, act, epi);
+        return;
+    }
+#endif
     int mr = tile == tile_avx512 ? 8 : 4;
     int64_t full = n / mr * mr;
     for (int64_t r = full; r < n; r++) /* leftover rows, one at a time */

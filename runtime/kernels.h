@@ -19,6 +19,7 @@ typedef struct varia_act {
 #define VARIA_PANEL 32
 typedef struct varia_linear {
     int64_t in, out;
+    const float *w;     /* the weight as given, [out, in] (for the BLAS build) */
     float *packed;      /* [ceil(out/PANEL)][in][PANEL], zero-padded */
     const float *bias;  /* [out] */
 } varia_linear;

@@ -139,6 +139,10 @@ static void test_batch_invariance(void)
         same &= !memcmp(yone, yall + r * out, sizeof yone);
     }
     varia_linear_free(&l);
+    if (!strcmp(varia_kernel_name(), "system BLAS")) { /* a property of varia's kernel, not of BLAS */
+        tap_skip("batch invariance", "the system BLAS picks kernels by shape");
+        return;
+    }
     tap_check(same, "each row is bit-identical whether computed alone or in a batch");
 }
 
