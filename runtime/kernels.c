@@ -181,6 +181,24 @@ __attribute__((target("avx512f,fma"))) static double bern_avx512(BERN_ARGS) { BE
 __attribute__((target("avx2,fma"))) static double bern_avx2(BERN_ARGS) { BERNOULLI_BODY }
 static double bern_generic(BERN_ARGS) { BERNOULLI_BODY }
 
+/* Fused Bernoulli output: s[0..3] += the terms x_c l_c - softplus(l_c) of one
+ * row's panel, l = acc + bias, in a fixed 4-way grouping. */
+#define BERN_EPI_BODY                                                                                      \
+    float t[VARIA_PANEL];                                                                                  \
+    for (int64_t c = 0; c < cols; c++) {                                                                   \
+        float v = acc[c] + bias[c];                                                                        \
+        t[c] = x[c] * v - vm_softplus(v);                                                                  \
+    }                                                                                                      \
+    int64_t c = 0;                                                                                         \
+    for (; c + 4 <= cols; c += 4) { s[0] += t[c]; s[1] += t[c + 1]; s[2] += t[c + 2]; s[3] += t[c + 3]; }   \
+    for (; c < cols; c++) s[0] += t[c];
+#define BERN_EPI_ARGS const float *acc, const float *bias, const float *x, int64_t cols, double *s
+
+__attribute__((target("avx512f,fma"))) static void bepi_avx512(BERN_EPI_ARGS) { BERN_EPI_BODY }
+__attribute__((target("avx2,fma"))) static void bepi_avx2(BERN_EPI_ARGS) { BERN_EPI_BODY }
+static void bepi_generic(BERN_EPI_ARGS) { BERN_EPI_BODY }
+typedef void (*bepi_fn)(BERN_EPI_ARGS);
+
 typedef void (*epi_fn)(EPI_ARGS);
 typedef double (*bern_fn)(BERN_ARGS);
 
@@ -240,6 +258,64 @@ void varia_linear_forward(const varia_linear *l, const float *x, int64_t n, floa
             for (int q = 0; q < mr; q++)
                 epi(y + (r + q) * l->out + o0, acc[q], l->bias + o0, cols, act);
         }
+    }
+}
+
+/* One row of the fused Bernoulli output against every panel. */
+static void bernoulli_row(const varia_linear *l, const float *h, const float *x, double *logp, row_fn rowk,
+                          bepi_fn bepi)
+{
+    float acc[4][VARIA_PANEL];
+    double s[4] = {0.0, 0.0, 0.0, 0.0};
+    int64_t panels = (l->out + VARIA_PANEL - 1) / VARIA_PANEL;
+    for (int64_t p0 = 0; p0 < panels; p0 += 4) {
+        const float *pp[4];
+        for (int q = 0; q < 4; q++)
+            pp[q] = l->packed + (p0 + q < panels ? p0 + q : panels - 1) * l->in * VARIA_PANEL;
+        rowk(h, pp, l->in, acc);
+        for (int q = 0; q < 4 && p0 + q < panels; q++) {
+            int64_t o0 = (p0 + q) * VARIA_PANEL;
+            bepi(acc[q], l->bias + o0, x + o0, l->out - o0 < VARIA_PANEL ? l->out - o0 : VARIA_PANEL, s);
+        }
+    }
+    *logp = (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+void varia_linear_bernoulli(const varia_linear *l, const float *h, int64_t n, const float *x, double *logp,
+                            float *tmp)
+{
+    tile_fn tile = pick_tile();
+    bepi_fn bepi = tile == tile_avx512 ? bepi_avx512 : tile == tile_avx2 ? bepi_avx2 : bepi_generic;
+#ifdef VARIA_USE_BLAS
+    varia_linear_forward(l, h, n, tmp, (varia_act){VARIA_ACT_IDENTITY, 0.0f});
+    for (int64_t r = 0; r < n; r++)
+        logp[r] = varia_bernoulli_logp(x, tmp + r * l->out, l->out);
+    (void)bepi;
+    return;
+#else
+    (void)tmp;
+#endif
+    row_fn rowk = tile == tile_avx512 ? row_avx512 : tile == tile_avx2 ? row_avx2 : row_generic;
+    int mr = tile == tile_avx512 ? 8 : 4;
+    int64_t full = n / mr * mr;
+    for (int64_t r = full; r < n; r++)
+        bernoulli_row(l, h + r * l->in, x, &logp[r], rowk, bepi);
+    float acc[MR_MAX][VARIA_PANEL];
+    double s[MR_MAX][4];
+    for (int64_t r = 0; r < full; r += mr) {
+        const float *xr[MR_MAX];
+        for (int q = 0; q < mr; q++) {
+            xr[q] = h + (r + q) * l->in;
+            s[q][0] = s[q][1] = s[q][2] = s[q][3] = 0.0;
+        }
+        for (int64_t o0 = 0; o0 < l->out; o0 += VARIA_PANEL) {
+            tile(xr, l->packed + o0 * l->in, l->in, acc);
+            int64_t cols = l->out - o0 < VARIA_PANEL ? l->out - o0 : VARIA_PANEL;
+            for (int q = 0; q < mr; q++)
+                bepi(acc[q], l->bias + o0, x + o0, cols, s[q]);
+        }
+        for (int q = 0; q < mr; q++)
+            logp[r + q] = (s[q][0] + s[q][1]) + (s[q][2] + s[q][3]);
     }
 }
 

@@ -31,6 +31,13 @@ void varia_linear_free(varia_linear *l);
  * is computed by the same instruction sequence whatever n is. */
 void varia_linear_forward(const varia_linear *l, const float *x, int64_t n, float *y, varia_act act);
 
+/* The Bernoulli log-likelihood of the layer's output as logits, fused into
+ * the matrix pass: logp[r] = sum_d x_d l_rd - softplus(l_rd), l = h W^T + b,
+ * one x for every row. The logits are never stored (tmp[n * out] is used only
+ * by the system-BLAS build). */
+void varia_linear_bernoulli(const varia_linear *l, const float *h, int64_t n, const float *x, double *logp,
+                            float *tmp);
+
 /* Which matrix kernel this CPU runs: "avx512", "avx2" or "generic". */
 const char *varia_kernel_name(void);
 

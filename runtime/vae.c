@@ -39,16 +39,24 @@ typedef struct vae {
 
 /* Run g over n rows of x; mean[n, out] and, if g has a scale head and logvar is
  * not NULL, logvar[n, out] as log sigma^2. hbuf holds 2 * n * max_width floats. */
-static void gnet_forward(const vae *v, const gnet *g, float *hbuf, const float *x, int64_t n,
-                         float *mean, float *logvar)
+/* The hidden layers of g over n rows: returns the last hidden activations (x
+ * itself when there are none). */
+static const float *gnet_hidden(const vae *v, const gnet *g, float *hbuf, const float *x, int64_t n)
 {
-    const varia_act none = {VARIA_ACT_IDENTITY, 0.0f};
     float *bufs[2] = {hbuf, hbuf + n * v->max_width};
     const float *h = x;
     for (int i = 0; i < g->n_hidden; i++) {
         varia_linear_forward(&g->hidden[i], h, n, bufs[i & 1], g->act);
         h = bufs[i & 1];
     }
+    return h;
+}
+
+static void gnet_forward(const vae *v, const gnet *g, float *hbuf, const float *x, int64_t n,
+                         float *mean, float *logvar)
+{
+    const varia_act none = {VARIA_ACT_IDENTITY, 0.0f};
+    const float *h = gnet_hidden(v, g, hbuf, x, n);
     varia_linear_forward(&g->mean, h, n, mean, none);
     if (!g->scale.packed || !logvar)
         return;
@@ -235,11 +243,16 @@ static void vae_log_weights(const varia_model *m, float *ws, const float *x, int
         for (int64_t r = 0; r < count; r++)
             log_w[r] += varia_gaussian_logp(z[l - 1] + r * d, cm + r * d, clv + r * d, d);
     }
-    gnet_forward(v, &v->dec[0], hbuf, z[0], count, out, olv);
-    for (int64_t r = 0; r < count; r++) {
-        log_px[r] = lik_logp(v, x, out + r * v->D, olv + r * v->D);
-        log_w[r] += log_px[r];
+    if (v->lik == VARIA_LIK_BERNOULLI) { /* fused: the logits are never stored */
+        const float *h = gnet_hidden(v, &v->dec[0], hbuf, z[0], count);
+        varia_linear_bernoulli(&v->dec[0].mean, h, count, x, log_px, out);
+    } else {
+        gnet_forward(v, &v->dec[0], hbuf, z[0], count, out, olv);
+        for (int64_t r = 0; r < count; r++)
+            log_px[r] = lik_logp(v, x, out + r * v->D, olv + r * v->D);
     }
+    for (int64_t r = 0; r < count; r++)
+        log_w[r] += log_px[r];
 }
 
 /* ---- building from the manifest ---- */
