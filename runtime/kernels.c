@@ -181,17 +181,30 @@ __attribute__((target("avx512f,fma"))) static double bern_avx512(BERN_ARGS) { BE
 __attribute__((target("avx2,fma"))) static double bern_avx2(BERN_ARGS) { BERNOULLI_BODY }
 static double bern_generic(BERN_ARGS) { BERNOULLI_BODY }
 
-/* Fused Bernoulli output: s[0..3] += the terms x_c l_c - softplus(l_c) of one
- * row's panel, l = acc + bias, in a fixed 4-way grouping. */
+/* Fused Bernoulli output: s[0..3] += one row's panel of terms
+ * x_c l_c - softplus(l_c), l = acc + bias, summed by a fixed float tree
+ * (32 -> 16 -> 8 -> 4 lanes) so it vectorizes; the panel totals go to double. */
 #define BERN_EPI_BODY                                                                                      \
-    float t[VARIA_PANEL];                                                                                  \
-    for (int64_t c = 0; c < cols; c++) {                                                                   \
-        float v = acc[c] + bias[c];                                                                        \
-        t[c] = x[c] * v - vm_softplus(v);                                                                  \
+    float t[VARIA_PANEL], h[HALF];                                                                         \
+    if (cols == VARIA_PANEL) {                                                                             \
+        for (int c = 0; c < VARIA_PANEL; c++) {                                                            \
+            float v = acc[c] + bias[c];                                                                    \
+            t[c] = x[c] * v - vm_softplus(v);                                                              \
+        }                                                                                                  \
+    } else { /* the last, partial panel */                                                                 \
+        for (int c = 0; c < VARIA_PANEL; c++)                                                              \
+            t[c] = 0.0f;                                                                                   \
+        for (int64_t c = 0; c < cols; c++) {                                                               \
+            float v = acc[c] + bias[c];                                                                    \
+            t[c] = x[c] * v - vm_softplus(v);                                                              \
+        }                                                                                                  \
     }                                                                                                      \
-    int64_t c = 0;                                                                                         \
-    for (; c + 4 <= cols; c += 4) { s[0] += t[c]; s[1] += t[c + 1]; s[2] += t[c + 2]; s[3] += t[c + 3]; }   \
-    for (; c < cols; c++) s[0] += t[c];
+    for (int c = 0; c < HALF; c++)                                                                         \
+        h[c] = t[c] + t[c + HALF];                                                                         \
+    for (int c = 0; c < 8; c++)                                                                            \
+        h[c] += h[c + 8];                                                                                  \
+    for (int c = 0; c < 4; c++)                                                                            \
+        s[c] += (double)(h[c] + h[c + 4]);
 #define BERN_EPI_ARGS const float *acc, const float *bias, const float *x, int64_t cols, double *s
 
 __attribute__((target("avx512f,fma"))) static void bepi_avx512(BERN_EPI_ARGS) { BERN_EPI_BODY }

@@ -127,7 +127,12 @@ static inline float vm_log(float x)
  * 2 pi t + pi, so sin = -sin(2 pi t), cos = -cos(2 pi t); then quadrant q and
  * r = 2 pi t - q pi/2 in [-pi/4, pi/4], where Taylor series to degree 11/12 are
  * below 2e-9. */
-static inline void vm_sincos_2pi(float u, float *sn, float *cs)
+typedef struct vm_sincos {
+    float s, c;
+} vm_sincos;
+
+/* Returned by value: out-pointers kept GCC from vectorizing callers' loops. */
+static inline vm_sincos vm_sincos_2pi(float u)
 {
     float t = u - 0.5f;                                   /* [-1/2, 1/2) */
     float qf = (t * 4.0f + 12582912.0f) - 12582912.0f;   /* nearest quarter turn */
@@ -146,11 +151,13 @@ static inline void vm_sincos_2pi(float u, float *sn, float *cs)
     cp = cp * r2 + 4.16666667e-2f;
     cp = cp * r2 - 0.5f;
     float cr = 1.0f + r2 * cp;
-    int q = (int32_t)qf & 3;                               /* angle = r + q pi/2 */
-    float s_ = q == 0 ? sr : q == 1 ? cr : q == 2 ? -sr : -cr;
-    float c_ = q == 0 ? cr : q == 1 ? -sr : q == 2 ? -cr : sr;
-    *sn = -s_;
-    *cs = -c_;
+    /* angle = r + q pi/2: odd q swaps sin and cos; the signs follow the
+     * quadrant. Arithmetic rather than a switch, so loops vectorize. */
+    int32_t q = (int32_t)qf & 3;
+    float odd = (float)(q & 1), sgn_s = (float)(q & 2) - 1.0f, sgn_c = (float)((q + 1) & 2) - 1.0f;
+    vm_sincos out = {sgn_s * (odd * cr + (1.0f - odd) * sr), /* includes the outer minus */
+                     sgn_c * (odd * sr + (1.0f - odd) * cr)};
+    return out;
 }
 
 #endif

@@ -63,9 +63,9 @@ static void test_fast_math(void)
         wl = e > wl ? e : wl;
     }
     for (int i = 0; i < 1 << 20; i++) {
-        float u = (float)i / (float)(1 << 20), sn, cs;
-        vm_sincos_2pi(u, &sn, &cs);
-        double th = 2.0 * M_PI * (double)u, e = fmax(fabs(sn - sin(th)), fabs(cs - cos(th)));
+        float u = (float)i / (float)(1 << 20);
+        vm_sincos sc = vm_sincos_2pi(u);
+        double th = 2.0 * M_PI * (double)u, e = fmax(fabs(sc.s - sin(th)), fabs(sc.c - cos(th)));
         ws = e > ws ? e : ws;
     }
     snprintf(name, sizeof name, "log within 2 ulp of libm over all binades (max %.2f)", wl);
