@@ -299,7 +299,8 @@ static const char *text_end(const char *buf, size_t len, int64_t *lines)
     return end;
 }
 
-/* Every line must hold the same number of values as the first. */
+/* Every line must hold the same number of values as the first. With x NULL
+ * the lines are only checked. */
 static varia_status parse_lines(varia_ctx *ctx, const char *path, const char *p, const char *end,
                                 int64_t n, int64_t d, float *x)
 {
@@ -307,7 +308,7 @@ static varia_status parse_lines(varia_ctx *ctx, const char *path, const char *p,
         const char *eol = memchr(p, '\n', (size_t)(end - p));
         eol = eol ? eol : end;
         int64_t k = 0;
-        varia_status s = parse_line(ctx, path, i + 1, p, eol, x + i * d, d, &k);
+        varia_status s = parse_line(ctx, path, i + 1, p, eol, x ? x + i * d : NULL, d, &k);
         if (s != VARIA_OK)
             return s;
         if (k != d)
@@ -334,8 +335,11 @@ static varia_status load_amat(varia_ctx *ctx, const char *path, const uint8_t *b
         return varia_fail(ctx, VARIA_ERR_TOO_LARGE, "'%s' line 1 holds %lld values (cap %lld)",
                           path, (long long)d, (long long)DS_MAX_EXAMPLE);
     int64_t n = take(lines, limit);
+    /* Check every line before allocating: a few bytes of short lines must
+     * not buy a lines x values allocation. Then parse again into the floats. */
     float *x = NULL;
-    if ((s = alloc_floats(ctx, path, n, d, &x)) == VARIA_OK)
+    if ((s = parse_lines(ctx, path, text, end, n, d, NULL)) == VARIA_OK &&
+        (s = alloc_floats(ctx, path, n, d, &x)) == VARIA_OK)
         s = parse_lines(ctx, path, text, end, n, d, x);
     if (s != VARIA_OK) {
         free(x);

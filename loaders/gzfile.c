@@ -7,7 +7,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 /* Reads larger than this go in several gzread calls: gzread takes an unsigned
@@ -81,6 +83,23 @@ static varia_status read_loop(varia_ctx *ctx, gzFile gz, const char *path, size_
     }
 }
 
+int varia_open_regular(varia_ctx *ctx, const char *path, const char *what)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        varia_fail(ctx, VARIA_ERR_IO, "cannot open %s '%s': %s", what, path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        varia_fail(ctx, VARIA_ERR_IO, "%s '%s' is not a regular file", what, path);
+        return -1;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK); /* ordinary reads from here on */
+    return fd;
+}
+
 varia_status varia_read_whole_file(varia_ctx *ctx, const char *path, size_t cap,
                                    uint8_t **data, size_t *len)
 {
@@ -88,11 +107,14 @@ varia_status varia_read_whole_file(varia_ctx *ctx, const char *path, size_t cap,
         return varia_fail(ctx, VARIA_ERR_ARG, "read_whole_file: null argument");
     *data = NULL;
     *len = 0;
-    errno = 0;
-    gzFile gz = gzopen(path, "rb");
-    if (!gz)
-        return varia_fail(ctx, VARIA_ERR_IO, "cannot open '%s': %s", path,
-                          errno ? strerror(errno) : "out of memory");
+    int fd = varia_open_regular(ctx, path, "file");
+    if (fd < 0)
+        return VARIA_ERR_IO;
+    gzFile gz = gzdopen(fd, "rb");
+    if (!gz) {
+        close(fd);
+        return varia_fail(ctx, VARIA_ERR_NOMEM, "cannot open '%s': out of memory", path);
+    }
     gzbuffer(gz, 1u << 17); /* bigger than the 8 KiB default: fewer syscalls */
     uint8_t *buf = NULL;
     size_t used = 0;

@@ -2,13 +2,18 @@
  * data block, opens the weights, lets the family build itself, and refuses any
  * tensor the family did not use. See docs/format.md. */
 #include "family.h"
+#include "gzfile.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-#define MANIFEST_CAP (16u * 1024u * 1024u)
+/* cJSON takes about 40 bytes of memory per input byte: 4 MiB of manifest
+ * (tens of thousands of tensor entries) is plenty and costs at most ~160 MB. */
+#define MANIFEST_CAP (4u * 1024u * 1024u)
 #define DATA_SIZE_CAP ((int64_t)1 << 24)
 
 static const varia_family *const families[] = {&varia_family_vae};
@@ -16,23 +21,28 @@ static const char *const family_aliases[][2] = {{"vae", "vae"}, {"iwae", "vae"}}
 
 static varia_status read_text(varia_ctx *ctx, const char *path, char **out)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return varia_fail(ctx, VARIA_ERR_IO, "cannot open manifest '%s': %s", path, strerror(errno));
-    char *buf = malloc(MANIFEST_CAP + 1);
+    int fd = varia_open_regular(ctx, path, "manifest");
+    if (fd < 0)
+        return VARIA_ERR_IO;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_size > (off_t)MANIFEST_CAP) {
+        close(fd);
+        return varia_fail(ctx, VARIA_ERR_TOO_LARGE, "manifest '%s' exceeds %u bytes", path, MANIFEST_CAP);
+    }
+    size_t size = (size_t)st.st_size, got = 0;
+    char *buf = malloc(size + 1); /* sized by the file, not the cap */
     if (!buf) {
-        fclose(f);
+        close(fd);
         return varia_fail(ctx, VARIA_ERR_NOMEM, "out of memory reading '%s'", path);
     }
-    size_t len = fread(buf, 1, MANIFEST_CAP + 1, f);
-    int err = ferror(f);
-    fclose(f);
-    if (err || len > MANIFEST_CAP) {
+    for (ssize_t r = 1; got < size && r > 0; got += r > 0 ? (size_t)r : 0)
+        r = read(fd, buf + got, size - got);
+    close(fd);
+    if (got != size) {
         free(buf);
-        return err ? varia_fail(ctx, VARIA_ERR_IO, "cannot read manifest '%s'", path)
-                   : varia_fail(ctx, VARIA_ERR_TOO_LARGE, "manifest '%s' exceeds %u bytes", path, MANIFEST_CAP);
+        return varia_fail(ctx, VARIA_ERR_IO, "cannot read manifest '%s'", path);
     }
-    buf[len] = '\0';
+    buf[size] = '\0';
     *out = buf;
     return VARIA_OK;
 }

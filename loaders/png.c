@@ -6,6 +6,7 @@
  * indeterminate automatic variable (C11 7.13.2.1). The caller frees whatever the
  * struct holds, on success and failure alike. */
 #include "ctx.h"
+#include "gzfile.h"
 
 #include <errno.h>
 #include <png.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Safety caps, checked before any pixel buffer is allocated. */
 #define PNG_MAX_SIDE 16384
@@ -146,6 +148,10 @@ static varia_status decode(varia_ctx *ctx, const char *path, png_io *io)
         return varia_fail(ctx, VARIA_ERR_PNG, "'%s': %s", path, io->err);
     png_set_read_fn(io->png, io, on_png_read);
     png_set_user_limits(io->png, PNG_MAX_SIDE, PNG_MAX_SIDE);
+    /* Skip every optional chunk (tRNS is still read): libpng 1.6 allocates a
+     * text or profile chunk's declared length before reading it, so a 46-byte
+     * file could make it ask for a gigabyte. */
+    png_set_keep_unknown_chunks(io->png, PNG_HANDLE_CHUNK_NEVER, NULL, -1);
     png_read_info(io->png, io->info);
     io->width = (int)png_get_image_width(io->png, io->info);
     io->height = (int)png_get_image_height(io->png, io->info);
@@ -168,9 +174,13 @@ varia_status varia_png_read(varia_ctx *ctx, const char *path, varia_image *out)
     memset(out, 0, sizeof *out);
     png_io io;
     memset(&io, 0, sizeof io);
-    io.fp = fopen(path, "rb");
-    if (!io.fp)
-        return varia_fail(ctx, VARIA_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    int fd = varia_open_regular(ctx, path, "PNG");
+    if (fd < 0)
+        return VARIA_ERR_IO;
+    if (!(io.fp = fdopen(fd, "rb"))) {
+        close(fd);
+        return varia_fail(ctx, VARIA_ERR_NOMEM, "cannot open '%s': out of memory", path);
+    }
     varia_status s = check_header(ctx, path, io.fp);
     if (s == VARIA_OK)
         s = decode(ctx, path, &io);

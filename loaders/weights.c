@@ -4,6 +4,8 @@
  * is memory-mapped; f32 tensors that are aligned are used in place. */
 #include "weights.h"
 
+#include "gzfile.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -280,13 +282,13 @@ static varia_status parse_table(varia_ctx *ctx, varia_weights *w, const cJSON *t
 
 static varia_status map_file(varia_ctx *ctx, const char *path, varia_weights *w)
 {
-    int fd = open(path, O_RDONLY);
+    int fd = varia_open_regular(ctx, path, "weights");
     if (fd < 0)
-        return varia_fail(ctx, VARIA_ERR_IO, "cannot open weights '%s': %s", path, strerror(errno));
+        return VARIA_ERR_IO;
     struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    if (fstat(fd, &sb) != 0) {
         close(fd);
-        return varia_fail(ctx, VARIA_ERR_IO, "weights '%s' is not a regular file", path);
+        return varia_fail(ctx, VARIA_ERR_IO, "cannot stat weights '%s'", path);
     }
     w->map_len = (size_t)sb.st_size;
     if (w->map_len > 0) {
@@ -340,8 +342,10 @@ varia_status varia_weights_open(varia_ctx *ctx, const char *path, const cJSON *t
         st = read_st_header(ctx, path, w, &header, &start);
         table = header;
     }
+    static const unsigned char empty[1]; /* an empty file is not mapped: NULL + 0 is undefined */
+    const unsigned char *base = w->map ? (const unsigned char *)w->map + start : empty;
     if (st == VARIA_OK)
-        st = parse_table(ctx, w, table, (const unsigned char *)w->map + start, w->map_len - start);
+        st = parse_table(ctx, w, table, base, w->map_len - start);
     cJSON_Delete(header);
     if (st != VARIA_OK)
         varia_weights_close(w);

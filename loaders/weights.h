@@ -10,8 +10,9 @@
 #include <stdint.h>
 
 #define VARIA_TENSOR_MAX_RANK 8
-/* A header bigger than this is refused before it is read. */
-#define VARIA_HEADER_CAP (100u * 1024u * 1024u)
+/* A header bigger than this is refused before it is read. cJSON needs about
+ * 40 bytes of memory per header byte; 8 MiB holds ~80,000 tensor entries. */
+#define VARIA_HEADER_CAP (8u * 1024u * 1024u)
 
 typedef struct varia_tensor {
     char *name;

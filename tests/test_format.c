@@ -7,6 +7,7 @@
  * VARIA_TEST_VERBOSE=1 also prints the message of every expected failure. */
 #include "varia.h"
 #include "tap.h"
+#include "weights.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---- scratch directory and small file helpers ----------------------------- */
@@ -541,8 +543,10 @@ static void test_header_length(void)
 
     unsigned char *c = malloc(f.len);
     memcpy(c, f.p, f.len);
-    put_len(c, 100u * 1024u * 1024u + 1u);
-    bytes_case("header length 100 MiB + 1 (over the cap) -> HEADER", c, f.len, VARIA_ERR_HEADER, "104857601");
+    put_len(c, VARIA_HEADER_CAP + 1u);
+    char cap_text[32];
+    snprintf(cap_text, sizeof cap_text, "%u", VARIA_HEADER_CAP + 1u);
+    bytes_case("header length one past the cap (8 MiB + 1) -> HEADER", c, f.len, VARIA_ERR_HEADER, cap_text);
 
     char want[64];
     put_len(c, f.len - 7);
@@ -1066,6 +1070,18 @@ static void test_manifest(void)
                 VARIA_ERR_IO, "nope.safetensors");
     mutate_case("weights file is a directory -> IO", "\"file\": \"model.safetensors\"", "\"file\": \".\"",
                 VARIA_ERR_IO, "not a regular file");
+    /* A FIFO named as weights, manifest or dataset must be refused, not block
+     * forever in open() (found by hand while fuzzing). */
+    if (mkfifo(tp("wfifo"), 0600) == 0) {
+        mutate_case("weights file is a FIFO -> IO, no hang", "\"file\": \"model.safetensors\"", "\"file\": \"wfifo\"",
+                    VARIA_ERR_IO, "not a regular file");
+        varia_model *fm = NULL;
+        varia_dataset fd;
+        tap_check(varia_model_load(ctx, tp("wfifo"), &fm) == VARIA_ERR_IO && !fm,
+                  "manifest path is a FIFO -> IO, no hang");
+        tap_check(varia_dataset_load(ctx, tp("wfifo"), 0, &fd) == VARIA_ERR_IO, "dataset path is a FIFO -> IO, no hang");
+        unlink(tp("wfifo"));
+    }
     mutate_case("weights file empty string -> MANIFEST", "\"file\": \"model.safetensors\"", "\"file\": \"\"",
                 VARIA_ERR_MANIFEST, "\"file\"");
     mutate_case("weights missing -> MANIFEST", "\"weights\": {\"format\": \"safetensors\", \"file\": \"model.safetensors\"},",

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Build varia and run its test suite: optimized, under ASan+UBSan, the threaded
-# tests under ThreadSanitizer, and under valgrind memcheck (zero errors and zero
-# leaks required).
+# tests under ThreadSanitizer, under valgrind memcheck (zero errors and zero
+# leaks required), then each libFuzzer harness for VARIA_FUZZ_SECONDS (60).
 # Ends with the line "N passed, N failed" (checks inside the test programs).
 # Usage: tools/run-tests.sh [--quick]   (--quick: the optimized run only)
+# The closing count adds the fuzz harnesses (one check each) to the checks.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh || exit 1
@@ -39,13 +40,19 @@ setup build
 run "optimized build" build
 if [ "${1:-}" != "--quick" ]; then
   setup build-asan -Dbuildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:max_allocation_size_mb=1024 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     run "ASan + UBSan" build-asan
   setup build-tsan -Dbuildtype=debugoptimized -Db_sanitize=thread -Db_lundef=false
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run "ThreadSanitizer" build-tsan concurrency eval
   run "valgrind memcheck" build --wrapper "valgrind -q --error-exitcode=99 --leak-check=full \
 --errors-for-leak-kinds=definite,indirect,possible --show-leak-kinds=definite,indirect,possible" \
     --timeout-multiplier 20 --no-suite slow
+  # Fuzzing: every harness replays its corpus, then fuzzes for a bounded time.
+  echo "== libFuzzer (${VARIA_FUZZ_SECONDS:-60} s per harness)"
+  tools/fuzz.sh "${VARIA_FUZZ_SECONDS:-60}" > build/fuzz.log 2>&1 || status=1
+  grep -E "^fuzz_" build/fuzz.log | sed 's/^/  /'
+  read -r fp ff < <(tail -n 1 build/fuzz.log | awk '/passed, .* failed/ {print $1, $3; found=1} END {if (!found) print 0, 1}')
+  passed=$((passed + fp)); failed=$((failed + ff))
 fi
 echo "$passed passed, $failed failed"
 exit $status
