@@ -130,31 +130,23 @@ const char *varia_kernel_name(void)
     return t == tile_avx512 ? "avx512" : t == tile_avx2 ? "avx2" : "generic";
 }
 
-static inline float activate(float v, varia_act act)
-{
-    switch (act.kind) {
-    case VARIA_ACT_IDENTITY: return v;
-    case VARIA_ACT_TANH: return vm_tanh(v);
-    case VARIA_ACT_RELU: return v > 0.0f ? v : 0.0f;
-    case VARIA_ACT_LEAKY_RELU: return v > 0.0f ? v : act.param * v;
-    case VARIA_ACT_ELU: return v > 0.0f ? v : act.param * vm_expm1(v);
-    case VARIA_ACT_SOFTPLUS: return vm_softplus(v);
-    case VARIA_ACT_SIGMOID: return vm_sigmoid(v);
-    }
-    return v;
-}
-
-/* y[c] = act(acc[c] + bias[c]); the switch is hoisted so each case vectorizes. */
+/* y[c] = act(acc[c] + bias[c]); the switch is hoisted so each case's loop
+ * vectorizes. */
+#define EPI_LOOP(expr)                                                                                     \
+    for (int64_t c = 0; c < cols; c++) {                                                                   \
+        float v = acc[c] + bias[c];                                                                        \
+        y[c] = (expr);                                                                                     \
+    }                                                                                                      \
+    break;
 #define EPILOGUE_BODY                                                                                      \
     switch (act.kind) {                                                                                    \
-    case VARIA_ACT_TANH:                                                                                   \
-        for (int64_t c = 0; c < cols; c++) y[c] = vm_tanh(acc[c] + bias[c]);                               \
-        break;                                                                                             \
-    case VARIA_ACT_IDENTITY:                                                                               \
-        for (int64_t c = 0; c < cols; c++) y[c] = acc[c] + bias[c];                                        \
-        break;                                                                                             \
-    default:                                                                                               \
-        for (int64_t c = 0; c < cols; c++) y[c] = activate(acc[c] + bias[c], act);                         \
+    case VARIA_ACT_TANH: EPI_LOOP(vm_tanh(v))                                                              \
+    case VARIA_ACT_IDENTITY: EPI_LOOP(v)                                                                   \
+    case VARIA_ACT_RELU: EPI_LOOP(v > 0.0f ? v : 0.0f)                                                     \
+    case VARIA_ACT_LEAKY_RELU: EPI_LOOP(v > 0.0f ? v : act.param * v)                                      \
+    case VARIA_ACT_ELU: EPI_LOOP(v > 0.0f ? v : act.param * vm_expm1(v))                                   \
+    case VARIA_ACT_SOFTPLUS: EPI_LOOP(vm_softplus(v))                                                      \
+    case VARIA_ACT_SIGMOID: EPI_LOOP(vm_sigmoid(v))                                                        \
     }
 
 /* sum_d x_d l_d - softplus(l_d): terms in float lanes, summed in double with
@@ -330,6 +322,18 @@ void varia_linear_bernoulli(const varia_linear *l, const float *h, int64_t n, co
         for (int q = 0; q < mr; q++)
             logp[r + q] = (s[q][0] + s[q][1]) + (s[q][2] + s[q][3]);
     }
+}
+
+#define SIGMOID_BODY for (int64_t i = 0; i < n; i++) y[i] = vm_sigmoid(x[i]);
+#define SIGMOID_ARGS float *y, const float *x, int64_t n
+__attribute__((target("avx512f,fma"))) static void sigmoid_avx512(SIGMOID_ARGS) { SIGMOID_BODY }
+__attribute__((target("avx2,fma"))) static void sigmoid_avx2(SIGMOID_ARGS) { SIGMOID_BODY }
+static void sigmoid_generic(SIGMOID_ARGS) { SIGMOID_BODY }
+
+void varia_sigmoid(float *y, const float *x, int64_t n)
+{
+    tile_fn tile = pick_tile();
+    (tile == tile_avx512 ? sigmoid_avx512 : tile == tile_avx2 ? sigmoid_avx2 : sigmoid_generic)(y, x, n);
 }
 
 float varia_softplus(float x)

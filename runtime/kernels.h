@@ -41,6 +41,9 @@ void varia_linear_bernoulli(const varia_linear *l, const float *h, int64_t n, co
 /* Which matrix kernel this CPU runs: "avx512", "avx2" or "generic". */
 const char *varia_kernel_name(void);
 
+/* y[i] = 1 / (1 + exp(-x[i])), vectorized (y may equal x). */
+void varia_sigmoid(float *y, const float *x, int64_t n);
+
 /* Stable scalar helpers. */
 float varia_softplus(float x);
 /* log p(x | logits) for Bernoulli, summed over d (x may be fractional). */

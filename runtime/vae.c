@@ -162,10 +162,10 @@ static void vae_decode(const varia_model *m, float *ws, const float *z, int64_t 
 {
     const vae *v = m->impl;
     float *olv, *params = decode_path(v, ws, z, n, NULL, 0.0f, &olv);
-    for (int64_t i = 0; i < n * v->D; i++) {
-        float p = params[i];
-        out[i] = (kind == VARIA_DECODE_MEAN && v->lik == VARIA_LIK_BERNOULLI) ? 1.0f / (1.0f + expf(-p)) : p;
-    }
+    if (kind == VARIA_DECODE_MEAN && v->lik == VARIA_LIK_BERNOULLI)
+        varia_sigmoid(out, params, n * v->D);
+    else
+        memcpy(out, params, (size_t)(n * v->D) * sizeof(float));
     if (v->lik != VARIA_LIK_GAUSSIAN || kind != VARIA_DECODE_PARAMS || !out_logvar)
         return;
     for (int64_t r = 0; r < n; r++)
@@ -186,8 +186,10 @@ static void vae_generate(const varia_model *m, float *ws, int64_t n, const float
     if (z_out)
         memcpy(z_out, zt, (size_t)(n * top) * sizeof(float));
     float *olv, *params = decode_path(v, ws, zt, n, eps, temp, &olv);
-    for (int64_t i = 0; i < n * v->D; i++)
-        x_out[i] = v->lik == VARIA_LIK_BERNOULLI ? 1.0f / (1.0f + expf(-params[i])) : params[i];
+    if (v->lik == VARIA_LIK_BERNOULLI)
+        varia_sigmoid(x_out, params, n * v->D);
+    else
+        memcpy(x_out, params, (size_t)(n * v->D) * sizeof(float));
 }
 
 /* z = mu + sigma * eps for `count` rows (mu/lv shared when shared != 0); adds
