@@ -119,6 +119,7 @@ for t in $THREAD_LIST; do
 done
 echo "run.sh: kernel benchmark" >&2
 torch_env 1 build/bench/bench_kernel "$KERNEL_REPS" > "$RAW/kernel.txt"
+build/bench/bench_peak > "$RAW/peak.txt"
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
 
 # ---- report
@@ -263,6 +264,20 @@ out(open(os.path.join(raw, "kernel.txt")).read().rstrip())
 out("```")
 out("")
 out("ratio = varia GFLOP/s / OpenBLAS GFLOP/s (OPENBLAS_CORETYPE=Cooperlake, OPENBLAS_NUM_THREADS=1).")
+out("")
+out("## (e) The machine's limit")
+out("")
+peak_line = open(os.path.join(raw, "peak.txt")).read().strip()
+out("build/bench/bench_peak: " + peak_line)
+try:
+    peak = float(peak_line.split(":")[1].split("GFLOP/s")[0])
+    cores = os.cpu_count() or 1
+    if flop:
+        out("")
+        out("With %d cores the k=%d estimate cannot exceed about %.0f images/s (%d x %.1f GFLOP/s / %.4g FLOP per image)."
+            % (cores, K, cores * peak * 1e9 / flop, cores, peak, flop))
+except (IndexError, ValueError):
+    pass
 
 text = "\n".join(lines) + "\n"
 sys.stdout.write(text)
