@@ -70,8 +70,10 @@ static void print_text(const varia_eval_summary *s, const varia_info *in, varia_
     printf("NLL (k=%lld):     %.3f +- %.3f nats  (%.4f bits/dim)\n", (long long)s->k, s->nll_mean, s->nll_stderr,
            s->bits_per_dim);
     printf("ELBO:            %.3f = recon %.3f - KL %.3f\n", s->elbo, s->recon, s->kl);
-    printf("active units:    %d of %lld\n", s->active_units, (long long)in->latent_size * 0 + (long long)in->layer_sizes[0] +
-           (in->n_stochastic > 1 ? (long long)in->layer_sizes[1] : 0));
+    long long units = 0;
+    for (int l = 0; l < in->n_stochastic; l++)
+        units += in->layer_sizes[l];
+    printf("active units:    %d of %lld\n", s->active_units, units);
     printf("time:            %.2f s\n", secs);
 }
 
