@@ -11,28 +11,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
+
 typedef void (*sgemm_fn)(int order, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
                          const float *b, int ldb, float beta, float *c, int ldc);
 enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return v[n / 2];
-}
 
 /* Median seconds of one y = x W^T (+ bias) with either implementation. */
 static double time_one(const varia_linear *l, sgemm_fn sgemm, const float *x, const float *w, float *y, int n,
@@ -42,16 +25,16 @@ static double time_one(const varia_linear *l, sgemm_fn sgemm, const float *x, co
     varia_act id = {VARIA_ACT_IDENTITY, 0};
     int inner = 1 + (int)(2e7 / (2.0 * n * in * out)); /* ~10 ms per sample */
     for (int r = 0; r < reps; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         for (int i = 0; i < inner; i++) {
             if (sgemm)
                 sgemm(ROW_MAJOR, NO_TRANS, TRANS, n, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
             else
                 varia_linear_forward(l, x, n, y, id);
         }
-        t[r] = (now() - t0) / inner;
+        t[r] = (bench_now() - t0) / inner;
     }
-    return median(t, reps);
+    return bench_median(t, reps);
 }
 
 int main(int argc, char **argv)

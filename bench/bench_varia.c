@@ -21,27 +21,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
+
 #define MAX_REPEATS 64
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Median of v[0..n) (sorts v). */
-static double median(double *v, int64_t n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static int check(varia_ctx *ctx, varia_status st, const char *what)
 {
@@ -71,10 +53,10 @@ static int bench_iw(varia_ctx *ctx, const varia_model *m, const varia_dataset *d
         return 0;
     for (int r = 0; r < reps; r++) {
         varia_eval_opts o = {.k = k, .seed = (uint64_t)r + 1, .binarize = VARIA_BIN_NONE};
-        double t0 = now();
+        double t0 = bench_now();
         if (!check(ctx, varia_eval(ctx, m, d->x, n, &o, NULL, &s), "eval"))
             return 0;
-        t[r] = now() - t0;
+        t[r] = bench_now() - t0;
         nll[r] = s.nll_mean;
         fprintf(stderr, "  varia iw repeat %d: %.3f s, NLL %.4f\n", r + 1, t[r], nll[r]);
     }
@@ -83,7 +65,7 @@ static int bench_iw(varia_ctx *ctx, const varia_model *m, const varia_dataset *d
         mean += nll[r] / reps;
     for (int r = 0; r < reps; r++)
         var += (nll[r] - mean) * (nll[r] - mean) / (reps > 1 ? reps - 1 : 1);
-    double med = median(t, reps);
+    double med = bench_median(t, reps);
     printf("RESULT iw_n %lld\nRESULT iw_k %lld\n", (long long)n, (long long)k);
     printf("RESULT iw_seconds %.6f\nRESULT iw_images_per_s %.4f\n", med, (double)n / med);
     printf("RESULT iw_nll_mean %.6f\nRESULT iw_nll_sd %.6f\n", mean, sqrt(var));
@@ -104,23 +86,23 @@ static int bench_latency(varia_ctx *ctx, const varia_model *m, const varia_info 
     for (int64_t i = 0; ok && i < calls / 10 + 1; i++) /* warm-up */
         ok = check(ctx, varia_decode(ctx, m, z, 1, VARIA_DECODE_MEAN, out, NULL), "decode");
     for (int64_t i = 0; ok && i < calls; i++) {
-        double t0 = now();
+        double t0 = bench_now();
         varia_status st = varia_decode(ctx, m, z, 1, VARIA_DECODE_MEAN, out, NULL);
-        t[i] = now() - t0;
+        t[i] = bench_now() - t0;
         ok = check(ctx, st, "decode");
     }
     if (ok)
-        printf("RESULT decode_us %.4f\n", 1e6 * median(t, calls));
+        printf("RESULT decode_us %.4f\n", 1e6 * bench_median(t, calls));
     for (int64_t i = 0; ok && i < calls / 10 + 1; i++) /* warm-up */
         ok = check(ctx, varia_encode(ctx, m, x, 1, z, logvar), "encode");
     for (int64_t i = 0; ok && i < calls; i++) {
-        double t0 = now();
+        double t0 = bench_now();
         varia_status st = varia_encode(ctx, m, x, 1, z, logvar);
-        t[i] = now() - t0;
+        t[i] = bench_now() - t0;
         ok = check(ctx, st, "encode");
     }
     if (ok)
-        printf("RESULT encode_us %.4f\nRESULT latency_calls %lld\n", 1e6 * median(t, calls), (long long)calls);
+        printf("RESULT encode_us %.4f\nRESULT latency_calls %lld\n", 1e6 * bench_median(t, calls), (long long)calls);
     free(z), free(logvar), free(out), free(t);
     return ok;
 }
@@ -134,18 +116,18 @@ static int bench_sample(varia_ctx *ctx, const varia_model *m, const varia_info *
     int ok = x != NULL;
     ok = ok && check(ctx, varia_sample(ctx, m, batch, 999, 1.0f, x, NULL), "sample (warm-up)");
     /* Enough batches per repeat for about 0.1 s, judged from one timed batch. */
-    double t0 = now();
+    double t0 = bench_now();
     ok = ok && check(ctx, varia_sample(ctx, m, batch, 998, 1.0f, x, NULL), "sample");
-    int inner = 1 + (int)(0.1 / (now() - t0 + 1e-9));
+    int inner = 1 + (int)(0.1 / (bench_now() - t0 + 1e-9));
     for (int r = 0; ok && r < reps; r++) {
-        t0 = now();
+        t0 = bench_now();
         for (int i = 0; ok && i < inner; i++)
             ok = check(ctx, varia_sample(ctx, m, batch, (uint64_t)(r * inner + i), 1.0f, x, NULL), "sample");
-        t[r] = (now() - t0) / inner;
+        t[r] = (bench_now() - t0) / inner;
     }
     if (ok)
         printf("RESULT sample_batch %lld\nRESULT sample_per_s %.2f\n", (long long)batch,
-               (double)batch / median(t, reps));
+               (double)batch / bench_median(t, reps));
     free(x);
     return ok;
 }

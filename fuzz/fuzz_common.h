@@ -339,4 +339,25 @@ static FZ_UNUSED varia_ctx *fz_ctx(void)
     return ctx;
 }
 
+/* Load the model at mpath. A failed load must leave the output NULL; a loaded
+ * model must run every operation (fz_exercise_model) and free cleanly. */
+static FZ_UNUSED void fz_load_and_exercise(const char *mpath)
+{
+    varia_ctx *ctx = fz_ctx();
+    varia_model *m = NULL;
+    varia_status st = varia_model_load(ctx, mpath, &m);
+    fz_touch(varia_ctx_message(ctx));
+    fz_touch(varia_ctx_warnings(ctx));
+    fz_touch(varia_status_name(st));
+    if (st == VARIA_OK) {
+        if (!m)
+            fz_bug();
+        fz_exercise_model(ctx, m);
+        varia_model_free(m);
+    } else if (m) {
+        fz_bug();
+    }
+    varia_ctx_free(ctx);
+}
+
 #endif

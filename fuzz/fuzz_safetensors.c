@@ -27,19 +27,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!fz_write(wpath, data, size))
         return 0;
-    varia_ctx *ctx = fz_ctx();
-    varia_model *m = NULL;
-    varia_status st = varia_model_load(ctx, mpath, &m);
-    fz_touch(varia_ctx_message(ctx));
-    fz_touch(varia_status_name(st));
-    if (st == VARIA_OK) {
-        if (!m)
-            fz_bug();
-        fz_exercise_model(ctx, m);
-        varia_model_free(m);
-    } else if (m) {
-        fz_bug(); /* a failed load must leave *out NULL */
-    }
-    varia_ctx_free(ctx);
+    fz_load_and_exercise(mpath);
     return 0;
 }
