@@ -212,6 +212,11 @@ def corpus_safetensors():
     c["two_layer.safetensors"] = safetensors(tb, d)
     tb, d = table_and_data(vae_tensors(4, TINY, "decoder"))
     c["gauss_decoder.safetensors"] = safetensors(tb, d)
+    # An empty F16 tensor beside aligned F32 ones: nothing needed converting,
+    # so the conversion buffer was NULL and the loader computed NULL + 0 (UB).
+    tb = dict(tab)
+    tb["zz.empty"] = {"dtype": "F16", "shape": [0], "data_offsets": [len(data), len(data)]}
+    c["regress_empty_f16_null_offset.safetensors"] = safetensors(tb, data)
     return c
 
 # ---------------------------------------------------------------------------

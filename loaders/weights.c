@@ -219,9 +219,11 @@ static varia_status bind_data(varia_ctx *ctx, varia_weights *w, entry *e, const 
         if (in_place(&e[i], base)) {
             t->data = (const float *)(const void *)(base + e[i].begin);
         } else {
-            widen(&e[i], base + e[i].begin, next);
             t->data = next;
-            next += t->numel;
+            if (t->numel > 0) { /* next is NULL when every converted tensor is empty */
+                widen(&e[i], base + e[i].begin, next);
+                next += t->numel;
+            }
         }
         for (int64_t j = 0; j < t->numel; j++)
             if (!isfinite(t->data[j]))
