@@ -14,24 +14,49 @@
 #define HALF (VARIA_PANEL / 2)
 typedef float v16 __attribute__((vector_size(64)));
 
+int64_t varia_packed_floats(int64_t in, int64_t out)
+{
+    int64_t floats = (out + VARIA_PANEL - 1) / VARIA_PANEL * in * VARIA_PANEL;
+    return (floats + 15) / 16 * 16;
+}
+
+/* The trainer repacks every step, so this is blocked: a 32 x 64 tile of W is
+ * transposed within L1 (the transposed layout is a row copy per input). */
+void varia_pack_panels(float *dst, const float *w, int64_t in, int64_t out, int transposed)
+{
+    enum { IB = 64 };
+    for (int64_t o0 = 0; o0 < out; o0 += VARIA_PANEL) {
+        float *panel = dst + o0 * in;
+        int64_t cols = out - o0 < VARIA_PANEL ? out - o0 : VARIA_PANEL;
+        if (cols < VARIA_PANEL)
+            memset(panel, 0, (size_t)(in * VARIA_PANEL) * sizeof(float));
+        if (transposed) {
+            for (int64_t i = 0; i < in; i++)
+                memcpy(panel + i * VARIA_PANEL, w + i * out + o0, (size_t)cols * sizeof(float));
+            continue;
+        }
+        for (int64_t i0 = 0; i0 < in; i0 += IB) {
+            int64_t ni = in - i0 < IB ? in - i0 : IB;
+            for (int64_t c = 0; c < cols; c++) {
+                const float *src = w + (o0 + c) * in + i0;
+                for (int64_t i = 0; i < ni; i++)
+                    panel[(i0 + i) * VARIA_PANEL + c] = src[i];
+            }
+        }
+    }
+}
+
 int varia_linear_init(varia_linear *l, const float *w, const float *bias, int64_t in, int64_t out)
 {
     l->w = w;
-    int64_t panels = (out + VARIA_PANEL - 1) / VARIA_PANEL;
-    size_t bytes = (size_t)(panels * in * VARIA_PANEL) * sizeof(float);
-    bytes = (bytes + 63) / 64 * 64;
     l->in = in;
     l->out = out;
     l->bias = bias;
+    size_t bytes = (size_t)varia_packed_floats(in, out) * sizeof(float);
     l->packed = aligned_alloc(64, bytes ? bytes : 64);
     if (!l->packed)
         return 0;
-    memset(l->packed, 0, bytes);
-    for (int64_t o = 0; o < out; o++) {
-        float *panel = l->packed + (o / VARIA_PANEL) * in * VARIA_PANEL + o % VARIA_PANEL;
-        for (int64_t i = 0; i < in; i++)
-            panel[i * VARIA_PANEL] = w[o * in + i];
-    }
+    varia_pack_panels(l->packed, w, in, out, 0);
     return 1;
 }
 
@@ -239,16 +264,22 @@ static void forward_blas(const varia_linear *l, const float *x, int64_t n, float
 
 void varia_linear_forward(const varia_linear *l, const float *x, int64_t n, float *y, varia_act act)
 {
+#ifdef VARIA_USE_BLAS
+    if (n > 0) {
+        tile_fn t = pick_tile();
+        forward_blas(l, x, n, y, act, t == tile_avx512 ? epi_avx512 : t == tile_avx2 ? epi_avx2 : epi_generic);
+        return;
+    }
+#endif
+    varia_linear_forward_native(l, x, n, y, act);
+}
+
+void varia_linear_forward_native(const varia_linear *l, const float *x, int64_t n, float *y, varia_act act)
+{
     float acc[MR_MAX][VARIA_PANEL];
     tile_fn tile = pick_tile();
     epi_fn epi = tile == tile_avx512 ? epi_avx512 : tile == tile_avx2 ? epi_avx2 : epi_generic;
     row_fn rowk = tile == tile_avx512 ? row_avx512 : tile == tile_avx2 ? row_avx2 : row_generic;
-#ifdef VARIA_USE_BLAS
-    if (n > 0) {
-        forward_blas(l, x, n, y, act, epi);
-        return;
-    }
-#endif
     int mr = tile == tile_avx512 ? 8 : 4;
     int64_t full = n / mr * mr;
     for (int64_t r = full; r < n; r++) /* leftover rows, one at a time */

@@ -27,9 +27,17 @@ typedef struct varia_linear {
 /* Pack W [out, in] (PyTorch layout). Returns 0 when memory is exhausted. */
 int varia_linear_init(varia_linear *l, const float *w, const float *bias, int64_t in, int64_t out);
 void varia_linear_free(varia_linear *l);
+/* Floats a packed [out, in] matrix occupies (a multiple of 16). */
+int64_t varia_packed_floats(int64_t in, int64_t out);
+/* Pack into dst[varia_packed_floats(in, out)]: element (o, i) is w[o * in + i],
+ * or w[i * out + o] when `transposed` (so W^T and X^T pack without a copy). */
+void varia_pack_panels(float *dst, const float *w, int64_t in, int64_t out, int transposed);
 /* y[n, out] = act(x[n, in] W^T + b). Row r of y depends only on row r of x, and
  * is computed by the same instruction sequence whatever n is. */
 void varia_linear_forward(const varia_linear *l, const float *x, int64_t n, float *y, varia_act act);
+/* The same with varia's own kernel even in the system-BLAS build; only
+ * l->packed, l->bias, l->in and l->out are read (the trainer's products). */
+void varia_linear_forward_native(const varia_linear *l, const float *x, int64_t n, float *y, varia_act act);
 
 /* The Bernoulli log-likelihood of the layer's output as logits, fused into
  * the matrix pass: logp[r] = sum_d x_d l_rd - softplus(l_rd), l = h W^T + b,
