@@ -15,13 +15,14 @@ static const char *usage =
     "  decode       MODEL.json z:v1,... -o F.png\n"
     "  reconstruct  MODEL.json --data PATH -o F.png\n"
     "  eval         MODEL.json --data PATH [--k K] [--json]   log p(x), ELBO, ...\n"
+    "  train        CONFIG.json [--resume]          learn a model (docs/training.md)\n"
     "exit codes: 0 success, 2 bad arguments, other values name the failure (see varia.h)\n";
 
 int main(int argc, char **argv)
 {
     static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
         {"info", cmd_info}, {"sample", cmd_sample}, {"interpolate", cmd_interpolate}, {"encode", cmd_encode},
-        {"decode", cmd_decode}, {"reconstruct", cmd_reconstruct}, {"eval", cmd_eval}};
+        {"decode", cmd_decode}, {"reconstruct", cmd_reconstruct}, {"eval", cmd_eval}, {"train", cmd_train}};
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? VARIA_ERR_ARG : 0;

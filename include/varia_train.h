@@ -1,0 +1,65 @@
+/* varia training module: learns VAE/IWAE models on real data and writes them
+ * in the format the runtime loads. A separate library (libvaria_train); the
+ * runtime never links it. The configuration file is described in
+ * docs/training.md.
+ *
+ * Determinism: for a given configuration (including its seed and its "shards")
+ * the weights after every step are bit-identical whatever the thread count,
+ * and a run resumed from a checkpoint ends with the same weights as one that
+ * was never interrupted. */
+#ifndef VARIA_TRAIN_H
+#define VARIA_TRAIN_H
+
+#include "varia.h"
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct varia_trainer varia_trainer;
+
+typedef struct varia_train_opts {
+    int threads;          /* 0: all cores */
+    int resume;           /* continue from the output's checkpoint if one exists */
+    int64_t stop_after;   /* > 0: stop (as if killed) after this many epochs of
+                             this process, checkpoint written; 0: run to the end */
+} varia_train_opts;
+
+/* What the progress callback sees, once per reporting interval and at the end
+ * of every epoch (epoch_done = 1; val_bound is then set if validation ran). */
+typedef struct varia_train_progress {
+    int64_t epoch, epochs;       /* 1-based current epoch, planned total */
+    int64_t step, examples_done; /* in this epoch: examples so far of epoch_size */
+    int64_t epoch_size;
+    double examples_per_s, eta_s; /* this process's rate; time to the planned end */
+    double objective, elbo, recon, kl; /* running means over the epoch so far */
+    double lr, beta;
+    int epoch_done;
+    double val_bound;            /* validation IW bound (nats), NAN when not run */
+    double best_val_bound;
+    int64_t best_epoch;
+} varia_train_progress;
+
+typedef void (*varia_train_progress_fn)(const varia_train_progress *p, void *user);
+
+/* Read and check the configuration, load the data, initialize (or resume).
+ * Errors name the configuration key or file at fault. */
+varia_status varia_train_open(varia_ctx *ctx, const char *config_path, const varia_train_opts *opts,
+                              varia_trainer **out);
+
+/* Train to the end of the schedule (or early stop, or stop_after). Writes
+ * checkpoints and, at the end, the output model. progress may be NULL. */
+varia_status varia_train_run(varia_ctx *ctx, varia_trainer *t, varia_train_progress_fn progress, void *user);
+
+/* After a run: the final report as a JSON object (owned by t; NULL before). */
+const char *varia_train_report(const varia_trainer *t);
+
+void varia_train_close(varia_trainer *t);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,305 @@
+/* The public training API: set up a trainer from its configuration, run the
+ * epochs with validation, early stopping and checkpoints, and report. */
+#include "trainer.h"
+
+#include "ctx.h"
+#include "pool.h"
+#include "save.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Buffers for every shard and the packed weights (the first layer's input is
+ * data, so its transpose is never needed). */
+static varia_status alloc_state(varia_ctx *ctx, varia_trainer *t)
+{
+    const tr_layout *lay = &t->lay;
+    const tr_config *c = &t->c;
+    int ok = tr_optim_init(&t->opt, c->opt, lay->P, c->beta1, c->beta2, c->adam_eps, c->momentum, c->clip);
+    t->theta = calloc((size_t)lay->P, sizeof(float));
+    t->grad = calloc((size_t)lay->P, sizeof(float));
+    t->kl_seed = calloc((size_t)lay->lat[0], sizeof(float));
+    t->n_shards = (int)c->shards;
+    t->sh = calloc((size_t)t->n_shards, sizeof *t->sh);
+    ok = ok && t->theta && t->grad && t->kl_seed && t->sh;
+    for (int i = 0; ok && i < lay->n_lin; i++) {
+        int first = i == lay->enc[0].mean || i == lay->enc[0].scale ? lay->enc[0].n_hidden == 0
+                                                                    : i == lay->enc[0].hidden[0] && lay->enc[0].n_hidden;
+        size_t bytes = (size_t)varia_packed_floats(lay->lin[i].in, lay->lin[i].out) * sizeof(float);
+        size_t bytes_t = (size_t)varia_packed_floats(lay->lin[i].out, lay->lin[i].in) * sizeof(float);
+        t->packs[i] = aligned_alloc(64, bytes);
+        t->packs_t[i] = first ? NULL : aligned_alloc(64, bytes_t);
+        ok = t->packs[i] && (first || t->packs_t[i]);
+    }
+    for (int s = 0; ok && s < t->n_shards; s++) {
+        tr_shard *sh = &t->sh[s];
+        sh->r0 = c->batch * s / t->n_shards;
+        sh->r1 = c->batch * (s + 1) / t->n_shards;
+        sh->tape = tr_tape_new();
+        sh->grad = calloc((size_t)lay->P, sizeof(float));
+        sh->x = calloc((size_t)((sh->r1 - sh->r0) * lay->D), sizeof(float));
+        sh->eps = calloc((size_t)((sh->r1 - sh->r0) * c->k * lay->noise), sizeof(float));
+        ok = sh->tape && sh->grad && sh->x && sh->eps;
+    }
+    return ok ? VARIA_OK : varia_fail(ctx, VARIA_ERR_NOMEM, "train: out of memory for %lld parameters",
+                                      (long long)lay->P);
+}
+
+static varia_status setup(varia_ctx *ctx, varia_trainer *t)
+{
+    varia_status st = tr_data_load(ctx, &t->c, &t->data);
+    if (st == VARIA_OK)
+        st = tr_layout_build(ctx, t->c.arch, t->data.D, &t->lay);
+    if (st == VARIA_OK && t->c.objective == TR_OBJ_ELBO_ANALYTIC && t->lay.L > 1)
+        st = varia_fail(ctx, VARIA_ERR_MANIFEST, "config: the analytic KL needs one stochastic layer; use "
+                        "\"kl\": \"monte_carlo\" or the \"iwae\" objective");
+    if (st == VARIA_OK && t->lay.lik == TR_LIK_BERNOULLI && t->c.binarize == TR_BIN_NONE)
+        for (int64_t i = 0; i < t->data.set.n * t->data.D && st == VARIA_OK; i++)
+            if (!(t->data.set.x[i] >= 0.0f && t->data.set.x[i] <= 1.0f))
+                st = varia_fail(ctx, VARIA_ERR_ARG, "train: a Bernoulli likelihood needs data in [0, 1]");
+    if (st == VARIA_OK)
+        st = alloc_state(ctx, t);
+    if (st != VARIA_OK)
+        return st;
+    tr_layout_init(&t->lay, t->theta, t->c.seed, t->c.he, t->c.output_bias ? t->data.mean : NULL, t->data.var);
+    int threads = t->opts.threads > 0 ? t->opts.threads : 0;
+    if (threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? (int)n : 1;
+    }
+    if (threads > t->n_shards)
+        threads = t->n_shards;
+    t->pool = threads > 1 ? varia_pool_new(threads) : NULL;
+    t->best_val = -INFINITY;
+    return varia_ctx_set_threads(ctx, threads);
+}
+
+varia_status varia_train_open(varia_ctx *ctx, const char *config_path, const varia_train_opts *opts,
+                              varia_trainer **out)
+{
+    if (!ctx || !config_path || !out)
+        return varia_fail(ctx, VARIA_ERR_ARG, "varia_train_open: NULL argument");
+    *out = NULL;
+    varia_trainer *t = calloc(1, sizeof *t);
+    if (!t)
+        return varia_fail(ctx, VARIA_ERR_NOMEM, "train: out of memory");
+    if (opts)
+        t->opts = *opts;
+    snprintf(t->config_path, sizeof t->config_path, "%s", config_path);
+    varia_status st = tr_config_load(ctx, config_path, &t->c);
+    if (st == VARIA_OK)
+        st = setup(ctx, t);
+    int found = 0;
+    if (st == VARIA_OK && t->opts.resume)
+        st = tr_checkpoint_resume(ctx, t, &found);
+    if (st != VARIA_OK) {
+        varia_train_close(t);
+        return st;
+    }
+    *out = t;
+    return VARIA_OK;
+}
+
+void varia_train_close(varia_trainer *t)
+{
+    if (!t)
+        return;
+    varia_pool_free(t->pool);
+    for (int s = 0; t->sh && s < t->n_shards; s++) {
+        tr_tape_free(t->sh[s].tape);
+        free(t->sh[s].grad);
+        free(t->sh[s].x);
+        free(t->sh[s].eps);
+    }
+    for (int i = 0; i < TR_MAX_LIN; i++) {
+        free(t->packs[i]);
+        free(t->packs_t[i]);
+    }
+    free(t->sh);
+    free(t->theta);
+    free(t->grad);
+    free(t->kl_seed);
+    tr_optim_free(&t->opt);
+    tr_data_free(&t->data);
+    tr_config_free(&t->c);
+    free(t->report);
+    free(t);
+}
+
+const char *varia_train_report(const varia_trainer *t)
+{
+    return t ? t->report : NULL;
+}
+
+/* The validation IW bound (mean L_k over the held-out tail), computed by the
+ * runtime on the current weights written in the model format: what validation
+ * scores is exactly what will be shipped. */
+static varia_status validate(varia_ctx *ctx, varia_trainer *t, double *bound)
+{
+    char dir[1100], path[1200];
+    snprintf(dir, sizeof dir, "%s/validation", t->c.output);
+    varia_status st = tr_make_dir(ctx, t->c.output);
+    if (st == VARIA_OK)
+        st = tr_make_dir(ctx, dir);
+    if (st == VARIA_OK)
+        st = tr_save_model(ctx, dir, &t->lay, t->c.arch, t->theta, "model.safetensors", tr_data_meta(t), NULL);
+    varia_model *m = NULL;
+    snprintf(path, sizeof path, "%s/model.json", dir);
+    if (st == VARIA_OK)
+        st = varia_model_load(ctx, path, &m);
+    varia_eval_summary sum;
+    varia_eval_opts eo = {t->c.val_k, t->c.seed,
+                          t->c.binarize == TR_BIN_DYNAMIC ? VARIA_BIN_DYNAMIC
+                          : t->c.binarize == TR_BIN_THRESHOLD ? VARIA_BIN_THRESHOLD : VARIA_BIN_NONE};
+    if (st == VARIA_OK)
+        st = varia_eval(ctx, m, t->data.set.x + t->data.n_train * t->data.D, t->data.n_val, &eo, NULL, &sum);
+    varia_model_free(m);
+    *bound = st == VARIA_OK ? -sum.nll_mean : NAN;
+    return st;
+}
+
+static varia_status save_output(varia_ctx *ctx, varia_trainer *t, double wall)
+{
+    cJSON *extra = cJSON_CreateObject();
+    cJSON_AddItemToObject(extra, "provenance", tr_provenance(t, wall));
+    varia_status st = tr_make_dir(ctx, t->c.output);
+    if (st == VARIA_OK)
+        st = tr_save_model(ctx, t->c.output, &t->lay, t->c.arch, t->theta, "model.safetensors", tr_data_meta(t),
+                           extra);
+    else
+        cJSON_Delete(extra);
+    return st;
+}
+
+/* Validation after epoch t->epoch; keeps the best weights as the output. */
+static varia_status after_epoch(varia_ctx *ctx, varia_trainer *t, double wall, varia_train_progress *p, int *stop)
+{
+    int64_t E = tr_config_epochs(&t->c);
+    p->val_bound = NAN;
+    int due = t->c.val_every > 0 && t->data.n_val > 0 && (t->epoch % t->c.val_every == 0 || t->epoch == E);
+    varia_status st = VARIA_OK;
+    if (due) {
+        st = validate(ctx, t, &p->val_bound);
+        if (st == VARIA_OK && p->val_bound > t->best_val) {
+            t->best_val = p->val_bound;
+            t->best_epoch = t->epoch;
+            t->bad_vals = 0;
+            st = save_output(ctx, t, wall);
+        } else if (st == VARIA_OK) {
+            t->bad_vals++;
+            *stop = t->c.patience > 0 && t->bad_vals >= t->c.patience;
+        }
+    } else if (t->data.n_val == 0 || t->c.val_every == 0) {
+        t->best_epoch = t->epoch; /* no validation: the latest weights are the output */
+        st = save_output(ctx, t, wall);
+    }
+    if (st == VARIA_OK && (t->epoch % t->c.ckpt_every == 0 || t->epoch == E || *stop))
+        st = tr_checkpoint_save(ctx, t, wall);
+    return st;
+}
+
+static void make_report(varia_trainer *t, double wall, int64_t epochs_here, double rate, int stopped_early)
+{
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddNumberToObject(r, "epochs_run", (double)t->epoch);
+    cJSON_AddNumberToObject(r, "epochs_planned", (double)tr_config_epochs(&t->c));
+    cJSON_AddNumberToObject(r, "epochs_this_process", (double)epochs_here);
+    cJSON_AddBoolToObject(r, "stopped_early", stopped_early);
+    cJSON_AddNumberToObject(r, "best_epoch", (double)t->best_epoch);
+    if (isfinite(t->best_val))
+        cJSON_AddNumberToObject(r, "best_validation_bound", t->best_val);
+    cJSON_AddNumberToObject(r, "wall_time_s", wall);
+    cJSON_AddNumberToObject(r, "examples_per_s", rate);
+    cJSON_AddStringToObject(r, "output", t->c.output);
+    free(t->report);
+    t->report = cJSON_PrintUnformatted(r);
+    cJSON_Delete(r);
+}
+
+static void report_progress(varia_trainer *t, varia_train_progress *p, const double sums[3], int64_t done,
+                            double rate, varia_train_progress_fn fn, void *user)
+{
+    int64_t E = tr_config_epochs(&t->c), per_epoch = t->data.n_train / t->c.batch * t->c.batch;
+    p->epoch = t->cur_epoch + 1;
+    p->epochs = E;
+    p->examples_done = done;
+    p->epoch_size = per_epoch;
+    p->step = done / t->c.batch;
+    p->examples_per_s = rate;
+    p->eta_s = rate > 0 ? ((double)(E - t->cur_epoch) * (double)per_epoch - (double)done) / rate : NAN;
+    p->objective = done ? sums[0] / (double)done : NAN;
+    p->recon = done ? sums[1] / (double)done : NAN;
+    p->kl = done ? sums[2] / (double)done : NAN;
+    p->elbo = p->recon - p->kl;
+    p->beta = t->beta;
+    p->best_val_bound = t->best_val;
+    p->best_epoch = t->best_epoch;
+    if (fn)
+        fn(p, user);
+}
+
+/* One epoch; progress about once a second. */
+static varia_status run_epoch(varia_ctx *ctx, varia_trainer *t, double t0, int64_t *examples_here,
+                              varia_train_progress *p, varia_train_progress_fn fn, void *user)
+{
+    double sums[3] = {0, 0, 0}, last = now_s();
+    int64_t nb = t->data.n_train / t->c.batch;
+    tr_data_epoch(&t->data, t->c.seed, t->cur_epoch);
+    p->lr = tr_config_lr(&t->c, t->cur_epoch);
+    p->epoch_done = 0;
+    p->val_bound = NAN;
+    for (t->cur_batch = 0; t->cur_batch < nb; t->cur_batch++) {
+        varia_status st = tr_step(ctx, t, p->lr, sums);
+        if (st != VARIA_OK)
+            return st;
+        *examples_here += t->c.batch;
+        double now = now_s();
+        if (now - last >= 1.0 || t->cur_batch + 1 == nb) {
+            last = now;
+            report_progress(t, p, sums, (t->cur_batch + 1) * t->c.batch, (double)*examples_here / (now - t0), fn,
+                            user);
+        }
+    }
+    return VARIA_OK;
+}
+
+varia_status varia_train_run(varia_ctx *ctx, varia_trainer *t, varia_train_progress_fn fn, void *user)
+{
+    if (!ctx || !t)
+        return varia_fail(ctx, VARIA_ERR_ARG, "varia_train_run: NULL argument");
+    int64_t E = tr_config_epochs(&t->c), here = 0, examples = 0;
+    double t0 = now_s();
+    int stop = t->c.patience > 0 && t->bad_vals >= t->c.patience; /* a resumed run that had stopped early */
+    varia_train_progress p;
+    memset(&p, 0, sizeof p);
+    while (t->epoch < E && !stop && !(t->opts.stop_after > 0 && here >= t->opts.stop_after)) {
+        t->cur_epoch = t->epoch;
+        varia_status st = run_epoch(ctx, t, t0, &examples, &p, fn, user);
+        t->epoch++;
+        here++;
+        double wall = t->wall_before + (now_s() - t0);
+        if (st == VARIA_OK)
+            st = after_epoch(ctx, t, wall, &p, &stop);
+        if (st != VARIA_OK)
+            return st;
+        p.epoch_done = 1;
+        p.best_val_bound = t->best_val;
+        p.best_epoch = t->best_epoch;
+        if (fn)
+            fn(&p, user);
+    }
+    double el = now_s() - t0;
+    make_report(t, t->wall_before + el, here, el > 0 ? (double)examples / el : 0.0, stop);
+    return VARIA_OK;
+}

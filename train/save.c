@@ -1,0 +1,140 @@
+/* Safetensors and manifest writers for the trainer (see save.h). */
+#include "save.h"
+
+#include "ctx.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+varia_status tr_make_dir(varia_ctx *ctx, const char *dir)
+{
+    if (mkdir(dir, 0777) == 0 || errno == EEXIST)
+        return VARIA_OK;
+    return varia_fail(ctx, VARIA_ERR_IO, "cannot create directory '%s': %s", dir, strerror(errno));
+}
+
+/* Write len bytes of a then b to path via path.tmp and rename. */
+static varia_status write_atomic(varia_ctx *ctx, const char *path, const void *a, size_t alen, const void *const *parts,
+                                 const size_t *plen, int nparts)
+{
+    char tmp[1100];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return varia_fail(ctx, VARIA_ERR_ARG, "path too long: '%.100s'", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f)
+        return varia_fail(ctx, VARIA_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+    int ok = fwrite(a, 1, alen, f) == alen;
+    for (int i = 0; i < nparts && ok; i++)
+        ok = plen[i] == 0 || fwrite(parts[i], 1, plen[i], f) == plen[i];
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        remove(tmp);
+        return varia_fail(ctx, VARIA_ERR_IO, "cannot write '%s'", path);
+    }
+    return VARIA_OK;
+}
+
+static cJSON *tensor_entry(const tr_tensor_out *t, size_t *offset)
+{
+    cJSON *e = cJSON_CreateObject(), *shape = cJSON_CreateArray(), *offs = cJSON_CreateArray();
+    size_t n = 1;
+    for (int d = 0; d < t->rank; d++) {
+        cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t->shape[d]));
+        n *= (size_t)t->shape[d];
+    }
+    cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)*offset));
+    *offset += n * sizeof(float);
+    cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)*offset));
+    cJSON_AddStringToObject(e, "dtype", "F32");
+    cJSON_AddItemToObject(e, "shape", shape);
+    cJSON_AddItemToObject(e, "data_offsets", offs);
+    return e;
+}
+
+varia_status tr_write_safetensors(varia_ctx *ctx, const char *path, const tr_tensor_out *t, int n)
+{
+    cJSON *h = cJSON_CreateObject();
+    const void **parts = calloc((size_t)n + 1, sizeof *parts);
+    size_t *plen = calloc((size_t)n + 1, sizeof *plen);
+    size_t off = 0;
+    for (int i = 0; i < n && h; i++) {
+        size_t before = off;
+        cJSON_AddItemToObject(h, t[i].name, tensor_entry(&t[i], &off));
+        parts[i] = t[i].data;
+        plen[i] = off - before;
+    }
+    char *json = h ? cJSON_PrintUnformatted(h) : NULL;
+    cJSON_Delete(h);
+    varia_status st = VARIA_ERR_NOMEM;
+    if (json && parts && plen) {
+        size_t jl = strlen(json), padded = (jl + 7) / 8 * 8;
+        unsigned char *head = malloc(8 + padded);
+        if (head) {
+            for (int b = 0; b < 8; b++) /* little-endian header length */
+                head[b] = (unsigned char)((uint64_t)padded >> (8 * b));
+            memcpy(head + 8, json, jl);
+            memset(head + 8 + jl, ' ', padded - jl);
+            st = write_atomic(ctx, path, head, 8 + padded, parts, plen, n);
+            free(head);
+        }
+    }
+    if (st == VARIA_ERR_NOMEM)
+        varia_fail(ctx, st, "out of memory writing '%s'", path);
+    free(json);
+    free(parts);
+    free(plen);
+    return st;
+}
+
+static varia_status write_weights(varia_ctx *ctx, const char *path, const tr_layout *lay, const float *theta)
+{
+    tr_tensor_out t[TR_MAX_TENSORS];
+    for (int i = 0; i < lay->n_tensors; i++) {
+        t[i].name = lay->t[i].name;
+        t[i].rank = lay->t[i].cols ? 2 : 1;
+        t[i].shape[0] = lay->t[i].rows;
+        t[i].shape[1] = lay->t[i].cols;
+        t[i].data = theta + lay->t[i].off;
+    }
+    return tr_write_safetensors(ctx, path, t, lay->n_tensors);
+}
+
+varia_status tr_save_model(varia_ctx *ctx, const char *dir, const tr_layout *lay, const cJSON *arch,
+                           const float *theta, const char *weights_file, cJSON *data, cJSON *extra)
+{
+    char path[1100];
+    cJSON *m = cJSON_CreateObject(), *w = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "format", "varia");
+    cJSON_AddStringToObject(m, "version", "1.0");
+    cJSON_AddStringToObject(m, "family", "vae");
+    cJSON_AddItemToObject(m, "data", data);
+    cJSON_AddItemToObject(m, "architecture", cJSON_Duplicate(arch, 1));
+    cJSON_AddStringToObject(w, "format", "safetensors");
+    cJSON_AddStringToObject(w, "file", weights_file);
+    cJSON_AddItemToObject(m, "weights", w);
+    for (cJSON *it = extra ? extra->child : NULL; it;) {
+        cJSON *next = it->next;
+        char key[64];
+        snprintf(key, sizeof key, "%s", it->string ? it->string : "");
+        cJSON_AddItemToObject(m, key, cJSON_DetachItemViaPointer(extra, it));
+        it = next;
+    }
+    cJSON_Delete(extra);
+    snprintf(path, sizeof path, "%s/%s", dir, weights_file);
+    varia_status st = write_weights(ctx, path, lay, theta);
+    char *text = st == VARIA_OK ? cJSON_Print(m) : NULL;
+    cJSON_Delete(m);
+    if (st == VARIA_OK && !text)
+        st = varia_fail(ctx, VARIA_ERR_NOMEM, "out of memory writing the manifest");
+    if (st == VARIA_OK) {
+        size_t len = strlen(text);
+        text[len] = '\n'; /* replaces the terminator: written by length */
+        snprintf(path, sizeof path, "%s/model.json", dir);
+        st = write_atomic(ctx, path, text, len + 1, NULL, NULL, 0);
+    }
+    free(text);
+    return st;
+}

@@ -1,0 +1,96 @@
+/* Reverse-mode differentiation over the ops the runtime's forward passes use:
+ * the linear layer with fused activation, reparameterization, and the
+ * log-densities. Each op computes its value when called and records how to
+ * send gradients back; tr_backward replays the records in reverse.
+ *
+ * The element type is float in the training library. The gradient-check tests
+ * compile this file (and net.c) a second time with -DTR_DOUBLE, so the same
+ * backward formulas are checked in double precision against central finite
+ * differences; only the matrix products and activations switch backends. */
+#ifndef VARIA_TRAIN_TAPE_H
+#define VARIA_TRAIN_TAPE_H
+
+#include "kernels.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef TR_DOUBLE
+typedef double tr_real;
+#define TR(name) trd_##name
+#else
+typedef float tr_real;
+#define TR(name) tr_##name
+#endif
+
+/* A matrix value with its gradient (g == NULL: a constant, no gradient). */
+typedef struct tr_node {
+    int64_t rows, cols;
+    tr_real *v, *g;
+} tr_node;
+
+/* A linear layer's parameters as the tape sees them: the weight [out, in]
+ * (PyTorch layout) and bias, where their gradients accumulate, and (float build)
+ * the weight packed for the forward product and its transpose for the input
+ * gradient, packed once per step and shared read-only by every shard. */
+typedef struct tr_lin {
+    int64_t in, out;
+    const tr_real *w, *b;
+    tr_real *gw, *gb;
+    const float *packed, *packed_t;
+} tr_lin;
+
+typedef struct tr_tape tr_tape;
+
+/* A tape with its own arena; memory grows on the first steps and is then
+ * reused (tr_reset keeps it). NULL when memory is exhausted. */
+tr_tape *TR(tape_new)(void);
+void TR(tape_free)(tr_tape *t);
+void TR(reset)(tr_tape *t);
+/* Nonzero once an allocation on the tape failed (every later op then returns
+ * a dummy node, so callers check once per step). */
+int TR(failed)(const tr_tape *t);
+
+/* n values of scratch on the tape's arena, valid until the next reset. */
+tr_real *TR(alloc)(tr_tape *t, int64_t n);
+/* A constant (data, noise) or a parameter (grad != NULL, accumulated into). */
+tr_node *TR(input)(tr_tape *t, int64_t rows, int64_t cols, const tr_real *v);
+tr_node *TR(param)(tr_tape *t, int64_t rows, int64_t cols, const tr_real *v, tr_real *grad);
+
+/* y = act(x W^T + b). */
+tr_node *TR(linear)(tr_tape *t, tr_node *x, const tr_lin *l, varia_act act);
+/* z[r] = mu[r / k] + exp(lv[r / k] / 2) * eps[r], r < k * rows(mu). */
+tr_node *TR(reparam)(tr_tape *t, tr_node *mu, tr_node *lv, const tr_real *eps, int64_t k);
+/* Per row r: sum_d log N(z[r / kz]_d; mu[r / kmu]_d, exp(lv_d)), lv's row
+ * r / kmu, or its only row when it has one, and its only column when it has
+ * one. Output [rows, 1]. */
+tr_node *TR(gauss_logp)(tr_tape *t, tr_node *z, int64_t kz, tr_node *mu, int64_t kmu, tr_node *lv);
+/* Per row: sum_d log N(z_d; 0, 1). */
+tr_node *TR(std_normal_logp)(tr_tape *t, tr_node *z);
+/* Per row r: sum_d x[r / kx]_d l_d - softplus(l_d) (x is data, no gradient). */
+tr_node *TR(bernoulli_logp)(tr_tape *t, tr_node *logits, const tr_real *x, int64_t kx);
+/* Per row and dimension: KL(N(mu, exp lv) || N(0, 1)), [rows, cols]. */
+tr_node *TR(gauss_kl)(tr_tape *t, tr_node *mu, tr_node *lv);
+/* Per row: sum of the columns. */
+tr_node *TR(row_sum)(tr_tape *t, tr_node *x);
+/* sum_i c[i] * a[i], all of one shape. */
+tr_node *TR(combine)(tr_tape *t, tr_node *const *a, const double *c, int n);
+/* Per group of k consecutive rows of a column: logsumexp - log k, or the mean. */
+tr_node *TR(lse_groups)(tr_tape *t, tr_node *x, int64_t k);
+tr_node *TR(mean_groups)(tr_tape *t, tr_node *x, int64_t k);
+
+/* The linear layer's three products (tmatmul.c): y = act(x W^T + b);
+ * gw += dy^T x and gb += column sums of dy; dx += dy W. The gradient
+ * products take scratch of the size the _scratch functions give. */
+void TR(mm_forward)(const tr_lin *l, const tr_real *x, int64_t n, tr_real *y, varia_act act);
+int64_t TR(mm_weight_scratch)(const tr_lin *l, int64_t n);
+void TR(mm_weight_grad)(const tr_lin *l, const tr_real *dy, const tr_real *x, int64_t n, tr_real *scratch);
+int64_t TR(mm_input_scratch)(const tr_lin *l, int64_t n);
+void TR(mm_input_grad)(const tr_lin *l, const tr_real *dy, int64_t n, tr_real *dx, tr_real *scratch);
+
+/* Seed out's gradient with seed[rows * cols] (added), then run every record
+ * in reverse. Several outputs may be seeded before one call. */
+void TR(seed)(tr_tape *t, tr_node *out, const tr_real *seed);
+void TR(backward)(tr_tape *t);
+
+#endif

@@ -1,0 +1,190 @@
+/* The training loop: minibatch steps split into fixed shards run by a thread
+ * pool, validation through the runtime, early stopping and checkpoints.
+ *
+ * A step's gradient is the sum, in shard order, of each shard's gradient, and a
+ * shard's work depends only on its rows (randomness is keyed by epoch and
+ * example), so the weights never depend on how many threads ran the shards. */
+#include "trainer.h"
+
+#include "ctx.h"
+#include "pool.h"
+#include "rng.h"
+#include "save.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STREAM_TRAIN_NOISE 104
+enum { PHASE_PACK, PHASE_FORWARD, PHASE_BACKWARD, PHASE_REDUCE, PHASE_UPDATE };
+
+/* ---- one step, in phases run on every worker ---- */
+
+static void shard_forward(varia_trainer *t, tr_shard *s)
+{
+    const tr_config *c = &t->c;
+    int64_t rows = s->r1 - s->r0, noise = c->k * t->lay.noise;
+    tr_data_batch(&t->data, c, t->cur_epoch, t->cur_batch, s->r0, s->r1, s->x);
+    for (int64_t r = 0; r < rows; r++) {
+        varia_rng rng;
+        varia_rng_init(&rng, c->seed, STREAM_TRAIN_NOISE, (uint64_t)t->cur_epoch,
+                       (uint64_t)(t->cur_batch * c->batch + s->r0 + r));
+        varia_rng_normals(&rng, s->eps + r * noise, noise);
+    }
+    memset(s->grad, 0, (size_t)t->lay.P * sizeof(float));
+    tr_reset(s->tape);
+    tr_net_bind(&t->lay, t->theta, s->grad, t->packs, t->packs_t, s->lins);
+    tr_objective o = {t->c.objective, c->k, t->beta, c->free_bits > 0.0};
+    s->terms = tr_net_forward(s->tape, &t->lay, s->lins, t->theta, s->grad, s->x, rows, s->eps, &o);
+    s->sum_obj = s->sum_recon = s->sum_kl = 0.0;
+    if (tr_failed(s->tape) || !s->terms.obj)
+        return;
+    for (int64_t r = 0; r < rows; r++) {
+        s->sum_obj += s->terms.obj->v[r];
+        s->sum_recon += s->terms.recon->v[r];
+        s->sum_kl += s->terms.kl->v[r];
+    }
+}
+
+static void shard_backward(varia_trainer *t, tr_shard *s)
+{
+    int64_t rows = s->r1 - s->r0;
+    if (tr_failed(s->tape) || !s->terms.obj)
+        return;
+    float *seed = tr_alloc(s->tape, rows);
+    if (!seed)
+        return;
+    for (int64_t r = 0; r < rows; r++) /* the loss is minus the batch mean */
+        seed[r] = -1.0f / (float)t->c.batch;
+    tr_seed(s->tape, s->terms.obj, seed);
+    if (t->c.free_bits > 0.0) {
+        int64_t L = s->terms.kl_dims->cols;
+        float *ks = tr_alloc(s->tape, rows * L);
+        if (!ks)
+            return;
+        for (int64_t r = 0; r < rows; r++)
+            memcpy(ks + r * L, t->kl_seed, (size_t)L * sizeof(float));
+        tr_seed(s->tape, s->terms.kl_dims, ks);
+    }
+    tr_backward(s->tape);
+}
+
+static void pack_layer(varia_trainer *t, int i)
+{
+    const tr_layout *lay = &t->lay;
+    varia_pack_panels(t->packs[i], t->theta + lay->lin[i].w_off, lay->lin[i].in, lay->lin[i].out, 0);
+    if (t->packs_t[i])
+        varia_pack_panels(t->packs_t[i], t->theta + lay->lin[i].w_off, lay->lin[i].out, lay->lin[i].in, 1);
+}
+
+/* Elementwise work over the parameters is split into fixed blocks, so the
+ * clipping norm's partial sums never depend on the thread count. */
+#define BLOCKS 64
+
+static void block_range(const varia_trainer *t, int b, int64_t *lo, int64_t *hi)
+{
+    int64_t per = (t->lay.P + BLOCKS - 1) / BLOCKS;
+    *lo = b * per < t->lay.P ? b * per : t->lay.P;
+    *hi = *lo + per < t->lay.P ? *lo + per : t->lay.P;
+}
+
+/* grad = sum of the shards' gradients in shard order, and its block's squares. */
+static void reduce_block(varia_trainer *t, int b)
+{
+    int64_t lo, hi;
+    block_range(t, b, &lo, &hi);
+    if (lo < hi)
+        memcpy(t->grad + lo, t->sh[0].grad + lo, (size_t)(hi - lo) * sizeof(float));
+    for (int s = 1; s < t->n_shards; s++)
+        for (int64_t i = lo; i < hi; i++)
+            t->grad[i] += t->sh[s].grad[i];
+    t->block_sq[b] = t->opt.clip > 0.0 ? tr_sum_squares(t->grad, lo, hi) : 0.0;
+}
+
+static void update_block(varia_trainer *t, int b)
+{
+    int64_t lo, hi;
+    block_range(t, b, &lo, &hi);
+    tr_optim_range(&t->opt, t->theta, t->grad, t->lr, t->gscale, lo, hi);
+}
+
+static void phase_job(void *arg, int worker)
+{
+    varia_trainer *t = arg;
+    int workers = t->pool ? varia_pool_size(t->pool) : 1;
+    if (t->phase == PHASE_PACK)
+        for (int i = worker; i < t->lay.n_lin; i += workers)
+            pack_layer(t, i);
+    else if (t->phase == PHASE_REDUCE || t->phase == PHASE_UPDATE)
+        for (int b = worker; b < BLOCKS; b += workers) {
+            if (t->phase == PHASE_REDUCE)
+                reduce_block(t, b);
+            else
+                update_block(t, b);
+        }
+    else
+        for (int s = worker; s < t->n_shards; s += workers) {
+            if (t->phase == PHASE_FORWARD)
+                shard_forward(t, &t->sh[s]);
+            else
+                shard_backward(t, &t->sh[s]);
+        }
+}
+
+static void run_phase(varia_trainer *t, int phase)
+{
+    t->phase = phase;
+    if (t->pool)
+        varia_pool_run(t->pool, phase_job, t);
+    else
+        phase_job(t, 0);
+}
+
+/* Free bits: the gradient reaches dimension d's KL only while its batch mean
+ * exceeds the floor (Kingma et al. 2016). */
+static void free_bits_seed(varia_trainer *t)
+{
+    int64_t L = t->lay.lat[0];
+    for (int64_t d = 0; d < L; d++) {
+        double m = 0.0;
+        for (int s = 0; s < t->n_shards; s++)
+            for (int64_t r = 0; r < t->sh[s].r1 - t->sh[s].r0; r++)
+                m += t->sh[s].terms.kl_dims->v[r * L + d];
+        m /= (double)t->c.batch;
+        t->kl_seed[d] = m > t->c.free_bits ? (float)(t->beta / (double)t->c.batch) : 0.0f;
+    }
+}
+
+varia_status tr_step(varia_ctx *ctx, varia_trainer *t, double lr, double sums[3])
+{
+    int64_t global = t->cur_epoch * (t->data.n_train / t->c.batch) + t->cur_batch;
+    t->beta = t->c.warmup_steps > 0 && global < t->c.warmup_steps
+                  ? t->c.beta0 + (1.0 - t->c.beta0) * (double)global / (double)t->c.warmup_steps
+                  : 1.0;
+    run_phase(t, PHASE_PACK);
+    run_phase(t, PHASE_FORWARD);
+    for (int s = 0; s < t->n_shards; s++) {
+        if (tr_failed(t->sh[s].tape))
+            return varia_fail(ctx, VARIA_ERR_NOMEM, "train: out of memory for the step's activations");
+        sums[0] += t->sh[s].sum_obj;
+        sums[1] += t->sh[s].sum_recon;
+        sums[2] += t->sh[s].sum_kl;
+    }
+    if (!isfinite(sums[0]))
+        return varia_fail(ctx, VARIA_ERR_NONFINITE, "train: the objective became %g at epoch %lld, batch %lld "
+                          "(lower the learning rate or clip gradients)", sums[0], (long long)t->cur_epoch + 1,
+                          (long long)t->cur_batch);
+    if (t->c.free_bits > 0.0)
+        free_bits_seed(t);
+    run_phase(t, PHASE_BACKWARD);
+    run_phase(t, PHASE_REDUCE);
+    double sq = 0.0;
+    for (int b = 0; b < BLOCKS; b++)
+        sq += t->block_sq[b];
+    t->lr = lr;
+    t->gscale = tr_optim_clip_scale(&t->opt, sqrt(sq));
+    tr_optim_begin(&t->opt);
+    run_phase(t, PHASE_UPDATE);
+    return VARIA_OK;
+}

@@ -1,0 +1,58 @@
+/* Internal: the trainer's state, shared by trainer.c (the loop) and
+ * checkpoint.c (saving and resuming it). */
+#ifndef VARIA_TRAIN_TRAINER_H
+#define VARIA_TRAIN_TRAINER_H
+
+#include "varia_train.h"
+
+#include "config.h"
+#include "data.h"
+#include "net.h"
+#include "optim.h"
+
+struct varia_pool;
+
+typedef struct tr_shard {
+    tr_tape *tape;
+    float *grad, *x, *eps;
+    tr_lin lins[TR_MAX_LIN];
+    tr_terms terms;
+    int64_t r0, r1;
+    double sum_obj, sum_recon, sum_kl;
+} tr_shard;
+
+struct varia_trainer {
+    tr_config c;
+    tr_layout lay;
+    tr_data data;
+    tr_optim opt;
+    float *theta, *grad, *kl_seed;
+    float *packs[TR_MAX_LIN], *packs_t[TR_MAX_LIN];
+    int n_shards;
+    tr_shard *sh;
+    struct varia_pool *pool;
+    varia_train_opts opts;
+    char config_path[1024];
+    /* progress, saved in checkpoints */
+    int64_t epoch, bad_vals, best_epoch;
+    double best_val, wall_before;
+    /* the step being run */
+    int64_t cur_epoch, cur_batch, phase;
+    double beta, lr, gscale, block_sq[64];
+    int failed;
+    char *report;
+};
+
+/* trainer.c: one minibatch step (cur_epoch, cur_batch) at rate lr; adds the
+ * batch's sums of objective, reconstruction and KL to sums. */
+varia_status tr_step(varia_ctx *ctx, varia_trainer *t, double lr, double sums[3]);
+
+/* checkpoint.c */
+varia_status tr_checkpoint_save(varia_ctx *ctx, varia_trainer *t, double wall);
+/* 1 if a checkpoint was found and loaded, 0 if there is none. */
+varia_status tr_checkpoint_resume(varia_ctx *ctx, varia_trainer *t, int *found);
+/* The manifest's "data" object and the provenance for the output model. */
+cJSON *tr_data_meta(const varia_trainer *t);
+cJSON *tr_provenance(const varia_trainer *t, double wall);
+
+#endif
