@@ -44,7 +44,7 @@ if [ "${1:-}" != "--quick" ]; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:max_allocation_size_mb=1024 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     run "ASan + UBSan" build-asan
   setup build-tsan -Dbuildtype=debugoptimized -Db_sanitize=thread -Db_lundef=false
-  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run "ThreadSanitizer" build-tsan concurrency eval
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run "ThreadSanitizer" build-tsan concurrency eval train
   run "valgrind memcheck" build --wrapper "valgrind -q --error-exitcode=99 --leak-check=full \
 --errors-for-leak-kinds=definite,indirect,possible --show-leak-kinds=definite,indirect,possible" \
     --timeout-multiplier 20 --no-suite slow

@@ -1,0 +1,558 @@
+/* The training module end to end: the float matrix products against plain
+ * double loops, optimizer and schedule known answers, a linear Gaussian VAE
+ * converging to probabilistic PCA's closed-form optimum, exact resume after an
+ * interruption, thread-count invariance, the trained model computing in the
+ * runtime what the trainer computed, and configuration errors. */
+#include "tap.h"
+
+#include "arch.h"
+#include "config.h"
+#include "net.h"
+#include "optim.h"
+#include "rng.h"
+#include "tape.h"
+#include "varia_train.h"
+#include "weights.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char dir[256];
+static const char *root;
+
+static void ok(int pass, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void ok(int pass, const char *fmt, ...)
+{
+    char name[300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    tap_check(pass, name);
+}
+
+static const char *tp(const char *name)
+{
+    static char buf[4][1024];
+    static int next;
+    char *p = buf[next++ & 3];
+    snprintf(p, sizeof buf[0], "%s/%s", dir, name);
+    return p;
+}
+
+static void write_text(const char *name, const char *text)
+{
+    FILE *f = fopen(tp(name), "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+/* ---- the float products ---- */
+
+static void products(void)
+{
+    enum { N = 7, IN = 37, OUT = 45 };
+    static float w[OUT * IN], b[OUT], x[N * IN], dy[N * OUT], y[N * OUT], gw[OUT * IN], gb[OUT], dx[N * IN];
+    static float pk[4096 * 4], pkt[4096 * 4], scratch[1 << 16];
+    varia_rng r;
+    varia_rng_init(&r, 3, 1, 0, 0);
+    varia_rng_normals(&r, w, OUT * IN);
+    varia_rng_normals(&r, b, OUT);
+    varia_rng_normals(&r, x, N * IN);
+    varia_rng_normals(&r, dy, N * OUT);
+    varia_pack_panels(pk, w, IN, OUT, 0);
+    varia_pack_panels(pkt, w, OUT, IN, 1);
+    tr_lin l = {IN, OUT, w, b, gw, gb, pk, pkt};
+    const varia_act id = {VARIA_ACT_IDENTITY, 0.0f};
+    tr_mm_forward(&l, x, N, y, id);
+    tr_mm_weight_grad(&l, dy, x, N, scratch);
+    tr_mm_input_grad(&l, dy, N, dx, scratch);
+    double e[3] = {0, 0, 0};
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < OUT; o++) {
+            double s = b[o];
+            for (int i = 0; i < IN; i++)
+                s += (double)x[n * IN + i] * w[o * IN + i];
+            e[0] = fmax(e[0], fabs(s - y[n * OUT + o]) / fmax(1.0, fabs(s)));
+        }
+    for (int o = 0; o < OUT; o++)
+        for (int i = 0; i < IN; i++) {
+            double s = 0.0;
+            for (int n = 0; n < N; n++)
+                s += (double)dy[n * OUT + o] * x[n * IN + i];
+            e[1] = fmax(e[1], fabs(s - gw[o * IN + i]) / fmax(1.0, fabs(s)));
+        }
+    for (int n = 0; n < N; n++)
+        for (int i = 0; i < IN; i++) {
+            double s = 0.0;
+            for (int o = 0; o < OUT; o++)
+                s += (double)dy[n * OUT + o] * w[o * IN + i];
+            e[2] = fmax(e[2], fabs(s - dx[n * IN + i]) / fmax(1.0, fabs(s)));
+        }
+    ok(e[0] < 1e-5, "float forward product x W^T + b matches double loops (%.1e)", e[0]);
+    ok(e[1] < 1e-5, "float weight gradient dy^T x matches double loops (%.1e)", e[1]);
+    ok(e[2] < 1e-5, "float input gradient dy W matches double loops (%.1e)", e[2]);
+}
+
+/* ---- optimizers and schedules ---- */
+
+static void optimizers(void)
+{
+    tr_optim o;
+    float th[3] = {1.0f, -2.0f, 0.5f}, g[3] = {0.5f, -4.0f, 0.0f};
+    tr_optim_init(&o, TR_OPT_ADAM, 3, 0.9, 0.999, 1e-4, 0.0, 0.0);
+    tr_optim_begin(&o);
+    tr_optim_range(&o, th, g, 0.01, 1.0, 0, 3);
+    /* First Adam step: m_hat = g, v_hat = g^2, so the step is lr * g / (|g| + eps). */
+    double e0 = fabs(th[0] - (1.0 - 0.01 * 0.5 / (0.5 + 1e-4))), e1 = fabs(th[1] - (-2.0 + 0.01 * 4.0 / (4.0 + 1e-4)));
+    ok(e0 < 1e-6 && e1 < 1e-6 && th[2] == 0.5f, "Adam's first step is lr * g / (|g| + eps)");
+    tr_optim_free(&o);
+    float s[1] = {1.0f}, sg[1] = {2.0f};
+    tr_optim_init(&o, TR_OPT_SGD, 1, 0, 0, 0, 0.5, 0.0);
+    for (int i = 0; i < 2; i++) {
+        tr_optim_begin(&o);
+        tr_optim_range(&o, s, sg, 0.1, 1.0, 0, 1);
+    }
+    /* buf 2 then 0.5 * 2 + 2 = 3: theta = 1 - 0.1 * 2 - 0.1 * 3 */
+    ok(fabsf(s[0] - 0.5f) < 1e-6f, "SGD with momentum 0.5: two steps give 0.5 (%g)", (double)s[0]);
+    tr_optim_free(&o);
+    tr_optim_init(&o, TR_OPT_ADAM, 1, 0.9, 0.999, 1e-8, 0, 5.0);
+    ok(fabs(tr_optim_clip_scale(&o, 20.0) - 0.25) < 1e-12 && tr_optim_clip_scale(&o, 3.0) == 1.0,
+       "clipping scales a norm-20 gradient to norm 5 and leaves a norm-3 one alone");
+    tr_optim_free(&o);
+
+    tr_config c;
+    memset(&c, 0, sizeof c);
+    c.sched = TR_SCHED_IWAE;
+    c.stages = 8;
+    c.epoch_scale = 1.0;
+    c.lr = 1e-3;
+    ok(tr_config_epochs(&c) == 3280, "IWAE schedule: 3^i epochs for i = 0..7 is 3280 (%lld)",
+       (long long)tr_config_epochs(&c));
+    double l0 = tr_config_lr(&c, 0), l1 = tr_config_lr(&c, 1), l3 = tr_config_lr(&c, 3), l4 = tr_config_lr(&c, 4);
+    double last = tr_config_lr(&c, 3279);
+    ok(l0 == 1e-3 && fabs(l1 / l0 - pow(10, -1.0 / 7)) < 1e-12 && l3 == l1 &&
+           fabs(l4 / l0 - pow(10, -2.0 / 7)) < 1e-12 && fabs(last / l0 - 0.1) < 1e-12,
+       "IWAE schedule rates: stage i at lr * 10^(-i/7), epochs 1-3 in stage 1, the last at lr / 10");
+    c.epoch_scale = 1.0 / 3.0;
+    ok(tr_config_epochs(&c) == 1 + 1 + 3 + 9 + 27 + 81 + 243 + 729, "a schedule shortened by 3 runs 1094 epochs");
+    c.sched = TR_SCHED_STEP;
+    c.step_every = 10;
+    c.gamma = 0.5;
+    ok(tr_config_lr(&c, 9) == 1e-3 && tr_config_lr(&c, 25) == 0.25e-3, "step decay halves every 10 epochs");
+    c.sched = TR_SCHED_EXP;
+    c.gamma = 0.9;
+    ok(fabs(tr_config_lr(&c, 2) - 0.81e-3) < 1e-15, "exponential decay: lr * 0.9^2 at epoch 2");
+}
+
+/* ---- helpers for whole runs ---- */
+
+static varia_status train(const char *config, int threads, int resume, int64_t stop_after, char *report, size_t cap)
+{
+    varia_ctx *ctx = varia_ctx_new();
+    varia_train_opts o = {threads, resume, stop_after};
+    varia_trainer *t = NULL;
+    varia_status st = varia_train_open(ctx, tp(config), &o, &t);
+    if (st == VARIA_OK)
+        st = varia_train_run(ctx, t, NULL, NULL);
+    if (report)
+        snprintf(report, cap, "%s", st == VARIA_OK ? varia_train_report(t) : varia_ctx_message(ctx));
+    varia_train_close(t);
+    varia_ctx_free(ctx);
+    return st;
+}
+
+static int same_file(const char *a, const char *b)
+{
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    int same = fa && fb;
+    while (same) {
+        int ca = fgetc(fa), cb = fgetc(fb);
+        same = ca == cb;
+        if (ca == EOF)
+            break;
+    }
+    if (fa)
+        fclose(fa);
+    if (fb)
+        fclose(fb);
+    return same;
+}
+
+
+/* ---- a linear Gaussian VAE converges to probabilistic PCA ---- */
+
+enum { PD = 5, PL = 2, PN = 3000 };
+
+/* Eigen-decomposition of a symmetric PD x PD matrix by cyclic Jacobi:
+ * a is destroyed, its eigenvalues in ev, eigenvectors in the columns of v. */
+static void jacobi(double a[PD][PD], double ev[PD], double v[PD][PD])
+{
+    for (int i = 0; i < PD; i++)
+        for (int j = 0; j < PD; j++)
+            v[i][j] = i == j;
+    for (int sweep = 0; sweep < 100; sweep++)
+        for (int p = 0; p < PD; p++)
+            for (int q = p + 1; q < PD; q++) {
+                if (fabs(a[p][q]) < 1e-300)
+                    continue;
+                double th = 0.5 * atan2(2 * a[p][q], a[q][q] - a[p][p]), c = cos(th), s = sin(th);
+                for (int k = 0; k < PD; k++) { /* rotate columns, then rows */
+                    double akp = a[k][p], akq = a[k][q];
+                    a[k][p] = c * akp - s * akq;
+                    a[k][q] = s * akp + c * akq;
+                }
+                for (int k = 0; k < PD; k++) {
+                    double apk = a[p][k], aqk = a[q][k];
+                    a[p][k] = c * apk - s * aqk;
+                    a[q][k] = s * apk + c * aqk;
+                }
+                for (int k = 0; k < PD; k++) {
+                    double vkp = v[k][p], vkq = v[k][q];
+                    v[k][p] = c * vkp - s * vkq;
+                    v[k][q] = s * vkp + c * vkq;
+                }
+            }
+    for (int i = 0; i < PD; i++)
+        ev[i] = a[i][i];
+}
+
+/* The data, written as .amat; S gets its covariance (1/n, the MLE's). */
+static void ppca_data(double S[PD][PD], double mean[PD])
+{
+    static float x[PN][PD];
+    static const double A[PD][PL] = {{0.15, 0.03}, {-0.09, 0.12}, {0.05, -0.13}, {0.10, 0.08}, {-0.03, 0.06}};
+    varia_rng r;
+    varia_rng_init(&r, 11, 1, 0, 0);
+    FILE *f = fopen(tp("ppca.amat"), "w");
+    for (int n = 0; n < PN && f; n++) {
+        float z[PL], e[PD];
+        varia_rng_normals(&r, z, PL);
+        varia_rng_normals(&r, e, PD);
+        for (int d = 0; d < PD; d++) {
+            double v = 0.5 + A[d][0] * z[0] + A[d][1] * z[1] + 0.06 * e[d];
+            v = v < 0 ? 0 : v > 1 ? 1 : v;
+            fprintf(f, "%.6f%c", v, d + 1 < PD ? ' ' : '\n');
+        }
+    }
+    if (f)
+        fclose(f);
+    varia_dataset ds; /* read back what the trainer will read (6 decimals) */
+    varia_ctx *ctx = varia_ctx_new();
+    if (varia_dataset_load(ctx, tp("ppca.amat"), 0, &ds) == VARIA_OK)
+        memcpy(x, ds.x, sizeof x), varia_dataset_free(&ds);
+    varia_ctx_free(ctx);
+    for (int d = 0; d < PD; d++) {
+        mean[d] = 0;
+        for (int n = 0; n < PN; n++)
+            mean[d] += x[n][d] / (double)PN;
+    }
+    for (int i = 0; i < PD; i++)
+        for (int j = 0; j < PD; j++) {
+            S[i][j] = 0;
+            for (int n = 0; n < PN; n++)
+                S[i][j] += (x[n][i] - mean[i]) * (x[n][j] - mean[j]) / (double)PN;
+        }
+}
+
+/* The model's implied covariance W W^T + sigma^2 I, read through the runtime:
+ * its decoder is linear, so decode(e_j) - decode(0) is column j of W. */
+static int model_cov(const char *path, double C[PD][PD], double mu[PD], double *var)
+{
+    varia_ctx *ctx = varia_ctx_new();
+    varia_model *m = NULL;
+    float z[(PL + 1) * PL] = {0}, out[(PL + 1) * PD], lv[(PL + 1) * PD];
+    for (int j = 0; j < PL; j++)
+        z[(j + 1) * PL + j] = 1.0f;
+    int good = varia_model_load(ctx, path, &m) == VARIA_OK &&
+               varia_decode(ctx, m, z, PL + 1, VARIA_DECODE_PARAMS, out, lv) == VARIA_OK;
+    if (good) {
+        *var = exp(lv[0]);
+        for (int d = 0; d < PD; d++)
+            mu[d] = out[d];
+        for (int i = 0; i < PD; i++)
+            for (int j = 0; j < PD; j++) {
+                C[i][j] = i == j ? *var : 0.0;
+                for (int k = 0; k < PL; k++)
+                    C[i][j] += (out[(k + 1) * PD + i] - out[i]) * (out[(k + 1) * PD + j] - out[j]);
+            }
+    }
+    varia_model_free(m);
+    varia_ctx_free(ctx);
+    return good;
+}
+
+static void ppca(void)
+{
+    double S[PD][PD], mean[PD], a[PD][PD], ev[PD], U[PD][PD];
+    ppca_data(S, mean);
+    memcpy(a, S, sizeof a);
+    jacobi(a, ev, U);
+    int order[PD] = {0, 1, 2, 3, 4};
+    for (int i = 0; i < PD; i++) /* descending eigenvalues */
+        for (int j = i + 1; j < PD; j++)
+            if (ev[order[j]] > ev[order[i]]) {
+                int t = order[i];
+                order[i] = order[j];
+                order[j] = t;
+            }
+    double var_ml = 0.0; /* Tipping & Bishop: the mean of the discarded eigenvalues */
+    for (int i = PL; i < PD; i++)
+        var_ml += ev[order[i]] / (PD - PL);
+    double Cml[PD][PD], num = 0.0, den = 0.0;
+    for (int i = 0; i < PD; i++)
+        for (int j = 0; j < PD; j++) {
+            Cml[i][j] = i == j ? var_ml : 0.0;
+            for (int k = 0; k < PL; k++)
+                Cml[i][j] += U[i][order[k]] * (ev[order[k]] - var_ml) * U[j][order[k]];
+        }
+    char cfg[2048];
+    snprintf(cfg, sizeof cfg,
+             "{\"architecture\": {\"activation\": \"identity\", \"likelihood\": {\"type\": \"gaussian\", "
+             "\"variance\": \"learned\"}, \"layers\": [{\"latent\": %d, \"encoder\": [], \"decoder\": []}]},\n"
+             " \"data\": {\"train\": \"%s\", \"validation\": 0, \"binarize\": \"none\"},\n"
+             " \"objective\": {\"kind\": \"elbo\", \"kl\": \"analytic\", \"k\": 5},\n"
+             " \"optimizer\": {\"kind\": \"adam\", \"lr\": 0.03},\n"
+             " \"schedule\": {\"kind\": \"step\", \"epochs\": 400, \"every\": 80, \"gamma\": 0.25},\n"
+             " \"batch\": 100, \"seed\": 5, \"output\": \"%s\"}\n",
+             PL, tp("ppca.amat"), tp("ppca-out"));
+    write_text("ppca.json", cfg);
+    char report[1024];
+    varia_status st = train("ppca.json", 2, 0, 0, report, sizeof report);
+    ok(st == VARIA_OK, "linear Gaussian VAE trains (%s)", report);
+    double C[PD][PD], mu[PD], var = 0.0, mu_err = 0.0;
+    int got = model_cov(tp("ppca-out/model.json"), C, mu, &var);
+    for (int i = 0; i < PD; i++) {
+        mu_err = fmax(mu_err, fabs(mu[i] - mean[i]));
+        for (int j = 0; j < PD; j++) {
+            num += (C[i][j] - Cml[i][j]) * (C[i][j] - Cml[i][j]);
+            den += Cml[i][j] * Cml[i][j];
+        }
+    }
+    double cov_err = sqrt(num / den), var_err = fabs(var - var_ml) / var_ml;
+    ok(got && var_err < 0.02, "its noise variance is PPCA's maximum-likelihood sigma^2 = %.6f (got %.6f, %.1f%%)",
+       var_ml, var, 100 * var_err);
+    ok(got && cov_err < 0.06, "its covariance W W^T + sigma^2 I is PPCA's (relative Frobenius error %.4f)", cov_err);
+    ok(got && mu_err < 3e-3, "its mean is the data mean (max error %.1e)", mu_err);
+}
+
+/* ---- interruption, threads ---- */
+
+static int have_mnist(char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/../shared/data/mnist/train-images-idx3-ubyte.gz", root);
+    return access(path, R_OK) == 0;
+}
+
+static void small_config(const char *name, const char *out, const char *mnist, double lr)
+{
+    char cfg[2048];
+    snprintf(cfg, sizeof cfg,
+             "{\"architecture\": {\"activation\": \"tanh\", \"likelihood\": {\"type\": \"bernoulli\"}, "
+             "\"layers\": [{\"latent\": 8, \"encoder\": [32], \"decoder\": [32]}]},\n"
+             " \"data\": {\"train\": \"%s\", \"validation\": 100, \"limit\": 700},\n"
+             " \"objective\": {\"kind\": \"iwae\", \"k\": 3},\n"
+             " \"optimizer\": {\"kind\": \"adam\", \"lr\": %g, \"clip\": 50},\n"
+             " \"schedule\": {\"kind\": \"iwae\", \"stages\": 2, \"epoch_scale\": 1},\n"
+             " \"batch\": 20, \"shards\": 3, \"seed\": 5, \"validation\": {\"every\": 2, \"k\": 10},\n"
+             " \"output\": \"%s\"}\n",
+             mnist, lr, tp(out));
+    write_text(name, cfg);
+}
+
+static void resume_and_threads(void)
+{
+    char mnist[600], a[200], b[200];
+    if (!have_mnist(mnist, sizeof mnist)) {
+        tap_skip("resume and thread invariance", "../shared/data/mnist is not beside the project");
+        return;
+    }
+    small_config("runA.json", "runA", mnist, 0.003);
+    small_config("runB.json", "runB", mnist, 0.003);
+    small_config("runC.json", "runC", mnist, 0.003);
+    char rep[1024];
+    ok(train("runA.json", 1, 0, 0, rep, sizeof rep) == VARIA_OK, "4-epoch run, 1 thread (%s)", rep);
+    ok(train("runB.json", 2, 0, 2, rep, sizeof rep) == VARIA_OK && strstr(rep, "\"epochs_run\":2"),
+       "the same run interrupted after epoch 2 (%s)", rep);
+    ok(train("runB.json", 1, 1, 0, rep, sizeof rep) == VARIA_OK && strstr(rep, "\"epochs_this_process\":2"),
+       "resumed from its checkpoint for the last 2 epochs (%s)", rep);
+    ok(train("runC.json", 3, 0, 0, rep, sizeof rep) == VARIA_OK, "the same run on 3 threads");
+    static const char *const files[] = {"checkpoint/model-000004.safetensors", "checkpoint/optimizer-000004.safetensors",
+                                        "model.safetensors"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(a, sizeof a, "runA/%s", files[i]);
+        snprintf(b, sizeof b, "runB/%s", files[i]);
+        ok(same_file(tp(a), tp(b)), "interrupted and resumed = uninterrupted: %s is bit-identical", files[i]);
+        snprintf(b, sizeof b, "runC/%s", files[i]);
+        ok(same_file(tp(a), tp(b)), "3 threads = 1 thread: %s is bit-identical", files[i]);
+    }
+    ok(train("runA.json", 1, 1, 0, rep, sizeof rep) == VARIA_OK && strstr(rep, "\"epochs_this_process\":0"),
+       "resuming a finished run does nothing (%s)", rep);
+    small_config("runA.json", "runA", mnist, 0.002);
+    ok(train("runA.json", 1, 1, 0, rep, sizeof rep) != VARIA_OK, "resuming with a changed configuration fails (%s)",
+       rep);
+}
+
+/* ---- what the trainer computed, the runtime computes ---- */
+
+/* The trained model's tensors back into the trainer's layout. */
+static int read_theta(const char *path, const tr_layout *lay, float *theta)
+{
+    varia_ctx *ctx = varia_ctx_new();
+    varia_weights w;
+    int good = varia_weights_open(ctx, path, NULL, &w) == VARIA_OK;
+    for (int i = 0; good && i < lay->n_tensors; i++) {
+        const varia_tensor *t = varia_weights_find(&w, lay->t[i].name);
+        int64_t n = lay->t[i].rows * (lay->t[i].cols ? lay->t[i].cols : 1);
+        good = t && t->numel == n;
+        if (good)
+            memcpy(theta + lay->t[i].off, t->data, (size_t)n * sizeof(float));
+    }
+    if (good || w.t)
+        varia_weights_close(&w);
+    varia_ctx_free(ctx);
+    return good;
+}
+
+static void round_trip(void)
+{
+    enum { B = 4 };
+    char mnist[600];
+    if (!have_mnist(mnist, sizeof mnist)) {
+        tap_skip("round trip", "../shared/data/mnist is not beside the project");
+        return;
+    }
+    varia_ctx *ctx = varia_ctx_new();
+    varia_dataset ds;
+    varia_model *m = NULL;
+    cJSON *arch = cJSON_Parse("{\"activation\": \"tanh\", \"likelihood\": {\"type\": \"bernoulli\"}, "
+                              "\"layers\": [{\"latent\": 8, \"encoder\": [32], \"decoder\": [32]}]}");
+    static tr_layout lay;
+    static float theta[1 << 16], grad[1 << 16], eps[B * 8], x[B * 784], logits[B * 784], mean[B * 8];
+    static float *packs[TR_MAX_LIN];
+    static tr_lin lins[TR_MAX_LIN];
+    int good = varia_dataset_load(ctx, mnist, B, &ds) == VARIA_OK && tr_layout_build(ctx, arch, 784, &lay) == VARIA_OK &&
+               lay.P < (1 << 16) && read_theta(tp("runA/model.safetensors"), &lay, theta) &&
+               varia_model_load(ctx, tp("runA/model.json"), &m) == VARIA_OK;
+    ok(good, "the trained model loads in the runtime and its tensors in the trainer's layout");
+    if (!good)
+        return;
+    for (int i = 0; i < B * 784; i++)
+        x[i] = ds.x[i] >= 0.5f ? 1.0f : 0.0f;
+    for (int i = 0; i < lay.n_lin; i++) {
+        packs[i] = aligned_alloc(64, (size_t)varia_packed_floats(lay.lin[i].in, lay.lin[i].out) * sizeof(float));
+        varia_pack_panels(packs[i], theta + lay.lin[i].w_off, lay.lin[i].in, lay.lin[i].out, 0);
+    }
+    /* The trainer at eps = 0 (z = the posterior mean): recon = log p(x | mean). */
+    tr_tape *t = tr_tape_new();
+    tr_net_bind(&lay, theta, grad, packs, NULL, lins);
+    tr_objective o = {TR_OBJ_ELBO_ANALYTIC, 1, 1.0, 0};
+    tr_terms r = tr_net_forward(t, &lay, lins, theta, grad, x, B, eps, &o);
+    varia_eval_row rows[B];
+    varia_eval_opts eo = {1, 1, VARIA_BIN_NONE};
+    good = varia_encode(ctx, m, x, B, mean, NULL) == VARIA_OK &&
+           varia_decode(ctx, m, mean, B, VARIA_DECODE_PARAMS, logits, NULL) == VARIA_OK &&
+           varia_eval(ctx, m, x, B, &eo, rows, NULL) == VARIA_OK;
+    double e_rec = 0.0, e_kl = 0.0;
+    for (int b = 0; good && b < B; b++) {
+        double rec = varia_bernoulli_logp(x + b * 784, logits + b * 784, 784);
+        e_rec = fmax(e_rec, fabs(rec - r.recon->v[b]) / fabs(rec));
+        e_kl = fmax(e_kl, fabs(rows[b].kl - r.kl->v[b]) / fmax(1.0, fabs(rows[b].kl)));
+    }
+    ok(good && e_rec < 1e-5, "trainer's log p(x | posterior mean) = the runtime's encode + decode (rel %.1e)", e_rec);
+    ok(good && e_kl < 1e-5, "trainer's analytic KL = the runtime's eval KL (rel %.1e)", e_kl);
+    tr_tape_free(t);
+    for (int i = 0; i < lay.n_lin; i++)
+        free(packs[i]);
+    varia_model_free(m);
+    varia_dataset_free(&ds);
+    cJSON_Delete(arch);
+    varia_ctx_free(ctx);
+}
+
+/* ---- configuration errors name their culprit ---- */
+
+static void config_errors(void)
+{
+    static const struct {
+        const char *body, *needle;
+        varia_status st;
+    } cases[] = {
+        {"\"architecture\": %s, \"data\": {\"train\": \"%s\"}, \"output\": \"%s\", \"batchsize\": 5", "batchsize",
+         VARIA_ERR_MANIFEST},
+        {"\"architecture\": %s, \"data\": {\"train\": \"%s\"}, \"output\": \"%s\", \"optimizer\": {\"lr\": -1}",
+         "optimizer.lr", VARIA_ERR_MANIFEST},
+        {"\"architecture\": %s, \"data\": {\"train\": \"%s\"}, \"output\": \"%s\", \"schedule\": {\"kind\": \"cosine\"}",
+         "schedule.kind", VARIA_ERR_MANIFEST},
+        {"\"architecture\": %s, \"data\": {\"train\": \"%s\"}, \"output\": \"%s\", \"batch\": 1, \"shards\": 2",
+         "shards", VARIA_ERR_MANIFEST},
+        {"\"architecture\": %s, \"data\": {\"train\": \"%s\"}, \"output\": \"%s\", "
+         "\"objective\": {\"kind\": \"iwae\", \"k\": 5, \"free_bits\": 0.5}",
+         "free_bits", VARIA_ERR_MANIFEST},
+        {"\"architecture\": %s, \"data\": {\"train\": \"%s/nope.gz\"}, \"output\": \"%s\"", "nope.gz", VARIA_ERR_IO},
+        {"\"data\": {\"train\": \"%2$s\"}, \"output\": \"%3$s\"", "architecture", VARIA_ERR_MANIFEST},
+    };
+    const char *arch = "{\"likelihood\": {\"type\": \"bernoulli\"}, \"layers\": [{\"latent\": 2, \"encoder\": [], "
+                       "\"decoder\": []}]}";
+    write_text("tiny.amat", "0 1 0 1\n1 1 0 0\n0 0 1 1\n1 0 1 0\n");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char body[1024], text[1200], rep[600];
+        snprintf(body, sizeof body, cases[i].body, arch, i == 5 ? dir : tp("tiny.amat"), tp("bad-out"));
+        snprintf(text, sizeof text, "{%s}\n", body);
+        write_text("bad.json", text);
+        varia_status st = train("bad.json", 1, 0, 0, rep, sizeof rep);
+        ok(st == cases[i].st && strstr(rep, cases[i].needle), "bad config %zu: status %d naming '%s' (%s)", i,
+           (int)st, cases[i].needle, rep);
+    }
+    const char *two = "{\"likelihood\": {\"type\": \"bernoulli\"}, \"layers\": [{\"latent\": 2, \"encoder\": [], "
+                      "\"decoder\": []}, {\"latent\": 1, \"encoder\": [], \"decoder\": []}]}";
+    const char *decvar = "{\"likelihood\": {\"type\": \"gaussian\", \"variance\": \"decoder\"}, \"layers\": "
+                         "[{\"latent\": 2, \"encoder\": [], \"decoder\": []}]}";
+    const char *archs[2] = {two, decvar};
+    const varia_status want[2] = {VARIA_ERR_MANIFEST, VARIA_ERR_UNSUPPORTED};
+    for (int i = 0; i < 2; i++) {
+        char text[1200], rep[600];
+        snprintf(text, sizeof text, "{\"architecture\": %s, \"data\": {\"train\": \"%s\", \"binarize\": \"none\"}, "
+                 "\"batch\": 2, \"output\": \"%s\"}\n", archs[i], tp("tiny.amat"), tp("bad-out"));
+        write_text("bad.json", text);
+        varia_status st = train("bad.json", 1, 0, 0, rep, sizeof rep);
+        ok(st == want[i], "%s is refused with status %d (%s)",
+           i ? "a learned decoder variance head" : "the analytic KL with two stochastic layers", (int)want[i], rep);
+    }
+}
+
+/* With the argument "ppca" only the PPCA convergence runs (seconds of
+ * training: the "slow" suite, left out of the valgrind pass); without it,
+ * everything else. */
+int main(int argc, char **argv)
+{
+    int only_ppca = argc > 1 && !strcmp(argv[1], "ppca");
+    root = getenv("VARIA_SOURCE_ROOT");
+    snprintf(dir, sizeof dir, "/tmp/varia-train-XXXXXX");
+    if (!root || !mkdtemp(dir)) {
+        printf("not ok 1 - VARIA_SOURCE_ROOT set and a scratch directory\n");
+        return 1;
+    }
+    if (only_ppca) {
+        ppca();
+    } else {
+        products();
+        optimizers();
+        resume_and_threads();
+        round_trip();
+        config_errors();
+    }
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (getenv("VARIA_KEEP_TMP")) /* for debugging a failure */
+        printf("# kept %s\n", dir);
+    else if (system(cmd) != 0)
+        printf("# could not remove %s\n", dir);
+    return tap_done();
+}
