@@ -356,7 +356,7 @@ static void small_config(const char *name, const char *out, const char *mnist, d
     snprintf(cfg, sizeof cfg,
              "{\"architecture\": {\"activation\": \"tanh\", \"likelihood\": {\"type\": \"bernoulli\"}, "
              "\"layers\": [{\"latent\": 8, \"encoder\": [32], \"decoder\": [32]}]},\n"
-             " \"data\": {\"train\": \"%s\", \"validation\": 100, \"limit\": 700},\n"
+             " \"data\": {\"train\": \"%s\", \"validation\": 60, \"limit\": 460},\n"
              " \"objective\": {\"kind\": \"iwae\", \"k\": 3},\n"
              " \"optimizer\": {\"kind\": \"adam\", \"lr\": %g, \"clip\": 50},\n"
              " \"schedule\": {\"kind\": \"iwae\", \"stages\": 2, \"epoch_scale\": 1},\n"

@@ -227,14 +227,13 @@ static void defaults(tr_config *c)
 
 static varia_status parse_root(varia_ctx *ctx, tr_config *c)
 {
-    static const char *const known[] = {"architecture", "data", "data_meta", "objective", "optimizer", "schedule",
+    static const char *const known[] = {"architecture", "data", "objective", "optimizer", "schedule",
                                         "batch", "shards", "seed", "init", "output_bias_from_data", "validation",
                                         "checkpoint_every", "output", NULL};
     const cJSON *r = c->root;
     const cJSON *part;
     varia_status st = unknown_keys(ctx, r, "config", known);
     c->arch = cJSON_GetObjectItemCaseSensitive(r, "architecture");
-    c->data_meta = cJSON_GetObjectItemCaseSensitive(r, "data_meta");
     if (st == VARIA_OK && !cJSON_IsObject(c->arch))
         st = varia_fail(ctx, VARIA_ERR_MANIFEST, "config: \"architecture\" (as in a manifest) is required");
     if (st == VARIA_OK)

@@ -15,7 +15,6 @@ enum { TR_SCHED_CONSTANT, TR_SCHED_IWAE, TR_SCHED_STEP, TR_SCHED_EXP };
 typedef struct tr_config {
     cJSON *root;        /* owns the parsed file; arch points into it */
     const cJSON *arch;
-    const cJSON *data_meta; /* the optional "data_meta" copied to the manifest's "data" */
     char train_path[1024], output[1024];
     int64_t validation, limit;
     int binarize;

@@ -1,14 +1,14 @@
 /* Adam (Kingma & Ba 2015, with bias correction) and SGD with momentum. The
- * loops are compiled for AVX-512, AVX2 and baseline and picked at load time:
- * at small batches the update streams every parameter each step. */
+ * loops are compiled for AVX-512, AVX2 and baseline and picked from the CPU's
+ * flags (as the matrix kernels are; not ifuncs, whose resolvers run before
+ * sanitizer runtimes start): at small batches the update streams every
+ * parameter each step. */
 #include "optim.h"
 
 #include "config.h"
 
 #include <math.h>
 #include <stdlib.h>
-
-#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 
 int tr_optim_init(tr_optim *o, int kind, int64_t P, double beta1, double beta2, double eps, double momentum,
                   double clip)
@@ -49,34 +49,49 @@ void tr_optim_begin(tr_optim *o)
     o->t++;
 }
 
-CLONES static void sgd(float *theta, float *mom, const float *grad, float mu, float a, float gs, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++) {
-        mom[i] = mu * mom[i] + gs * grad[i];
-        theta[i] -= a * mom[i];
+#define SGD_ARGS float *theta, float *mom, const float *grad, float mu, float a, float gs, int64_t n
+#define SGD_BODY                                                                                           \
+    for (int64_t i = 0; i < n; i++) {                                                                      \
+        mom[i] = mu * mom[i] + gs * grad[i];                                                               \
+        theta[i] -= a * mom[i];                                                                            \
     }
-}
+#define ADAM_ARGS                                                                                          \
+    float *theta, float *m, float *v, const float *grad, float b1, float b2, float a, float rc2, float eps,  \
+        float gs, int64_t n
+#define ADAM_BODY                                                                                          \
+    for (int64_t i = 0; i < n; i++) {                                                                      \
+        float g = gs * grad[i];                                                                            \
+        m[i] = b1 * m[i] + (1.0f - b1) * g;                                                                \
+        v[i] = b2 * v[i] + (1.0f - b2) * g * g;                                                            \
+        theta[i] -= a * m[i] / (sqrtf(v[i]) * rc2 + eps);                                                  \
+    }
 
-CLONES static void adam(float *theta, float *m, float *v, const float *grad, float b1, float b2, float a,
-                        float rc2, float eps, float gs, int64_t n)
+__attribute__((target("avx512f,fma"))) static void sgd_avx512(SGD_ARGS) { SGD_BODY }
+__attribute__((target("avx2,fma"))) static void sgd_avx2(SGD_ARGS) { SGD_BODY }
+static void sgd_generic(SGD_ARGS) { SGD_BODY }
+__attribute__((target("avx512f,fma"))) static void adam_avx512(ADAM_ARGS) { ADAM_BODY }
+__attribute__((target("avx2,fma"))) static void adam_avx2(ADAM_ARGS) { ADAM_BODY }
+static void adam_generic(ADAM_ARGS) { ADAM_BODY }
+
+/* 2: AVX-512, 1: AVX2 + FMA, 0: baseline. */
+static int isa(void)
 {
-    for (int64_t i = 0; i < n; i++) {
-        float g = gs * grad[i];
-        m[i] = b1 * m[i] + (1.0f - b1) * g;
-        v[i] = b2 * v[i] + (1.0f - b2) * g * g;
-        theta[i] -= a * m[i] / (sqrtf(v[i]) * rc2 + eps);
-    }
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma"))
+        return 2;
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
 void tr_optim_range(const tr_optim *o, float *theta, const float *grad, double lr, double gscale, int64_t lo,
                     int64_t hi)
 {
     if (o->kind == TR_OPT_SGD) {
-        sgd(theta + lo, o->m + lo, grad + lo, (float)o->momentum, (float)lr, (float)gscale, hi - lo);
+        void (*f)(SGD_ARGS) = isa() == 2 ? sgd_avx512 : isa() ? sgd_avx2 : sgd_generic;
+        f(theta + lo, o->m + lo, grad + lo, (float)o->momentum, (float)lr, (float)gscale, hi - lo);
         return;
     }
     /* The bias corrections fold into the step size and epsilon's scale. */
     double c1 = 1.0 - pow(o->beta1, (double)o->t), c2 = 1.0 - pow(o->beta2, (double)o->t);
-    adam(theta + lo, o->m + lo, o->v + lo, grad + lo, (float)o->beta1, (float)o->beta2, (float)(lr / c1),
+    void (*f)(ADAM_ARGS) = isa() == 2 ? adam_avx512 : isa() ? adam_avx2 : adam_generic;
+    f(theta + lo, o->m + lo, o->v + lo, grad + lo, (float)o->beta1, (float)o->beta2, (float)(lr / c1),
          (float)(1.0 / sqrt(c2)), (float)o->eps, (float)gscale, hi - lo);
 }
