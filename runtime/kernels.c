@@ -20,11 +20,52 @@ int64_t varia_packed_floats(int64_t in, int64_t out)
     return (floats + 15) / 16 * 16;
 }
 
-/* The trainer repacks every step, so this is blocked: a 32 x 64 tile of W is
- * transposed within L1 (the transposed layout is a row copy per input). */
+/* 16 x 16 transpose in registers: three rounds of two-input shuffles that
+ * swap ever smaller off-diagonal blocks (8, 4, 2, then 1 wide). */
+__attribute__((target("avx512f"))) static void transpose16(const float *src, int64_t stride, float *dst,
+                                                          int64_t dstride)
+{
+    v16 r[16], t[16];
+    for (int i = 0; i < 16; i++)
+        memcpy(&r[i], src + i * stride, sizeof r[i]);
+    typedef int v16i __attribute__((vector_size(64)));
+    static const v16i m8a = {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23};
+    static const v16i m8b = {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31};
+    static const v16i m4a = {0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27};
+    static const v16i m4b = {4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31};
+    static const v16i m2a = {0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29};
+    static const v16i m2b = {2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31};
+    static const v16i m1a = {0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30};
+    static const v16i m1b = {1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31};
+    for (int i = 0; i < 8; i++) {
+        t[i] = __builtin_shuffle(r[i], r[i + 8], m8a);
+        t[i + 8] = __builtin_shuffle(r[i], r[i + 8], m8b);
+    }
+    for (int b = 0; b < 16; b += 8)
+        for (int i = b; i < b + 4; i++) {
+            r[i] = __builtin_shuffle(t[i], t[i + 4], m4a);
+            r[i + 4] = __builtin_shuffle(t[i], t[i + 4], m4b);
+        }
+    for (int b = 0; b < 16; b += 4)
+        for (int i = b; i < b + 2; i++) {
+            t[i] = __builtin_shuffle(r[i], r[i + 2], m2a);
+            t[i + 2] = __builtin_shuffle(r[i], r[i + 2], m2b);
+        }
+    for (int i = 0; i < 16; i += 2) {
+        r[i] = __builtin_shuffle(t[i], t[i + 1], m1a);
+        r[i + 1] = __builtin_shuffle(t[i], t[i + 1], m1b);
+    }
+    for (int i = 0; i < 16; i++)
+        memcpy(dst + i * dstride, &r[i], sizeof r[i]);
+}
+
+/* The trainer repacks every step, so this is fast: the transposed layout is a
+ * row copy per input; the plain one transposes 16 x 16 tiles in registers on
+ * AVX-512 CPUs and 32 x 64 tiles within L1 elsewhere. */
 void varia_pack_panels(float *dst, const float *w, int64_t in, int64_t out, int transposed)
 {
     enum { IB = 64 };
+    int fast = !transposed && __builtin_cpu_supports("avx512f");
     for (int64_t o0 = 0; o0 < out; o0 += VARIA_PANEL) {
         float *panel = dst + o0 * in;
         int64_t cols = out - o0 < VARIA_PANEL ? out - o0 : VARIA_PANEL;
@@ -35,7 +76,11 @@ void varia_pack_panels(float *dst, const float *w, int64_t in, int64_t out, int 
                 memcpy(panel + i * VARIA_PANEL, w + i * out + o0, (size_t)cols * sizeof(float));
             continue;
         }
-        for (int64_t i0 = 0; i0 < in; i0 += IB) {
+        int64_t i_fast = fast && cols == VARIA_PANEL ? in / 16 * 16 : 0;
+        for (int64_t i0 = 0; i0 < i_fast; i0 += 16)
+            for (int c0 = 0; c0 < VARIA_PANEL; c0 += 16)
+                transpose16(w + (o0 + c0) * in + i0, in, panel + i0 * VARIA_PANEL + c0, VARIA_PANEL);
+        for (int64_t i0 = i_fast; i0 < in; i0 += IB) {
             int64_t ni = in - i0 < IB ? in - i0 : IB;
             for (int64_t c = 0; c < cols; c++) {
                 const float *src = w + (o0 + c) * in + i0;
@@ -377,6 +422,59 @@ double varia_bernoulli_logp(const float *x, const float *l, int64_t d)
     tile_fn tile = pick_tile();
     bern_fn f = tile == tile_avx512 ? bern_avx512 : tile == tile_avx2 ? bern_avx2 : bern_generic;
     return f(x, l, d);
+}
+
+/* ---- elementwise ops the trainer's backward passes run ---- */
+
+#define BGRAD_BODY for (int64_t i = 0; i < n; i++) out[i] = x[i] - vm_sigmoid(l[i]);
+#define BGRAD_ARGS const float *x, const float *l, int64_t n, float *out
+/* out = dy * act'(v) from the activation's output y, the switch hoisted. */
+#define AGRAD_LOOP(expr)                                                                                   \
+    for (int64_t i = 0; i < n; i++) {                                                                      \
+        float v = y[i];                                                                                    \
+        out[i] = dy[i] * (expr);                                                                           \
+    }                                                                                                      \
+    break;
+#define AGRAD_BODY                                                                                         \
+    switch (act.kind) {                                                                                    \
+    case VARIA_ACT_TANH: AGRAD_LOOP(1.0f - v * v)                                                          \
+    case VARIA_ACT_IDENTITY: AGRAD_LOOP(v == v ? 1.0f : v)                                                 \
+    case VARIA_ACT_RELU: AGRAD_LOOP(v > 0.0f ? 1.0f : 0.0f)                                                \
+    case VARIA_ACT_LEAKY_RELU: AGRAD_LOOP(v > 0.0f ? 1.0f : act.param)                                     \
+    case VARIA_ACT_ELU: AGRAD_LOOP(v > 0.0f ? 1.0f : v + act.param)                                        \
+    case VARIA_ACT_SOFTPLUS: AGRAD_LOOP(-vm_expm1(-v))                                                     \
+    case VARIA_ACT_SIGMOID: AGRAD_LOOP(v * (1.0f - v))                                                     \
+    }
+#define AGRAD_ARGS varia_act act, const float *y, const float *dy, int64_t n, float *out
+#define ADD_BODY for (int64_t i = 0; i < n; i++) y[i] += x[i];
+#define ADD_ARGS float *y, const float *x, int64_t n
+
+__attribute__((target("avx512f,fma"))) static void bgrad_avx512(BGRAD_ARGS) { BGRAD_BODY }
+__attribute__((target("avx2,fma"))) static void bgrad_avx2(BGRAD_ARGS) { BGRAD_BODY }
+static void bgrad_generic(BGRAD_ARGS) { BGRAD_BODY }
+__attribute__((target("avx512f,fma"))) static void agrad_avx512(AGRAD_ARGS) { AGRAD_BODY }
+__attribute__((target("avx2,fma"))) static void agrad_avx2(AGRAD_ARGS) { AGRAD_BODY }
+static void agrad_generic(AGRAD_ARGS) { AGRAD_BODY }
+__attribute__((target("avx512f,fma"))) static void add_avx512(ADD_ARGS) { ADD_BODY }
+__attribute__((target("avx2,fma"))) static void add_avx2(ADD_ARGS) { ADD_BODY }
+static void add_generic(ADD_ARGS) { ADD_BODY }
+
+void varia_bernoulli_grad(const float *x, const float *l, int64_t n, float *out)
+{
+    tile_fn tile = pick_tile();
+    (tile == tile_avx512 ? bgrad_avx512 : tile == tile_avx2 ? bgrad_avx2 : bgrad_generic)(x, l, n, out);
+}
+
+void varia_act_grad(varia_act act, const float *y, const float *dy, int64_t n, float *out)
+{
+    tile_fn tile = pick_tile();
+    (tile == tile_avx512 ? agrad_avx512 : tile == tile_avx2 ? agrad_avx2 : agrad_generic)(act, y, dy, n, out);
+}
+
+void varia_add(float *y, const float *x, int64_t n)
+{
+    tile_fn tile = pick_tile();
+    (tile == tile_avx512 ? add_avx512 : tile == tile_avx2 ? add_avx2 : add_generic)(y, x, n);
 }
 
 #define LOG_2PI 1.8378770664093453

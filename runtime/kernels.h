@@ -52,6 +52,13 @@ const char *varia_kernel_name(void);
 /* y[i] = 1 / (1 + exp(-x[i])), vectorized (y may equal x). */
 void varia_sigmoid(float *y, const float *x, int64_t n);
 
+/* Elementwise ops of the trainer's backward passes, vectorized like the rest:
+ * out = x - sigmoid(l) (the Bernoulli log-likelihood's gradient in l);
+ * out = dy * act'(v) computed from the activation's output y; y += x. */
+void varia_bernoulli_grad(const float *x, const float *l, int64_t n, float *out);
+void varia_act_grad(varia_act act, const float *y, const float *dy, int64_t n, float *out);
+void varia_add(float *y, const float *x, int64_t n);
+
 /* Stable scalar helpers. */
 float varia_softplus(float x);
 /* log p(x | logits) for Bernoulli, summed over d (x may be fractional). */

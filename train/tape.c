@@ -282,17 +282,16 @@ tr_node *TR(bernoulli_logp)(tr_tape *t, tr_node *logits, const tr_real *x, int64
     r->a = logits;
     r->data = x;
     r->k = kx;
-    tr_real *term = scratch(t, D);
-    if (!term)
-        return o;
     for (int64_t i = 0; i < logits->rows; i++) {
         const tr_real *l = logits->v + i * D, *xr = x + (i / kx) * D;
-        for (int64_t d = 0; d < D; d++) /* vectorizes */
-            term[d] = xr[d] * l[d] - SOFTPLUS(l[d]);
+#ifdef TR_DOUBLE
         double s = 0.0;
         for (int64_t d = 0; d < D; d++)
-            s += term[d];
-        o->v[i] = (tr_real)s;
+            s += xr[d] * l[d] - SOFTPLUS(l[d]);
+        o->v[i] = s;
+#else
+        o->v[i] = (float)varia_bernoulli_logp(xr, l, D); /* the runtime's own */
+#endif
     }
     return o;
 }
@@ -390,6 +389,7 @@ tr_node *TR(mean_groups)(tr_tape *t, tr_node *x, int64_t k)
 
 /* ---- backward rules ---- */
 
+#ifdef TR_DOUBLE
 /* d act(v) / dv from the activation's output y. */
 static tr_real act_grad(varia_act act, tr_real y)
 {
@@ -404,6 +404,7 @@ static tr_real act_grad(varia_act act, tr_real y)
     }
     return 1;
 }
+#endif
 
 static void back_linear(tr_tape *t, const record *r)
 {
@@ -414,8 +415,12 @@ static void back_linear(tr_tape *t, const record *r)
         dpre = scratch(t, n);
         if (!dpre)
             return;
+#ifdef TR_DOUBLE
         for (int64_t i = 0; i < n; i++)
             dpre[i] = y->g[i] * act_grad(r->act, y->v[i]);
+#else
+        varia_act_grad(r->act, y->v, y->g, n, dpre);
+#endif
     }
     TR(mm_weight_grad)(r->lin, dpre, x->v, x->rows, scratch(t, TR(mm_weight_scratch)(r->lin, x->rows)));
     if (x->g)
@@ -468,17 +473,26 @@ static void back_stdn(const record *r)
             z->g[i * z->cols + d] -= r->out->g[i] * z->v[i * z->cols + d];
 }
 
-static void back_bern(const record *r)
+static void back_bern(tr_tape *t, const record *r)
 {
     tr_node *l = r->a;
     int64_t D = l->cols;
+    tr_real *tmp = scratch(t, D);
+    if (!tmp)
+        return;
     for (int64_t i = 0; i < l->rows; i++) {
         const tr_real *xr = r->data + (i / r->k) * D;
         tr_real g = r->out->g[i];
         const tr_real *lv = l->v + i * D;
         tr_real *lg = l->g + i * D;
+#ifdef TR_DOUBLE
         for (int64_t d = 0; d < D; d++)
-            lg[d] += g * (xr[d] - (tr_real)SIGMOID(lv[d]));
+            lg[d] += g * (xr[d] - SIGMOID(lv[d]));
+#else
+        varia_bernoulli_grad(xr, lv, D, tmp);
+        for (int64_t d = 0; d < D; d++)
+            lg[d] += g * tmp[d];
+#endif
     }
 }
 
@@ -518,7 +532,7 @@ static void back_one(tr_tape *t, const record *r)
     case OP_REPARAM: back_reparam(r); break;
     case OP_GAUSS: back_gauss(r); break;
     case OP_STDN: back_stdn(r); break;
-    case OP_BERN: back_bern(r); break;
+    case OP_BERN: back_bern(t, r); break;
     case OP_KL: back_kl(r); break;
     case OP_LSE:
     case OP_MEAN: back_groups(r); break;

@@ -102,8 +102,7 @@ void TR(mm_weight_grad)(const tr_lin *l, const tr_real *dy, const tr_real *x, in
     varia_linear k = {n, l->in, NULL, px, zero};
     const varia_act id = {VARIA_ACT_IDENTITY, 0.0f};
     varia_linear_forward_native(&k, dyt, l->out, prod, id);
-    for (int64_t i = 0; i < l->out * l->in; i++)
-        l->gw[i] += prod[i];
+    varia_add(l->gw, prod, l->out * l->in);
     for (int64_t o = 0; o < l->out; o++) {
         float s = 0.0f;
         for (int64_t r = 0; r < n; r++)
@@ -127,8 +126,7 @@ void TR(mm_input_grad)(const tr_lin *l, const tr_real *dy, int64_t n, tr_real *d
     varia_linear k = {l->out, l->in, NULL, (float *)l->packed_t, zero};
     const varia_act id = {VARIA_ACT_IDENTITY, 0.0f};
     varia_linear_forward_native(&k, dy, n, prod, id);
-    for (int64_t i = 0; i < n * l->in; i++)
-        dx[i] += prod[i];
+    varia_add(dx, prod, n * l->in);
 }
 
 #endif
