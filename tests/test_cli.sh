@@ -322,6 +322,35 @@ expect_rc "a missing weights file exits 3 (IO)" 3 "$VARIA" info "$T/m/model.json
 cp "$T/m/good.safetensors" "$T/m/model.safetensors"
 expect_rc "the restored copy loads (exit 0)" 0 "$VARIA" info "$T/m/model.json"
 
+# ---- varia train --------------------------------------------------------------------
+if "$VARIA" train --help >/dev/null 2>&1; then
+    printf '0 1 0 1 1 0\n1 1 0 0 1 1\n0 0 1 1 0 1\n1 0 1 0 0 0\n0 1 1 0 1 0\n1 1 1 0 0 1\n' >"$T/tiny.amat"
+    cat >"$T/train.json" <<EOF2
+{"architecture": {"activation": "tanh", "likelihood": {"type": "bernoulli"},
+                  "layers": [{"latent": 2, "encoder": [4], "decoder": [4]}]},
+ "data": {"train": "$T/tiny.amat", "validation": 2, "binarize": "none"},
+ "objective": {"kind": "iwae", "k": 3}, "schedule": {"kind": "constant", "epochs": 3},
+ "batch": 2, "validation": {"every": 1, "k": 4}, "output": "$T/trained"}
+EOF2
+    expect_rc "train: a 3-epoch run exits 0" 0 "$VARIA" train "$T/train.json" --threads 2
+    check "... prints a JSON report with the epochs run" out_has '"epochs_run":3'
+    check "... logs every epoch with its validation bound" err_has "epoch 3/3 .* valid"
+    expect_rc "... and writes a model the runtime loads" 0 "$VARIA" info "$T/trained/model.json"
+    check "... whose provenance names the command" out_has "varia train"
+    expect_rc "the checkpoint is a loadable model too (exit 0)" 0 "$VARIA" info "$T/trained/checkpoint/model.json"
+    expect_rc "--resume of a finished run exits 0" 0 "$VARIA" train "$T/train.json" --resume
+    check "... and runs no epoch" out_has '"epochs_this_process":0'
+    expect_rc "train with no config is a usage error (exit 2)" 2 "$VARIA" train
+    sed 's/"batch": 2/"batch": 2, "bacth": 3/' "$T/train.json" >"$T/typo.json"
+    expect_rc "a misspelt config key exits 6 (MANIFEST)" 6 "$VARIA" train "$T/typo.json"
+    check "... naming the key" err_has "bacth"
+    expect_rc "a missing config file exits 3 (IO)" 3 "$VARIA" train "$T/none.json"
+    printf '{"architecture": ' >"$T/broken.json"
+    expect_rc "a truncated config exits 5 (JSON)" 5 "$VARIA" train "$T/broken.json"
+else
+    skip "varia train" "built without the training module"
+fi
+
 # ---- summary --------------------------------------------------------------------------
 if [ "$signals" -eq 0 ]; then ok "no command died by a signal"; else notok "no command died by a signal" "$signals did"; fi
 echo "# passed $((n - fail)) failed $fail"
