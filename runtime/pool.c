@@ -1,9 +1,16 @@
 /* A persistent pool: creating threads per call would cost more than a small
- * evaluation, so the threads live as long as the context that owns them. */
+ * evaluation, so the threads live as long as the context that owns them.
+ * Waiting spins briefly before sleeping: the trainer runs several jobs of a
+ * few hundred microseconds per step, and a sleeping thread's wake-up costs
+ * about as much on a virtual machine. */
 #include "pool.h"
 
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+
+#define SPINS 20000 /* polls (with a yield every 64) before sleeping: ~100 us */
 
 struct varia_pool {
     int size;             /* workers, the caller included */
@@ -11,8 +18,9 @@ struct varia_pool {
     pthread_t *tid;
     pthread_mutex_t lock;
     pthread_cond_t wake, done;
-    unsigned long generation; /* bumped per job */
-    int pending, quit;
+    atomic_ulong generation; /* bumped per job */
+    atomic_int pending;
+    int quit;
     void (*fn)(void *, int);
     void *arg;
 };
@@ -25,20 +33,27 @@ static void *worker_main(void *raw)
     free(raw);
     varia_pool *p = s.p;
     unsigned long seen = 0;
-    pthread_mutex_lock(&p->lock);
     for (;;) {
-        while (!p->quit && p->generation == seen)
-            pthread_cond_wait(&p->wake, &p->lock);
-        if (p->quit)
-            break;
-        seen = p->generation;
-        pthread_mutex_unlock(&p->lock);
-        p->fn(p->arg, s.id);
+        for (int i = 0; i < SPINS && atomic_load_explicit(&p->generation, memory_order_acquire) == seen; i++)
+            if ((i & 63) == 63)
+                sched_yield();
         pthread_mutex_lock(&p->lock);
-        if (--p->pending == 0)
+        while (!p->quit && atomic_load(&p->generation) == seen)
+            pthread_cond_wait(&p->wake, &p->lock);
+        int quit = p->quit;
+        void (*fn)(void *, int) = p->fn;
+        void *arg = p->arg;
+        seen = atomic_load(&p->generation);
+        pthread_mutex_unlock(&p->lock);
+        if (quit)
+            break;
+        fn(arg, s.id);
+        if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
+            pthread_mutex_lock(&p->lock);
             pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->lock);
+        }
     }
-    pthread_mutex_unlock(&p->lock);
     return NULL;
 }
 
@@ -79,13 +94,16 @@ void varia_pool_run(varia_pool *p, void (*fn)(void *arg, int worker), void *arg)
     pthread_mutex_lock(&p->lock);
     p->fn = fn;
     p->arg = arg;
-    p->pending = p->size - 1;
-    p->generation++;
+    atomic_store(&p->pending, p->size - 1);
+    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
     fn(arg, 0);
+    for (int i = 0; i < SPINS && atomic_load_explicit(&p->pending, memory_order_acquire) > 0; i++)
+        if ((i & 63) == 63)
+            sched_yield();
     pthread_mutex_lock(&p->lock);
-    while (p->pending > 0)
+    while (atomic_load(&p->pending) > 0)
         pthread_cond_wait(&p->done, &p->lock);
     pthread_mutex_unlock(&p->lock);
 }

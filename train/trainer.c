@@ -17,7 +17,10 @@
 #include <string.h>
 
 #define STREAM_TRAIN_NOISE 104
-enum { PHASE_PACK, PHASE_FORWARD, PHASE_BACKWARD, PHASE_REDUCE, PHASE_UPDATE };
+/* A step's jobs. FORWARD and BACKWARD are one job (SHARDS) unless free bits
+ * need the whole batch's KL in between; REDUCE and UPDATE are one (SUM_UPDATE)
+ * unless clipping needs the whole gradient's norm in between. */
+enum { PHASE_PACK, PHASE_FORWARD, PHASE_BACKWARD, PHASE_SHARDS, PHASE_REDUCE, PHASE_UPDATE, PHASE_SUM_UPDATE };
 
 /* ---- one step, in phases run on every worker ---- */
 
@@ -116,18 +119,18 @@ static void phase_job(void *arg, int worker)
     if (t->phase == PHASE_PACK)
         for (int i = worker; i < t->lay.n_lin; i += workers)
             pack_layer(t, i);
-    else if (t->phase == PHASE_REDUCE || t->phase == PHASE_UPDATE)
+    else if (t->phase >= PHASE_REDUCE)
         for (int b = worker; b < BLOCKS; b += workers) {
-            if (t->phase == PHASE_REDUCE)
+            if (t->phase != PHASE_UPDATE)
                 reduce_block(t, b);
-            else
+            if (t->phase != PHASE_REDUCE)
                 update_block(t, b);
         }
     else
         for (int s = worker; s < t->n_shards; s += workers) {
-            if (t->phase == PHASE_FORWARD)
+            if (t->phase != PHASE_BACKWARD)
                 shard_forward(t, &t->sh[s]);
-            else
+            if (t->phase != PHASE_FORWARD)
                 shard_backward(t, &t->sh[s]);
         }
 }
@@ -162,8 +165,9 @@ varia_status tr_step(varia_ctx *ctx, varia_trainer *t, double lr, double sums[3]
     t->beta = t->c.warmup_steps > 0 && global < t->c.warmup_steps
                   ? t->c.beta0 + (1.0 - t->c.beta0) * (double)global / (double)t->c.warmup_steps
                   : 1.0;
+    int split_shards = t->c.free_bits > 0.0, split_update = t->opt.clip > 0.0;
     run_phase(t, PHASE_PACK);
-    run_phase(t, PHASE_FORWARD);
+    run_phase(t, split_shards ? PHASE_FORWARD : PHASE_SHARDS);
     for (int s = 0; s < t->n_shards; s++) {
         if (tr_failed(t->sh[s].tape))
             return varia_fail(ctx, VARIA_ERR_NOMEM, "train: out of memory for the step's activations");
@@ -175,16 +179,22 @@ varia_status tr_step(varia_ctx *ctx, varia_trainer *t, double lr, double sums[3]
         return varia_fail(ctx, VARIA_ERR_NONFINITE, "train: the objective became %g at epoch %lld, batch %lld "
                           "(lower the learning rate or clip gradients)", sums[0], (long long)t->cur_epoch + 1,
                           (long long)t->cur_batch);
-    if (t->c.free_bits > 0.0)
+    if (split_shards) {
         free_bits_seed(t);
-    run_phase(t, PHASE_BACKWARD);
+        run_phase(t, PHASE_BACKWARD);
+    }
+    t->lr = lr;
+    t->gscale = 1.0;
+    tr_optim_begin(&t->opt);
+    if (!split_update) {
+        run_phase(t, PHASE_SUM_UPDATE);
+        return VARIA_OK;
+    }
     run_phase(t, PHASE_REDUCE);
     double sq = 0.0;
     for (int b = 0; b < BLOCKS; b++)
         sq += t->block_sq[b];
-    t->lr = lr;
     t->gscale = tr_optim_clip_scale(&t->opt, sqrt(sq));
-    tr_optim_begin(&t->opt);
     run_phase(t, PHASE_UPDATE);
     return VARIA_OK;
 }
