@@ -476,6 +476,73 @@ static void round_trip(void)
     varia_ctx_free(ctx);
 }
 
+/* ---- early stopping and free bits ---- */
+
+static void tiny_config(const char *name, const char *out, const char *extra)
+{
+    char cfg[2048];
+    snprintf(cfg, sizeof cfg,
+             "{\"architecture\": {\"activation\": \"tanh\", \"likelihood\": {\"type\": \"bernoulli\"}, "
+             "\"layers\": [{\"latent\": 3, \"encoder\": [8], \"decoder\": [8]}]},\n"
+             " \"data\": {\"train\": \"%s\", \"validation\": 8, \"binarize\": \"none\"},\n"
+             " \"batch\": 4, \"seed\": 2, \"output\": \"%s\", %s}\n",
+             tp("tiny.amat"), tp(out), extra);
+    write_text(name, cfg);
+}
+
+static int read_floats(const char *path, float *out, int cap)
+{
+    varia_ctx *ctx = varia_ctx_new();
+    varia_weights w;
+    int n = 0;
+    if (varia_weights_open(ctx, path, NULL, &w) == VARIA_OK) {
+        for (int i = 0; i < w.n; i++)
+            for (int64_t j = 0; j < w.t[i].numel && n < cap; j++)
+                out[n++] = w.t[i].data[j];
+        varia_weights_close(&w);
+    }
+    varia_ctx_free(ctx);
+    return n;
+}
+
+static void stopping_and_free_bits(void)
+{
+    FILE *f = fopen(tp("tiny.amat"), "w");
+    varia_rng r;
+    varia_rng_init(&r, 4, 1, 0, 0);
+    for (int i = 0; f && i < 40; i++)
+        for (int d = 0; d < 6; d++)
+            fprintf(f, "%d%c", varia_rng_uniform(&r) < 0.3 + 0.1 * d, d < 5 ? ' ' : '\n');
+    if (f)
+        fclose(f);
+    char rep[1024];
+    /* lr 0: the weights never change, so no validation after the first improves. */
+    tiny_config("stop.json", "stop", "\"optimizer\": {\"lr\": 0}, \"schedule\": {\"kind\": \"constant\", \"epochs\": 10}, "
+                                     "\"validation\": {\"every\": 1, \"k\": 5, \"patience\": 2}");
+    ok(train("stop.json", 1, 0, 0, rep, sizeof rep) == VARIA_OK && strstr(rep, "\"epochs_run\":3") &&
+           strstr(rep, "\"stopped_early\":true") && strstr(rep, "\"best_epoch\":1"),
+       "patience 2 with no improvement stops after epoch 3, keeping epoch 1 (%s)", rep);
+    /* Free bits above every dimension's KL leave the KL no gradient: the same
+     * training as a KL weight of zero. */
+    tiny_config("fb.json", "fb", "\"objective\": {\"free_bits\": 100}, \"schedule\": {\"kind\": \"constant\", "
+                                 "\"epochs\": 3}, \"validation\": {\"every\": 0}");
+    tiny_config("b0.json", "b0", "\"objective\": {\"warmup_start\": 0, \"warmup_steps\": 1000000000000000}, "
+                                 "\"schedule\": {\"kind\": \"constant\", \"epochs\": 3}, \"validation\": {\"every\": 0}");
+    tiny_config("b1.json", "b1", "\"schedule\": {\"kind\": \"constant\", \"epochs\": 3}, \"validation\": {\"every\": 0}");
+    static float a[4096], b[4096], c[4096];
+    int good = train("fb.json", 1, 0, 0, NULL, 0) == VARIA_OK && train("b0.json", 1, 0, 0, NULL, 0) == VARIA_OK &&
+               train("b1.json", 1, 0, 0, NULL, 0) == VARIA_OK;
+    int na = read_floats(tp("fb/model.safetensors"), a, 4096), nb = read_floats(tp("b0/model.safetensors"), b, 4096);
+    int nc = read_floats(tp("b1/model.safetensors"), c, 4096);
+    double d_fb = 0.0, d_kl = 0.0;
+    for (int i = 0; i < na && na == nb && nb == nc; i++) {
+        d_fb = fmax(d_fb, fabs(a[i] - b[i]));
+        d_kl = fmax(d_kl, fabs(a[i] - c[i]));
+    }
+    ok(good && na > 0 && na == nb && d_fb < 1e-5 && d_kl > 1e-3,
+       "free bits above every KL train as KL weight 0 (max difference %.1e; %.1e from the full KL)", d_fb, d_kl);
+}
+
 /* ---- configuration errors name their culprit ---- */
 
 static void config_errors(void)
@@ -546,6 +613,7 @@ int main(int argc, char **argv)
         optimizers();
         resume_and_threads();
         round_trip();
+        stopping_and_free_bits();
         config_errors();
     }
     char cmd[400];
