@@ -564,6 +564,8 @@ static void config_errors(void)
          "free_bits", VARIA_ERR_MANIFEST},
         {"\"architecture\": %s, \"data\": {\"train\": \"%s/nope.gz\"}, \"output\": \"%s\"", "nope.gz", VARIA_ERR_IO},
         {"\"data\": {\"train\": \"%2$s\"}, \"output\": \"%3$s\"", "architecture", VARIA_ERR_MANIFEST},
+        {"\"architecture\": %s, \"data\": {\"train\": \"%s\"}, \"output\": \"%s\", \"batch\": 100",
+         "one batch", VARIA_ERR_ARG},
     };
     const char *arch = "{\"likelihood\": {\"type\": \"bernoulli\"}, \"layers\": [{\"latent\": 2, \"encoder\": [], "
                        "\"decoder\": []}]}";
@@ -581,16 +583,20 @@ static void config_errors(void)
                       "\"decoder\": []}, {\"latent\": 1, \"encoder\": [], \"decoder\": []}]}";
     const char *decvar = "{\"likelihood\": {\"type\": \"gaussian\", \"variance\": \"decoder\"}, \"layers\": "
                          "[{\"latent\": 2, \"encoder\": [], \"decoder\": []}]}";
-    const char *archs[2] = {two, decvar};
-    const varia_status want[2] = {VARIA_ERR_MANIFEST, VARIA_ERR_UNSUPPORTED};
-    for (int i = 0; i < 2; i++) {
+    const char *wide = "{\"likelihood\": {\"type\": \"bernoulli\"}, \"layers\": [{\"latent\": 2, \"encoder\": "
+                       "[60000], \"decoder\": []}]}, \"objective\": {\"kind\": \"iwae\", \"k\": 100000}";
+    const char *archs[3] = {two, decvar, wide};
+    const varia_status want[3] = {VARIA_ERR_MANIFEST, VARIA_ERR_UNSUPPORTED, VARIA_ERR_TOO_LARGE};
+    static const char *const what[3] = {"the analytic KL with two stochastic layers",
+                                        "a learned decoder variance head",
+                                        "a step needing ~180 GiB of activations (k 100000, width 60000)"};
+    for (int i = 0; i < 3; i++) {
         char text[1200], rep[600];
         snprintf(text, sizeof text, "{\"architecture\": %s, \"data\": {\"train\": \"%s\", \"binarize\": \"none\"}, "
                  "\"batch\": 2, \"output\": \"%s\"}\n", archs[i], tp("tiny.amat"), tp("bad-out"));
         write_text("bad.json", text);
         varia_status st = train("bad.json", 1, 0, 0, rep, sizeof rep);
-        ok(st == want[i], "%s is refused with status %d (%s)",
-           i ? "a learned decoder variance head" : "the analytic KL with two stochastic layers", (int)want[i], rep);
+        ok(st == want[i], "%s is refused with status %d (%s)", what[i], (int)want[i], rep);
     }
 }
 

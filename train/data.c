@@ -21,16 +21,18 @@ varia_status tr_data_load(varia_ctx *ctx, const tr_config *c, tr_data *d)
     d->n_train = d->set.n - d->n_val;
     d->perm_epoch = -1;
     if (d->n_train < c->batch) {
+        st = varia_fail(ctx, VARIA_ERR_ARG, "train: '%s' has %lld examples: fewer than the validation split (%lld) "
+                        "plus one batch (%lld)", c->train_path, (long long)(d->set.n), (long long)c->validation,
+                        (long long)c->batch);
         tr_data_free(d);
-        return varia_fail(ctx, VARIA_ERR_ARG, "train: '%s' has %lld examples: fewer than the validation split (%lld) "
-                          "plus one batch (%lld)", c->train_path, (long long)(d->set.n), (long long)c->validation,
-                          (long long)c->batch);
+        return st;
     }
     for (int64_t i = 0; c->binarize == TR_BIN_DYNAMIC && i < d->set.n * d->D; i++)
         if (!(d->set.x[i] >= 0.0f && d->set.x[i] <= 1.0f)) {
+            st = varia_fail(ctx, VARIA_ERR_ARG, "train: dynamic binarization needs values in [0, 1]; '%s' example "
+                            "%lld has %g", c->train_path, (long long)(i / (d->D ? d->D : 1)), (double)d->set.x[i]);
             tr_data_free(d);
-            return varia_fail(ctx, VARIA_ERR_ARG, "train: dynamic binarization needs values in [0, 1]; '%s' example "
-                              "%lld has %g", c->train_path, (long long)(i / (d->D ? d->D : 1)), (double)d->set.x[i]);
+            return st;
         }
     d->perm = malloc((size_t)d->n_train * sizeof *d->perm);
     d->mean = calloc((size_t)d->D, sizeof *d->mean);

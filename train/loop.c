@@ -56,6 +56,23 @@ static varia_status alloc_state(varia_ctx *ctx, varia_trainer *t)
                                       (long long)lay->P);
 }
 
+/* A step keeps every layer's output, its gradient and scratch for all
+ * batch x k sample rows: refuse configurations that would need more than
+ * 1 GiB of it (or of weights) before allocating anything. */
+static varia_status check_sizes(varia_ctx *ctx, const varia_trainer *t)
+{
+    const tr_layout *lay = &t->lay;
+    double per_row = (double)lay->D, rows = (double)t->c.batch * (double)t->c.k;
+    for (int i = 0; i < lay->n_lin; i++)
+        per_row += (double)lay->lin[i].out;
+    double floats = 4.0 * rows * per_row + 8.0 * (double)lay->P;
+    if (floats > (double)((int64_t)1 << 28))
+        return varia_fail(ctx, VARIA_ERR_TOO_LARGE, "train: batch %lld x k %lld with these widths needs about %.0f MiB "
+                          "of activations and state (at most 1024)", (long long)t->c.batch, (long long)t->c.k,
+                          floats * 4.0 / 1048576.0);
+    return VARIA_OK;
+}
+
 static varia_status setup(varia_ctx *ctx, varia_trainer *t)
 {
     varia_status st = tr_data_load(ctx, &t->c, &t->data);
@@ -68,6 +85,8 @@ static varia_status setup(varia_ctx *ctx, varia_trainer *t)
         for (int64_t i = 0; i < t->data.set.n * t->data.D && st == VARIA_OK; i++)
             if (!(t->data.set.x[i] >= 0.0f && t->data.set.x[i] <= 1.0f))
                 st = varia_fail(ctx, VARIA_ERR_ARG, "train: a Bernoulli likelihood needs data in [0, 1]");
+    if (st == VARIA_OK)
+        st = check_sizes(ctx, t);
     if (st == VARIA_OK)
         st = alloc_state(ctx, t);
     if (st != VARIA_OK)
