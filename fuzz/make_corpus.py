@@ -518,6 +518,40 @@ def corpus_dataset():
     c["regress_amat_alloc_2gib.gz"] = gz(b"0 " * 16384 + b"\n" * 32767 + b"0\n")
     return c
 
+# fuzz_train_config: a training configuration; tiny.amat (6 x 6) is beside it
+
+
+def corpus_train_config():
+    arch1 = {"activation": "tanh", "likelihood": {"type": "bernoulli"},
+             "layers": [{"latent": 2, "encoder": [4], "decoder": [4]}]}
+    arch2 = {"likelihood": {"type": "bernoulli"},
+             "layers": [{"latent": 3, "encoder": [4], "decoder": []}, {"latent": 2, "encoder": [], "decoder": [3]}]}
+    gauss = {"activation": "identity", "likelihood": {"type": "gaussian", "variance": "learned"},
+             "layers": [{"latent": 2, "encoder": [], "decoder": []}]}
+    base = {"architecture": arch1, "data": {"train": "tiny.amat", "validation": 2, "binarize": "none"},
+            "batch": 2, "output": "out"}
+    full = dict(base, objective={"kind": "iwae", "k": 3, "warmup_start": 0.2, "warmup_steps": 10},
+                optimizer={"kind": "sgd", "lr": 0.01, "momentum": 0.9, "clip": 5},
+                schedule={"kind": "iwae", "stages": 3, "epoch_scale": 0.5}, shards=2, seed=7, init="he",
+                output_bias_from_data=False, validation={"every": 1, "k": 5, "patience": 2}, checkpoint_every=2)
+    c = {
+        "minimal": base,
+        "full": full,
+        "two_layers_mc": dict(base, architecture=arch2, objective={"kind": "elbo", "kl": "monte_carlo", "k": 2}),
+        "free_bits": dict(base, objective={"kind": "elbo", "kl": "analytic", "free_bits": 0.5},
+                          schedule={"kind": "step", "epochs": 4, "every": 2, "gamma": 0.5}),
+        "gaussian": dict(base, architecture=gauss, data={"train": "tiny.amat", "binarize": "none"},
+                         schedule={"kind": "exponential", "epochs": 3, "gamma": 0.9}),
+        "unknown_key": dict(base, batchsize=3),
+        "huge_k": dict(base, objective={"kind": "iwae", "k": 100000}, batch=4),
+        "two_layers_analytic": dict(base, architecture=arch2),
+        "missing_data": dict(base, data={"train": "nope.amat"}),
+    }
+    out = {name: jdump(cfg) for name, cfg in c.items()}
+    out["truncated"] = jdump(full)[:70]
+    out["not_object"] = b"[1, 2, 3]"
+    return out
+
 # ---------------------------------------------------------------------------
 
 
@@ -537,7 +571,7 @@ def main():
     total = 0
     for name, fn in [("fuzz_safetensors", corpus_safetensors), ("fuzz_manifest", corpus_manifest),
                      ("fuzz_model", corpus_model), ("fuzz_png", corpus_png),
-                     ("fuzz_dataset", corpus_dataset)]:
+                     ("fuzz_dataset", corpus_dataset), ("fuzz_train_config", corpus_train_config)]:
         n, size = write(name, fn())
         total += size
         print("%-17s %3d files, %6d bytes" % (name, n, size))

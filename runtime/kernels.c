@@ -28,32 +28,32 @@ __attribute__((target("avx512f"))) static void transpose16(const float *src, int
     v16 r[16], t[16];
     for (int i = 0; i < 16; i++)
         memcpy(&r[i], src + i * stride, sizeof r[i]);
-    typedef int v16i __attribute__((vector_size(64)));
-    static const v16i m8a = {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23};
-    static const v16i m8b = {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31};
-    static const v16i m4a = {0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27};
-    static const v16i m4b = {4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31};
-    static const v16i m2a = {0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29};
-    static const v16i m2b = {2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31};
-    static const v16i m1a = {0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30};
-    static const v16i m1b = {1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31};
+    /* __builtin_shufflevector: GCC >= 12 and clang; indices 16-31 pick from b. */
+#define M8A 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23
+#define M8B 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31
+#define M4A 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27
+#define M4B 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31
+#define M2A 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29
+#define M2B 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31
+#define M1A 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30
+#define M1B 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31
     for (int i = 0; i < 8; i++) {
-        t[i] = __builtin_shuffle(r[i], r[i + 8], m8a);
-        t[i + 8] = __builtin_shuffle(r[i], r[i + 8], m8b);
+        t[i] = __builtin_shufflevector(r[i], r[i + 8], M8A);
+        t[i + 8] = __builtin_shufflevector(r[i], r[i + 8], M8B);
     }
     for (int b = 0; b < 16; b += 8)
         for (int i = b; i < b + 4; i++) {
-            r[i] = __builtin_shuffle(t[i], t[i + 4], m4a);
-            r[i + 4] = __builtin_shuffle(t[i], t[i + 4], m4b);
+            r[i] = __builtin_shufflevector(t[i], t[i + 4], M4A);
+            r[i + 4] = __builtin_shufflevector(t[i], t[i + 4], M4B);
         }
     for (int b = 0; b < 16; b += 4)
         for (int i = b; i < b + 2; i++) {
-            t[i] = __builtin_shuffle(r[i], r[i + 2], m2a);
-            t[i + 2] = __builtin_shuffle(r[i], r[i + 2], m2b);
+            t[i] = __builtin_shufflevector(r[i], r[i + 2], M2A);
+            t[i + 2] = __builtin_shufflevector(r[i], r[i + 2], M2B);
         }
     for (int i = 0; i < 16; i += 2) {
-        r[i] = __builtin_shuffle(t[i], t[i + 1], m1a);
-        r[i + 1] = __builtin_shuffle(t[i], t[i + 1], m1b);
+        r[i] = __builtin_shufflevector(t[i], t[i + 1], M1A);
+        r[i + 1] = __builtin_shufflevector(t[i], t[i + 1], M1B);
     }
     for (int i = 0; i < 16; i++)
         memcpy(dst + i * dstride, &r[i], sizeof r[i]);
