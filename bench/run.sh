@@ -44,33 +44,14 @@ fi
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 
-# ---- install what is missing: the build's packages, PyTorch, and an optimized
-# BLAS for it (with Debian's reference BLAS torch is ~50x slower: no fair reference)
-tools/install-deps.sh >&2
-bench_pkgs=(python3-torch python3-numpy libopenblas0-openmp)
-missing=()
-for p in "${bench_pkgs[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    SUDO=""
-    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-    echo "run.sh: installing ${missing[*]}" >&2
-    $SUDO apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${missing[@]}" >&2
-fi
+# ---- install what is missing: the build's packages, PyTorch and its BLAS
+bench/install-torch.sh
 
 # ---- build
 if [ ! -f build/build.ninja ]; then
     meson setup build >&2
 fi
 ninja -C build >&2
-
-# ---- PyTorch available?
-if ! "$PY" -c 'import torch, numpy' 2>/dev/null; then
-    echo "run.sh: PyTorch is missing; install it with" >&2
-    echo "  apt-get install -y python3-torch python3-numpy libopenblas0-openmp" >&2
-    exit 1
-fi
 
 # ---- model and data
 if [ -z "$MODEL" ]; then

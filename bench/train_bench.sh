@@ -41,26 +41,8 @@ SHARDS=$(( THREADS > 2 ? THREADS : 2 ))
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 
-# ---- install what is missing, as bench/run.sh does: the build's packages,
-# PyTorch, and an optimized BLAS for it (on Debian's reference BLAS torch is
-# many times slower: no fair reference)
-tools/install-deps.sh >&2
-bench_pkgs=(python3-torch python3-numpy libopenblas0-openmp)
-missing=()
-for p in "${bench_pkgs[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    SUDO=""
-    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-    echo "train_bench.sh: installing ${missing[*]}" >&2
-    $SUDO apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${missing[@]}" >&2
-fi
-if ! "$PY" -c 'import torch, numpy' 2>/dev/null; then
-    echo "train_bench.sh: PyTorch is missing; install it with" >&2
-    echo "  apt-get install -y python3-torch python3-numpy libopenblas0-openmp" >&2
-    exit 1
-fi
+# ---- install what is missing: the build's packages, PyTorch and its BLAS
+bench/install-torch.sh
 
 # ---- build
 [ -f build/build.ninja ] || meson setup build >&2

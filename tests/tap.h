@@ -3,6 +3,7 @@
 #ifndef VARIA_TEST_TAP_H
 #define VARIA_TEST_TAP_H
 
+#include <stdarg.h>
 #include <stdio.h>
 
 static int tap_run, tap_fail, tap_skipped;
@@ -14,6 +15,18 @@ static inline int tap_check(int ok, const char *name)
     printf("%s %d - %s\n", ok ? "ok" : "not ok", tap_run, name);
     fflush(stdout);
     return ok;
+}
+
+/* tap_check with a printf-style name. */
+static inline void tap_okf(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static inline void tap_okf(int ok, const char *fmt, ...)
+{
+    char name[300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    tap_check(ok, name);
 }
 
 static inline void tap_skip(const char *name, const char *why)

@@ -24,16 +24,7 @@
 static char dir[256];
 static const char *root;
 
-static void ok(int pass, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void ok(int pass, const char *fmt, ...)
-{
-    char name[300];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(name, sizeof name, fmt, ap);
-    va_end(ap);
-    tap_check(pass, name);
-}
+#define ok tap_okf
 
 static const char *tp(const char *name)
 {

@@ -17,17 +17,7 @@
 
 #define MAXP 4096
 
-/* tap_check with a formatted name. */
-static void ok(int pass, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void ok(int pass, const char *fmt, ...)
-{
-    char name[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(name, sizeof name, fmt, ap);
-    va_end(ap);
-    tap_check(pass, name);
-}
+#define ok tap_okf
 
 /* A function of the parameter vector th[n]: records its graph and returns the
  * output node (gradients accumulate into g). */
