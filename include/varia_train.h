@@ -45,7 +45,9 @@ typedef struct varia_train_progress {
 typedef void (*varia_train_progress_fn)(const varia_train_progress *p, void *user);
 
 /* Read and check the configuration, load the data, initialize (or resume).
- * Errors name the configuration key or file at fault. */
+ * Errors name the configuration key or file at fault. Without opts->resume,
+ * an output that already holds a checkpoint is refused (VARIA_ERR_ARG) rather
+ * than overwritten. */
 varia_status varia_train_open(varia_ctx *ctx, const char *config_path, const varia_train_opts *opts,
                               varia_trainer **out);
 

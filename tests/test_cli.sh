@@ -338,6 +338,8 @@ EOF2
     expect_rc "... and writes a model the runtime loads" 0 "$VARIA" info "$T/trained/model.json"
     check "... whose provenance names the command" out_has "varia train"
     expect_rc "the checkpoint is a loadable model too (exit 0)" 0 "$VARIA" info "$T/trained/checkpoint/model.json"
+    expect_rc "a fresh run over an earlier run's checkpoint is refused (exit 2)" 2 "$VARIA" train "$T/train.json"
+    check "... saying to --resume" err_has "resume"
     expect_rc "--resume of a finished run exits 0" 0 "$VARIA" train "$T/train.json" --resume
     check "... and runs no epoch" out_has '"epochs_this_process":0'
     expect_rc "train with no config is a usage error (exit 2)" 2 "$VARIA" train

@@ -4,6 +4,7 @@
 
 #include "ctx.h"
 #include "pool.h"
+#include "gzfile.h"
 #include "save.h"
 
 #include <math.h>
@@ -104,6 +105,18 @@ static varia_status setup(varia_ctx *ctx, varia_trainer *t)
     return varia_ctx_set_threads(ctx, threads);
 }
 
+/* A fresh run would overwrite the checkpoint of an earlier one, perhaps
+ * hours of work: that takes an explicit choice. */
+static varia_status refuse_overwrite(varia_ctx *ctx, const varia_trainer *t)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/checkpoint/model.json", t->c.output);
+    if (!varia_path_exists(path))
+        return VARIA_OK;
+    return varia_fail(ctx, VARIA_ERR_ARG, "train: '%s' holds a checkpoint of an earlier run; continue it with --resume, "
+                      "or remove it or choose another output to start afresh", path);
+}
+
 varia_status varia_train_open(varia_ctx *ctx, const char *config_path, const varia_train_opts *opts,
                               varia_trainer **out)
 {
@@ -122,6 +135,8 @@ varia_status varia_train_open(varia_ctx *ctx, const char *config_path, const var
     int found = 0;
     if (st == VARIA_OK && t->opts.resume)
         st = tr_checkpoint_resume(ctx, t, &found);
+    if (st == VARIA_OK && !t->opts.resume)
+        st = refuse_overwrite(ctx, t);
     if (st != VARIA_OK) {
         varia_train_close(t);
         return st;
