@@ -3,10 +3,11 @@
 #
 #   tools/train-models.sh [NAME...]     (default: every models/*/train.json)
 #
-# Each runs `build/varia train models/NAME/train.json --resume --threads 1`
-# into runs/NAME/ (not in git) with its log in runs/NAME.log, one after
-# another: run two of these at once to use two cores. Interrupt it at any time;
-# running it again continues every model from its last checkpoint.
+# Each runs `build/varia train models/NAME/train.json --resume --threads T`
+# (T = $THREADS, default 1; the weights do not depend on it) into runs/NAME/
+# (not in git) with its log in runs/NAME.log, one after another: run two of
+# these at once to use two cores, or one with THREADS=2. Interrupt it at any
+# time; running it again continues every model from its last checkpoint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x build/varia ] || { meson setup build >/dev/null && ninja -C build >/dev/null; }
@@ -17,5 +18,5 @@ if [ ${#names[@]} -eq 0 ]; then
 fi
 for n in "${names[@]}"; do
     echo "== $n: started (or resumed) at $(date -u +%FT%TZ) with $(git rev-parse --short HEAD 2>/dev/null || echo '?')" >> "runs/$n.log"
-    build/varia train "models/$n/train.json" --resume --threads 1 >> "runs/$n.log" 2>&1
+    build/varia train "models/$n/train.json" --resume --threads "${THREADS:-1}" >> "runs/$n.log" 2>&1
 done
