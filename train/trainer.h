@@ -39,7 +39,6 @@ struct varia_trainer {
     /* the step being run */
     int64_t cur_epoch, cur_batch, phase;
     double beta, lr, gscale, block_sq[64];
-    int failed;
     char *report;
 };
 
