@@ -81,9 +81,7 @@ static void pack_layer(varia_trainer *t, int i)
         varia_pack_panels(t->packs_t[i], t->theta + lay->lin[i].w_off, lay->lin[i].out, lay->lin[i].in, 1);
 }
 
-/* Elementwise work over the parameters is split into fixed blocks, so the
- * clipping norm's partial sums never depend on the thread count. */
-#define BLOCKS 64
+#define BLOCKS TR_BLOCKS
 
 static void block_range(const varia_trainer *t, int b, int64_t *lo, int64_t *hi)
 {

@@ -12,6 +12,10 @@
 
 struct varia_pool;
 
+/* Elementwise work over the parameters is split into this many fixed blocks,
+ * so the clipping norm's partial sums never depend on the thread count. */
+#define TR_BLOCKS 64
+
 typedef struct tr_shard {
     tr_tape *tape;
     float *grad, *x, *eps;
@@ -38,7 +42,7 @@ struct varia_trainer {
     double best_val, wall_before;
     /* the step being run */
     int64_t cur_epoch, cur_batch, phase;
-    double beta, lr, gscale, block_sq[64];
+    double beta, lr, gscale, block_sq[TR_BLOCKS];
     char *report;
 };
 
