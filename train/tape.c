@@ -190,13 +190,25 @@ tr_real *TR(alloc)(tr_tape *t, int64_t n)
 
 /* ---- the ops: forward now, backward recorded ---- */
 
+/* Every op's prologue: its output node and its record, input a set. NULL
+ * (with *out the tape's dummy or an unrecorded node) when the tape failed. */
+static record *begin_op(tr_tape *t, op_kind op, int64_t rows, int64_t cols, int with_grad, tr_node *a,
+                        tr_node **out)
+{
+    *out = new_node(t, rows, cols, with_grad);
+    record *r = push(t, op, *out);
+    if (r)
+        r->a = a;
+    return r;
+}
+
+
 tr_node *TR(linear)(tr_tape *t, tr_node *x, const tr_lin *l, varia_act act)
 {
-    tr_node *y = new_node(t, x->rows, l->out, 1);
-    record *r = push(t, OP_LINEAR, y);
+    tr_node *y;
+    record *r = begin_op(t, OP_LINEAR, x->rows, l->out, 1, x, &y);
     if (!r)
         return y;
-    r->a = x;
     r->lin = l;
     r->act = act;
     TR(mm_forward)(l, x->v, x->rows, y->v, act);
@@ -206,11 +218,10 @@ tr_node *TR(linear)(tr_tape *t, tr_node *x, const tr_lin *l, varia_act act)
 tr_node *TR(reparam)(tr_tape *t, tr_node *mu, tr_node *lv, const tr_real *eps, int64_t k)
 {
     int64_t rows = mu->rows * k, L = mu->cols;
-    tr_node *z = new_node(t, rows, L, 1);
-    record *r = push(t, OP_REPARAM, z);
+    tr_node *z;
+    record *r = begin_op(t, OP_REPARAM, rows, L, 1, mu, &z);
     if (!r)
         return z;
-    r->a = mu;
     r->b = lv;
     r->data = eps;
     r->k = k;
@@ -231,11 +242,10 @@ static int64_t lv_row(const tr_node *lv, int64_t r, int64_t kmu)
 tr_node *TR(gauss_logp)(tr_tape *t, tr_node *z, int64_t kz, tr_node *mu, int64_t kmu, tr_node *lv)
 {
     int64_t rows = z->rows * kz, L = z->cols;
-    tr_node *o = new_node(t, rows, 1, z->g || mu->g || lv->g);
-    record *r = push(t, OP_GAUSS, o);
+    tr_node *o;
+    record *r = begin_op(t, OP_GAUSS, rows, 1, z->g || mu->g || lv->g, z, &o);
     if (!r)
         return o;
-    r->a = z;
     r->b = mu;
     r->c = lv;
     r->k = kz;
@@ -256,11 +266,10 @@ tr_node *TR(gauss_logp)(tr_tape *t, tr_node *z, int64_t kz, tr_node *mu, int64_t
 
 tr_node *TR(std_normal_logp)(tr_tape *t, tr_node *z)
 {
-    tr_node *o = new_node(t, z->rows, 1, z->g != NULL);
-    record *r = push(t, OP_STDN, o);
+    tr_node *o;
+    record *r = begin_op(t, OP_STDN, z->rows, 1, z->g != NULL, z, &o);
     if (!r)
         return o;
-    r->a = z;
     for (int64_t i = 0; i < z->rows; i++) {
         double s = 0.0;
         for (int64_t d = 0; d < z->cols; d++) {
@@ -275,11 +284,10 @@ tr_node *TR(std_normal_logp)(tr_tape *t, tr_node *z)
 tr_node *TR(bernoulli_logp)(tr_tape *t, tr_node *logits, const tr_real *x, int64_t kx)
 {
     int64_t D = logits->cols;
-    tr_node *o = new_node(t, logits->rows, 1, logits->g != NULL);
-    record *r = push(t, OP_BERN, o);
+    tr_node *o;
+    record *r = begin_op(t, OP_BERN, logits->rows, 1, logits->g != NULL, logits, &o);
     if (!r)
         return o;
-    r->a = logits;
     r->data = x;
     r->k = kx;
     for (int64_t i = 0; i < logits->rows; i++) {
@@ -299,11 +307,10 @@ tr_node *TR(bernoulli_logp)(tr_tape *t, tr_node *logits, const tr_real *x, int64
 tr_node *TR(gauss_kl)(tr_tape *t, tr_node *mu, tr_node *lv)
 {
     int64_t n = mu->rows * mu->cols;
-    tr_node *o = new_node(t, mu->rows, mu->cols, 1);
-    record *r = push(t, OP_KL, o);
+    tr_node *o;
+    record *r = begin_op(t, OP_KL, mu->rows, mu->cols, 1, mu, &o);
     if (!r)
         return o;
-    r->a = mu;
     r->b = lv;
     for (int64_t i = 0; i < n; i++) {
         double m = mu->v[i], l = lv->v[i];
@@ -314,11 +321,10 @@ tr_node *TR(gauss_kl)(tr_tape *t, tr_node *mu, tr_node *lv)
 
 tr_node *TR(row_sum)(tr_tape *t, tr_node *x)
 {
-    tr_node *o = new_node(t, x->rows, 1, x->g != NULL);
-    record *r = push(t, OP_ROWSUM, o);
+    tr_node *o;
+    record *r = begin_op(t, OP_ROWSUM, x->rows, 1, x->g != NULL, x, &o);
     if (!r)
         return o;
-    r->a = x;
     for (int64_t i = 0; i < x->rows; i++) {
         double s = 0.0;
         for (int64_t d = 0; d < x->cols; d++)
@@ -352,11 +358,10 @@ tr_node *TR(combine)(tr_tape *t, tr_node *const *a, const double *c, int n)
 
 tr_node *TR(lse_groups)(tr_tape *t, tr_node *x, int64_t k)
 {
-    tr_node *o = new_node(t, x->rows / k, 1, x->g != NULL);
-    record *r = push(t, OP_LSE, o);
+    tr_node *o;
+    record *r = begin_op(t, OP_LSE, x->rows / k, 1, x->g != NULL, x, &o);
     if (!r)
         return o;
-    r->a = x;
     r->k = k;
     for (int64_t i = 0; i < o->rows; i++) {
         const tr_real *g = x->v + i * k;
@@ -372,11 +377,10 @@ tr_node *TR(lse_groups)(tr_tape *t, tr_node *x, int64_t k)
 
 tr_node *TR(mean_groups)(tr_tape *t, tr_node *x, int64_t k)
 {
-    tr_node *o = new_node(t, x->rows / k, 1, x->g != NULL);
-    record *r = push(t, OP_MEAN, o);
+    tr_node *o;
+    record *r = begin_op(t, OP_MEAN, x->rows / k, 1, x->g != NULL, x, &o);
     if (!r)
         return o;
-    r->a = x;
     r->k = k;
     for (int64_t i = 0; i < o->rows; i++) {
         double s = 0.0;
