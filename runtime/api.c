@@ -24,20 +24,20 @@ varia_status varia_check_model(varia_ctx *ctx, const varia_model *m, const void 
 
 varia_status varia_check_finite(varia_ctx *ctx, const float *x, int64_t n, int64_t d, const char *what)
 {
-    for (int64_t i = 0; i < n * d; i++)
-        if (!isfinite(x[i]))
-            return varia_fail(ctx, VARIA_ERR_NONFINITE, "%s %lld, element %lld is %s", what, (long long)(i / d),
-                              (long long)(i % d), isnan(x[i]) ? "NaN" : "infinite");
-    return VARIA_OK;
+    int64_t i = varia_find_bad(x, n * d, 0);
+    if (i < 0)
+        return VARIA_OK;
+    return varia_fail(ctx, VARIA_ERR_NONFINITE, "%s %lld, element %lld is %s", what, (long long)(i / d),
+                      (long long)(i % d), isnan(x[i]) ? "NaN" : "infinite");
 }
 
 varia_status varia_check_output(varia_ctx *ctx, const float *y, int64_t n, int64_t d, const char *op)
 {
-    for (int64_t i = 0; y && i < n * d; i++)
-        if (isnan(y[i]))
-            return varia_fail(ctx, VARIA_ERR_NONFINITE, "%s: output %lld, element %lld is NaN (weights or input too extreme)",
-                              op, (long long)(i / d), (long long)(i % d));
-    return VARIA_OK;
+    int64_t i = y ? varia_find_bad(y, n * d, 1) : -1;
+    if (i < 0)
+        return VARIA_OK;
+    return varia_fail(ctx, VARIA_ERR_NONFINITE, "%s: output %lld, element %lld is NaN (weights or input too extreme)",
+                      op, (long long)(i / d), (long long)(i % d));
 }
 
 float *varia_ws_get(varia_ctx *ctx, const varia_model *m, int64_t rows, size_t extra)
@@ -67,6 +67,7 @@ typedef struct batch_job {
     int64_t n;
     size_t extra; /* floats each worker needs beyond the family's workspace */
     batch_fn fn;
+    struct varia_pool *team; /* set when one batch is the whole call */
     const float *in;
     float *out, *out2;
     varia_decode_kind kind;
@@ -95,24 +96,28 @@ static varia_status run_batches(batch_job *j)
 {
     atomic_init(&j->next, 0);
     atomic_init(&j->oom, 0);
-    struct varia_pool *pool = j->n > VARIA_BATCH ? varia_ctx_pool(j->ctx) : NULL;
-    if (pool)
+    /* Several batches: the workers share them out. One: they share its layers. */
+    struct varia_pool *pool = varia_ctx_pool(j->ctx);
+    if (j->n > VARIA_BATCH && pool) {
+        j->team = NULL;
         varia_pool_run(pool, batch_worker, j);
-    else
+    } else {
+        j->team = pool;
         batch_worker(j, 0);
+    }
     return atomic_load(&j->oom) ? varia_fail(j->ctx, VARIA_ERR_NOMEM, "cannot allocate workspace") : VARIA_OK;
 }
 
 static void encode_batch(const batch_job *j, float *ws, int64_t r, int64_t b)
 {
     int64_t D = j->m->info.data_size, L = j->m->info.latent_size;
-    j->m->family->encode(j->m, ws, j->in + r * D, b, j->out ? j->out + r * L : NULL, j->out2 ? j->out2 + r * L : NULL);
+    j->m->family->encode(j->m, ws, j->team, j->in + r * D, b, j->out ? j->out + r * L : NULL, j->out2 ? j->out2 + r * L : NULL);
 }
 
 static void decode_batch(const batch_job *j, float *ws, int64_t r, int64_t b)
 {
     int64_t D = j->m->info.data_size, L = j->m->info.latent_size;
-    j->m->family->decode(j->m, ws, j->in + r * L, b, j->kind, j->out + r * D, j->out2 ? j->out2 + r * D : NULL);
+    j->m->family->decode(j->m, ws, j->team, j->in + r * L, b, j->kind, j->out + r * D, j->out2 ? j->out2 + r * D : NULL);
 }
 
 static void sample_batch(const batch_job *j, float *ws, int64_t r, int64_t b)
@@ -125,7 +130,7 @@ static void sample_batch(const batch_job *j, float *ws, int64_t r, int64_t b)
         varia_rng_init(&rng, j->seed, VARIA_STREAM_SAMPLE, (uint64_t)(r + i), 0);
         varia_rng_normals(&rng, eps + i * E, E);
     }
-    m->family->generate(m, ws, b, eps, j->temperature, j->out + r * D, j->out2 ? j->out2 + r * L : NULL);
+    m->family->generate(m, ws, j->team, b, eps, j->temperature, j->out + r * D, j->out2 ? j->out2 + r * L : NULL);
 }
 
 varia_status varia_encode(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n, float *mean,

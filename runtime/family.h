@@ -32,12 +32,16 @@ typedef struct varia_family {
     int64_t (*noise_size)(const varia_model *m);
     /* Operations; NULL when the family cannot do them (the API then reports
      * VARIA_ERR_UNSUPPORTED). Arguments are already validated. */
-    void (*encode)(const varia_model *m, float *ws, const float *x, int64_t n, float *mean, float *logvar);
-    void (*decode)(const varia_model *m, float *ws, const float *z, int64_t n, varia_decode_kind kind,
-                   float *out, float *out_logvar);
+    /* encode, decode and generate run one batch; `team`, when not NULL, is a
+     * pool whose workers share each layer (varia_linear_forward_team), given
+     * when the batch is the whole call and so has the threads to itself. */
+    void (*encode)(const varia_model *m, float *ws, struct varia_pool *team, const float *x, int64_t n,
+                   float *mean, float *logvar);
+    void (*decode)(const varia_model *m, float *ws, struct varia_pool *team, const float *z, int64_t n,
+                   varia_decode_kind kind, float *out, float *out_logvar);
     /* n samples from eps[n * noise_size] scaled by temperature. */
-    void (*generate)(const varia_model *m, float *ws, int64_t n, const float *eps, float temperature,
-                     float *x_out, float *z_out);
+    void (*generate)(const varia_model *m, float *ws, struct varia_pool *team, int64_t n, const float *eps,
+                     float temperature, float *x_out, float *z_out);
     /* For one example x and `count` samples with noise eps[count * noise_size]:
      * log_w[i], log p(x|z_i) in log_px[i]; *kl gets the analytic KL or NAN. */
     void (*log_weights)(const varia_model *m, float *ws, const float *x, int64_t count, const float *eps,

@@ -4,8 +4,10 @@
  * from the CPU's feature flags. Every output element is a sum over the input in the
  * same order whatever the batch size, so results do not depend on batching. */
 #include "kernels.h"
+#include "pool.h"
 #include "vmath.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,16 +279,17 @@ typedef void (*bepi_fn)(BERN_EPI_ARGS);
 typedef void (*epi_fn)(EPI_ARGS);
 typedef double (*bern_fn)(BERN_ARGS);
 
-static void forward_row(const varia_linear *l, const float *x, float *y, varia_act act, row_fn rowk, epi_fn epi)
+/* One row against output panels [p_begin, p_end), four at a time. */
+static void forward_row(const varia_linear *l, const float *x, float *y, varia_act act, int64_t p_begin,
+                        int64_t p_end, row_fn rowk, epi_fn epi)
 {
     float acc[4][VARIA_PANEL];
-    int64_t panels = (l->out + VARIA_PANEL - 1) / VARIA_PANEL;
-    for (int64_t p0 = 0; p0 < panels; p0 += 4) {
+    for (int64_t p0 = p_begin; p0 < p_end; p0 += 4) {
         const float *pp[4];
         for (int q = 0; q < 4; q++) /* past the last panel, repeat it */
-            pp[q] = l->packed + (p0 + q < panels ? p0 + q : panels - 1) * l->in * VARIA_PANEL;
+            pp[q] = l->packed + (p0 + q < p_end ? p0 + q : p_end - 1) * l->in * VARIA_PANEL;
         rowk(x, pp, l->in, acc);
-        for (int q = 0; q < 4 && p0 + q < panels; q++) {
+        for (int q = 0; q < 4 && p0 + q < p_end; q++) {
             int64_t o0 = (p0 + q) * VARIA_PANEL;
             epi(y + o0, acc[q], l->bias + o0, l->out - o0 < VARIA_PANEL ? l->out - o0 : VARIA_PANEL, act);
         }
@@ -319,7 +322,10 @@ void varia_linear_forward(const varia_linear *l, const float *x, int64_t n, floa
     varia_linear_forward_native(l, x, n, y, act);
 }
 
-void varia_linear_forward_native(const varia_linear *l, const float *x, int64_t n, float *y, varia_act act)
+/* Output panels [p_begin, p_end) of every row: the whole layer, or one
+ * worker's share of it. */
+static void forward_panels(const varia_linear *l, const float *x, int64_t n, float *y, varia_act act,
+                           int64_t p_begin, int64_t p_end)
 {
     float acc[MR_MAX][VARIA_PANEL];
     tile_fn tile = pick_tile();
@@ -328,18 +334,68 @@ void varia_linear_forward_native(const varia_linear *l, const float *x, int64_t 
     int mr = tile == tile_avx512 ? 8 : 4;
     int64_t full = n / mr * mr;
     for (int64_t r = full; r < n; r++) /* leftover rows, one at a time */
-        forward_row(l, x + r * l->in, y + r * l->out, act, rowk, epi);
+        forward_row(l, x + r * l->in, y + r * l->out, act, p_begin, p_end, rowk, epi);
     for (int64_t r = 0; r < full; r += mr) {
         const float *xr[MR_MAX];
         for (int q = 0; q < mr; q++)
             xr[q] = x + (r + q) * l->in;
-        for (int64_t o0 = 0; o0 < l->out; o0 += VARIA_PANEL) {
+        for (int64_t o0 = p_begin * VARIA_PANEL; o0 < p_end * VARIA_PANEL; o0 += VARIA_PANEL) {
             tile(xr, l->packed + o0 * l->in, l->in, acc);
             int64_t cols = l->out - o0 < VARIA_PANEL ? l->out - o0 : VARIA_PANEL;
             for (int q = 0; q < mr; q++)
                 epi(y + (r + q) * l->out + o0, acc[q], l->bias + o0, cols, act);
         }
     }
+}
+
+static int64_t panel_count(const varia_linear *l)
+{
+    return (l->out + VARIA_PANEL - 1) / VARIA_PANEL;
+}
+
+void varia_linear_forward_native(const varia_linear *l, const float *x, int64_t n, float *y, varia_act act)
+{
+    forward_panels(l, x, n, y, act, 0, panel_count(l));
+}
+
+typedef struct team_job {
+    const varia_linear *l;
+    const float *x;
+    float *y;
+    int64_t n;
+    varia_act act;
+    int workers;
+} team_job;
+
+/* Worker w takes the w-th contiguous run of panels: the same run on every
+ * call, so each core keeps its share of the weights in its own cache. Runs
+ * round up, so the caller, which starts first, takes any extra panel. */
+static int64_t team_start(int64_t panels, int w, int workers)
+{
+    return (panels * w + workers - 1) / workers;
+}
+
+static void team_part(void *arg, int w)
+{
+    const team_job *j = arg;
+    int64_t panels = panel_count(j->l);
+    forward_panels(j->l, j->x, j->n, j->y, j->act, team_start(panels, w, j->workers),
+                   team_start(panels, w + 1, j->workers));
+}
+
+void varia_linear_forward_team(const varia_linear *l, const float *x, int64_t n, float *y, varia_act act,
+                               struct varia_pool *team)
+{
+    int workers = varia_pool_size(team);
+#ifdef VARIA_USE_BLAS
+    workers = 1;
+#endif
+    if (workers < 2 || n * l->in * l->out < VARIA_TEAM_MIN_MACS || panel_count(l) < 2 * workers) {
+        varia_linear_forward(l, x, n, y, act);
+        return;
+    }
+    team_job j = {l, x, y, n, act, workers};
+    varia_pool_run(team, team_part, &j);
 }
 
 /* One row of the fused Bernoulli output against every panel. */
@@ -410,6 +466,33 @@ void varia_sigmoid(float *y, const float *x, int64_t n)
 {
     tile_fn tile = pick_tile();
     (tile == tile_avx512 ? sigmoid_avx512 : tile == tile_avx2 ? sigmoid_avx2 : sigmoid_generic)(y, x, n);
+}
+
+/* First bad element: each block of 64 is tested with a branch-free OR that
+ * vectorizes, and searched element by element only when it holds one. */
+#define SCAN_BODY                                                                                          \
+    for (int64_t i0 = 0; i0 < n; i0 += 64) {                                                               \
+        int64_t m = n - i0 < 64 ? n - i0 : 64;                                                             \
+        const float *b = x + i0;                                                                           \
+        int bad = 0;                                                                                       \
+        if (nan_only)                                                                                      \
+            for (int64_t i = 0; i < m; i++) bad |= b[i] != b[i];                                           \
+        else                                                                                               \
+            for (int64_t i = 0; i < m; i++) bad |= !(fabsf(b[i]) <= FLT_MAX);                              \
+        for (int64_t i = 0; bad && i < m; i++)                                                             \
+            if (nan_only ? b[i] != b[i] : !(fabsf(b[i]) <= FLT_MAX))                                       \
+                return i0 + i;                                                                             \
+    }                                                                                                      \
+    return -1;
+#define SCAN_ARGS const float *x, int64_t n, int nan_only
+__attribute__((target("avx512f,fma"))) static int64_t scan_avx512(SCAN_ARGS) { SCAN_BODY }
+__attribute__((target("avx2,fma"))) static int64_t scan_avx2(SCAN_ARGS) { SCAN_BODY }
+static int64_t scan_generic(SCAN_ARGS) { SCAN_BODY }
+
+int64_t varia_find_bad(const float *x, int64_t n, int nan_only)
+{
+    tile_fn tile = pick_tile();
+    return (tile == tile_avx512 ? scan_avx512 : tile == tile_avx2 ? scan_avx2 : scan_generic)(x, n, nan_only);
 }
 
 float varia_softplus(float x)

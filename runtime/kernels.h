@@ -39,6 +39,17 @@ void varia_linear_forward(const varia_linear *l, const float *x, int64_t n, floa
  * l->packed, l->bias, l->in and l->out are read (the trainer's products). */
 void varia_linear_forward_native(const varia_linear *l, const float *x, int64_t n, float *y, varia_act act);
 
+/* The same, the output panels shared among the workers of `team` (NULL: the
+ * calling thread alone). Each element is computed exactly as above, so the
+ * bits do not depend on the team. Worth it only for small batches, whose rows
+ * cannot be spread over threads. A layer under VARIA_TEAM_MIN_MACS
+ * multiply-adds, or with fewer than two panels per worker, stays on the
+ * caller: the hand-off (about 0.1 us) would cost more than it saves. */
+#define VARIA_TEAM_MIN_MACS 8192
+struct varia_pool;
+void varia_linear_forward_team(const varia_linear *l, const float *x, int64_t n, float *y, varia_act act,
+                               struct varia_pool *team);
+
 /* The Bernoulli log-likelihood of the layer's output as logits, fused into
  * the matrix pass: logp[r] = sum_d x_d l_rd - softplus(l_rd), l = h W^T + b,
  * one x for every row. The logits are never stored (tmp[n * out] is used only
@@ -58,6 +69,10 @@ void varia_sigmoid(float *y, const float *x, int64_t n);
 void varia_bernoulli_grad(const float *x, const float *l, int64_t n, float *out);
 void varia_act_grad(varia_act act, const float *y, const float *dy, int64_t n, float *out);
 void varia_add(float *y, const float *x, int64_t n);
+
+/* Index of the first element of x[0, n) that is NaN (nan_only) or not finite,
+ * or -1: the input and output checks of every operation, vectorized. */
+int64_t varia_find_bad(const float *x, int64_t n, int nan_only);
 
 /* Stable scalar helpers. */
 float varia_softplus(float x);

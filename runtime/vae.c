@@ -41,26 +41,27 @@ typedef struct vae {
  * not NULL, logvar[n, out] as log sigma^2. hbuf holds 2 * n * max_width floats. */
 /* The hidden layers of g over n rows: returns the last hidden activations (x
  * itself when there are none). */
-static const float *gnet_hidden(const vae *v, const gnet *g, float *hbuf, const float *x, int64_t n)
+static const float *gnet_hidden(const vae *v, const gnet *g, struct varia_pool *team, float *hbuf,
+                                const float *x, int64_t n)
 {
     float *bufs[2] = {hbuf, hbuf + n * v->max_width};
     const float *h = x;
     for (int i = 0; i < g->n_hidden; i++) {
-        varia_linear_forward(&g->hidden[i], h, n, bufs[i & 1], g->act);
+        varia_linear_forward_team(&g->hidden[i], h, n, bufs[i & 1], g->act, team);
         h = bufs[i & 1];
     }
     return h;
 }
 
-static void gnet_forward(const vae *v, const gnet *g, float *hbuf, const float *x, int64_t n,
-                         float *mean, float *logvar)
+static void gnet_forward(const vae *v, const gnet *g, struct varia_pool *team, float *hbuf, const float *x,
+                         int64_t n, float *mean, float *logvar)
 {
     const varia_act none = {VARIA_ACT_IDENTITY, 0.0f};
-    const float *h = gnet_hidden(v, g, hbuf, x, n);
-    varia_linear_forward(&g->mean, h, n, mean, none);
+    const float *h = gnet_hidden(v, g, team, hbuf, x, n);
+    varia_linear_forward_team(&g->mean, h, n, mean, none, team);
     if (!g->scale.packed || !logvar)
         return;
-    varia_linear_forward(&g->scale, h, n, logvar, none);
+    varia_linear_forward_team(&g->scale, h, n, logvar, none, team);
     if (v->log_std && g != &v->dec[0])
         for (int64_t i = 0; i < n * g->scale.out; i++)
             logvar[i] *= 2.0f;
@@ -103,8 +104,8 @@ static int64_t vae_noise_size(const varia_model *m)
 
 /* Encode along the posterior means; each layer's mean goes to means_out (row
  * stride lat_total) if given. The top layer's mean/logvar land in mean/logvar. */
-static void encode_path(const vae *v, float *ws, const float *x, int64_t n, float *mean, float *logvar,
-                        float *means_out)
+static void encode_path(const vae *v, float *ws, struct varia_pool *team, const float *x, int64_t n,
+                        float *mean, float *logvar, float *means_out)
 {
     float *hbuf = ws, *mu = ws + 2 * n * v->max_width, *lv = mu + n * v->max_lat;
     float *next = lv + n * v->max_lat;
@@ -113,7 +114,7 @@ static void encode_path(const vae *v, float *ws, const float *x, int64_t n, floa
     for (int l = 0; l < v->L; l++) {
         int top = l == v->L - 1;
         float *m_out = top && mean ? mean : (l & 1 ? next : mu);
-        gnet_forward(v, &v->enc[l], hbuf, in, n, m_out, top && logvar ? logvar : lv);
+        gnet_forward(v, &v->enc[l], team, hbuf, in, n, m_out, top && logvar ? logvar : lv);
         for (int64_t r = 0; means_out && r < n; r++)
             memcpy(means_out + r * v->lat_total + off, m_out + r * v->lat[l], (size_t)v->lat[l] * sizeof(float));
         off += v->lat[l];
@@ -121,28 +122,31 @@ static void encode_path(const vae *v, float *ws, const float *x, int64_t n, floa
     }
 }
 
-static void vae_encode(const varia_model *m, float *ws, const float *x, int64_t n, float *mean, float *logvar)
+static void vae_encode(const varia_model *m, float *ws, struct varia_pool *team, const float *x, int64_t n,
+                       float *mean, float *logvar)
 {
-    encode_path(m->impl, ws, x, n, mean, logvar, NULL);
+    encode_path(m->impl, ws, team, x, n, mean, logvar, NULL);
 }
 
 static void vae_layer_means(const varia_model *m, float *ws, const float *x, int64_t n, float *means)
 {
-    encode_path(m->impl, ws, x, n, NULL, NULL, means);
+    encode_path(m->impl, ws, NULL, x, n, NULL, NULL, means);
 }
 
 /* Walk down from the top latent z to the decoder output for n rows. With eps
  * (generation), layer l-1 is drawn as mean + temperature * sigma * eps;
- * otherwise it takes the conditional mean. Returns the output params. */
-static float *decode_path(const vae *v, float *ws, const float *z, int64_t n, const float *eps, float temp,
-                          float **out_lv)
+ * otherwise it takes the conditional mean. Returns the output params, or,
+ * given probs (Bernoulli only), writes the means sigmoid(logits) there with
+ * the sigmoid fused into the last layer, and returns probs. */
+static float *decode_path(const vae *v, float *ws, struct varia_pool *team, const float *z, int64_t n,
+                          const float *eps, float temp, float *probs, float **out_lv)
 {
     float *hbuf = ws, *cm = ws + 2 * n * v->max_width, *clv = cm + n * v->max_lat;
     float *zbuf = clv + n * v->max_lat, *out = zbuf + n * v->max_lat, *olv = out + n * v->D;
     const float *in = z;
     int64_t eps_off = v->lat_total - v->lat[v->L - 1];
     for (int l = v->L - 1; l >= 1; l--) {
-        gnet_forward(v, &v->dec[l], hbuf, in, n, cm, clv);
+        gnet_forward(v, &v->dec[l], team, hbuf, in, n, cm, clv);
         int64_t d = v->lat[l - 1];
         eps_off -= d;
         for (int64_t r = 0; r < n; r++)
@@ -152,20 +156,27 @@ static float *decode_path(const vae *v, float *ws, const float *z, int64_t n, co
             }
         in = zbuf;
     }
-    gnet_forward(v, &v->dec[0], hbuf, in, n, out, olv);
     *out_lv = olv;
-    return out;
+    if (!probs) {
+        gnet_forward(v, &v->dec[0], team, hbuf, in, n, out, olv);
+        return out;
+    }
+    const float *h = gnet_hidden(v, &v->dec[0], team, hbuf, in, n);
+    varia_linear_forward_team(&v->dec[0].mean, h, n, probs, (varia_act){VARIA_ACT_SIGMOID, 0.0f}, team);
+    return probs;
 }
 
-static void vae_decode(const varia_model *m, float *ws, const float *z, int64_t n, varia_decode_kind kind,
-                       float *out, float *out_logvar)
+static void vae_decode(const varia_model *m, float *ws, struct varia_pool *team, const float *z, int64_t n,
+                       varia_decode_kind kind, float *out, float *out_logvar)
 {
     const vae *v = m->impl;
-    float *olv, *params = decode_path(v, ws, z, n, NULL, 0.0f, &olv);
-    if (kind == VARIA_DECODE_MEAN && v->lik == VARIA_LIK_BERNOULLI)
-        varia_sigmoid(out, params, n * v->D);
-    else
-        memcpy(out, params, (size_t)(n * v->D) * sizeof(float));
+    if (kind == VARIA_DECODE_MEAN && v->lik == VARIA_LIK_BERNOULLI) {
+        float *unused;
+        decode_path(v, ws, team, z, n, NULL, 0.0f, out, &unused);
+        return;
+    }
+    float *olv, *params = decode_path(v, ws, team, z, n, NULL, 0.0f, NULL, &olv);
+    memcpy(out, params, (size_t)(n * v->D) * sizeof(float));
     if (v->lik != VARIA_LIK_GAUSSIAN || kind != VARIA_DECODE_PARAMS || !out_logvar)
         return;
     for (int64_t r = 0; r < n; r++)
@@ -173,8 +184,8 @@ static void vae_decode(const varia_model *m, float *ws, const float *z, int64_t 
             out_logvar[r * v->D + d] = logvar_at(v, olv + r * v->D, d);
 }
 
-static void vae_generate(const varia_model *m, float *ws, int64_t n, const float *eps, float temp,
-                         float *x_out, float *z_out)
+static void vae_generate(const varia_model *m, float *ws, struct varia_pool *team, int64_t n, const float *eps,
+                         float temp, float *x_out, float *z_out)
 {
     const vae *v = m->impl;
     int64_t top = v->lat[v->L - 1], off = v->lat_total - top;
@@ -185,10 +196,9 @@ static void vae_generate(const varia_model *m, float *ws, int64_t n, const float
             zt[r * top + j] = temp * eps[r * v->lat_total + off + j];
     if (z_out)
         memcpy(z_out, zt, (size_t)(n * top) * sizeof(float));
-    float *olv, *params = decode_path(v, ws, zt, n, eps, temp, &olv);
-    if (v->lik == VARIA_LIK_BERNOULLI)
-        varia_sigmoid(x_out, params, n * v->D);
-    else
+    int bern = v->lik == VARIA_LIK_BERNOULLI;
+    float *olv, *params = decode_path(v, ws, team, zt, n, eps, temp, bern ? x_out : NULL, &olv);
+    if (!bern)
         memcpy(x_out, params, (size_t)(n * v->D) * sizeof(float));
 }
 
@@ -222,7 +232,7 @@ static void vae_log_weights(const varia_model *m, float *ws, const float *x, int
     for (int64_t r = 0; r < count; r++)
         logq[r] = 0.0;
     /* q(z_1 | x) is the same for every sample: run the encoder on one row. */
-    gnet_forward(v, &v->enc[0], hbuf, x, 1, mu, lv);
+    gnet_forward(v, &v->enc[0], NULL, hbuf, x, 1, mu, lv);
     reparam(mu, lv, 1, eps, v->lat_total, count, v->lat[0], z[0], logq);
     *kl = NAN;
     if (v->L == 1) {
@@ -233,7 +243,7 @@ static void vae_log_weights(const varia_model *m, float *ws, const float *x, int
     }
     int64_t eps_off = v->lat[0];
     for (int l = 1; l < v->L; l++) {
-        gnet_forward(v, &v->enc[l], hbuf, z[l - 1], count, mu, lv);
+        gnet_forward(v, &v->enc[l], NULL, hbuf, z[l - 1], count, mu, lv);
         reparam(mu, lv, 0, eps + eps_off, v->lat_total, count, v->lat[l], z[l], logq);
         eps_off += v->lat[l];
     }
@@ -241,15 +251,15 @@ static void vae_log_weights(const varia_model *m, float *ws, const float *x, int
         log_w[r] = varia_std_normal_logp(z[v->L - 1] + r * v->lat[v->L - 1], v->lat[v->L - 1]) - logq[r];
     for (int l = v->L - 1; l >= 1; l--) {
         int64_t d = v->lat[l - 1];
-        gnet_forward(v, &v->dec[l], hbuf, z[l], count, cm, clv);
+        gnet_forward(v, &v->dec[l], NULL, hbuf, z[l], count, cm, clv);
         for (int64_t r = 0; r < count; r++)
             log_w[r] += varia_gaussian_logp(z[l - 1] + r * d, cm + r * d, clv + r * d, d);
     }
     if (v->lik == VARIA_LIK_BERNOULLI) { /* fused: the logits are never stored */
-        const float *h = gnet_hidden(v, &v->dec[0], hbuf, z[0], count);
+        const float *h = gnet_hidden(v, &v->dec[0], NULL, hbuf, z[0], count);
         varia_linear_bernoulli(&v->dec[0].mean, h, count, x, log_px, out);
     } else {
-        gnet_forward(v, &v->dec[0], hbuf, z[0], count, out, olv);
+        gnet_forward(v, &v->dec[0], NULL, hbuf, z[0], count, out, olv);
         for (int64_t r = 0; r < count; r++)
             log_px[r] = lik_logp(v, x, out + r * v->D, olv + r * v->D);
     }

@@ -4,10 +4,12 @@
  * importance-weighted reduction. */
 #include "estimator.h"
 #include "kernels.h"
+#include "pool.h"
 #include "rng.h"
 #include "tap.h"
 #include "vmath.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,12 +264,86 @@ static void test_iw_reduction(void)
     tap_check(!varia_iw_finish(&acc, NAN, &row), "a NaN log-weight is reported, not averaged in");
 }
 
+/* A layer shared among a pool's workers gives the bits of the same layer on
+ * one thread, for one-row and tiled batches, partial last panels, every
+ * activation; and layers too small to be worth a hand-off still work. */
+static void test_team_forward(void)
+{
+    int shapes[][2] = {{50, 200}, {200, 784}, {37, 161}, {8, 8}};
+    int rows[] = {1, 3, 8, 13};
+    varia_act acts[] = {{VARIA_ACT_IDENTITY, 0}, {VARIA_ACT_TANH, 0}, {VARIA_ACT_SIGMOID, 0}, {VARIA_ACT_ELU, 1.0f}};
+    varia_pool *pools[] = {varia_pool_new(2), varia_pool_new(3)};
+    varia_rng rng;
+    varia_rng_init(&rng, 17, 5, 0, 0);
+    int same = 1, cases = 0;
+    for (int s = 0; s < 4; s++) {
+        int in = shapes[s][0], out = shapes[s][1];
+        float *w = malloc(sizeof(float) * (size_t)(in * out)), *b = malloc(sizeof(float) * (size_t)out);
+        float *x = malloc(sizeof(float) * (size_t)(13 * in)), *y1 = malloc(sizeof(float) * (size_t)(13 * out));
+        float *y2 = malloc(sizeof(float) * (size_t)(13 * out));
+        for (int i = 0; i < in * out; i++) w[i] = (float)rand_unit(&rng);
+        for (int i = 0; i < out; i++) b[i] = (float)rand_unit(&rng);
+        for (int i = 0; i < 13 * in; i++) x[i] = (float)rand_unit(&rng);
+        varia_linear l;
+        varia_linear_init(&l, w, b, in, out);
+        for (int r = 0; r < 4; r++)
+            for (int a = 0; a < 4; a++)
+                for (int p = 0; p < 2; p++) {
+                    varia_linear_forward(&l, x, rows[r], y1, acts[a]);
+                    memset(y2, 0xff, sizeof(float) * (size_t)(rows[r] * out)); /* NaN: a column left unwritten shows */
+                    varia_linear_forward_team(&l, x, rows[r], y2, acts[a], pools[p]);
+                    same &= !memcmp(y1, y2, sizeof(float) * (size_t)(rows[r] * out));
+                    cases++;
+                }
+        varia_linear_free(&l);
+        free(w), free(b), free(x), free(y1), free(y2);
+    }
+    varia_pool_free(pools[0]);
+    varia_pool_free(pools[1]);
+    char name[120];
+    snprintf(name, sizeof name, "a layer shared by 2 or 3 workers gives the one-thread bits (%d cases)", cases);
+    tap_check(same, name);
+}
+
+/* The vectorized scan finds the first bad element wherever it sits relative
+ * to its 64-element blocks, and tells NaN from infinity. */
+static void test_find_bad(void)
+{
+    enum { N = 300 };
+    float x[N];
+    int ok = 1;
+    for (int i = 0; i < N; i++)
+        x[i] = (float)i - 150.0f;
+    ok &= varia_find_bad(x, N, 0) == -1 && varia_find_bad(x, N, 1) == -1 && varia_find_bad(x, 0, 0) == -1;
+    int at[] = {0, 1, 63, 64, 65, 127, 128, 191, 255, 256, 299};
+    for (size_t k = 0; k < sizeof at / sizeof at[0]; k++) {
+        int i = at[k];
+        float keep = x[i];
+        x[i] = NAN;
+        ok &= varia_find_bad(x, N, 0) == i && varia_find_bad(x, N, 1) == i && varia_find_bad(x, i, 0) == -1;
+        x[i] = -INFINITY;
+        ok &= varia_find_bad(x, N, 0) == i && varia_find_bad(x, N, 1) == -1;
+        if (i + 7 < N) { /* a later NaN must not hide the earlier infinity */
+            x[i + 7] = NAN;
+            ok &= varia_find_bad(x, N, 0) == i && varia_find_bad(x, N, 1) == i + 7;
+            x[i + 7] = (float)(i + 7) - 150.0f;
+        }
+        x[i] = keep;
+    }
+    x[5] = FLT_MAX;
+    x[6] = -FLT_MAX;
+    ok &= varia_find_bad(x, N, 0) == -1;
+    tap_check(ok, "find_bad: the first NaN or infinity at block edges, NaN apart from infinity");
+}
+
 int main(void)
 {
     printf("# matrix kernel: %s\n", varia_kernel_name());
     test_fast_math();
     test_linear();
     test_batch_invariance();
+    test_team_forward();
+    test_find_bad();
     test_fused_bernoulli();
     test_rng();
     test_interpolation();
