@@ -86,13 +86,11 @@ torch_env() { # T: the environment PyTorch runs with
         OPENBLAS_NUM_THREADS="$1" OMP_NUM_THREADS="$1" "${@:2}"
 }
 
-# ---- measurements: T threads, then 1 thread (latency only on the 1-thread pass)
+# ---- measurements: T threads, then 1 thread
 THREAD_LIST="$THREADS"
 [ "$THREADS" = 1 ] || THREAD_LIST="$THREADS 1"
 for t in $THREAD_LIST; do
-    extra=()
-    [ "$t" = 1 ] || extra=(--no-latency)
-    common=(--threads "$t" --n "$N" --repeats "$REPEATS" --calls "$CALLS" "${extra[@]}")
+    common=(--threads "$t" --n "$N" --repeats "$REPEATS" --calls "$CALLS")
     echo "run.sh: varia, $t thread(s)" >&2
     build/bench/bench_varia "$MODEL" "$DATA" "${common[@]}" > "$RAW/varia-$t.txt"
     echo "run.sh: PyTorch, $t thread(s)" >&2
@@ -110,7 +108,7 @@ CORES=$(lscpu 2>/dev/null | sed -n 's/^Core(s) per socket: *//p' | head -1)
 TPC=$(lscpu 2>/dev/null | sed -n 's/^Thread(s) per core: *//p' | head -1)
 MACHINE="${CPU:-unknown CPU}; $(nproc) logical CPUs (${SOCKETS:-?} socket(s) x ${CORES:-?} core(s) x ${TPC:-?} thread(s) per core)"
 TRAINING=""
-if pgrep -f train_default >/dev/null 2>&1; then TRAINING=" (a training job was running)"; fi
+if pgrep -f "varia train" >/dev/null 2>&1; then TRAINING=" (a training job was running)"; fi
 
 "$PY" - "$RAW" "$MODEL" "$DATA" "$THREADS" "$COMMAND" "$MACHINE" \
     "$LOAD_START" "$LOAD_END$TRAINING" "$REPEATS" "$(git rev-parse --short HEAD 2>/dev/null || echo '?')" <<'EOF'
@@ -215,16 +213,19 @@ out("NLL: mean over the images of -L_k in nats, averaged over the repeats (diffe
 out("")
 
 # ---- (b)
-out("## (b) Latency, batch 1, one thread (median of %s calls)" % V[1]["latency_calls"])
+out("## (b) Latency, batch 1 (median of %s calls)" % V[1]["latency_calls"])
 out("")
-out("| operation | varia µs | PyTorch µs | ratio |")
-out("|---|---:|---:|---:|")
+out("| operation | threads | varia µs | PyTorch µs | ratio |")
+out("|---|---:|---:|---:|---:|")
 for key, name in (("decode_us", "decode, E[x|z]"), ("encode_us", "encode, posterior mean and log-variance")):
-    v, p = f(V[1], key), f(P[1], key)
-    out("| %s | %.2f | %.2f | %.2f |" % (name, v, p, p / v))
+    for t in thread_list:
+        v, p = f(V[t], key), f(P[t], key)
+        out("| %s | %d | %.2f | %.2f | %.2f |" % (name, t, v, p, p / v))
 out("")
 out("PyTorch's time is a Python call of the forward pass (what a PyTorch user gets); varia's is "
-    "a C call of varia_decode / varia_encode.")
+    "a C call of varia_decode / varia_encode. With more than one thread varia splits each layer's "
+    "output columns among them; the calls run back to back, so its workers are awake (a first "
+    "call after a pause also pays for waking them).")
 out("")
 
 # ---- (c)

@@ -70,10 +70,12 @@ const char *varia_ctx_message(const varia_ctx *ctx);
  * one per line, "" if none. */
 const char *varia_ctx_warnings(const varia_ctx *ctx);
 /* Worker threads for this context's calls: varia_eval splits examples and
- * their importance samples across them, and sample/encode/decode split calls
- * of more than 256 rows (1 = the calling thread only; 0 = all cores, the
- * default). The threads persist until varia_ctx_free. Results never depend on
- * this setting. */
+ * their importance samples across them; sample/encode/decode split calls of
+ * more than 256 rows by rows, and smaller calls (one latent, say) by each
+ * layer's output columns (1 = the calling thread only; 0 = all cores, the
+ * default). The threads persist until varia_ctx_free and, between calls, poll
+ * for about 100 us before they sleep, so back-to-back small calls do not pay
+ * for waking them. Results never depend on this setting. */
 varia_status varia_ctx_set_threads(varia_ctx *ctx, int threads);
 
 /* ---- Model --------------------------------------------------------------- */
