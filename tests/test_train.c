@@ -532,6 +532,13 @@ static void stopping_and_free_bits(void)
     }
     ok(good && na > 0 && na == nb && d_fb < 1e-5 && d_kl > 1e-3,
        "free bits above every KL train as KL weight 0 (max difference %.1e; %.1e from the full KL)", d_fb, d_kl);
+    /* A learning rate that blows the weights up: the run stops with a named
+     * error at the first non-finite objective instead of writing NaN weights. */
+    tiny_config("nan.json", "nan", "\"optimizer\": {\"kind\": \"sgd\", \"lr\": 10, \"momentum\": 0.99}, "
+                                   "\"schedule\": {\"kind\": \"constant\", \"epochs\": 50}, \"validation\": {\"every\": 0}");
+    varia_status st = train("nan.json", 1, 0, 0, rep, sizeof rep);
+    ok(st == VARIA_ERR_NONFINITE && strstr(rep, "the objective became") && strstr(rep, "learning rate"),
+       "a diverging run stops with NONFINITE, naming epoch and batch (%s: %s)", varia_status_name(st), rep);
 }
 
 /* ---- configuration errors name their culprit ---- */
