@@ -108,7 +108,9 @@ CORES=$(lscpu 2>/dev/null | sed -n 's/^Core(s) per socket: *//p' | head -1)
 TPC=$(lscpu 2>/dev/null | sed -n 's/^Thread(s) per core: *//p' | head -1)
 MACHINE="${CPU:-unknown CPU}; $(nproc) logical CPUs (${SOCKETS:-?} socket(s) x ${CORES:-?} core(s) x ${TPC:-?} thread(s) per core)"
 TRAINING=""
-if pgrep -f "varia train" >/dev/null 2>&1; then TRAINING=" (a training job was running)"; fi
+for pid in $(pgrep -f "varia train" 2>/dev/null); do # a paused (stopped, state T) job does not count
+    [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = T ] || TRAINING=" (a training job was running)"
+done
 
 "$PY" - "$RAW" "$MODEL" "$DATA" "$THREADS" "$COMMAND" "$MACHINE" \
     "$LOAD_START" "$LOAD_END$TRAINING" "$REPEATS" "$(git rev-parse --short HEAD 2>/dev/null || echo '?')" <<'EOF'
