@@ -364,38 +364,29 @@ typedef struct team_job {
     float *y;
     int64_t n;
     varia_act act;
-    int workers;
 } team_job;
 
-/* Worker w takes the w-th contiguous run of panels: the same run on every
- * call, so each core keeps its share of the weights in its own cache. Runs
- * round up, so the caller, which starts first, takes any extra panel. */
-static int64_t team_start(int64_t panels, int w, int workers)
-{
-    return (panels * w + workers - 1) / workers;
-}
-
-static void team_part(void *arg, int w)
+/* The chunks are the layer's output panels. */
+static void team_panels(void *arg, int64_t begin, int64_t end)
 {
     const team_job *j = arg;
-    int64_t panels = panel_count(j->l);
-    forward_panels(j->l, j->x, j->n, j->y, j->act, team_start(panels, w, j->workers),
-                   team_start(panels, w + 1, j->workers));
+    forward_panels(j->l, j->x, j->n, j->y, j->act, begin, end);
 }
 
 void varia_linear_forward_team(const varia_linear *l, const float *x, int64_t n, float *y, varia_act act,
                                struct varia_pool *team)
 {
-    int workers = varia_pool_size(team);
+    int64_t panels = panel_count(l);
+    int shared = varia_pool_size(team) > 1 && n * l->in * l->out >= VARIA_TEAM_MIN_MACS && panels >= 5;
 #ifdef VARIA_USE_BLAS
-    workers = 1;
+    shared = 0;
 #endif
-    if (workers < 2 || n * l->in * l->out < VARIA_TEAM_MIN_MACS || panel_count(l) < 2 * workers) {
+    if (!shared) {
         varia_linear_forward(l, x, n, y, act);
         return;
     }
-    team_job j = {l, x, y, n, act, workers};
-    varia_pool_run(team, team_part, &j);
+    team_job j = {l, x, y, n, act};
+    varia_pool_share(team, team_panels, &j, panels);
 }
 
 /* One row of the fused Bernoulli output against every panel. */

@@ -39,12 +39,12 @@ void varia_linear_forward(const varia_linear *l, const float *x, int64_t n, floa
  * l->packed, l->bias, l->in and l->out are read (the trainer's products). */
 void varia_linear_forward_native(const varia_linear *l, const float *x, int64_t n, float *y, varia_act act);
 
-/* The same, the output panels shared among the workers of `team` (NULL: the
- * calling thread alone). Each element is computed exactly as above, so the
- * bits do not depend on the team. Worth it only for small batches, whose rows
- * cannot be spread over threads. A layer under VARIA_TEAM_MIN_MACS
- * multiply-adds, or with fewer than two panels per worker, stays on the
- * caller: the hand-off (about 0.1 us) would cost more than it saves. */
+/* The same, the output panels shared with whichever workers of `team` are
+ * free (NULL: the calling thread alone; see varia_pool_share). Each element is
+ * computed exactly as above, so the bits do not depend on the team. Worth it
+ * only for small batches, whose rows cannot be spread over threads. A layer
+ * under VARIA_TEAM_MIN_MACS multiply-adds, or of fewer than 5 panels, stays
+ * on the caller: the hand-off (about 0.1 us) would cost more than it saves. */
 #define VARIA_TEAM_MIN_MACS 8192
 struct varia_pool;
 void varia_linear_forward_team(const varia_linear *l, const float *x, int64_t n, float *y, varia_act act,

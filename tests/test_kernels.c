@@ -305,6 +305,51 @@ static void test_team_forward(void)
     tap_check(same, name);
 }
 
+/* Every chunk of a shared job runs exactly once, whatever the chunk count,
+ * the pool size (3 oversubscribes this 2-core machine) and however shared and
+ * ordinary jobs interleave. */
+typedef struct share_count {
+    int counts[128];
+    int64_t rounds;
+} share_count;
+
+static void count_chunks(void *arg, int64_t begin, int64_t end)
+{
+    share_count *c = arg;
+    for (int64_t i = begin; i < end; i++)
+        c->counts[i]++; /* chunks are disjoint: no two threads touch one count */
+}
+
+static void count_worker(void *arg, int worker)
+{
+    (void)worker;
+    __atomic_fetch_add(&((share_count *)arg)->rounds, 1, __ATOMIC_RELAXED);
+}
+
+static void test_pool_share(void)
+{
+    int ok = 1, sizes[] = {2, 3}, chunks[] = {1, 2, 3, 7, 25, 128};
+    for (int s = 0; s < 2; s++) {
+        varia_pool *p = varia_pool_new(sizes[s]);
+        for (int rep = 0; rep < 300; rep++)
+            for (int c = 0; c < 6; c++) {
+                share_count sc = {{0}, 0};
+                varia_pool_share(p, count_chunks, &sc, chunks[c]);
+                for (int i = 0; i < 128; i++)
+                    ok &= sc.counts[i] == (i < chunks[c]);
+                if (rep % 7 == 0) { /* an ordinary job in between */
+                    varia_pool_run(p, count_worker, &sc);
+                    ok &= sc.rounds == varia_pool_size(p);
+                }
+            }
+        varia_pool_free(p);
+    }
+    share_count sc = {{0}, 0};
+    varia_pool_share(NULL, count_chunks, &sc, 5);
+    ok &= sc.counts[0] == 1 && sc.counts[4] == 1 && sc.counts[5] == 0;
+    tap_check(ok, "a shared job runs each chunk once (pools of 2 and 3, 1 to 128 chunks, mixed with ordinary jobs)");
+}
+
 /* The vectorized scan finds the first bad element wherever it sits relative
  * to its 64-element blocks, and tells NaN from infinity. */
 static void test_find_bad(void)
@@ -343,6 +388,7 @@ int main(void)
     test_linear();
     test_batch_invariance();
     test_team_forward();
+    test_pool_share();
     test_find_bad();
     test_fused_bernoulli();
     test_rng();
