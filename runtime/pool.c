@@ -6,7 +6,7 @@
  * among the workers, a job of about a microsecond, where a sleeping thread's
  * wake-up (a futex call, several microseconds on a virtual machine) would cost
  * more than the work. So the hand-off itself takes no lock: a job is published
- * by bumping `generation`, and its end seen through `pending`. The mutex and
+ * by storing its number in `generation`, and its end seen through `pending`. The mutex and
  * condition variables serve only threads that gave up spinning; a thread
  * announces that it sleeps (`sleepers`, `caller_sleeps`) before it looks one
  * last time, and the other side looks at that announcement after it publishes,
@@ -17,12 +17,13 @@
  * share of what is left from the back in one claim (so with steady timing
  * each thread gets the same chunks call after call, and keeps their weights
  * in its cache); the caller then claims whatever is still left. A worker
- * that comes late (asleep, or queued on the caller's own core)
- * finds the job closed and leaves it: the caller has done the work alone, at
- * the speed of one thread, instead of waiting for a context switch. Nor does
- * a shared job wake sleeping workers, a system call that costs more than the
+ * that comes late (asleep, or queued on the caller's own core) finds the job
+ * closed and leaves it: the caller has done the work alone, at the speed of
+ * one thread, instead of waiting for a context switch. A worker that finds
+ * itself on the caller's core sleeps rather than spin there. Nor does a
+ * shared job wake sleeping workers, a system call that costs more than the
  * job: only a streak of closely spaced shared jobs (a loop of small calls)
- * does. */
+ * does, once per 16 jobs. */
 #ifdef __linux__
 #define _GNU_SOURCE /* sched_getcpu */
 #endif
@@ -33,13 +34,13 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <time.h>
 #include <string.h>
+#include <time.h>
 
 #define SPINS 20000  /* polls before sleeping: ~100 us */
 #define YIELD_EVERY 256 /* a poll in this many yields the core, in case it is oversubscribed */
 #define STREAK_GAP 50e-6 /* shared jobs closer than this (s) form a streak... */
-#define STREAK_WAKE 16   /* ...whose 16th wakes sleepers (a decode makes 3) */
+#define STREAK_WAKE 16   /* ...whose every 16th job wakes sleepers (a decode makes 3) */
 
 struct varia_pool {
     int size;    /* workers, the caller included */
@@ -101,7 +102,8 @@ static int on_callers_cpu(varia_pool *p)
 }
 
 /* Returns the generation once it differs from `seen`. Spins, unless on the
- * caller's core, then sleeps (a wake-up puts a thread on an idle core). */
+ * caller's core, then sleeps: the wake-up lets the scheduler place the thread
+ * again, though on this VM it sometimes picks the caller's core once more. */
 static unsigned long wait_job(varia_pool *p, unsigned long seen)
 {
     unsigned long g;
