@@ -153,7 +153,10 @@ varia_status varia_sample(varia_ctx *ctx, const varia_model *m, int64_t n,
                           uint64_t seed, float temperature, float *x_out,
                           float *z_out);
 
-/* Reconstruct: encode to the posterior mean, decode to E[x|z]. */
+/* Reconstruct: encode to the posterior mean, decode to E[x|z]; x_out[n*D].
+ * Bit-identical to varia_encode then varia_decode(VARIA_DECODE_MEAN), but needs
+ * no buffer for the latents. VARIA_ERR_NONFINITE names the first example whose
+ * posterior mean overflows. */
 varia_status varia_reconstruct(varia_ctx *ctx, const varia_model *m,
                                const float *x, int64_t n, float *x_out);
 

@@ -75,6 +75,7 @@ typedef struct batch_job {
     float temperature;
     atomic_llong next;
     atomic_int oom;
+    atomic_llong bad_row; /* reconstruct: lowest row whose latent is not finite */
 } batch_job;
 
 static void batch_worker(void *arg, int worker)
@@ -151,6 +152,23 @@ varia_status varia_encode(varia_ctx *ctx, const varia_model *m, const float *x, 
     return st == VARIA_OK ? varia_check_output(ctx, logvar, n, L, "encode") : st;
 }
 
+/* Row i's latent is mean + sd * eps, eps from the row's own stream, so the
+ * result does not depend on batching; the log-variances live in the worker's
+ * extra workspace. */
+static void encode_sample_batch(const batch_job *j, float *ws, int64_t r, int64_t b)
+{
+    const varia_model *m = j->m;
+    int64_t D = m->info.data_size, L = m->info.latent_size;
+    float *z = j->out + r * L, *lv = ws + m->family->ws_floats(m, VARIA_BATCH);
+    m->family->encode(m, ws, j->team, j->in + r * D, b, z, lv);
+    for (int64_t i = 0; i < b; i++) {
+        varia_rng rng;
+        varia_rng_init(&rng, j->seed, VARIA_STREAM_ENCODE, (uint64_t)(r + i), 0);
+        for (int64_t k = 0; k < L; k++)
+            z[i * L + k] += expf(0.5f * lv[i * L + k]) * varia_rng_normal(&rng);
+    }
+}
+
 varia_status varia_encode_sample(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n, uint64_t seed,
                                  float *z)
 {
@@ -159,19 +177,16 @@ varia_status varia_encode_sample(varia_ctx *ctx, const varia_model *m, const flo
         return st;
     if (!z && n > 0)
         return varia_fail(ctx, VARIA_ERR_ARG, "encode_sample: null output");
-    int64_t L = m->info.latent_size;
-    float *lv = malloc((size_t)((n > 0 ? n : 1) * (L > 0 ? L : 1)) * sizeof(float));
-    if (!lv)
-        return varia_fail(ctx, VARIA_ERR_NOMEM, "encode_sample: out of memory");
-    st = varia_encode(ctx, m, x, n, z, lv);
-    for (int64_t i = 0; st == VARIA_OK && i < n; i++) {
-        varia_rng rng;
-        varia_rng_init(&rng, seed, VARIA_STREAM_ENCODE, (uint64_t)i, 0);
-        for (int64_t j = 0; j < L; j++)
-            z[i * L + j] += expf(0.5f * lv[i * L + j]) * varia_rng_normal(&rng);
-    }
-    free(lv);
-    return st;
+    if (!m->family->encode)
+        return unsupported(ctx, m, "encode (it has no inference network)");
+    int64_t D = m->info.data_size, L = m->info.latent_size;
+    if ((st = varia_check_finite(ctx, x, n, D, "encode_sample: example")) != VARIA_OK)
+        return st;
+    batch_job j = {.ctx = ctx, .m = m, .n = n, .extra = (size_t)(VARIA_BATCH * L), .fn = encode_sample_batch,
+                   .in = x, .out = z, .seed = seed};
+    if ((st = run_batches(&j)) != VARIA_OK)
+        return st;
+    return varia_check_output(ctx, z, n, L, "encode_sample");
 }
 
 varia_status varia_decode(varia_ctx *ctx, const varia_model *m, const float *z, int64_t n,
@@ -212,6 +227,25 @@ varia_status varia_sample(varia_ctx *ctx, const varia_model *m, int64_t n, uint6
     return varia_check_output(ctx, x_out, n, m->info.data_size, "sample");
 }
 
+/* Encode to the posterior mean and decode it, one batch at a time, the means
+ * kept in the worker's extra workspace; a non-finite mean is reported by row
+ * (the lowest, whatever the threads) rather than decoded into garbage. */
+static void reconstruct_batch(const batch_job *j, float *ws, int64_t r, int64_t b)
+{
+    const varia_model *m = j->m;
+    int64_t D = m->info.data_size, L = m->info.latent_size;
+    float *z = ws + m->family->ws_floats(m, VARIA_BATCH);
+    m->family->encode(m, ws, j->team, j->in + r * D, b, z, NULL);
+    int64_t bad = varia_find_bad(z, b * L, 0);
+    if (bad >= 0) {
+        long long row = r + bad / L, seen = atomic_load(&j->bad_row);
+        while (row < seen && !atomic_compare_exchange_weak(&j->bad_row, &seen, row))
+            ;
+        return;
+    }
+    m->family->decode(m, ws, j->team, z, b, VARIA_DECODE_MEAN, j->out + r * D, NULL);
+}
+
 varia_status varia_reconstruct(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n, float *x_out)
 {
     varia_status st = varia_check_model(ctx, m, x, n, "reconstruct");
@@ -219,14 +253,22 @@ varia_status varia_reconstruct(varia_ctx *ctx, const varia_model *m, const float
         return st;
     if (!x_out && n > 0)
         return varia_fail(ctx, VARIA_ERR_ARG, "reconstruct: null output");
-    float *z = malloc((size_t)((n ? n : 1) * m->info.latent_size) * sizeof(float));
-    if (!z)
-        return varia_fail(ctx, VARIA_ERR_NOMEM, "reconstruct: out of memory");
-    st = varia_encode(ctx, m, x, n, z, NULL);
-    if (st == VARIA_OK)
-        st = varia_decode(ctx, m, z, n, VARIA_DECODE_MEAN, x_out, NULL);
-    free(z);
-    return st;
+    if (!m->family->encode)
+        return unsupported(ctx, m, "reconstruct (it has no inference network)");
+    int64_t D = m->info.data_size;
+    if ((st = varia_check_finite(ctx, x, n, D, "reconstruct: example")) != VARIA_OK)
+        return st;
+    batch_job j = {.ctx = ctx, .m = m, .n = n, .extra = (size_t)(VARIA_BATCH * m->info.latent_size),
+                   .fn = reconstruct_batch, .in = x, .out = x_out};
+    atomic_init(&j.bad_row, n);
+    if ((st = run_batches(&j)) != VARIA_OK)
+        return st;
+    long long bad = atomic_load(&j.bad_row);
+    if (bad < n)
+        return varia_fail(ctx, VARIA_ERR_NONFINITE,
+                          "reconstruct: the encoder's mean for example %lld is not finite (weights or input too extreme)",
+                          bad);
+    return varia_check_output(ctx, x_out, n, D, "reconstruct");
 }
 
 static double norm(const float *v, int64_t L)

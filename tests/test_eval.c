@@ -180,9 +180,12 @@ static void test_unsupported(varia_ctx *ctx)
     int ok = varia_encode(ctx, m, x, 1, z, NULL) == VARIA_ERR_UNSUPPORTED &&
              strstr(varia_ctx_message(ctx), "encode") != NULL;
     ok &= varia_eval(ctx, m, x, 1, &o, NULL, NULL) == VARIA_ERR_UNSUPPORTED;
+    ok &= varia_encode_sample(ctx, m, x, 1, 0, z) == VARIA_ERR_UNSUPPORTED;
+    float rec[20];
+    ok &= varia_reconstruct(ctx, m, x, 1, rec) == VARIA_ERR_UNSUPPORTED && strstr(varia_ctx_message(ctx), "reconstruct");
     ok &= varia_active_units(ctx, m, x, 1, &units, per) == VARIA_ERR_UNSUPPORTED;
     ok &= varia_sample(ctx, m, 1, 0, 1.0f, x, z) == VARIA_OK;
-    tap_check(ok, "a family without an encoder: encode/eval/active units give VARIA_ERR_UNSUPPORTED, sample works");
+    tap_check(ok, "a family without an encoder: encode/encode_sample/reconstruct/eval/active units give VARIA_ERR_UNSUPPORTED, sample works");
     m->family = saved;
     varia_model_free(m);
 }
@@ -228,6 +231,71 @@ static void test_small_batch_threads(void)
     varia_ctx_free(c1), varia_ctx_free(c2);
 }
 
+/* reconstruct is decode(encode mean) and encode_sample is mean + sd * eps with
+ * eps from the row's own encode stream, known answers checked over three
+ * batches (n = 600) on 1 and 2 threads; the noise is standard normal. */
+static void test_reconstruct_encode_sample(void)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/models/vae-mnist-dyn/model.json", root);
+    varia_ctx *c[2] = {varia_ctx_new(), varia_ctx_new()};
+    varia_model *m = NULL;
+    varia_ctx_set_threads(c[0], 1);
+    varia_ctx_set_threads(c[1], 2);
+    if (!tap_check(varia_model_load(c[0], path, &m) == VARIA_OK, "the shipped model loads")) {
+        varia_ctx_free(c[0]), varia_ctx_free(c[1]);
+        return;
+    }
+    enum { N = 600, D = 784, L = 50 };
+    float *x = malloc(sizeof(float) * N * D * 3), *ref = x + N * D, *rec = ref + N * D;
+    float *mu = malloc(sizeof(float) * N * L * 4), *lv = mu + N * L, *z = lv + N * L, *z2 = z + N * L;
+    int ok = varia_sample(c[0], m, N, 11, 1.0f, x, NULL) == VARIA_OK && varia_encode(c[0], m, x, N, mu, lv) == VARIA_OK &&
+             varia_decode(c[0], m, mu, N, VARIA_DECODE_MEAN, ref, NULL) == VARIA_OK;
+    int same_rec = ok, same_z = ok;
+    for (int t = 0; t < 2; t++) {
+        same_rec &= varia_reconstruct(c[t], m, x, N, rec) == VARIA_OK && !memcmp(rec, ref, sizeof(float) * N * D);
+        same_z &= varia_encode_sample(c[t], m, x, N, 99, t ? z2 : z) == VARIA_OK;
+    }
+    same_z &= !memcmp(z, z2, sizeof(float) * N * L);
+    double worst = 0.0, s1 = 0.0, s2 = 0.0;
+    for (int64_t i = 0; i < N; i++) {
+        varia_rng r;
+        varia_rng_init(&r, 99, VARIA_STREAM_ENCODE, (uint64_t)i, 0);
+        for (int64_t j = 0; j < L; j++) {
+            double sd = exp(0.5 * lv[i * L + j]), e = varia_rng_normal(&r), u = (z[i * L + j] - mu[i * L + j]) / sd;
+            worst = fmax(worst, fabs(z[i * L + j] - (mu[i * L + j] + sd * e)) / (1.0 + fabs(z[i * L + j])));
+            s1 += u, s2 += u * u;
+        }
+    }
+    double mean = s1 / (N * L), var = s2 / (N * L) - mean * mean;
+    tap_check(same_rec, "reconstruct of 600 rows = decode(encode mean), bit for bit, on 1 and 2 threads");
+    tap_check(same_z, "encode_sample of 600 rows: 1 and 2 threads give the same bits");
+    tap_okf(worst < 1e-5, "encode_sample row i = mean + sd * (row i's encode stream) (worst rel. error %.2g)", worst);
+    tap_okf(fabs(mean) < 0.03 && fabs(var - 1.0) < 0.05, "encode_sample noise: mean %.4f, variance %.4f", mean, var);
+    free(x), free(mu);
+    varia_model_free(m);
+    varia_ctx_free(c[0]), varia_ctx_free(c[1]);
+}
+
+/* Finite but huge inputs overflow an identity-activation encoder: reconstruct
+ * names the example whose posterior mean is not finite instead of decoding it. */
+static void test_reconstruct_overflow(varia_ctx *ctx)
+{
+    varia_model *m = load(ctx, "vae1_identity_bern");
+    if (!m)
+        return;
+    int64_t D = m->info.data_size, n = 300;
+    float *x = calloc((size_t)(n * D), sizeof(float)), *out = malloc(sizeof(float) * (size_t)(n * D));
+    for (int64_t j = 0; j < D; j++)
+        x[(n - 3) * D + j] = x[(n - 1) * D + j] = (j % 2 ? -3e38f : 3e38f);
+    varia_status st = varia_reconstruct(ctx, m, x, n, out);
+    const char *msg = varia_ctx_message(ctx);
+    tap_okf(st == VARIA_ERR_NONFINITE && strstr(msg, "example 297 is not finite"),
+            "reconstruct whose encoder overflows -> NONFINITE naming the first such example (%s)", msg);
+    free(x), free(out);
+    varia_model_free(m);
+}
+
 int main(void)
 {
     const char *r = getenv("VARIA_SOURCE_ROOT");
@@ -239,6 +307,8 @@ int main(void)
     test_binarize_and_units(ctx);
     test_unsupported(ctx);
     test_small_batch_threads();
+    test_reconstruct_encode_sample();
+    test_reconstruct_overflow(ctx);
     varia_ctx_free(ctx);
     return tap_done();
 }

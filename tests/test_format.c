@@ -1285,6 +1285,14 @@ static void test_api_args(void)
                          "encode_sample NaN"),
                   "encode_sample of data with NaN -> NONFINITE");
     }
+    tap_check(expect(varia_reconstruct(ctx, m, x, 1, NULL), VARIA_ERR_ARG, "null", "reconstruct out=NULL"),
+              "reconstruct NULL output -> ARG");
+    {
+        float xs[8] = {0, 1, 1, 0, 1, 0, INFINITY, 0};
+        tap_check(expect(varia_reconstruct(ctx, m, xs, 2, out), VARIA_ERR_NONFINITE, "example 1, element 2",
+                         "reconstruct Inf"),
+                  "reconstruct of data with Inf -> NONFINITE");
+    }
     tap_check(expect(varia_decode(ctx, m, z, -1, VARIA_DECODE_MEAN, out, NULL), VARIA_ERR_ARG, "-1", "decode n=-1"),
               "decode n < 0 -> ARG");
     tap_check(expect(varia_decode(ctx, m, z, 1, (varia_decode_kind)7, out, NULL), VARIA_ERR_ARG, "kind", "decode kind"),
