@@ -75,7 +75,7 @@ typedef struct batch_job {
     float temperature;
     atomic_llong next;
     atomic_int oom;
-    atomic_llong bad_row; /* reconstruct: lowest row whose latent is not finite */
+    atomic_llong *bad_row; /* reconstruct: lowest row whose latent is not finite */
 } batch_job;
 
 static void batch_worker(void *arg, int worker)
@@ -238,8 +238,8 @@ static void reconstruct_batch(const batch_job *j, float *ws, int64_t r, int64_t 
     m->family->encode(m, ws, j->team, j->in + r * D, b, z, NULL);
     int64_t bad = varia_find_bad(z, b * L, 0);
     if (bad >= 0) {
-        long long row = r + bad / L, seen = atomic_load(&j->bad_row);
-        while (row < seen && !atomic_compare_exchange_weak(&j->bad_row, &seen, row))
+        long long row = r + bad / L, seen = atomic_load(j->bad_row);
+        while (row < seen && !atomic_compare_exchange_weak(j->bad_row, &seen, row))
             ;
         return;
     }
@@ -258,12 +258,13 @@ varia_status varia_reconstruct(varia_ctx *ctx, const varia_model *m, const float
     int64_t D = m->info.data_size;
     if ((st = varia_check_finite(ctx, x, n, D, "reconstruct: example")) != VARIA_OK)
         return st;
+    atomic_llong bad_row;
+    atomic_init(&bad_row, n);
     batch_job j = {.ctx = ctx, .m = m, .n = n, .extra = (size_t)(VARIA_BATCH * m->info.latent_size),
-                   .fn = reconstruct_batch, .in = x, .out = x_out};
-    atomic_init(&j.bad_row, n);
+                   .fn = reconstruct_batch, .in = x, .out = x_out, .bad_row = &bad_row};
     if ((st = run_batches(&j)) != VARIA_OK)
         return st;
-    long long bad = atomic_load(&j.bad_row);
+    long long bad = atomic_load(&bad_row);
     if (bad < n)
         return varia_fail(ctx, VARIA_ERR_NONFINITE,
                           "reconstruct: the encoder's mean for example %lld is not finite (weights or input too extreme)",
