@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -134,17 +135,32 @@ static void sample_batch(const batch_job *j, float *ws, int64_t r, int64_t b)
     m->family->generate(m, ws, j->team, b, eps, j->temperature, j->out + r * D, j->out2 ? j->out2 + r * L : NULL);
 }
 
+/* The checks every operation on examples makes before running the encoder:
+ * arguments, an output where one is required, an encoder, finite input. */
+static varia_status check_encoder_call(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
+                                       int need_out, const char *op)
+{
+    varia_status st = varia_check_model(ctx, m, x, n, op);
+    if (st != VARIA_OK)
+        return st;
+    if (!need_out && n > 0)
+        return varia_fail(ctx, VARIA_ERR_ARG, "%s: null output", op);
+    char what[64];
+    if (!m->family->encode) {
+        snprintf(what, sizeof what, "%s (it has no inference network)", op);
+        return unsupported(ctx, m, what);
+    }
+    snprintf(what, sizeof what, "%s: example", op);
+    return varia_check_finite(ctx, x, n, m->info.data_size, what);
+}
+
 varia_status varia_encode(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n, float *mean,
                           float *logvar)
 {
-    varia_status st = varia_check_model(ctx, m, x, n, "encode");
-    if (st != VARIA_OK)
+    varia_status st = check_encoder_call(ctx, m, x, n, 1, "encode");
+    if (st != VARIA_OK || (!mean && !logvar))
         return st;
-    if (!m->family->encode)
-        return unsupported(ctx, m, "encode (it has no inference network)");
-    int64_t D = m->info.data_size, L = m->info.latent_size;
-    if ((st = varia_check_finite(ctx, x, n, D, "encode: example")) != VARIA_OK || (!mean && !logvar))
-        return st;
+    int64_t L = m->info.latent_size;
     batch_job j = {.ctx = ctx, .m = m, .n = n, .fn = encode_batch, .in = x, .out = mean, .out2 = logvar};
     if ((st = run_batches(&j)) != VARIA_OK)
         return st;
@@ -172,16 +188,10 @@ static void encode_sample_batch(const batch_job *j, float *ws, int64_t r, int64_
 varia_status varia_encode_sample(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n, uint64_t seed,
                                  float *z)
 {
-    varia_status st = varia_check_model(ctx, m, x, n, "encode_sample");
+    varia_status st = check_encoder_call(ctx, m, x, n, z != NULL, "encode_sample");
     if (st != VARIA_OK)
         return st;
-    if (!z && n > 0)
-        return varia_fail(ctx, VARIA_ERR_ARG, "encode_sample: null output");
-    if (!m->family->encode)
-        return unsupported(ctx, m, "encode (it has no inference network)");
-    int64_t D = m->info.data_size, L = m->info.latent_size;
-    if ((st = varia_check_finite(ctx, x, n, D, "encode_sample: example")) != VARIA_OK)
-        return st;
+    int64_t L = m->info.latent_size;
     batch_job j = {.ctx = ctx, .m = m, .n = n, .extra = (size_t)(VARIA_BATCH * L), .fn = encode_sample_batch,
                    .in = x, .out = z, .seed = seed};
     if ((st = run_batches(&j)) != VARIA_OK)
@@ -248,16 +258,10 @@ static void reconstruct_batch(const batch_job *j, float *ws, int64_t r, int64_t 
 
 varia_status varia_reconstruct(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n, float *x_out)
 {
-    varia_status st = varia_check_model(ctx, m, x, n, "reconstruct");
+    varia_status st = check_encoder_call(ctx, m, x, n, x_out != NULL, "reconstruct");
     if (st != VARIA_OK)
         return st;
-    if (!x_out && n > 0)
-        return varia_fail(ctx, VARIA_ERR_ARG, "reconstruct: null output");
-    if (!m->family->encode)
-        return unsupported(ctx, m, "reconstruct (it has no inference network)");
     int64_t D = m->info.data_size;
-    if ((st = varia_check_finite(ctx, x, n, D, "reconstruct: example")) != VARIA_OK)
-        return st;
     atomic_llong bad_row;
     atomic_init(&bad_row, n);
     batch_job j = {.ctx = ctx, .m = m, .n = n, .extra = (size_t)(VARIA_BATCH * m->info.latent_size),
