@@ -83,6 +83,7 @@ varia_status varia_ctx_set_threads(varia_ctx *ctx, int threads);
 typedef struct varia_model varia_model;
 
 #define VARIA_MAX_RANK 4
+#define VARIA_MAX_LAYERS 8              /* stochastic layers a model may have */
 typedef struct varia_shape {
     int rank;                       /* 1 = vector, 3 = image C x H x W */
     int64_t dims[VARIA_MAX_RANK];
@@ -100,7 +101,7 @@ typedef struct varia_info {
     int64_t latent_size;       /* size of the latent used by sample/decode/interpolate */
     varia_shape latent_shape;  /* its shape: [L] for VAE/IWAE; [T, L] for per-step latents */
     int n_stochastic;          /* stochastic layers (1 or 2 for VAE/IWAE) */
-    int64_t layer_sizes[8];    /* latent size of each stochastic layer, bottom first */
+    int64_t layer_sizes[VARIA_MAX_LAYERS];    /* latent size of each stochastic layer, bottom first */
     varia_likelihood likelihood;
     int has_encoder;           /* 0: encode/eval return VARIA_ERR_UNSUPPORTED */
     int64_t n_tensors;
@@ -197,7 +198,7 @@ typedef struct varia_eval_summary {
     double elbo, recon, kl;        /* means over examples */
     double bits_per_dim;           /* nll_mean / (data_size * ln 2) */
     int active_units;              /* over all stochastic layers */
-    int active_units_layer[8];
+    int active_units_layer[VARIA_MAX_LAYERS];
 } varia_eval_summary;
 
 /* Score n examples. rows[n] may be NULL. Example i's randomness depends only on
@@ -211,7 +212,7 @@ varia_status varia_eval(varia_ctx *ctx, const varia_model *m, const float *x,
  * over the n examples of its posterior mean exceeds 0.01. x is used as given. */
 varia_status varia_active_units(varia_ctx *ctx, const varia_model *m,
                                 const float *x, int64_t n, int *total,
-                                int per_layer[8]);
+                                int per_layer[VARIA_MAX_LAYERS]);
 
 /* ---- Data I/O ------------------------------------------------------------ */
 

@@ -16,8 +16,6 @@
 #define MANIFEST_CAP (4u * 1024u * 1024u)
 #define DATA_SIZE_CAP ((int64_t)1 << 24)
 
-static const varia_family *const families[] = {&varia_family_vae};
-static const char *const family_aliases[][2] = {{"vae", "vae"}, {"iwae", "vae"}};
 
 static varia_status read_text(varia_ctx *ctx, const char *path, char **out)
 {
@@ -82,17 +80,11 @@ static varia_status find_family(varia_ctx *ctx, const cJSON *root, varia_model *
     const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "family"));
     if (!name)
         return varia_fail(ctx, VARIA_ERR_MANIFEST, "manifest: \"family\" is missing or not a string");
-    for (size_t i = 0; i < sizeof family_aliases / sizeof family_aliases[0]; i++) {
-        if (strcmp(name, family_aliases[i][0]))
-            continue;
-        for (size_t f = 0; f < sizeof families / sizeof families[0]; f++)
-            if (!strcmp(families[f]->name, family_aliases[i][1]))
-                m->family = families[f];
-        snprintf(m->family_name, sizeof m->family_name, "%s", name);
-        m->info.family = m->family_name;
-        return VARIA_OK;
-    }
-    return varia_fail(ctx, VARIA_ERR_MANIFEST, "manifest: unknown family '%.40s'", name);
+    if (!(m->family = varia_family_find(name)))
+        return varia_fail(ctx, VARIA_ERR_MANIFEST, "manifest: unknown family '%.40s'", name);
+    snprintf(m->family_name, sizeof m->family_name, "%s", name);
+    m->info.family = m->family_name;
+    return VARIA_OK;
 }
 
 static varia_status parse_data(varia_ctx *ctx, const cJSON *root, varia_model *m)
@@ -165,10 +157,6 @@ static varia_status check_workspace(varia_ctx *ctx, const varia_model *m)
 {
     if (m->info.n_params > ((int64_t)1 << 31))
         return varia_fail(ctx, VARIA_ERR_TOO_LARGE, "model has %lld parameters (at most 2^31)", (long long)m->info.n_params);
-    size_t floats = m->family->ws_floats(m, VARIA_WS_ROWS);
-    if (floats > VARIA_WS_CAP_FLOATS)
-        return varia_fail(ctx, VARIA_ERR_TOO_LARGE, "model needs %zu MiB of workspace per %d-row batch (cap %llu MiB)",
-                          floats / (256 * 1024), VARIA_WS_ROWS, (unsigned long long)(VARIA_WS_CAP_FLOATS / (256 * 1024)));
     return VARIA_OK;
 }
 
@@ -189,7 +177,7 @@ static varia_status build(varia_ctx *ctx, const char *path, const cJSON *root, v
     if (st == VARIA_OK)
         st = open_weights(ctx, path, root, m);
     if (st == VARIA_OK)
-        st = m->family->build(ctx, m, arch);
+        st = varia_model_build(ctx, m, arch);
     if (st == VARIA_OK)
         st = check_all_used(ctx, m);
     if (st == VARIA_OK)
@@ -241,8 +229,7 @@ void varia_model_free(varia_model *m)
 {
     if (!m)
         return;
-    if (m->family && m->impl)
-        m->family->destroy(m->impl);
+    varia_model_release(m);
     varia_weights_close(&m->w);
     free(m->provenance);
     free(m);

@@ -3,6 +3,7 @@
  * Rows are independent, so batching never changes a result. */
 #include "api.h"
 
+#include "passes.h"
 #include "pool.h"
 #include "rng.h"
 
@@ -44,7 +45,7 @@ varia_status varia_check_output(varia_ctx *ctx, const float *y, int64_t n, int64
 float *varia_ws_get(varia_ctx *ctx, const varia_model *m, int64_t rows, size_t extra)
 {
     float *ws;
-    if (!varia_scratch_get(ctx, 0, m->family->ws_floats(m, rows) + extra, 0, &ws, NULL)) {
+    if (!varia_scratch_get(ctx, 0, varia_model_ws(m) + extra, 0, &ws, NULL)) {
         varia_fail(ctx, VARIA_ERR_NOMEM, "cannot allocate workspace for %lld rows", (long long)rows);
         return NULL;
     }
@@ -82,7 +83,7 @@ typedef struct batch_job {
 static void batch_worker(void *arg, int worker)
 {
     batch_job *j = arg;
-    size_t nws = j->m->family->ws_floats(j->m, VARIA_BATCH) + j->extra;
+    size_t nws = varia_model_ws(j->m) + j->extra;
     float *ws;
     if (!varia_scratch_get(j->ctx, worker, nws, 0, &ws, NULL)) {
         atomic_store(&j->oom, 1);
@@ -113,26 +114,26 @@ static varia_status run_batches(batch_job *j)
 static void encode_batch(const batch_job *j, float *ws, int64_t r, int64_t b)
 {
     int64_t D = j->m->info.data_size, L = j->m->info.latent_size;
-    j->m->family->encode(j->m, ws, j->team, j->in + r * D, b, j->out ? j->out + r * L : NULL, j->out2 ? j->out2 + r * L : NULL);
+    varia_run_encode(j->m, ws, j->team, j->in + r * D, b, j->out ? j->out + r * L : NULL, j->out2 ? j->out2 + r * L : NULL);
 }
 
 static void decode_batch(const batch_job *j, float *ws, int64_t r, int64_t b)
 {
     int64_t D = j->m->info.data_size, L = j->m->info.latent_size;
-    j->m->family->decode(j->m, ws, j->team, j->in + r * L, b, j->kind, j->out + r * D, j->out2 ? j->out2 + r * D : NULL);
+    varia_run_decode(j->m, ws, j->team, j->in + r * L, b, j->kind, j->out + r * D, j->out2 ? j->out2 + r * D : NULL);
 }
 
 static void sample_batch(const batch_job *j, float *ws, int64_t r, int64_t b)
 {
     const varia_model *m = j->m;
-    int64_t D = m->info.data_size, L = m->info.latent_size, E = m->family->noise_size(m);
-    float *eps = ws + m->family->ws_floats(m, VARIA_BATCH);
+    int64_t D = m->info.data_size, L = m->info.latent_size, E = varia_model_noise(m);
+    float *eps = ws + varia_model_ws(m);
     for (int64_t i = 0; i < b; i++) { /* sample r+i depends only on (seed, r+i) */
         varia_rng rng;
         varia_rng_init(&rng, j->seed, VARIA_STREAM_SAMPLE, (uint64_t)(r + i), 0);
         varia_rng_normals(&rng, eps + i * E, E);
     }
-    m->family->generate(m, ws, j->team, b, eps, j->temperature, j->out + r * D, j->out2 ? j->out2 + r * L : NULL);
+    varia_run_generate(m, ws, j->team, b, eps, j->temperature, j->out + r * D, j->out2 ? j->out2 + r * L : NULL);
 }
 
 /* The checks every operation on examples makes before running the encoder:
@@ -146,7 +147,7 @@ static varia_status check_encoder_call(varia_ctx *ctx, const varia_model *m, con
     if (!need_out && n > 0)
         return varia_fail(ctx, VARIA_ERR_ARG, "%s: null output", op);
     char what[64];
-    if (!m->family->encode) {
+    if (!m->family->encode || !m->family->posterior_sample) {
         snprintf(what, sizeof what, "%s (it has no inference network)", op);
         return unsupported(ctx, m, what);
     }
@@ -168,21 +169,21 @@ varia_status varia_encode(varia_ctx *ctx, const varia_model *m, const float *x, 
     return st == VARIA_OK ? varia_check_output(ctx, logvar, n, L, "encode") : st;
 }
 
-/* Row i's latent is mean + sd * eps, eps from the row's own stream, so the
- * result does not depend on batching; the log-variances live in the worker's
- * extra workspace. */
+/* Row i's latent is drawn by the family's posterior sampling with noise from
+ * the row's own stream, so the result does not depend on batching; the noise
+ * lives in the worker's extra workspace. */
 static void encode_sample_batch(const batch_job *j, float *ws, int64_t r, int64_t b)
 {
     const varia_model *m = j->m;
-    int64_t D = m->info.data_size, L = m->info.latent_size;
-    float *z = j->out + r * L, *lv = ws + m->family->ws_floats(m, VARIA_BATCH);
-    m->family->encode(m, ws, j->team, j->in + r * D, b, z, lv);
+    int64_t D = m->info.data_size, L = m->info.latent_size, E = varia_model_noise(m);
+    float *eps = ws + varia_model_ws(m);
     for (int64_t i = 0; i < b; i++) {
         varia_rng rng;
         varia_rng_init(&rng, j->seed, VARIA_STREAM_ENCODE, (uint64_t)(r + i), 0);
-        for (int64_t k = 0; k < L; k++)
-            z[i * L + k] += expf(0.5f * lv[i * L + k]) * varia_rng_normal(&rng);
+        for (int64_t k = 0; k < E; k++) /* one pair per value: the stream as first published */
+            eps[i * E + k] = varia_rng_normal(&rng);
     }
+    varia_run_posterior_sample(m, ws, j->team, j->in + r * D, b, eps, j->out + r * L, NULL);
 }
 
 varia_status varia_encode_sample(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n, uint64_t seed,
@@ -192,7 +193,7 @@ varia_status varia_encode_sample(varia_ctx *ctx, const varia_model *m, const flo
     if (st != VARIA_OK)
         return st;
     int64_t L = m->info.latent_size;
-    batch_job j = {.ctx = ctx, .m = m, .n = n, .extra = (size_t)(VARIA_BATCH * L), .fn = encode_sample_batch,
+    batch_job j = {.ctx = ctx, .m = m, .n = n, .extra = (size_t)(VARIA_BATCH * varia_model_noise(m)), .fn = encode_sample_batch,
                    .in = x, .out = z, .seed = seed};
     if ((st = run_batches(&j)) != VARIA_OK)
         return st;
@@ -229,7 +230,7 @@ varia_status varia_sample(varia_ctx *ctx, const varia_model *m, int64_t n, uint6
         return st;
     if (!isfinite(temperature) || temperature < 0.0f || temperature > 100.0f)
         return varia_fail(ctx, VARIA_ERR_ARG, "sample: temperature %g outside [0, 100]", (double)temperature);
-    size_t eps = (size_t)(VARIA_BATCH * m->family->noise_size(m));
+    size_t eps = (size_t)(VARIA_BATCH * varia_model_noise(m));
     batch_job j = {.ctx = ctx, .m = m, .n = n, .extra = eps, .fn = sample_batch, .out = x_out, .out2 = z_out,
                    .seed = seed, .temperature = temperature};
     if ((st = run_batches(&j)) != VARIA_OK)
@@ -244,8 +245,8 @@ static void reconstruct_batch(const batch_job *j, float *ws, int64_t r, int64_t 
 {
     const varia_model *m = j->m;
     int64_t D = m->info.data_size, L = m->info.latent_size;
-    float *z = ws + m->family->ws_floats(m, VARIA_BATCH);
-    m->family->encode(m, ws, j->team, j->in + r * D, b, z, NULL);
+    float *z = ws + varia_model_ws(m);
+    varia_run_encode(m, ws, j->team, j->in + r * D, b, z, NULL);
     int64_t bad = varia_find_bad(z, b * L, 0);
     if (bad >= 0) {
         long long row = r + bad / L, seen = atomic_load(j->bad_row);
@@ -253,7 +254,7 @@ static void reconstruct_batch(const batch_job *j, float *ws, int64_t r, int64_t 
             ;
         return;
     }
-    m->family->decode(m, ws, j->team, z, b, VARIA_DECODE_MEAN, j->out + r * D, NULL);
+    varia_run_decode(m, ws, j->team, z, b, VARIA_DECODE_MEAN, j->out + r * D, NULL);
 }
 
 varia_status varia_reconstruct(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n, float *x_out)

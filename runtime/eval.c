@@ -9,6 +9,7 @@
 #include "rng.h"
 
 #include <math.h>
+#include "passes.h"
 #include "pool.h"
 
 #include <stdatomic.h>
@@ -59,16 +60,16 @@ static void run_item(job *j, int64_t item, float *ws, float *eps, float *xb, dou
 {
     const varia_model *m = j->m;
     int64_t e = j->e0 + item / j->nc, c = j->c0 + item % j->nc, D = m->info.data_size;
-    int64_t k = j->opts->k, E = m->family->noise_size(m);
+    int64_t k = j->opts->k, E = varia_model_noise(m);
     int64_t cnt = k - c * IW_CHUNK < IW_CHUNK ? k - c * IW_CHUNK : IW_CHUNK;
     binarize(j, e, j->x + e * D, xb, D); /* the same realisation for every chunk */
     if (c == 0)
-        m->family->layer_means(m, ws, xb, 1, j->means + e * E);
+        varia_run_layer_means(m, ws, xb, 1, j->means + e * E);
     varia_rng rng;
     varia_rng_init(&rng, j->opts->seed, VARIA_STREAM_IW, (uint64_t)e, (uint64_t)c);
     varia_rng_normals(&rng, eps, cnt * E);
     double kl;
-    m->family->log_weights(m, ws, xb, cnt, eps, log_w, log_px, &kl);
+    varia_run_log_weights(m, ws, xb, cnt, eps, log_w, log_px, &kl);
     varia_iw_init(&j->accs[item]);
     varia_iw_add(&j->accs[item], log_w, log_px, cnt);
     if (c == 0)
@@ -79,7 +80,7 @@ static void work(void *arg, int worker)
 {
     job *j = arg;
     const varia_model *m = j->m;
-    size_t nws = m->family->ws_floats(m, IW_CHUNK), neps = (size_t)(IW_CHUNK * m->family->noise_size(m));
+    size_t nws = varia_model_ws(m), neps = (size_t)(IW_CHUNK * varia_model_noise(m));
     float *f;
     double *d;
     if (!varia_scratch_get(j->ctx, worker, nws + neps + (size_t)m->info.data_size, 2 * IW_CHUNK, &f, &d)) {
@@ -161,9 +162,9 @@ static int count_active(const float *means, int64_t n, int64_t stride, int64_t o
 
 static void active_units(const varia_model *m, const float *means, int64_t n, int *total, int *per_layer)
 {
-    int64_t stride = m->family->noise_size(m), off = 0;
+    int64_t stride = varia_model_noise(m), off = 0;
     *total = 0;
-    for (int l = 0; l < 8; l++)
+    for (int l = 0; l < VARIA_MAX_LAYERS; l++)
         per_layer[l] = 0;
     for (int l = 0; l < m->info.n_stochastic; l++) {
         per_layer[l] = count_active(means, n, stride, off, m->info.layer_sizes[l]);
@@ -206,7 +207,7 @@ static varia_status check_eval_args(varia_ctx *ctx, const varia_model *m, const 
         return st;
     if (!o || n < 1)
         return varia_fail(ctx, VARIA_ERR_ARG, "eval: needs options and at least one example");
-    if (!m->family->log_weights)
+    if (!m->family->terms)
         return varia_fail(ctx, VARIA_ERR_UNSUPPORTED, "family '%s' has no tractable likelihood bound (no encoder)",
                           m->info.family);
     if (o->k < 1 || o->k > K_CAP)
@@ -234,7 +235,7 @@ varia_status varia_eval(varia_ctx *ctx, const varia_model *m, const float *x, in
     atomic_init(&j.next, 0);
     atomic_init(&j.oom, 0);
     varia_eval_row *r = rows ? rows : malloc((size_t)n * sizeof *r);
-    j.means = malloc((size_t)(n * m->family->noise_size(m)) * sizeof(float));
+    j.means = malloc((size_t)(n * varia_model_noise(m)) * sizeof(float));
     if (!r || !j.means)
         st = varia_fail(ctx, VARIA_ERR_NOMEM, "eval: cannot allocate results for %lld examples", (long long)n);
     if (st == VARIA_OK)
@@ -248,7 +249,7 @@ varia_status varia_eval(varia_ctx *ctx, const varia_model *m, const float *x, in
 }
 
 varia_status varia_active_units(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n, int *total,
-                                int per_layer[8])
+                                int per_layer[VARIA_MAX_LAYERS])
 {
     varia_status st = varia_check_model(ctx, m, x, n, "active_units");
     if (st != VARIA_OK)
@@ -259,7 +260,7 @@ varia_status varia_active_units(varia_ctx *ctx, const varia_model *m, const floa
         return varia_fail(ctx, VARIA_ERR_UNSUPPORTED, "family '%s' has no encoder", m->info.family);
     if ((st = varia_check_finite(ctx, x, n, m->info.data_size, "active_units: example")) != VARIA_OK)
         return st;
-    int64_t E = m->family->noise_size(m), D = m->info.data_size;
+    int64_t E = varia_model_noise(m), D = m->info.data_size;
     float *means = malloc((size_t)(n * E) * sizeof(float)), *ws = varia_ws_get(ctx, m, VARIA_BATCH, 0);
     if (!means || !ws) {
         free(means);
@@ -267,7 +268,7 @@ varia_status varia_active_units(varia_ctx *ctx, const varia_model *m, const floa
     }
     for (int64_t r = 0; r < n; r += VARIA_BATCH) {
         int64_t b = n - r < VARIA_BATCH ? n - r : VARIA_BATCH;
-        m->family->layer_means(m, ws, x + r * D, b, means + r * E);
+        varia_run_layer_means(m, ws, x + r * D, b, means + r * E);
     }
     active_units(m, means, n, total, per_layer);
     free(means);

@@ -1,9 +1,13 @@
-/* Helpers families use while building from a manifest: typed JSON fields with
- * range checks, and binding tensors against the shapes the architecture needs. */
+/* The family registry, the declaration every family fills, binding a
+ * declaration to a model's weights, and the typed JSON helpers families use
+ * while parsing an architecture. */
 #include "family.h"
+
+#include "passes.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 varia_status varia_json_int(varia_ctx *ctx, const cJSON *obj, const char *where, const char *key,
@@ -100,44 +104,142 @@ void varia_json_warn_unknown(varia_ctx *ctx, const cJSON *obj, const char *where
     }
 }
 
-varia_status varia_bind(varia_ctx *ctx, varia_model *m, const char *name, int rank, int64_t d0,
-                        int64_t d1, const float **data)
+/* ---- the registry ---- */
+
+const varia_family *varia_family_find(const char *name)
 {
-    varia_tensor *t = varia_weights_find(&m->w, name);
+    static const varia_family *const families[] = {&varia_family_vae};
+    static const char *const aliases[][2] = {{"vae", "vae"}, {"iwae", "vae"}};
+    for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+        for (size_t f = 0; !strcmp(name, aliases[i][0]) && f < sizeof families / sizeof families[0]; f++)
+            if (!strcmp(families[f]->name, aliases[i][1]))
+                return families[f];
+    return NULL;
+}
+
+/* ---- the declaration ---- */
+
+/* Room for one more element of size `size` in *arr (cap doubling). */
+static int grow(void **arr, int n, int *cap, size_t size)
+{
+    if (n < *cap)
+        return 1;
+    int nc = *cap ? 2 * *cap : 16;
+    void *p = realloc(*arr, (size_t)nc * size);
+    if (!p)
+        return 0;
+    *arr = p;
+    *cap = nc;
+    return 1;
+}
+
+int varia_decl_add(varia_decl *d, const char *name, int rank, int64_t d0, int64_t d1, varia_init init,
+                      varia_group group)
+{
+    if (d->failed || !grow((void **)&d->t, d->n_t, &d->cap_t, sizeof *d->t)) {
+        d->failed = 1;
+        return -1;
+    }
+    varia_decl_tensor *t = &d->t[d->n_t];
+    memset(t, 0, sizeof *t);
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->rank = rank;
+    t->shape[0] = d0;
+    t->shape[1] = rank == 2 ? d1 : 0;
+    t->init = init;
+    t->group = group;
+    return d->n_t++;
+}
+
+int varia_decl_linear_add(varia_decl *d, const char *prefix, int64_t in, int64_t out, varia_group group,
+                          int data_input)
+{
+    char name[VARIA_DECL_NAME + 8];
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    int w = varia_decl_add(d, name, 2, out, in, VARIA_INIT_FAN, group);
+    snprintf(name, sizeof name, "%s.bias", prefix);
+    int b = varia_decl_add(d, name, 1, out, 0, VARIA_INIT_ZERO, group);
+    if (w < 0 || b < 0 || !grow((void **)&d->lin, d->n_lin, &d->cap_lin, sizeof *d->lin)) {
+        d->failed = 1;
+        return -1;
+    }
+    d->lin[d->n_lin] = (varia_decl_linear){in, out, w, b, data_input};
+    return d->n_lin++;
+}
+
+int64_t varia_decl_params(const varia_decl *d)
+{
+    int64_t p = 0;
+    for (int i = 0; i < d->n_t; i++)
+        p += d->t[i].shape[0] * (d->t[i].rank == 2 ? d->t[i].shape[1] : 1);
+    return p;
+}
+
+void varia_decl_free(varia_decl *d)
+{
+    free(d->t);
+    free(d->lin);
+    memset(d, 0, sizeof *d);
+}
+
+/* ---- binding a declaration to the weights ---- */
+
+/* Find declared tensor i in the file, check its shape, mark it used. */
+static varia_status bind_tensor(varia_ctx *ctx, varia_model *m, int i)
+{
+    const varia_decl_tensor *dt = &m->decl.t[i];
+    varia_tensor *t = varia_weights_find(&m->w, dt->name);
     if (!t)
-        return varia_fail(ctx, VARIA_ERR_MISSING, "tensor '%s' is missing (the architecture needs it)", name);
-    int ok = t->rank == rank && t->shape[0] == d0 && (rank == 1 || t->shape[1] == d1);
+        return varia_fail(ctx, VARIA_ERR_MISSING, "tensor '%s' is missing (the architecture needs it)", dt->name);
+    int ok = t->rank == dt->rank && (t->shape[0] == dt->shape[0] || (dt->alt && t->shape[0] == dt->alt)) &&
+             (dt->rank == 1 || t->shape[1] == dt->shape[1]);
     if (!ok) {
-        char got[96] = "", want[48];
-        for (int i = 0; i < t->rank; i++) {
+        char got[96] = "", want[64];
+        for (int r = 0; r < t->rank; r++) {
             size_t len = strlen(got);
-            snprintf(got + len, sizeof got - len, "%s%lld", i ? ", " : "", (long long)t->shape[i]);
+            snprintf(got + len, sizeof got - len, "%s%lld", r ? ", " : "", (long long)t->shape[r]);
         }
-        if (rank == 1)
-            snprintf(want, sizeof want, "%lld", (long long)d0);
+        if (dt->rank == 2)
+            snprintf(want, sizeof want, "[%lld, %lld]", (long long)dt->shape[0], (long long)dt->shape[1]);
+        else if (dt->alt)
+            snprintf(want, sizeof want, "[%lld] or [%lld]", (long long)dt->shape[0], (long long)dt->alt);
         else
-            snprintf(want, sizeof want, "%lld, %lld", (long long)d0, (long long)d1);
-        return varia_fail(ctx, VARIA_ERR_SHAPE, "tensor '%s' has shape [%s], the architecture needs [%s]", name, got, want);
+            snprintf(want, sizeof want, "[%lld]", (long long)dt->shape[0]);
+        return varia_fail(ctx, VARIA_ERR_SHAPE, "tensor '%s' has shape [%s], the architecture needs %s", dt->name,
+                          got, want);
     }
     t->used = 1;
-    *data = t->data;
+    m->tensor[i] = t;
+    m->info.n_params += t->numel;
     return VARIA_OK;
 }
 
-varia_status varia_bind_linear(varia_ctx *ctx, varia_model *m, const char *prefix, int64_t in,
-                               int64_t out, varia_linear *l)
+varia_status varia_model_build(varia_ctx *ctx, varia_model *m, const cJSON *arch)
 {
-    char name[128];
-    const float *w, *b;
-    snprintf(name, sizeof name, "%s.weight", prefix);
-    varia_status st = varia_bind(ctx, m, name, 2, out, in, &w);
+    varia_status st = m->family->parse(ctx, arch, &m->info.data_shape, &m->cfg, &m->decl, &m->info);
     if (st != VARIA_OK)
         return st;
-    snprintf(name, sizeof name, "%s.bias", prefix);
-    if ((st = varia_bind(ctx, m, name, 1, out, 0, &b)) != VARIA_OK)
-        return st;
-    if (!varia_linear_init(l, w, b, in, out))
-        return varia_fail(ctx, VARIA_ERR_NOMEM, "cannot allocate packed weights for '%s'", prefix);
-    m->info.n_params += out * in + out;
-    return VARIA_OK;
+    m->tensor = calloc((size_t)m->decl.n_t + 1, sizeof *m->tensor);
+    m->lin = calloc((size_t)m->decl.n_lin + 1, sizeof *m->lin);
+    if (!m->tensor || !m->lin)
+        return varia_fail(ctx, VARIA_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < m->decl.n_t && st == VARIA_OK; i++)
+        st = bind_tensor(ctx, m, i);
+    for (int i = 0; i < m->decl.n_lin && st == VARIA_OK; i++) {
+        const varia_decl_linear *l = &m->decl.lin[i];
+        if (!varia_linear_init(&m->lin[i], m->tensor[l->weight]->data, m->tensor[l->bias]->data, l->in, l->out))
+            st = varia_fail(ctx, VARIA_ERR_NOMEM, "cannot allocate packed weights for '%s'", m->decl.t[l->weight].name);
+    }
+    return st == VARIA_OK ? varia_passes_measure(ctx, m) : st;
+}
+
+void varia_model_release(varia_model *m)
+{
+    for (int i = 0; m->lin && i < m->decl.n_lin; i++)
+        varia_linear_free(&m->lin[i]);
+    free(m->lin);
+    free(m->tensor);
+    varia_decl_free(&m->decl);
+    if (m->family && m->cfg)
+        m->family->free_cfg(m->cfg);
 }

@@ -1,63 +1,141 @@
-/* Internal: the table every model family plugs into, and helpers families use
- * while building from a manifest. Estimators, sampling, interpolation and
- * threading are written once against this table (runtime/api.c, eval.c). */
+/* Internal: the table every model family plugs into.
+ *
+ * A family parses its "architecture" into a private configuration, declares
+ * every tensor once (name, shape, initialisation rule, parameter group) and
+ * writes its passes once over the op interface (ops.h). The runtime binds the
+ * declaration to the mapped weights and runs the passes on the exec backend
+ * (passes.c); the training module builds theta from the same declaration and
+ * runs the same passes on the tape. docs/families.md walks through adding one. */
 #ifndef VARIA_FAMILY_H
 #define VARIA_FAMILY_H
 
 #include "ctx.h"
 #include "kernels.h"
+#include "ops.h"
 #include "weights.h"
 
 #include <cjson/cJSON.h>
 
-struct varia_family;
+/* ---- the declaration ---- */
+
+/* How the trainer initialises a tensor. */
+typedef enum varia_init {
+    VARIA_INIT_ZERO,        /* zeros */
+    VARIA_INIT_FAN,         /* a weight [out, in]: uniform, Glorot or He limits */
+    VARIA_INIT_DATA_MEAN,   /* the output bias: the data's mean (its logit for Bernoulli) */
+    VARIA_INIT_DATA_LOGVAR  /* a learned observation log-variance: log of the data's variance */
+} varia_init;
+
+/* Which part of the model a tensor belongs to (optimizers may treat them apart). */
+typedef enum varia_group { VARIA_GROUP_INFERENCE, VARIA_GROUP_GENERATIVE } varia_group;
+
+#define VARIA_DECL_NAME 48
+
+typedef struct varia_decl_tensor {
+    char name[VARIA_DECL_NAME];
+    int rank;          /* 1 or 2 */
+    int64_t shape[2];  /* shape[1] unused for rank 1 */
+    int64_t alt;       /* rank 1: a second length a file may give (0: none) */
+    varia_init init;
+    varia_group group;
+} varia_decl_tensor;
+
+/* A linear layer: tensors weight [out, in] and bias [out]. */
+typedef struct varia_decl_linear {
+    int64_t in, out;
+    int weight, bias; /* indices into the tensors */
+    int data_input;   /* its input is data: no gradient ever flows to it */
+} varia_decl_linear;
+
+/* Every tensor of a model, in the order the format and the trainer lay them
+ * out; linear layers are the op interface's linear slots, tensors its param
+ * slots. Arrays grow on demand; `failed` is set when memory ran out. */
+typedef struct varia_decl {
+    varia_decl_tensor *t;
+    int n_t, cap_t;
+    varia_decl_linear *lin;
+    int n_lin, cap_lin;
+    int failed;
+} varia_decl;
+
+/* Add a tensor; returns its index (-1 and decl->failed when out of memory). */
+int varia_decl_add(varia_decl *d, const char *name, int rank, int64_t d0, int64_t d1, varia_init init,
+                      varia_group group);
+/* Add `prefix`.weight [out, in] (FAN) and `prefix`.bias [out] (ZERO) as one
+ * linear slot; returns the slot (-1 and decl->failed when out of memory). */
+int varia_decl_linear_add(varia_decl *d, const char *prefix, int64_t in, int64_t out, varia_group group,
+                          int data_input);
+/* Total parameters; frees the arrays. */
+int64_t varia_decl_params(const varia_decl *d);
+void varia_decl_free(varia_decl *d);
+
+/* ---- the family table ---- */
+
+/* Per sample row (rows(x) * k of them, sample j of example b at b * k + j):
+ * log p(x|z), log p(z), log q(z|x); kl_dims [rows(x), latent] the analytic
+ * KL of the first layer per dimension where one exists (else NULL). */
+typedef struct varia_terms {
+    varia_v *log_px, *log_pz, *log_qz, *kl_dims;
+} varia_terms;
+
+typedef struct varia_family {
+    const char *name;
+    /* Parse `arch` for data of `shape`; declare every tensor into decl; fill
+     * the family's part of info (latent sizes, likelihood, has_encoder).
+     * *cfg is owned by the caller (free with free_cfg), also on failure. */
+    varia_status (*parse)(varia_ctx *ctx, const cJSON *arch, const varia_shape *shape, void **cfg,
+                          varia_decl *decl, varia_info *info);
+    void (*free_cfg)(void *cfg);
+    /* Standard normals one sample (posterior or generated) consumes. */
+    int64_t (*noise_size)(const void *cfg);
+    /* Passes; NULL when the family cannot (the API reports VARIA_ERR_UNSUPPORTED). */
+    /* The top layer's posterior for rows of x (lower layers at their means). */
+    void (*encode)(const void *cfg, varia_ops *o, varia_v *x, varia_v **mean, varia_v **logvar);
+    /* Every layer's posterior mean: means[l], bottom first. */
+    void (*layer_means)(const void *cfg, varia_ops *o, varia_v *x, varia_v **means);
+    /* z ~ q(z|x) by eps [rows(x), noise_size]: the top latent and its log q. */
+    void (*posterior_sample)(const void *cfg, varia_ops *o, varia_v *x, varia_v *eps, varia_v **z, varia_v **logq);
+    /* From top latents; lower layers at their conditional means. *out: E[x|z]
+     * (MEAN) or the likelihood's parameters (PARAMS), *out_logvar the Gaussian
+     * log-variance per element for PARAMS (NULL otherwise). */
+    void (*decode)(const void *cfg, varia_ops *o, varia_v *z, varia_decode_kind kind, varia_v **out,
+                   varia_v **out_logvar);
+    /* Ancestral samples from eps [n, noise_size] scaled by temp: E[x|z] and the top z. */
+    void (*generate)(const void *cfg, varia_ops *o, varia_v *eps, float temp, varia_v **x, varia_v **z);
+    /* The log-weight terms of k samples per row of x, noise eps [rows * k, noise_size]. */
+    void (*terms)(const void *cfg, varia_ops *o, varia_v *x, int64_t k, varia_v *eps, varia_terms *t);
+} varia_family;
+
+extern const varia_family varia_family_vae;
+
+/* The family called `name` (aliases included), or NULL. */
+const varia_family *varia_family_find(const char *name);
 
 struct varia_model {
-    const struct varia_family *family;
-    void *impl;
+    const varia_family *family;
+    void *cfg;
+    varia_decl decl;
+    varia_linear *lin;        /* [decl.n_lin], packed */
+    const varia_tensor **tensor; /* [decl.n_t], bound to the mapping */
+    size_t ws_floats, ws_vals; /* measured at load for VARIA_WS_ROWS rows */
     varia_info info;
     char family_name[16];
     varia_weights w;
     char *provenance;
 };
 
-typedef struct varia_family {
-    const char *name;
-    /* Parse the architecture, bind and check tensors, fill m->info and m->impl. */
-    varia_status (*build)(varia_ctx *ctx, varia_model *m, const cJSON *arch);
-    void (*destroy)(void *impl);
-    /* Workspace floats an operation over `rows` rows needs. */
-    size_t (*ws_floats)(const varia_model *m, int64_t rows);
-    /* Standard normals one importance sample (or one generated sample) consumes. */
-    int64_t (*noise_size)(const varia_model *m);
-    /* Operations; NULL when the family cannot do them (the API then reports
-     * VARIA_ERR_UNSUPPORTED). Arguments are already validated. */
-    /* encode, decode and generate run one batch; `team`, when not NULL, is a
-     * pool whose workers share each layer (varia_linear_forward_team), given
-     * when the batch is the whole call and so has the threads to itself. */
-    void (*encode)(const varia_model *m, float *ws, struct varia_pool *team, const float *x, int64_t n,
-                   float *mean, float *logvar);
-    void (*decode)(const varia_model *m, float *ws, struct varia_pool *team, const float *z, int64_t n,
-                   varia_decode_kind kind, float *out, float *out_logvar);
-    /* n samples from eps[n * noise_size] scaled by temperature. */
-    void (*generate)(const varia_model *m, float *ws, struct varia_pool *team, int64_t n, const float *eps,
-                     float temperature, float *x_out, float *z_out);
-    /* For one example x and `count` samples with noise eps[count * noise_size]:
-     * log_w[i], log p(x|z_i) in log_px[i]; *kl gets the analytic KL or NAN. */
-    void (*log_weights)(const varia_model *m, float *ws, const float *x, int64_t count, const float *eps,
-                        double *log_w, double *log_px, double *kl);
-    /* Posterior means of every stochastic layer, means[n * sum(layer sizes)]. */
-    void (*layer_means)(const varia_model *m, float *ws, const float *x, int64_t n, float *means);
-} varia_family;
-
-extern const varia_family varia_family_vae;
-
 /* Rows one workspace serves (the IW chunk and the operation batch are <= this),
  * and the most floats a model may ask for them: 1 GiB. */
 #define VARIA_WS_ROWS 256
 #define VARIA_WS_CAP_FLOATS ((size_t)1 << 28)
 
-/* ---- helpers for build() ---- */
+/* Parse the architecture with m->family, bind every declared tensor against
+ * the opened weights (shapes checked, marked used) and pack the linear layers;
+ * then size the workspace by measuring every pass. */
+varia_status varia_model_build(varia_ctx *ctx, varia_model *m, const cJSON *arch);
+void varia_model_release(varia_model *m);
+
+/* ---- helpers for parse() ---- */
 
 /* Integer member `key` of obj in [lo, hi]. Absent: *out = dflt if !required. */
 varia_status varia_json_int(varia_ctx *ctx, const cJSON *obj, const char *where, const char *key,
@@ -70,13 +148,5 @@ varia_status varia_json_act(varia_ctx *ctx, const cJSON *obj, const cJSON *arch,
                             varia_act dflt, varia_act *out);
 /* Warn about members of obj not in the NULL-terminated list `known`. */
 void varia_json_warn_unknown(varia_ctx *ctx, const cJSON *obj, const char *where, const char *const *known);
-
-/* Bind tensor `name` with the given shape (rank 1 or 2; d1 ignored for rank 1)
- * and mark it used. Errors: VARIA_ERR_MISSING, VARIA_ERR_SHAPE. */
-varia_status varia_bind(varia_ctx *ctx, varia_model *m, const char *name, int rank, int64_t d0,
-                        int64_t d1, const float **data);
-/* Bind `prefix`.weight [out, in] and `prefix`.bias [out] into a packed layer. */
-varia_status varia_bind_linear(varia_ctx *ctx, varia_model *m, const char *prefix, int64_t in,
-                               int64_t out, varia_linear *l);
 
 #endif

@@ -170,7 +170,8 @@ static void test_unsupported(varia_ctx *ctx)
         return;
     varia_family gen_only = *m->family;
     gen_only.encode = NULL;
-    gen_only.log_weights = NULL;
+    gen_only.posterior_sample = NULL;
+    gen_only.terms = NULL;
     gen_only.layer_means = NULL;
     const varia_family *saved = m->family;
     m->family = &gen_only;

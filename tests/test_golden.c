@@ -5,6 +5,7 @@
  * log p(x|z), and the ELBO terms and IW estimate reduced from them. */
 #include "estimator.h"
 #include "family.h"
+#include "passes.h"
 #include "tap.h"
 
 #include <dirent.h>
@@ -69,10 +70,10 @@ static int check_err(const char *cas, const char *what, double err)
 static void check_encoder(const char *cas, varia_ctx *ctx, varia_model *m, const cJSON *g)
 {
     int n = cJSON_GetObjectItem(g, "n")->valueint, D = (int)m->info.data_size, L = m->info.n_stochastic;
-    int top = (int)m->info.latent_size, tot = (int)m->family->noise_size(m);
+    int top = (int)m->info.latent_size, tot = (int)varia_model_noise(m);
     float x[4096], mean[256], lv[256], means[256], ws_err = 0;
     double e_mean = 0, e_lv = 0, e_layers = 0;
-    float *ws = malloc(m->family->ws_floats(m, 1) * sizeof(float));
+    float *ws = aligned_alloc(64, varia_model_ws(m) * sizeof(float));
     for (int i = 0; i < n; i++) {
         for (int d = 0; d < D; d++)
             x[d] = (float)at(at(cJSON_GetObjectItem(g, "x"), i), d)->valuedouble;
@@ -80,7 +81,7 @@ static void check_encoder(const char *cas, varia_ctx *ctx, varia_model *m, const
         const cJSON *em = at(cJSON_GetObjectItem(g, "enc_mean"), i), *el = at(cJSON_GetObjectItem(g, "enc_logvar"), i);
         e_mean = fmax(e_mean, worst(mean, at(em, L - 1), top));
         e_lv = fmax(e_lv, worst(lv, at(el, L - 1), top));
-        m->family->layer_means(m, ws, x, 1, means);
+        varia_run_layer_means(m, ws, x, 1, means);
         for (int l = 0, off = 0; l < L; off += (int)m->info.layer_sizes[l], l++)
             e_layers = fmax(e_layers, worst(means + off, at(em, l), (int)m->info.layer_sizes[l]));
     }
@@ -117,7 +118,7 @@ static void check_decoder(const char *cas, varia_ctx *ctx, varia_model *m, const
 /* eps in the JSON is [layer][k][latent_l]; the family wants [k][sum latent]. */
 static void gather_eps(const varia_model *m, const cJSON *eps_i, int k, float *eps)
 {
-    int tot = (int)m->family->noise_size(m);
+    int tot = (int)varia_model_noise(m);
     for (int l = 0, off = 0; l < m->info.n_stochastic; off += (int)m->info.layer_sizes[l], l++)
         for (int s = 0; s < k; s++)
             for (int j = 0; j < m->info.layer_sizes[l]; j++)
@@ -127,15 +128,15 @@ static void gather_eps(const varia_model *m, const cJSON *eps_i, int k, float *e
 static void check_weights(const char *cas, varia_model *m, const cJSON *g)
 {
     int n = cJSON_GetObjectItem(g, "n")->valueint, k = cJSON_GetObjectItem(g, "k")->valueint;
-    int D = (int)m->info.data_size, tot = (int)m->family->noise_size(m);
+    int D = (int)m->info.data_size, tot = (int)varia_model_noise(m);
     float x[4096], *eps = malloc((size_t)(k * tot) * sizeof(float));
-    float *ws = malloc(m->family->ws_floats(m, k) * sizeof(float));
+    float *ws = aligned_alloc(64, varia_model_ws(m) * sizeof(float));
     double log_w[64], log_px[64], kl, e_w = 0, e_px = 0, e_iw = 0, e_terms = 0;
     for (int i = 0; i < n; i++) {
         for (int d = 0; d < D; d++)
             x[d] = (float)at(at(cJSON_GetObjectItem(g, "x"), i), d)->valuedouble;
         gather_eps(m, at(cJSON_GetObjectItem(g, "eps"), i), k, eps);
-        m->family->log_weights(m, ws, x, k, eps, log_w, log_px, &kl);
+        varia_run_log_weights(m, ws, x, k, eps, log_w, log_px, &kl);
         for (int s = 0; s < k; s++) {
             e_w = fmax(e_w, worst_d(log_w[s], at(at(cJSON_GetObjectItem(g, "log_w"), i), s)->valuedouble));
             e_px = fmax(e_px, worst_d(log_px[s], at(at(cJSON_GetObjectItem(g, "log_px_z"), i), s)->valuedouble));

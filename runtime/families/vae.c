@@ -1,0 +1,359 @@
+/* The VAE / IWAE family (Kingma & Welling 2014; Burda et al. 2016): L >= 1
+ * stochastic layers, each with an MLP encoder q(z_l | z_{l-1}) and an MLP
+ * decoder p(z_{l-1} | z_l) (p(x | z_1) for the bottom one). Tensor names and
+ * the manifest are in docs/format.md section 2. Every pass is written once
+ * over the op interface: the runtime runs it, the trainer differentiates it. */
+#include "../family.h"
+#include "../blocks/mlp.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_LAYERS 8
+#define WIDTH_CAP 65536
+
+enum { VAR_NONE, VAR_FIXED, VAR_LEARNED, VAR_DECODER };
+
+typedef struct vae {
+    int L;
+    int64_t D, lat[MAX_LAYERS], lat_total;
+    varia_mlp enc[MAX_LAYERS], dec[MAX_LAYERS];
+    int log_std; /* posterior (and conditional prior) heads emit log sigma */
+    int lik, var;
+    float fixed_logvar;
+    int logvar_tensor; /* VAR_LEARNED: the declared dec1.logvar */
+} vae;
+
+static const varia_act IDENTITY = {VARIA_ACT_IDENTITY, 0.0f};
+
+/* ---- passes ---- */
+
+/* A Gaussian head's log-variance: log sigma^2, from log sigma when the model
+ * uses log_std (the bottom decoder's own variance head is always log sigma^2). */
+static varia_v *gauss_head(const vae *v, varia_ops *o, const varia_mlp *g, varia_v *h, varia_v **mean)
+{
+    *mean = o->linear(o, h, g->mean, IDENTITY);
+    varia_v *s = o->linear(o, h, g->scale, IDENTITY);
+    return v->log_std ? o->scale(o, s, 2.0f) : s;
+}
+
+/* Up the encoders along the posterior means; each layer's mean in means[l]
+ * (if given), the top layer's log-variance in *top_lv (if given). */
+static varia_v *encode_means(const vae *v, varia_ops *o, varia_v *x, varia_v **means, varia_v **top_lv)
+{
+    varia_v *in = x, *mu = NULL;
+    for (int l = 0; l < v->L; l++) {
+        varia_v *h = varia_mlp_hidden(o, &v->enc[l], in), *lv;
+        if (l == v->L - 1 && top_lv)
+            lv = gauss_head(v, o, &v->enc[l], h, &mu), *top_lv = lv;
+        else
+            mu = o->linear(o, h, v->enc[l].mean, IDENTITY);
+        if (means)
+            means[l] = mu;
+        in = mu;
+    }
+    return mu;
+}
+
+static void vae_encode(const void *cfg, varia_ops *o, varia_v *x, varia_v **mean, varia_v **logvar)
+{
+    *mean = encode_means(cfg, o, x, NULL, logvar); /* logvar NULL: the scale head is skipped */
+}
+
+static void vae_layer_means(const void *cfg, varia_ops *o, varia_v *x, varia_v **means)
+{
+    encode_means(cfg, o, x, means, NULL);
+}
+
+/* The noise of layer l: columns of eps, layer 1 first. */
+static varia_v *layer_eps(const vae *v, varia_ops *o, varia_v *eps, int l)
+{
+    int64_t off = 0;
+    for (int i = 0; i < l; i++)
+        off += v->lat[i];
+    return o->cols(o, eps, off, v->lat[l]);
+}
+
+/* z_1..z_L ~ q by eps (k samples per row of x, sharing layer 1's posterior),
+ * and log q(z|x) per sample; kl_dims: layer 1's analytic KL when L == 1. */
+static varia_v *sample_up(const vae *v, varia_ops *o, varia_v *x, int64_t k, varia_v *eps, varia_v **z,
+                          varia_v **kl_dims)
+{
+    varia_v *in = x, *logq[MAX_LAYERS];
+    const double ones[MAX_LAYERS] = {1, 1, 1, 1, 1, 1, 1, 1};
+    for (int l = 0; l < v->L; l++) {
+        varia_v *mu, *lv = gauss_head(v, o, &v->enc[l], varia_mlp_hidden(o, &v->enc[l], in), &mu);
+        varia_v *e = layer_eps(v, o, eps, l);
+        int64_t share = l ? 1 : k;
+        z[l] = o->reparam(o, mu, lv, share, e, 1.0f);
+        logq[l] = o->logq_eps(o, lv, share, e);
+        if (kl_dims)
+            *kl_dims = v->L == 1 ? o->gauss_kl(o, mu, lv) : NULL;
+        in = z[l];
+    }
+    return o->combine(o, logq, ones, v->L);
+}
+
+static void vae_posterior_sample(const void *cfg, varia_ops *o, varia_v *x, varia_v *eps, varia_v **z,
+                                 varia_v **logq)
+{
+    const vae *v = cfg;
+    varia_v *zs[MAX_LAYERS];
+    *logq = sample_up(v, o, x, 1, eps, zs, NULL);
+    *z = zs[v->L - 1];
+}
+
+/* Down from the top latent to the bottom one: each lower layer at its
+ * conditional mean (eps NULL) or drawn as mean + temp * sigma * eps. */
+static varia_v *walk_down(const vae *v, varia_ops *o, varia_v *z, varia_v *eps, float temp)
+{
+    for (int l = v->L - 1; l >= 1; l--) {
+        varia_v *cm, *clv = gauss_head(v, o, &v->dec[l], varia_mlp_hidden(o, &v->dec[l], z), &cm);
+        z = eps ? o->reparam(o, cm, clv, 1, layer_eps(v, o, eps, l - 1), temp) : cm;
+    }
+    return z;
+}
+
+/* The bottom decoder: E[x|z] (sigmoid fused for Bernoulli) or the parameters. */
+static varia_v *bottom(const vae *v, varia_ops *o, varia_v *z1, int mean, varia_v **out_lv)
+{
+    const varia_mlp *g = &v->dec[0];
+    varia_v *h = varia_mlp_hidden(o, g, z1);
+    int bern = v->lik == VARIA_LIK_BERNOULLI;
+    varia_v *out = o->linear(o, h, g->mean, (varia_act){bern && mean ? VARIA_ACT_SIGMOID : VARIA_ACT_IDENTITY, 0});
+    if (out_lv)
+        *out_lv = v->var == VAR_DECODER ? o->linear(o, h, g->scale, IDENTITY) : NULL;
+    return out;
+}
+
+/* The observation log-variance as a value: the decoder head's rows, the
+ * learned tensor ([1] or [D]) or the fixed scalar. */
+static varia_v *obs_logvar(const vae *v, varia_ops *o, varia_v *head_lv)
+{
+    if (v->var == VAR_DECODER)
+        return head_lv;
+    if (v->var == VAR_LEARNED)
+        return o->param(o, v->logvar_tensor);
+    return o->input(o, 1, 1, &v->fixed_logvar, 1);
+}
+
+static void vae_decode(const void *cfg, varia_ops *o, varia_v *z, varia_decode_kind kind, varia_v **out,
+                       varia_v **out_logvar)
+{
+    const vae *v = cfg;
+    varia_v *head_lv = NULL;
+    int params = kind == VARIA_DECODE_PARAMS, gauss = v->lik == VARIA_LIK_GAUSSIAN;
+    *out = bottom(v, o, walk_down(v, o, z, NULL, 0.0f), !params, params && gauss ? &head_lv : NULL);
+    *out_logvar = params && gauss ? obs_logvar(v, o, head_lv) : NULL;
+}
+
+static void vae_generate(const void *cfg, varia_ops *o, varia_v *eps, float temp, varia_v **x, varia_v **z)
+{
+    const vae *v = cfg;
+    *z = o->scale(o, layer_eps(v, o, eps, v->L - 1), temp);
+    *x = bottom(v, o, walk_down(v, o, *z, eps, temp), 1, NULL);
+}
+
+static void vae_terms(const void *cfg, varia_ops *o, varia_v *x, int64_t k, varia_v *eps, varia_terms *t)
+{
+    const vae *v = cfg;
+    varia_v *z[MAX_LAYERS], *lp[MAX_LAYERS];
+    const double ones[MAX_LAYERS] = {1, 1, 1, 1, 1, 1, 1, 1};
+    t->log_qz = sample_up(v, o, x, k, eps, z, &t->kl_dims);
+    lp[0] = o->std_normal_logp(o, z[v->L - 1]);
+    for (int l = v->L - 1; l >= 1; l--) {
+        varia_v *cm, *clv = gauss_head(v, o, &v->dec[l], varia_mlp_hidden(o, &v->dec[l], z[l]), &cm);
+        lp[v->L - l] = o->gauss_logp(o, z[l - 1], 1, cm, 1, clv);
+    }
+    t->log_pz = o->combine(o, lp, ones, v->L);
+    const varia_mlp *g = &v->dec[0];
+    varia_v *h = varia_mlp_hidden(o, g, z[0]);
+    if (v->lik == VARIA_LIK_BERNOULLI) {
+        t->log_px = o->linear_bernoulli(o, h, g->mean, x, k);
+        return;
+    }
+    varia_v *out = o->linear(o, h, g->mean, IDENTITY);
+    varia_v *head_lv = v->var == VAR_DECODER ? o->linear(o, h, g->scale, IDENTITY) : NULL;
+    t->log_px = o->gauss_logp(o, x, k, out, 1, obs_logvar(v, o, head_lv));
+}
+
+static int64_t vae_noise_size(const void *cfg)
+{
+    return ((const vae *)cfg)->lat_total;
+}
+
+/* ---- parsing and declaring ---- */
+
+static varia_status parse_gaussian_lik(varia_ctx *ctx, vae *v, const cJSON *lik)
+{
+    const char *var = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(lik, "variance"));
+    if (!var)
+        return varia_fail(ctx, VARIA_ERR_MANIFEST, "likelihood: gaussian needs \"variance\": fixed, learned or decoder");
+    if (!strcmp(var, "learned")) {
+        v->var = VAR_LEARNED;
+    } else if (!strcmp(var, "decoder")) {
+        v->var = VAR_DECODER;
+    } else if (!strcmp(var, "fixed")) {
+        const cJSON *lv = cJSON_GetObjectItemCaseSensitive(lik, "log_var");
+        if (!cJSON_IsNumber(lv) || !isfinite(lv->valuedouble) || fabs(lv->valuedouble) > 100.0)
+            return varia_fail(ctx, VARIA_ERR_MANIFEST, "likelihood: fixed variance needs a finite \"log_var\" in [-100, 100]");
+        v->var = VAR_FIXED;
+        v->fixed_logvar = (float)lv->valuedouble;
+    } else {
+        return varia_fail(ctx, VARIA_ERR_MANIFEST, "likelihood: unknown variance '%.40s'", var);
+    }
+    return VARIA_OK;
+}
+
+static varia_status parse_likelihood(varia_ctx *ctx, vae *v, const cJSON *arch)
+{
+    static const char *const known[] = {"type", "variance", "log_var", NULL};
+    const cJSON *lik = cJSON_GetObjectItemCaseSensitive(arch, "likelihood");
+    const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(lik, "type"));
+    if (!cJSON_IsObject(lik) || !type)
+        return varia_fail(ctx, VARIA_ERR_MANIFEST, "architecture: \"likelihood\" must be an object with a \"type\"");
+    varia_json_warn_unknown(ctx, lik, "likelihood", known);
+    if (!strcmp(type, "bernoulli")) {
+        v->lik = VARIA_LIK_BERNOULLI;
+        return VARIA_OK;
+    }
+    if (strcmp(type, "gaussian"))
+        return varia_fail(ctx, VARIA_ERR_MANIFEST, "likelihood: unknown type '%.40s' (bernoulli or gaussian)", type);
+    v->lik = VARIA_LIK_GAUSSIAN;
+    return parse_gaussian_lik(ctx, v, lik);
+}
+
+static varia_status parse_scale(varia_ctx *ctx, vae *v, const cJSON *arch)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(arch, "posterior_scale");
+    const char *s = j ? cJSON_GetStringValue(j) : "log_var";
+    if (s && !strcmp(s, "log_var"))
+        return VARIA_OK;
+    if (s && !strcmp(s, "log_std")) {
+        v->log_std = 1;
+        return VARIA_OK;
+    }
+    return varia_fail(ctx, VARIA_ERR_MANIFEST, "architecture: \"posterior_scale\" must be \"log_var\" or \"log_std\"");
+}
+
+/* Declare layer l's two networks: the encoder q(z_l | below) and the decoder
+ * p(below | z_l), in the order the trainer lays them out. */
+static int declare_layer(vae *v, varia_decl *d, int l, const int64_t *enc_w, int ne, const int64_t *dec_w, int nd)
+{
+    char prefix[16];
+    int64_t below = l ? v->lat[l - 1] : v->D;
+    snprintf(prefix, sizeof prefix, "enc%d", l + 1);
+    int ok = varia_mlp_declare(d, &v->enc[l], prefix, below, enc_w, ne, v->lat[l], "mean", "scale",
+                               VARIA_GROUP_INFERENCE, l == 0);
+    snprintf(prefix, sizeof prefix, "dec%d", l + 1);
+    if (l > 0)
+        return ok && varia_mlp_declare(d, &v->dec[l], prefix, v->lat[l], dec_w, nd, below, "mean", "scale",
+                                       VARIA_GROUP_GENERATIVE, 0);
+    ok = ok && varia_mlp_declare(d, &v->dec[0], prefix, v->lat[0], dec_w, nd, v->D, "out",
+                                 v->var == VAR_DECODER ? "logvar" : NULL, VARIA_GROUP_GENERATIVE, 0);
+    if (ok) { /* the output starts at the data: its mean, and its variance */
+        d->t[d->lin[v->dec[0].mean].bias].init = VARIA_INIT_DATA_MEAN;
+        if (v->var == VAR_DECODER)
+            d->t[d->lin[v->dec[0].scale].bias].init = VARIA_INIT_DATA_LOGVAR;
+    }
+    return ok;
+}
+
+/* Parse layer l of the "layers" array and declare its two networks. */
+static varia_status parse_layer(varia_ctx *ctx, vae *v, varia_decl *d, const cJSON *arch, const cJSON *layer,
+                                int l, varia_act dflt)
+{
+    static const char *const known[] = {"latent", "encoder", "decoder", "activation", NULL};
+    char where[32];
+    snprintf(where, sizeof where, "layers[%d]", l);
+    if (!cJSON_IsObject(layer))
+        return varia_fail(ctx, VARIA_ERR_MANIFEST, "%s is not an object", where);
+    varia_json_warn_unknown(ctx, layer, where, known);
+    int64_t enc_w[VARIA_MLP_MAX_HIDDEN], dec_w[VARIA_MLP_MAX_HIDDEN];
+    int ne, nd;
+    varia_act act;
+    varia_status st = varia_json_int(ctx, layer, where, "latent", 1, 0, 1, WIDTH_CAP, &v->lat[l]);
+    if (st == VARIA_OK)
+        st = varia_json_int_array(ctx, layer, where, "encoder", 1, WIDTH_CAP, VARIA_MLP_MAX_HIDDEN, enc_w, &ne);
+    if (st == VARIA_OK)
+        st = varia_json_int_array(ctx, layer, where, "decoder", 1, WIDTH_CAP, VARIA_MLP_MAX_HIDDEN, dec_w, &nd);
+    if (st == VARIA_OK)
+        st = varia_json_act(ctx, layer, arch, where, dflt, &act);
+    if (st != VARIA_OK)
+        return st;
+    if (!declare_layer(v, d, l, enc_w, ne, dec_w, nd))
+        return varia_fail(ctx, VARIA_ERR_NOMEM, "out of memory");
+    v->enc[l].act = v->dec[l].act = act;
+    v->lat_total += v->lat[l];
+    return VARIA_OK;
+}
+
+static varia_status parse_layers(varia_ctx *ctx, vae *v, varia_decl *d, const cJSON *arch)
+{
+    const cJSON *layers = cJSON_GetObjectItemCaseSensitive(arch, "layers");
+    if (!cJSON_IsArray(layers) || cJSON_GetArraySize(layers) < 1 || cJSON_GetArraySize(layers) > MAX_LAYERS)
+        return varia_fail(ctx, VARIA_ERR_MANIFEST, "architecture: \"layers\" must be an array of 1 to %d objects", MAX_LAYERS);
+    varia_act dflt = {VARIA_ACT_TANH, 0.0f};
+    varia_status st = varia_json_act(ctx, arch, arch, "architecture", dflt, &dflt);
+    v->L = cJSON_GetArraySize(layers);
+    int l = 0;
+    for (const cJSON *layer = layers->child; layer && st == VARIA_OK; layer = layer->next, l++)
+        st = parse_layer(ctx, v, d, arch, layer, l, dflt);
+    if (st == VARIA_OK && v->var == VAR_LEARNED) { /* [1] shared, or one per output ([D]) */
+        v->logvar_tensor = varia_decl_add(d, "dec1.logvar", 1, 1, 0, VARIA_INIT_DATA_LOGVAR, VARIA_GROUP_GENERATIVE);
+        if (v->logvar_tensor < 0)
+            return varia_fail(ctx, VARIA_ERR_NOMEM, "out of memory");
+        d->t[v->logvar_tensor].alt = v->D;
+    }
+    return st;
+}
+
+static void fill_info(const vae *v, varia_info *info)
+{
+    info->latent_size = v->lat[v->L - 1];
+    info->latent_shape.rank = 1;
+    info->latent_shape.dims[0] = v->lat[v->L - 1];
+    info->n_stochastic = v->L;
+    for (int l = 0; l < v->L; l++)
+        info->layer_sizes[l] = v->lat[l];
+    info->likelihood = v->lik;
+    info->has_encoder = 1;
+}
+
+static varia_status vae_parse(varia_ctx *ctx, const cJSON *arch, const varia_shape *shape, void **cfg,
+                              varia_decl *decl, varia_info *info)
+{
+    static const char *const known[] = {"layers", "activation", "leaky_relu_slope", "elu_alpha",
+                                        "posterior_scale", "likelihood", NULL};
+    vae *v = calloc(1, sizeof *v);
+    *cfg = v;
+    if (!v)
+        return varia_fail(ctx, VARIA_ERR_NOMEM, "out of memory");
+    v->D = 1;
+    for (int i = 0; i < shape->rank; i++)
+        v->D *= shape->dims[i];
+    varia_json_warn_unknown(ctx, arch, "architecture", known);
+    varia_status st = parse_likelihood(ctx, v, arch);
+    if (st == VARIA_OK)
+        st = parse_scale(ctx, v, arch);
+    if (st == VARIA_OK)
+        st = parse_layers(ctx, v, decl, arch);
+    if (st == VARIA_OK)
+        fill_info(v, info);
+    return st;
+}
+
+const varia_family varia_family_vae = {
+    .name = "vae",
+    .parse = vae_parse,
+    .free_cfg = free,
+    .noise_size = vae_noise_size,
+    .encode = vae_encode,
+    .layer_means = vae_layer_means,
+    .posterior_sample = vae_posterior_sample,
+    .decode = vae_decode,
+    .generate = vae_generate,
+    .terms = vae_terms,
+};

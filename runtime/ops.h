@@ -1,0 +1,62 @@
+/* Internal: the op interface every family's passes are written against.
+ *
+ * A family writes each pass (encode, decode, generate, log-weight terms ...)
+ * once, as calls through a varia_ops table on opaque value handles. Three
+ * backends implement the table:
+ *  - exec (ops_exec.c): runs each op at once with the fused kernels, values in
+ *    the calling worker's workspace, nothing allocated;
+ *  - measure (ops_exec.c): shapes only; running a pass with it sizes the
+ *    workspace at load;
+ *  - tape (ops_tape.c): runs the same kernels and records each op's backward
+ *    rule, for training and gradient-based inference.
+ *
+ * A value is a matrix of rows x cols. Log-densities are per row (cols 1); exec
+ * keeps them, and everything summed from them, in double. Parameters are slots
+ * given by the family's declaration (family.h): a backend binds linear slots
+ * to packed mapped weights (exec) or to theta and its gradient (tape).
+ *
+ * Sharing arguments (k, kz, kmu, kx): row r of the output reads row r / k of
+ * the shared input, so one posterior serves k samples without a copy. */
+#ifndef VARIA_OPS_H
+#define VARIA_OPS_H
+
+#include "kernels.h"
+
+#include <stdint.h>
+
+typedef struct varia_v varia_v; /* a value; what it holds is the backend's */
+typedef struct varia_ops varia_ops;
+
+struct varia_ops {
+    /* A constant rows x cols matrix read from data (row stride ld; data may be
+     * NULL under measure). The data must outlive the pass. */
+    varia_v *(*input)(varia_ops *o, int64_t rows, int64_t cols, const float *data, int64_t ld);
+    /* The declared non-linear tensor of slot `tensor` (e.g. a learned variance). */
+    varia_v *(*param)(varia_ops *o, int tensor);
+    /* Columns [off, off + n) of x, without a copy where the backend can. */
+    varia_v *(*cols)(varia_ops *o, varia_v *x, int64_t off, int64_t n);
+    /* act(x W^T + b) for the declared linear layer `slot`. */
+    varia_v *(*linear)(varia_ops *o, varia_v *x, int slot, varia_act act);
+    /* c * x, elementwise. */
+    varia_v *(*scale)(varia_ops *o, varia_v *x, float c);
+    /* z = mu + temp * exp(lv / 2) * eps, rows(mu) * k rows; eps is a constant. */
+    varia_v *(*reparam)(varia_ops *o, varia_v *mu, varia_v *lv, int64_t k, varia_v *eps, float temp);
+    /* log q(z) of that z by its noise, per row: sum_d -eps^2/2 - lv/2 - log(2 pi)/2. */
+    varia_v *(*logq_eps)(varia_ops *o, varia_v *lv, int64_t k, varia_v *eps);
+    /* Per row r: sum_d log N(z_d; mu_d, exp lv_d) with z row r / kz, mu row
+     * r / kmu; lv is [rows(mu), d], [1, d] or [1, 1] (broadcast). */
+    varia_v *(*gauss_logp)(varia_ops *o, varia_v *z, int64_t kz, varia_v *mu, int64_t kmu, varia_v *lv);
+    /* Per row: sum_d log N(z_d; 0, 1). */
+    varia_v *(*std_normal_logp)(varia_ops *o, varia_v *z);
+    /* Per row r: log Bernoulli(x row r / kx | logits), logits = h W^T + b of
+     * linear `slot`, fused where the backend can (the logits never stored). */
+    varia_v *(*linear_bernoulli)(varia_ops *o, varia_v *h, int slot, varia_v *x, int64_t kx);
+    /* KL(N(mu, exp lv) || N(0, 1)) per row and dimension. */
+    varia_v *(*gauss_kl)(varia_ops *o, varia_v *mu, varia_v *lv);
+    /* Per row: the sum of the columns. */
+    varia_v *(*row_sum)(varia_ops *o, varia_v *x);
+    /* sum_j c[j] * a[j], all of one shape, summed in order j. */
+    varia_v *(*combine)(varia_ops *o, varia_v *const *a, const double *c, int n);
+};
+
+#endif

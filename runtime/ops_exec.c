@@ -1,0 +1,253 @@
+/* The exec and measure backends (ops_exec.h). Each op first makes its output
+ * value (shape and workspace), which is all measure needs; exec then computes
+ * it with the runtime's kernels. The arithmetic is that of the passes this
+ * backend replaced, expression for expression, so results keep their bits. */
+#include "ops_exec.h"
+
+#include <math.h>
+#include <string.h>
+
+#define HALF_LOG_2PI 0.91893853320467274
+#define ALIGN 16 /* floats: 64 bytes */
+
+static varia_exec *ex(varia_ops *o)
+{
+    return (varia_exec *)o; /* ops is the first member */
+}
+
+/* A value of rows x cols in the arena (double data when dbl). Under measure,
+ * or when the workspace ran out (a sizing bug: failed is then set and every
+ * later op computes nothing), the data pointers stay NULL. */
+static varia_v *new_val(varia_exec *e, int64_t rows, int64_t cols, int dbl)
+{
+    static varia_v dummy;
+    if (e->n_vals == e->cap_vals) {
+        e->failed = 1;
+        dummy = (varia_v){rows, cols, cols, NULL, NULL};
+        return &dummy;
+    }
+    varia_v *v = &e->vals[e->n_vals++];
+    *v = (varia_v){rows, cols, cols, NULL, NULL};
+    size_t n = (size_t)(rows * cols) * (dbl ? 2 : 1);
+    n = (n + ALIGN - 1) / ALIGN * ALIGN;
+    if (!e->measure && e->used + n > e->cap)
+        e->failed = 1;
+    if (!e->measure && !e->failed) {
+        if (dbl)
+            v->d = (double *)(e->arena + e->used);
+        else
+            v->f = e->arena + e->used;
+    }
+    e->used += n;
+    return v;
+}
+
+/* Nonzero when the op should compute (not measuring, nothing failed). */
+static int live(const varia_exec *e)
+{
+    return !e->measure && !e->failed;
+}
+
+static varia_v *op_input(varia_ops *o, int64_t rows, int64_t cols, const float *data, int64_t ld)
+{
+    varia_exec *e = ex(o);
+    if (e->n_vals == e->cap_vals)
+        return new_val(e, rows, cols, 0);
+    varia_v *v = &e->vals[e->n_vals++];
+    *v = (varia_v){rows, cols, ld, (float *)data, NULL};
+    return v;
+}
+
+static varia_v *op_param(varia_ops *o, int tensor)
+{
+    varia_exec *e = ex(o);
+    const varia_tensor *t = e->m->tensor[tensor];
+    int64_t rows = t->rank == 2 ? t->shape[0] : 1, cols = t->rank == 2 ? t->shape[1] : t->shape[0];
+    return op_input(o, rows, cols, t->data, cols);
+}
+
+static varia_v *op_cols(varia_ops *o, varia_v *x, int64_t off, int64_t n)
+{
+    varia_exec *e = ex(o);
+    if (e->n_vals == e->cap_vals)
+        return new_val(e, x->rows, n, 0);
+    varia_v *v = &e->vals[e->n_vals++];
+    *v = (varia_v){x->rows, n, x->ld, x->f ? x->f + off : NULL, x->d ? x->d + off : NULL};
+    return v;
+}
+
+/* x with contiguous rows: itself, or a packed copy (the kernels read rows of
+ * exactly `cols` floats). */
+static const float *contiguous(varia_exec *e, varia_v *x)
+{
+    if (x->ld == x->cols)
+        return x->f;
+    varia_v *c = new_val(e, x->rows, x->cols, 0);
+    if (live(e))
+        for (int64_t r = 0; r < x->rows; r++)
+            memcpy(c->f + r * x->cols, x->f + r * x->ld, (size_t)x->cols * sizeof(float));
+    return c->f;
+}
+
+static varia_v *op_linear(varia_ops *o, varia_v *x, int slot, varia_act act)
+{
+    varia_exec *e = ex(o);
+    const varia_linear *l = &e->m->lin[slot];
+    const float *in = contiguous(e, x);
+    varia_v *y = new_val(e, x->rows, l->out, 0);
+    if (live(e))
+        varia_linear_forward_team(l, in, x->rows, y->f, act, e->team);
+    return y;
+}
+
+static varia_v *op_scale(varia_ops *o, varia_v *x, float c)
+{
+    varia_exec *e = ex(o);
+    varia_v *y = new_val(e, x->rows, x->cols, 0);
+    for (int64_t r = 0; live(e) && r < x->rows; r++)
+        for (int64_t j = 0; j < x->cols; j++)
+            y->f[r * y->ld + j] = x->f[r * x->ld + j] * c;
+    return y;
+}
+
+static varia_v *op_reparam(varia_ops *o, varia_v *mu, varia_v *lv, int64_t k, varia_v *eps, float temp)
+{
+    varia_exec *e = ex(o);
+    int64_t d = mu->cols;
+    varia_v *z = new_val(e, mu->rows * k, d, 0);
+    for (int64_t r = 0; live(e) && r < z->rows; r++) {
+        const float *m = mu->f + (r / k) * mu->ld, *l = lv->f + (r / k) * lv->ld, *ep = eps->f + r * eps->ld;
+        for (int64_t j = 0; j < d; j++)
+            z->f[r * d + j] = m[j] + temp * expf(0.5f * l[j]) * ep[j];
+    }
+    return z;
+}
+
+static varia_v *op_logq_eps(varia_ops *o, varia_v *lv, int64_t k, varia_v *eps)
+{
+    varia_exec *e = ex(o);
+    varia_v *q = new_val(e, lv->rows * k, 1, 1);
+    for (int64_t r = 0; live(e) && r < q->rows; r++) {
+        const float *l = lv->f + (r / k) * lv->ld, *ep = eps->f + r * eps->ld;
+        double s = 0.0;
+        for (int64_t j = 0; j < lv->cols; j++)
+            s += -0.5 * (double)ep[j] * ep[j] - 0.5 * (double)l[j] - HALF_LOG_2PI;
+        q->d[r] = s;
+    }
+    return q;
+}
+
+static varia_v *op_gauss_logp(varia_ops *o, varia_v *z, int64_t kz, varia_v *mu, int64_t kmu, varia_v *lv)
+{
+    varia_exec *e = ex(o);
+    int64_t d = mu->cols;
+    varia_v *p = new_val(e, mu->rows * kmu, 1, 1);
+    for (int64_t r = 0; live(e) && r < p->rows; r++) {
+        const float *zr = z->f + (r / kz) * z->ld, *mr = mu->f + (r / kmu) * mu->ld;
+        if (lv->cols == 1)
+            p->d[r] = varia_gaussian_logp_scalar(zr, mr, lv->f[0], d);
+        else
+            p->d[r] = varia_gaussian_logp(zr, mr, lv->f + (lv->rows == 1 ? 0 : r / kmu) * lv->ld, d);
+    }
+    return p;
+}
+
+static varia_v *op_std_normal_logp(varia_ops *o, varia_v *z)
+{
+    varia_exec *e = ex(o);
+    varia_v *p = new_val(e, z->rows, 1, 1);
+    for (int64_t r = 0; live(e) && r < z->rows; r++)
+        p->d[r] = varia_std_normal_logp(z->f + r * z->ld, z->cols);
+    return p;
+}
+
+static varia_v *op_linear_bernoulli(varia_ops *o, varia_v *h, int slot, varia_v *x, int64_t kx)
+{
+    varia_exec *e = ex(o);
+    const varia_linear *l = &e->m->lin[slot];
+    const float *in = contiguous(e, h);
+    varia_v *tmp = new_val(e, kx, l->out, 0); /* used by the system-BLAS build only */
+    varia_v *p = new_val(e, h->rows, 1, 1);
+    for (int64_t b = 0; live(e) && b * kx < h->rows; b++)
+        varia_linear_bernoulli(l, in + b * kx * l->in, kx, x->f + b * x->ld, p->d + b * kx, tmp->f);
+    return p;
+}
+
+static varia_v *op_gauss_kl(varia_ops *o, varia_v *mu, varia_v *lv)
+{
+    varia_exec *e = ex(o);
+    varia_v *k = new_val(e, mu->rows, mu->cols, 1);
+    for (int64_t r = 0; live(e) && r < mu->rows; r++)
+        for (int64_t j = 0; j < mu->cols; j++) {
+            float m = mu->f[r * mu->ld + j], l = lv->f[r * lv->ld + j];
+            k->d[r * k->ld + j] = 0.5 * ((double)m * m + exp((double)l) - l - 1.0);
+        }
+    return k;
+}
+
+static varia_v *op_row_sum(varia_ops *o, varia_v *x)
+{
+    varia_exec *e = ex(o);
+    varia_v *s = new_val(e, x->rows, 1, 1);
+    for (int64_t r = 0; live(e) && r < x->rows; r++) {
+        double acc = 0.0;
+        for (int64_t j = 0; j < x->cols; j++)
+            acc += x->d ? x->d[r * x->ld + j] : (double)x->f[r * x->ld + j];
+        s->d[r] = acc;
+    }
+    return s;
+}
+
+static varia_v *op_combine(varia_ops *o, varia_v *const *a, const double *c, int n)
+{
+    varia_exec *e = ex(o);
+    varia_v *y = new_val(e, a[0]->rows, a[0]->cols, 1);
+    for (int64_t r = 0; live(e) && r < y->rows; r++)
+        for (int64_t j = 0; j < y->cols; j++) {
+            double s = c[0] * a[0]->d[r * a[0]->ld + j];
+            for (int i = 1; i < n; i++)
+                s += c[i] * a[i]->d[r * a[i]->ld + j];
+            y->d[r * y->ld + j] = s;
+        }
+    return y;
+}
+
+static const varia_ops exec_ops = {
+    .input = op_input,
+    .param = op_param,
+    .cols = op_cols,
+    .linear = op_linear,
+    .scale = op_scale,
+    .reparam = op_reparam,
+    .logq_eps = op_logq_eps,
+    .gauss_logp = op_gauss_logp,
+    .std_normal_logp = op_std_normal_logp,
+    .linear_bernoulli = op_linear_bernoulli,
+    .gauss_kl = op_gauss_kl,
+    .row_sum = op_row_sum,
+    .combine = op_combine,
+};
+
+size_t varia_exec_val_floats(size_t vals)
+{
+    size_t f = (vals * sizeof(varia_v) + sizeof(float) - 1) / sizeof(float);
+    return (f + ALIGN - 1) / ALIGN * ALIGN;
+}
+
+void varia_exec_begin(varia_exec *e, const varia_model *m, float *ws, struct varia_pool *team)
+{
+    size_t vf = varia_exec_val_floats(m->ws_vals);
+    *e = (varia_exec){.ops = exec_ops, .m = m, .team = team, .vals = (varia_v *)(void *)ws,
+                      .cap_vals = m->ws_vals, .arena = ws + vf, .cap = m->ws_floats - vf};
+}
+
+void varia_measure_begin(varia_exec *e, const varia_model *m, varia_v *vals, size_t cap_vals)
+{
+    *e = (varia_exec){.ops = exec_ops, .m = m, .vals = vals, .cap_vals = cap_vals, .measure = 1};
+}
+
+void varia_exec_copy_out(const varia_v *v, float *dst)
+{
+    for (int64_t r = 0; r < v->rows; r++)
+        memcpy(dst + r * v->cols, v->f + r * v->ld, (size_t)v->cols * sizeof(float));
+}

@@ -1,0 +1,45 @@
+/* Internal: the exec and measure backends of the op interface (ops.h).
+ *
+ * exec runs every op at once with the runtime's fused kernels; its values live
+ * in one workspace (value records first, then a bump arena of floats), so a
+ * pass allocates nothing. measure runs the same op definitions on shapes only:
+ * running a pass under it gives the workspace that pass needs (passes.c does
+ * it for every pass at load). */
+#ifndef VARIA_OPS_EXEC_H
+#define VARIA_OPS_EXEC_H
+
+#include "family.h"
+
+/* An exec value: rows x cols, row stride ld; float data (f) for activations,
+ * double (d) for log-densities and what is summed from them. */
+struct varia_v {
+    int64_t rows, cols, ld;
+    float *f;
+    double *d;
+};
+
+typedef struct varia_exec {
+    varia_ops ops;
+    const varia_model *m;
+    struct varia_pool *team; /* shares each layer's columns; NULL: the caller alone */
+    varia_v *vals;
+    size_t n_vals, cap_vals;
+    float *arena;
+    size_t used, cap; /* floats */
+    int measure, failed;
+} varia_exec;
+
+/* Floats the value records of `vals` values take at the start of a workspace. */
+size_t varia_exec_val_floats(size_t vals);
+/* Run passes of m in ws (m->ws_floats floats, 64-byte aligned), layers shared
+ * with `team` (may be NULL). Nothing is allocated; values last until the next
+ * begin on the same workspace. */
+void varia_exec_begin(varia_exec *e, const varia_model *m, float *ws, struct varia_pool *team);
+/* Measure instead: vals[cap_vals] holds the value records; e->n_vals and
+ * e->used then give what the passes run since need. */
+void varia_measure_begin(varia_exec *e, const varia_model *m, varia_v *vals, size_t cap_vals);
+
+/* Copy a float value out to dst (rows x cols, contiguous). */
+void varia_exec_copy_out(const varia_v *v, float *dst);
+
+#endif

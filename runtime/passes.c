@@ -1,0 +1,187 @@
+/* The passes on the exec backend (passes.h): wrap the caller's buffers as
+ * input values, run the family's pass, copy the values out. */
+#include "passes.h"
+
+#include "ops_exec.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MEASURE_VALS 8192
+
+size_t varia_model_ws(const varia_model *m)
+{
+    return m->ws_floats;
+}
+
+int64_t varia_model_noise(const varia_model *m)
+{
+    return m->family->noise_size(m->cfg);
+}
+
+/* NaN over n floats: what a pass leaves when its workspace fell short. */
+static void poison(float *y, int64_t n)
+{
+    for (int64_t i = 0; y && i < n; i++)
+        y[i] = NAN;
+}
+
+/* Copy v out, or poison dst when the pass failed. */
+static void out_f(const varia_exec *e, const varia_v *v, float *dst)
+{
+    if (!dst)
+        return;
+    if (e->failed || !v)
+        poison(dst, v ? v->rows * v->cols : 0);
+    else
+        varia_exec_copy_out(v, dst);
+}
+
+void varia_run_encode(const varia_model *m, float *ws, struct varia_pool *team, const float *x, int64_t n,
+                      float *mean, float *logvar)
+{
+    varia_exec e;
+    varia_exec_begin(&e, m, ws, team);
+    varia_v *mu, *lv = NULL;
+    m->family->encode(m->cfg, &e.ops, e.ops.input(&e.ops, n, m->info.data_size, x, m->info.data_size), &mu,
+                      logvar ? &lv : NULL);
+    out_f(&e, mu, mean);
+    out_f(&e, lv, logvar);
+}
+
+void varia_run_layer_means(const varia_model *m, float *ws, const float *x, int64_t n, float *means)
+{
+    varia_exec e;
+    varia_exec_begin(&e, m, ws, NULL);
+    varia_v *mv[VARIA_MAX_LAYERS];
+    m->family->layer_means(m->cfg, &e.ops, e.ops.input(&e.ops, n, m->info.data_size, x, m->info.data_size), mv);
+    int64_t stride = varia_model_noise(m), off = 0;
+    for (int l = 0; l < m->info.n_stochastic; l++) {
+        for (int64_t r = 0; r < n; r++) {
+            float *dst = means + r * stride + off;
+            if (e.failed)
+                poison(dst, mv[l]->cols);
+            else
+                memcpy(dst, mv[l]->f + r * mv[l]->ld, (size_t)mv[l]->cols * sizeof(float));
+        }
+        off += m->info.layer_sizes[l];
+    }
+}
+
+void varia_run_posterior_sample(const varia_model *m, float *ws, struct varia_pool *team, const float *x,
+                                int64_t n, const float *eps, float *z, double *logq)
+{
+    varia_exec e;
+    varia_exec_begin(&e, m, ws, team);
+    int64_t E = varia_model_noise(m);
+    varia_v *zv, *qv;
+    m->family->posterior_sample(m->cfg, &e.ops, e.ops.input(&e.ops, n, m->info.data_size, x, m->info.data_size),
+                                e.ops.input(&e.ops, n, E, eps, E), &zv, &qv);
+    out_f(&e, zv, z);
+    for (int64_t r = 0; logq && r < n; r++)
+        logq[r] = e.failed ? NAN : qv->d[r];
+}
+
+/* The observation log-variance value (one row, or a scalar) spread over n rows of D. */
+static void spread_logvar(const varia_exec *e, const varia_v *lv, int64_t n, int64_t D, float *dst)
+{
+    for (int64_t r = 0; r < n; r++)
+        for (int64_t d = 0; d < D; d++) {
+            int64_t row = lv->rows == 1 ? 0 : r, col = lv->cols == 1 ? 0 : d;
+            dst[r * D + d] = e->failed ? NAN : lv->f[row * lv->ld + col];
+        }
+}
+
+void varia_run_decode(const varia_model *m, float *ws, struct varia_pool *team, const float *z, int64_t n,
+                      varia_decode_kind kind, float *out, float *out_logvar)
+{
+    varia_exec e;
+    varia_exec_begin(&e, m, ws, team);
+    int64_t L = m->info.latent_size;
+    varia_v *xv, *lv;
+    m->family->decode(m->cfg, &e.ops, e.ops.input(&e.ops, n, L, z, L), kind, &xv, &lv);
+    out_f(&e, xv, out);
+    if (lv && out_logvar)
+        spread_logvar(&e, lv, n, m->info.data_size, out_logvar);
+}
+
+void varia_run_generate(const varia_model *m, float *ws, struct varia_pool *team, int64_t n, const float *eps,
+                        float temp, float *x_out, float *z_out)
+{
+    varia_exec e;
+    varia_exec_begin(&e, m, ws, team);
+    int64_t E = varia_model_noise(m);
+    varia_v *xv, *zv;
+    m->family->generate(m->cfg, &e.ops, e.ops.input(&e.ops, n, E, eps, E), temp, &xv, &zv);
+    out_f(&e, xv, x_out);
+    out_f(&e, zv, z_out);
+}
+
+void varia_run_log_weights(const varia_model *m, float *ws, const float *x, int64_t count, const float *eps,
+                           double *log_w, double *log_px, double *kl)
+{
+    varia_exec e;
+    varia_exec_begin(&e, m, ws, NULL);
+    int64_t D = m->info.data_size, E = varia_model_noise(m);
+    varia_terms t = {0};
+    m->family->terms(m->cfg, &e.ops, e.ops.input(&e.ops, 1, D, x, D), count, e.ops.input(&e.ops, count, E, eps, E),
+                     &t);
+    varia_v *klv = t.kl_dims ? e.ops.row_sum(&e.ops, t.kl_dims) : NULL;
+    *kl = klv && !e.failed ? klv->d[0] : NAN;
+    for (int64_t r = 0; r < count; r++) {
+        log_px[r] = e.failed ? NAN : t.log_px->d[r];
+        log_w[r] = e.failed ? NAN : t.log_pz->d[r] - t.log_qz->d[r] + log_px[r];
+    }
+}
+
+/* Run pass `which` for `rows` rows under measure; track the largest need. */
+static void measure_one(const varia_model *m, int which, varia_v *vals, size_t *nv, size_t *nf, int *failed)
+{
+    varia_exec e;
+    varia_measure_begin(&e, m, vals, MEASURE_VALS);
+    varia_ops *o = &e.ops;
+    int64_t R = VARIA_WS_ROWS, D = m->info.data_size, E = varia_model_noise(m), L = m->info.latent_size;
+    varia_v *a, *b, *mv[VARIA_MAX_LAYERS];
+    varia_terms t = {0};
+    const varia_family *f = m->family;
+    if (which == 0 && f->encode)
+        f->encode(m->cfg, o, o->input(o, R, D, NULL, D), &a, &b);
+    if (which == 1 && f->layer_means)
+        f->layer_means(m->cfg, o, o->input(o, R, D, NULL, D), mv);
+    if (which == 2 && f->posterior_sample)
+        f->posterior_sample(m->cfg, o, o->input(o, R, D, NULL, D), o->input(o, R, E, NULL, E), &a, &b);
+    if (which == 3 || which == 4)
+        f->decode(m->cfg, o, o->input(o, R, L, NULL, L), which == 3 ? VARIA_DECODE_MEAN : VARIA_DECODE_PARAMS, &a, &b);
+    if (which == 5)
+        f->generate(m->cfg, o, o->input(o, R, E, NULL, E), 1.0f, &a, &b);
+    if (which == 6 && f->terms) {
+        f->terms(m->cfg, o, o->input(o, 1, D, NULL, D), R, o->input(o, R, E, NULL, E), &t);
+        if (t.kl_dims)
+            o->row_sum(o, t.kl_dims);
+    }
+    *nv = e.n_vals > *nv ? e.n_vals : *nv;
+    *nf = e.used > *nf ? e.used : *nf;
+    *failed |= e.failed;
+}
+
+varia_status varia_passes_measure(varia_ctx *ctx, varia_model *m)
+{
+    varia_v *vals = malloc(MEASURE_VALS * sizeof *vals);
+    if (!vals)
+        return varia_fail(ctx, VARIA_ERR_NOMEM, "out of memory");
+    size_t nv = 0, nf = 0;
+    int failed = 0;
+    for (int which = 0; which < 7; which++)
+        measure_one(m, which, vals, &nv, &nf, &failed);
+    free(vals);
+    if (failed)
+        return varia_fail(ctx, VARIA_ERR_TOO_LARGE, "the architecture's passes need more than %d values", MEASURE_VALS);
+    m->ws_vals = nv;
+    m->ws_floats = varia_exec_val_floats(nv) + nf;
+    if (m->ws_floats > VARIA_WS_CAP_FLOATS)
+        return varia_fail(ctx, VARIA_ERR_TOO_LARGE, "model needs %zu MiB of workspace per %d-row batch (cap %llu MiB)",
+                          m->ws_floats / (256 * 1024), VARIA_WS_ROWS,
+                          (unsigned long long)(VARIA_WS_CAP_FLOATS / (256 * 1024)));
+    return VARIA_OK;
+}
