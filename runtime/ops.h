@@ -24,6 +24,8 @@
 
 #include <stdint.h>
 
+#define VARIA_COMBINE_MAX 16
+
 typedef struct varia_v varia_v; /* a value; what it holds is the backend's */
 typedef struct varia_ops varia_ops;
 
@@ -55,7 +57,7 @@ struct varia_ops {
     varia_v *(*gauss_kl)(varia_ops *o, varia_v *mu, varia_v *lv);
     /* Per row: the sum of the columns. */
     varia_v *(*row_sum)(varia_ops *o, varia_v *x);
-    /* sum_j c[j] * a[j], all of one shape, summed in order j. */
+    /* sum_j c[j] * a[j], all of one shape, summed in order j; n <= VARIA_COMBINE_MAX. */
     varia_v *(*combine)(varia_ops *o, varia_v *const *a, const double *c, int n);
 };
 

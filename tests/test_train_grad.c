@@ -1,13 +1,11 @@
-/* Gradient checks: every op of the trainer's tape, and the whole VAE/IWAE
- * objectives, against central finite differences, all in double precision
- * (tape.c, tmatmul.c and net.c are compiled here with -DTR_DOUBLE: the same
- * backward formulas the float library runs). */
+/* Gradient checks: every op of the tape, and the whole objectives over the
+ * VAE family's pass, against central finite differences, all in double
+ * precision (tape.c, tmatmul.c, ops_tape.c and objective.c are compiled here
+ * with -DTR_DOUBLE: the same backward formulas the float library runs). */
 #include "tap.h"
 
-#include "arch.h"
-#include "net.h"
+#include "model.h"
 #include "rng.h"
-#include "tape.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -88,7 +86,20 @@ static tr_node *op_reparam(tr_tape *t, double *th, double *g, void *ctx)
     (void)ctx;
     static double eps[2 * R * C];
     fill(eps, 2 * R * C, 9, 2.0);
-    return trd_reparam(t, trd_param(t, R, C, th, g), trd_param(t, R, C, th + R * C, g + R * C), eps, 2);
+    return trd_reparam(t, trd_param(t, R, C, th, g), trd_param(t, R, C, th + R * C, g + R * C), eps, 2, 0.8f);
+}
+
+/* The ops the op interface added: log q by the noise (k = 2), scale, cols. */
+static tr_node *op_more(tr_tape *t, double *th, double *g, void *ctx)
+{
+    static double eps[2 * R * C];
+    fill(eps, 2 * R * C, 12, 2.0);
+    tr_node *a = trd_param(t, R, C, th, g);
+    switch (*(int *)ctx) {
+    case 0: return trd_logq_eps(t, a, eps, 2);
+    case 1: return trd_scale(t, a, -2.5);
+    default: return trd_cols(t, a, 1, 2);
+    }
 }
 
 /* z [R*2 rows] against mu [R] (kmu 2), lv broadcast per *ctx: 0 full, 1 one
@@ -149,7 +160,13 @@ static void single_ops(void)
     }
     fill(th, 2 * R * C, 4, 1.0);
     double e = check(op_reparam, th, 2 * R * C, NULL);
-    ok(e < 1e-6, "reparam (k = 2): mu and log-variance gradients (%.1e)", e);
+    ok(e < 1e-6, "reparam (k = 2, temperature 0.8): mu and log-variance gradients (%.1e)", e);
+    static const char *const more[] = {"log q by the noise (k = 2)", "scale", "column view"};
+    for (int w = 0; w < 3; w++) {
+        fill(th, R * C, 50 + w, 1.0);
+        e = check(op_more, th, R * C, &w);
+        ok(e < 1e-6, "%s (%.1e)", more[w], e);
+    }
     for (int mode = 0; mode < 3; mode++) {
         fill(th, 4 * R * C, 5 + mode, 1.0);
         e = check(op_gauss, th, 4 * R * C, &mode);
@@ -176,39 +193,43 @@ static void single_ops(void)
 /* ---- whole objectives ---- */
 
 typedef struct netcase {
-    tr_layout lay;
+    tr_model md;
     tr_objective obj;
     int64_t B;
-    double x[3 * 16], eps[3 * 4 * 16];
+    float x[3 * 16], eps[3 * 4 * 16];
+    tr_lin lins[64];
 } netcase;
 
 static tr_node *net_obj(tr_tape *t, double *th, double *g, void *ctx)
 {
     netcase *nc = ctx;
-    static tr_lin lins[TR_MAX_LIN];
-    trd_net_bind(&nc->lay, th, g, NULL, NULL, lins);
-    tr_terms r = trd_net_forward(t, &nc->lay, lins, th, g, nc->x, nc->B, nc->eps, &nc->obj);
-    return r.obj;
+    trd_bind(&nc->md.decl, nc->md.off, th, g, NULL, NULL, nc->lins);
+    return trd_objective_record(t, &nc->md, nc->lins, th, g, nc->x, nc->B, nc->eps, &nc->obj).obj;
 }
 
 static void objective_case(const char *arch_json, int kind, int64_t k, double beta, const char *what)
 {
-    static double th[MAXP];
+    static double th[MAXP], tmp[3 * 4 * 16];
     static netcase nc;
     memset(&nc, 0, sizeof nc);
     cJSON *arch = cJSON_Parse(arch_json);
     varia_ctx *ctx = varia_ctx_new();
-    varia_status st = tr_layout_build(ctx, arch, 6, &nc.lay);
-    ok(st == VARIA_OK && nc.lay.P < MAXP, "%s: architecture parses (%s)", what, varia_ctx_message(ctx));
+    varia_shape shape = {1, {6}};
+    varia_status st = tr_model_build(ctx, "vae", arch, &shape, &nc.md);
+    ok(st == VARIA_OK && nc.md.P < MAXP && nc.md.decl.n_lin <= 64, "%s: architecture parses (%s)", what,
+       varia_ctx_message(ctx));
     nc.obj = (tr_objective){kind, k, beta, 0};
     nc.B = 3;
-    fill(nc.x, 18, 40, 1.0);
+    fill(tmp, 18, 40, 1.0);
     for (int i = 0; i < 18; i++)
-        nc.x[i] = nc.x[i] > 0 ? 1.0 : 0.0;
-    fill(nc.eps, (int)(nc.B * k * nc.lay.noise), 41, 1.7);
-    fill(th, (int)nc.lay.P, 42, 0.6);
-    double e = check(net_obj, th, (int)nc.lay.P, &nc);
+        nc.x[i] = tmp[i] > 0 ? 1.0f : 0.0f;
+    fill(tmp, (int)(nc.B * k * nc.md.noise), 41, 1.7);
+    for (int i = 0; i < nc.B * k * nc.md.noise; i++)
+        nc.eps[i] = (float)tmp[i];
+    fill(th, (int)nc.md.P, 42, 0.6);
+    double e = st == VARIA_OK ? check(net_obj, th, (int)nc.md.P, &nc) : 1.0;
     ok(e < 1e-5, "%s: gradient of every parameter matches finite differences (%.1e)", what, e);
+    tr_model_free(&nc.md);
     cJSON_Delete(arch);
     varia_ctx_free(ctx);
 }
@@ -230,5 +251,13 @@ int main(void)
     objective_case(two, TR_OBJ_IWAE, 3, 1.0, "two stochastic layers, IWAE k = 3");
     objective_case(two, TR_OBJ_ELBO_MC, 2, 0.5, "two stochastic layers, ELBO, beta 0.5");
     objective_case(gauss, TR_OBJ_IWAE, 2, 1.0, "gaussian likelihood with learned variance, IWAE k = 2");
+    const char *log_std = "{\"activation\":\"tanh\",\"posterior_scale\":\"log_std\","
+                          "\"likelihood\":{\"type\":\"gaussian\",\"variance\":\"decoder\"},"
+                          "\"layers\":[{\"latent\":3,\"encoder\":[4],\"decoder\":[4]},"
+                          "{\"latent\":2,\"encoder\":[3],\"decoder\":[]}]}";
+    const char *fixed = "{\"activation\":\"relu\",\"likelihood\":{\"type\":\"gaussian\",\"variance\":\"fixed\","
+                        "\"log_var\":-1.5},\"layers\":[{\"latent\":2,\"encoder\":[5],\"decoder\":[4]}]}";
+    objective_case(log_std, TR_OBJ_IWAE, 2, 1.0, "log_std heads, decoder variance head, two layers, IWAE k = 2");
+    objective_case(fixed, TR_OBJ_ELBO_ANALYTIC, 2, 1.0, "gaussian likelihood with fixed variance, analytic ELBO");
     return tap_done();
 }

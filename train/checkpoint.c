@@ -25,7 +25,7 @@ cJSON *tr_data_meta(const varia_trainer *t)
     for (int i = 0; i < s->rank; i++)
         cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)s->dims[i]));
     cJSON_AddItemToObject(d, "shape", shape);
-    cJSON_AddStringToObject(d, "kind", t->lay.lik == TR_LIK_BERNOULLI ? "binary" : "continuous");
+    cJSON_AddStringToObject(d, "kind", t->mdl.info.likelihood == VARIA_LIK_BERNOULLI ? "binary" : "continuous");
     cJSON_AddStringToObject(d, "binarization", bins[t->c.binarize]);
     return d;
 }
@@ -75,7 +75,7 @@ varia_status tr_checkpoint_save(varia_ctx *ctx, varia_trainer *t, double wall)
     varia_status st = tr_make_dir(ctx, t->c.output);
     if (st == VARIA_OK)
         st = tr_make_dir(ctx, dir);
-    tr_tensor_out o[2] = {{"m", 1, {t->lay.P, 0}, t->opt.m}, {"v", 1, {t->lay.P, 0}, t->opt.v}};
+    tr_tensor_out o[2] = {{"m", 1, {t->mdl.P, 0}, t->opt.m}, {"v", 1, {t->mdl.P, 0}, t->opt.v}};
     snprintf(path, sizeof path, "%s/%s", dir, oname);
     if (st == VARIA_OK)
         st = tr_write_safetensors(ctx, path, o, t->opt.v ? 2 : 1);
@@ -84,7 +84,7 @@ varia_status tr_checkpoint_save(varia_ctx *ctx, varia_trainer *t, double wall)
     cJSON *extra = cJSON_CreateObject();
     cJSON_AddItemToObject(extra, "provenance", tr_provenance(t, wall));
     cJSON_AddItemToObject(extra, "training", training_state(t, wall, oname));
-    st = tr_save_model(ctx, dir, &t->lay, t->c.arch, t->theta, wname, tr_data_meta(t), extra);
+    st = tr_save_model(ctx, dir, &t->mdl, t->c.arch, t->theta, wname, tr_data_meta(t), extra);
     if (st == VARIA_OK && t->epoch > 0) { /* the previous checkpoint's files */
         for (int64_t e = t->epoch - 1; e >= 0 && e >= t->epoch - t->c.ckpt_every; e--) {
             snprintf(path, sizeof path, "%s/model-%06lld.safetensors", dir, (long long)e);
@@ -120,9 +120,9 @@ static varia_status load_tensors(varia_ctx *ctx, varia_trainer *t, const char *d
     varia_status st = varia_weights_open(ctx, path, NULL, &w);
     if (st != VARIA_OK)
         return st;
-    for (int i = 0; st == VARIA_OK && i < t->lay.n_tensors; i++) {
-        int64_t n = t->lay.t[i].rows * (t->lay.t[i].cols ? t->lay.t[i].cols : 1);
-        st = take(ctx, &w, t->lay.t[i].name, n, t->theta + t->lay.t[i].off);
+    for (int i = 0; st == VARIA_OK && i < t->mdl.decl.n_t; i++) {
+        const varia_decl_tensor *d = &t->mdl.decl.t[i];
+        st = take(ctx, &w, d->name, d->shape[0] * (d->rank == 2 ? d->shape[1] : 1), t->theta + t->mdl.off[i]);
     }
     varia_weights_close(&w);
     snprintf(path, sizeof path, "%s/%s", dir, opt_file);
@@ -130,9 +130,9 @@ static varia_status load_tensors(varia_ctx *ctx, varia_trainer *t, const char *d
         st = varia_weights_open(ctx, path, NULL, &w);
     if (st != VARIA_OK)
         return st;
-    st = take(ctx, &w, "m", t->lay.P, t->opt.m);
+    st = take(ctx, &w, "m", t->mdl.P, t->opt.m);
     if (st == VARIA_OK && t->opt.v)
-        st = take(ctx, &w, "v", t->lay.P, t->opt.v);
+        st = take(ctx, &w, "v", t->mdl.P, t->opt.v);
     varia_weights_close(&w);
     return st;
 }

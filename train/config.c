@@ -6,7 +6,7 @@
 
 #include "ctx.h"
 #include "gzfile.h"
-#include "net.h"
+#include "model.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -227,12 +227,16 @@ static void defaults(tr_config *c)
 
 static varia_status parse_root(varia_ctx *ctx, tr_config *c)
 {
-    static const char *const known[] = {"architecture", "data", "objective", "optimizer", "schedule",
+    static const char *const known[] = {"family", "architecture", "data", "objective", "optimizer", "schedule",
                                         "batch", "shards", "seed", "init", "output_bias_from_data", "validation",
                                         "checkpoint_every", "output", NULL};
     const cJSON *r = c->root;
     const cJSON *part;
     varia_status st = unknown_keys(ctx, r, "config", known);
+    const cJSON *fam = cJSON_GetObjectItemCaseSensitive(r, "family");
+    if (fam && !cJSON_IsString(fam))
+        st = varia_fail(ctx, VARIA_ERR_MANIFEST, "config: \"family\" must be a string (a family name, as in a manifest)");
+    snprintf(c->family, sizeof c->family, "%s", fam ? fam->valuestring : "vae");
     c->arch = cJSON_GetObjectItemCaseSensitive(r, "architecture");
     if (st == VARIA_OK && !cJSON_IsObject(c->arch))
         st = varia_fail(ctx, VARIA_ERR_MANIFEST, "config: \"architecture\" (as in a manifest) is required");

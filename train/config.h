@@ -15,6 +15,7 @@ enum { TR_SCHED_CONSTANT, TR_SCHED_IWAE, TR_SCHED_STEP, TR_SCHED_EXP };
 typedef struct tr_config {
     cJSON *root;        /* owns the parsed file; arch points into it */
     const cJSON *arch;
+    char family[16];    /* the model family (a manifest's "family"), default "vae" */
     char train_path[1024], output[1024];
     int64_t validation, limit;
     int binarize;

@@ -25,36 +25,37 @@ static double now_s(void)
  * data, so its transpose is never needed). */
 static varia_status alloc_state(varia_ctx *ctx, varia_trainer *t)
 {
-    const tr_layout *lay = &t->lay;
+    const tr_model *md = &t->mdl;
     const tr_config *c = &t->c;
-    int ok = tr_optim_init(&t->opt, c->opt, lay->P, c->beta1, c->beta2, c->adam_eps, c->momentum, c->clip);
-    t->theta = calloc((size_t)lay->P, sizeof(float));
-    t->grad = calloc((size_t)lay->P, sizeof(float));
-    t->kl_seed = calloc((size_t)lay->lat[0], sizeof(float));
+    int n_lin = md->decl.n_lin;
+    int ok = tr_optim_init(&t->opt, c->opt, md->P, c->beta1, c->beta2, c->adam_eps, c->momentum, c->clip);
+    t->theta = calloc((size_t)md->P, sizeof(float));
+    t->grad = calloc((size_t)md->P, sizeof(float));
+    t->kl_seed = calloc((size_t)md->info.layer_sizes[0] + 1, sizeof(float));
+    t->packs = calloc((size_t)n_lin + 1, sizeof *t->packs);
+    t->packs_t = calloc((size_t)n_lin + 1, sizeof *t->packs_t);
     t->n_shards = (int)c->shards;
     t->sh = calloc((size_t)t->n_shards, sizeof *t->sh);
-    ok = ok && t->theta && t->grad && t->kl_seed && t->sh;
-    for (int i = 0; ok && i < lay->n_lin; i++) {
-        int first = i == lay->enc[0].mean || i == lay->enc[0].scale ? lay->enc[0].n_hidden == 0
-                                                                    : i == lay->enc[0].hidden[0] && lay->enc[0].n_hidden;
-        size_t bytes = (size_t)varia_packed_floats(lay->lin[i].in, lay->lin[i].out) * sizeof(float);
-        size_t bytes_t = (size_t)varia_packed_floats(lay->lin[i].out, lay->lin[i].in) * sizeof(float);
-        t->packs[i] = aligned_alloc(64, bytes);
-        t->packs_t[i] = first ? NULL : aligned_alloc(64, bytes_t);
-        ok = t->packs[i] && (first || t->packs_t[i]);
+    ok = ok && t->theta && t->grad && t->kl_seed && t->packs && t->packs_t && t->sh;
+    for (int i = 0; ok && i < n_lin; i++) {
+        const varia_decl_linear *l = &md->decl.lin[i];
+        t->packs[i] = aligned_alloc(64, (size_t)varia_packed_floats(l->in, l->out) * sizeof(float));
+        t->packs_t[i] = l->data_input ? NULL : aligned_alloc(64, (size_t)varia_packed_floats(l->out, l->in) * sizeof(float));
+        ok = t->packs[i] && (l->data_input || t->packs_t[i]);
     }
     for (int s = 0; ok && s < t->n_shards; s++) {
         tr_shard *sh = &t->sh[s];
         sh->r0 = c->batch * s / t->n_shards;
         sh->r1 = c->batch * (s + 1) / t->n_shards;
         sh->tape = tr_tape_new();
-        sh->grad = calloc((size_t)lay->P, sizeof(float));
-        sh->x = calloc((size_t)((sh->r1 - sh->r0) * lay->D), sizeof(float));
-        sh->eps = calloc((size_t)((sh->r1 - sh->r0) * c->k * lay->noise), sizeof(float));
-        ok = sh->tape && sh->grad && sh->x && sh->eps;
+        sh->grad = calloc((size_t)md->P, sizeof(float));
+        sh->x = calloc((size_t)((sh->r1 - sh->r0) * md->D), sizeof(float));
+        sh->eps = calloc((size_t)((sh->r1 - sh->r0) * c->k * md->noise), sizeof(float));
+        sh->lins = calloc((size_t)n_lin + 1, sizeof *sh->lins);
+        ok = sh->tape && sh->grad && sh->x && sh->eps && sh->lins;
     }
     return ok ? VARIA_OK : varia_fail(ctx, VARIA_ERR_NOMEM, "train: out of memory for %lld parameters",
-                                      (long long)lay->P);
+                                      (long long)md->P);
 }
 
 /* A step keeps every layer's output, its gradient and scratch for all
@@ -62,11 +63,11 @@ static varia_status alloc_state(varia_ctx *ctx, varia_trainer *t)
  * 1 GiB of it (or of weights) before allocating anything. */
 static varia_status check_sizes(varia_ctx *ctx, const varia_trainer *t)
 {
-    const tr_layout *lay = &t->lay;
-    double per_row = (double)lay->D, rows = (double)t->c.batch * (double)t->c.k;
-    for (int i = 0; i < lay->n_lin; i++)
-        per_row += (double)lay->lin[i].out;
-    double floats = 4.0 * rows * per_row + 8.0 * (double)lay->P;
+    const tr_model *md = &t->mdl;
+    double per_row = (double)md->D, rows = (double)t->c.batch * (double)t->c.k;
+    for (int i = 0; i < md->decl.n_lin; i++)
+        per_row += (double)md->decl.lin[i].out;
+    double floats = 4.0 * rows * per_row + 8.0 * (double)md->P;
     if (floats > (double)((int64_t)1 << 28))
         return varia_fail(ctx, VARIA_ERR_TOO_LARGE, "train: batch %lld x k %lld with these widths needs about %.0f MiB "
                           "of activations and state (at most 1024)", (long long)t->c.batch, (long long)t->c.k,
@@ -78,11 +79,11 @@ static varia_status setup(varia_ctx *ctx, varia_trainer *t)
 {
     varia_status st = tr_data_load(ctx, &t->c, &t->data);
     if (st == VARIA_OK)
-        st = tr_layout_build(ctx, t->c.arch, t->data.D, &t->lay);
-    if (st == VARIA_OK && t->c.objective == TR_OBJ_ELBO_ANALYTIC && t->lay.L > 1)
+        st = tr_model_build(ctx, t->c.family, t->c.arch, &t->data.set.shape, &t->mdl);
+    if (st == VARIA_OK && t->c.objective == TR_OBJ_ELBO_ANALYTIC && t->mdl.info.n_stochastic > 1)
         st = varia_fail(ctx, VARIA_ERR_MANIFEST, "config: the analytic KL needs one stochastic layer; use "
                         "\"kl\": \"monte_carlo\" or the \"iwae\" objective");
-    if (st == VARIA_OK && t->lay.lik == TR_LIK_BERNOULLI && t->c.binarize == TR_BIN_NONE)
+    if (st == VARIA_OK && t->mdl.info.likelihood == VARIA_LIK_BERNOULLI && t->c.binarize == TR_BIN_NONE)
         for (int64_t i = 0; i < t->data.set.n * t->data.D && st == VARIA_OK; i++)
             if (!(t->data.set.x[i] >= 0.0f && t->data.set.x[i] <= 1.0f))
                 st = varia_fail(ctx, VARIA_ERR_ARG, "train: a Bernoulli likelihood needs data in [0, 1]");
@@ -92,7 +93,7 @@ static varia_status setup(varia_ctx *ctx, varia_trainer *t)
         st = alloc_state(ctx, t);
     if (st != VARIA_OK)
         return st;
-    tr_layout_init(&t->lay, t->theta, t->c.seed, t->c.he, t->c.output_bias ? t->data.mean : NULL, t->data.var);
+    tr_model_init(&t->mdl, t->theta, t->c.seed, t->c.he, t->c.output_bias ? t->data.mean : NULL, t->data.var);
     int threads = t->opts.threads > 0 ? t->opts.threads : 0;
     if (threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -155,11 +156,15 @@ void varia_train_close(varia_trainer *t)
         free(t->sh[s].grad);
         free(t->sh[s].x);
         free(t->sh[s].eps);
+        free(t->sh[s].lins);
     }
-    for (int i = 0; i < TR_MAX_LIN; i++) {
-        free(t->packs[i]);
-        free(t->packs_t[i]);
+    for (int i = 0; i < t->mdl.decl.n_lin; i++) {
+        free(t->packs ? t->packs[i] : NULL);
+        free(t->packs_t ? t->packs_t[i] : NULL);
     }
+    free(t->packs);
+    free(t->packs_t);
+    tr_model_free(&t->mdl);
     free(t->sh);
     free(t->theta);
     free(t->grad);
@@ -187,7 +192,7 @@ static varia_status validate(varia_ctx *ctx, varia_trainer *t, double *bound)
     if (st == VARIA_OK)
         st = tr_make_dir(ctx, dir);
     if (st == VARIA_OK)
-        st = tr_save_model(ctx, dir, &t->lay, t->c.arch, t->theta, "model.safetensors", tr_data_meta(t), NULL);
+        st = tr_save_model(ctx, dir, &t->mdl, t->c.arch, t->theta, "model.safetensors", tr_data_meta(t), NULL);
     varia_model *m = NULL;
     snprintf(path, sizeof path, "%s/model.json", dir);
     if (st == VARIA_OK)
@@ -209,7 +214,7 @@ static varia_status save_output(varia_ctx *ctx, varia_trainer *t, double wall)
     cJSON_AddItemToObject(extra, "provenance", tr_provenance(t, wall));
     varia_status st = tr_make_dir(ctx, t->c.output);
     if (st == VARIA_OK)
-        st = tr_save_model(ctx, t->c.output, &t->lay, t->c.arch, t->theta, "model.safetensors", tr_data_meta(t),
+        st = tr_save_model(ctx, t->c.output, &t->mdl, t->c.arch, t->theta, "model.safetensors", tr_data_meta(t),
                            extra);
     else
         cJSON_Delete(extra);

@@ -89,27 +89,33 @@ varia_status tr_write_safetensors(varia_ctx *ctx, const char *path, const tr_ten
     return st;
 }
 
-static varia_status write_weights(varia_ctx *ctx, const char *path, const tr_layout *lay, const float *theta)
+static varia_status write_weights(varia_ctx *ctx, const char *path, const tr_model *md, const float *theta)
 {
-    tr_tensor_out t[TR_MAX_TENSORS];
-    for (int i = 0; i < lay->n_tensors; i++) {
-        t[i].name = lay->t[i].name;
-        t[i].rank = lay->t[i].cols ? 2 : 1;
-        t[i].shape[0] = lay->t[i].rows;
-        t[i].shape[1] = lay->t[i].cols;
-        t[i].data = theta + lay->t[i].off;
+    int n = md->decl.n_t;
+    tr_tensor_out *t = calloc((size_t)n + 1, sizeof *t);
+    if (!t)
+        return varia_fail(ctx, VARIA_ERR_NOMEM, "out of memory writing '%s'", path);
+    for (int i = 0; i < n; i++) {
+        const varia_decl_tensor *d = &md->decl.t[i];
+        t[i].name = d->name;
+        t[i].rank = d->rank;
+        t[i].shape[0] = d->shape[0];
+        t[i].shape[1] = d->rank == 2 ? d->shape[1] : 0;
+        t[i].data = theta + md->off[i];
     }
-    return tr_write_safetensors(ctx, path, t, lay->n_tensors);
+    varia_status st = tr_write_safetensors(ctx, path, t, n);
+    free(t);
+    return st;
 }
 
-varia_status tr_save_model(varia_ctx *ctx, const char *dir, const tr_layout *lay, const cJSON *arch,
+varia_status tr_save_model(varia_ctx *ctx, const char *dir, const tr_model *md, const cJSON *arch,
                            const float *theta, const char *weights_file, cJSON *data, cJSON *extra)
 {
     char path[1100];
     cJSON *m = cJSON_CreateObject(), *w = cJSON_CreateObject();
     cJSON_AddStringToObject(m, "format", "varia");
     cJSON_AddStringToObject(m, "version", "1.0");
-    cJSON_AddStringToObject(m, "family", "vae");
+    cJSON_AddStringToObject(m, "family", md->family_name);
     cJSON_AddItemToObject(m, "data", data);
     cJSON_AddItemToObject(m, "architecture", cJSON_Duplicate(arch, 1));
     cJSON_AddStringToObject(w, "format", "safetensors");
@@ -124,7 +130,7 @@ varia_status tr_save_model(varia_ctx *ctx, const char *dir, const tr_layout *lay
     }
     cJSON_Delete(extra);
     snprintf(path, sizeof path, "%s/%s", dir, weights_file);
-    varia_status st = write_weights(ctx, path, lay, theta);
+    varia_status st = write_weights(ctx, path, md, theta);
     char *text = st == VARIA_OK ? cJSON_Print(m) : NULL;
     cJSON_Delete(m);
     if (st == VARIA_OK && !text)

@@ -4,7 +4,7 @@
 #ifndef VARIA_TRAIN_SAVE_H
 #define VARIA_TRAIN_SAVE_H
 
-#include "arch.h"
+#include "model.h"
 #include "varia.h"
 
 #include <cjson/cJSON.h>
@@ -20,9 +20,9 @@ typedef struct tr_tensor_out {
 varia_status tr_write_safetensors(varia_ctx *ctx, const char *path, const tr_tensor_out *t, int n);
 
 /* dir/<weights_file> and dir/model.json (manifest last) for the parameters
- * theta laid out by lay. data: the manifest's "data" object; extra: more
+ * theta laid out by md. data: the manifest's "data" object; extra: more
  * top-level members (provenance, training state), taken over by the call. */
-varia_status tr_save_model(varia_ctx *ctx, const char *dir, const tr_layout *lay, const cJSON *arch,
+varia_status tr_save_model(varia_ctx *ctx, const char *dir, const tr_model *md, const cJSON *arch,
                            const float *theta, const char *weights_file, cJSON *data, cJSON *extra);
 
 /* Create dir if it does not exist (one level). */

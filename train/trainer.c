@@ -27,7 +27,7 @@ enum { PHASE_PACK, PHASE_FORWARD, PHASE_BACKWARD, PHASE_SHARDS, PHASE_REDUCE, PH
 static void shard_forward(varia_trainer *t, tr_shard *s)
 {
     const tr_config *c = &t->c;
-    int64_t rows = s->r1 - s->r0, noise = c->k * t->lay.noise;
+    int64_t rows = s->r1 - s->r0, noise = c->k * t->mdl.noise;
     tr_data_batch(&t->data, c, t->cur_epoch, t->cur_batch, s->r0, s->r1, s->x);
     for (int64_t r = 0; r < rows; r++) {
         varia_rng rng;
@@ -35,11 +35,11 @@ static void shard_forward(varia_trainer *t, tr_shard *s)
                        (uint64_t)(t->cur_batch * c->batch + s->r0 + r));
         varia_rng_normals(&rng, s->eps + r * noise, noise);
     }
-    memset(s->grad, 0, (size_t)t->lay.P * sizeof(float));
+    memset(s->grad, 0, (size_t)t->mdl.P * sizeof(float));
     tr_reset(s->tape);
-    tr_net_bind(&t->lay, t->theta, s->grad, t->packs, t->packs_t, s->lins);
+    tr_bind(&t->mdl.decl, t->mdl.off, t->theta, s->grad, t->packs, t->packs_t, s->lins);
     tr_objective o = {t->c.objective, c->k, t->beta, c->free_bits > 0.0};
-    s->terms = tr_net_forward(s->tape, &t->lay, s->lins, t->theta, s->grad, s->x, rows, s->eps, &o);
+    s->terms = tr_objective_record(s->tape, &t->mdl, s->lins, t->theta, s->grad, s->x, rows, s->eps, &o);
     s->sum_obj = s->sum_recon = s->sum_kl = 0.0;
     if (tr_failed(s->tape) || !s->terms.obj)
         return;
@@ -75,19 +75,20 @@ static void shard_backward(varia_trainer *t, tr_shard *s)
 
 static void pack_layer(varia_trainer *t, int i)
 {
-    const tr_layout *lay = &t->lay;
-    varia_pack_panels(t->packs[i], t->theta + lay->lin[i].w_off, lay->lin[i].in, lay->lin[i].out, 0);
+    const varia_decl_linear *l = &t->mdl.decl.lin[i];
+    const float *w = t->theta + t->mdl.off[l->weight];
+    varia_pack_panels(t->packs[i], w, l->in, l->out, 0);
     if (t->packs_t[i])
-        varia_pack_panels(t->packs_t[i], t->theta + lay->lin[i].w_off, lay->lin[i].out, lay->lin[i].in, 1);
+        varia_pack_panels(t->packs_t[i], w, l->out, l->in, 1);
 }
 
 #define BLOCKS TR_BLOCKS
 
 static void block_range(const varia_trainer *t, int b, int64_t *lo, int64_t *hi)
 {
-    int64_t per = (t->lay.P + BLOCKS - 1) / BLOCKS;
-    *lo = b * per < t->lay.P ? b * per : t->lay.P;
-    *hi = *lo + per < t->lay.P ? *lo + per : t->lay.P;
+    int64_t per = (t->mdl.P + BLOCKS - 1) / BLOCKS;
+    *lo = b * per < t->mdl.P ? b * per : t->mdl.P;
+    *hi = *lo + per < t->mdl.P ? *lo + per : t->mdl.P;
 }
 
 /* grad = sum of the shards' gradients in shard order, and its block's squares. */
@@ -115,7 +116,7 @@ static void phase_job(void *arg, int worker)
     varia_trainer *t = arg;
     int workers = t->pool ? varia_pool_size(t->pool) : 1;
     if (t->phase == PHASE_PACK)
-        for (int i = worker; i < t->lay.n_lin; i += workers)
+        for (int i = worker; i < t->mdl.decl.n_lin; i += workers)
             pack_layer(t, i);
     else if (t->phase >= PHASE_REDUCE)
         for (int b = worker; b < BLOCKS; b += workers) {
@@ -146,7 +147,7 @@ static void run_phase(varia_trainer *t, int phase)
  * exceeds the floor (Kingma et al. 2016). */
 static void free_bits_seed(varia_trainer *t)
 {
-    int64_t L = t->lay.lat[0];
+    int64_t L = t->mdl.info.layer_sizes[0];
     for (int64_t d = 0; d < L; d++) {
         double m = 0.0;
         for (int s = 0; s < t->n_shards; s++)

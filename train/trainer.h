@@ -7,7 +7,7 @@
 
 #include "config.h"
 #include "data.h"
-#include "net.h"
+#include "model.h"
 #include "optim.h"
 
 struct varia_pool;
@@ -19,7 +19,7 @@ struct varia_pool;
 typedef struct tr_shard {
     tr_tape *tape;
     float *grad, *x, *eps;
-    tr_lin lins[TR_MAX_LIN];
+    tr_lin *lins; /* [n_lin], bound to theta and this shard's gradient */
     tr_terms terms;
     int64_t r0, r1;
     double sum_obj, sum_recon, sum_kl;
@@ -27,11 +27,11 @@ typedef struct tr_shard {
 
 struct varia_trainer {
     tr_config c;
-    tr_layout lay;
+    tr_model mdl;
     tr_data data;
     tr_optim opt;
     float *theta, *grad, *kl_seed;
-    float *packs[TR_MAX_LIN], *packs_t[TR_MAX_LIN];
+    float **packs, **packs_t; /* [n_lin]: packed weights, and transposes (NULL: data input) */
     int n_shards;
     tr_shard *sh;
     struct varia_pool *pool;

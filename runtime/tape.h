@@ -1,10 +1,12 @@
-/* Reverse-mode differentiation over the ops the runtime's forward passes use:
+/* Internal: reverse-mode differentiation over the ops the families' passes use
+ * (ops_tape.c adapts it to the op interface); part of the runtime, because
+ * gradient-based inference needs it, and the training module's engine:
  * the linear layer with fused activation, reparameterization, and the
  * log-densities. Each op computes its value when called and records how to
  * send gradients back; tr_backward replays the records in reverse.
  *
- * The element type is float in the training library. The gradient-check tests
- * compile this file (and net.c) a second time with -DTR_DOUBLE, so the same
+ * The element type is float in the library. The gradient-check tests compile
+ * this file (and ops_tape.c) a second time with -DTR_DOUBLE, so the same
  * backward formulas are checked in double precision against central finite
  * differences; only the matrix products and activations switch backends. */
 #ifndef VARIA_TRAIN_TAPE_H
@@ -59,8 +61,15 @@ tr_node *TR(param)(tr_tape *t, int64_t rows, int64_t cols, const tr_real *v, tr_
 
 /* y = act(x W^T + b). */
 tr_node *TR(linear)(tr_tape *t, tr_node *x, const tr_lin *l, varia_act act);
-/* z[r] = mu[r / k] + exp(lv[r / k] / 2) * eps[r], r < k * rows(mu). */
-tr_node *TR(reparam)(tr_tape *t, tr_node *mu, tr_node *lv, const tr_real *eps, int64_t k);
+/* z[r] = mu[r / k] + temp * exp(lv[r / k] / 2) * eps[r], r < k * rows(mu). */
+tr_node *TR(reparam)(tr_tape *t, tr_node *mu, tr_node *lv, const tr_real *eps, int64_t k, float temp);
+/* Per row r < k * rows(lv): sum_d -eps[r]_d^2 / 2 - lv[r / k]_d / 2 - log(2 pi) / 2,
+ * log q of the reparameterised z; d/dlv = -1/2. */
+tr_node *TR(logq_eps)(tr_tape *t, tr_node *lv, const tr_real *eps, int64_t k);
+/* c * x; d/dx = c. */
+tr_node *TR(scale)(tr_tape *t, tr_node *x, double c);
+/* Columns [off, off + n) of x, copied; the gradient scatters back. */
+tr_node *TR(cols)(tr_tape *t, tr_node *x, int64_t off, int64_t n);
 /* Per row r: sum_d log N(z[r / kz]_d; mu[r / kmu]_d, exp(lv_d)), lv's row
  * r / kmu, or its only row when it has one, and its only column when it has
  * one. Output [rows, 1]. */

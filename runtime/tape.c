@@ -28,7 +28,8 @@ typedef struct block {
 } block;
 
 typedef enum {
-    OP_LINEAR, OP_REPARAM, OP_GAUSS, OP_STDN, OP_BERN, OP_KL, OP_ROWSUM, OP_COMBINE, OP_LSE, OP_MEAN
+    OP_LINEAR, OP_REPARAM, OP_LOGQ, OP_SCALE, OP_COLS, OP_GAUSS, OP_STDN, OP_BERN, OP_KL, OP_ROWSUM, OP_COMBINE,
+    OP_LSE, OP_MEAN
 } op_kind;
 
 typedef struct record {
@@ -38,6 +39,7 @@ typedef struct record {
     varia_act act;
     const tr_real *data;
     int64_t k, k2;
+    double s;
     tr_node *const *list;
     const double *coef;
 } record;
@@ -215,7 +217,14 @@ tr_node *TR(linear)(tr_tape *t, tr_node *x, const tr_lin *l, varia_act act)
     return y;
 }
 
-tr_node *TR(reparam)(tr_tape *t, tr_node *mu, tr_node *lv, const tr_real *eps, int64_t k)
+/* exp(v / 2): expf in float, exactly as the exec backend computes it. */
+#ifdef TR_DOUBLE
+#define HALF_EXP(v) exp(0.5 * (v))
+#else
+#define HALF_EXP(v) expf(0.5f * (v))
+#endif
+
+tr_node *TR(reparam)(tr_tape *t, tr_node *mu, tr_node *lv, const tr_real *eps, int64_t k, float temp)
 {
     int64_t rows = mu->rows * k, L = mu->cols;
     tr_node *z;
@@ -225,12 +234,55 @@ tr_node *TR(reparam)(tr_tape *t, tr_node *mu, tr_node *lv, const tr_real *eps, i
     r->b = lv;
     r->data = eps;
     r->k = k;
+    r->s = temp;
     for (int64_t i = 0; i < rows; i++)
         for (int64_t d = 0; d < L; d++) {
             int64_t p = (i / k) * L + d;
-            z->v[i * L + d] = mu->v[p] + (tr_real)exp(0.5 * lv->v[p]) * eps[i * L + d];
+            z->v[i * L + d] = mu->v[p] + (tr_real)temp * HALF_EXP(lv->v[p]) * eps[i * L + d];
         }
     return z;
+}
+
+tr_node *TR(logq_eps)(tr_tape *t, tr_node *lv, const tr_real *eps, int64_t k)
+{
+    int64_t rows = lv->rows * k, L = lv->cols;
+    tr_node *q;
+    record *r = begin_op(t, OP_LOGQ, rows, 1, lv->g != NULL, lv, &q);
+    if (!r)
+        return q;
+    r->k = k;
+    for (int64_t i = 0; i < rows; i++) {
+        const tr_real *l = lv->v + (i / k) * L, *e = eps + i * L;
+        double s = 0.0;
+        for (int64_t d = 0; d < L; d++)
+            s += -0.5 * (double)e[d] * e[d] - 0.5 * (double)l[d] - HALF_LOG_2PI;
+        q->v[i] = (tr_real)s;
+    }
+    return q;
+}
+
+tr_node *TR(scale)(tr_tape *t, tr_node *x, double c)
+{
+    tr_node *y;
+    record *r = begin_op(t, OP_SCALE, x->rows, x->cols, x->g != NULL, x, &y);
+    if (!r)
+        return y;
+    r->s = c;
+    for (int64_t i = 0; i < x->rows * x->cols; i++)
+        y->v[i] = x->v[i] * (tr_real)c;
+    return y;
+}
+
+tr_node *TR(cols)(tr_tape *t, tr_node *x, int64_t off, int64_t n)
+{
+    tr_node *y;
+    record *r = begin_op(t, OP_COLS, x->rows, n, x->g != NULL, x, &y);
+    if (!r)
+        return y;
+    r->k = off;
+    for (int64_t i = 0; i < x->rows; i++)
+        memcpy(y->v + i * n, x->v + i * x->cols + off, (size_t)n * sizeof(tr_real));
+    return y;
 }
 
 /* The lv row serving output row r (one shared row broadcasts). */
@@ -442,9 +494,26 @@ static void back_reparam(const record *r)
             tr_real g = z->g[i * L + d];
             if (mu->g)
                 mu->g[p] += g;
-            if (lv->g) /* dz/dlv = eps * exp(lv/2) / 2 = (z - mu) / 2 */
-                lv->g[p] += g * (tr_real)(0.5 * exp(0.5 * lv->v[p]) * r->data[i * L + d]);
+            if (lv->g) /* dz/dlv = temp * eps * exp(lv/2) / 2 */
+                lv->g[p] += g * (tr_real)(0.5 * r->s * HALF_EXP(lv->v[p]) * r->data[i * L + d]);
         }
+}
+
+static void back_logq(const record *r)
+{
+    tr_node *lv = r->a;
+    for (int64_t i = 0; i < r->out->rows; i++)
+        for (int64_t d = 0; d < lv->cols; d++) /* d logq / d lv = -1/2 */
+            lv->g[(i / r->k) * lv->cols + d] -= (tr_real)0.5 * r->out->g[i];
+}
+
+static void back_cols(const record *r)
+{
+    tr_node *x = r->a;
+    const tr_node *y = r->out;
+    for (int64_t i = 0; i < y->rows; i++)
+        for (int64_t d = 0; d < y->cols; d++)
+            x->g[i * x->cols + r->k + d] += y->g[i * y->cols + d];
 }
 
 static void back_gauss(const record *r)
@@ -534,6 +603,12 @@ static void back_one(tr_tape *t, const record *r)
     switch (r->op) {
     case OP_LINEAR: back_linear(t, r); break;
     case OP_REPARAM: back_reparam(r); break;
+    case OP_LOGQ: back_logq(r); break;
+    case OP_COLS: back_cols(r); break;
+    case OP_SCALE:
+        for (int64_t i = 0; i < r->out->rows * r->out->cols; i++)
+            r->a->g[i] += (tr_real)r->s * r->out->g[i];
+        break;
     case OP_GAUSS: back_gauss(r); break;
     case OP_STDN: back_stdn(r); break;
     case OP_BERN: back_bern(t, r); break;

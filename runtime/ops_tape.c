@@ -1,0 +1,147 @@
+/* The tape backend (ops_tape.h): each op of the interface is the tape op of
+ * the same name; the value handles are the tape's nodes. */
+#include "ops_tape.h"
+
+#include <string.h>
+
+static TR(ops) *tp(varia_ops *o)
+{
+    return (TR(ops) *)o; /* ops is the first member */
+}
+
+tr_node *TR(node_of)(varia_v *v)
+{
+    return (tr_node *)(void *)v;
+}
+
+static varia_v *val(tr_node *n)
+{
+    return (varia_v *)(void *)n;
+}
+
+/* Caller data as a node: the floats themselves when they are contiguous and of
+ * the tape's type, else a copy on the tape's arena. */
+static varia_v *op_input(varia_ops *o, int64_t rows, int64_t cols, const float *data, int64_t ld)
+{
+    tr_tape *t = tp(o)->t;
+#ifndef TR_DOUBLE
+    if (ld == cols)
+        return val(TR(input)(t, rows, cols, data));
+#endif
+    tr_real *c = TR(alloc)(t, rows * cols);
+    for (int64_t r = 0; c && r < rows; r++)
+        for (int64_t j = 0; j < cols; j++)
+            c[r * cols + j] = (tr_real)data[r * ld + j];
+    return val(TR(input)(t, rows, cols, c));
+}
+
+static varia_v *op_param(varia_ops *o, int tensor)
+{
+    TR(ops) *p = tp(o);
+    const varia_decl_tensor *d = &p->decl->t[tensor];
+    int64_t rows = d->rank == 2 ? d->shape[0] : 1, cols = d->rank == 2 ? d->shape[1] : d->shape[0];
+    return val(TR(param)(p->t, rows, cols, p->theta + p->off[tensor], p->grad + p->off[tensor]));
+}
+
+static varia_v *op_cols(varia_ops *o, varia_v *x, int64_t off, int64_t n)
+{
+    return val(TR(cols)(tp(o)->t, TR(node_of)(x), off, n));
+}
+
+static varia_v *op_linear(varia_ops *o, varia_v *x, int slot, varia_act act)
+{
+    return val(TR(linear)(tp(o)->t, TR(node_of)(x), &tp(o)->lins[slot], act));
+}
+
+static varia_v *op_scale(varia_ops *o, varia_v *x, float c)
+{
+    return val(TR(scale)(tp(o)->t, TR(node_of)(x), c));
+}
+
+static varia_v *op_reparam(varia_ops *o, varia_v *mu, varia_v *lv, int64_t k, varia_v *eps, float temp)
+{
+    return val(TR(reparam)(tp(o)->t, TR(node_of)(mu), TR(node_of)(lv), TR(node_of)(eps)->v, k, temp));
+}
+
+static varia_v *op_logq_eps(varia_ops *o, varia_v *lv, int64_t k, varia_v *eps)
+{
+    return val(TR(logq_eps)(tp(o)->t, TR(node_of)(lv), TR(node_of)(eps)->v, k));
+}
+
+static varia_v *op_gauss_logp(varia_ops *o, varia_v *z, int64_t kz, varia_v *mu, int64_t kmu, varia_v *lv)
+{
+    return val(TR(gauss_logp)(tp(o)->t, TR(node_of)(z), kz, TR(node_of)(mu), kmu, TR(node_of)(lv)));
+}
+
+static varia_v *op_std_normal_logp(varia_ops *o, varia_v *z)
+{
+    return val(TR(std_normal_logp)(tp(o)->t, TR(node_of)(z)));
+}
+
+/* Unfused on the tape: the logits are kept for the backward pass. */
+static varia_v *op_linear_bernoulli(varia_ops *o, varia_v *h, int slot, varia_v *x, int64_t kx)
+{
+    const varia_act id = {VARIA_ACT_IDENTITY, 0.0f};
+    tr_node *logits = TR(linear)(tp(o)->t, TR(node_of)(h), &tp(o)->lins[slot], id);
+    return val(TR(bernoulli_logp)(tp(o)->t, logits, TR(node_of)(x)->v, kx));
+}
+
+static varia_v *op_gauss_kl(varia_ops *o, varia_v *mu, varia_v *lv)
+{
+    return val(TR(gauss_kl)(tp(o)->t, TR(node_of)(mu), TR(node_of)(lv)));
+}
+
+static varia_v *op_row_sum(varia_ops *o, varia_v *x)
+{
+    return val(TR(row_sum)(tp(o)->t, TR(node_of)(x)));
+}
+
+static varia_v *op_combine(varia_ops *o, varia_v *const *a, const double *c, int n)
+{
+    tr_node *nodes[VARIA_COMBINE_MAX];
+    for (int i = 0; i < n; i++)
+        nodes[i] = TR(node_of)(a[i]);
+    return val(TR(combine)(tp(o)->t, nodes, c, n));
+}
+
+static const varia_ops tape_ops = {
+    .input = op_input,
+    .param = op_param,
+    .cols = op_cols,
+    .linear = op_linear,
+    .scale = op_scale,
+    .reparam = op_reparam,
+    .logq_eps = op_logq_eps,
+    .gauss_logp = op_gauss_logp,
+    .std_normal_logp = op_std_normal_logp,
+    .linear_bernoulli = op_linear_bernoulli,
+    .gauss_kl = op_gauss_kl,
+    .row_sum = op_row_sum,
+    .combine = op_combine,
+};
+
+int64_t TR(layout)(const varia_decl *decl, int64_t *off)
+{
+    int64_t p = 0;
+    for (int i = 0; i < decl->n_t; i++) {
+        off[i] = p;
+        p += decl->t[i].shape[0] * (decl->t[i].rank == 2 ? decl->t[i].shape[1] : 1);
+    }
+    return p;
+}
+
+void TR(bind)(const varia_decl *decl, const int64_t *off, const tr_real *theta, tr_real *grad,
+              float *const *packs, float *const *packs_t, tr_lin *lins)
+{
+    for (int i = 0; i < decl->n_lin; i++) {
+        const varia_decl_linear *d = &decl->lin[i];
+        lins[i] = (tr_lin){d->in, d->out, theta + off[d->weight], theta + off[d->bias], grad + off[d->weight],
+                           grad + off[d->bias], packs ? packs[i] : NULL, packs_t ? packs_t[i] : NULL};
+    }
+}
+
+void TR(ops_begin)(TR(ops) *o, tr_tape *t, const varia_decl *decl, const tr_lin *lins, const int64_t *off,
+                   const tr_real *theta, tr_real *grad)
+{
+    *o = (TR(ops)){tape_ops, t, decl, lins, off, theta, grad};
+}

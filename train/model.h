@@ -1,0 +1,62 @@
+/* The trainer's view of a model: the runtime's family parses the
+ * architecture and declares the tensors; the trainer lays them out one after
+ * another in a flat theta, initialises them by their declared rules, and
+ * records the family's passes and the objective over them on the tape. Nothing
+ * here knows which family it trains. */
+#ifndef VARIA_TRAIN_MODEL_H
+#define VARIA_TRAIN_MODEL_H
+
+#include "family.h"
+#include "ops_tape.h"
+
+typedef struct tr_model {
+    const varia_family *family;
+    char family_name[16];
+    void *cfg;
+    varia_decl decl;
+    varia_info info;
+    int64_t *off;           /* [decl.n_t]: each tensor's offset in theta */
+    int64_t P, D, noise;    /* parameters; data size; normals per sample */
+} tr_model;
+
+/* Parse `arch` with family `family` (its name or alias) for data of `shape`
+ * and lay theta out. m is then owned by the caller (tr_model_free), also on
+ * failure. */
+varia_status tr_model_build(varia_ctx *ctx, const char *family, const cJSON *arch, const varia_shape *shape,
+                            tr_model *m);
+void tr_model_free(tr_model *m);
+
+/* Initial theta by each tensor's declared rule: FAN weights uniform with
+ * Glorot (fan_in + fan_out) or He (fan_in) limits, one random stream per
+ * linear slot; zeros; and, when data_mean is given, the output bias from it
+ * (the logit of the mean for Bernoulli) and learned log-variances from
+ * data_var, the data's variance. Deterministic in seed. */
+void tr_model_init(const tr_model *m, float *theta, uint64_t seed, int he, const float *data_mean, double data_var);
+
+/* ---- objectives over the family's terms (float and, for the gradient
+ * checks, double builds) ---- */
+
+enum { TR_OBJ_ELBO_ANALYTIC, TR_OBJ_ELBO_MC, TR_OBJ_IWAE };
+
+typedef struct tr_objective {
+    int kind;
+    int64_t k;     /* samples per example */
+    double beta;   /* KL weight (warm-up) */
+    int free_bits; /* analytic ELBO: the KL is left out of obj, for the caller */
+} tr_objective;
+
+/* Per-example results, [B, 1] unless said: obj is what training maximizes;
+ * recon = mean over samples of log p(x|z); kl = analytic KL or the Monte
+ * Carlo log q - log p(z); kl_dims [B, latent] (analytic only, else NULL).
+ * obj is NULL when the family has no analytic KL but one was asked for. */
+typedef struct tr_terms {
+    tr_node *obj, *recon, *kl, *kl_dims;
+} tr_terms;
+
+/* Record the family's terms pass for x[B, D] (k samples each, noise
+ * eps[B * k, noise], sample j of example b at row b * k + j) and the
+ * objective over them. lins come from TR(bind) over theta/grad. */
+tr_terms TR(objective_record)(tr_tape *t, const tr_model *m, const tr_lin *lins, const tr_real *theta, tr_real *grad,
+                       const float *x, int64_t B, const float *eps, const tr_objective *o);
+
+#endif
