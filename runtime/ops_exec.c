@@ -20,11 +20,10 @@ static varia_exec *ex(varia_ops *o)
  * later op computes nothing), the data pointers stay NULL. */
 static varia_v *new_val(varia_exec *e, int64_t rows, int64_t cols, int dbl)
 {
-    static varia_v dummy;
     if (e->n_vals == e->cap_vals) {
         e->failed = 1;
-        dummy = (varia_v){rows, cols, cols, NULL, NULL};
-        return &dummy;
+        e->dummy = (varia_v){rows, cols, cols, NULL, NULL};
+        return &e->dummy;
     }
     varia_v *v = &e->vals[e->n_vals++];
     *v = (varia_v){rows, cols, cols, NULL, NULL};
@@ -234,11 +233,17 @@ size_t varia_exec_val_floats(size_t vals)
     return (f + ALIGN - 1) / ALIGN * ALIGN;
 }
 
+void varia_exec_begin_sized(varia_exec *e, const varia_model *m, float *ws, size_t vals, size_t floats,
+                            struct varia_pool *team)
+{
+    size_t vf = varia_exec_val_floats(vals);
+    *e = (varia_exec){.ops = exec_ops, .m = m, .team = team, .vals = (varia_v *)(void *)ws,
+                      .cap_vals = vals, .arena = ws + vf, .cap = floats - vf};
+}
+
 void varia_exec_begin(varia_exec *e, const varia_model *m, float *ws, struct varia_pool *team)
 {
-    size_t vf = varia_exec_val_floats(m->ws_vals);
-    *e = (varia_exec){.ops = exec_ops, .m = m, .team = team, .vals = (varia_v *)(void *)ws,
-                      .cap_vals = m->ws_vals, .arena = ws + vf, .cap = m->ws_floats - vf};
+    varia_exec_begin_sized(e, m, ws, m->ws_vals, m->ws_floats, team);
 }
 
 void varia_measure_begin(varia_exec *e, const varia_model *m, varia_v *vals, size_t cap_vals)

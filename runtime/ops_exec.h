@@ -27,6 +27,7 @@ typedef struct varia_exec {
     float *arena;
     size_t used, cap; /* floats */
     int measure, failed;
+    varia_v dummy; /* what ops return once the records ran out */
 } varia_exec;
 
 /* Floats the value records of `vals` values take at the start of a workspace. */
@@ -35,6 +36,10 @@ size_t varia_exec_val_floats(size_t vals);
  * with `team` (may be NULL). Nothing is allocated; values last until the next
  * begin on the same workspace. */
 void varia_exec_begin(varia_exec *e, const varia_model *m, float *ws, struct varia_pool *team);
+/* The same over a workspace of `floats` floats holding `vals` value records
+ * (a caller running more than one pass between begins sizes it itself). */
+void varia_exec_begin_sized(varia_exec *e, const varia_model *m, float *ws, size_t vals, size_t floats,
+                            struct varia_pool *team);
 /* Measure instead: vals[cap_vals] holds the value records; e->n_vals and
  * e->used then give what the passes run since need. */
 void varia_measure_begin(varia_exec *e, const varia_model *m, varia_v *vals, size_t cap_vals);

@@ -1,0 +1,280 @@
+/* Exec against tape: every op of the interface (ops.h), and every pass of the
+ * VAE family over several architectures, run on the two backends from the
+ * same weights. The runtime runs exec; training differentiates the tape; the
+ * two must compute the same values (to float rounding: exec fuses the
+ * Bernoulli likelihood and keeps log-densities in double). The weights come
+ * from the trainer's own layout, saved and loaded back by the runtime, so the
+ * check also covers the declaration, the save and the binding. */
+#include "tap.h"
+
+#include "model.h"
+#include "ops_exec.h"
+#include "passes.h"
+#include "rng.h"
+#include "save.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ok tap_okf
+#define TOL 2e-5
+#define D 6
+#define WS_VALS 4096
+#define WS_FLOATS ((size_t)1 << 20)
+
+static char dir[256];
+
+/* Both backends over one model: the runtime's (exec) and the trainer's (tape). */
+typedef struct pair {
+    tr_model md;
+    float *theta, *grad, **packs;
+    tr_lin *lins;
+    varia_model *m;
+    float *ws;
+    varia_exec e;
+    tr_ops t;
+    tr_tape *tape;
+} pair;
+
+/* |a - b| / max(1, |b|) over the worst element of two values of one shape;
+ * a shape mismatch is an error of 1e9. */
+static double diff(varia_v *ev, varia_v *tv)
+{
+    const tr_node *n = tr_node_of(tv);
+    if (ev->rows != n->rows || ev->cols != n->cols || (!ev->d && !ev->f))
+        return 1e9;
+    double w = 0.0;
+    for (int64_t r = 0; r < ev->rows; r++)
+        for (int64_t c = 0; c < ev->cols; c++) {
+            double a = ev->d ? ev->d[r * ev->ld + c] : ev->f[r * ev->ld + c], b = n->v[r * n->cols + c];
+            double e = fabs(a - b) / fmax(1.0, fabs(b));
+            w = isnan(e) ? 1e9 : fmax(w, e);
+        }
+    return w;
+}
+
+/* Build the trainer's model for arch, fill theta with seeded values, save it
+ * and load it in the runtime; begin both backends. 0 on failure. */
+static int pair_open(pair *p, const char *arch_json, uint64_t seed)
+{
+    memset(p, 0, sizeof *p);
+    varia_ctx *ctx = varia_ctx_new();
+    cJSON *arch = cJSON_Parse(arch_json);
+    varia_shape shape = {1, {D}};
+    int good = tr_model_build(ctx, "vae", arch, &shape, &p->md) == VARIA_OK;
+    int n_lin = p->md.decl.n_lin;
+    p->theta = good ? calloc((size_t)p->md.P, sizeof(float)) : NULL;
+    p->grad = good ? calloc((size_t)p->md.P, sizeof(float)) : NULL;
+    p->packs = calloc((size_t)n_lin + 1, sizeof *p->packs);
+    p->lins = calloc((size_t)n_lin + 1, sizeof *p->lins);
+    good = good && p->theta && p->grad && p->packs && p->lins;
+    varia_rng rng;
+    varia_rng_init(&rng, seed, 9, 0, 0);
+    for (int64_t i = 0; good && i < p->md.P; i++)
+        p->theta[i] = (float)(0.8 * (2.0 * varia_rng_uniform(&rng) - 1.0));
+    for (int i = 0; good && i < n_lin; i++) {
+        const varia_decl_linear *l = &p->md.decl.lin[i];
+        p->packs[i] = aligned_alloc(64, (size_t)varia_packed_floats(l->in, l->out) * sizeof(float));
+        varia_pack_panels(p->packs[i], p->theta + p->md.off[l->weight], l->in, l->out, 0);
+    }
+    cJSON *data = cJSON_Parse("{\"shape\": [6]}");
+    char path[300];
+    snprintf(path, sizeof path, "%s/model.json", dir);
+    good = good && tr_save_model(ctx, dir, &p->md, arch, p->theta, "model.safetensors", data, NULL) == VARIA_OK &&
+           varia_model_load(ctx, path, &p->m) == VARIA_OK;
+    if (!good)
+        printf("# %s\n", varia_ctx_message(ctx));
+    cJSON_Delete(arch);
+    varia_ctx_free(ctx);
+    if (!good)
+        return 0;
+    p->ws = aligned_alloc(64, WS_FLOATS * sizeof(float)); /* room for every pass at once */
+    p->tape = tr_tape_new();
+    tr_bind(&p->md.decl, p->md.off, p->theta, p->grad, p->packs, NULL, p->lins);
+    varia_exec_begin_sized(&p->e, p->m, p->ws, WS_VALS, WS_FLOATS, NULL);
+    tr_ops_begin(&p->t, p->tape, &p->md.decl, p->lins, p->md.off, p->theta, p->grad);
+    return p->ws && p->tape;
+}
+
+static void pair_close(pair *p)
+{
+    for (int i = 0; p->packs && i < p->md.decl.n_lin; i++)
+        free(p->packs[i]);
+    free(p->packs);
+    free(p->lins);
+    free(p->theta);
+    free(p->grad);
+    free(p->ws);
+    tr_tape_free(p->tape);
+    varia_model_free(p->m);
+    tr_model_free(&p->md);
+}
+
+/* Seeded floats: uniform in [lo, hi). */
+static void fill(float *x, int n, uint64_t seed, double lo, double hi)
+{
+    varia_rng rng;
+    varia_rng_init(&rng, seed, 10, 0, 0);
+    for (int i = 0; i < n; i++)
+        x[i] = (float)(lo + (hi - lo) * varia_rng_uniform(&rng));
+}
+
+/* ---- single ops ---- */
+
+static const char *const ARCH1 =
+    "{\"activation\": \"tanh\", \"likelihood\": {\"type\": \"bernoulli\"},"
+    " \"layers\": [{\"latent\": 3, \"encoder\": [5], \"decoder\": [4]}]}";
+
+/* Every op on both backends, from the same inputs (a 4 x 6 batch X, its
+ * first 4 x 5 block as a posterior's parameters, noise for k = 2). */
+static void single_ops(void)
+{
+    pair p;
+    int good = pair_open(&p, ARCH1, 1);
+    ok(good, "the tiny model opens on both backends");
+    if (!good)
+        return;
+    varia_ops *e = &p.e.ops, *t = &p.t.ops;
+    static float x[4 * D], eps[8 * 3], lvx[4 * 3], bin[2 * D];
+    fill(x, 4 * D, 1, -1.5, 1.5);
+    fill(eps, 8 * 3, 2, -2.0, 2.0);
+    fill(lvx, 4 * 3, 3, -1.0, 1.0);
+    fill(bin, 2 * D, 4, 0.0, 1.0);
+    varia_v *ex = e->input(e, 4, D, x, D), *tx = t->input(t, 4, D, x, D);
+    for (int a = 0; a <= VARIA_ACT_SIGMOID; a++) { /* slot 0: enc1.hidden.0, 6 -> 5 */
+        varia_act act = {(varia_act_kind)a, a == VARIA_ACT_LEAKY_RELU ? 0.1f : 1.0f};
+        ok(diff(e->linear(e, ex, 0, act), t->linear(t, tx, 0, act)) < TOL, "linear, activation %d", a);
+    }
+    varia_v *emu = e->cols(e, ex, 1, 3), *tmu = t->cols(t, tx, 1, 3);
+    ok(diff(emu, tmu) < TOL, "cols (a view in exec, a copy on the tape)");
+    ok(diff(e->scale(e, emu, -2.0f), t->scale(t, tmu, -2.0f)) < TOL, "scale");
+    varia_v *elv = e->input(e, 4, 3, lvx, 3), *tlv = t->input(t, 4, 3, lvx, 3);
+    varia_v *eeps = e->input(e, 8, 3, eps, 3), *teps = t->input(t, 8, 3, eps, 3);
+    varia_v *ez = e->reparam(e, emu, elv, 2, eeps, 0.7f), *tz = t->reparam(t, tmu, tlv, 2, teps, 0.7f);
+    ok(diff(ez, tz) < 1e-7, "reparam (k = 2, temperature 0.7): the same expression on both (%.1e)", diff(ez, tz));
+    ok(diff(e->logq_eps(e, elv, 2, eeps), t->logq_eps(t, tlv, 2, teps)) < TOL, "log q by the noise (k = 2)");
+    ok(diff(e->gauss_logp(e, ez, 1, emu, 2, elv), t->gauss_logp(t, tz, 1, tmu, 2, tlv)) < TOL,
+       "gaussian log-density, log-variance per row (kmu = 2)");
+    varia_v *e1 = e->cols(e, elv, 0, 3), *t1 = t->cols(t, tlv, 0, 3);
+    float one = -0.4f;
+    varia_v *es = e->input(e, 1, 1, &one, 1), *ts = t->input(t, 1, 1, &one, 1);
+    ok(diff(e->gauss_logp(e, emu, 2, ez, 1, es), t->gauss_logp(t, tmu, 2, tz, 1, ts)) < TOL,
+       "gaussian log-density, one log-variance (kz = 2)");
+    varia_v *erow = e->input(e, 1, 3, lvx, 3), *trow = t->input(t, 1, 3, lvx, 3);
+    ok(diff(e->gauss_logp(e, ez, 1, ez, 1, erow), t->gauss_logp(t, tz, 1, tz, 1, trow)) < TOL,
+       "gaussian log-density, one row of log-variances");
+    ok(diff(e->std_normal_logp(e, ez), t->std_normal_logp(t, tz)) < TOL, "standard normal log-density");
+    varia_v *ekl = e->gauss_kl(e, emu, e1), *tkl = t->gauss_kl(t, tmu, t1);
+    ok(diff(ekl, tkl) < TOL, "gaussian KL per dimension");
+    varia_v *ers = e->row_sum(e, ekl), *trs = t->row_sum(t, tkl);
+    ok(diff(ers, trs) < TOL, "row sum");
+    varia_v *ea[2] = {ers, e->row_sum(e, emu)}, *ta[2] = {trs, t->row_sum(t, tmu)};
+    const double c[2] = {0.5, -1.5};
+    ok(diff(e->combine(e, ea, c, 2), t->combine(t, ta, c, 2)) < TOL, "combine");
+    /* dec1.out is the last linear slot: 4 -> 6, Bernoulli against 2 rows of data, kx = 2 */
+    int out = p.md.decl.n_lin - 1;
+    varia_v *eh = e->cols(e, ex, 0, 4), *th = t->cols(t, tx, 0, 4);
+    varia_v *eb = e->input(e, 2, D, bin, D), *tb = t->input(t, 2, D, bin, D);
+    double eb_err = diff(e->linear_bernoulli(e, eh, out, eb, 2), t->linear_bernoulli(t, th, out, tb, 2));
+    ok(eb_err < TOL, "fused linear + Bernoulli (fractional data, kx = 2) (%.1e)", eb_err);
+    ok(!p.e.failed && !tr_failed(p.tape), "neither backend ran out of room");
+    pair_close(&p);
+}
+
+/* ---- the family's passes ---- */
+
+static const char *const ARCHS[][2] = {
+    {"1 layer, Bernoulli, tanh", NULL},
+    {"2 layers, Bernoulli, softplus, log_std",
+     "{\"activation\": \"softplus\", \"posterior_scale\": \"log_std\", \"likelihood\": {\"type\": \"bernoulli\"},"
+     " \"layers\": [{\"latent\": 4, \"encoder\": [5], \"decoder\": [5]}, {\"latent\": 2, \"encoder\": [3],"
+     " \"decoder\": []}]}"},
+    {"1 layer, Gaussian fixed variance, relu",
+     "{\"activation\": \"relu\", \"likelihood\": {\"type\": \"gaussian\", \"variance\": \"fixed\", \"log_var\": -0.7},"
+     " \"layers\": [{\"latent\": 2, \"encoder\": [], \"decoder\": [4]}]}"},
+    {"1 layer, Gaussian learned variance, elu",
+     "{\"activation\": \"elu\", \"likelihood\": {\"type\": \"gaussian\", \"variance\": \"learned\"},"
+     " \"layers\": [{\"latent\": 3, \"encoder\": [4, 4], \"decoder\": [4]}]}"},
+    {"2 layers, Gaussian decoder variance, log_std, sigmoid",
+     "{\"activation\": \"sigmoid\", \"posterior_scale\": \"log_std\", \"likelihood\": {\"type\": \"gaussian\","
+     " \"variance\": \"decoder\"}, \"layers\": [{\"latent\": 3, \"encoder\": [4], \"decoder\": [4]},"
+     " {\"latent\": 2, \"encoder\": [], \"decoder\": [3]}]}"},
+};
+
+/* The worst disagreement over every pass of one architecture. */
+static double passes(pair *p, const char *what)
+{
+    const varia_family *f = p->md.family;
+    varia_ops *e = &p->e.ops, *t = &p->t.ops;
+    int64_t E = p->md.noise, L = p->m->info.latent_size;
+    static float x[2 * D], eps[6 * 16], z[2 * 16];
+    fill(x, 2 * D, 5, 0.0, 1.0);
+    fill(eps, (int)(6 * E), 6, -2.0, 2.0);
+    fill(z, (int)(2 * L), 7, -1.5, 1.5);
+    varia_v *ex = e->input(e, 2, D, x, D), *tx = t->input(t, 2, D, x, D);
+    varia_v *ee = e->input(e, 6, E, eps, E), *te = t->input(t, 6, E, eps, E);
+    varia_terms et = {0}, tt = {0};
+    f->terms(p->md.cfg, e, ex, 3, ee, &et);
+    f->terms(p->md.cfg, t, tx, 3, te, &tt);
+    double w = fmax(fmax(diff(et.log_px, tt.log_px), diff(et.log_pz, tt.log_pz)), diff(et.log_qz, tt.log_qz));
+    if (!et.kl_dims != !tt.kl_dims || (et.kl_dims && diff(et.kl_dims, tt.kl_dims) > w))
+        w = et.kl_dims && tt.kl_dims ? diff(et.kl_dims, tt.kl_dims) : 1e9;
+    varia_v *a, *b, *c, *d;
+    f->encode(p->md.cfg, e, ex, &a, &b);
+    f->encode(p->md.cfg, t, tx, &c, &d);
+    w = fmax(w, fmax(diff(a, c), diff(b, d)));
+    f->posterior_sample(p->md.cfg, e, ex, ee, &a, &b);
+    f->posterior_sample(p->md.cfg, t, tx, te, &c, &d);
+    w = fmax(w, fmax(diff(a, c), diff(b, d)));
+    varia_v *ez = e->input(e, 2, L, z, L), *tz = t->input(t, 2, L, z, L);
+    for (int kind = 0; kind < 2; kind++) {
+        f->decode(p->md.cfg, e, ez, (varia_decode_kind)kind, &a, &b);
+        f->decode(p->md.cfg, t, tz, (varia_decode_kind)kind, &c, &d);
+        w = fmax(w, fmax(diff(a, c), b || d ? (b && d ? diff(b, d) : 1e9) : 0.0));
+    }
+    f->generate(p->md.cfg, e, ee, 0.6f, &a, &b);
+    f->generate(p->md.cfg, t, te, 0.6f, &c, &d);
+    w = fmax(w, fmax(diff(a, c), diff(b, d)));
+    varia_v *em[VARIA_MAX_LAYERS], *tm[VARIA_MAX_LAYERS];
+    f->layer_means(p->md.cfg, e, ex, em);
+    f->layer_means(p->md.cfg, t, tx, tm);
+    for (int l = 0; l < p->m->info.n_stochastic; l++)
+        w = fmax(w, diff(em[l], tm[l]));
+    if (p->e.failed || tr_failed(p->tape))
+        w = 1e9;
+    (void)what;
+    return w;
+}
+
+static void family_passes(void)
+{
+    for (size_t i = 0; i < sizeof ARCHS / sizeof ARCHS[0]; i++) {
+        pair p;
+        int good = pair_open(&p, ARCHS[i][1] ? ARCHS[i][1] : ARCH1, 20 + i);
+        ok(good, "%s: opens on both backends", ARCHS[i][0]);
+        if (!good)
+            continue;
+        double w = passes(&p, ARCHS[i][0]);
+        ok(w < TOL, "%s: terms, encode, posterior sample, decode (mean, params), generate, layer means agree "
+           "(worst %.1e)", ARCHS[i][0], w);
+        pair_close(&p);
+    }
+}
+
+int main(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/varia-ops-XXXXXX");
+    if (!mkdtemp(dir)) {
+        printf("not ok 1 - a scratch directory\n");
+        return 1;
+    }
+    single_ops();
+    family_passes();
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        printf("# could not remove %s\n", dir);
+    return tap_done();
+}
