@@ -90,6 +90,7 @@ typedef struct varia_shape {
 } varia_shape;
 
 typedef enum varia_likelihood {
+    VARIA_LIK_NONE = 0,      /* no observation model (a decoder-only model such as a GAN) */
     VARIA_LIK_BERNOULLI = 1, /* decoder emits logits */
     VARIA_LIK_GAUSSIAN = 2   /* decoder emits mean (and log-variance) */
 } varia_likelihood;
@@ -127,9 +128,9 @@ const char *varia_model_provenance(const varia_model *model);
 varia_status varia_encode(varia_ctx *ctx, const varia_model *m, const float *x,
                           int64_t n, float *mean, float *logvar);
 
-/* One posterior sample per example: z = mean + sigma * eps of the top layer,
- * eps from a stream keyed by (seed, i) (lower layers at their means, as in
- * varia_encode). z[n*L]. */
+/* One posterior sample per example, z[n*L] ~ q(z | x), by the family's own
+ * posterior sampling (for a VAE: z = mean + sigma * eps, every stochastic
+ * layer drawn, z the top one), eps from a stream keyed by (seed, i). */
 varia_status varia_encode_sample(varia_ctx *ctx, const varia_model *m, const float *x,
                                  int64_t n, uint64_t seed, float *z);
 
@@ -170,6 +171,60 @@ varia_status varia_interpolate_latents(const float *za, const float *zb,
                                        int64_t L, int64_t steps,
                                        varia_interp how, float *out);
 
+/* ---- Per-call options (the _ex operations) ---------------------------------- */
+
+/* Options of one call. Set size = sizeof(varia_opts) and zero what you do not
+ * use: a zero field means its default. The size is the struct's version: a
+ * caller built against an older, shorter varia_opts keeps working, and fields
+ * this library does not know must be zero (else VARIA_ERR_UNSUPPORTED). An
+ * option the model does not take is refused with VARIA_ERR_ARG naming it. */
+typedef struct varia_opts {
+    uint32_t size;           /* sizeof(varia_opts) */
+    uint32_t flags;          /* VARIA_OPT_* bits */
+    uint64_t seed;           /* randomness of sample / encode_sample / reconstruct */
+    float temperature;       /* noise scale in [0, 100], read when flags has VARIA_OPT_TEMPERATURE (else 1) */
+    uint32_t reserved;       /* 0 */
+    int64_t seq_len;         /* time steps, for sequence models (0: none) */
+    const int64_t *lengths;  /* [n] per-example lengths <= seq_len, for sequence models (NULL: none) */
+    const int64_t *labels;   /* [n] per-example class labels, for conditional models (NULL: none) */
+} varia_opts;
+
+#define VARIA_OPT_TEMPERATURE 1u /* the temperature field is set */
+
+/* What a model can do and what its calls need (varia_model_can). */
+typedef enum varia_capability {
+    VARIA_CAN_ENCODE = 1,    /* encode, encode_sample, reconstruct, active units */
+    VARIA_CAN_EVAL = 2,      /* varia_eval: ELBO and the importance-weighted bound */
+    VARIA_CAN_SAMPLE = 3,    /* sample, decode */
+    VARIA_NEEDS_SEQ_LEN = 4, /* calls need varia_opts.seq_len (the old calls are refused) */
+    VARIA_NEEDS_LABELS = 5   /* calls need varia_opts.labels (the old calls are refused) */
+} varia_capability;
+
+/* 1 if the model has the capability, else 0 (also for a NULL model). */
+int varia_model_can(const varia_model *model, varia_capability what);
+
+/* The floats one example and one latent occupy in the buffers of a call with
+ * options opts (NULL: defaults); for a sequence model they depend on
+ * seq_len. Either output may be NULL. */
+varia_status varia_buffer_sizes(varia_ctx *ctx, const varia_model *m, const varia_opts *opts,
+                                int64_t *example_floats, int64_t *latent_floats);
+
+/* The operations above with per-call options (opts may be NULL: defaults).
+ * Each behaves exactly as its counterpart; the counterparts are these with
+ * opts carrying their seed and temperature. */
+varia_status varia_encode_ex(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
+                             const varia_opts *opts, float *mean, float *logvar);
+/* z[n * latent] ~ q(z | x) by the family's posterior sampling (every
+ * stochastic layer drawn; z is the top one), noise from (opts->seed, i). */
+varia_status varia_encode_sample_ex(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
+                                    const varia_opts *opts, float *z);
+varia_status varia_decode_ex(varia_ctx *ctx, const varia_model *m, const float *z, int64_t n,
+                             const varia_opts *opts, varia_decode_kind kind, float *out, float *out_logvar);
+varia_status varia_sample_ex(varia_ctx *ctx, const varia_model *m, int64_t n, const varia_opts *opts,
+                             float *x_out, float *z_out);
+varia_status varia_reconstruct_ex(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
+                                  const varia_opts *opts, float *x_out);
+
 /* ---- Evaluation ---------------------------------------------------------- */
 
 typedef enum varia_binarize {
@@ -196,7 +251,7 @@ typedef struct varia_eval_summary {
     int64_t n, k;
     double nll_mean, nll_stderr;   /* of -log_px */
     double elbo, recon, kl;        /* means over examples */
-    double bits_per_dim;           /* nll_mean / (data_size * ln 2) */
+    double bits_per_dim;           /* total NLL / (total dimensions * ln 2) */
     int active_units;              /* over all stochastic layers */
     int active_units_layer[VARIA_MAX_LAYERS];
 } varia_eval_summary;
@@ -207,6 +262,12 @@ typedef struct varia_eval_summary {
 varia_status varia_eval(varia_ctx *ctx, const varia_model *m, const float *x,
                         int64_t n, const varia_eval_opts *opts,
                         varia_eval_row *rows, varia_eval_summary *summary);
+
+/* varia_eval with per-call options (opts may be NULL). bits_per_dim divides by
+ * each example's own size (total NLL over total dimensions). */
+varia_status varia_eval_ex(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
+                           const varia_eval_opts *eval_opts, const varia_opts *opts,
+                           varia_eval_row *rows, varia_eval_summary *summary);
 
 /* Active units (Burda et al.): dimension u of layer l is active when the variance
  * over the n examples of its posterior mean exceeds 0.01. x is used as given. */

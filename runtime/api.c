@@ -137,9 +137,10 @@ static void sample_batch(const batch_job *j, float *ws, int64_t r, int64_t b)
 }
 
 /* The checks every operation on examples makes before running the encoder:
- * arguments, an output where one is required, an encoder, finite input. */
+ * arguments, an output where one is required, an encoder, the options
+ * (resolved into *c), finite input. */
 static varia_status check_encoder_call(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
-                                       int need_out, const char *op)
+                                       int need_out, const varia_opts *opts, const char *op, varia_call *c)
 {
     varia_status st = varia_check_model(ctx, m, x, n, op);
     if (st != VARIA_OK)
@@ -147,18 +148,21 @@ static varia_status check_encoder_call(varia_ctx *ctx, const varia_model *m, con
     if (!need_out && n > 0)
         return varia_fail(ctx, VARIA_ERR_ARG, "%s: null output", op);
     char what[64];
-    if (!m->family->encode || !m->family->posterior_sample) {
+    if (!varia_model_can(m, VARIA_CAN_ENCODE)) {
         snprintf(what, sizeof what, "%s (it has no inference network)", op);
         return unsupported(ctx, m, what);
     }
+    if ((st = varia_opts_resolve(ctx, m, opts, n, op, c)) != VARIA_OK)
+        return st;
     snprintf(what, sizeof what, "%s: example", op);
     return varia_check_finite(ctx, x, n, m->info.data_size, what);
 }
 
-varia_status varia_encode(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n, float *mean,
-                          float *logvar)
+varia_status varia_encode_ex(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
+                             const varia_opts *opts, float *mean, float *logvar)
 {
-    varia_status st = check_encoder_call(ctx, m, x, n, 1, "encode");
+    varia_call c;
+    varia_status st = check_encoder_call(ctx, m, x, n, 1, opts, "encode", &c);
     if (st != VARIA_OK || (!mean && !logvar))
         return st;
     int64_t L = m->info.latent_size;
@@ -186,23 +190,25 @@ static void encode_sample_batch(const batch_job *j, float *ws, int64_t r, int64_
     varia_run_posterior_sample(m, ws, j->team, j->in + r * D, b, eps, j->out + r * L, NULL);
 }
 
-varia_status varia_encode_sample(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n, uint64_t seed,
-                                 float *z)
+varia_status varia_encode_sample_ex(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
+                                    const varia_opts *opts, float *z)
 {
-    varia_status st = check_encoder_call(ctx, m, x, n, z != NULL, "encode_sample");
+    varia_call c;
+    varia_status st = check_encoder_call(ctx, m, x, n, z != NULL, opts, "encode_sample", &c);
     if (st != VARIA_OK)
         return st;
     int64_t L = m->info.latent_size;
-    batch_job j = {.ctx = ctx, .m = m, .n = n, .extra = (size_t)(VARIA_BATCH * varia_model_noise(m)), .fn = encode_sample_batch,
-                   .in = x, .out = z, .seed = seed};
+    batch_job j = {.ctx = ctx, .m = m, .n = n, .extra = (size_t)(VARIA_BATCH * varia_model_noise(m)),
+                   .fn = encode_sample_batch, .in = x, .out = z, .seed = c.seed};
     if ((st = run_batches(&j)) != VARIA_OK)
         return st;
     return varia_check_output(ctx, z, n, L, "encode_sample");
 }
 
-varia_status varia_decode(varia_ctx *ctx, const varia_model *m, const float *z, int64_t n,
-                          varia_decode_kind kind, float *out, float *out_logvar)
+varia_status varia_decode_ex(varia_ctx *ctx, const varia_model *m, const float *z, int64_t n,
+                             const varia_opts *opts, varia_decode_kind kind, float *out, float *out_logvar)
 {
+    varia_call c;
     varia_status st = varia_check_model(ctx, m, z, n, "decode");
     if (st != VARIA_OK)
         return st;
@@ -210,6 +216,10 @@ varia_status varia_decode(varia_ctx *ctx, const varia_model *m, const float *z, 
         return varia_fail(ctx, VARIA_ERR_ARG, "decode: null output");
     if (kind != VARIA_DECODE_MEAN && kind != VARIA_DECODE_PARAMS)
         return varia_fail(ctx, VARIA_ERR_ARG, "decode: unknown output kind %d", (int)kind);
+    if (!varia_model_can(m, VARIA_CAN_SAMPLE))
+        return unsupported(ctx, m, "decode");
+    if ((st = varia_opts_resolve(ctx, m, opts, n, "decode", &c)) != VARIA_OK)
+        return st;
     int64_t D = m->info.data_size, L = m->info.latent_size;
     if ((st = varia_check_finite(ctx, z, n, L, "decode: latent")) != VARIA_OK)
         return st;
@@ -222,17 +232,20 @@ varia_status varia_decode(varia_ctx *ctx, const varia_model *m, const float *z, 
     return st;
 }
 
-varia_status varia_sample(varia_ctx *ctx, const varia_model *m, int64_t n, uint64_t seed, float temperature,
-                          float *x_out, float *z_out)
+varia_status varia_sample_ex(varia_ctx *ctx, const varia_model *m, int64_t n, const varia_opts *opts,
+                             float *x_out, float *z_out)
 {
+    varia_call c;
     varia_status st = varia_check_model(ctx, m, x_out, n, "sample");
     if (st != VARIA_OK)
         return st;
-    if (!isfinite(temperature) || temperature < 0.0f || temperature > 100.0f)
-        return varia_fail(ctx, VARIA_ERR_ARG, "sample: temperature %g outside [0, 100]", (double)temperature);
+    if (!varia_model_can(m, VARIA_CAN_SAMPLE))
+        return unsupported(ctx, m, "sample");
+    if ((st = varia_opts_resolve(ctx, m, opts, n, "sample", &c)) != VARIA_OK)
+        return st;
     size_t eps = (size_t)(VARIA_BATCH * varia_model_noise(m));
     batch_job j = {.ctx = ctx, .m = m, .n = n, .extra = eps, .fn = sample_batch, .out = x_out, .out2 = z_out,
-                   .seed = seed, .temperature = temperature};
+                   .seed = c.seed, .temperature = c.temperature};
     if ((st = run_batches(&j)) != VARIA_OK)
         return st;
     return varia_check_output(ctx, x_out, n, m->info.data_size, "sample");
@@ -257,9 +270,11 @@ static void reconstruct_batch(const batch_job *j, float *ws, int64_t r, int64_t 
     varia_run_decode(m, ws, j->team, z, b, VARIA_DECODE_MEAN, j->out + r * D, NULL);
 }
 
-varia_status varia_reconstruct(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n, float *x_out)
+varia_status varia_reconstruct_ex(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
+                                  const varia_opts *opts, float *x_out)
 {
-    varia_status st = check_encoder_call(ctx, m, x, n, x_out != NULL, "reconstruct");
+    varia_call c;
+    varia_status st = check_encoder_call(ctx, m, x, n, x_out != NULL, opts, "reconstruct", &c);
     if (st != VARIA_OK)
         return st;
     int64_t D = m->info.data_size;

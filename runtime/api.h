@@ -17,4 +17,19 @@ float *varia_ws_get(varia_ctx *ctx, const varia_model *m, int64_t rows, size_t e
 /* Extreme weights or inputs can overflow to NaN: report it, never return it. */
 varia_status varia_check_output(varia_ctx *ctx, const float *y, int64_t n, int64_t d, const char *op);
 
+/* A call's options resolved against its model. */
+typedef struct varia_call {
+    uint64_t seed;
+    float temperature;
+    int64_t seq_len;
+    const int64_t *lengths, *labels;
+} varia_call;
+
+/* Check opts (NULL: defaults) for an operation `op` over n rows of model m and
+ * resolve them into *c: the size and unknown fields, flags, the temperature,
+ * and the per-call information the family needs or does not take, each
+ * refused with a message naming the field (opts.c). */
+varia_status varia_opts_resolve(varia_ctx *ctx, const varia_model *m, const varia_opts *opts, int64_t n,
+                                const char *op, varia_call *c);
+
 #endif

@@ -195,21 +195,29 @@ static void summarise(const varia_model *m, const varia_eval_row *rows, int64_t 
     s->elbo = elbo / n;
     s->recon = recon / n;
     s->kl = kl / n;
-    s->bits_per_dim = mean / ((double)m->info.data_size * log(2.0));
+    /* total NLL over total dimensions: each example counts its own size (the
+     * same for every example of today's families, so this is mean / D). */
+    double dims = 0.0;
+    for (int64_t i = 0; i < count; i++)
+        dims += (double)m->info.data_size;
+    s->bits_per_dim = mean / (dims / n * log(2.0));
     active_units(m, means, count, &s->active_units, s->active_units_layer);
 }
 
 static varia_status check_eval_args(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
-                                    const varia_eval_opts *o)
+                                    const varia_eval_opts *o, const varia_opts *opts)
 {
     varia_status st = varia_check_model(ctx, m, x, n, "eval");
     if (st != VARIA_OK)
         return st;
     if (!o || n < 1)
         return varia_fail(ctx, VARIA_ERR_ARG, "eval: needs options and at least one example");
-    if (!m->family->terms)
+    if (!varia_model_can(m, VARIA_CAN_EVAL))
         return varia_fail(ctx, VARIA_ERR_UNSUPPORTED, "family '%s' has no tractable likelihood bound (no encoder)",
                           m->info.family);
+    varia_call c;
+    if ((st = varia_opts_resolve(ctx, m, opts, n, "eval", &c)) != VARIA_OK)
+        return st;
     if (o->k < 1 || o->k > K_CAP)
         return varia_fail(ctx, VARIA_ERR_ARG, "eval: k = %lld outside [1, %lld]", (long long)o->k, (long long)K_CAP);
     if (o->binarize != VARIA_BIN_NONE && o->binarize != VARIA_BIN_THRESHOLD && o->binarize != VARIA_BIN_DYNAMIC)
@@ -225,10 +233,11 @@ static varia_status check_eval_args(varia_ctx *ctx, const varia_model *m, const 
     return VARIA_OK;
 }
 
-varia_status varia_eval(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
-                        const varia_eval_opts *opts, varia_eval_row *rows, varia_eval_summary *summary)
+varia_status varia_eval_ex(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
+                           const varia_eval_opts *opts, const varia_opts *call_opts, varia_eval_row *rows,
+                           varia_eval_summary *summary)
 {
-    varia_status st = check_eval_args(ctx, m, x, n, opts);
+    varia_status st = check_eval_args(ctx, m, x, n, opts, call_opts);
     if (st != VARIA_OK)
         return st;
     job j = {.ctx = ctx, .m = m, .x = x, .opts = opts};
@@ -256,7 +265,7 @@ varia_status varia_active_units(varia_ctx *ctx, const varia_model *m, const floa
         return st;
     if (!total || !per_layer || n < 1)
         return varia_fail(ctx, VARIA_ERR_ARG, "active_units: null output or no examples");
-    if (!m->family->layer_means)
+    if (!varia_model_can(m, VARIA_CAN_ENCODE))
         return varia_fail(ctx, VARIA_ERR_UNSUPPORTED, "family '%s' has no encoder", m->info.family);
     if ((st = varia_check_finite(ctx, x, n, m->info.data_size, "active_units: example")) != VARIA_OK)
         return st;

@@ -78,8 +78,13 @@ typedef struct varia_terms {
     varia_v *log_px, *log_pz, *log_qz, *kl_dims;
 } varia_terms;
 
+/* Per-call information a family's calls need (varia_family.needs). */
+#define VARIA_FAMILY_SEQ_LEN 1u /* varia_opts.seq_len (and lengths) */
+#define VARIA_FAMILY_LABELS 2u  /* varia_opts.labels */
+
 typedef struct varia_family {
     const char *name;
+    unsigned needs; /* VARIA_FAMILY_* bits: the old calls, which cannot carry them, are refused */
     /* Parse `arch` for data of `shape`; declare every tensor into decl; fill
      * the family's part of info (latent sizes, likelihood, has_encoder).
      * *cfg is owned by the caller (free with free_cfg), also on failure. */
