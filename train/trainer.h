@@ -1,5 +1,5 @@
-/* Internal: the trainer's state, shared by trainer.c (the loop) and
- * checkpoint.c (saving and resuming it). */
+/* Internal: the trainer's state, shared by session.c (the public API and the
+ * epochs), step.c (one minibatch step) and checkpoint.c (saving and resuming it). */
 #ifndef VARIA_TRAIN_TRAINER_H
 #define VARIA_TRAIN_TRAINER_H
 
@@ -46,7 +46,7 @@ struct varia_trainer {
     char *report;
 };
 
-/* trainer.c: one minibatch step (cur_epoch, cur_batch) at rate lr; adds the
+/* step.c: one minibatch step (cur_epoch, cur_batch) at rate lr; adds the
  * batch's sums of objective, reconstruction and KL to sums. */
 varia_status tr_step(varia_ctx *ctx, varia_trainer *t, double lr, double sums[3]);
 

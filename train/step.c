@@ -1,5 +1,7 @@
-/* The training loop: minibatch steps split into fixed shards run by a thread
- * pool, validation through the runtime, early stopping and checkpoints.
+/* One training step: a minibatch split into fixed shards run by a thread
+ * pool (the family's pass and the objective recorded on each shard's tape,
+ * then backward), the gradients reduced in shard order, clipped, and the
+ * optimizer's update.
  *
  * A step's gradient is the sum, in shard order, of each shard's gradient, and a
  * shard's work depends only on its rows (randomness is keyed by epoch and
