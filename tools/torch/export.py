@@ -153,7 +153,7 @@ def tensor_owners(model):
     return owners
 
 
-def build_spec(model, spec, data_shape, latent, activation, posterior_scale):
+def build_spec(model, spec, data_shape, latent, activation, posterior_scale, gaussian_log_var):
     """The spec to export with (given or detected) and the activations still to probe
     (empty when the spec is given or --activation fixes it)."""
     if spec is not None:
@@ -162,18 +162,19 @@ def build_spec(model, spec, data_shape, latent, activation, posterior_scale):
         raise ExportError("without a spec, the data shape is needed (--data-shape)")
     fam = family_module("vae")
     return fam.detect(model, data_shape, latent=latent, activation=activation,
-                      posterior_scale=posterior_scale)
+                      posterior_scale=posterior_scale, gaussian_log_var=gaussian_log_var)
 
 
 def export_model(model, out_dir, spec=None, data_shape=None, name="model", latent=None,
-                 activation=None, posterior_scale=None, varia=None, check=True,
+                 activation=None, posterior_scale=None, gaussian_log_var=None,
+                 varia=None, check=True,
                  rtol=1e-4, fmt="safetensors", dtype="F32", provenance=None, log=None):
     """Export a model as its author wrote it, then check it with varia.
 
     spec: {"family", "data": {"shape", ...}, "architecture", "tensors": {format name:
     rule}, "ignore": [source names], "check": {...}} (tools/torch/README.md), or None
-    to detect a one-layer VAE (export_vae.py); latent, activation and
-    posterior_scale steer the detection. With check, the written model is loaded by
+    to detect a one-layer VAE (export_vae.py); latent, activation, posterior_scale
+    and gaussian_log_var steer the detection. With check, the written model is loaded by
     the varia command and its decode (and encode) compared with the model's to rtol
     (max-norm relative); a difference raises ExportError. Returns (manifest path,
     spec used, check result or None).
@@ -184,7 +185,7 @@ def export_model(model, out_dir, spec=None, data_shape=None, name="model", laten
     log = log or (lambda msg: None)
     model.eval()
     spec, candidates = build_spec(model, copy.deepcopy(spec), data_shape, latent,
-                                  activation, posterior_scale)
+                                  activation, posterior_scale, gaussian_log_var)
     family = spec.get("family", "vae")
     fam = family_module(family)
     arrays, origins = export_map.map_tensors(source_arrays(model), spec["tensors"],
@@ -273,6 +274,9 @@ def parse_args(argv):
                    help="skip probing for the activation")
     p.add_argument("--posterior-scale", choices=["log_var", "log_std"],
                    help="what the encoder's scale head emits (default: from its name)")
+    p.add_argument("--gaussian-log-var", type=float, metavar="V",
+                   help="the decoder's one output is a Gaussian mean with fixed log "
+                        "variance V (default: Bernoulli logits or probabilities)")
     p.add_argument("--format", default="safetensors", choices=["safetensors", "raw"])
     p.add_argument("--dtype", default="F32", choices=["F32", "F16", "BF16"])
     p.add_argument("--varia", metavar="PATH", help="varia binary (default: $VARIA, "
@@ -298,6 +302,7 @@ def main(argv=None):
         path, used, result = export_model(
             model, args.out, spec=spec, data_shape=shape, name=args.name, latent=args.latent,
             activation=args.activation, posterior_scale=args.posterior_scale,
+            gaussian_log_var=args.gaussian_log_var,
             varia=args.varia, check=not args.no_check, rtol=args.rtol, fmt=args.format,
             dtype=args.dtype, log=lambda m: print("export.py: " + m, file=sys.stderr))
     except (ExportError, OSError, ValueError) as e:

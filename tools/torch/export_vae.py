@@ -247,9 +247,13 @@ def decode_entry(model, lay):
                       "nn.Sequential starting at %s): write a spec with check.decode" % first)
 
 
-def detect(model, data_shape, latent=None, activation=None, posterior_scale=None):
+def detect(model, data_shape, latent=None, activation=None, posterior_scale=None,
+           gaussian_log_var=None):
     """A complete spec for a one-layer VAE written the usual ways (see the module
-    docstring). Raises ExportError when the layout is not recognised."""
+    docstring); with gaussian_log_var, a one-output decoder is a Gaussian mean of
+    that fixed log variance rather than Bernoulli logits or probabilities. Returns
+    (spec, activations to probe). Raises ExportError when the layout is not
+    recognised."""
     n_data = int(np.prod(data_shape))
     table = linear_table(model)
     if not any(l[1] == n_data for l in table):
@@ -259,14 +263,18 @@ def detect(model, data_shape, latent=None, activation=None, posterior_scale=None
     if posterior_scale is None:
         scale_name = lay.scale[0] if lay.scale else ""
         posterior_scale = "log_std" if names_log_std(scale_name) else "log_var"
-    likelihood = {"type": "gaussian", "variance": "decoder"} if lay.out_logvar \
-        else {"type": "bernoulli"}
+    likelihood = {"type": "bernoulli"}
+    if lay.out_logvar:
+        likelihood = {"type": "gaussian", "variance": "decoder"}
+    elif gaussian_log_var is not None:
+        likelihood = {"type": "gaussian", "variance": "fixed", "log_var": gaussian_log_var}
     arch = {"activation": activation or "tanh", "posterior_scale": posterior_scale,
             "likelihood": likelihood,
             "layers": [{"latent": lay.latent, "encoder": [l[2] for l in lay.enc_hidden],
                         "decoder": [l[2] for l in lay.dec_hidden]}]}
     check = {"decode": decode_entry(model, lay),
-             "decode_output": "mean_logvar" if lay.out_logvar else "logits",
+             "decode_output": "mean_logvar" if lay.out_logvar else
+             "mean" if gaussian_log_var is not None else "logits",
              "encode_output": posterior_scale}
     check.update(encode_entry(model, lay, n_data, data_shape) or {})
     spec = {"family": "vae", "data": {"shape": [int(s) for s in data_shape]},
@@ -378,7 +386,7 @@ def settle_by_probing(model, spec, arrays, candidates):
     mapped weights match the user's model; updates `spec`. Refuses if none does."""
     z, x = probe_inputs(spec)
     arch, check = spec["architecture"], spec["check"]
-    kinds = ["mean_logvar"] if check.get("decode_output") == "mean_logvar" \
+    kinds = [check["decode_output"]] if check.get("decode_output") in ("mean_logvar", "mean") \
         else ["logits", "probs"]
     user_enc = torch_encode(model, spec, x)
     for act in candidates:

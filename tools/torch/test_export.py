@@ -10,6 +10,9 @@ Layouts exported, detected without a spec and checked with the varia command:
   two_seq_logstd  nn.Sequential trunk + fc_mu / fc_log_std heads (log sigma), tanh,
                   nn.Sequential decoder ending in nn.Sigmoid; no encode method (the
                   encoder is read from forward's (x_hat, mu, log_std))
+  gauss_heads     Gaussian decoder: a trunk and two output heads (mean, log var),
+                  ELU; decode returns (mean, logvar)
+  fixed_var       one-output decoder taken as a Gaussian mean (--gaussian-log-var)
   spec_gaussian   a hand-written spec: a Gaussian decoder with a learned log sigma
                   (scale 2 and reshape to the format's log variance), weights stored
                   [in, out] (transpose)
@@ -110,6 +113,27 @@ class TwoSeqLogStd(nn.Module):
         mu, log_std = self.fc_mu(h), self.fc_log_std(h)
         z = mu + torch.randn_like(mu) * log_std.exp()
         return self.decoder(z), mu, log_std
+
+
+class GaussHeads(nn.Module):
+    """A Gaussian VAE for continuous data: the decoder has mean and log var heads."""
+
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Sequential(nn.Linear(D, H), nn.ELU())
+        self.mu = nn.Linear(H, L)
+        self.logvar = nn.Linear(H, L)
+        self.dec = nn.Sequential(nn.Linear(L, H), nn.ELU())
+        self.out_mean = nn.Linear(H, D)
+        self.out_logvar = nn.Linear(H, D)
+
+    def encode(self, x):
+        h = self.enc(x)
+        return self.mu(h), self.logvar(h)
+
+    def decode(self, z):
+        h = self.dec(z)
+        return self.out_mean(h), self.out_logvar(h)
 
 
 class StoredTransposed(nn.Module):
@@ -268,6 +292,34 @@ def expect_refusal(name, model, tmp, must_name, **kw):
     report(False, name + " is refused", "it was exported")
 
 
+def command_line(tmp):
+    """The command line: a detected export (exit 0) and a refusal (exit 1, naming
+    the tensor), both on classes of this file."""
+    import subprocess
+    cli = [sys.executable, os.path.join(ROOT, "tools", "torch", "export.py")]
+    me = os.path.abspath(__file__)
+    ok = subprocess.run(cli + ["--model", me + ":ExamplesVAE", "--data-shape", "1,8,8",
+                               "--out", os.path.join(tmp, "cli_ok"),
+                               "--write-spec", os.path.join(tmp, "spec.json")],
+                        capture_output=True, text=True)
+    report(ok.returncode == 0 and "checked with varia" in ok.stdout
+           and os.path.isfile(os.path.join(tmp, "spec.json")),
+           "export.py --model test_export.py:ExamplesVAE exits 0", ok.stdout.strip()
+           or ok.stderr.strip())
+    again = subprocess.run(cli + ["--model", me + ":ExamplesVAE", "--spec",
+                                  os.path.join(tmp, "spec.json"), "--out",
+                                  os.path.join(tmp, "cli_spec")], capture_output=True, text=True)
+    report(again.returncode == 0, "... and the spec it wrote exports it again",
+           again.stderr.strip())
+    bad = subprocess.run(cli + ["--model", me + ":BatchNormVAE", "--data-shape", "1,8,8",
+                                "--out", os.path.join(tmp, "cli_bad")],
+                         capture_output=True, text=True)
+    report(bad.returncode == 1 and "encoder.1.weight" in bad.stderr
+           and "BatchNorm1d" in bad.stderr,
+           "export.py --model test_export.py:BatchNormVAE exits 1 naming encoder.1.weight",
+           bad.stderr.strip())
+
+
 def main():
     fixtures = "--write-fixtures" in sys.argv[1:]
     torch.set_num_threads(1)
@@ -288,6 +340,15 @@ def main():
         report(s is not None and s["architecture"]["posterior_scale"] == "log_std"
                and s["check"].get("encode") == "forward",
                "two_seq_logstd: log_std from the head's name, encoder read from forward")
+        s = expect_export("gauss_heads", seeded(GaussHeads, 7), tmp, fixtures,
+                          data_shape=SHAPE)
+        report(s is not None and s["architecture"]["likelihood"]["variance"] == "decoder"
+               and s["tensors"]["dec1.logvar.weight"] == "out_logvar.weight",
+               "gauss_heads: Gaussian decoder heads, elu")
+        s = expect_export("fixed_var", seeded(SequentialVAE, 8), tmp, False,
+                          data_shape=SHAPE, gaussian_log_var=-1.0)
+        report(s is not None and s["architecture"]["likelihood"].get("log_var") == -1.0,
+               "fixed_var: Gaussian with fixed log variance -1")
         expect_export("spec_gaussian", seeded(StoredTransposed, 4), tmp, fixtures,
                       spec=spec_gaussian())
 
@@ -303,6 +364,7 @@ def main():
                        "decode of probe 0: mean differs", spec=swapped)
         expect_refusal("mixed_act", seeded(MixedActVAE, 6), tmp, "no activation",
                        data_shape=SHAPE)
+        command_line(tmp)
     failed = RESULTS.count(False)
     print("# passed %d failed %d" % (len(RESULTS) - failed, failed))
     return 1 if failed else 0
