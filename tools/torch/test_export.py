@@ -16,6 +16,8 @@ Layouts exported, detected without a spec and checked with the varia command:
   spec_gaussian   a hand-written spec: a Gaussian decoder with a learned log sigma
                   (scale 2 and reshape to the format's log variance), weights stored
                   [in, out] (transpose)
+  spec_iwae2      varia_ref's own two-layer IWAE through an identity spec (the
+                  spec path with a conditional prior; decode only)
 Refused, each with a message naming the tensor or output at fault:
   batchnorm       a BatchNorm1d the format cannot express (unused source tensor)
   wrong_latent    a spec whose latent does not fit the layers (shape)
@@ -158,6 +160,20 @@ class StoredTransposed(nn.Module):
     def decode(self, z):
         h = F.softplus(F.softplus(z @ self.w_dec) @ self.w_h)
         return h @ self.w_out
+
+
+def iwae2_model_and_spec():
+    """varia_ref.VariaVAE with two stochastic layers and the identity spec."""
+    import varia_ref
+    arch = {"activation": "tanh", "likelihood": {"type": "bernoulli"},
+            "layers": [{"latent": L, "encoder": [H], "decoder": [H]},
+                       {"latent": 2, "encoder": [8], "decoder": [8]}]}
+    torch.manual_seed(9)
+    model = varia_ref.VariaVAE(arch, SHAPE)
+    spec = {"family": "iwae", "data": {"shape": SHAPE}, "architecture": arch,
+            "tensors": {k: k for k in model.state_dict()},
+            "check": {"decode": "decode", "decode_output": "logits"}}
+    return model, spec
 
 
 def spec_gaussian():
@@ -351,6 +367,8 @@ def main():
                "fixed_var: Gaussian with fixed log variance -1")
         expect_export("spec_gaussian", seeded(StoredTransposed, 4), tmp, fixtures,
                       spec=spec_gaussian())
+        model, spec = iwae2_model_and_spec()
+        expect_export("spec_iwae2", model, tmp, False, spec=spec)
 
         expect_refusal("batchnorm", seeded(BatchNormVAE, 5), tmp, "encoder.1.weight",
                        data_shape=SHAPE)
