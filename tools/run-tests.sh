@@ -3,9 +3,10 @@
 # tests under ThreadSanitizer, under valgrind memcheck (zero errors and zero
 # leaks required), then each libFuzzer harness (a fixed campaign of about a
 # minute each; VARIA_FUZZ_SECONDS=N for N seconds from a random seed instead).
-# Ends with the line "N passed, N failed" (checks inside the test programs).
+# Ends with the line "N passed, N failed in T" (checks inside the test programs,
+# and the wall time of the whole run, build included); each pass reports its own
+# count and time. The closing count adds the fuzz harnesses (one check each).
 # Usage: tools/run-tests.sh [--quick]   (--quick: the optimized run only)
-# The closing count adds the fuzz harnesses (one check each) to the checks.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh || exit 1
@@ -13,9 +14,12 @@ command -v valgrind >/dev/null || [ "${1:-}" = "--quick" ] || \
   { echo "valgrind is missing: apt-get install valgrind"; exit 1; }
 
 passed=0; failed=0; status=0
+start=$SECONDS
+# elapsed SECONDS: "1 min 05 s" or "42 s".
+elapsed() { local t=$1; if [ "$t" -ge 60 ]; then printf '%d min %02d s' $((t / 60)) $((t % 60)); else printf '%d s' "$t"; fi; }
 # run NAME BUILD_DIR [meson test args...]: one pass of the suite.
 run() {
-  local name=$1 dir=$2; shift 2
+  local name=$1 dir=$2 t0=$SECONDS; shift 2
   echo "== $name"
   if ! meson test -C "$dir" --print-errorlogs "$@" > "$dir/run.log" 2>&1; then
     status=1
@@ -29,6 +33,7 @@ run() {
   local dead; dead=$(grep -cE "^ *[0-9]+/[0-9]+ .*(FAIL|TIMEOUT|ERROR)" "$dir/run.log" || true)
   [ "$f" -eq 0 ] && [ "$dead" -gt 0 ] && f=$dead
   passed=$((passed + p)); failed=$((failed + f))
+  echo "  $p passed, $f failed in $(elapsed $((SECONDS - t0)))"
 }
 
 setup() { # setup DIR [meson options...]
@@ -51,11 +56,13 @@ if [ "${1:-}" != "--quick" ]; then
   # Fuzzing: every harness replays its corpus, then runs the fixed campaign
   # (seed 1, set run counts, so the verdict depends little on luck);
   # VARIA_FUZZ_SECONDS=N fuzzes N s per harness from a random seed instead.
+  t0=$SECONDS
   echo "== libFuzzer (${VARIA_FUZZ_SECONDS:+$VARIA_FUZZ_SECONDS s per harness, random seed}${VARIA_FUZZ_SECONDS:-fixed campaign, seed 1})"
   tools/fuzz.sh ${VARIA_FUZZ_SECONDS:-"--ci"} > build/fuzz.log 2>&1 || status=1
   grep -E "^fuzz_" build/fuzz.log | sed 's/^/  /'
   read -r fp ff < <(tail -n 1 build/fuzz.log | awk '/passed, .* failed/ {print $1, $3; found=1} END {if (!found) print 0, 1}')
   passed=$((passed + fp)); failed=$((failed + ff))
+  echo "  $fp passed, $ff failed in $(elapsed $((SECONDS - t0)))"
 fi
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed in $(elapsed $((SECONDS - start))) ($(nproc) cores, $(git rev-parse --short HEAD 2>/dev/null || echo "no git"))"
 exit $status

@@ -1,0 +1,392 @@
+"""Tests of the exporter (export.py) on VAEs written the way tutorials write them,
+and on models it must refuse.
+
+Layouts exported, detected without a spec and checked with the varia command:
+  examples_vae    the PyTorch examples VAE: fc1 -> fc21 (mean) | fc22 (log var),
+                  fc3 -> fc4, F.relu in forward, decode returns sigmoid probabilities
+  sequential_vae  nn.Sequential encoder (nn.Flatten, LeakyReLU(0.2)) whose last Linear
+                  emits 2L values split into mean / log var; nn.Sequential decoder
+                  returning logits
+  two_seq_logstd  nn.Sequential trunk + fc_mu / fc_log_std heads (log sigma), tanh,
+                  nn.Sequential decoder ending in nn.Sigmoid; no encode method (the
+                  encoder is read from forward's (x_hat, mu, log_std))
+  gauss_heads     Gaussian decoder: a trunk and two output heads (mean, log var),
+                  ELU; decode returns (mean, logvar)
+  fixed_var       one-output decoder taken as a Gaussian mean (--gaussian-log-var)
+  spec_gaussian   a hand-written spec: a Gaussian decoder with a learned log sigma
+                  (scale 2 and reshape to the format's log variance), weights stored
+                  [in, out] (transpose)
+  spec_iwae2      varia_ref's own two-layer IWAE through an identity spec (the
+                  spec path with a conditional prior; decode only)
+Refused, each with a message naming the tensor or output at fault:
+  batchnorm       a BatchNorm1d the format cannot express (unused source tensor)
+  wrong_latent    a spec whose latent does not fit the layers (shape)
+  swapped_spec    a spec mapping a square weight without its transpose (shapes fit;
+                  the final check's decode differs)
+  mixed_act       ReLU encoder, tanh decoder (no single activation matches)
+
+Usage (from the repository root, after building build/varia):
+  /usr/bin/python3 tools/torch/test_export.py                  # run the tests
+  /usr/bin/python3 tools/torch/test_export.py --write-fixtures  # also rewrite tests/export/
+The fixtures (model, probe inputs, PyTorch's outputs) let tests/test_export.sh
+check the same models without PyTorch.
+"""
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import export  # noqa: E402
+import export_vae  # noqa: E402
+from export_map import ExportError  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FIXTURES = os.path.join(ROOT, "tests", "export")
+SHAPE = [1, 8, 8]   # small, so the fixtures are a few kB; the code is the tutorials'
+D, H, L = 64, 32, 4
+
+
+# ---------------------------------------------------------------- tutorial models
+
+class ExamplesVAE(nn.Module):
+    """As in pytorch/examples vae/main.py (784-400-20 there)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(D, H)
+        self.fc21 = nn.Linear(H, L)
+        self.fc22 = nn.Linear(H, L)
+        self.fc3 = nn.Linear(L, H)
+        self.fc4 = nn.Linear(H, D)
+
+    def encode(self, x):
+        h1 = F.relu(self.fc1(x))
+        return self.fc21(h1), self.fc22(h1)
+
+    def reparameterize(self, mu, logvar):
+        std = torch.exp(0.5 * logvar)
+        return mu + torch.randn_like(std) * std
+
+    def decode(self, z):
+        h3 = F.relu(self.fc3(z))
+        return torch.sigmoid(self.fc4(h3))
+
+    def forward(self, x):
+        mu, logvar = self.encode(x.view(-1, D))
+        return self.decode(self.reparameterize(mu, logvar)), mu, logvar
+
+
+class SequentialVAE(nn.Module):
+    """nn.Sequential networks; the encoder's last Linear emits mean and log var."""
+
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Sequential(
+            nn.Flatten(), nn.Linear(D, H), nn.LeakyReLU(0.2),
+            nn.Linear(H, H), nn.LeakyReLU(0.2), nn.Linear(H, 2 * L))
+        self.decoder = nn.Sequential(
+            nn.Linear(L, H), nn.LeakyReLU(0.2), nn.Linear(H, H), nn.LeakyReLU(0.2),
+            nn.Linear(H, D))
+
+    def forward(self, x):
+        mu, logvar = self.encoder(x).chunk(2, dim=-1)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return self.decoder(z), mu, logvar
+
+
+class TwoSeqLogStd(nn.Module):
+    """A trunk, two heads (mean and log sigma), a decoder ending in a sigmoid."""
+
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Linear(D, H), nn.Tanh(), nn.Linear(H, H), nn.Tanh())
+        self.fc_mu = nn.Linear(H, L)
+        self.fc_log_std = nn.Linear(H, L)
+        self.decoder = nn.Sequential(nn.Linear(L, H), nn.Tanh(), nn.Linear(H, D), nn.Sigmoid())
+
+    def forward(self, x):
+        h = self.encoder(x.flatten(1))
+        mu, log_std = self.fc_mu(h), self.fc_log_std(h)
+        z = mu + torch.randn_like(mu) * log_std.exp()
+        return self.decoder(z), mu, log_std
+
+
+class GaussHeads(nn.Module):
+    """A Gaussian VAE for continuous data: the decoder has mean and log var heads."""
+
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Sequential(nn.Linear(D, H), nn.ELU())
+        self.mu = nn.Linear(H, L)
+        self.logvar = nn.Linear(H, L)
+        self.dec = nn.Sequential(nn.Linear(L, H), nn.ELU())
+        self.out_mean = nn.Linear(H, D)
+        self.out_logvar = nn.Linear(H, D)
+
+    def encode(self, x):
+        h = self.enc(x)
+        return self.mu(h), self.logvar(h)
+
+    def decode(self, z):
+        h = self.dec(z)
+        return self.out_mean(h), self.out_logvar(h)
+
+
+class StoredTransposed(nn.Module):
+    """Weights kept as [in, out] parameters, a Gaussian decoder with a learned log
+    sigma; exported through a hand-written spec."""
+
+    def __init__(self):
+        super().__init__()
+        self.w_in = nn.Parameter(torch.randn(D, H) * 0.2)
+        self.b_in = nn.Parameter(torch.randn(H) * 0.1)
+        self.w_mu = nn.Parameter(torch.randn(H, L) * 0.2)
+        self.w_lv = nn.Parameter(torch.randn(H, L) * 0.2)
+        self.w_dec = nn.Parameter(torch.randn(L, H) * 0.2)
+        self.w_h = nn.Parameter(torch.randn(H, H) * 0.2)
+        self.w_out = nn.Parameter(torch.randn(H, D) * 0.2)
+        self.log_sigma = nn.Parameter(torch.tensor(-0.3))
+
+    def encode(self, x):
+        h = F.softplus(x @ self.w_in + self.b_in)
+        return h @ self.w_mu, h @ self.w_lv
+
+    def decode(self, z):
+        h = F.softplus(F.softplus(z @ self.w_dec) @ self.w_h)
+        return h @ self.w_out
+
+
+def iwae2_model_and_spec():
+    """varia_ref.VariaVAE with two stochastic layers and the identity spec."""
+    import varia_ref
+    arch = {"activation": "tanh", "likelihood": {"type": "bernoulli"},
+            "layers": [{"latent": L, "encoder": [H], "decoder": [H]},
+                       {"latent": 2, "encoder": [8], "decoder": [8]}]}
+    torch.manual_seed(9)
+    model = varia_ref.VariaVAE(arch, SHAPE)
+    spec = {"family": "iwae", "data": {"shape": SHAPE}, "architecture": arch,
+            "tensors": {k: k for k in model.state_dict()},
+            "check": {"decode": "decode", "decode_output": "logits"}}
+    return model, spec
+
+
+def spec_gaussian():
+    """The hand-written spec of StoredTransposed."""
+    t = lambda name: {"from": name, "transpose": True}  # noqa: E731
+    z = lambda n: {"zeros": [n]}  # noqa: E731
+    return {
+        "family": "vae", "data": {"shape": SHAPE, "kind": "continuous"},
+        "architecture": {"activation": "softplus", "posterior_scale": "log_var",
+                         "likelihood": {"type": "gaussian", "variance": "learned"},
+                         "layers": [{"latent": L, "encoder": [H], "decoder": [H, H]}]},
+        "tensors": {
+            "enc1.hidden.0.weight": t("w_in"), "enc1.hidden.0.bias": "b_in",
+            "enc1.mean.weight": t("w_mu"), "enc1.mean.bias": z(L),
+            "enc1.scale.weight": t("w_lv"), "enc1.scale.bias": z(L),
+            "dec1.hidden.0.weight": t("w_dec"), "dec1.hidden.0.bias": z(H),
+            "dec1.hidden.1.weight": t("w_h"), "dec1.hidden.1.bias": z(H),
+            "dec1.out.weight": t("w_out"), "dec1.out.bias": z(D),
+            "dec1.logvar": {"from": "log_sigma", "reshape": [1], "scale": 2.0}},
+        "check": {"decode": "decode", "decode_output": "mean", "encode": "encode",
+                  "encode_output": "log_var"}}
+
+
+# ---------------------------------------------------------------- models to refuse
+
+class BatchNormVAE(SequentialVAE):
+    """A BatchNorm1d in the encoder: varia's vae has no such layer."""
+
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Sequential(
+            nn.Linear(D, H), nn.BatchNorm1d(H), nn.ReLU(), nn.Linear(H, 2 * L))
+
+
+class MixedActVAE(SequentialVAE):
+    """ReLU encoder, tanh decoder: one activation per layer in the format."""
+
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Linear(D, H), nn.ReLU(), nn.Linear(H, 2 * L))
+        self.decoder = nn.Sequential(nn.Linear(L, H), nn.Tanh(), nn.Linear(H, D))
+
+
+def seeded(cls, seed):
+    """An instance of cls with deterministic weights and random-looking biases."""
+    torch.manual_seed(seed)
+    m = cls()
+    with torch.no_grad():
+        for name, p in m.named_parameters():
+            if name.endswith("bias"):
+                p.uniform_(-0.5, 0.5)
+    return m
+
+
+# ---------------------------------------------------------------- fixtures
+
+def write_fixture(model, spec, manifest, out_dir):
+    """Copy the exported model into out_dir with the probes' inputs (probe.amat) and
+    PyTorch's outputs (expected.json), for tests/test_export.sh."""
+    if os.path.isdir(out_dir):
+        shutil.rmtree(out_dir)
+    os.makedirs(out_dir)
+    src = os.path.dirname(manifest)
+    for f in os.listdir(src):
+        shutil.copy(os.path.join(src, f), out_dir)
+    z, x = export_vae.probe_inputs(spec)
+    dec = export_vae.torch_decode(model, spec, z)
+    enc = export_vae.torch_encode(model, spec, x)
+    export.export_check.write_amat(os.path.join(out_dir, "probe.amat"), x.tolist())
+    params = "logits" in dec or "logvar" in dec
+    expected = {"generator": "tools/torch/test_export.py --write-fixtures",
+                "decode_args": ["--json"] + (["--params"] if params else []),
+                "decode": [dict({"z": "%s" % export.export_check.latent_arg(z[i].tolist())},
+                                **{k: [float(v) for v in dec[k][i]] for k in dec})
+                           for i in range(len(z))],
+                "encode": [] if enc is None else
+                [{"input": "probe.amat:%d" % i, "mean": [float(v) for v in enc[0][i]],
+                  "logvar": [float(v) for v in enc[1][i]]} for i in range(len(x))]}
+    with open(os.path.join(out_dir, "expected.json"), "w", encoding="utf-8") as f:
+        f.write(dump_lines(expected))
+
+
+def dump_lines(obj):
+    """JSON with one line per list entry of the top-level lists (diff-friendly)."""
+    parts = []
+    for key, val in obj.items():
+        if isinstance(val, list) and val and isinstance(val[0], dict):
+            body = ",\n  ".join(json.dumps(v) for v in val)
+            parts.append("%s: [\n  %s\n ]" % (json.dumps(key), body))
+        else:
+            parts.append("%s: %s" % (json.dumps(key), json.dumps(val)))
+    return "{\n " + ",\n ".join(parts) + "\n}\n"
+
+
+# ---------------------------------------------------------------- the tests
+
+RESULTS = []
+
+
+def report(ok, name, detail=""):
+    """Print one TAP-style line and remember the outcome."""
+    RESULTS.append(ok)
+    print("%s %d - %s%s" % ("ok" if ok else "not ok", len(RESULTS), name,
+                            (": " + detail) if detail else ""))
+
+
+def expect_export(name, model, tmp, fixtures, **kw):
+    """Export must succeed and pass the final check."""
+    out = os.path.join(tmp, name)
+    try:
+        path, spec, res = export.export_model(model, out, **kw)
+    except ExportError as e:
+        report(False, name + " exports and checks", str(e))
+        return
+    arch = spec["architecture"]
+    report(True, name + " exports and checks",
+           "activation %s, %s, decode %s; max rel diff decode %.2g, encode %s"
+           % (arch["activation"], arch.get("posterior_scale"), spec["check"]["decode_output"],
+              res["decode"], "-" if res["encode"] is None else "%.2g" % res["encode"]))
+    if fixtures:
+        write_fixture(model, spec, path, os.path.join(FIXTURES, name))
+    return spec
+
+
+def expect_refusal(name, model, tmp, must_name, **kw):
+    """Export must be refused with a message containing `must_name`."""
+    try:
+        export.export_model(model, os.path.join(tmp, name), **kw)
+    except ExportError as e:
+        report(must_name in str(e), name + " is refused naming " + must_name, str(e))
+        return
+    report(False, name + " is refused", "it was exported")
+
+
+def command_line(tmp):
+    """The command line: a detected export (exit 0) and a refusal (exit 1, naming
+    the tensor), both on classes of this file."""
+    import subprocess
+    cli = [sys.executable, os.path.join(ROOT, "tools", "torch", "export.py")]
+    me = os.path.abspath(__file__)
+    ok = subprocess.run(cli + ["--model", me + ":ExamplesVAE", "--data-shape", "1,8,8",
+                               "--out", os.path.join(tmp, "cli_ok"),
+                               "--write-spec", os.path.join(tmp, "spec.json")],
+                        capture_output=True, text=True)
+    report(ok.returncode == 0 and "checked with varia" in ok.stdout
+           and os.path.isfile(os.path.join(tmp, "spec.json")),
+           "export.py --model test_export.py:ExamplesVAE exits 0", ok.stdout.strip()
+           or ok.stderr.strip())
+    again = subprocess.run(cli + ["--model", me + ":ExamplesVAE", "--spec",
+                                  os.path.join(tmp, "spec.json"), "--out",
+                                  os.path.join(tmp, "cli_spec")], capture_output=True, text=True)
+    report(again.returncode == 0, "... and the spec it wrote exports it again",
+           again.stderr.strip())
+    bad = subprocess.run(cli + ["--model", me + ":BatchNormVAE", "--data-shape", "1,8,8",
+                                "--out", os.path.join(tmp, "cli_bad")],
+                         capture_output=True, text=True)
+    report(bad.returncode == 1 and "encoder.1.weight" in bad.stderr
+           and "BatchNorm1d" in bad.stderr,
+           "export.py --model test_export.py:BatchNormVAE exits 1 naming encoder.1.weight",
+           bad.stderr.strip())
+
+
+def main():
+    fixtures = "--write-fixtures" in sys.argv[1:]
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        s = expect_export("examples_vae", seeded(ExamplesVAE, 1), tmp, fixtures,
+                          data_shape=SHAPE)
+        report(s is not None and s["architecture"]["activation"] == "relu"
+               and s["check"]["decode_output"] == "probs",
+               "examples_vae: relu found by probing, decode returns probabilities")
+        s = expect_export("sequential_vae", seeded(SequentialVAE, 2), tmp, fixtures,
+                          data_shape=SHAPE)
+        report(s is not None and s["architecture"].get("leaky_relu_slope") == 0.2
+               and s["tensors"]["enc1.scale.weight"] == {"from": "encoder.5.weight",
+                                                         "chunk": [1, 2]},
+               "sequential_vae: fused head split, leaky_relu slope 0.2")
+        s = expect_export("two_seq_logstd", seeded(TwoSeqLogStd, 3), tmp, fixtures,
+                          data_shape=SHAPE)
+        report(s is not None and s["architecture"]["posterior_scale"] == "log_std"
+               and s["check"].get("encode") == "forward",
+               "two_seq_logstd: log_std from the head's name, encoder read from forward")
+        s = expect_export("gauss_heads", seeded(GaussHeads, 7), tmp, fixtures,
+                          data_shape=SHAPE)
+        report(s is not None and s["architecture"]["likelihood"]["variance"] == "decoder"
+               and s["tensors"]["dec1.logvar.weight"] == "out_logvar.weight",
+               "gauss_heads: Gaussian decoder heads, elu")
+        s = expect_export("fixed_var", seeded(SequentialVAE, 8), tmp, False,
+                          data_shape=SHAPE, gaussian_log_var=-1.0)
+        report(s is not None and s["architecture"]["likelihood"].get("log_var") == -1.0,
+               "fixed_var: Gaussian with fixed log variance -1")
+        expect_export("spec_gaussian", seeded(StoredTransposed, 4), tmp, fixtures,
+                      spec=spec_gaussian())
+        model, spec = iwae2_model_and_spec()
+        expect_export("spec_iwae2", model, tmp, False, spec=spec)
+
+        expect_refusal("batchnorm", seeded(BatchNormVAE, 5), tmp, "encoder.1.weight",
+                       data_shape=SHAPE)
+        spec = export_vae.detect(seeded(SequentialVAE, 2), SHAPE, activation="leaky_relu")[0]
+        spec["architecture"]["layers"][0]["latent"] = 2 * L
+        expect_refusal("wrong_latent", seeded(SequentialVAE, 2), tmp, "dec1.hidden.0.weight",
+                       spec=spec)
+        swapped = spec_gaussian()
+        swapped["tensors"]["dec1.hidden.1.weight"] = "w_h"
+        expect_refusal("swapped_spec", seeded(StoredTransposed, 4), tmp,
+                       "decode of probe 0: mean differs", spec=swapped)
+        expect_refusal("mixed_act", seeded(MixedActVAE, 6), tmp, "no activation",
+                       data_shape=SHAPE)
+        command_line(tmp)
+    failed = RESULTS.count(False)
+    print("# passed %d failed %d" % (len(RESULTS) - failed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
