@@ -199,6 +199,15 @@ static void test_duplicates(void)
     manifest_case("manifest: keys equal only once decoded (\"file\", \"fil\\u0065\") -> DUPLICATE",
                   "\"file\": \"model.safetensors\"", "\"file\": \"model.safetensors\", \"fil\\u0065\": \"x\"",
                   VARIA_ERR_DUPLICATE, "\"file\"", "weights");
+    /* 40 nested objects: the object's path is longer than a message holds. */
+    char deep[2048] = "\"seed\": 101, \"deep\": ";
+    for (int i = 0; i < 40; i++)
+        snprintf(deep + strlen(deep), sizeof deep - strlen(deep), "{\"level_%02d\": ", i);
+    strcat(deep, "{\"k\": 1, \"k\": 2}");
+    for (int i = 0; i < 40; i++)
+        strcat(deep, "}");
+    manifest_case("manifest: a key twice 41 objects deep -> DUPLICATE, the path cut short", "\"seed\": 101", deep,
+                  VARIA_ERR_DUPLICATE, "\"k\" appears twice in provenance.deep.level_00.level_01", "...");
     header_case("header: \"dtype\" twice in a tensor entry -> DUPLICATE naming the tensor",
                 "\"dec1.hidden.0.bias\":{\"dtype\":\"F32\"", "\"dec1.hidden.0.bias\":{\"dtype\":\"F32\",\"dtype\":\"F16\"",
                 0, ' ', VARIA_ERR_DUPLICATE, "\"dtype\"", "dec1.hidden.0.bias");
