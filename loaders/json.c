@@ -15,6 +15,7 @@
 #define QUOTE_MAX 40 /* longest piece of the text a message quotes */
 #define PATH_CAP 160 /* longest object path a duplicate message shows */
 
+/* The text being checked and how messages name it (see json.h). */
 typedef struct src {
     varia_ctx *ctx;
     const char *text, *file, *what;
@@ -215,6 +216,8 @@ static varia_status walk(const src *s, const cJSON *node, char *path, size_t len
     return st;
 }
 
+/* Contract in json.h. The checks run in the order listed there, so a text
+ * that is not JSON at all gets the syntax message, which quotes nothing. */
 varia_status varia_json_parse_strict(varia_ctx *ctx, const char *text, size_t len, const char *file,
                                      const char *what, size_t base, cJSON **out)
 {
