@@ -197,6 +197,15 @@ def corpus_safetensors():
     mutated(lambda tb: tb["enc1.mean.bias"].update(data_offsets=[84]), "offsets_one.safetensors")
     h = jdump(tab).replace(b'"enc1.mean.weight"', b'"enc1.mean.bias"', 1)
     c["duplicate.safetensors"] = safetensors(tab, data, header=h)
+    # Strict JSON (issue 12): what cJSON accepted but Python's json reads otherwise.
+    strict = {"dup_dtype_key": (b'"dtype":"F32"', b'"dtype":"F32","dtype":"F16"'),
+              "nul_in_dtype": (b'"dtype":"F32"', b'"dtype":"F32\\u0000"'),
+              "nul_in_name": (b'"enc1.mean.bias"', b'"enc1.mean.bias\\u0000x"'),
+              "raw_nul_in_name": (b'"enc1.mean.bias"', b'"enc1.mean.bias\0"'),
+              "leading_zero": (b'"data_offsets":[0,', b'"data_offsets":[00,'),
+              "control_byte": (b'"shape":', b'"shape":\x01')}
+    for name, (old, new) in strict.items():
+        c["strict_%s.safetensors" % name] = safetensors(tab, data, header=jdump(tab).replace(old, new, 1))
     bad = bytearray(data)
     bad[0:4] = struct.pack("<f", float("nan"))
     c["nan.safetensors"] = safetensors(tab, bytes(bad))
@@ -267,6 +276,19 @@ def corpus_manifest():
     c["not_object.json"] = b"[1, 2, 3]\n"
     c["truncated.json"] = c["tiny.json"][:90]
     c["nested_deep.json"] = b'{"format":"varia","provenance":' + b"[" * 200 + b"]" * 200 + b"}"
+    # Strict JSON and confinement (issue 12).
+    tiny = c["tiny.json"]
+    strict = {"dup_latent": (b'"latent":2', b'"latent":2,"latent":1'),
+              "dup_top": (b'"family":"vae"', b'"family":"vae","family":"iwae"'),
+              "nul_format": (b'"format":"varia"', b'"format":"varia\\u0000evil"'),
+              "nul_file": (b'"w.safetensors"', b'"w.safetensors\\u0000.txt"'),
+              "leading_zero": (b'"latent":2', b'"latent":02'),
+              "number_dot": (b'"latent":2', b'"latent":2.'),
+              "weights_parent": (b'"w.safetensors"', b'"../w.safetensors"'),
+              "weights_absolute": (b'"w.safetensors"', b'"/w.safetensors"')}
+    for name, (old, new) in strict.items():
+        c["strict_%s.json" % name] = tiny.replace(old, new, 1)
+    c["strict_nul_after.json"] = tiny + b"\0{}"
     return c
 
 # ---------------------------------------------------------------------------
@@ -548,6 +570,9 @@ def corpus_train_config():
         "missing_data": dict(base, data={"train": "nope.amat"}),
     }
     out = {name: jdump(cfg) for name, cfg in c.items()}
+    out["strict_dup_batch"] = jdump(base).replace(b'"batch":2', b'"batch":2,"batch":3', 1)
+    out["strict_leading_zero"] = jdump(base).replace(b'"batch":2', b'"batch":02', 1)
+    out["strict_nul_string"] = jdump(base).replace(b'"out"', b'"out\\u0000x"', 1)
     out["truncated"] = jdump(full)[:70]
     out["not_object"] = b"[1, 2, 3]"
     return out

@@ -110,8 +110,12 @@ typedef struct varia_info {
 } varia_info;
 
 /* Load a model from its JSON manifest. The weights file named by the manifest is
- * resolved relative to the manifest's directory. Validation is total: every
- * failure has its own status and a message naming the culprit. */
+ * resolved relative to the manifest's directory and must stay inside it (see
+ * varia_model_load_ex to allow otherwise). The manifest and a safetensors
+ * header are strict JSON: a key twice in one object is VARIA_ERR_DUPLICATE;
+ * \u0000 in a string, a number with a leading zero, or control bytes (a NUL
+ * pad after a header included) are VARIA_ERR_JSON. Validation is total:
+ * every failure has its own status and a message naming the culprit. */
 varia_status varia_model_load(varia_ctx *ctx, const char *manifest_path,
                               varia_model **out);
 void varia_model_free(varia_model *model);
@@ -119,6 +123,22 @@ void varia_model_free(varia_model *model);
 varia_status varia_model_info(const varia_model *model, varia_info *info);
 /* The manifest's "provenance" object as JSON text, or NULL if absent. */
 const char *varia_model_provenance(const varia_model *model);
+
+/* Let the manifest name a weights file outside its folder (an absolute path,
+ * or one with a ".." component). Off by default: a manifest from elsewhere
+ * must not make the loader open any file the caller can read. Symbolic links
+ * inside the folder are followed either way. */
+#define VARIA_LOAD_ALLOW_OUTSIDE 1u
+
+/* varia_model_load with options. ctx: the calling thread's context (receives
+ * the message and warnings). manifest_path: the manifest to read; its folder
+ * is where the weights file must be unless flags allow otherwise. flags: 0, or
+ * VARIA_LOAD_ALLOW_OUTSIDE; any other bit is VARIA_ERR_ARG. out: receives the
+ * model on success (free it with varia_model_free), NULL on failure. A weights
+ * file name leaving the folder without the flag is VARIA_ERR_MANIFEST.
+ * varia_model_load(ctx, path, out) is varia_model_load_ex(ctx, path, 0, out). */
+varia_status varia_model_load_ex(varia_ctx *ctx, const char *manifest_path, uint32_t flags,
+                                 varia_model **out);
 
 /* ---- Operations ---------------------------------------------------------- */
 

@@ -3,6 +3,7 @@
  * tensor the family did not use. See docs/format.md. */
 #include "family.h"
 #include "gzfile.h"
+#include "json.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -17,7 +18,9 @@
 #define DATA_SIZE_CAP ((int64_t)1 << 24)
 
 
-static varia_status read_text(varia_ctx *ctx, const char *path, char **out)
+/* The manifest's bytes in a fresh buffer (*out, NUL-terminated, the caller
+ * frees it) and their count (*len); the file must be a regular file. */
+static varia_status read_text(varia_ctx *ctx, const char *path, char **out, size_t *len)
 {
     int fd = varia_open_regular(ctx, path, "manifest");
     if (fd < 0)
@@ -42,6 +45,7 @@ static varia_status read_text(varia_ctx *ctx, const char *path, char **out)
     }
     buf[size] = '\0';
     *out = buf;
+    *len = size;
     return VARIA_OK;
 }
 
@@ -113,14 +117,39 @@ static varia_status parse_data(varia_ctx *ctx, const cJSON *root, varia_model *m
     return VARIA_OK;
 }
 
-/* Resolve the weights file relative to the manifest and open it. */
-static varia_status open_weights(varia_ctx *ctx, const char *manifest_path, const cJSON *root, varia_model *m)
+/* 1 when the weights file name `file` stays in the manifest's folder by its
+ * text: relative, and no ".." component. Symlinks are deliberately not
+ * resolved: model caches (the Hugging Face hub's, for one) keep the files of
+ * a model as links into a shared blob folder outside it. */
+static int stays_inside(const char *file)
+{
+    if (file[0] == '/')
+        return 0;
+    for (const char *p = file; *p;) {
+        size_t n = strcspn(p, "/");
+        if (n == 2 && p[0] == '.' && p[1] == '.')
+            return 0;
+        p += n + (p[n] == '/');
+    }
+    return 1;
+}
+
+/* Resolve the weights file relative to the manifest and open it. Unless
+ * flags has VARIA_LOAD_ALLOW_OUTSIDE, the name must stay inside the
+ * manifest's folder: a downloaded manifest must not make the loader read (and
+ * report on) any file the caller can read. */
+static varia_status open_weights(varia_ctx *ctx, const char *manifest_path, uint32_t flags, const cJSON *root,
+                                 varia_model *m)
 {
     const cJSON *w = cJSON_GetObjectItemCaseSensitive(root, "weights");
     const char *fmt = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(w, "format"));
     const char *file = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(w, "file"));
     if (!cJSON_IsObject(w) || !fmt || !file || !*file)
         return varia_fail(ctx, VARIA_ERR_MANIFEST, "manifest: \"weights\" needs string keys \"format\" and \"file\"");
+    if (!(flags & VARIA_LOAD_ALLOW_OUTSIDE) && !stays_inside(file))
+        return varia_fail(ctx, VARIA_ERR_MANIFEST, "weights: \"file\" '%.80s' %s: the weights must be inside the "
+                          "manifest's folder (VARIA_LOAD_ALLOW_OUTSIDE or --allow-outside-weights allow it)", file,
+                          file[0] == '/' ? "is an absolute path" : "has a \"..\" component");
     const cJSON *table = NULL;
     if (!strcmp(fmt, "raw")) {
         table = cJSON_GetObjectItemCaseSensitive(w, "tensors");
@@ -160,7 +189,7 @@ static varia_status check_workspace(varia_ctx *ctx, const varia_model *m)
     return VARIA_OK;
 }
 
-static varia_status build(varia_ctx *ctx, const char *path, const cJSON *root, varia_model *m)
+static varia_status build(varia_ctx *ctx, const char *path, uint32_t flags, const cJSON *root, varia_model *m)
 {
     static const char *const known[] = {"format", "version", "family", "data", "architecture",
                                         "weights", "provenance", NULL};
@@ -175,7 +204,7 @@ static varia_status build(varia_ctx *ctx, const char *path, const cJSON *root, v
     if (st == VARIA_OK && !cJSON_IsObject(arch))
         st = varia_fail(ctx, VARIA_ERR_MANIFEST, "manifest: \"architecture\" is missing or not an object");
     if (st == VARIA_OK)
-        st = open_weights(ctx, path, root, m);
+        st = open_weights(ctx, path, flags, root, m);
     if (st == VARIA_OK)
         st = varia_model_build(ctx, m, arch);
     if (st == VARIA_OK)
@@ -192,37 +221,40 @@ static varia_status build(varia_ctx *ctx, const char *path, const cJSON *root, v
     return VARIA_OK;
 }
 
-varia_status varia_model_load(varia_ctx *ctx, const char *manifest_path, varia_model **out)
+varia_status varia_model_load_ex(varia_ctx *ctx, const char *manifest_path, uint32_t flags, varia_model **out)
 {
     if (!ctx || !manifest_path || !out)
         return varia_fail(ctx, VARIA_ERR_ARG, "varia_model_load: null argument");
     *out = NULL;
+    if (flags & ~(uint32_t)VARIA_LOAD_ALLOW_OUTSIDE)
+        return varia_fail(ctx, VARIA_ERR_ARG, "varia_model_load_ex: unknown flags 0x%x", (unsigned)flags);
     ctx->warnings[0] = '\0';
     char *text = NULL;
-    varia_status st = read_text(ctx, manifest_path, &text);
+    size_t len = 0;
+    cJSON *root = NULL;
+    varia_status st = read_text(ctx, manifest_path, &text, &len);
+    if (st == VARIA_OK)
+        st = varia_json_parse_strict(ctx, text, len, manifest_path, "manifest", 0, &root);
+    free(text);
     if (st != VARIA_OK)
         return st;
-    const char *end = NULL; /* on failure cJSON points it at the error (its global is not thread-safe) */
-    cJSON *root = cJSON_ParseWithOpts(text, &end, 1);
-    if (!root) {
-        st = varia_fail(ctx, VARIA_ERR_JSON, "manifest '%s' is not valid JSON (near byte %lld)", manifest_path,
-                        (long long)(end ? end - text : 0));
-        free(text);
-        return st;
-    }
     varia_model *m = calloc(1, sizeof *m);
     if (!m)
         st = varia_fail(ctx, VARIA_ERR_NOMEM, "out of memory");
     else
-        st = build(ctx, manifest_path, root, m);
+        st = build(ctx, manifest_path, flags, root, m);
     cJSON_Delete(root);
-    free(text);
     if (st != VARIA_OK) {
         varia_model_free(m);
         return st;
     }
     *out = m;
     return VARIA_OK;
+}
+
+varia_status varia_model_load(varia_ctx *ctx, const char *manifest_path, varia_model **out)
+{
+    return varia_model_load_ex(ctx, manifest_path, 0, out);
 }
 
 void varia_model_free(varia_model *m)

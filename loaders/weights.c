@@ -5,6 +5,7 @@
 #include "weights.h"
 
 #include "gzfile.h"
+#include "json.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -142,7 +143,9 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* JSON objects may repeat a key; a weights table must not. */
+/* A weights table must not name a tensor twice. The strict JSON reader
+ * already refuses a repeated key; this also holds for a table a caller built
+ * as a cJSON tree by other means. */
 static varia_status check_duplicates(varia_ctx *ctx, const varia_weights *w)
 {
     char **names = malloc(((size_t)w->n + 1) * sizeof *names);
@@ -305,7 +308,10 @@ static varia_status map_file(varia_ctx *ctx, const char *path, varia_weights *w)
     return VARIA_OK;
 }
 
-/* Parse the safetensors header; on success *table owns the parsed JSON. */
+/* Parse the safetensors header; on success *table owns the parsed JSON.
+ * Until the header has parsed as JSON nothing says the file is a weights file
+ * at all (a manifest may name any file), so the messages before that quote
+ * none of its bytes, not even the length prefix as a number. */
 static varia_status read_st_header(varia_ctx *ctx, const char *path, const varia_weights *w,
                                    cJSON **table, uint64_t *data_start)
 {
@@ -316,22 +322,15 @@ static varia_status read_st_header(varia_ctx *ctx, const char *path, const varia
     for (int i = 7; i >= 0; i--)
         hlen = (hlen << 8) | p[i];
     if (hlen > VARIA_HEADER_CAP)
-        return varia_fail(ctx, VARIA_ERR_HEADER, "'%s': header length %llu exceeds the %u-byte cap", path,
-                          (unsigned long long)hlen, VARIA_HEADER_CAP);
+        return varia_fail(ctx, VARIA_ERR_HEADER, "'%s': the header length (bytes 0-7) exceeds the %u-byte cap: "
+                          "not a safetensors file, or a corrupt one", path, VARIA_HEADER_CAP);
     if (hlen > w->map_len - 8)
-        return varia_fail(ctx, VARIA_ERR_HEADER, "'%s': header length %llu runs past the end of the %zu-byte file", path,
-                          (unsigned long long)hlen, w->map_len);
-    const char *json = (const char *)p + 8, *end = NULL;
-    *table = cJSON_ParseWithLengthOpts(json, (size_t)hlen, &end, 0);
-    if (!*table)
-        return varia_fail(ctx, VARIA_ERR_JSON, "'%s': header is not valid JSON (near byte %lld)", path,
-                          (long long)(8 + (end ? end - json : 0)));
-    for (; end && end < json + hlen; end++)
-        if (*end != ' ' && *end != '\n' && *end != '\t' && *end != '\r' && *end != '\0')
-            return varia_fail(ctx, VARIA_ERR_JSON, "'%s': unexpected byte after the header JSON at offset %lld", path,
-                              (long long)(8 + (end - json)));
-    *data_start = 8 + hlen;
-    return VARIA_OK;
+        return varia_fail(ctx, VARIA_ERR_HEADER, "'%s': the header length (bytes 0-7) runs past the end of the "
+                          "%zu-byte file", path, w->map_len);
+    varia_status st = varia_json_parse_strict(ctx, (const char *)p + 8, (size_t)hlen, path, "header", 8, table);
+    if (st == VARIA_OK)
+        *data_start = 8 + hlen;
+    return st;
 }
 
 varia_status varia_weights_open(varia_ctx *ctx, const char *path, const cJSON *table, varia_weights *w)

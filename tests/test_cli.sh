@@ -322,6 +322,22 @@ expect_rc "a missing weights file exits 3 (IO)" 3 "$VARIA" info "$T/m/model.json
 cp "$T/m/good.safetensors" "$T/m/model.safetensors"
 expect_rc "the restored copy loads (exit 0)" 0 "$VARIA" info "$T/m/model.json"
 
+# ---- strict JSON; weights outside the manifest's folder ---------------------------------
+sed 's/"latent": 3,/"latent": 3, "latent": 10,/' "$T/m/model.json" >"$T/m/dup.json"
+expect_rc "a manifest with \"latent\" twice exits 18 (DUPLICATE)" 18 "$VARIA" info "$T/m/dup.json"
+check "... naming the key and its object" err_has '"latent".*architecture.layers\[0\]'
+mkdir "$T/m/sub"
+sed 's|"file": "model.safetensors"|"file": "../model.safetensors"|' "$T/m/model.json" >"$T/m/sub/up.json"
+expect_rc "a manifest naming ../model.safetensors exits 6 (MANIFEST)" 6 "$VARIA" info "$T/m/sub/up.json"
+check "... saying how to allow it" err_has "allow-outside-weights"
+expect_rc "... and loads with --allow-outside-weights" 0 "$VARIA" info "$T/m/sub/up.json" --allow-outside-weights
+expect_rc "sample takes --allow-outside-weights too" 0 \
+    "$VARIA" sample --allow-outside-weights "$T/m/sub/up.json" -n 2 -o "$T/up.png"
+sed "s|\"file\": \"model.safetensors\"|\"file\": \"$T/m/model.safetensors\"|" "$T/m/model.json" >"$T/m/abs.json"
+expect_rc "a manifest naming its weights by an absolute path exits 6 (MANIFEST)" 6 "$VARIA" info "$T/m/abs.json"
+expect_rc "... and loads with --allow-outside-weights" 0 "$VARIA" info "$T/m/abs.json" --allow-outside-weights
+expect_rc "train does not take --allow-outside-weights (exit 2)" 2 "$VARIA" train "$T/none.json" --allow-outside-weights
+
 # ---- varia train --------------------------------------------------------------------
 if "$VARIA" train --help >/dev/null 2>&1; then
     printf '0 1 0 1 1 0\n1 1 0 0 1 1\n0 0 1 1 0 1\n1 0 1 0 0 0\n0 1 1 0 1 0\n1 1 1 0 0 1\n' >"$T/tiny.amat"

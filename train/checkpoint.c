@@ -7,6 +7,7 @@
 
 #include "ctx.h"
 #include "gzfile.h"
+#include "json.h"
 #include "save.h"
 #include "weights.h"
 
@@ -156,8 +157,11 @@ varia_status tr_checkpoint_resume(varia_ctx *ctx, varia_trainer *t, int *found)
     varia_status st = varia_read_whole_file(ctx, path, MANIFEST_CAP, &text, &len);
     if (st != VARIA_OK)
         return st;
-    cJSON *root = cJSON_ParseWithLength((const char *)text, len);
+    cJSON *root = NULL;
+    st = varia_json_parse_strict(ctx, (const char *)text, len, path, "checkpoint", 0, &root);
     free(text);
+    if (st != VARIA_OK)
+        return st;
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(root, "training");
     if (!cJSON_IsObject(s))
         st = varia_fail(ctx, VARIA_ERR_MANIFEST, "checkpoint '%s' has no \"training\" state", path);

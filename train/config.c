@@ -6,6 +6,7 @@
 
 #include "ctx.h"
 #include "gzfile.h"
+#include "json.h"
 #include "model.h"
 
 #include <math.h>
@@ -266,8 +267,10 @@ varia_status tr_config_load(varia_ctx *ctx, const char *path, tr_config *c)
     varia_status st = varia_read_whole_file(ctx, path, CONFIG_CAP, &text, &len);
     if (st != VARIA_OK)
         return st;
-    c->root = cJSON_ParseWithLength((const char *)text, len);
+    st = varia_json_parse_strict(ctx, (const char *)text, len, path, "config", 0, &c->root);
     free(text);
+    if (st != VARIA_OK)
+        return st;
     if (!cJSON_IsObject(c->root)) {
         cJSON_Delete(c->root);
         c->root = NULL;

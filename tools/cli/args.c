@@ -9,6 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Flags for varia_model_load_ex, set by options every model-loading command
+ * takes (kept here rather than in each command's option table). */
+static uint32_t load_flags;
+
 cli_opt *cli_find(cli_opt *opts, const char *name)
 {
     for (cli_opt *o = opts; o->name; o++)
@@ -41,6 +45,10 @@ int cli_parse(int argc, char **argv, int first, cli_opt *opts, const char **pos,
         const char *a = argv[i];
         if (a[0] == '-' && a[1] != '\0' && !(a[1] >= '0' && a[1] <= '9')) {
             cli_opt *o = cli_find(opts, a);
+            if (!o && !strcmp(a, "--allow-outside-weights") && strcmp(argv[first - 1], "train")) {
+                load_flags |= VARIA_LOAD_ALLOW_OUTSIDE;
+                continue;
+            }
             if (!o)
                 return cli_usage_error(argv[first - 1], "unknown option '%s'", a), 0;
             o->present = 1;
@@ -126,7 +134,7 @@ int cli_report(varia_ctx *ctx, varia_status st)
 
 int cli_load_model(varia_ctx *ctx, const char *path, varia_model **m, varia_info *info)
 {
-    varia_status st = varia_model_load(ctx, path, m);
+    varia_status st = varia_model_load_ex(ctx, path, load_flags, m);
     if (st != VARIA_OK)
         return cli_report(ctx, st);
     const char *w = varia_ctx_warnings(ctx);

@@ -15,7 +15,9 @@ typedef struct cli_opt {
 } cli_opt;
 
 /* Parse argv[first..argc) against opts (terminated by a zero entry); the rest
- * are positionals (at most max_pos). Prints the problem and returns 0 on error. */
+ * are positionals (at most max_pos). Every command but train also takes
+ * --allow-outside-weights (for cli_load_model). Prints the problem and
+ * returns 0 on error. */
 int cli_parse(int argc, char **argv, int first, cli_opt *opts, const char **pos, int max_pos, int *npos);
 cli_opt *cli_find(cli_opt *opts, const char *name);
 int cli_has(cli_opt *opts, const char *name);
@@ -32,7 +34,8 @@ int cli_error(varia_status st, const char *fmt, ...) __attribute__((format(print
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The helpers below print their own errors and return the exit code. */
-/* Load a model (printing load warnings). */
+/* Load a model (printing load warnings); with --allow-outside-weights its
+ * manifest may name weights outside its folder. */
 int cli_load_model(varia_ctx *ctx, const char *path, varia_model **m, varia_info *info);
 /* One input example into x[data_size]: a PNG file, or DATASET:INDEX. */
 int cli_load_example(varia_ctx *ctx, const varia_info *info, const char *spec, float *x);

@@ -16,6 +16,8 @@ static const char *usage =
     "  reconstruct  MODEL.json --data PATH -o F.png\n"
     "  eval         MODEL.json --data PATH [--k K] [--json]   log p(x), ELBO, ...\n"
     "  train        CONFIG.json [--resume]          learn a model (docs/training.md)\n"
+    "commands that read MODEL.json take --allow-outside-weights: let the manifest name a weights\n"
+    "  file outside its folder (an absolute path or one with \"..\"), refused by default\n"
     "exit codes: 0 success, 2 bad arguments, other values name the failure (see varia.h)\n";
 
 int main(int argc, char **argv)
