@@ -478,13 +478,19 @@ static int test_idx_lies(void)
 
 static int test_idx_huge_header(void)
 {
-    /* Header claims 4e9 images of 28x28 in a 16-byte file: must fail without
-     * allocating; and a 65536-wide image exceeds the per-side cap. */
-    uint32_t lie[3] = {4000000000u, 28, 28}, wide[3] = {1, 1, 65536};
+    /* Header claims 4e9 images of 28x28 (3 TB) in a 16-byte file: over the
+     * dataset cap, refused from the header alone; 1000 images in the same 16
+     * bytes is a plausible size but a truncated file; and a 65536-wide image
+     * exceeds the per-side cap. */
+    uint32_t lie[3] = {4000000000u, 28, 28}, short_lie[3] = {1000, 28, 28}, wide[3] = {1, 1, 65536};
     size_t len = 0;
     uint8_t *a = idx_bytes(0x803, 3, lie, 0, &len);
     int ok = write_bytes(tp("lie.idx"), a, len) &&
-             load_fails(tp("lie.idx"), VARIA_ERR_DATASET, "truncated");
+             load_fails(tp("lie.idx"), VARIA_ERR_TOO_LARGE, "declares 4000000000 images");
+    free(a);
+    a = idx_bytes(0x803, 3, short_lie, 0, &len);
+    ok = ok && write_bytes(tp("short.idx"), a, len) &&
+         load_fails(tp("short.idx"), VARIA_ERR_DATASET, "truncated");
     free(a);
     a = idx_bytes(0x803, 3, wide, 0, &len);
     ok = ok && write_bytes(tp("wide.idx"), a, len) &&
