@@ -164,7 +164,9 @@ typedef enum varia_interp { VARIA_LERP = 0, VARIA_SLERP = 1 } varia_interp;
 
 /* steps latents from za to zb inclusive (steps >= 2): out[steps*L]. Slerp
  * interpolates the angle and the norm; it falls back to lerp when the two
- * latents are (anti)parallel or either is zero. */
+ * latents are (anti)parallel or either is zero. VARIA_ERR_NONFINITE when an
+ * input is NaN or infinite, or when a step has an element beyond float range
+ * (slerp of huge latents can exceed both endpoints); out is then unspecified. */
 varia_status varia_interpolate_latents(const float *za, const float *zb,
                                        int64_t L, int64_t steps,
                                        varia_interp how, float *out);
