@@ -246,10 +246,17 @@ varia_status varia_png_write(varia_ctx *ctx, const char *path,
 void varia_image_free(varia_image *img);
 
 /* Tile n examples (each channels x h x w floats in [0,1]) into a grid with `cols`
- * columns and `pad` pixels of padding (value pad_value in [0,1]). */
+ * columns and `pad` pixels of padding (value pad_value in [0,1]). The shape
+ * is [C,H,W] (C = 1 or 3), [H,W] (gray) or [D] with D a perfect square. */
 varia_status varia_image_grid(varia_ctx *ctx, const float *x, int64_t n,
                               const varia_shape *shape, int cols, int pad,
                               float pad_value, varia_image *out);
+/* The width and height (either may be NULL) of the grid varia_image_grid would
+ * make of n examples, without the examples: it refuses (VARIA_ERR_TOO_LARGE,
+ * _SHAPE, _ARG) exactly the arguments varia_image_grid refuses, so a caller
+ * can check before computing what it would tile. */
+varia_status varia_image_grid_size(varia_ctx *ctx, int64_t n, const varia_shape *shape,
+                                   int cols, int pad, int *width, int *height);
 
 #ifdef __cplusplus
 }
