@@ -316,9 +316,12 @@ static int interp_step(const float *za, const float *zb, int64_t L, double t, in
         ca = sin((1.0 - t) * omega) / so / na * nt;
         cb = sin(t * omega) / so / nb * nt;
     }
+    /* Below FLT_MAX + half its ulp a double rounds to a finite float; the
+     * test is on the double, as converting an out-of-range one is undefined. */
+    const double limit = (double)FLT_MAX + 0x1p103;
     for (int64_t j = 0; j < L; j++) {
         double v = ca * za[j] + cb * zb[j];
-        if (!(fabs(v) <= FLT_MAX))
+        if (!(fabs(v) < limit))
             return 0;
         out[j] = (float)v;
     }

@@ -6,6 +6,7 @@
 #include "rng.h"
 #include "tap.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -341,13 +342,17 @@ static void test_unit_range(varia_ctx *ctx)
 static void test_slerp_range(void)
 {
     const float big = 3.0e38f;
-    float za[2] = {big, big}, zb[2] = {big, -big}, out[6];
+    float za[2] = {big, big}, zb[2] = {big, -big}, out[8];
     varia_status st = varia_interpolate_latents(za, zb, 2, 3, VARIA_SLERP, out);
     tap_okf(st == VARIA_ERR_NONFINITE, "slerp from (3e38, 3e38) to (3e38, -3e38): the middle step's 4.2e38 -> "
             "NONFINITE (got %s)", varia_status_name(st));
     st = varia_interpolate_latents(za, zb, 2, 3, VARIA_LERP, out);
     tap_okf(st == VARIA_OK && out[2] == big && out[3] == 0.0f && out[5] == -big,
             "lerp between the same latents stays in range -> OK, (3e38, 0) midway");
+    float top[2] = {FLT_MAX, -FLT_MAX};
+    st = varia_interpolate_latents(top, top, 2, 4, VARIA_LERP, out);
+    tap_okf(st == VARIA_OK && out[2] == FLT_MAX && out[5] == -FLT_MAX,
+            "lerp from (FLT_MAX, -FLT_MAX) to itself -> OK, every step exact (%s)", varia_status_name(st));
     float ca[2] = {1e30f, 1e30f}, cb[2] = {1e30f, -1e30f};
     st = varia_interpolate_latents(ca, cb, 2, 3, VARIA_SLERP, out);
     tap_okf(st == VARIA_OK && fabsf(out[2] / 1.41421356e30f - 1.0f) < 1e-6f && fabsf(out[3]) < 1e24f,
