@@ -18,7 +18,9 @@ static const char *eval_usage =
     "  its reconstruction and KL terms, and active units. PATH is an IDX file,\n"
     "  a binarized-MNIST .amat file (either may be gzipped) or a PNG folder.\n"
     "  --binarize auto (default): data already 0/1 is used as is, other data is\n"
-    "  binarized dynamically (once per example, seeded) for Bernoulli models.\n";
+    "  binarized dynamically (once per example, seeded) for Bernoulli models.\n"
+    "  A K for which one example needs over 4e14 multiply-adds (K x parameters:\n"
+    "  an hour or more, with no progress shown) is refused (exit 20).\n";
 
 static int is_binary(const varia_dataset *d)
 {
