@@ -186,7 +186,9 @@ typedef enum varia_interp { VARIA_LERP = 0, VARIA_SLERP = 1 } varia_interp;
 
 /* steps latents from za to zb inclusive (steps >= 2): out[steps*L]. Slerp
  * interpolates the angle and the norm; it falls back to lerp when the two
- * latents are (anti)parallel or either is zero. */
+ * latents are (anti)parallel or either is zero. VARIA_ERR_NONFINITE when an
+ * input is NaN or infinite, or when a step has an element beyond float range
+ * (slerp of huge latents can exceed both endpoints); out is then unspecified. */
 varia_status varia_interpolate_latents(const float *za, const float *zb,
                                        int64_t L, int64_t steps,
                                        varia_interp how, float *out);
@@ -326,10 +328,17 @@ varia_status varia_png_write(varia_ctx *ctx, const char *path,
 void varia_image_free(varia_image *img);
 
 /* Tile n examples (each channels x h x w floats in [0,1]) into a grid with `cols`
- * columns and `pad` pixels of padding (value pad_value in [0,1]). */
+ * columns and `pad` pixels of padding (value pad_value in [0,1]). The shape
+ * is [C,H,W] (C = 1 or 3), [H,W] (gray) or [D] with D a perfect square. */
 varia_status varia_image_grid(varia_ctx *ctx, const float *x, int64_t n,
                               const varia_shape *shape, int cols, int pad,
                               float pad_value, varia_image *out);
+/* The width and height (either may be NULL) of the grid varia_image_grid would
+ * make of n examples, without the examples: it refuses (VARIA_ERR_TOO_LARGE,
+ * _SHAPE, _ARG) exactly the arguments varia_image_grid refuses, so a caller
+ * can check before computing what it would tile. */
+varia_status varia_image_grid_size(varia_ctx *ctx, int64_t n, const varia_shape *shape,
+                                   int cols, int pad, int *width, int *height);
 
 #ifdef __cplusplus
 }

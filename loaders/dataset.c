@@ -1,6 +1,8 @@
 /* Dataset loading: IDX (MNIST-style), binarized-MNIST .amat text, and folders
- * of PNGs. Files are read whole through gzfile.c, so gzip is transparent and
- * the decompressed size is capped. Every example becomes floats in [0, 1]. */
+ * of PNGs. Files are read through gzfile.c, so gzip is transparent, and no
+ * further than needed: an IDX header is checked before its data is inflated,
+ * and only the examples asked for (the limit) are read. Every example becomes
+ * floats in [0, 1]. */
 #include "ctx.h"
 #include "gzfile.h"
 
@@ -86,9 +88,9 @@ void varia_dataset_free(varia_dataset *d)
 
 /* ---- IDX ------------------------------------------------------------------ */
 
-/* Validate an IDX images header against the actual (decompressed) length. The
- * length must match exactly: a short file lies about its count, a long one
- * carries bytes nobody owns. */
+/* Validate an IDX images header (the first 16 bytes) before reading on: the
+ * size it declares must be within the caps, so a header claiming terabytes is
+ * refused before anything is inflated or allocated. */
 static varia_status idx_header(varia_ctx *ctx, const char *path, const uint8_t *buf, size_t len,
                                uint32_t dims[3])
 {
@@ -106,17 +108,11 @@ static varia_status idx_header(varia_ctx *ctx, const char *path, const uint8_t *
         return varia_fail(ctx, VARIA_ERR_TOO_LARGE, "'%s': IDX images of %ux%u exceed the cap",
                           path, dims[1], dims[2]);
     uint64_t want = 16 + (uint64_t)dims[0] * dims[1] * dims[2]; /* < 2^58: no overflow */
-    if (len < want)
-        return varia_fail(ctx, VARIA_ERR_DATASET,
-                          "'%s': truncated: header says %u images of %ux%u (%llu bytes), "
-                          "file holds %zu bytes", path, dims[0], dims[1], dims[2],
-                          (unsigned long long)want, len);
-    if (len > want)
-        return varia_fail(ctx, VARIA_ERR_DATASET,
-                          "'%s': %llu extra bytes at offset %llu: header says %u images of "
-                          "%ux%u, file holds %zu bytes", path,
-                          (unsigned long long)(len - want), (unsigned long long)want, dims[0],
-                          dims[1], dims[2], len);
+    if (want > VARIA_GZ_MAX_BYTES)
+        return varia_fail(ctx, VARIA_ERR_TOO_LARGE,
+                          "'%s': IDX header declares %u images of %ux%u (%llu bytes), over the "
+                          "cap of %zu bytes for a dataset file", path, dims[0], dims[1], dims[2],
+                          (unsigned long long)want, VARIA_GZ_MAX_BYTES);
     return VARIA_OK;
 }
 
@@ -151,8 +147,10 @@ static varia_status find_labels(varia_ctx *ctx, const char *path, char **name)
     return VARIA_OK;
 }
 
+/* The labels header, and the length when the whole file was asked for (all:
+ * `more` says whether bytes follow the `len` read). */
 static varia_status check_labels(varia_ctx *ctx, const char *name, const uint8_t *buf,
-                                 size_t len, uint32_t count)
+                                 size_t len, int more, uint32_t count, int64_t n)
 {
     if (len < 8)
         return varia_fail(ctx, VARIA_ERR_DATASET, "'%s': IDX labels header truncated (%zu of 8 "
@@ -163,53 +161,92 @@ static varia_status check_labels(varia_ctx *ctx, const char *name, const uint8_t
     if (be32(buf + 4) != count)
         return varia_fail(ctx, VARIA_ERR_DATASET, "'%s': header (byte 4) says %u labels but the "
                           "images file holds %u images", name, be32(buf + 4), count);
-    if (len != 8 + (uint64_t)count)
+    if (len < 8 + (uint64_t)n || (n == count && more))
         return varia_fail(ctx, VARIA_ERR_DATASET, "'%s': %s: header says %u labels, file holds "
-                          "%zu bytes (expected %llu)", name, len < 8 + (uint64_t)count ?
-                          "truncated" : "extra bytes", count, len,
-                          8 + (unsigned long long)count);
+                          "%s%zu bytes (expected %llu)", name, more ? "extra bytes" : "truncated",
+                          count, more ? "more than " : "", len, 8 + (unsigned long long)count);
     return VARIA_OK;
 }
 
-/* Load and validate the labels file `name`; keep the first n labels. */
+/* Load and validate the labels file `name`; keep the first n of its count
+ * labels, inflating no more than those (and one byte to see the end when all
+ * are wanted). */
 static varia_status load_labels(varia_ctx *ctx, const char *name, uint32_t count, int64_t n,
                                 uint8_t **labels)
 {
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    varia_status s = varia_read_whole_file(ctx, name, VARIA_GZ_MAX_BYTES, &buf, &len);
-    if (s == VARIA_OK)
-        s = check_labels(ctx, name, buf, len, count);
-    if (s != VARIA_OK) {
+    size_t want = 8 + (size_t)n + (n == count), got = 0;
+    uint8_t *buf = malloc(want);
+    varia_gz *s = NULL;
+    varia_status st = buf ? varia_gz_open(ctx, name, &s)
+                          : varia_fail(ctx, VARIA_ERR_NOMEM, "out of memory for labels");
+    if (st == VARIA_OK)
+        st = varia_gz_read(ctx, s, buf, want, &got);
+    varia_gz_close(s);
+    int more = n == count && got == want;
+    if (st == VARIA_OK)
+        st = check_labels(ctx, name, buf, more ? got - 1 : got, more, count, n);
+    if (st != VARIA_OK) {
         free(buf);
-        return s;
+        return st;
     }
     memmove(buf, buf + 8, (size_t)n); /* reuse the buffer: the labels follow the header */
     *labels = buf;
     return VARIA_OK;
 }
 
-static varia_status load_idx(varia_ctx *ctx, const char *path, const uint8_t *buf, size_t len,
-                             int64_t limit, varia_dataset *out)
+/* The pixels of the first n images, straight from the stream into floats in
+ * [0, 1] (no copy of the file in memory). When all are wanted, the stream must
+ * end right after them: a long file carries bytes nobody owns. */
+static varia_status idx_pixels(varia_ctx *ctx, const char *path, varia_gz *s,
+                               const uint32_t dims[3], int64_t n, float *x)
+{
+    uint8_t chunk[1 << 16];
+    uint64_t total = (uint64_t)n * dims[1] * dims[2], done = 0;
+    size_t got = 0;
+    while (done < total) {
+        size_t want = total - done < sizeof chunk ? (size_t)(total - done) : sizeof chunk;
+        varia_status st = varia_gz_read(ctx, s, chunk, want, &got);
+        if (st != VARIA_OK)
+            return st;
+        for (size_t i = 0; i < got; i++)
+            x[done + i] = (float)chunk[i] / 255.0f;
+        done += got;
+        if (got < want)
+            return varia_fail(ctx, VARIA_ERR_DATASET,
+                              "'%s': truncated: header says %u images of %ux%u (%llu bytes), "
+                              "file holds %llu bytes", path, dims[0], dims[1], dims[2],
+                              16 + (unsigned long long)dims[0] * dims[1] * dims[2],
+                              16 + (unsigned long long)done);
+    }
+    varia_status st = n == dims[0] ? varia_gz_read(ctx, s, chunk, 1, &got) : VARIA_OK;
+    if (st == VARIA_OK && n == dims[0] && got)
+        st = varia_fail(ctx, VARIA_ERR_DATASET, "'%s': extra bytes at offset %llu: header says "
+                        "%u images of %ux%u, the file goes on", path, 16 + (unsigned long long)total,
+                        dims[0], dims[1], dims[2]);
+    return st;
+}
+
+/* An IDX images file whose 16-byte header `head` was just read from s. */
+static varia_status load_idx(varia_ctx *ctx, const char *path, varia_gz *s, const uint8_t *head,
+                             size_t len, int64_t limit, varia_dataset *out)
 {
     uint32_t dims[3];
-    varia_status s = idx_header(ctx, path, buf, len, dims);
-    if (s != VARIA_OK)
-        return s;
+    varia_status st = idx_header(ctx, path, head, len, dims);
+    if (st != VARIA_OK)
+        return st;
     int64_t n = take(dims[0], limit), d = (int64_t)dims[1] * dims[2];
     float *x = NULL;
     uint8_t *labels = NULL;
     char *lname = NULL;
-    if ((s = alloc_floats(ctx, path, n, d, &x)) == VARIA_OK &&
-        (s = find_labels(ctx, path, &lname)) == VARIA_OK && lname)
-        s = load_labels(ctx, lname, dims[0], n, &labels);
+    if ((st = alloc_floats(ctx, path, n, d, &x)) == VARIA_OK &&
+        (st = idx_pixels(ctx, path, s, dims, n, x)) == VARIA_OK &&
+        (st = find_labels(ctx, path, &lname)) == VARIA_OK && lname)
+        st = load_labels(ctx, lname, dims[0], n, &labels);
     free(lname);
-    if (s != VARIA_OK) {
+    if (st != VARIA_OK) {
         free(x);
-        return s;
+        return st;
     }
-    for (int64_t i = 0; i < n * d; i++)
-        x[i] = (float)buf[16 + i] / 255.0f;
     varia_shape shape;
     image_shape(&shape, 1, dims[1], dims[2]);
     fill_out(out, n, &shape, d, x, labels);
@@ -497,33 +534,60 @@ static int looks_like_amat(const uint8_t *buf, size_t len)
     return len > 0 && (is_digit((char)buf[0]) || buf[0] == '.' || buf[0] == '+' || buf[0] == '-');
 }
 
+/* .amat text: the rest of the stream after `head`; with a limit, only as far
+ * as the lines asked for. */
+static varia_status load_amat_stream(varia_ctx *ctx, const char *path, varia_gz *s,
+                                     const uint8_t *head, size_t len, int64_t limit,
+                                     varia_dataset *out)
+{
+    uint8_t *buf = NULL;
+    size_t all = 0;
+    varia_status st = varia_gz_read_rest(ctx, s, head, len, VARIA_GZ_MAX_BYTES,
+                                         limit > 0 ? limit : 0, &buf, &all);
+    if (st == VARIA_OK)
+        st = load_amat(ctx, path, buf, all, limit, out);
+    free(buf);
+    return st;
+}
+
+/* Pick the reader from the first bytes (`head`, len of them) of stream s. */
+static varia_status dispatch(varia_ctx *ctx, const char *path, varia_gz *s, const uint8_t *head,
+                             size_t len, int64_t limit, varia_dataset *out)
+{
+    uint32_t magic = len >= 4 ? be32(head) : 0xffffffffu;
+    if (len == 0)
+        return varia_fail(ctx, VARIA_ERR_DATASET, "'%s' is empty", path);
+    if (magic == IDX_IMAGES_MAGIC)
+        return load_idx(ctx, path, s, head, len, limit, out);
+    if (magic == IDX_LABELS_MAGIC)
+        return varia_fail(ctx, VARIA_ERR_DATASET, "'%s' is an IDX labels file; pass the images "
+                          "file (its labels are found next to it)", path);
+    if ((magic >> 16) == 0)
+        return varia_fail(ctx, VARIA_ERR_DATASET, "'%s': unsupported IDX magic 0x%08x at byte 0 "
+                          "(expected 0x%08x: unsigned bytes, 3 dims)", path, magic,
+                          IDX_IMAGES_MAGIC);
+    if (looks_like_amat(head, len))
+        return load_amat_stream(ctx, path, s, head, len, limit, out);
+    return varia_fail(ctx, VARIA_ERR_DATASET, "'%s': unrecognised dataset format (not IDX, "
+                      ".amat text, or a directory of PNGs)", path);
+}
+
+/* Sniff the first 16 bytes, then let the format's reader take what it needs
+ * from the stream: a bomb whose first bytes are not a dataset is refused
+ * after 16 bytes, not after a gigabyte. */
 static varia_status load_file(varia_ctx *ctx, const char *path, int64_t limit,
                               varia_dataset *out)
 {
-    uint8_t *buf = NULL;
+    varia_gz *s = NULL;
+    uint8_t head[16];
     size_t len = 0;
-    varia_status s = varia_read_whole_file(ctx, path, VARIA_GZ_MAX_BYTES, &buf, &len);
-    if (s != VARIA_OK)
-        return s;
-    uint32_t magic = len >= 4 ? be32(buf) : 0xffffffffu;
-    if (len == 0)
-        s = varia_fail(ctx, VARIA_ERR_DATASET, "'%s' is empty", path);
-    else if (magic == IDX_IMAGES_MAGIC)
-        s = load_idx(ctx, path, buf, len, limit, out);
-    else if (magic == IDX_LABELS_MAGIC)
-        s = varia_fail(ctx, VARIA_ERR_DATASET, "'%s' is an IDX labels file; pass the images "
-                       "file (its labels are found next to it)", path);
-    else if ((magic >> 16) == 0)
-        s = varia_fail(ctx, VARIA_ERR_DATASET, "'%s': unsupported IDX magic 0x%08x at byte 0 "
-                       "(expected 0x%08x: unsigned bytes, 3 dims)", path, magic,
-                       IDX_IMAGES_MAGIC);
-    else if (looks_like_amat(buf, len))
-        s = load_amat(ctx, path, buf, len, limit, out);
-    else
-        s = varia_fail(ctx, VARIA_ERR_DATASET, "'%s': unrecognised dataset format (not IDX, "
-                       ".amat text, or a directory of PNGs)", path);
-    free(buf);
-    return s;
+    varia_status st = varia_gz_open(ctx, path, &s);
+    if (st == VARIA_OK)
+        st = varia_gz_read(ctx, s, head, sizeof head, &len);
+    if (st == VARIA_OK)
+        st = dispatch(ctx, path, s, head, len, limit, out);
+    varia_gz_close(s);
+    return st;
 }
 
 varia_status varia_dataset_load(varia_ctx *ctx, const char *path, int64_t limit,

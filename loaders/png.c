@@ -278,13 +278,15 @@ void varia_image_free(varia_image *img)
 
 /* ---- Grid ---------------------------------------------------------------- */
 
-/* One tile's geometry: [C,H,W] with C in {1,3}, or [D] with D a perfect square
- * (shown as a sqrt(D) x sqrt(D) gray image). */
+/* One tile's geometry: [C,H,W] with C in {1,3}, [H,W] (gray, as [1,H,W]), or
+ * [D] with D a perfect square (shown as a sqrt(D) x sqrt(D) gray image). */
 static varia_status tile_shape(varia_ctx *ctx, const varia_shape *shape, int *c, int *h,
                                int *w)
 {
-    if (shape->rank == 3) {
-        const int64_t *d = shape->dims;
+    if (shape->rank == 3 || shape->rank == 2) {
+        int64_t d[3] = {1, shape->dims[0], shape->dims[1]};
+        if (shape->rank == 3)
+            d[0] = shape->dims[0], d[1] = shape->dims[1], d[2] = shape->dims[2];
         if (d[0] != 1 && d[0] != 3)
             return varia_fail(ctx, VARIA_ERR_SHAPE, "image grid: channels must be 1 or 3, got %lld",
                               (long long)d[0]);
@@ -304,7 +306,8 @@ static varia_status tile_shape(varia_ctx *ctx, const varia_shape *shape, int *c,
         }
     }
     return varia_fail(ctx, VARIA_ERR_SHAPE,
-                      "image grid: shape must be [C,H,W] (C = 1 or 3) or [D] with D a perfect square");
+                      "image grid: shape must be [C,H,W] (C = 1 or 3), [H,W] or [D] with D a perfect "
+                      "square");
 }
 
 /* [0,1] float -> byte, rounding half up. NaN maps to 0. */
@@ -345,29 +348,50 @@ static varia_status grid_args(varia_ctx *ctx, const float *x, int64_t n, const v
     return VARIA_OK;
 }
 
-varia_status varia_image_grid(varia_ctx *ctx, const float *x, int64_t n, const varia_shape *shape,
-                              int cols, int pad, float pad_value, varia_image *out)
+varia_status varia_image_grid_size(varia_ctx *ctx, int64_t n, const varia_shape *shape, int cols, int pad,
+                                   int *width, int *height)
 {
-    if (out)
-        memset(out, 0, sizeof *out);
-    varia_status s = grid_args(ctx, x, n, shape, cols, pad, pad_value, out);
-    if (s != VARIA_OK)
-        return s;
+    static const float dummy = 0.0f; /* grid_args wants examples; none are read here */
+    varia_image unused;
+    varia_status s = grid_args(ctx, &dummy, n, shape, cols, pad, 0.0f, &unused);
     int c = 0, h = 0, w = 0;
-    if ((s = tile_shape(ctx, shape, &c, &h, &w)) != VARIA_OK)
+    if (s == VARIA_OK)
+        s = tile_shape(ctx, shape, &c, &h, &w);
+    if (s != VARIA_OK)
         return s;
     /* Every factor is capped at 2^26 or below, so these int64 products cannot overflow. */
     int64_t rows = (n + cols - 1) / cols;
     int64_t gw = (int64_t)cols * w + (int64_t)(cols + 1) * pad;
     int64_t gh = rows * h + (rows + 1) * pad;
     if (!size_ok(gw, gh))
-        return varia_fail(ctx, VARIA_ERR_TOO_LARGE, "image grid: %lldx%lld pixels exceeds the cap",
-                          (long long)gw, (long long)gh);
-    out->pixels = malloc((size_t)(gw * gh * c));
+        return varia_fail(ctx, VARIA_ERR_TOO_LARGE, "image grid: %lld examples in %d columns make "
+                          "%lldx%lld pixels, over the cap (%d per side, %lld in all)", (long long)n,
+                          cols, (long long)gw, (long long)gh, PNG_MAX_SIDE, (long long)PNG_MAX_PIXELS);
+    if (width)
+        *width = (int)gw;
+    if (height)
+        *height = (int)gh;
+    return VARIA_OK;
+}
+
+varia_status varia_image_grid(varia_ctx *ctx, const float *x, int64_t n, const varia_shape *shape,
+                              int cols, int pad, float pad_value, varia_image *out)
+{
+    if (out)
+        memset(out, 0, sizeof *out);
+    varia_status s = grid_args(ctx, x, n, shape, cols, pad, pad_value, out);
+    int c = 0, h = 0, w = 0, gw = 0, gh = 0;
+    if (s == VARIA_OK)
+        s = varia_image_grid_size(ctx, n, shape, cols, pad, &gw, &gh);
+    if (s == VARIA_OK)
+        s = tile_shape(ctx, shape, &c, &h, &w);
+    if (s != VARIA_OK)
+        return s;
+    out->pixels = malloc((size_t)gw * (size_t)gh * (size_t)c);
     if (!out->pixels)
         return varia_fail(ctx, VARIA_ERR_NOMEM, "image grid: out of memory");
-    out->width = (int)gw, out->height = (int)gh, out->channels = c;
-    memset(out->pixels, to_byte(pad_value), (size_t)(gw * gh * c)); /* pad and empty cells */
+    out->width = gw, out->height = gh, out->channels = c;
+    memset(out->pixels, to_byte(pad_value), (size_t)gw * (size_t)gh * (size_t)c); /* pad and empty cells */
     size_t per = (size_t)c * (size_t)h * (size_t)w;
     for (int64_t i = 0; i < n; i++)
         blit(out, x + (size_t)i * per, c, h, w, pad + (i % cols) * (w + pad),

@@ -9,6 +9,7 @@
 
 #include <stdatomic.h>
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,22 @@ varia_status varia_check_output(varia_ctx *ctx, const float *y, int64_t n, int64
         return VARIA_OK;
     return varia_fail(ctx, VARIA_ERR_NONFINITE, "%s: output %lld, element %lld is NaN (weights or input too extreme)",
                       op, (long long)(i / d), (long long)(i % d));
+}
+
+varia_status varia_check_unit_range(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n, int force,
+                                    const char *op)
+{
+    if (m->info.likelihood != VARIA_LIK_BERNOULLI && !force)
+        return VARIA_OK;
+    int64_t D = m->info.data_size;
+    for (int64_t i = 0; i < n * D; i++)
+        if (x[i] < 0.0f || x[i] > 1.0f)
+            return varia_fail(ctx, VARIA_ERR_ARG, "%s: example %lld, element %lld = %g is outside [0, 1]%s", op,
+                              (long long)(i / D), (long long)(i % D), (double)x[i],
+                              m->info.likelihood == VARIA_LIK_BERNOULLI
+                                  ? " (a Bernoulli model reads intensities in [0, 1], not 0..255)"
+                                  : " (dynamic binarization reads each value as a probability)");
+    return VARIA_OK;
 }
 
 float *varia_ws_get(varia_ctx *ctx, const varia_model *m, int64_t rows, size_t extra)
@@ -155,7 +172,8 @@ static varia_status check_encoder_call(varia_ctx *ctx, const varia_model *m, con
     if ((st = varia_opts_resolve(ctx, m, opts, n, op, c)) != VARIA_OK)
         return st;
     snprintf(what, sizeof what, "%s: example", op);
-    return varia_check_finite(ctx, x, n, m->info.data_size, what);
+    varia_status st2 = varia_check_finite(ctx, x, n, m->info.data_size, what);
+    return st2 == VARIA_OK ? varia_check_unit_range(ctx, m, x, n, 0, op) : st2;
 }
 
 varia_status varia_encode_ex(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
@@ -300,27 +318,47 @@ static double norm(const float *v, int64_t L)
     return sqrt(s);
 }
 
+/* Step s of `steps` from za to zb (L values each) into out: the weights of
+ * za and zb in double, so nothing overflows on the way, and a result beyond
+ * float range is reported (0) rather than stored as infinity. Slerp (ca, cb
+ * from the angle omega, with sin(omega) = so) keeps the norm on the line
+ * from |za| to |zb|, and some of its elements can exceed both endpoints'. */
+static int interp_step(const float *za, const float *zb, int64_t L, double t, int slerp, double na, double nb,
+                       double omega, double so, float *out)
+{
+    double ca = 1.0 - t, cb = t;
+    if (slerp) { /* unit directions by slerp, the norm by lerp */
+        double nt = (1.0 - t) * na + t * nb;
+        ca = sin((1.0 - t) * omega) / so / na * nt;
+        cb = sin(t * omega) / so / nb * nt;
+    }
+    /* Below FLT_MAX + half its ulp a double rounds to a finite float; the
+     * test is on the double, as converting an out-of-range one is undefined. */
+    const double limit = (double)FLT_MAX + 0x1p103;
+    for (int64_t j = 0; j < L; j++) {
+        double v = ca * za[j] + cb * zb[j];
+        if (!(fabs(v) < limit))
+            return 0;
+        out[j] = (float)v;
+    }
+    return 1;
+}
+
 varia_status varia_interpolate_latents(const float *za, const float *zb, int64_t L, int64_t steps,
                                        varia_interp how, float *out)
 {
     if (!za || !zb || !out || L < 1 || steps < 2 || steps > VARIA_MAX_ROWS || (how != VARIA_LERP && how != VARIA_SLERP))
         return VARIA_ERR_ARG;
+    if (varia_find_bad(za, L, 0) >= 0 || varia_find_bad(zb, L, 0) >= 0)
+        return VARIA_ERR_NONFINITE;
     double na = norm(za, L), nb = norm(zb, L), dot = 0.0;
     for (int64_t j = 0; j < L; j++)
         dot += (double)za[j] * zb[j];
     double cosw = (na > 0 && nb > 0) ? dot / (na * nb) : 1.0;
     double omega = acos(cosw < -1.0 ? -1.0 : cosw > 1.0 ? 1.0 : cosw), so = sin(omega);
     int slerp = how == VARIA_SLERP && so > 1e-6; /* (anti)parallel or zero: lerp */
-    for (int64_t s = 0; s < steps; s++) {
-        double t = (double)s / (double)(steps - 1);
-        double ca = 1.0 - t, cb = t;
-        if (slerp) { /* unit directions by slerp, the norm by lerp */
-            double nt = (1.0 - t) * na + t * nb;
-            ca = sin((1.0 - t) * omega) / so / na * nt;
-            cb = sin(t * omega) / so / nb * nt;
-        }
-        for (int64_t j = 0; j < L; j++)
-            out[s * L + j] = (float)(ca * za[j] + cb * zb[j]);
-    }
+    for (int64_t s = 0; s < steps; s++)
+        if (!interp_step(za, zb, L, (double)s / (double)(steps - 1), slerp, na, nb, omega, so, out + s * L))
+            return VARIA_ERR_NONFINITE;
     return VARIA_OK;
 }

@@ -225,12 +225,7 @@ static varia_status check_eval_args(varia_ctx *ctx, const varia_model *m, const 
     int64_t D = m->info.data_size;
     if ((st = varia_check_finite(ctx, x, n, D, "eval: example")) != VARIA_OK)
         return st;
-    int needs_unit = m->info.likelihood == VARIA_LIK_BERNOULLI || o->binarize == VARIA_BIN_DYNAMIC;
-    for (int64_t i = 0; needs_unit && i < n * D; i++)
-        if (x[i] < 0.0f || x[i] > 1.0f)
-            return varia_fail(ctx, VARIA_ERR_ARG, "eval: example %lld, element %lld = %g is outside [0, 1]",
-                              (long long)(i / D), (long long)(i % D), (double)x[i]);
-    return VARIA_OK;
+    return varia_check_unit_range(ctx, m, x, n, o->binarize == VARIA_BIN_DYNAMIC, "eval");
 }
 
 varia_status varia_eval_ex(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
@@ -267,7 +262,8 @@ varia_status varia_active_units(varia_ctx *ctx, const varia_model *m, const floa
         return varia_fail(ctx, VARIA_ERR_ARG, "active_units: null output or no examples");
     if (!varia_model_can(m, VARIA_CAN_ENCODE))
         return varia_fail(ctx, VARIA_ERR_UNSUPPORTED, "family '%s' has no encoder", m->info.family);
-    if ((st = varia_check_finite(ctx, x, n, m->info.data_size, "active_units: example")) != VARIA_OK)
+    if ((st = varia_check_finite(ctx, x, n, m->info.data_size, "active_units: example")) != VARIA_OK ||
+        (st = varia_check_unit_range(ctx, m, x, n, 0, "active_units")) != VARIA_OK)
         return st;
     int64_t E = varia_model_noise(m), D = m->info.data_size;
     float *means = malloc((size_t)(n * E) * sizeof(float)), *ws = varia_ws_get(ctx, m, VARIA_BATCH, 0);

@@ -365,8 +365,67 @@ EOF2
     expect_rc "a missing config file exits 3 (IO)" 3 "$VARIA" train "$T/none.json"
     printf '{"architecture": ' >"$T/broken.json"
     expect_rc "a truncated config exits 5 (JSON)" 5 "$VARIA" train "$T/broken.json"
+    sed "s|\"output\": \"$T/trained\"|\"output\": \"$T/deep/er/trained\"|" "$T/train.json" >"$T/deep.json"
+    expect_rc "train into an output whose parents are missing exits 0" 0 "$VARIA" train "$T/deep.json" --quiet
+    check "... creating them and writing the model" test -f "$T/deep/er/trained/model.json"
+    sed -e "s|\"output\": \"$T/trained\"|\"output\": \"$T/data.amat\"|" \
+        -e "s|\"train\": \"$T/tiny.amat\"|\"train\": \"$T/none.amat\"|" "$T/train.json" >"$T/outfile.json"
+    expect_rc "train into an output that is a file exits 3 (IO)" 3 "$VARIA" train "$T/outfile.json"
+    check "... checked before the data is loaded: the message names the output" err_has "data.amat' is not a directory"
 else
     skip "varia train" "built without the training module"
+fi
+
+# ---- refused before working; messages that name the real problem ----------------------
+# Commands a long run would end in failure are refused first, saying so; a
+# command that writes a file says what it wrote.
+# limit CMD...: CMD, killed after 60 s where timeout(1) exists (a regression
+# would otherwise run for hours; 124 then fails the check).
+limit() { if command -v timeout >/dev/null 2>&1; then timeout 60 "$@"; else "$@"; fi; }
+expect_rc "sample -n 1048576 (a grid 629k pixels tall) exits 20 (TOO_LARGE)" 20 \
+    limit "$VARIA" sample "$VAE" -n 1048576 -o "$T/huge.png"
+check "... refused before sampling, and says so" err_has "refused before sampling"
+check "... and writes no file" test ! -e "$T/huge.png"
+sed '/"shape": \[/{n;d;}' "$T/m/model.json" >"$T/m/rank2.json"
+expect_rc "a model with data shape [4, 5] (rank 2) loads" 0 "$VARIA" info "$T/m/rank2.json"
+check "... as 4x5" out_has "data shape:  4x5$"
+expect_rc "sample from the [4, 5] model exits 0" 0 "$VARIA" sample "$T/m/rank2.json" -n 6 --seed 3 -o "$T/r2.png"
+check "... and writes the same PNG as the [1, 4, 5] model" cmp -s "$T/r2.png" "$T/s3a.png"
+expect_rc "decode -o exits 0" 0 "$VARIA" decode "$VAE" z:0.1,0.2,0.3 -o "$T/dec2.png"
+check "... and says what it wrote, where" out_has "wrote .* to $T/dec2.png"
+expect_rc "reconstruct exits 0" 0 "$VARIA" reconstruct "$VAE" --data "$T/data.amat" --limit 2 -o "$T/rec2.png"
+check "... and says what it wrote: 2 examples and their reconstructions" out_has "wrote 2 example.* to $T/rec2.png"
+check "... a PNG" is_png "$T/rec2.png"
+expect_rc "decode z:1e39,0,0 exits 2" 2 "$VARIA" decode "$VAE" z:1e39,0,0 -o "$T/x.png"
+check "... saying value 1 is out of range (not a count problem)" err_has "value 1 (1e39) is out of range"
+expect_rc "decode z:0,0 (model latent 3) exits 2" 2 "$VARIA" decode "$VAE" z:0,0 -o "$T/x.png"
+check "... saying it has fewer than 3 numbers" err_has "fewer than 3 numbers"
+expect_rc "encode data.amat:-1 exits 2 (a bad index, not a PNG path)" 2 "$VARIA" encode "$VAE" "$T/data.amat:-1"
+check "... saying the index is no example number" err_has "index '-1' is not an example number"
+expect_rc "encode data.amat:99999999999999999999 exits 2" 2 "$VARIA" encode "$VAE" "$T/data.amat:99999999999999999999"
+expect_rc "encode data.amat:5 exits 2" 2 "$VARIA" encode "$VAE" "$T/data.amat:5"
+check "... saying the file holds 3 examples" err_has "holds 3 example(s): index 5 is out of range"
+# IDX images of the model's size but another geometry: 2 images of 2x10 (20
+# values, as the model's 4x5); and 2 images of 4x5, which fit.
+idx() { printf '\000\000\010\003\000\000\000\002\000\000\000%b\000\000\000%b' "$2" "$3" >"$1"; head -c 40 /dev/zero >>"$1"; }
+idx "$T/g210-images-idx3-ubyte" '\002' '\012'
+idx "$T/g45-images-idx3-ubyte" '\004' '\005'
+expect_rc "eval on IDX images of 2x10 for a 4x5 model exits 15 (SHAPE)" 15 \
+    "$VARIA" eval "$VAE" --data "$T/g210-images-idx3-ubyte" --k 2
+check "... naming both geometries" err_has "holds 10x2 images with 1 channel(s); the model needs 5x4"
+expect_rc "encode of one such image exits 15" 15 "$VARIA" encode "$VAE" "$T/g210-images-idx3-ubyte:0"
+expect_rc "reconstruct of them exits 15" 15 "$VARIA" reconstruct "$VAE" --data "$T/g210-images-idx3-ubyte" -o "$T/x.png"
+expect_rc "eval on IDX images of 4x5 exits 0" 0 "$VARIA" eval "$VAE" --data "$T/g45-images-idx3-ubyte" --k 2
+expect_rc "slerp whose path leaves float range exits 19 (NONFINITE)" 19 \
+    "$VARIA" interpolate "$VAE" z:3e38,3e38,0 z:3e38,-3e38,0 --steps 3 --slerp -o "$T/x.png"
+check "... saying the slerp path leaves float range" err_has "slerp path between these latents leaves float range"
+SHIPPED=$ROOT/models/vae-mnist-dyn
+if [ -f "$SHIPPED/model.json" ]; then
+    expect_rc "eval --k 4294967296 on the shipped 784-200-200-50 model exits 20 (TOO_LARGE) at once" 20 \
+        limit "$VARIA" eval "$SHIPPED/model.json" --data "$SHIPPED/heldout-images-idx3-ubyte.gz" --k 4294967296 --limit 1
+    check "... saying one example would take an hour or more" err_has "an hour or more per example"
+else
+    skip "eval with a k of hours per example" "no shipped model"
 fi
 
 # ---- summary --------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 #include "rng.h"
 #include "tap.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -278,11 +279,12 @@ static void test_reconstruct_encode_sample(void)
     varia_ctx_free(c[0]), varia_ctx_free(c[1]);
 }
 
-/* Finite but huge inputs overflow an identity-activation encoder: reconstruct
- * names the example whose posterior mean is not finite instead of decoding it. */
+/* Finite but huge inputs overflow a leaky-ReLU encoder: reconstruct names the
+ * example whose posterior mean is not finite instead of decoding it. (A
+ * Gaussian model: a Bernoulli one refuses inputs outside [0, 1] up front.) */
 static void test_reconstruct_overflow(varia_ctx *ctx)
 {
-    varia_model *m = load(ctx, "vae1_identity_bern");
+    varia_model *m = load(ctx, "vae1_leaky_gauss_fixed");
     if (!m)
         return;
     int64_t D = m->info.data_size, n = 300;
@@ -295,6 +297,70 @@ static void test_reconstruct_overflow(varia_ctx *ctx)
             "reconstruct whose encoder overflows -> NONFINITE naming the first such example (%s)", msg);
     free(x), free(out);
     varia_model_free(m);
+}
+
+/* The [0, 1] check eval makes for Bernoulli models covers every operation that
+ * reads examples: 0..255 pixels are refused by name, not encoded into
+ * confident nonsense; a Gaussian model takes any finite value. */
+static void test_unit_range(varia_ctx *ctx)
+{
+    varia_model *m = load(ctx, "vae1_tanh_bern"), *g = load(ctx, "vae1_leaky_gauss_fixed");
+    if (!m || !g) {
+        tap_check(0, "unit range: models load");
+        varia_model_free(m), varia_model_free(g);
+        return;
+    }
+    float x[40] = {0}, z[6], lv[6], rec[40];
+    x[20 + 7] = 255.0f; /* example 1, element 7 */
+    int units, per[8];
+    struct { varia_status st; const char *op; } got[4] = {
+        {varia_encode(ctx, m, x, 2, z, lv), "encode"}, {VARIA_OK, "encode_sample"}, {VARIA_OK, "reconstruct"},
+        {VARIA_OK, "active_units"}};
+    int ok = got[0].st == VARIA_ERR_ARG && strstr(varia_ctx_message(ctx), "encode: example 1, element 7 = 255");
+    got[1].st = varia_encode_sample(ctx, m, x, 2, 1, z);
+    ok &= got[1].st == VARIA_ERR_ARG && strstr(varia_ctx_message(ctx), "encode_sample: example 1, element 7 = 255");
+    got[2].st = varia_reconstruct(ctx, m, x, 2, rec);
+    ok &= got[2].st == VARIA_ERR_ARG && strstr(varia_ctx_message(ctx), "reconstruct: example 1, element 7 = 255");
+    got[3].st = varia_active_units(ctx, m, x, 2, &units, per);
+    ok &= got[3].st == VARIA_ERR_ARG && strstr(varia_ctx_message(ctx), "active_units: example 1, element 7 = 255");
+    for (int i = 0; i < 4; i++)
+        printf("# %s of a 255 pixel (Bernoulli): %s\n", got[i].op, varia_status_name(got[i].st));
+    x[20 + 7] = -0.25f;
+    ok &= varia_encode(ctx, m, x, 2, z, lv) == VARIA_ERR_ARG && strstr(varia_ctx_message(ctx), "-0.25");
+    x[20 + 7] = 1.0f;
+    ok &= varia_encode(ctx, m, x, 2, z, lv) == VARIA_OK && varia_reconstruct(ctx, m, x, 2, rec) == VARIA_OK;
+    tap_check(ok, "Bernoulli model: encode, encode_sample, reconstruct, active units refuse data outside [0, 1] "
+                  "(ARG, naming op, example, element, value); data in [0, 1] passes");
+    x[7] = 255.0f;
+    tap_check(varia_encode(ctx, g, x, 1, z, lv) == VARIA_OK && varia_encode_sample(ctx, g, x, 1, 1, z) == VARIA_OK,
+              "Gaussian model: encode and encode_sample take a value of 255");
+    varia_model_free(m), varia_model_free(g);
+}
+
+/* Slerp of large finite latents: its path can leave float range (the norm is
+ * interpolated, and an element of the middle step exceeds both endpoints').
+ * That is VARIA_ERR_NONFINITE, never infinity returned as VARIA_OK. */
+static void test_slerp_range(void)
+{
+    const float big = 3.0e38f;
+    float za[2] = {big, big}, zb[2] = {big, -big}, out[8];
+    varia_status st = varia_interpolate_latents(za, zb, 2, 3, VARIA_SLERP, out);
+    tap_okf(st == VARIA_ERR_NONFINITE, "slerp from (3e38, 3e38) to (3e38, -3e38): the middle step's 4.2e38 -> "
+            "NONFINITE (got %s)", varia_status_name(st));
+    st = varia_interpolate_latents(za, zb, 2, 3, VARIA_LERP, out);
+    tap_okf(st == VARIA_OK && out[2] == big && out[3] == 0.0f && out[5] == -big,
+            "lerp between the same latents stays in range -> OK, (3e38, 0) midway");
+    float top[2] = {FLT_MAX, -FLT_MAX};
+    st = varia_interpolate_latents(top, top, 2, 4, VARIA_LERP, out);
+    tap_okf(st == VARIA_OK && out[2] == FLT_MAX && out[5] == -FLT_MAX,
+            "lerp from (FLT_MAX, -FLT_MAX) to itself -> OK, every step exact (%s)", varia_status_name(st));
+    float ca[2] = {1e30f, 1e30f}, cb[2] = {1e30f, -1e30f};
+    st = varia_interpolate_latents(ca, cb, 2, 3, VARIA_SLERP, out);
+    tap_okf(st == VARIA_OK && fabsf(out[2] / 1.41421356e30f - 1.0f) < 1e-6f && fabsf(out[3]) < 1e24f,
+            "slerp of (1e30, +-1e30) -> OK, middle (1.414e30, 0) (got %g, %g)", (double)out[2], (double)out[3]);
+    za[1] = NAN;
+    tap_check(varia_interpolate_latents(za, zb, 2, 3, VARIA_LERP, out) == VARIA_ERR_NONFINITE,
+              "interpolation from a latent holding NaN -> NONFINITE");
 }
 
 int main(void)
@@ -310,6 +376,8 @@ int main(void)
     test_small_batch_threads();
     test_reconstruct_encode_sample();
     test_reconstruct_overflow(ctx);
+    test_unit_range(ctx);
+    test_slerp_range();
     varia_ctx_free(ctx);
     return tap_done();
 }

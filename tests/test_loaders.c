@@ -325,9 +325,9 @@ static int test_grid_layout(void)
 static int test_grid_rgb_and_vector(void)
 {
     float rgb[6] = {1.0f, 0.0f, 0.0f, 1.0f, 0.2f, 0.4f}; /* R plane, G plane, B plane */
-    varia_shape s3 = {3, {3, 1, 2, 0}}, s1 = {1, {4, 0, 0, 0}};
+    varia_shape s3 = {3, {3, 1, 2, 0}}, s1 = {1, {4, 0, 0, 0}}, s2 = {2, {1, 4, 0, 0}};
     float vec[4] = {0, 1, 1, 0};
-    varia_image g = {0}, v = {0};
+    varia_image g = {0}, v = {0}, h = {0};
     int ok = expect(varia_image_grid(ctx, rgb, 1, &s3, 1, 0, 0.0f, &g), VARIA_OK, "rgb") &&
              check(g.width == 2 && g.height == 1 && g.channels == 3, "rgb size") &&
              check(px_at(&g, 0, 0, 0) == 255 && px_at(&g, 0, 0, 1) == 0 &&
@@ -335,9 +335,14 @@ static int test_grid_rgb_and_vector(void)
                    px_at(&g, 1, 0, 1) == 255 && px_at(&g, 1, 0, 2) == 102, "interleaving") &&
              expect(varia_image_grid(ctx, vec, 1, &s1, 1, 0, 0.0f, &v), VARIA_OK, "vector") &&
              check(v.width == 2 && v.height == 2 && v.channels == 1 && px_at(&v, 1, 0, 0) == 255,
-                   "[4] as 2x2");
+                   "[4] as 2x2") &&
+             /* [H,W] is a gray image, as [1,H,W]: 1 row of 4 here, not a 2x2 square */
+             expect(varia_image_grid(ctx, vec, 1, &s2, 1, 0, 0.0f, &h), VARIA_OK, "[1,4] rank 2") &&
+             check(h.width == 4 && h.height == 1 && h.channels == 1 && px_at(&h, 1, 0, 0) == 255 &&
+                       px_at(&h, 3, 0, 0) == 0, "[1,4] as 4x1 gray");
     varia_image_free(&g);
     varia_image_free(&v);
+    varia_image_free(&h);
     return ok;
 }
 
@@ -345,7 +350,7 @@ static int test_grid_errors(void)
 {
     float x[64] = {0};
     varia_shape good = {3, {1, 2, 2, 0}}, five = {1, {5, 0, 0, 0}}, c2 = {3, {2, 2, 2, 0}},
-                big = {3, {1, 28, 28, 0}}, rank2 = {2, {2, 2, 0, 0}};
+                big = {3, {1, 28, 28, 0}}, rank4 = {4, {1, 1, 2, 2}};
     varia_image g = {0};
     return expect(varia_image_grid(ctx, x, 0, &good, 1, 0, 0, &g), VARIA_ERR_ARG, "n=0") &&
            expect(varia_image_grid(ctx, x, 1, &good, 0, 0, 0, &g), VARIA_ERR_ARG, "cols=0") &&
@@ -354,7 +359,7 @@ static int test_grid_errors(void)
            expect(varia_image_grid(ctx, NULL, 1, &good, 1, 0, 0, &g), VARIA_ERR_ARG, "null x") &&
            expect(varia_image_grid(ctx, x, 1, &five, 1, 0, 0, &g), VARIA_ERR_SHAPE, "[5]") &&
            expect(varia_image_grid(ctx, x, 1, &c2, 1, 0, 0, &g), VARIA_ERR_SHAPE, "C=2") &&
-           expect(varia_image_grid(ctx, x, 1, &rank2, 1, 0, 0, &g), VARIA_ERR_SHAPE, "rank2") &&
+           expect(varia_image_grid(ctx, x, 1, &rank4, 1, 0, 0, &g), VARIA_ERR_SHAPE, "rank4") &&
            /* 100000 tiles in one column: 2.8M pixels tall; checked before x is read */
            expect(varia_image_grid(ctx, x, 100000, &big, 1, 0, 0, &g), VARIA_ERR_TOO_LARGE,
                   "tall") &&
@@ -478,13 +483,19 @@ static int test_idx_lies(void)
 
 static int test_idx_huge_header(void)
 {
-    /* Header claims 4e9 images of 28x28 in a 16-byte file: must fail without
-     * allocating; and a 65536-wide image exceeds the per-side cap. */
-    uint32_t lie[3] = {4000000000u, 28, 28}, wide[3] = {1, 1, 65536};
+    /* Header claims 4e9 images of 28x28 (3 TB) in a 16-byte file: over the
+     * dataset cap, refused from the header alone; 1000 images in the same 16
+     * bytes is a plausible size but a truncated file; and a 65536-wide image
+     * exceeds the per-side cap. */
+    uint32_t lie[3] = {4000000000u, 28, 28}, short_lie[3] = {1000, 28, 28}, wide[3] = {1, 1, 65536};
     size_t len = 0;
     uint8_t *a = idx_bytes(0x803, 3, lie, 0, &len);
     int ok = write_bytes(tp("lie.idx"), a, len) &&
-             load_fails(tp("lie.idx"), VARIA_ERR_DATASET, "truncated");
+             load_fails(tp("lie.idx"), VARIA_ERR_TOO_LARGE, "declares 4000000000 images");
+    free(a);
+    a = idx_bytes(0x803, 3, short_lie, 0, &len);
+    ok = ok && write_bytes(tp("short.idx"), a, len) &&
+         load_fails(tp("short.idx"), VARIA_ERR_DATASET, "truncated");
     free(a);
     a = idx_bytes(0x803, 3, wide, 0, &len);
     ok = ok && write_bytes(tp("wide.idx"), a, len) &&
@@ -761,7 +772,7 @@ int main(void)
     report(test_png_huge(), "huge declared png dims -> VARIA_ERR_TOO_LARGE");
     report(test_png_write_errors(), "png write argument and io errors");
     report(test_grid_layout(), "grid layout, padding, clamping");
-    report(test_grid_rgb_and_vector(), "grid rgb interleaving and [D] vectors");
+    report(test_grid_rgb_and_vector(), "grid rgb interleaving, [D] vectors, [H,W] gray");
     report(test_grid_errors(), "grid argument validation");
     report(test_idx_roundtrips(), "idx raw and gz roundtrip with labels");
     report(test_idx_limit(), "idx limit");

@@ -8,12 +8,39 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 varia_status tr_make_dir(varia_ctx *ctx, const char *dir)
 {
     if (mkdir(dir, 0777) == 0 || errno == EEXIST)
         return VARIA_OK;
     return varia_fail(ctx, VARIA_ERR_IO, "cannot create directory '%s': %s", dir, strerror(errno));
+}
+
+varia_status tr_prepare_output(varia_ctx *ctx, const char *dir)
+{
+    char path[1100];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof path)
+        return varia_fail(ctx, VARIA_ERR_ARG, "train: output path empty or too long: '%.100s'", dir);
+    memcpy(path, dir, n + 1);
+    for (char *p = path + 1; *p; p++) { /* each parent in turn, as mkdir -p */
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        varia_status st = tr_make_dir(ctx, path);
+        *p = '/';
+        if (st != VARIA_OK)
+            return st;
+    }
+    varia_status st = tr_make_dir(ctx, path);
+    struct stat sb;
+    if (st == VARIA_OK && (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)))
+        st = varia_fail(ctx, VARIA_ERR_IO, "train: output '%s' is not a directory", dir);
+    if (st == VARIA_OK && access(dir, W_OK | X_OK) != 0)
+        st = varia_fail(ctx, VARIA_ERR_IO, "train: cannot write in the output directory '%s': %s", dir,
+                        strerror(errno));
+    return st;
 }
 
 /* Write len bytes of a then b to path via path.tmp and rename. */

@@ -28,4 +28,10 @@ varia_status tr_save_model(varia_ctx *ctx, const char *dir, const tr_model *md, 
 /* Create dir if it does not exist (one level). */
 varia_status tr_make_dir(varia_ctx *ctx, const char *dir);
 
+/* Make the output directory ready before any work: create it and its missing
+ * parents, and check that it is a directory we can write in, so a bad output
+ * fails in a second (VARIA_ERR_IO naming it), not after loading data and
+ * training. */
+varia_status tr_prepare_output(varia_ctx *ctx, const char *dir);
+
 #endif

@@ -132,6 +132,8 @@ varia_status varia_train_open(varia_ctx *ctx, const char *config_path, const var
     snprintf(t->config_path, sizeof t->config_path, "%s", config_path);
     varia_status st = tr_config_load(ctx, config_path, &t->c);
     if (st == VARIA_OK)
+        st = tr_prepare_output(ctx, t->c.output);
+    if (st == VARIA_OK)
         st = setup(ctx, t);
     int found = 0;
     if (st == VARIA_OK && t->opts.resume)

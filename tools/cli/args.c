@@ -1,6 +1,8 @@
 /* Option parsing and shared helpers for the varia CLI. */
 #include "args.h"
 
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <float.h>
 #include <math.h>
@@ -143,15 +145,26 @@ int cli_load_model(varia_ctx *ctx, const char *path, varia_model **m, varia_info
     return varia_model_info(*m, info);
 }
 
+/* The image geometry of an example shape: [C,H,W], or [H,W] as one channel.
+ * Returns 0 for shapes without one (vectors). */
+static int image_dims(const varia_shape *s, int64_t *c, int64_t *h, int64_t *w)
+{
+    if (s->rank != 2 && s->rank != 3)
+        return 0;
+    *c = s->rank == 3 ? s->dims[0] : 1;
+    *h = s->dims[s->rank - 2];
+    *w = s->dims[s->rank - 1];
+    return 1;
+}
+
 static int example_from_png(varia_ctx *ctx, const varia_info *info, const char *path, float *x)
 {
     varia_image img;
     varia_status st = varia_png_read(ctx, path, &img);
     if (st != VARIA_OK)
         return cli_report(ctx, st);
-    const varia_shape *s = &info->data_shape;
-    int64_t c = s->rank == 3 ? s->dims[0] : 1, h = s->rank == 3 ? s->dims[1] : 0, w = s->rank == 3 ? s->dims[2] : 0;
-    if (s->rank != 3 || img.channels != c || img.height != h || img.width != w) {
+    int64_t c = 1, h = 0, w = 0;
+    if (!image_dims(&info->data_shape, &c, &h, &w) || img.channels != c || img.height != h || img.width != w) {
         int rc = cli_error(VARIA_ERR_SHAPE, "'%s' is %dx%d with %d channel(s); the model needs %lldx%lld with %lld", path,
                            img.width, img.height, img.channels, (long long)w, (long long)h, (long long)c);
         varia_image_free(&img);
@@ -164,40 +177,69 @@ static int example_from_png(varia_ctx *ctx, const varia_info *info, const char *
     return VARIA_OK;
 }
 
-/* DATASET:INDEX: split at the last colon when what follows is a number. */
+int cli_check_examples(const varia_info *info, const varia_dataset *d, const char *path)
+{
+    int64_t c = 1, h = 0, w = 0, dc = 1, dh = 0, dw = 0;
+    if (d->example_size != info->data_size)
+        return cli_error(VARIA_ERR_SHAPE, "'%s' has examples of %lld values; the model needs %lld", path,
+                         (long long)d->example_size, (long long)info->data_size);
+    if (image_dims(&info->data_shape, &c, &h, &w) && image_dims(&d->shape, &dc, &dh, &dw) &&
+        (c != dc || h != dh || w != dw))
+        return cli_error(VARIA_ERR_SHAPE, "'%s' holds %lldx%lld images with %lld channel(s); the model needs %lldx%lld "
+                         "with %lld", path, (long long)dw, (long long)dh, (long long)dc, (long long)w, (long long)h,
+                         (long long)c);
+    return VARIA_OK;
+}
+
+/* A regular file of that name exists (a PNG whose name ends in ":3" is still
+ * a PNG). */
+static int is_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* DATASET:INDEX: split at the last colon when what follows is an integer.
+ * Returns 1 for an index (in [0, 2^31)), -1 for an integer that is not one
+ * (negative, too large: a bad index, not a file name), 0 for no index. */
 static int split_index(const char *spec, char *path, size_t cap, int64_t *index)
 {
     const char *colon = strrchr(spec, ':');
     char *end;
     if (!colon || colon == spec || (size_t)(colon - spec) >= cap)
         return 0;
+    errno = 0;
     long long v = strtoll(colon + 1, &end, 10);
-    if (end == colon + 1 || *end || v < 0)
+    if (end == colon + 1 || *end)
         return 0;
     memcpy(path, spec, (size_t)(colon - spec));
     path[colon - spec] = '\0';
     *index = v;
-    return 1;
+    return errno || v < 0 || v >= ((int64_t)1 << 31) ? -1 : 1;
 }
 
 int cli_load_example(varia_ctx *ctx, const varia_info *info, const char *spec, float *x)
 {
     char path[4096];
-    int64_t index;
-    if (!split_index(spec, path, sizeof path, &index))
+    int64_t index = 0;
+    int kind = is_file(spec) ? 0 : split_index(spec, path, sizeof path, &index);
+    if (kind == 0)
         return example_from_png(ctx, info, spec, x);
+    if (kind < 0)
+        return cli_error(VARIA_ERR_ARG, "'%s': index '%s' is not an example number (0, 1, 2, ... below 2^31)", spec,
+                         strrchr(spec, ':') + 1);
     varia_dataset d;
     varia_status st = varia_dataset_load(ctx, path, index + 1, &d);
     if (st != VARIA_OK)
         return cli_report(ctx, st);
-    if (d.example_size != info->data_size || index >= d.n)
-        st = cli_error(d.example_size != info->data_size ? VARIA_ERR_SHAPE : VARIA_ERR_ARG,
-                        "'%s': example %lld of %lld, size %lld (the model needs %lld)", path, (long long)index,
-                        (long long)d.n, (long long)d.example_size, (long long)info->data_size);
-    else
+    int rc = cli_check_examples(info, &d, path);
+    if (!rc && index >= d.n)
+        rc = cli_error(VARIA_ERR_ARG, "'%s' holds %lld example(s): index %lld is out of range (0 to %lld)", path,
+                       (long long)d.n, (long long)index, (long long)d.n - 1);
+    if (!rc)
         memcpy(x, d.x + index * d.example_size, (size_t)d.example_size * sizeof(float));
     varia_dataset_free(&d);
-    return st;
+    return rc;
 }
 
 int cli_parse_latent(const char *spec, int64_t L, float *z)
@@ -206,19 +248,35 @@ int cli_parse_latent(const char *spec, int64_t L, float *z)
     for (int64_t j = 0; j < L; j++) {
         char *end;
         double v = strtod(p, &end);
-        if (end == p || !isfinite(v) || fabs(v) > FLT_MAX || (j + 1 < L && *end != ',') || (j + 1 == L && *end))
-            return cli_error(VARIA_ERR_ARG, "latent '%.40s...' must be %lld comma-separated numbers", spec,
-                              (long long)L);
+        if (end == p || (*end != ',' && *end) || isnan(v))
+            return cli_error(VARIA_ERR_ARG, "latent '%.40s': value %lld ('%.*s') is not a number", spec, (long long)j + 1,
+                             (int)strcspn(p, ",") < 24 ? (int)strcspn(p, ",") : 24, p);
+        if (!isfinite(v) || fabs(v) > FLT_MAX)
+            return cli_error(VARIA_ERR_ARG, "latent '%.40s': value %lld (%.*s) is out of range (a float's magnitude is "
+                             "at most %g)", spec, (long long)j + 1, (int)(end - p) < 24 ? (int)(end - p) : 24, p,
+                             (double)FLT_MAX);
+        if ((j + 1 < L && *end != ',') || (j + 1 == L && *end))
+            return cli_error(VARIA_ERR_ARG, "latent '%.40s' %s %lld numbers (the model's latent size)", spec,
+                             j + 1 < L ? "has fewer than" : end[1] ? "has more than" : "ends in a comma after",
+                             (long long)L);
         z[j] = (float)v;
         p = end + 1;
     }
     return VARIA_OK;
 }
 
+int cli_check_grid(varia_ctx *ctx, int64_t n, const varia_shape *shape, int cols, const char *what)
+{
+    varia_status st = varia_image_grid_size(ctx, n, shape, cols, CLI_GRID_PAD, NULL, NULL);
+    if (st != VARIA_OK)
+        return cli_error(st, "%s; refused before %s", varia_ctx_message(ctx), what);
+    return VARIA_OK;
+}
+
 int cli_write_grid(varia_ctx *ctx, const char *path, const float *x, int64_t n, const varia_shape *shape, int cols)
 {
     varia_image img;
-    varia_status st = varia_image_grid(ctx, x, n, shape, cols, 2, 0.5f, &img);
+    varia_status st = varia_image_grid(ctx, x, n, shape, cols, CLI_GRID_PAD, 0.5f, &img);
     if (st == VARIA_OK)
         st = varia_png_write(ctx, path, &img);
     varia_image_free(&img);

@@ -39,8 +39,17 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 int cli_load_model(varia_ctx *ctx, const char *path, varia_model **m, varia_info *info);
 /* One input example into x[data_size]: a PNG file, or DATASET:INDEX. */
 int cli_load_example(varia_ctx *ctx, const varia_info *info, const char *spec, float *x);
+/* A dataset's examples must fit the model: the same size, and the same image
+ * geometry when both have one (28x28 images of a [1,28,28] model, not 14x56). */
+int cli_check_examples(const varia_info *info, const varia_dataset *d, const char *path);
 /* A latent "z:v1,v2,..." into z[L]. */
 int cli_parse_latent(const char *spec, int64_t L, float *z);
+/* Padding between the tiles of every grid the CLI writes. */
+#define CLI_GRID_PAD 2
+/* Refuse, before any work, a grid of n examples that cli_write_grid could not
+ * write (too large, or a shape that is no image); `what` names the work
+ * spared in the message ("sampling"). */
+int cli_check_grid(varia_ctx *ctx, int64_t n, const varia_shape *shape, int cols, const char *what);
 /* Tile n examples into a PNG grid with `cols` columns. */
 int cli_write_grid(varia_ctx *ctx, const char *path, const float *x, int64_t n, const varia_shape *shape, int cols);
 

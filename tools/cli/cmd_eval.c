@@ -18,7 +18,9 @@ static const char *eval_usage =
     "  its reconstruction and KL terms, and active units. PATH is an IDX file,\n"
     "  a binarized-MNIST .amat file (either may be gzipped) or a PNG folder.\n"
     "  --binarize auto (default): data already 0/1 is used as is, other data is\n"
-    "  binarized dynamically (once per example, seeded) for Bernoulli models.\n";
+    "  binarized dynamically (once per example, seeded) for Bernoulli models.\n"
+    "  A K for which one example needs over 4e14 multiply-adds (K x parameters:\n"
+    "  an hour or more, with no progress shown) is refused (exit 20).\n";
 
 static int is_binary(const varia_dataset *d)
 {
@@ -96,6 +98,24 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* The most work one example may ask for: k importance samples through about
+ * n_params multiply-adds each. 4e14 is about an hour of one core that does
+ * 1e11 multiply-adds a second (AVX-512; more on slower ones): a k that size is
+ * a typo or a misunderstanding, and eval shows no progress within an example. */
+#define WORK_PER_EXAMPLE 4e14
+
+/* Refuse a k whose single example would run for an hour or more, saying so. */
+static int check_work(const varia_info *in, int64_t k)
+{
+    double per_sample = (double)(in->n_params > 0 ? in->n_params : 1), work = (double)k * per_sample;
+    if (work <= WORK_PER_EXAMPLE)
+        return 0;
+    return cli_error(VARIA_ERR_TOO_LARGE, "--k %lld: each example would take %lld samples through this "
+                     "%lld-parameter model, about %.1e multiply-adds: an hour or more per example on one core, "
+                     "with no progress shown; at most --k %.0f for this model", (long long)k, (long long)k,
+                     (long long)in->n_params, work, floor(WORK_PER_EXAMPLE / per_sample));
+}
+
 typedef struct eval_args {
     int64_t k, limit, threads;
     uint64_t seed;
@@ -111,10 +131,11 @@ static int run(varia_ctx *ctx, cli_opt *opts, const char *model_path, const eval
     varia_eval_opts eo = {.k = a->k, .seed = a->seed};
     int rc = cli_load_model(ctx, model_path, &m, &in);
     if (!rc)
+        rc = check_work(&in, a->k);
+    if (!rc)
         rc = cli_report(ctx, varia_dataset_load(ctx, cli_find(opts, "--data")->value, a->limit, &d));
-    if (!rc && d.example_size != in.data_size)
-        rc = cli_error(VARIA_ERR_SHAPE, "'%s' has examples of %lld values; the model needs %lld",
-                       cli_find(opts, "--data")->value, (long long)d.example_size, (long long)in.data_size);
+    if (!rc)
+        rc = cli_check_examples(&in, &d, cli_find(opts, "--data")->value);
     if (!rc && !parse_binarize(opts, &d, &in, &eo.binarize))
         rc = VARIA_ERR_ARG;
     if (!rc && !(rows = malloc((size_t)d.n * sizeof *rows)))

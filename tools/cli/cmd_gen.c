@@ -90,14 +90,16 @@ int cmd_sample(int argc, char **argv)
     varia_model *m = NULL;
     varia_info in;
     int rc = open_cmd(argc, argv, sample_usage, opts, pos, 1, &ctx, &m, &in);
+    int grid_cols = (int)(cols ? cols : (n < 10 ? n : 10));
+    if (!rc) /* a grid too large to write is refused before the samples are drawn */
+        rc = cli_check_grid(ctx, n, &in.data_shape, grid_cols, "sampling");
     float *x = rc ? NULL : malloc((size_t)(n * in.data_size) * sizeof(float));
     if (!rc && !x)
         rc = VARIA_ERR_NOMEM;
     if (!rc)
         rc = cli_report(ctx, varia_sample(ctx, m, n, seed, (float)temp, x, NULL));
     if (!rc)
-        rc = cli_write_grid(ctx, cli_find(opts, "-o")->value, x, n, &in.data_shape,
-                                            (int)(cols ? cols : (n < 10 ? n : 10)));
+        rc = cli_write_grid(ctx, cli_find(opts, "-o")->value, x, n, &in.data_shape, grid_cols);
     if (!rc)
         printf("wrote %lld samples (seed %llu, temperature %g) to %s\n", (long long)n, (unsigned long long)seed, temp,
                cli_find(opts, "-o")->value);
@@ -142,6 +144,8 @@ int cmd_interpolate(int argc, char **argv)
     varia_model *m = NULL;
     varia_info in;
     int rc = open_cmd(argc, argv, interp_usage, opts, pos, 3, &ctx, &m, &in);
+    if (!rc)
+        rc = cli_check_grid(ctx, steps, &in.data_shape, (int)steps, "encoding the endpoints");
     int64_t L = rc ? 0 : in.latent_size;
     float *z = rc ? NULL : malloc((size_t)((steps + 2) * L) * sizeof(float));
     float *x = rc ? NULL : malloc((size_t)(steps * in.data_size) * sizeof(float));
@@ -152,8 +156,9 @@ int cmd_interpolate(int argc, char **argv)
         rc = endpoint(ctx, m, &in, pos[1], z + steps * L);
     if (!rc)
         rc = endpoint(ctx, m, &in, pos[2], z + (steps + 1) * L);
-    if (!rc)
-        rc = varia_interpolate_latents(z + steps * L, z + (steps + 1) * L, L, steps, how, z);
+    if (!rc && varia_interpolate_latents(z + steps * L, z + (steps + 1) * L, L, steps, how, z) != VARIA_OK)
+        rc = cli_error(VARIA_ERR_NONFINITE, "the %s path between these latents leaves float range (an element "
+                       "beyond 3.4e38); use smaller latents", how == VARIA_SLERP ? "slerp" : "lerp");
     if (!rc)
         rc = cli_report(ctx, varia_decode(ctx, m, z, steps, VARIA_DECODE_MEAN, x, NULL));
     if (!rc)
@@ -269,6 +274,8 @@ int cmd_decode(int argc, char **argv)
         rc = cli_usage_error("decode", "the latent must be written z:v1,v2,...");
     if (!rc)
         rc = cli_parse_latent(pos[1], in.latent_size, z);
+    if (!rc && !json)
+        rc = cli_check_grid(ctx, 1, &in.data_shape, 1, "decoding");
     if (!rc && json)
         rc = print_decoded(ctx, m, &in, z, cli_has(opts, "--params"));
     if (!rc && !json)
@@ -276,6 +283,9 @@ int cmd_decode(int argc, char **argv)
     if (!rc && !json)
         rc = cli_write_grid(ctx, cli_find(opts, "-o")->value, z + in.latent_size, 1,
                                             &in.data_shape, 1);
+    if (!rc && !json)
+        printf("wrote E[x|z] of a %lld-value latent to %s\n", (long long)in.latent_size,
+               cli_find(opts, "-o")->value);
     free(z);
     varia_model_free(m);
     varia_ctx_free(ctx);
@@ -305,22 +315,27 @@ int cmd_reconstruct(int argc, char **argv)
     varia_model *m = NULL;
     varia_info in;
     varia_dataset d = {0};
+    const char *out_path = cli_find(opts, "-o")->value, *data_path = cli_find(opts, "--data")->value;
     int rc = open_cmd(argc, argv, recon_usage, opts, pos, 1, &ctx, &m, &in);
     if (!rc)
-        rc = cli_report(ctx, varia_dataset_load(ctx, cli_find(opts, "--data")->value, (n - 1) * stride + 1, &d));
-    if (!rc && d.example_size != in.data_size)
-        rc = cli_error(VARIA_ERR_SHAPE, "examples have %lld values, the model needs %lld", (long long)d.example_size,
-                      (long long)in.data_size);
+        rc = cli_report(ctx, varia_dataset_load(ctx, data_path, (n - 1) * stride + 1, &d));
+    int64_t picked = rc ? 0 : (d.n + stride - 1) / stride; /* inputs: examples 0, S, 2S, ... */
+    if (!rc)
+        rc = cli_check_examples(&in, &d, data_path);
+    if (!rc)
+        rc = cli_check_grid(ctx, 2 * picked, &in.data_shape, (int)picked, "reconstructing");
     float *x = rc ? NULL : malloc((size_t)(2 * d.n * in.data_size) * sizeof(float));
     if (!rc && !x)
         rc = VARIA_ERR_NOMEM;
-    int64_t picked = 0;
-    for (int64_t i = 0; !rc && i < d.n; i += stride, picked++) /* inputs: examples 0, S, 2S, ... */
-        memcpy(x + picked * in.data_size, d.x + i * in.data_size, (size_t)in.data_size * sizeof(float));
+    for (int64_t i = 0; !rc && i < picked; i++)
+        memcpy(x + i * in.data_size, d.x + i * stride * in.data_size, (size_t)in.data_size * sizeof(float));
     if (!rc)
         rc = cli_report(ctx, varia_reconstruct(ctx, m, x, picked, x + picked * in.data_size));
     if (!rc)
-        rc = cli_write_grid(ctx, cli_find(opts, "-o")->value, x, 2 * picked, &in.data_shape, (int)picked);
+        rc = cli_write_grid(ctx, out_path, x, 2 * picked, &in.data_shape, (int)picked);
+    if (!rc)
+        printf("wrote %lld example(s) of %s (top row) and their reconstructions (below) to %s\n", (long long)picked,
+               data_path, out_path);
     free(x);
     varia_dataset_free(&d);
     varia_model_free(m);
