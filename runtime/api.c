@@ -172,8 +172,9 @@ static varia_status check_encoder_call(varia_ctx *ctx, const varia_model *m, con
     if ((st = varia_opts_resolve(ctx, m, opts, n, op, c)) != VARIA_OK)
         return st;
     snprintf(what, sizeof what, "%s: example", op);
-    varia_status st2 = varia_check_finite(ctx, x, n, m->info.data_size, what);
-    return st2 == VARIA_OK ? varia_check_unit_range(ctx, m, x, n, 0, op) : st2;
+    if ((st = varia_check_finite(ctx, x, n, m->info.data_size, what)) != VARIA_OK)
+        return st;
+    return varia_check_unit_range(ctx, m, x, n, 0, op);
 }
 
 varia_status varia_encode_ex(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
