@@ -18,6 +18,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* VARIA_API marks the library's public functions: the shared library is built
+ * with hidden visibility, so only these are exported (tests/test_exports.sh
+ * checks the list against this header). Define it before including to
+ * override (e.g. empty). */
+#ifndef VARIA_API
+#if defined(__GNUC__) || defined(__clang__)
+#define VARIA_API __attribute__((visibility("default")))
+#else
+#define VARIA_API
+#endif
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -54,21 +66,21 @@ typedef enum varia_status {
 } varia_status;
 
 /* A short stable name for a status, e.g. "VARIA_ERR_SHAPE". Never NULL. */
-const char *varia_status_name(varia_status s);
+VARIA_API const char *varia_status_name(varia_status s);
 
 /* ---- Context: per-thread mutable state ------------------------------------ */
 
 typedef struct varia_ctx varia_ctx;
 
 /* Create a context. Returns NULL only when memory is exhausted. */
-varia_ctx *varia_ctx_new(void);
-void varia_ctx_free(varia_ctx *ctx);
+VARIA_API varia_ctx *varia_ctx_new(void);
+VARIA_API void varia_ctx_free(varia_ctx *ctx);
 /* Message of the last failing call on this context ("" if none). Valid until the
  * next call that uses the context. */
-const char *varia_ctx_message(const varia_ctx *ctx);
+VARIA_API const char *varia_ctx_message(const varia_ctx *ctx);
 /* Warnings from the last varia_model_load (e.g. unknown optional manifest keys),
  * one per line, "" if none. */
-const char *varia_ctx_warnings(const varia_ctx *ctx);
+VARIA_API const char *varia_ctx_warnings(const varia_ctx *ctx);
 /* Worker threads for this context's calls: varia_eval splits examples and
  * their importance samples across them; sample/encode/decode split calls of
  * more than 256 rows by rows, and smaller calls (one latent, say) by each
@@ -76,7 +88,7 @@ const char *varia_ctx_warnings(const varia_ctx *ctx);
  * default). The threads persist until varia_ctx_free and, between calls, poll
  * for about 100 us before they sleep, so back-to-back small calls do not pay
  * for waking them. Results never depend on this setting. */
-varia_status varia_ctx_set_threads(varia_ctx *ctx, int threads);
+VARIA_API varia_status varia_ctx_set_threads(varia_ctx *ctx, int threads);
 
 /* ---- Model --------------------------------------------------------------- */
 
@@ -110,27 +122,27 @@ typedef struct varia_info {
 /* Load a model from its JSON manifest. The weights file named by the manifest is
  * resolved relative to the manifest's directory. Validation is total: every
  * failure has its own status and a message naming the culprit. */
-varia_status varia_model_load(varia_ctx *ctx, const char *manifest_path,
-                              varia_model **out);
-void varia_model_free(varia_model *model);
+VARIA_API varia_status varia_model_load(varia_ctx *ctx, const char *manifest_path,
+                                        varia_model **out);
+VARIA_API void varia_model_free(varia_model *model);
 /* Fill *info. Pointers inside stay valid while the model lives. */
-varia_status varia_model_info(const varia_model *model, varia_info *info);
+VARIA_API varia_status varia_model_info(const varia_model *model, varia_info *info);
 /* The manifest's "provenance" object as JSON text, or NULL if absent. */
-const char *varia_model_provenance(const varia_model *model);
+VARIA_API const char *varia_model_provenance(const varia_model *model);
 
 /* ---- Operations ---------------------------------------------------------- */
 
 /* Posterior of the top stochastic layer for n examples: mean[n*L], logvar[n*L]
  * (L = latent_size). For a two-layer model the lower layers are passed through
  * their posterior means. Either output may be NULL. */
-varia_status varia_encode(varia_ctx *ctx, const varia_model *m, const float *x,
-                          int64_t n, float *mean, float *logvar);
+VARIA_API varia_status varia_encode(varia_ctx *ctx, const varia_model *m, const float *x,
+                                    int64_t n, float *mean, float *logvar);
 
 /* One posterior sample per example: z = mean + sigma * eps of the top layer,
  * eps from a stream keyed by (seed, i) (lower layers at their means, as in
  * varia_encode). z[n*L]. */
-varia_status varia_encode_sample(varia_ctx *ctx, const varia_model *m, const float *x,
-                                 int64_t n, uint64_t seed, float *z);
+VARIA_API varia_status varia_encode_sample(varia_ctx *ctx, const varia_model *m, const float *x,
+                                           int64_t n, uint64_t seed, float *z);
 
 /* What varia_decode writes per example (data_size floats each). */
 typedef enum varia_decode_kind {
@@ -142,32 +154,32 @@ typedef enum varia_decode_kind {
  * means. out[n*data_size]. For Gaussian likelihoods and VARIA_DECODE_PARAMS,
  * out_logvar[n*data_size] receives the log-variance (may be NULL); otherwise
  * out_logvar is not touched. */
-varia_status varia_decode(varia_ctx *ctx, const varia_model *m, const float *z,
-                          int64_t n, varia_decode_kind kind, float *out,
-                          float *out_logvar);
+VARIA_API varia_status varia_decode(varia_ctx *ctx, const varia_model *m, const float *z,
+                                    int64_t n, varia_decode_kind kind, float *out,
+                                    float *out_logvar);
 
 /* Draw n examples' means E[x|z] with z from the prior, each layer's noise scaled
  * by temperature (1 = the model; 0 = prior means). z_out[n*L] may be NULL.
  * Sample i depends only on (seed, i). */
-varia_status varia_sample(varia_ctx *ctx, const varia_model *m, int64_t n,
-                          uint64_t seed, float temperature, float *x_out,
-                          float *z_out);
+VARIA_API varia_status varia_sample(varia_ctx *ctx, const varia_model *m, int64_t n,
+                                    uint64_t seed, float temperature, float *x_out,
+                                    float *z_out);
 
 /* Reconstruct: encode to the posterior mean, decode to E[x|z]; x_out[n*D].
  * Bit-identical to varia_encode then varia_decode(VARIA_DECODE_MEAN), but needs
  * no buffer for the latents. VARIA_ERR_NONFINITE names the first example whose
  * posterior mean overflows. */
-varia_status varia_reconstruct(varia_ctx *ctx, const varia_model *m,
-                               const float *x, int64_t n, float *x_out);
+VARIA_API varia_status varia_reconstruct(varia_ctx *ctx, const varia_model *m,
+                                         const float *x, int64_t n, float *x_out);
 
 typedef enum varia_interp { VARIA_LERP = 0, VARIA_SLERP = 1 } varia_interp;
 
 /* steps latents from za to zb inclusive (steps >= 2): out[steps*L]. Slerp
  * interpolates the angle and the norm; it falls back to lerp when the two
  * latents are (anti)parallel or either is zero. */
-varia_status varia_interpolate_latents(const float *za, const float *zb,
-                                       int64_t L, int64_t steps,
-                                       varia_interp how, float *out);
+VARIA_API varia_status varia_interpolate_latents(const float *za, const float *zb,
+                                                 int64_t L, int64_t steps,
+                                                 varia_interp how, float *out);
 
 /* ---- Evaluation ---------------------------------------------------------- */
 
@@ -203,15 +215,15 @@ typedef struct varia_eval_summary {
 /* Score n examples. rows[n] may be NULL. Example i's randomness depends only on
  * (seed, i), so results are bit-identical for any thread count. Memory is bounded
  * for any k: samples are processed in fixed-size chunks, log-sum-exp in double. */
-varia_status varia_eval(varia_ctx *ctx, const varia_model *m, const float *x,
-                        int64_t n, const varia_eval_opts *opts,
-                        varia_eval_row *rows, varia_eval_summary *summary);
+VARIA_API varia_status varia_eval(varia_ctx *ctx, const varia_model *m, const float *x,
+                                  int64_t n, const varia_eval_opts *opts,
+                                  varia_eval_row *rows, varia_eval_summary *summary);
 
 /* Active units (Burda et al.): dimension u of layer l is active when the variance
  * over the n examples of its posterior mean exceeds 0.01. x is used as given. */
-varia_status varia_active_units(varia_ctx *ctx, const varia_model *m,
-                                const float *x, int64_t n, int *total,
-                                int per_layer[8]);
+VARIA_API varia_status varia_active_units(varia_ctx *ctx, const varia_model *m,
+                                          const float *x, int64_t n, int *total,
+                                          int per_layer[8]);
 
 /* ---- Data I/O ------------------------------------------------------------ */
 
@@ -228,9 +240,9 @@ typedef struct varia_dataset {
  * raw), or a folder of same-sized PNGs (sorted by name). The kind is detected
  * from content (magic bytes) and, for folders, the path. At most `limit` examples
  * are read when limit > 0. */
-varia_status varia_dataset_load(varia_ctx *ctx, const char *path, int64_t limit,
-                                varia_dataset *out);
-void varia_dataset_free(varia_dataset *d);
+VARIA_API varia_status varia_dataset_load(varia_ctx *ctx, const char *path, int64_t limit,
+                                          varia_dataset *out);
+VARIA_API void varia_dataset_free(varia_dataset *d);
 
 /* An 8-bit image: channels 1 (gray) or 3 (RGB), row-major, interleaved. */
 typedef struct varia_image {
@@ -238,16 +250,16 @@ typedef struct varia_image {
     uint8_t *pixels;
 } varia_image;
 
-varia_status varia_png_read(varia_ctx *ctx, const char *path, varia_image *out);
-varia_status varia_png_write(varia_ctx *ctx, const char *path,
-                             const varia_image *img);
-void varia_image_free(varia_image *img);
+VARIA_API varia_status varia_png_read(varia_ctx *ctx, const char *path, varia_image *out);
+VARIA_API varia_status varia_png_write(varia_ctx *ctx, const char *path,
+                                       const varia_image *img);
+VARIA_API void varia_image_free(varia_image *img);
 
 /* Tile n examples (each channels x h x w floats in [0,1]) into a grid with `cols`
  * columns and `pad` pixels of padding (value pad_value in [0,1]). */
-varia_status varia_image_grid(varia_ctx *ctx, const float *x, int64_t n,
-                              const varia_shape *shape, int cols, int pad,
-                              float pad_value, varia_image *out);
+VARIA_API varia_status varia_image_grid(varia_ctx *ctx, const float *x, int64_t n,
+                                        const varia_shape *shape, int cols, int pad,
+                                        float pad_value, varia_image *out);
 
 #ifdef __cplusplus
 }
