@@ -247,7 +247,7 @@ out("## (b) Latency, batch 1 (median of %s calls)" % V[1]["latency_calls"])
 out("")
 out("| operation | threads | varia µs | PyTorch µs | ratio | PyTorch form, OMP_WAIT_POLICY |")
 out("|---|---:|---:|---:|---:|---|")
-for key, name in (("decode_us", "decode, E[x|z]"), ("encode_us", "encode, posterior mean and log-variance")):
+for key, name in (("decode_us", "decode, E[x\\|z]"), ("encode_us", "encode, posterior mean and log-variance")):
     op = key.split("_")[0]
     for t in thread_list:
         v, p = f(V[t], key), f(P[t], key)
