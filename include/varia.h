@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 /* VARIA_API marks the library's public functions: the shared library is built
- * with hidden visibility, so only these are exported (tests/test_exports.sh
+ * with hidden visibility, so only these are exported (tests/test_symbols.sh
  * checks the list against this header). Define it before including to
  * override (e.g. empty). */
 #ifndef VARIA_API

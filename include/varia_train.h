@@ -14,7 +14,7 @@
 
 #include <stdint.h>
 
-/* As in varia.h: the functions libvaria_train exports (the only ones). */
+/* As in varia.h: with varia.h's, the only functions libvaria_train exports. */
 #ifndef VARIA_API
 #if defined(__GNUC__) || defined(__clang__)
 #define VARIA_API __attribute__((visibility("default")))
