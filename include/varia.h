@@ -18,6 +18,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* VARIA_API marks the library's public functions: the shared library is built
+ * with hidden visibility, so only these are exported (tests/test_symbols.sh
+ * checks the list against this header). Define it before including to
+ * override (e.g. empty). */
+#ifndef VARIA_API
+#if defined(__GNUC__) || defined(__clang__)
+#define VARIA_API __attribute__((visibility("default")))
+#else
+#define VARIA_API
+#endif
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -54,21 +66,21 @@ typedef enum varia_status {
 } varia_status;
 
 /* A short stable name for a status, e.g. "VARIA_ERR_SHAPE". Never NULL. */
-const char *varia_status_name(varia_status s);
+VARIA_API const char *varia_status_name(varia_status s);
 
 /* ---- Context: per-thread mutable state ------------------------------------ */
 
 typedef struct varia_ctx varia_ctx;
 
 /* Create a context. Returns NULL only when memory is exhausted. */
-varia_ctx *varia_ctx_new(void);
-void varia_ctx_free(varia_ctx *ctx);
+VARIA_API varia_ctx *varia_ctx_new(void);
+VARIA_API void varia_ctx_free(varia_ctx *ctx);
 /* Message of the last failing call on this context ("" if none). Valid until the
  * next call that uses the context. */
-const char *varia_ctx_message(const varia_ctx *ctx);
+VARIA_API const char *varia_ctx_message(const varia_ctx *ctx);
 /* Warnings from the last varia_model_load (e.g. unknown optional manifest keys),
  * one per line, "" if none. */
-const char *varia_ctx_warnings(const varia_ctx *ctx);
+VARIA_API const char *varia_ctx_warnings(const varia_ctx *ctx);
 /* Worker threads for this context's calls: varia_eval splits examples and
  * their importance samples across them; sample/encode/decode split calls of
  * more than 256 rows by rows, and smaller calls (one latent, say) by each
@@ -76,7 +88,7 @@ const char *varia_ctx_warnings(const varia_ctx *ctx);
  * default). The threads persist until varia_ctx_free and, between calls, poll
  * for about 100 us before they sleep, so back-to-back small calls do not pay
  * for waking them. Results never depend on this setting. */
-varia_status varia_ctx_set_threads(varia_ctx *ctx, int threads);
+VARIA_API varia_status varia_ctx_set_threads(varia_ctx *ctx, int threads);
 
 /* ---- Model --------------------------------------------------------------- */
 
@@ -116,13 +128,13 @@ typedef struct varia_info {
  * \u0000 in a string, a number with a leading zero, or control bytes (a NUL
  * pad after a header included) are VARIA_ERR_JSON. Validation is total:
  * every failure has its own status and a message naming the culprit. */
-varia_status varia_model_load(varia_ctx *ctx, const char *manifest_path,
-                              varia_model **out);
-void varia_model_free(varia_model *model);
+VARIA_API varia_status varia_model_load(varia_ctx *ctx, const char *manifest_path,
+                                        varia_model **out);
+VARIA_API void varia_model_free(varia_model *model);
 /* Fill *info. Pointers inside stay valid while the model lives. */
-varia_status varia_model_info(const varia_model *model, varia_info *info);
+VARIA_API varia_status varia_model_info(const varia_model *model, varia_info *info);
 /* The manifest's "provenance" object as JSON text, or NULL if absent. */
-const char *varia_model_provenance(const varia_model *model);
+VARIA_API const char *varia_model_provenance(const varia_model *model);
 
 /* Let the manifest name a weights file outside its folder (an absolute path,
  * or one with a ".." component). Off by default: a manifest from elsewhere
@@ -137,22 +149,22 @@ const char *varia_model_provenance(const varia_model *model);
  * model on success (free it with varia_model_free), NULL on failure. A weights
  * file name leaving the folder without the flag is VARIA_ERR_MANIFEST.
  * varia_model_load(ctx, path, out) is varia_model_load_ex(ctx, path, 0, out). */
-varia_status varia_model_load_ex(varia_ctx *ctx, const char *manifest_path, uint32_t flags,
-                                 varia_model **out);
+VARIA_API varia_status varia_model_load_ex(varia_ctx *ctx, const char *manifest_path, uint32_t flags,
+                                           varia_model **out);
 
 /* ---- Operations ---------------------------------------------------------- */
 
 /* Posterior of the top stochastic layer for n examples: mean[n*L], logvar[n*L]
  * (L = latent_size). For a two-layer model the lower layers are passed through
  * their posterior means. Either output may be NULL. */
-varia_status varia_encode(varia_ctx *ctx, const varia_model *m, const float *x,
-                          int64_t n, float *mean, float *logvar);
+VARIA_API varia_status varia_encode(varia_ctx *ctx, const varia_model *m, const float *x,
+                                    int64_t n, float *mean, float *logvar);
 
 /* One posterior sample per example, z[n*L] ~ q(z | x), by the family's own
  * posterior sampling (for a VAE: z = mean + sigma * eps, every stochastic
  * layer drawn, z the top one), eps from a stream keyed by (seed, i). */
-varia_status varia_encode_sample(varia_ctx *ctx, const varia_model *m, const float *x,
-                                 int64_t n, uint64_t seed, float *z);
+VARIA_API varia_status varia_encode_sample(varia_ctx *ctx, const varia_model *m, const float *x,
+                                           int64_t n, uint64_t seed, float *z);
 
 /* What varia_decode writes per example (data_size floats each). */
 typedef enum varia_decode_kind {
@@ -164,23 +176,23 @@ typedef enum varia_decode_kind {
  * means. out[n*data_size]. For Gaussian likelihoods and VARIA_DECODE_PARAMS,
  * out_logvar[n*data_size] receives the log-variance (may be NULL); otherwise
  * out_logvar is not touched. */
-varia_status varia_decode(varia_ctx *ctx, const varia_model *m, const float *z,
-                          int64_t n, varia_decode_kind kind, float *out,
-                          float *out_logvar);
+VARIA_API varia_status varia_decode(varia_ctx *ctx, const varia_model *m, const float *z,
+                                    int64_t n, varia_decode_kind kind, float *out,
+                                    float *out_logvar);
 
 /* Draw n examples' means E[x|z] with z from the prior, each layer's noise scaled
  * by temperature (1 = the model; 0 = prior means). z_out[n*L] may be NULL.
  * Sample i depends only on (seed, i). */
-varia_status varia_sample(varia_ctx *ctx, const varia_model *m, int64_t n,
-                          uint64_t seed, float temperature, float *x_out,
-                          float *z_out);
+VARIA_API varia_status varia_sample(varia_ctx *ctx, const varia_model *m, int64_t n,
+                                    uint64_t seed, float temperature, float *x_out,
+                                    float *z_out);
 
 /* Reconstruct: encode to the posterior mean, decode to E[x|z]; x_out[n*D].
  * Bit-identical to varia_encode then varia_decode(VARIA_DECODE_MEAN), but needs
  * no buffer for the latents. VARIA_ERR_NONFINITE names the first example whose
  * posterior mean overflows. */
-varia_status varia_reconstruct(varia_ctx *ctx, const varia_model *m,
-                               const float *x, int64_t n, float *x_out);
+VARIA_API varia_status varia_reconstruct(varia_ctx *ctx, const varia_model *m,
+                                         const float *x, int64_t n, float *x_out);
 
 typedef enum varia_interp { VARIA_LERP = 0, VARIA_SLERP = 1 } varia_interp;
 
@@ -189,9 +201,9 @@ typedef enum varia_interp { VARIA_LERP = 0, VARIA_SLERP = 1 } varia_interp;
  * latents are (anti)parallel or either is zero. VARIA_ERR_NONFINITE when an
  * input is NaN or infinite, or when a step has an element beyond float range
  * (slerp of huge latents can exceed both endpoints); out is then unspecified. */
-varia_status varia_interpolate_latents(const float *za, const float *zb,
-                                       int64_t L, int64_t steps,
-                                       varia_interp how, float *out);
+VARIA_API varia_status varia_interpolate_latents(const float *za, const float *zb,
+                                                 int64_t L, int64_t steps,
+                                                 varia_interp how, float *out);
 
 /* ---- Per-call options (the _ex operations) ---------------------------------- */
 
@@ -223,29 +235,29 @@ typedef enum varia_capability {
 } varia_capability;
 
 /* 1 if the model has the capability, else 0 (also for a NULL model). */
-int varia_model_can(const varia_model *model, varia_capability what);
+VARIA_API int varia_model_can(const varia_model *model, varia_capability what);
 
 /* The floats one example and one latent occupy in the buffers of a call with
  * options opts (NULL: defaults); for a sequence model they depend on
  * seq_len. Either output may be NULL. */
-varia_status varia_buffer_sizes(varia_ctx *ctx, const varia_model *m, const varia_opts *opts,
-                                int64_t *example_floats, int64_t *latent_floats);
+VARIA_API varia_status varia_buffer_sizes(varia_ctx *ctx, const varia_model *m, const varia_opts *opts,
+                                          int64_t *example_floats, int64_t *latent_floats);
 
 /* The operations above with per-call options (opts may be NULL: defaults).
  * Each behaves exactly as its counterpart; the counterparts are these with
  * opts carrying their seed and temperature. */
-varia_status varia_encode_ex(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
-                             const varia_opts *opts, float *mean, float *logvar);
+VARIA_API varia_status varia_encode_ex(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
+                                       const varia_opts *opts, float *mean, float *logvar);
 /* z[n * latent] ~ q(z | x) by the family's posterior sampling (every
  * stochastic layer drawn; z is the top one), noise from (opts->seed, i). */
-varia_status varia_encode_sample_ex(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
-                                    const varia_opts *opts, float *z);
-varia_status varia_decode_ex(varia_ctx *ctx, const varia_model *m, const float *z, int64_t n,
-                             const varia_opts *opts, varia_decode_kind kind, float *out, float *out_logvar);
-varia_status varia_sample_ex(varia_ctx *ctx, const varia_model *m, int64_t n, const varia_opts *opts,
-                             float *x_out, float *z_out);
-varia_status varia_reconstruct_ex(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
-                                  const varia_opts *opts, float *x_out);
+VARIA_API varia_status varia_encode_sample_ex(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
+                                              const varia_opts *opts, float *z);
+VARIA_API varia_status varia_decode_ex(varia_ctx *ctx, const varia_model *m, const float *z, int64_t n,
+                                       const varia_opts *opts, varia_decode_kind kind, float *out, float *out_logvar);
+VARIA_API varia_status varia_sample_ex(varia_ctx *ctx, const varia_model *m, int64_t n, const varia_opts *opts,
+                                       float *x_out, float *z_out);
+VARIA_API varia_status varia_reconstruct_ex(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
+                                            const varia_opts *opts, float *x_out);
 
 /* ---- Evaluation ---------------------------------------------------------- */
 
@@ -281,21 +293,21 @@ typedef struct varia_eval_summary {
 /* Score n examples. rows[n] may be NULL. Example i's randomness depends only on
  * (seed, i), so results are bit-identical for any thread count. Memory is bounded
  * for any k: samples are processed in fixed-size chunks, log-sum-exp in double. */
-varia_status varia_eval(varia_ctx *ctx, const varia_model *m, const float *x,
-                        int64_t n, const varia_eval_opts *opts,
-                        varia_eval_row *rows, varia_eval_summary *summary);
+VARIA_API varia_status varia_eval(varia_ctx *ctx, const varia_model *m, const float *x,
+                                  int64_t n, const varia_eval_opts *opts,
+                                  varia_eval_row *rows, varia_eval_summary *summary);
 
 /* varia_eval with per-call options (opts may be NULL). bits_per_dim divides by
  * each example's own size (total NLL over total dimensions). */
-varia_status varia_eval_ex(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
-                           const varia_eval_opts *eval_opts, const varia_opts *opts,
-                           varia_eval_row *rows, varia_eval_summary *summary);
+VARIA_API varia_status varia_eval_ex(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
+                                     const varia_eval_opts *eval_opts, const varia_opts *opts,
+                                     varia_eval_row *rows, varia_eval_summary *summary);
 
 /* Active units (Burda et al.): dimension u of layer l is active when the variance
  * over the n examples of its posterior mean exceeds 0.01. x is used as given. */
-varia_status varia_active_units(varia_ctx *ctx, const varia_model *m,
-                                const float *x, int64_t n, int *total,
-                                int per_layer[VARIA_MAX_LAYERS]);
+VARIA_API varia_status varia_active_units(varia_ctx *ctx, const varia_model *m,
+                                          const float *x, int64_t n, int *total,
+                                          int per_layer[VARIA_MAX_LAYERS]);
 
 /* ---- Data I/O ------------------------------------------------------------ */
 
@@ -312,9 +324,9 @@ typedef struct varia_dataset {
  * raw), or a folder of same-sized PNGs (sorted by name). The kind is detected
  * from content (magic bytes) and, for folders, the path. At most `limit` examples
  * are read when limit > 0. */
-varia_status varia_dataset_load(varia_ctx *ctx, const char *path, int64_t limit,
-                                varia_dataset *out);
-void varia_dataset_free(varia_dataset *d);
+VARIA_API varia_status varia_dataset_load(varia_ctx *ctx, const char *path, int64_t limit,
+                                          varia_dataset *out);
+VARIA_API void varia_dataset_free(varia_dataset *d);
 
 /* An 8-bit image: channels 1 (gray) or 3 (RGB), row-major, interleaved. */
 typedef struct varia_image {
@@ -322,23 +334,23 @@ typedef struct varia_image {
     uint8_t *pixels;
 } varia_image;
 
-varia_status varia_png_read(varia_ctx *ctx, const char *path, varia_image *out);
-varia_status varia_png_write(varia_ctx *ctx, const char *path,
-                             const varia_image *img);
-void varia_image_free(varia_image *img);
+VARIA_API varia_status varia_png_read(varia_ctx *ctx, const char *path, varia_image *out);
+VARIA_API varia_status varia_png_write(varia_ctx *ctx, const char *path,
+                                       const varia_image *img);
+VARIA_API void varia_image_free(varia_image *img);
 
 /* Tile n examples (each channels x h x w floats in [0,1]) into a grid with `cols`
  * columns and `pad` pixels of padding (value pad_value in [0,1]). The shape
  * is [C,H,W] (C = 1 or 3), [H,W] (gray) or [D] with D a perfect square. */
-varia_status varia_image_grid(varia_ctx *ctx, const float *x, int64_t n,
-                              const varia_shape *shape, int cols, int pad,
-                              float pad_value, varia_image *out);
+VARIA_API varia_status varia_image_grid(varia_ctx *ctx, const float *x, int64_t n,
+                                        const varia_shape *shape, int cols, int pad,
+                                        float pad_value, varia_image *out);
 /* The width and height (either may be NULL) of the grid varia_image_grid would
  * make of n examples, without the examples: it refuses (VARIA_ERR_TOO_LARGE,
  * _SHAPE, _ARG) exactly the arguments varia_image_grid refuses, so a caller
  * can check before computing what it would tile. */
-varia_status varia_image_grid_size(varia_ctx *ctx, int64_t n, const varia_shape *shape,
-                                   int cols, int pad, int *width, int *height);
+VARIA_API varia_status varia_image_grid_size(varia_ctx *ctx, int64_t n, const varia_shape *shape,
+                                             int cols, int pad, int *width, int *height);
 
 #ifdef __cplusplus
 }

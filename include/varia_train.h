@@ -14,6 +14,15 @@
 
 #include <stdint.h>
 
+/* As in varia.h: with varia.h's, the only functions libvaria_train exports. */
+#ifndef VARIA_API
+#if defined(__GNUC__) || defined(__clang__)
+#define VARIA_API __attribute__((visibility("default")))
+#else
+#define VARIA_API
+#endif
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -48,17 +57,17 @@ typedef void (*varia_train_progress_fn)(const varia_train_progress *p, void *use
  * Errors name the configuration key or file at fault. Without opts->resume,
  * an output that already holds a checkpoint is refused (VARIA_ERR_ARG) rather
  * than overwritten. */
-varia_status varia_train_open(varia_ctx *ctx, const char *config_path, const varia_train_opts *opts,
-                              varia_trainer **out);
+VARIA_API varia_status varia_train_open(varia_ctx *ctx, const char *config_path, const varia_train_opts *opts,
+                                        varia_trainer **out);
 
 /* Train to the end of the schedule (or early stop, or stop_after). Writes
  * checkpoints and, at the end, the output model. progress may be NULL. */
-varia_status varia_train_run(varia_ctx *ctx, varia_trainer *t, varia_train_progress_fn progress, void *user);
+VARIA_API varia_status varia_train_run(varia_ctx *ctx, varia_trainer *t, varia_train_progress_fn progress, void *user);
 
 /* After a run: the final report as a JSON object (owned by t; NULL before). */
-const char *varia_train_report(const varia_trainer *t);
+VARIA_API const char *varia_train_report(const varia_trainer *t);
 
-void varia_train_close(varia_trainer *t);
+VARIA_API void varia_train_close(varia_trainer *t);
 
 #ifdef __cplusplus
 }

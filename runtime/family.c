@@ -134,21 +134,32 @@ static int grow(void **arr, int n, int *cap, size_t size)
 }
 
 int varia_decl_add(varia_decl *d, const char *name, int rank, int64_t d0, int64_t d1, varia_init init,
-                      varia_group group)
+                   varia_group group)
 {
+    size_t len = strlen(name);
+    if (len >= VARIA_DECL_NAME) /* a family's own names: a bug, never input */
+        d->failed = VARIA_DECL_NAME_TOO_LONG;
     if (d->failed || !grow((void **)&d->t, d->n_t, &d->cap_t, sizeof *d->t)) {
-        d->failed = 1;
+        d->failed = d->failed ? d->failed : VARIA_DECL_NO_MEMORY;
         return -1;
     }
     varia_decl_tensor *t = &d->t[d->n_t];
     memset(t, 0, sizeof *t);
-    snprintf(t->name, sizeof t->name, "%s", name);
+    memcpy(t->name, name, len + 1);
     t->rank = rank;
     t->shape[0] = d0;
     t->shape[1] = rank == 2 ? d1 : 0;
     t->init = init;
     t->group = group;
     return d->n_t++;
+}
+
+varia_status varia_decl_fail(varia_ctx *ctx, const varia_decl *d)
+{
+    if (d->failed == VARIA_DECL_NAME_TOO_LONG)
+        return varia_fail(ctx, VARIA_ERR_INTERNAL, "a declared tensor name is longer than %d characters",
+                          VARIA_DECL_NAME - 1);
+    return varia_fail(ctx, VARIA_ERR_NOMEM, "out of memory declaring the model's tensors");
 }
 
 int varia_decl_linear_add(varia_decl *d, const char *prefix, int64_t in, int64_t out, varia_group group,
@@ -160,7 +171,7 @@ int varia_decl_linear_add(varia_decl *d, const char *prefix, int64_t in, int64_t
     snprintf(name, sizeof name, "%s.bias", prefix);
     int b = varia_decl_add(d, name, 1, out, 0, VARIA_INIT_ZERO, group);
     if (w < 0 || b < 0 || !grow((void **)&d->lin, d->n_lin, &d->cap_lin, sizeof *d->lin)) {
-        d->failed = 1;
+        d->failed = d->failed ? d->failed : VARIA_DECL_NO_MEMORY;
         return -1;
     }
     d->lin[d->n_lin] = (varia_decl_linear){in, out, w, b, data_input};

@@ -29,7 +29,7 @@ typedef enum varia_init {
 /* Which part of the model a tensor belongs to (optimizers may treat them apart). */
 typedef enum varia_group { VARIA_GROUP_INFERENCE, VARIA_GROUP_GENERATIVE } varia_group;
 
-#define VARIA_DECL_NAME 48
+#define VARIA_DECL_NAME 64
 
 typedef struct varia_decl_tensor {
     char name[VARIA_DECL_NAME];
@@ -49,7 +49,8 @@ typedef struct varia_decl_linear {
 
 /* Every tensor of a model, in the order the format and the trainer lay them
  * out; linear layers are the op interface's linear slots, tensors its param
- * slots. Arrays grow on demand; `failed` is set when memory ran out. */
+ * slots. Arrays grow on demand; `failed` says why a declaration stopped. */
+enum { VARIA_DECL_NO_MEMORY = 1, VARIA_DECL_NAME_TOO_LONG = 2 };
 typedef struct varia_decl {
     varia_decl_tensor *t;
     int n_t, cap_t;
@@ -58,13 +59,17 @@ typedef struct varia_decl {
     int failed;
 } varia_decl;
 
-/* Add a tensor; returns its index (-1 and decl->failed when out of memory). */
+/* Add a tensor; returns its index (-1 and decl->failed when out of memory or
+ * the name has VARIA_DECL_NAME characters or more). */
 int varia_decl_add(varia_decl *d, const char *name, int rank, int64_t d0, int64_t d1, varia_init init,
                       varia_group group);
 /* Add `prefix`.weight [out, in] (FAN) and `prefix`.bias [out] (ZERO) as one
  * linear slot; returns the slot (-1 and decl->failed when out of memory). */
 int varia_decl_linear_add(varia_decl *d, const char *prefix, int64_t in, int64_t out, varia_group group,
                           int data_input);
+/* The failure a failed declaration reports: VARIA_ERR_NOMEM, or
+ * VARIA_ERR_INTERNAL for a name too long. */
+varia_status varia_decl_fail(varia_ctx *ctx, const varia_decl *d);
 /* Total parameters; frees the arrays. */
 int64_t varia_decl_params(const varia_decl *d);
 void varia_decl_free(varia_decl *d);

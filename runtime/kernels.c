@@ -1,20 +1,19 @@
-/* The linear layer and log-densities. The matrix kernel computes a 4-row by
- * 32-column tile of the output in registers from a packed weight panel; it is
- * compiled for AVX-512, AVX2+FMA and baseline x86-64 and chosen at run time
- * from the CPU's feature flags. Every output element is a sum over the input in the
- * same order whatever the batch size, so results do not depend on batching. */
+/* The linear layer and log-densities. The matrix kernel computes a tile of
+ * the output (8 rows on AVX-512, 4 elsewhere, by 32 columns) in registers from
+ * a packed weight panel. Every kernel is compiled for AVX-512, AVX2+FMA and
+ * baseline x86-64 (bodies in kernel_bodies.h); one table per instruction set
+ * holds its clones, and the best table the CPU can run is chosen once, from
+ * its feature flags. Every output element is a sum over the input in the same
+ * order whatever the batch size, so results do not depend on batching. */
+#include "kernel_bodies.h"
 #include "kernels.h"
 #include "pool.h"
-#include "vmath.h"
 
-#include <float.h>
-#include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MR_MAX 8
-#define HALF (VARIA_PANEL / 2)
-typedef float v16 __attribute__((vector_size(64)));
 
 int64_t varia_packed_floats(int64_t in, int64_t out)
 {
@@ -61,13 +60,124 @@ __attribute__((target("avx512f"))) static void transpose16(const float *src, int
         memcpy(dst + i * dstride, &r[i], sizeof r[i]);
 }
 
+/* Every kernel once per instruction set (bodies in kernel_bodies.h). */
+__attribute__((target("avx512f,fma"))) static void tile_avx512(TILE_ARGS) { TILE8_BODY }
+__attribute__((target("avx2,fma"))) static void tile_avx2(TILE_ARGS) { TILE4_BODY }
+static void tile_generic(TILE_ARGS) { TILE4_BODY }
+__attribute__((target("avx512f,fma"))) static void row_avx512(ROW_ARGS) { ROW_BODY }
+__attribute__((target("avx2,fma"))) static void row_avx2(ROW_ARGS) { ROW_BODY }
+static void row_generic(ROW_ARGS) { ROW_BODY }
+__attribute__((target("avx512f,fma"))) static void epi_avx512(EPI_ARGS) { EPILOGUE_BODY }
+__attribute__((target("avx2,fma"))) static void epi_avx2(EPI_ARGS) { EPILOGUE_BODY }
+static void epi_generic(EPI_ARGS) { EPILOGUE_BODY }
+__attribute__((target("avx512f,fma"))) static double bern_avx512(BERN_ARGS) { BERNOULLI_BODY }
+__attribute__((target("avx2,fma"))) static double bern_avx2(BERN_ARGS) { BERNOULLI_BODY }
+static double bern_generic(BERN_ARGS) { BERNOULLI_BODY }
+__attribute__((target("avx512f,fma"))) static void bepi_avx512(BERN_EPI_ARGS) { BERN_EPI_BODY }
+__attribute__((target("avx2,fma"))) static void bepi_avx2(BERN_EPI_ARGS) { BERN_EPI_BODY }
+static void bepi_generic(BERN_EPI_ARGS) { BERN_EPI_BODY }
+__attribute__((target("avx512f,fma"))) static void sigmoid_avx512(SIGMOID_ARGS) { SIGMOID_BODY }
+__attribute__((target("avx2,fma"))) static void sigmoid_avx2(SIGMOID_ARGS) { SIGMOID_BODY }
+static void sigmoid_generic(SIGMOID_ARGS) { SIGMOID_BODY }
+__attribute__((target("avx512f,fma"))) static int64_t scan_avx512(SCAN_ARGS) { SCAN_BODY }
+__attribute__((target("avx2,fma"))) static int64_t scan_avx2(SCAN_ARGS) { SCAN_BODY }
+static int64_t scan_generic(SCAN_ARGS) { SCAN_BODY }
+__attribute__((target("avx512f,fma"))) static void bgrad_avx512(BGRAD_ARGS) { BGRAD_BODY }
+__attribute__((target("avx2,fma"))) static void bgrad_avx2(BGRAD_ARGS) { BGRAD_BODY }
+static void bgrad_generic(BGRAD_ARGS) { BGRAD_BODY }
+__attribute__((target("avx512f,fma"))) static void agrad_avx512(AGRAD_ARGS) { AGRAD_BODY }
+__attribute__((target("avx2,fma"))) static void agrad_avx2(AGRAD_ARGS) { AGRAD_BODY }
+static void agrad_generic(AGRAD_ARGS) { AGRAD_BODY }
+__attribute__((target("avx512f,fma"))) static void add_avx512(ADD_ARGS) { ADD_BODY }
+__attribute__((target("avx2,fma"))) static void add_avx2(ADD_ARGS) { ADD_BODY }
+static void add_generic(ADD_ARGS) { ADD_BODY }
+
+/* ---- the kernel table: every CPU-specific kernel above, resolved once ---- */
+
+/* One instruction set's clones of every kernel of this file. A new kernel adds
+ * a field here and a line to each of the three tables below. */
+typedef struct kernel_table {
+    const char *name;                      /* what varia_kernel_name reports */
+    int mr;                                /* rows of a tile (<= MR_MAX) */
+    void (*tile)(TILE_ARGS);               /* mr rows x one panel */
+    void (*row)(ROW_ARGS);                 /* one row x four panels */
+    void (*epi)(EPI_ARGS);                 /* bias and activation */
+    void (*bepi)(BERN_EPI_ARGS);           /* fused Bernoulli terms of one panel */
+    double (*bern)(BERN_ARGS);             /* Bernoulli log-likelihood of stored logits */
+    void (*sigmoid)(SIGMOID_ARGS);
+    int64_t (*scan)(SCAN_ARGS);            /* first NaN or infinity */
+    void (*bgrad)(BGRAD_ARGS);             /* the trainer's elementwise backward ops */
+    void (*agrad)(AGRAD_ARGS);
+    void (*add)(ADD_ARGS);
+    /* 16 x 16 register transpose for packing, NULL: pack through L1 instead */
+    void (*transpose16)(const float *src, int64_t stride, float *dst, int64_t dstride);
+} kernel_table;
+
+/* Best first: kernels() takes the first one the CPU can run. */
+static const kernel_table tables[] = {
+    {.name = "avx512", .mr = 8, .tile = tile_avx512, .row = row_avx512, .epi = epi_avx512, .bepi = bepi_avx512,
+     .bern = bern_avx512, .sigmoid = sigmoid_avx512, .scan = scan_avx512, .bgrad = bgrad_avx512,
+     .agrad = agrad_avx512, .add = add_avx512, .transpose16 = transpose16},
+    {.name = "avx2", .mr = 4, .tile = tile_avx2, .row = row_avx2, .epi = epi_avx2, .bepi = bepi_avx2,
+     .bern = bern_avx2, .sigmoid = sigmoid_avx2, .scan = scan_avx2, .bgrad = bgrad_avx2, .agrad = agrad_avx2,
+     .add = add_avx2, .transpose16 = NULL},
+    {.name = "generic", .mr = 4, .tile = tile_generic, .row = row_generic, .epi = epi_generic,
+     .bepi = bepi_generic, .bern = bern_generic, .sigmoid = sigmoid_generic, .scan = scan_generic,
+     .bgrad = bgrad_generic, .agrad = agrad_generic, .add = add_generic, .transpose16 = NULL},
+};
+enum { N_TABLES = sizeof tables / sizeof tables[0] };
+
+/* Index in tables[] of the best table this CPU runs, chosen by the feature
+ * flags it reports, not by its model name. */
+static int best_table(void)
+{
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma"))
+        return 0;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return 1;
+    return 2;
+}
+
+/* The table in use: resolved on first use, then one load per call. Threads
+ * that race on the first use all store the same pointer, so relaxed order
+ * suffices (the tables are constant data). */
+static _Atomic(const kernel_table *) chosen;
+
+static const kernel_table *kernels(void)
+{
+    const kernel_table *k = atomic_load_explicit(&chosen, memory_order_relaxed);
+    if (!k) {
+        k = &tables[best_table()];
+        atomic_store_explicit(&chosen, k, memory_order_relaxed);
+    }
+    return k;
+}
+
+int varia_kernels_use(const char *name)
+{
+    for (int i = best_table(); i < N_TABLES; i++)
+        if (!strcmp(tables[i].name, name)) {
+            atomic_store_explicit(&chosen, &tables[i], memory_order_relaxed);
+            return 1;
+        }
+    return 0;
+}
+
+const char *varia_kernel_name(void)
+{
+#ifdef VARIA_USE_BLAS
+    return "system BLAS";
+#endif
+    return kernels()->name;
+}
+
 /* The trainer repacks every step, so this is fast: the transposed layout is a
  * row copy per input; the plain one transposes 16 x 16 tiles in registers on
  * AVX-512 CPUs and 32 x 64 tiles within L1 elsewhere. */
 void varia_pack_panels(float *dst, const float *w, int64_t in, int64_t out, int transposed)
 {
     enum { IB = 64 };
-    int fast = !transposed && __builtin_cpu_supports("avx512f");
+    void (*t16)(const float *, int64_t, float *, int64_t) = transposed ? NULL : kernels()->transpose16;
     for (int64_t o0 = 0; o0 < out; o0 += VARIA_PANEL) {
         float *panel = dst + o0 * in;
         int64_t cols = out - o0 < VARIA_PANEL ? out - o0 : VARIA_PANEL;
@@ -78,10 +188,10 @@ void varia_pack_panels(float *dst, const float *w, int64_t in, int64_t out, int 
                 memcpy(panel + i * VARIA_PANEL, w + i * out + o0, (size_t)cols * sizeof(float));
             continue;
         }
-        int64_t i_fast = fast && cols == VARIA_PANEL ? in / 16 * 16 : 0;
+        int64_t i_fast = t16 && cols == VARIA_PANEL ? in / 16 * 16 : 0;
         for (int64_t i0 = 0; i0 < i_fast; i0 += 16)
             for (int c0 = 0; c0 < VARIA_PANEL; c0 += 16)
-                transpose16(w + (o0 + c0) * in + i0, in, panel + i0 * VARIA_PANEL + c0, VARIA_PANEL);
+                t16(w + (o0 + c0) * in + i0, in, panel + i0 * VARIA_PANEL + c0, VARIA_PANEL);
         for (int64_t i0 = i_fast; i0 < in; i0 += IB) {
             int64_t ni = in - i0 < IB ? in - i0 : IB;
             for (int64_t c = 0; c < cols; c++) {
@@ -113,185 +223,20 @@ void varia_linear_free(varia_linear *l)
     l->packed = NULL;
 }
 
-/* Unaligned vector load. A macro, not a function: returning a 64-byte vector
- * from a function compiled without AVX-512 changes the ABI (clang refuses). */
-#define LOAD16(v, p) memcpy(&(v), (p), sizeof(v))
-
-typedef void (*tile_fn)(const float *const *x, const float *panel, int64_t in, float (*acc)[VARIA_PANEL]);
-
-/* acc[r][0..31] = sum_i x[r][i] * panel[i][0..31], the sum running over i in
- * order for every element, so the tile height never changes a result. Four
- * rows (8 accumulators) fit AVX2's 16 registers; AVX-512 has 32 and takes
- * eight rows (16 accumulators), halving the panel traffic per FMA. */
-#define ROW_DECL(q) v16 c##q##0 = {0}, c##q##1 = {0};
-#define ROW_FMA(q)                                                                                         \
-    {                                                                                                      \
-        float a = x[q][i];                                                                                 \
-        c##q##0 += a * b0;                                                                                 \
-        c##q##1 += a * b1;                                                                                 \
-    }
-#define ROW_STORE(q) memcpy(acc[q], &c##q##0, 64); memcpy(acc[q] + HALF, &c##q##1, 64);
-#define PANEL_LOAD                                                                                         \
-    v16 b0, b1;                                                                                            \
-    LOAD16(b0, panel + i * VARIA_PANEL);                                                                   \
-    LOAD16(b1, panel + i * VARIA_PANEL + HALF);
-
-#define TILE4_BODY                                                                                         \
-    ROW_DECL(0) ROW_DECL(1) ROW_DECL(2) ROW_DECL(3)                                                        \
-    for (int64_t i = 0; i < in; i++) {                                                                     \
-        PANEL_LOAD ROW_FMA(0) ROW_FMA(1) ROW_FMA(2) ROW_FMA(3)                                             \
-    }                                                                                                      \
-    ROW_STORE(0) ROW_STORE(1) ROW_STORE(2) ROW_STORE(3)
-
-#define TILE8_BODY                                                                                         \
-    ROW_DECL(0) ROW_DECL(1) ROW_DECL(2) ROW_DECL(3) ROW_DECL(4) ROW_DECL(5) ROW_DECL(6) ROW_DECL(7)        \
-    for (int64_t i = 0; i < in; i++) {                                                                     \
-        PANEL_LOAD ROW_FMA(0) ROW_FMA(1) ROW_FMA(2) ROW_FMA(3) ROW_FMA(4) ROW_FMA(5) ROW_FMA(6) ROW_FMA(7)  \
-    }                                                                                                      \
-    ROW_STORE(0) ROW_STORE(1) ROW_STORE(2) ROW_STORE(3) ROW_STORE(4) ROW_STORE(5) ROW_STORE(6) ROW_STORE(7)
-
-#define TILE_ARGS const float *const *x, const float *panel, int64_t in, float (*acc)[VARIA_PANEL]
-
-__attribute__((target("avx512f,fma"))) static void tile_avx512(TILE_ARGS) { TILE8_BODY }
-__attribute__((target("avx2,fma"))) static void tile_avx2(TILE_ARGS) { TILE4_BODY }
-static void tile_generic(TILE_ARGS) { TILE4_BODY }
-
-/* One row against four panels at once (128 columns, 8 accumulators): the path
- * for batch 1 and for rows left over below the tile height. Same per-element
- * operation order as the tiles, so the same bits. */
-typedef void (*row_fn)(const float *x, const float *const *panel, int64_t in, float (*acc)[VARIA_PANEL]);
-#define ROWP_DECL(p) v16 d##p##0 = {0}, d##p##1 = {0};
-#define ROWP_FMA(p)                                                                                        \
-    {                                                                                                      \
-        v16 b0, b1;                                                                                        \
-        LOAD16(b0, panel[p] + i * VARIA_PANEL);                                                            \
-        LOAD16(b1, panel[p] + i * VARIA_PANEL + HALF);                                                     \
-        d##p##0 += a * b0;                                                                                 \
-        d##p##1 += a * b1;                                                                                 \
-    }
-#define ROWP_STORE(p) memcpy(acc[p], &d##p##0, 64); memcpy(acc[p] + HALF, &d##p##1, 64);
-#define ROW_BODY                                                                                           \
-    ROWP_DECL(0) ROWP_DECL(1) ROWP_DECL(2) ROWP_DECL(3)                                                    \
-    for (int64_t i = 0; i < in; i++) {                                                                     \
-        float a = x[i];                                                                                    \
-        ROWP_FMA(0) ROWP_FMA(1) ROWP_FMA(2) ROWP_FMA(3)                                                    \
-    }                                                                                                      \
-    ROWP_STORE(0) ROWP_STORE(1) ROWP_STORE(2) ROWP_STORE(3)
-#define ROW_ARGS const float *x, const float *const *panel, int64_t in, float (*acc)[VARIA_PANEL]
-
-__attribute__((target("avx512f,fma"))) static void row_avx512(ROW_ARGS) { ROW_BODY }
-__attribute__((target("avx2,fma"))) static void row_avx2(ROW_ARGS) { ROW_BODY }
-static void row_generic(ROW_ARGS) { ROW_BODY }
-
-/* Chosen by what the CPU reports, not by its model name. */
-static tile_fn pick_tile(void)
-{
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma"))
-        return tile_avx512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return tile_avx2;
-    return tile_generic;
-}
-
-const char *varia_kernel_name(void)
-{
-#ifdef VARIA_USE_BLAS
-    return "system BLAS";
-#endif
-    tile_fn t = pick_tile();
-    return t == tile_avx512 ? "avx512" : t == tile_avx2 ? "avx2" : "generic";
-}
-
-/* y[c] = act(acc[c] + bias[c]); the switch is hoisted so each case's loop
- * vectorizes. */
-#define EPI_LOOP(expr)                                                                                     \
-    for (int64_t c = 0; c < cols; c++) {                                                                   \
-        float v = acc[c] + bias[c];                                                                        \
-        y[c] = (expr);                                                                                     \
-    }                                                                                                      \
-    break;
-#define EPILOGUE_BODY                                                                                      \
-    switch (act.kind) {                                                                                    \
-    case VARIA_ACT_TANH: EPI_LOOP(vm_tanh(v))                                                              \
-    case VARIA_ACT_IDENTITY: EPI_LOOP(v)                                                                   \
-    case VARIA_ACT_RELU: EPI_LOOP(v > 0.0f ? v : 0.0f)                                                     \
-    case VARIA_ACT_LEAKY_RELU: EPI_LOOP(v > 0.0f ? v : act.param * v)                                      \
-    case VARIA_ACT_ELU: EPI_LOOP(v > 0.0f ? v : act.param * vm_expm1(v))                                   \
-    case VARIA_ACT_SOFTPLUS: EPI_LOOP(vm_softplus(v))                                                      \
-    case VARIA_ACT_SIGMOID: EPI_LOOP(vm_sigmoid(v))                                                        \
-    }
-
-/* sum_d x_d l_d - softplus(l_d): terms in float lanes, summed in double with
- * four accumulators in a fixed order. */
-#define BERNOULLI_BODY                                                                                     \
-    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;                                                         \
-    float t[64];                                                                                           \
-    for (int64_t i0 = 0; i0 < d; i0 += 64) {                                                               \
-        int64_t m = d - i0 < 64 ? d - i0 : 64;                                                             \
-        for (int64_t i = 0; i < m; i++) t[i] = x[i0 + i] * l[i0 + i] - vm_softplus(l[i0 + i]);            \
-        int64_t i = 0;                                                                                     \
-        for (; i + 4 <= m; i += 4) { s0 += t[i]; s1 += t[i + 1]; s2 += t[i + 2]; s3 += t[i + 3]; }          \
-        for (; i < m; i++) s0 += t[i];                                                                     \
-    }                                                                                                      \
-    return (s0 + s1) + (s2 + s3);
-
-#define EPI_ARGS float *y, const float *acc, const float *bias, int64_t cols, varia_act act
-#define BERN_ARGS const float *x, const float *l, int64_t d
-
-__attribute__((target("avx512f,fma"))) static void epi_avx512(EPI_ARGS) { EPILOGUE_BODY }
-__attribute__((target("avx2,fma"))) static void epi_avx2(EPI_ARGS) { EPILOGUE_BODY }
-static void epi_generic(EPI_ARGS) { EPILOGUE_BODY }
-__attribute__((target("avx512f,fma"))) static double bern_avx512(BERN_ARGS) { BERNOULLI_BODY }
-__attribute__((target("avx2,fma"))) static double bern_avx2(BERN_ARGS) { BERNOULLI_BODY }
-static double bern_generic(BERN_ARGS) { BERNOULLI_BODY }
-
-/* Fused Bernoulli output: s[0..3] += one row's panel of terms
- * x_c l_c - softplus(l_c), l = acc + bias, summed by a fixed float tree
- * (32 -> 16 -> 8 -> 4 lanes) so it vectorizes; the panel totals go to double. */
-#define BERN_EPI_BODY                                                                                      \
-    float t[VARIA_PANEL], h[HALF];                                                                         \
-    if (cols == VARIA_PANEL) {                                                                             \
-        for (int c = 0; c < VARIA_PANEL; c++) {                                                            \
-            float v = acc[c] + bias[c];                                                                    \
-            t[c] = x[c] * v - vm_softplus(v);                                                              \
-        }                                                                                                  \
-    } else { /* the last, partial panel */                                                                 \
-        for (int c = 0; c < VARIA_PANEL; c++)                                                              \
-            t[c] = 0.0f;                                                                                   \
-        for (int64_t c = 0; c < cols; c++) {                                                               \
-            float v = acc[c] + bias[c];                                                                    \
-            t[c] = x[c] * v - vm_softplus(v);                                                              \
-        }                                                                                                  \
-    }                                                                                                      \
-    for (int c = 0; c < HALF; c++)                                                                         \
-        h[c] = t[c] + t[c + HALF];                                                                         \
-    for (int c = 0; c < 8; c++)                                                                            \
-        h[c] += h[c + 8];                                                                                  \
-    for (int c = 0; c < 4; c++)                                                                            \
-        s[c] += (double)(h[c] + h[c + 4]);
-#define BERN_EPI_ARGS const float *acc, const float *bias, const float *x, int64_t cols, double *s
-
-__attribute__((target("avx512f,fma"))) static void bepi_avx512(BERN_EPI_ARGS) { BERN_EPI_BODY }
-__attribute__((target("avx2,fma"))) static void bepi_avx2(BERN_EPI_ARGS) { BERN_EPI_BODY }
-static void bepi_generic(BERN_EPI_ARGS) { BERN_EPI_BODY }
-typedef void (*bepi_fn)(BERN_EPI_ARGS);
-
-typedef void (*epi_fn)(EPI_ARGS);
-typedef double (*bern_fn)(BERN_ARGS);
-
-/* One row against output panels [p_begin, p_end), four at a time. */
+/* One row against output panels [p_begin, p_end), four at a time, with k's
+ * kernels. */
 static void forward_row(const varia_linear *l, const float *x, float *y, varia_act act, int64_t p_begin,
-                        int64_t p_end, row_fn rowk, epi_fn epi)
+                        int64_t p_end, const kernel_table *k)
 {
     float acc[4][VARIA_PANEL];
     for (int64_t p0 = p_begin; p0 < p_end; p0 += 4) {
         const float *pp[4];
         for (int q = 0; q < 4; q++) /* past the last panel, repeat it */
             pp[q] = l->packed + (p0 + q < p_end ? p0 + q : p_end - 1) * l->in * VARIA_PANEL;
-        rowk(x, pp, l->in, acc);
+        k->row(x, pp, l->in, acc);
         for (int q = 0; q < 4 && p0 + q < p_end; q++) {
             int64_t o0 = (p0 + q) * VARIA_PANEL;
-            epi(y + o0, acc[q], l->bias + o0, l->out - o0 < VARIA_PANEL ? l->out - o0 : VARIA_PANEL, act);
+            k->epi(y + o0, acc[q], l->bias + o0, l->out - o0 < VARIA_PANEL ? l->out - o0 : VARIA_PANEL, act);
         }
     }
 }
@@ -301,8 +246,9 @@ static void forward_row(const varia_linear *l, const float *x, float *y, varia_a
 
 /* The system BLAS computes x W^T; the same epilogue adds the bias and applies
  * the activation in place. */
-static void forward_blas(const varia_linear *l, const float *x, int64_t n, float *y, varia_act act, epi_fn epi)
+static void forward_blas(const varia_linear *l, const float *x, int64_t n, float *y, varia_act act)
 {
+    void (*epi)(EPI_ARGS) = kernels()->epi;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)l->out, (int)l->in, 1.0f, x, (int)l->in, l->w,
                 (int)l->in, 0.0f, y, (int)l->out);
     for (int64_t r = 0; r < n; r++)
@@ -314,8 +260,7 @@ void varia_linear_forward(const varia_linear *l, const float *x, int64_t n, floa
 {
 #ifdef VARIA_USE_BLAS
     if (n > 0) {
-        tile_fn t = pick_tile();
-        forward_blas(l, x, n, y, act, t == tile_avx512 ? epi_avx512 : t == tile_avx2 ? epi_avx2 : epi_generic);
+        forward_blas(l, x, n, y, act);
         return;
     }
 #endif
@@ -328,22 +273,20 @@ static void forward_panels(const varia_linear *l, const float *x, int64_t n, flo
                            int64_t p_begin, int64_t p_end)
 {
     float acc[MR_MAX][VARIA_PANEL];
-    tile_fn tile = pick_tile();
-    epi_fn epi = tile == tile_avx512 ? epi_avx512 : tile == tile_avx2 ? epi_avx2 : epi_generic;
-    row_fn rowk = tile == tile_avx512 ? row_avx512 : tile == tile_avx2 ? row_avx2 : row_generic;
-    int mr = tile == tile_avx512 ? 8 : 4;
+    const kernel_table *k = kernels();
+    int mr = k->mr;
     int64_t full = n / mr * mr;
     for (int64_t r = full; r < n; r++) /* leftover rows, one at a time */
-        forward_row(l, x + r * l->in, y + r * l->out, act, p_begin, p_end, rowk, epi);
+        forward_row(l, x + r * l->in, y + r * l->out, act, p_begin, p_end, k);
     for (int64_t r = 0; r < full; r += mr) {
         const float *xr[MR_MAX];
         for (int q = 0; q < mr; q++)
             xr[q] = x + (r + q) * l->in;
         for (int64_t o0 = p_begin * VARIA_PANEL; o0 < p_end * VARIA_PANEL; o0 += VARIA_PANEL) {
-            tile(xr, l->packed + o0 * l->in, l->in, acc);
+            k->tile(xr, l->packed + o0 * l->in, l->in, acc);
             int64_t cols = l->out - o0 < VARIA_PANEL ? l->out - o0 : VARIA_PANEL;
             for (int q = 0; q < mr; q++)
-                epi(y + (r + q) * l->out + o0, acc[q], l->bias + o0, cols, act);
+                k->epi(y + (r + q) * l->out + o0, acc[q], l->bias + o0, cols, act);
         }
     }
 }
@@ -389,9 +332,9 @@ void varia_linear_forward_team(const varia_linear *l, const float *x, int64_t n,
     varia_pool_share(team, team_panels, &j, panels);
 }
 
-/* One row of the fused Bernoulli output against every panel. */
-static void bernoulli_row(const varia_linear *l, const float *h, const float *x, double *logp, row_fn rowk,
-                          bepi_fn bepi)
+/* One row of the fused Bernoulli output against every panel, with k's kernels. */
+static void bernoulli_row(const varia_linear *l, const float *h, const float *x, double *logp,
+                          const kernel_table *k)
 {
     float acc[4][VARIA_PANEL];
     double s[4] = {0.0, 0.0, 0.0, 0.0};
@@ -400,10 +343,10 @@ static void bernoulli_row(const varia_linear *l, const float *h, const float *x,
         const float *pp[4];
         for (int q = 0; q < 4; q++)
             pp[q] = l->packed + (p0 + q < panels ? p0 + q : panels - 1) * l->in * VARIA_PANEL;
-        rowk(h, pp, l->in, acc);
+        k->row(h, pp, l->in, acc);
         for (int q = 0; q < 4 && p0 + q < panels; q++) {
             int64_t o0 = (p0 + q) * VARIA_PANEL;
-            bepi(acc[q], l->bias + o0, x + o0, l->out - o0 < VARIA_PANEL ? l->out - o0 : VARIA_PANEL, s);
+            k->bepi(acc[q], l->bias + o0, x + o0, l->out - o0 < VARIA_PANEL ? l->out - o0 : VARIA_PANEL, s);
         }
     }
     *logp = (s[0] + s[1]) + (s[2] + s[3]);
@@ -412,22 +355,19 @@ static void bernoulli_row(const varia_linear *l, const float *h, const float *x,
 void varia_linear_bernoulli(const varia_linear *l, const float *h, int64_t n, const float *x, double *logp,
                             float *tmp)
 {
-    tile_fn tile = pick_tile();
-    bepi_fn bepi = tile == tile_avx512 ? bepi_avx512 : tile == tile_avx2 ? bepi_avx2 : bepi_generic;
 #ifdef VARIA_USE_BLAS
     varia_linear_forward(l, h, n, tmp, (varia_act){VARIA_ACT_IDENTITY, 0.0f});
     for (int64_t r = 0; r < n; r++)
         logp[r] = varia_bernoulli_logp(x, tmp + r * l->out, l->out);
-    (void)bepi;
     return;
 #else
     (void)tmp;
 #endif
-    row_fn rowk = tile == tile_avx512 ? row_avx512 : tile == tile_avx2 ? row_avx2 : row_generic;
-    int mr = tile == tile_avx512 ? 8 : 4;
+    const kernel_table *k = kernels();
+    int mr = k->mr;
     int64_t full = n / mr * mr;
     for (int64_t r = full; r < n; r++)
-        bernoulli_row(l, h + r * l->in, x, &logp[r], rowk, bepi);
+        bernoulli_row(l, h + r * l->in, x, &logp[r], k);
     float acc[MR_MAX][VARIA_PANEL];
     double s[MR_MAX][4];
     for (int64_t r = 0; r < full; r += mr) {
@@ -437,53 +377,24 @@ void varia_linear_bernoulli(const varia_linear *l, const float *h, int64_t n, co
             s[q][0] = s[q][1] = s[q][2] = s[q][3] = 0.0;
         }
         for (int64_t o0 = 0; o0 < l->out; o0 += VARIA_PANEL) {
-            tile(xr, l->packed + o0 * l->in, l->in, acc);
+            k->tile(xr, l->packed + o0 * l->in, l->in, acc);
             int64_t cols = l->out - o0 < VARIA_PANEL ? l->out - o0 : VARIA_PANEL;
             for (int q = 0; q < mr; q++)
-                bepi(acc[q], l->bias + o0, x + o0, cols, s[q]);
+                k->bepi(acc[q], l->bias + o0, x + o0, cols, s[q]);
         }
         for (int q = 0; q < mr; q++)
             logp[r + q] = (s[q][0] + s[q][1]) + (s[q][2] + s[q][3]);
     }
 }
 
-#define SIGMOID_BODY for (int64_t i = 0; i < n; i++) y[i] = vm_sigmoid(x[i]);
-#define SIGMOID_ARGS float *y, const float *x, int64_t n
-__attribute__((target("avx512f,fma"))) static void sigmoid_avx512(SIGMOID_ARGS) { SIGMOID_BODY }
-__attribute__((target("avx2,fma"))) static void sigmoid_avx2(SIGMOID_ARGS) { SIGMOID_BODY }
-static void sigmoid_generic(SIGMOID_ARGS) { SIGMOID_BODY }
-
 void varia_sigmoid(float *y, const float *x, int64_t n)
 {
-    tile_fn tile = pick_tile();
-    (tile == tile_avx512 ? sigmoid_avx512 : tile == tile_avx2 ? sigmoid_avx2 : sigmoid_generic)(y, x, n);
+    kernels()->sigmoid(y, x, n);
 }
-
-/* First bad element: each block of 64 is tested with a branch-free OR that
- * vectorizes, and searched element by element only when it holds one. */
-#define SCAN_BODY                                                                                          \
-    for (int64_t i0 = 0; i0 < n; i0 += 64) {                                                               \
-        int64_t m = n - i0 < 64 ? n - i0 : 64;                                                             \
-        const float *b = x + i0;                                                                           \
-        int bad = 0;                                                                                       \
-        if (nan_only)                                                                                      \
-            for (int64_t i = 0; i < m; i++) bad |= b[i] != b[i];                                           \
-        else                                                                                               \
-            for (int64_t i = 0; i < m; i++) bad |= !(fabsf(b[i]) <= FLT_MAX);                              \
-        for (int64_t i = 0; bad && i < m; i++)                                                             \
-            if (nan_only ? b[i] != b[i] : !(fabsf(b[i]) <= FLT_MAX))                                       \
-                return i0 + i;                                                                             \
-    }                                                                                                      \
-    return -1;
-#define SCAN_ARGS const float *x, int64_t n, int nan_only
-__attribute__((target("avx512f,fma"))) static int64_t scan_avx512(SCAN_ARGS) { SCAN_BODY }
-__attribute__((target("avx2,fma"))) static int64_t scan_avx2(SCAN_ARGS) { SCAN_BODY }
-static int64_t scan_generic(SCAN_ARGS) { SCAN_BODY }
 
 int64_t varia_find_bad(const float *x, int64_t n, int nan_only)
 {
-    tile_fn tile = pick_tile();
-    return (tile == tile_avx512 ? scan_avx512 : tile == tile_avx2 ? scan_avx2 : scan_generic)(x, n, nan_only);
+    return kernels()->scan(x, n, nan_only);
 }
 
 float varia_softplus(float x)
@@ -493,62 +404,22 @@ float varia_softplus(float x)
 
 double varia_bernoulli_logp(const float *x, const float *l, int64_t d)
 {
-    tile_fn tile = pick_tile();
-    bern_fn f = tile == tile_avx512 ? bern_avx512 : tile == tile_avx2 ? bern_avx2 : bern_generic;
-    return f(x, l, d);
+    return kernels()->bern(x, l, d);
 }
-
-/* ---- elementwise ops the trainer's backward passes run ---- */
-
-#define BGRAD_BODY for (int64_t i = 0; i < n; i++) out[i] = x[i] - vm_sigmoid(l[i]);
-#define BGRAD_ARGS const float *x, const float *l, int64_t n, float *out
-/* out = dy * act'(v) from the activation's output y, the switch hoisted. */
-#define AGRAD_LOOP(expr)                                                                                   \
-    for (int64_t i = 0; i < n; i++) {                                                                      \
-        float v = y[i];                                                                                    \
-        out[i] = dy[i] * (expr);                                                                           \
-    }                                                                                                      \
-    break;
-#define AGRAD_BODY                                                                                         \
-    switch (act.kind) {                                                                                    \
-    case VARIA_ACT_TANH: AGRAD_LOOP(1.0f - v * v)                                                          \
-    case VARIA_ACT_IDENTITY: AGRAD_LOOP(v == v ? 1.0f : v)                                                 \
-    case VARIA_ACT_RELU: AGRAD_LOOP(v > 0.0f ? 1.0f : 0.0f)                                                \
-    case VARIA_ACT_LEAKY_RELU: AGRAD_LOOP(v > 0.0f ? 1.0f : act.param)                                     \
-    case VARIA_ACT_ELU: AGRAD_LOOP(v > 0.0f ? 1.0f : v + act.param)                                        \
-    case VARIA_ACT_SOFTPLUS: AGRAD_LOOP(-vm_expm1(-v))                                                     \
-    case VARIA_ACT_SIGMOID: AGRAD_LOOP(v * (1.0f - v))                                                     \
-    }
-#define AGRAD_ARGS varia_act act, const float *y, const float *dy, int64_t n, float *out
-#define ADD_BODY for (int64_t i = 0; i < n; i++) y[i] += x[i];
-#define ADD_ARGS float *y, const float *x, int64_t n
-
-__attribute__((target("avx512f,fma"))) static void bgrad_avx512(BGRAD_ARGS) { BGRAD_BODY }
-__attribute__((target("avx2,fma"))) static void bgrad_avx2(BGRAD_ARGS) { BGRAD_BODY }
-static void bgrad_generic(BGRAD_ARGS) { BGRAD_BODY }
-__attribute__((target("avx512f,fma"))) static void agrad_avx512(AGRAD_ARGS) { AGRAD_BODY }
-__attribute__((target("avx2,fma"))) static void agrad_avx2(AGRAD_ARGS) { AGRAD_BODY }
-static void agrad_generic(AGRAD_ARGS) { AGRAD_BODY }
-__attribute__((target("avx512f,fma"))) static void add_avx512(ADD_ARGS) { ADD_BODY }
-__attribute__((target("avx2,fma"))) static void add_avx2(ADD_ARGS) { ADD_BODY }
-static void add_generic(ADD_ARGS) { ADD_BODY }
 
 void varia_bernoulli_grad(const float *x, const float *l, int64_t n, float *out)
 {
-    tile_fn tile = pick_tile();
-    (tile == tile_avx512 ? bgrad_avx512 : tile == tile_avx2 ? bgrad_avx2 : bgrad_generic)(x, l, n, out);
+    kernels()->bgrad(x, l, n, out);
 }
 
 void varia_act_grad(varia_act act, const float *y, const float *dy, int64_t n, float *out)
 {
-    tile_fn tile = pick_tile();
-    (tile == tile_avx512 ? agrad_avx512 : tile == tile_avx2 ? agrad_avx2 : agrad_generic)(act, y, dy, n, out);
+    kernels()->agrad(act, y, dy, n, out);
 }
 
 void varia_add(float *y, const float *x, int64_t n)
 {
-    tile_fn tile = pick_tile();
-    (tile == tile_avx512 ? add_avx512 : tile == tile_avx2 ? add_avx2 : add_generic)(y, x, n);
+    kernels()->add(y, x, n);
 }
 
 #define LOG_2PI 1.8378770664093453

@@ -57,8 +57,15 @@ void varia_linear_forward_team(const varia_linear *l, const float *x, int64_t n,
 void varia_linear_bernoulli(const varia_linear *l, const float *h, int64_t n, const float *x, double *logp,
                             float *tmp);
 
-/* Which matrix kernel this CPU runs: "avx512", "avx2" or "generic". */
+/* Which kernels this process runs: "avx512", "avx2" or "generic" (the best
+ * the CPU supports, unless varia_kernels_use chose another), or "system BLAS". */
 const char *varia_kernel_name(void);
+/* For tests: run every later call of this file's kernels, in the whole
+ * process, with the named instruction set's ("avx512", "avx2", "generic").
+ * Returns 0, changing nothing, when the name is unknown or the CPU cannot run
+ * it. Not for use while another thread runs a kernel: that call may mix the
+ * two sets. */
+int varia_kernels_use(const char *name);
 
 /* y[i] = 1 / (1 + exp(-x[i])), vectorized (y may equal x). */
 void varia_sigmoid(float *y, const float *x, int64_t n);

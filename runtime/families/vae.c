@@ -284,7 +284,7 @@ static varia_status parse_layer(varia_ctx *ctx, vae *v, varia_decl *d, const cJS
     if (st != VARIA_OK)
         return st;
     if (!declare_layer(v, d, l, enc_w, ne, dec_w, nd))
-        return varia_fail(ctx, VARIA_ERR_NOMEM, "out of memory");
+        return varia_decl_fail(ctx, d);
     v->enc[l].act = v->dec[l].act = act;
     v->lat_total += v->lat[l];
     return VARIA_OK;
@@ -304,7 +304,7 @@ static varia_status parse_layers(varia_ctx *ctx, vae *v, varia_decl *d, const cJ
     if (st == VARIA_OK && v->var == VAR_LEARNED) { /* [1] shared, or one per output ([D]) */
         v->logvar_tensor = varia_decl_add(d, "dec1.logvar", 1, 1, 0, VARIA_INIT_DATA_LOGVAR, VARIA_GROUP_GENERATIVE);
         if (v->logvar_tensor < 0)
-            return varia_fail(ctx, VARIA_ERR_NOMEM, "out of memory");
+            return varia_decl_fail(ctx, d);
         d->t[v->logvar_tensor].alt = v->D;
     }
     return st;

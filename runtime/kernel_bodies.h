@@ -1,0 +1,187 @@
+/* Internal to runtime/kernels.c: what each CPU-specific kernel computes, as
+ * macros (NAME_BODY over the parameters NAME_ARGS) that kernels.c compiles
+ * once per instruction set (AVX-512, AVX2+FMA, baseline) and gathers into its
+ * kernel table. Kept apart so that kernels.c reads as the clones, the table
+ * and the drivers. Each body fixes its operation order, so a kernel gives the
+ * same bits whatever the batch or tile height (on one instruction set). */
+#ifndef VARIA_KERNEL_BODIES_H
+#define VARIA_KERNEL_BODIES_H
+
+#include "kernels.h"
+#include "vmath.h"
+
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#define HALF (VARIA_PANEL / 2)
+typedef float v16 __attribute__((vector_size(64)));
+
+/* Unaligned vector load. A macro, not a function: returning a 64-byte vector
+ * from a function compiled without AVX-512 changes the ABI (clang refuses). */
+#define LOAD16(v, p) memcpy(&(v), (p), sizeof(v))
+
+/* acc[r][0..31] = sum_i x[r][i] * panel[i][0..31], the sum running over i in
+ * order for every element, so the tile height never changes a result. Four
+ * rows (8 accumulators) fit AVX2's 16 registers; AVX-512 has 32 and takes
+ * eight rows (16 accumulators), halving the panel traffic per FMA. */
+#define ROW_DECL(q) v16 c##q##0 = {0}, c##q##1 = {0};
+#define ROW_FMA(q)                                                                                         \
+    {                                                                                                      \
+        float a = x[q][i];                                                                                 \
+        c##q##0 += a * b0;                                                                                 \
+        c##q##1 += a * b1;                                                                                 \
+    }
+#define ROW_STORE(q) memcpy(acc[q], &c##q##0, 64); memcpy(acc[q] + HALF, &c##q##1, 64);
+#define PANEL_LOAD                                                                                         \
+    v16 b0, b1;                                                                                            \
+    LOAD16(b0, panel + i * VARIA_PANEL);                                                                   \
+    LOAD16(b1, panel + i * VARIA_PANEL + HALF);
+
+#define TILE4_BODY                                                                                         \
+    ROW_DECL(0) ROW_DECL(1) ROW_DECL(2) ROW_DECL(3)                                                        \
+    for (int64_t i = 0; i < in; i++) {                                                                     \
+        PANEL_LOAD ROW_FMA(0) ROW_FMA(1) ROW_FMA(2) ROW_FMA(3)                                             \
+    }                                                                                                      \
+    ROW_STORE(0) ROW_STORE(1) ROW_STORE(2) ROW_STORE(3)
+
+#define TILE8_BODY                                                                                         \
+    ROW_DECL(0) ROW_DECL(1) ROW_DECL(2) ROW_DECL(3) ROW_DECL(4) ROW_DECL(5) ROW_DECL(6) ROW_DECL(7)        \
+    for (int64_t i = 0; i < in; i++) {                                                                     \
+        PANEL_LOAD ROW_FMA(0) ROW_FMA(1) ROW_FMA(2) ROW_FMA(3) ROW_FMA(4) ROW_FMA(5) ROW_FMA(6) ROW_FMA(7)  \
+    }                                                                                                      \
+    ROW_STORE(0) ROW_STORE(1) ROW_STORE(2) ROW_STORE(3) ROW_STORE(4) ROW_STORE(5) ROW_STORE(6) ROW_STORE(7)
+
+#define TILE_ARGS const float *const *x, const float *panel, int64_t in, float (*acc)[VARIA_PANEL]
+
+/* One row against four panels at once (128 columns, 8 accumulators): the path
+ * for batch 1 and for rows left over below the tile height. Same per-element
+ * operation order as the tiles, so the same bits. */
+#define ROWP_DECL(p) v16 d##p##0 = {0}, d##p##1 = {0};
+#define ROWP_FMA(p)                                                                                        \
+    {                                                                                                      \
+        v16 b0, b1;                                                                                        \
+        LOAD16(b0, panel[p] + i * VARIA_PANEL);                                                            \
+        LOAD16(b1, panel[p] + i * VARIA_PANEL + HALF);                                                     \
+        d##p##0 += a * b0;                                                                                 \
+        d##p##1 += a * b1;                                                                                 \
+    }
+#define ROWP_STORE(p) memcpy(acc[p], &d##p##0, 64); memcpy(acc[p] + HALF, &d##p##1, 64);
+#define ROW_BODY                                                                                           \
+    ROWP_DECL(0) ROWP_DECL(1) ROWP_DECL(2) ROWP_DECL(3)                                                    \
+    for (int64_t i = 0; i < in; i++) {                                                                     \
+        float a = x[i];                                                                                    \
+        ROWP_FMA(0) ROWP_FMA(1) ROWP_FMA(2) ROWP_FMA(3)                                                    \
+    }                                                                                                      \
+    ROWP_STORE(0) ROWP_STORE(1) ROWP_STORE(2) ROWP_STORE(3)
+#define ROW_ARGS const float *x, const float *const *panel, int64_t in, float (*acc)[VARIA_PANEL]
+
+/* y[c] = act(acc[c] + bias[c]); the switch is hoisted so each case's loop
+ * vectorizes. */
+#define EPI_LOOP(expr)                                                                                     \
+    for (int64_t c = 0; c < cols; c++) {                                                                   \
+        float v = acc[c] + bias[c];                                                                        \
+        y[c] = (expr);                                                                                     \
+    }                                                                                                      \
+    break;
+#define EPILOGUE_BODY                                                                                      \
+    switch (act.kind) {                                                                                    \
+    case VARIA_ACT_TANH: EPI_LOOP(vm_tanh(v))                                                              \
+    case VARIA_ACT_IDENTITY: EPI_LOOP(v)                                                                   \
+    case VARIA_ACT_RELU: EPI_LOOP(v > 0.0f ? v : 0.0f)                                                     \
+    case VARIA_ACT_LEAKY_RELU: EPI_LOOP(v > 0.0f ? v : act.param * v)                                      \
+    case VARIA_ACT_ELU: EPI_LOOP(v > 0.0f ? v : act.param * vm_expm1(v))                                   \
+    case VARIA_ACT_SOFTPLUS: EPI_LOOP(vm_softplus(v))                                                      \
+    case VARIA_ACT_SIGMOID: EPI_LOOP(vm_sigmoid(v))                                                        \
+    }
+
+/* sum_d x_d l_d - softplus(l_d): terms in float lanes, summed in double with
+ * four accumulators in a fixed order. */
+#define BERNOULLI_BODY                                                                                     \
+    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;                                                         \
+    float t[64];                                                                                           \
+    for (int64_t i0 = 0; i0 < d; i0 += 64) {                                                               \
+        int64_t m = d - i0 < 64 ? d - i0 : 64;                                                             \
+        for (int64_t i = 0; i < m; i++) t[i] = x[i0 + i] * l[i0 + i] - vm_softplus(l[i0 + i]);            \
+        int64_t i = 0;                                                                                     \
+        for (; i + 4 <= m; i += 4) { s0 += t[i]; s1 += t[i + 1]; s2 += t[i + 2]; s3 += t[i + 3]; }          \
+        for (; i < m; i++) s0 += t[i];                                                                     \
+    }                                                                                                      \
+    return (s0 + s1) + (s2 + s3);
+
+#define EPI_ARGS float *y, const float *acc, const float *bias, int64_t cols, varia_act act
+#define BERN_ARGS const float *x, const float *l, int64_t d
+
+/* Fused Bernoulli output: s[0..3] += one row's panel of terms
+ * x_c l_c - softplus(l_c), l = acc + bias, summed by a fixed float tree
+ * (32 -> 16 -> 8 -> 4 lanes) so it vectorizes; the panel totals go to double. */
+#define BERN_EPI_BODY                                                                                      \
+    float t[VARIA_PANEL], h[HALF];                                                                         \
+    if (cols == VARIA_PANEL) {                                                                             \
+        for (int c = 0; c < VARIA_PANEL; c++) {                                                            \
+            float v = acc[c] + bias[c];                                                                    \
+            t[c] = x[c] * v - vm_softplus(v);                                                              \
+        }                                                                                                  \
+    } else { /* the last, partial panel */                                                                 \
+        for (int c = 0; c < VARIA_PANEL; c++)                                                              \
+            t[c] = 0.0f;                                                                                   \
+        for (int64_t c = 0; c < cols; c++) {                                                               \
+            float v = acc[c] + bias[c];                                                                    \
+            t[c] = x[c] * v - vm_softplus(v);                                                              \
+        }                                                                                                  \
+    }                                                                                                      \
+    for (int c = 0; c < HALF; c++)                                                                         \
+        h[c] = t[c] + t[c + HALF];                                                                         \
+    for (int c = 0; c < 8; c++)                                                                            \
+        h[c] += h[c + 8];                                                                                  \
+    for (int c = 0; c < 4; c++)                                                                            \
+        s[c] += (double)(h[c] + h[c + 4]);
+#define BERN_EPI_ARGS const float *acc, const float *bias, const float *x, int64_t cols, double *s
+
+#define SIGMOID_BODY for (int64_t i = 0; i < n; i++) y[i] = vm_sigmoid(x[i]);
+#define SIGMOID_ARGS float *y, const float *x, int64_t n
+
+/* First bad element: each block of 64 is tested with a branch-free OR that
+ * vectorizes, and searched element by element only when it holds one. */
+#define SCAN_BODY                                                                                          \
+    for (int64_t i0 = 0; i0 < n; i0 += 64) {                                                               \
+        int64_t m = n - i0 < 64 ? n - i0 : 64;                                                             \
+        const float *b = x + i0;                                                                           \
+        int bad = 0;                                                                                       \
+        if (nan_only)                                                                                      \
+            for (int64_t i = 0; i < m; i++) bad |= b[i] != b[i];                                           \
+        else                                                                                               \
+            for (int64_t i = 0; i < m; i++) bad |= !(fabsf(b[i]) <= FLT_MAX);                              \
+        for (int64_t i = 0; bad && i < m; i++)                                                             \
+            if (nan_only ? b[i] != b[i] : !(fabsf(b[i]) <= FLT_MAX))                                       \
+                return i0 + i;                                                                             \
+    }                                                                                                      \
+    return -1;
+#define SCAN_ARGS const float *x, int64_t n, int nan_only
+
+/* ---- elementwise ops the trainer's backward passes run ---- */
+
+#define BGRAD_BODY for (int64_t i = 0; i < n; i++) out[i] = x[i] - vm_sigmoid(l[i]);
+#define BGRAD_ARGS const float *x, const float *l, int64_t n, float *out
+/* out = dy * act'(v) from the activation's output y, the switch hoisted. */
+#define AGRAD_LOOP(expr)                                                                                   \
+    for (int64_t i = 0; i < n; i++) {                                                                      \
+        float v = y[i];                                                                                    \
+        out[i] = dy[i] * (expr);                                                                           \
+    }                                                                                                      \
+    break;
+#define AGRAD_BODY                                                                                         \
+    switch (act.kind) {                                                                                    \
+    case VARIA_ACT_TANH: AGRAD_LOOP(1.0f - v * v)                                                          \
+    case VARIA_ACT_IDENTITY: AGRAD_LOOP(v == v ? 1.0f : v)                                                 \
+    case VARIA_ACT_RELU: AGRAD_LOOP(v > 0.0f ? 1.0f : 0.0f)                                                \
+    case VARIA_ACT_LEAKY_RELU: AGRAD_LOOP(v > 0.0f ? 1.0f : act.param)                                     \
+    case VARIA_ACT_ELU: AGRAD_LOOP(v > 0.0f ? 1.0f : v + act.param)                                        \
+    case VARIA_ACT_SOFTPLUS: AGRAD_LOOP(-vm_expm1(-v))                                                     \
+    case VARIA_ACT_SIGMOID: AGRAD_LOOP(v * (1.0f - v))                                                     \
+    }
+#define AGRAD_ARGS varia_act act, const float *y, const float *dy, int64_t n, float *out
+#define ADD_BODY for (int64_t i = 0; i < n; i++) y[i] += x[i];
+#define ADD_ARGS float *y, const float *x, int64_t n
+
+#endif
