@@ -1,7 +1,7 @@
 #!/bin/bash
 # Two builds of varia against each other on the same model, data and threads,
 # their runs interleaved (A B A B ...) so that the machine's drift hits both:
-# IW k = 5000, one decode, one encode, batched sampling. Prints each figure's
+# in ABBA order, IW k = 5000, one decode, one encode, batched sampling. Prints each figure's
 # median over the rounds for A and B and the ratio B / A (above 1: B faster).
 #
 #   bench/ab.sh BUILD_A BUILD_B [--rounds R] [--threads T] [--n N] [--calls C]
@@ -31,7 +31,8 @@ done
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 for r in $(seq "$ROUNDS"); do
-    for side in A B; do
+    order="A B"; [ $((r % 2)) = 0 ] && order="B A" # ABBA: neither always goes first
+    for side in $order; do
         dir=$A; [ $side = B ] && dir=$B
         "$dir/bench/bench_varia" "$MODEL" "$DATA" --threads "$THREADS" --n "$N" --repeats 1 --calls "$CALLS" \
             2>/dev/null | grep '^RESULT' >> "$OUT/$side"

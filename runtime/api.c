@@ -48,14 +48,13 @@ varia_status varia_check_unit_range(varia_ctx *ctx, const varia_model *m, const 
 {
     if (m->info.likelihood != VARIA_LIK_BERNOULLI && !force)
         return VARIA_OK;
-    int64_t D = m->info.data_size;
-    for (int64_t i = 0; i < n * D; i++)
-        if (x[i] < 0.0f || x[i] > 1.0f)
-            return varia_fail(ctx, VARIA_ERR_ARG, "%s: example %lld, element %lld = %g is outside [0, 1]%s", op,
-                              (long long)(i / D), (long long)(i % D), (double)x[i],
-                              m->info.likelihood == VARIA_LIK_BERNOULLI
-                                  ? " (a Bernoulli model reads intensities in [0, 1], not 0..255)"
-                                  : " (dynamic binarization reads each value as a probability)");
+    int64_t D = m->info.data_size, i = varia_find_outside(x, n * D, 0.0f, 1.0f);
+    if (i >= 0)
+        return varia_fail(ctx, VARIA_ERR_ARG, "%s: example %lld, element %lld = %g is outside [0, 1]%s", op,
+                          (long long)(i / D), (long long)(i % D), (double)x[i],
+                          m->info.likelihood == VARIA_LIK_BERNOULLI
+                              ? " (a Bernoulli model reads intensities in [0, 1], not 0..255)"
+                              : " (dynamic binarization reads each value as a probability)");
     return VARIA_OK;
 }
 

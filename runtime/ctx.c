@@ -50,7 +50,10 @@ int varia_scratch_get(varia_ctx *ctx, int worker, size_t nf, size_t nd, float **
     if (nf > s->f_cap) {
         free(s->f);
         s->f_cap = 0;
-        if (!(s->f = malloc(nf * sizeof(float))))
+        /* 64-byte aligned (a cache line, an AVX-512 vector): the exec arena keeps
+         * every value on that boundary relative to here */
+        size_t bytes = (nf * sizeof(float) + 63) / 64 * 64;
+        if (!(s->f = aligned_alloc(64, bytes)))
             return 0;
         s->f_cap = nf;
     }

@@ -397,6 +397,21 @@ int64_t varia_find_bad(const float *x, int64_t n, int nan_only)
     return kernels()->scan(x, n, nan_only);
 }
 
+int64_t varia_find_outside(const float *x, int64_t n, float lo, float hi)
+{
+    enum { BLOCK = 256 };
+    for (int64_t i0 = 0; i0 < n; i0 += BLOCK) {
+        int64_t m = n - i0 < BLOCK ? n - i0 : BLOCK;
+        int bad = 0;
+        for (int64_t i = 0; i < m; i++) /* no exit inside a block: it vectorizes */
+            bad |= (x[i0 + i] < lo) | (x[i0 + i] > hi);
+        for (int64_t i = 0; bad && i < m; i++)
+            if (x[i0 + i] < lo || x[i0 + i] > hi)
+                return i0 + i;
+    }
+    return -1;
+}
+
 float varia_softplus(float x)
 {
     return vm_softplus(x);

@@ -80,6 +80,9 @@ void varia_add(float *y, const float *x, int64_t n);
 /* Index of the first element of x[0, n) that is NaN (nan_only) or not finite,
  * or -1: the input and output checks of every operation, vectorized. */
 int64_t varia_find_bad(const float *x, int64_t n, int nan_only);
+/* Index of the first element of x[0, n) below lo or above hi (NaN is neither),
+ * or -1: the [0, 1] input check of the Bernoulli models, vectorized. */
+int64_t varia_find_outside(const float *x, int64_t n, float lo, float hi);
 
 /* Stable scalar helpers. */
 float varia_softplus(float x);

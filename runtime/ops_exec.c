@@ -27,6 +27,11 @@ static varia_v *new_val(varia_exec *e, int64_t rows, int64_t cols, int dbl)
     }
     varia_v *v = &e->vals[e->n_vals++];
     *v = (varia_v){rows, cols, cols, NULL, NULL};
+    if (e->place && !dbl && rows == e->place_rows && cols == e->place_cols) {
+        v->f = e->place;
+        e->place = NULL;
+        return v;
+    }
     size_t n = (size_t)(rows * cols) * (dbl ? 2 : 1);
     n = (n + ALIGN - 1) / ALIGN * ALIGN;
     if (!e->measure && e->used + n > e->cap)
@@ -251,8 +256,17 @@ void varia_measure_begin(varia_exec *e, const varia_model *m, varia_v *vals, siz
     *e = (varia_exec){.ops = exec_ops, .m = m, .vals = vals, .cap_vals = cap_vals, .measure = 1};
 }
 
+void varia_exec_place(varia_exec *e, float *dst, int64_t rows, int64_t cols)
+{
+    e->place = e->measure ? NULL : dst;
+    e->place_rows = rows;
+    e->place_cols = cols;
+}
+
 void varia_exec_copy_out(const varia_v *v, float *dst)
 {
+    if (v->f == dst)
+        return;
     for (int64_t r = 0; r < v->rows; r++)
         memcpy(dst + r * v->cols, v->f + r * v->ld, (size_t)v->cols * sizeof(float));
 }

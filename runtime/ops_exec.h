@@ -28,6 +28,8 @@ typedef struct varia_exec {
     size_t used, cap; /* floats */
     int measure, failed;
     varia_v dummy; /* what ops return once the records ran out */
+    float *place;  /* varia_exec_place: the caller's buffer for the next value of that shape */
+    int64_t place_rows, place_cols;
 } varia_exec;
 
 /* Floats the value records of `vals` values take at the start of a workspace. */
@@ -44,7 +46,13 @@ void varia_exec_begin_sized(varia_exec *e, const varia_model *m, float *ws, size
  * e->used then give what the passes run since need. */
 void varia_measure_begin(varia_exec *e, const varia_model *m, varia_v *vals, size_t cap_vals);
 
-/* Copy a float value out to dst (rows x cols, contiguous). */
+/* Let the next float value of rows x cols live in dst (contiguous, the
+ * caller's) instead of the workspace, so a pass's output lands where the
+ * caller wants it without a copy. Whichever value takes it, the result is the
+ * same: varia_exec_copy_out then copies the output there unless it is there
+ * already, and a value placed there earlier is dead by then. */
+void varia_exec_place(varia_exec *e, float *dst, int64_t rows, int64_t cols);
+/* Copy a float value out to dst (rows x cols, contiguous), unless it lives there. */
 void varia_exec_copy_out(const varia_v *v, float *dst);
 
 #endif

@@ -100,6 +100,7 @@ void varia_run_decode(const varia_model *m, float *ws, struct varia_pool *team, 
     varia_exec_begin(&e, m, ws, team);
     int64_t L = m->info.latent_size;
     varia_v *xv, *lv;
+    varia_exec_place(&e, out, n, m->info.data_size);
     m->family->decode(m->cfg, &e.ops, e.ops.input(&e.ops, n, L, z, L), kind, &xv, &lv);
     out_f(&e, xv, out);
     if (lv && out_logvar)
@@ -113,6 +114,7 @@ void varia_run_generate(const varia_model *m, float *ws, struct varia_pool *team
     varia_exec_begin(&e, m, ws, team);
     int64_t E = varia_model_noise(m);
     varia_v *xv, *zv;
+    varia_exec_place(&e, x_out, n, m->info.data_size);
     m->family->generate(m->cfg, &e.ops, e.ops.input(&e.ops, n, E, eps, E), temp, &xv, &zv);
     out_f(&e, xv, x_out);
     out_f(&e, zv, z_out);
