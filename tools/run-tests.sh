@@ -64,5 +64,6 @@ if [ "${1:-}" != "--quick" ]; then
   passed=$((passed + fp)); failed=$((failed + ff))
   echo "  $fp passed, $ff failed in $(elapsed $((SECONDS - t0)))"
 fi
-echo "$passed passed, $failed failed in $(elapsed $((SECONDS - start))) ($(nproc) cores, $(git rev-parse --short HEAD 2>/dev/null || echo "no git"))"
+echo "total time $(elapsed $((SECONDS - start))) on $(nproc) cores, at $(git rev-parse --short HEAD 2>/dev/null || echo "no git")"
+echo "$passed passed, $failed failed" # the last line, plain: CI reads it
 exit $status
