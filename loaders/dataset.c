@@ -51,15 +51,24 @@ static void flat_shape(varia_shape *s, int64_t d)
     s->dims[0] = d;
 }
 
-/* n*d floats, with the size checked against the cap before allocating. */
-static varia_status alloc_floats(varia_ctx *ctx, const char *path, int64_t n, int64_t d,
-                                 float **x)
+/* VARIA_ERR_TOO_LARGE when n*d floats exceed the cap. */
+static varia_status check_floats(varia_ctx *ctx, const char *path, int64_t n, int64_t d)
 {
     if (n > DS_MAX_FLOATS / d)
         return varia_fail(ctx, VARIA_ERR_TOO_LARGE,
                           "'%s': %lld examples of %lld values exceed the cap of %lld floats; "
                           "pass a limit", path, (long long)n, (long long)d,
                           (long long)DS_MAX_FLOATS);
+    return VARIA_OK;
+}
+
+/* n*d floats, with the size checked against the cap before allocating. */
+static varia_status alloc_floats(varia_ctx *ctx, const char *path, int64_t n, int64_t d,
+                                 float **x)
+{
+    varia_status st = check_floats(ctx, path, n, d);
+    if (st != VARIA_OK)
+        return st;
     *x = malloc((size_t)(n * d) * sizeof **x);
     if (!*x)
         return varia_fail(ctx, VARIA_ERR_NOMEM, "'%s': out of memory for %lld x %lld floats",
@@ -194,20 +203,43 @@ static varia_status load_labels(varia_ctx *ctx, const char *name, uint32_t count
     return VARIA_OK;
 }
 
+/* Room for `need` floats in *x (capacity *cap), grown by doubling up to
+ * total: memory follows the data that arrives, not what a header claims. */
+static int grow_floats(float **x, uint64_t *cap, uint64_t need, uint64_t total)
+{
+    if (need <= *cap)
+        return 1;
+    uint64_t c = *cap ? 2 * *cap : (uint64_t)1 << 20;
+    c = c < need ? need : c > total ? total : c;
+    float *p = realloc(*x, (size_t)c * sizeof *p);
+    if (!p)
+        return 0;
+    *x = p;
+    *cap = c;
+    return 1;
+}
+
 /* The pixels of the first n images, straight from the stream into floats in
- * [0, 1] (no copy of the file in memory). When all are wanted, the stream must
- * end right after them: a long file carries bytes nobody owns. */
+ * [0, 1] (no copy of the file in memory) in *x (the caller frees it, also on
+ * failure). When all are wanted, the stream must end right after them: a long
+ * file carries bytes nobody owns. */
 static varia_status idx_pixels(varia_ctx *ctx, const char *path, varia_gz *s,
-                               const uint32_t dims[3], int64_t n, float *x)
+                               const uint32_t dims[3], int64_t n, float **xp)
 {
     uint8_t chunk[1 << 16];
-    uint64_t total = (uint64_t)n * dims[1] * dims[2], done = 0;
+    uint64_t total = (uint64_t)n * dims[1] * dims[2], done = 0, cap = 0;
     size_t got = 0;
+    if (!(*xp = malloc(sizeof(float)))) /* never NULL, even for no pixels */
+        return varia_fail(ctx, VARIA_ERR_NOMEM, "'%s': out of memory", path);
     while (done < total) {
         size_t want = total - done < sizeof chunk ? (size_t)(total - done) : sizeof chunk;
         varia_status st = varia_gz_read(ctx, s, chunk, want, &got);
         if (st != VARIA_OK)
             return st;
+        if (!grow_floats(xp, &cap, done + got, total))
+            return varia_fail(ctx, VARIA_ERR_NOMEM, "'%s': out of memory for %llu pixels", path,
+                              (unsigned long long)(done + got));
+        float *x = *xp;
         for (size_t i = 0; i < got; i++)
             x[done + i] = (float)chunk[i] / 255.0f;
         done += got;
@@ -238,8 +270,8 @@ static varia_status load_idx(varia_ctx *ctx, const char *path, varia_gz *s, cons
     float *x = NULL;
     uint8_t *labels = NULL;
     char *lname = NULL;
-    if ((st = alloc_floats(ctx, path, n, d, &x)) == VARIA_OK &&
-        (st = idx_pixels(ctx, path, s, dims, n, x)) == VARIA_OK &&
+    if ((st = check_floats(ctx, path, n, d)) == VARIA_OK &&
+        (st = idx_pixels(ctx, path, s, dims, n, &x)) == VARIA_OK &&
         (st = find_labels(ctx, path, &lname)) == VARIA_OK && lname)
         st = load_labels(ctx, lname, dims[0], n, &labels);
     free(lname);
