@@ -1,5 +1,5 @@
-/* varia training module: learns VAE/IWAE models on real data and writes them
- * in the format the runtime loads. A separate library (libvaria_train); the
+/* varia training module: learns the runtime's model families on real data and
+ * writes them in the format the runtime loads. A separate library (libvaria_train); the
  * runtime never links it. The configuration file is described in
  * docs/training.md.
  *
@@ -14,14 +14,8 @@
 
 #include <stdint.h>
 
-/* As in varia.h: with varia.h's, the only functions libvaria_train exports. */
-#ifndef VARIA_API
-#if defined(__GNUC__) || defined(__clang__)
-#define VARIA_API __attribute__((visibility("default")))
-#else
-#define VARIA_API
-#endif
-#endif
+/* VARIA_API (from varia.h) marks the functions libvaria_train exports: these
+ * and varia.h's, nothing else. */
 
 #ifdef __cplusplus
 extern "C" {
