@@ -48,9 +48,10 @@ void varia_measure_begin(varia_exec *e, const varia_model *m, varia_v *vals, siz
 
 /* Let the next float value of rows x cols live in dst (contiguous, the
  * caller's) instead of the workspace, so a pass's output lands where the
- * caller wants it without a copy. Whichever value takes it, the result is the
- * same: varia_exec_copy_out then copies the output there unless it is there
- * already, and a value placed there earlier is dead by then. */
+ * caller wants it without a copy. Another value of that shape may take it
+ * (a hidden layer as wide as the output, a latent as long as an example):
+ * the caller then copies its other outputs out before the one meant for dst,
+ * and varia_exec_copy_out copies that one there unless it is there already. */
 void varia_exec_place(varia_exec *e, float *dst, int64_t rows, int64_t cols);
 /* Copy a float value out to dst (rows x cols, contiguous), unless it lives there. */
 void varia_exec_copy_out(const varia_v *v, float *dst);

@@ -116,8 +116,8 @@ void varia_run_generate(const varia_model *m, float *ws, struct varia_pool *team
     varia_v *xv, *zv;
     varia_exec_place(&e, x_out, n, m->info.data_size);
     m->family->generate(m->cfg, &e.ops, e.ops.input(&e.ops, n, E, eps, E), temp, &xv, &zv);
+    out_f(&e, zv, z_out); /* first: z may be the value that took x_out's place */
     out_f(&e, xv, x_out);
-    out_f(&e, zv, z_out);
 }
 
 void varia_run_log_weights(const varia_model *m, float *ws, const float *x, int64_t count, const float *eps,
@@ -137,7 +137,11 @@ void varia_run_log_weights(const varia_model *m, float *ws, const float *x, int6
     }
 }
 
-/* Run pass `which` for `rows` rows under measure; track the largest need. */
+/* The passes the measure runs, each as the API calls it. */
+enum { M_ENCODE, M_LAYER_MEANS, M_POSTERIOR, M_DECODE_MEAN, M_DECODE_PARAMS, M_GENERATE, M_TERMS, M_PASSES };
+
+/* Run pass `which` for VARIA_WS_ROWS rows (the terms: one example, that many
+ * samples) under measure; track the largest need. */
 static void measure_one(const varia_model *m, int which, varia_v *vals, size_t *nv, size_t *nf, int *failed)
 {
     varia_exec e;
@@ -147,17 +151,18 @@ static void measure_one(const varia_model *m, int which, varia_v *vals, size_t *
     varia_v *a, *b, *mv[VARIA_MAX_LAYERS];
     varia_terms t = {0};
     const varia_family *f = m->family;
-    if (which == 0 && f->encode)
+    if (which == M_ENCODE && f->encode)
         f->encode(m->cfg, o, o->input(o, R, D, NULL, D), &a, &b);
-    if (which == 1 && f->layer_means)
+    if (which == M_LAYER_MEANS && f->layer_means)
         f->layer_means(m->cfg, o, o->input(o, R, D, NULL, D), mv);
-    if (which == 2 && f->posterior_sample)
+    if (which == M_POSTERIOR && f->posterior_sample)
         f->posterior_sample(m->cfg, o, o->input(o, R, D, NULL, D), o->input(o, R, E, NULL, E), &a, &b);
-    if (which == 3 || which == 4)
-        f->decode(m->cfg, o, o->input(o, R, L, NULL, L), which == 3 ? VARIA_DECODE_MEAN : VARIA_DECODE_PARAMS, &a, &b);
-    if (which == 5)
+    if ((which == M_DECODE_MEAN || which == M_DECODE_PARAMS) && f->decode)
+        f->decode(m->cfg, o, o->input(o, R, L, NULL, L),
+                  which == M_DECODE_MEAN ? VARIA_DECODE_MEAN : VARIA_DECODE_PARAMS, &a, &b);
+    if (which == M_GENERATE && f->generate)
         f->generate(m->cfg, o, o->input(o, R, E, NULL, E), 1.0f, &a, &b);
-    if (which == 6 && f->terms) {
+    if (which == M_TERMS && f->terms) {
         f->terms(m->cfg, o, o->input(o, 1, D, NULL, D), R, o->input(o, R, E, NULL, E), &t);
         if (t.kl_dims)
             o->row_sum(o, t.kl_dims);
@@ -174,7 +179,7 @@ varia_status varia_passes_measure(varia_ctx *ctx, varia_model *m)
         return varia_fail(ctx, VARIA_ERR_NOMEM, "out of memory");
     size_t nv = 0, nf = 0;
     int failed = 0;
-    for (int which = 0; which < 7; which++)
+    for (int which = 0; which < M_PASSES; which++)
         measure_one(m, which, vals, &nv, &nf, &failed);
     free(vals);
     if (failed)

@@ -263,6 +263,25 @@ static void family_passes(void)
     }
 }
 
+/* A latent as long as an example: whichever value takes the output's place
+ * in the caller's buffer, sample's z and x come out right (x = decode(z)). */
+static void placement(void)
+{
+    pair p;
+    int good = pair_open(&p, "{\"activation\": \"tanh\", \"likelihood\": {\"type\": \"bernoulli\"},"
+                             " \"layers\": [{\"latent\": 6, \"encoder\": [6], \"decoder\": [6]}]}", 30);
+    ok(good, "a model whose latent is as long as its data opens");
+    if (!good)
+        return;
+    varia_ctx *ctx = varia_ctx_new();
+    float x[5 * D], z[5 * D], xd[5 * D];
+    good = varia_sample(ctx, p.m, 5, 3, 0.9f, x, z) == VARIA_OK &&
+           varia_decode(ctx, p.m, z, 5, VARIA_DECODE_MEAN, xd, NULL) == VARIA_OK;
+    ok(good && !memcmp(x, xd, sizeof x), "sample's x is the decode of its z, bit for bit (latent 6, data 6)");
+    varia_ctx_free(ctx);
+    pair_close(&p);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/varia-ops-XXXXXX");
@@ -272,6 +291,7 @@ int main(void)
     }
     single_ops();
     family_passes();
+    placement();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
