@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 static int tap_run, tap_fail, tap_skipped;
 
@@ -34,6 +35,30 @@ static inline void tap_skip(const char *name, const char *why)
     tap_run++;
     tap_skipped++;
     printf("ok %d - %s # SKIP %s\n", tap_run, name, why);
+}
+
+/* The whole file at path, NUL-terminated (the caller frees it), its length in
+ * *len when len is not NULL; NULL when it cannot be read. */
+static inline char *tap_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *p = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
+        free(p);
+        p = NULL;
+    }
+    fclose(f);
+    if (p) {
+        p[n] = '\0';
+        if (len)
+            *len = (size_t)n;
+    }
+    return p;
 }
 
 static inline int tap_done(void)

@@ -21,25 +21,6 @@
  * absolute; everything of magnitude 0.1 or more to 1e-5 relative. */
 #define FLOOR 1e-1
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)len + 1);
-    if (buf && fread(buf, 1, (size_t)len, f) != (size_t)len) {
-        free(buf);
-        buf = NULL;
-    }
-    if (buf)
-        buf[len] = '\0';
-    fclose(f);
-    return buf;
-}
-
 static const cJSON *at(const cJSON *j, int i) { return cJSON_GetArrayItem(j, i); }
 
 /* Largest relative error of got[0..n) against the JSON array want. */
@@ -163,7 +144,7 @@ static void run_case(const char *dir, const char *cas)
 {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s/golden.json", dir, cas);
-    char *text = slurp(path);
+    char *text = tap_read_file(path, NULL);
     cJSON *g = text ? cJSON_Parse(text) : NULL;
     free(text);
     varia_ctx *ctx = varia_ctx_new();

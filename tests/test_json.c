@@ -49,25 +49,6 @@ static int write_bytes(const char *path, const void *data, size_t len)
     return (fclose(f) == 0) & (w == len);
 }
 
-static unsigned char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *p = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    if (p)
-        p[n] = '\0', *len = (size_t)n;
-    return p;
-}
-
 /* Remove tmpdir and what the tests put in it (files and one level of folders). */
 static void remove_dir(const char *dir, int depth)
 {
@@ -423,9 +404,9 @@ int main(int argc, char **argv)
     char path[700];
     snprintf(path, sizeof path, "%s/model.json", argv[1]);
     size_t mlen = 0;
-    manifest = (char *)read_all(path, &mlen);
+    manifest = tap_read_file(path, &mlen);
     snprintf(path, sizeof path, "%s/model.safetensors", argv[1]);
-    st = read_all(path, &st_len);
+    st = (unsigned char *)tap_read_file(path, &st_len);
     for (int i = 7; st && st_len >= 8 && i >= 0; i--)
         hdr_len = (hdr_len << 8) | st[i];
     const char *base = getenv("TMPDIR");
