@@ -9,7 +9,11 @@ It computes, in whatever dtype the model is in (float64 for golden vectors):
   * the sampled path for explicit noise: log w, log p(x|z_1), log q, log p(z)
     (``log_weights``), and from those recon, KL, ELBO and the IW estimate
     (``estimates``),
-  * the decoder mean path from a top-layer latent (``decode``).
+  * the decoder mean path from a top-layer latent (``decode``),
+  * an optional flow posterior (``architecture.flow``, docs/format.md §2.3: planar,
+    radial, IAF) on the top layer's sample: ``enc{L}.flow`` amortized heads or
+    ``flow.{k}.*`` global steps, ``enc{L}.context`` and the masked MADEs of IAF;
+    ``log_weights`` then also returns log_det = Σ_k log|det ∂f_k/∂z_{k−1}|.
 
 Library module, no command of its own. Load a model with
     /usr/bin/python3 -c "import sys; sys.path.insert(0, 'tools/torch'); \
@@ -85,9 +89,15 @@ class GaussianNet(nn.Module):
 
     def forward(self, h):
         """Return (mean, log sigma^2); a log_std head is doubled to log variance."""
+        mean, logvar, _ = self.forward_hidden(h)
+        return mean, logvar
+
+    def forward_hidden(self, h):
+        """(mean, log sigma^2, last hidden layer's output); the last is what a flow's
+        amortized heads (``flow``, ``context``) read (the input if no hidden layer)."""
         h = run_hidden(self.hidden, self.act, h)
         s = self.scale(h)
-        return self.mean(h), (2.0 * s if self.log_std else s)
+        return self.mean(h), (2.0 * s if self.log_std else s), h
 
 
 class ObservationNet(nn.Module):
@@ -135,6 +145,138 @@ class ObservationNet(nn.Module):
         return gauss_logpdf(x, out, logvar).sum(-1)
 
 
+
+# ---------------------------------------------------------------- flow posterior
+# docs/format.md section 2.3: K invertible steps applied to the top layer's sample.
+
+def planar_u_hat(u, w):
+    """û = u + (m(wᵀu) − wᵀu) w / ‖w‖², m(a) = −1 + softplus(a), so that ûᵀw ≥ −1;
+    û = u where w = 0 exactly. u, w: [..., d]."""
+    wu = (w * u).sum(-1, keepdim=True)
+    ww = (w * w).sum(-1, keepdim=True)
+    corr = (-1.0 + softplus(wu) - wu) * w / torch.where(ww > 0, ww, torch.ones_like(ww))
+    return torch.where(ww > 0, u + corr, u)
+
+
+def planar_step(z, u, w, b):
+    """One planar step on z [..., d] with raw parameters u, w [..., d], b [..., 1]
+    (broadcasting); returns (f(z), log|det ∂f/∂z| [...])."""
+    uh = planar_u_hat(u, w)
+    a = (w * z).sum(-1, keepdim=True) + b
+    t = torch.tanh(a)
+    f = z + uh * t
+    det = 1.0 + (1.0 - t * t) * (uh * w).sum(-1, keepdim=True)
+    return f, torch.log(torch.abs(det)).squeeze(-1)
+
+
+def radial_step(z, z0, alpha_hat, beta_hat):
+    """One radial step on z [..., d] with z0 [..., d] and the raw α̂, β̂ [..., 1]:
+    α = softplus(α̂), β = −α + softplus(β̂); returns (f(z), log|det| [...])."""
+    d = z.shape[-1]
+    alpha = softplus(alpha_hat)
+    beta = -alpha + softplus(beta_hat)
+    diff = z - z0
+    r = torch.sqrt((diff * diff).sum(-1, keepdim=True))
+    h = 1.0 / (alpha + r)
+    bh = beta * h
+    f = z + bh * diff
+    log_det = (d - 1) * torch.log(1.0 + bh) + torch.log(1.0 + bh - beta * h * h * r)
+    return f, log_det.squeeze(-1)
+
+
+def made_degrees(ordering, hidden, d):
+    """Degrees of the MADE of one step: (variable degrees [d], [hidden degrees [H_j]]).
+    Variable ordering[p] has degree 1 + p; hidden unit j has 1 + (j mod (d − 1)), or
+    1 when d = 1."""
+    deg_in = [0] * d
+    for pos, var in enumerate(ordering):
+        deg_in[var] = 1 + pos
+    deg_h = [[1 + (j % (d - 1)) if d > 1 else 1 for j in range(width)] for width in hidden]
+    return deg_in, deg_h
+
+
+class IAFStep(nn.Module):
+    """One IAF step: a MADE (in, ctx, hidden.{j}, m, s) whose masks follow `ordering`.
+    The masks are non-persistent buffers (not tensors of the format) applied by
+    multiplication in forward, so values under a mask never matter."""
+
+    def __init__(self, d, hidden, context, ordering, act):
+        super().__init__()
+        self.act = act
+        self.ordering = list(ordering)
+        self.add_module("in", nn.Linear(d, hidden[0]))
+        if context > 0:
+            self.ctx = nn.Linear(context, hidden[0], bias=False)
+        else:
+            self.ctx = None
+        self.hidden = nn.ModuleDict()
+        for j in range(1, len(hidden)):
+            self.hidden[str(j)] = nn.Linear(hidden[j - 1], hidden[j])
+        self.m = nn.Linear(hidden[-1], d)
+        self.s = nn.Linear(hidden[-1], d)
+        deg_in, deg_h = made_degrees(self.ordering, hidden, d)
+        din = torch.tensor(deg_in)
+        dh = [torch.tensor(x) for x in deg_h]
+        self.register_buffer("mask_in", (dh[0][:, None] >= din[None, :]).float(),
+                             persistent=False)
+        for j in range(1, len(hidden)):
+            self.register_buffer("mask_h%d" % j, (dh[j][:, None] >= dh[j - 1][None, :]).float(),
+                                 persistent=False)
+        self.register_buffer("mask_out", (din[:, None] > dh[-1][None, :]).float(),
+                             persistent=False)
+
+    def made(self, z, h):
+        """(m, s) of the masked MADE for z [..., d] and context h [..., C] or None."""
+        lin = getattr(self, "in")
+        a = nn.functional.linear(z, lin.weight * self.mask_in, lin.bias)
+        if self.ctx is not None:
+            a = a + nn.functional.linear(h, self.ctx.weight)
+        a = self.act(a)
+        for j in range(1, len(self.hidden) + 1):
+            lin = self.hidden[str(j)]
+            a = self.act(nn.functional.linear(a, lin.weight * getattr(self, "mask_h%d" % j),
+                                              lin.bias))
+        m = nn.functional.linear(a, self.m.weight * self.mask_out, self.m.bias)
+        s = nn.functional.linear(a, self.s.weight * self.mask_out, self.s.bias)
+        return m, s
+
+    def forward(self, z, h=None):
+        """f(z) = σ ⊙ z + (1 − σ) ⊙ m with σ = sigmoid(s); returns (f(z), Σ_i log σ_i)."""
+        m, s = self.made(z, h)
+        sig = torch.sigmoid(s)
+        log_sig = -softplus(-s)  # log sigmoid(s), exact for large |s|
+        return sig * z + (1.0 - sig) * m, log_sig.sum(-1)
+
+
+class GlobalPlanar(nn.Module):
+    """flow.{k}.u, .w, .b of a global planar step."""
+
+    def __init__(self, d):
+        super().__init__()
+        self.u = nn.Parameter(torch.zeros(d))
+        self.w = nn.Parameter(torch.zeros(d))
+        self.b = nn.Parameter(torch.zeros(1))
+
+
+class GlobalRadial(nn.Module):
+    """flow.{k}.z0, .alpha, .beta (α̂, β̂) of a global radial step."""
+
+    def __init__(self, d):
+        super().__init__()
+        self.z0 = nn.Parameter(torch.zeros(d))
+        self.alpha = nn.Parameter(torch.zeros(1))
+        self.beta = nn.Parameter(torch.zeros(1))
+
+
+def flow_orderings(flow, d):
+    """The ordering of each IAF step (0-based k): the declared one (default identity)
+    for even k, reversed for odd k (1-based t even)."""
+    base = [int(v) for v in flow.get("ordering", list(range(d)))]
+    if sorted(base) != list(range(d)):
+        raise ValueError("flow ordering %r is not a permutation of 0..%d" % (base, d - 1))
+    return [base if k % 2 == 0 else base[::-1] for k in range(int(flow["steps"]))]
+
+
 def layer_activation(arch, spec):
     """The activation function of one stochastic layer (a per-layer override wins)."""
     return make_activation(spec.get("activation", arch.get("activation", "tanh")),
@@ -164,6 +306,67 @@ class VariaVAE(nn.Module):
             else:
                 dec = GaussianNet(sizes[l], spec["decoder"], sizes[l - 1], act, log_std)
             self.add_module("dec%d" % l, dec)
+        self.flow_spec = arch.get("flow")
+        if self.flow_spec is not None:
+            self.build_flow(arch, self.flow_spec, sizes[-1], layers[-1], sizes[-2])
+
+    def build_flow(self, arch, flow, d, top_spec, top_in):
+        """Create the flow's modules (docs/format.md §2.3): amortized heads
+        ``enc{L}.flow``, IAF context ``enc{L}.context``, global steps ``flow.{k}``."""
+        kind, steps = flow["type"], int(flow["steps"])
+        top = self.enc(self.n_layers)
+        h_last = int(top_spec["encoder"][-1]) if top_spec["encoder"] else top_in
+        if kind in ("planar", "radial"):
+            params = flow.get("params")
+            if params == "amortized":
+                per = 2 * d + 1 if kind == "planar" else d + 2
+                top.flow = nn.Linear(h_last, steps * per)
+            elif params == "global":
+                cls = GlobalPlanar if kind == "planar" else GlobalRadial
+                self.flow = nn.ModuleList(cls(d) for _ in range(steps))
+            else:
+                raise ValueError("flow params must be amortized or global, not %r" % params)
+        elif kind == "iaf":
+            hidden = [int(w) for w in flow["hidden"]]
+            context = int(flow.get("context", 0))
+            if context > 0:
+                top.context = nn.Linear(h_last, context)
+            act = make_activation(flow.get("activation", arch.get("activation", "tanh")),
+                                  float(arch.get("leaky_relu_slope", 0.01)),
+                                  float(arch.get("elu_alpha", 1.0)))
+            self.flow = nn.ModuleList(IAFStep(d, hidden, context, order, act)
+                                      for order in flow_orderings(flow, d))
+        else:
+            raise ValueError("unknown flow type %r" % kind)
+
+    def flow_step(self, k, z, h_last):
+        """Step k (0-based) of the flow on z [..., d]; h_last [..., H] is the top
+        encoder's last hidden layer (broadcast against z). Returns (z', log|det| [...])."""
+        kind, d = self.flow_spec["type"], z.shape[-1]
+        top = self.enc(self.n_layers)
+        if kind == "iaf":
+            ctx = top.context(h_last) if hasattr(top, "context") else None
+            return self.flow[k](z, ctx)
+        if self.flow_spec.get("params") == "amortized":
+            per = 2 * d + 1 if kind == "planar" else d + 2
+            p = top.flow(h_last)[..., k * per:(k + 1) * per]
+            if kind == "planar":
+                return planar_step(z, p[..., :d], p[..., d:2 * d], p[..., 2 * d:])
+            return radial_step(z, p[..., :d], p[..., d:d + 1], p[..., d + 1:])
+        g = self.flow[k]
+        if kind == "planar":
+            return planar_step(z, g.u, g.w, g.b)
+        return radial_step(z, g.z0, g.alpha, g.beta)
+
+    def run_flow(self, z, h_last):
+        """z_0 [..., d] -> (z_K, Σ_k log|det| [...]); the identity and 0 without a flow."""
+        log_det = torch.zeros(z.shape[:-1], dtype=z.dtype)
+        if self.flow_spec is None:
+            return z, log_det
+        for k in range(int(self.flow_spec["steps"])):
+            z, ld = self.flow_step(k, z, h_last)
+            log_det = log_det + ld
+        return z, log_det
 
     def enc(self, l):
         return getattr(self, "enc%d" % l)
@@ -184,17 +387,23 @@ class VariaVAE(nn.Module):
         """Sampled path for explicit noise.
 
         x: [..., D]; eps: list over layers of [..., k, latent_l]. Each layer is
-        conditioned on the sampled layer below. Returns a dict of [..., k] tensors
-        (log_w, log_px_z, log_q, log_p) plus the first layer's (mean, logvar), which
-        do not depend on the noise and give the analytic KL.
+        conditioned on the sampled layer below; with a flow, the top layer's sample is
+        z_K and its log q is log q_K. Returns a dict of [..., k] tensors (log_w,
+        log_px_z, log_q, log_p, log_det = Σ_k log|det|, zero without a flow) plus the
+        first layer's (mean, logvar), which do not depend on the noise and give the
+        analytic KL.
         """
         h = x.unsqueeze(-2)
-        zs, log_q, first = [], 0.0, None
+        zs, log_q, first, log_det = [], 0.0, None, None
         for l in range(1, self.n_layers + 1):
-            mean, logvar = self.enc(l)(h)
+            mean, logvar, h_last = self.enc(l).forward_hidden(h)
             z = mean + torch.exp(0.5 * logvar) * eps[l - 1]
             # (z - mean) / sigma is eps itself; using eps keeps log q exact.
             log_q = log_q + (-0.5 * (LOG_2PI + logvar + eps[l - 1] ** 2)).sum(-1)
+            if l == self.n_layers:
+                # The flow acts on the top layer's sample: log q_K = log q_0 - Σ log|det|.
+                z, log_det = self.run_flow(z, h_last)
+                log_q = log_q - log_det
             if first is None:
                 first = (mean, logvar)
             zs.append(z)
@@ -205,25 +414,26 @@ class VariaVAE(nn.Module):
             log_p = log_p + gauss_logpdf(zs[l - 2], pmean, plogvar).sum(-1)
         log_px_z = self.dec1.log_prob(x.unsqueeze(-2), zs[0])
         return {"log_w": log_px_z + log_p - log_q, "log_px_z": log_px_z,
-                "log_q": log_q, "log_p": log_p, "first": first}
+                "log_q": log_q, "log_p": log_p, "log_det": log_det, "first": first}
 
     def estimates(self, x, eps):
         """recon, kl, elbo, iw (each [...]) and the raw log-weight terms for given noise.
 
-        KL is analytic for one stochastic layer and the Monte Carlo estimate
-        mean_i[log q - log p(z)] over the same samples otherwise (docs/format.md §4).
+        KL is analytic for one stochastic layer without a flow and the Monte Carlo
+        estimate mean_i[log q - log p(z)] over the same samples otherwise
+        (docs/format.md §2.3, §4).
         """
         t = self.log_weights(x, eps)
         k = t["log_w"].shape[-1]
         recon = t["log_px_z"].mean(-1)
-        if self.n_layers == 1:
+        if self.n_layers == 1 and self.flow_spec is None:
             mean, logvar = t["first"]
             kl = 0.5 * (mean ** 2 + torch.exp(logvar) - logvar - 1.0).sum(-1).squeeze(-1)
         else:
             kl = (t["log_q"] - t["log_p"]).mean(-1)
         iw = torch.logsumexp(t["log_w"], -1) - math.log(k)
         return {"recon": recon, "kl": kl, "elbo": recon - kl, "iw": iw,
-                "log_w": t["log_w"], "log_px_z": t["log_px_z"]}
+                "log_w": t["log_w"], "log_px_z": t["log_px_z"], "log_det": t["log_det"]}
 
     def decode(self, z_top):
         """Decoder output for top-layer latents, lower layers at their conditional means.
