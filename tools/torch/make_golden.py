@@ -8,9 +8,13 @@ back, because the values are computed from the model loaded back from disk).
 golden.json keys: n, k, x [n][D], eps [n][layers][k][latent_l], enc_mean and
 enc_logvar [n][layers][latent_l] (mean path, log sigma^2 even for log_std models),
 decode_z [m][latent_L], decode_out / decode_mean [m][D] (decode_logvar for
-Gaussians), log_w and log_px_z [n][k], recon, kl, elbo, iw [n].
+Gaussians), log_w and log_px_z [n][k], recon, kl, elbo, iw [n]; flow cases
+(architecture.flow, docs/format.md 2.3) also log_det [n][k] (per sample Σ_k
+log|det|), and their kl is the Monte Carlo mean of log q_K − log p(z).
 
-Every value is also cross-checked against torch.distributions before writing.
+Every value is also cross-checked against torch.distributions before writing; for
+flows, each step's log|det| against slogdet of its autograd Jacobian, and each IAF
+step's Jacobian against its ordering (exactly triangular, diagonal in (0, 1)).
 Deterministic: fixed seeds, so rerunning reproduces identical files.
 
 Command (from /work/main):
@@ -104,6 +108,51 @@ CASES = {
         {"activation": "tanh", "posterior_scale": "log_var", "likelihood": BERN,
          "layers": [layer(3, [7, 6], [6, 7])]},
         [1, 4, 5], "binary", "safetensors", "BF16", "vae", 111),
+    "flow_planar_amort_k1": (
+        "1 layer, planar flow K=1 with amortized parameters (enc1.flow), tanh, log_var, "
+        "Bernoulli; wTu < 0 for some examples so the u-hat correction matters",
+        {"activation": "tanh", "posterior_scale": "log_var", "likelihood": BERN,
+         "layers": [layer(3, [7, 6], [6, 7])],
+         "flow": {"type": "planar", "steps": 1, "params": "amortized"}},
+        [1, 4, 5], "binary", "safetensors", "F32", "vae", 121),
+    "flow_planar_global_k5": (
+        "1 layer, planar flow K=5 with global parameters (flow.{k}.u/w/b), steps 1 and 3 "
+        "with wTu < 0, log_std, Bernoulli",
+        {"activation": "tanh", "posterior_scale": "log_std", "likelihood": BERN,
+         "layers": [layer(4, [7], [7])],
+         "flow": {"type": "planar", "steps": 5, "params": "global"}},
+        [16], "binary", "safetensors", "F32", "vae", 122),
+    "flow_radial_amort_k4": (
+        "2 layers, radial flow K=4 amortized from the top encoder (enc2.flow), beta < 0 "
+        "in odd steps, log_var, Bernoulli, MC KL",
+        {"activation": "tanh", "posterior_scale": "log_var", "likelihood": BERN,
+         "layers": [layer(4, [8], [8]), layer(3, [6], [6])],
+         "flow": {"type": "radial", "steps": 4, "params": "amortized"}},
+        [16], "binary", "safetensors", "F32", "iwae", 123),
+    "flow_radial_global_k1": (
+        "1 layer, radial flow K=1 with global parameters (flow.0.z0/alpha/beta), beta < 0, "
+        "elu, log_std, Gaussian with fixed log_var -1",
+        {"activation": "elu", "posterior_scale": "log_std",
+         "likelihood": {"type": "gaussian", "variance": "fixed", "log_var": -1.0},
+         "layers": [layer(3, [8, 6], [6, 8])],
+         "flow": {"type": "radial", "steps": 1, "params": "global"}},
+        [12], "continuous", "safetensors", "F32", "vae", 124),
+    "flow_iaf_ctx_k1": (
+        "1 layer, IAF K=1, MADE hidden [9], context 3 (enc1.context, flow.0.ctx), "
+        "identity ordering, tanh, log_var, Bernoulli; masked-out weights non-zero",
+        {"activation": "tanh", "posterior_scale": "log_var", "likelihood": BERN,
+         "layers": [layer(4, [8], [8])],
+         "flow": {"type": "iaf", "steps": 1, "hidden": [9], "context": 3}},
+        [16], "binary", "safetensors", "F32", "vae", 125),
+    "flow_iaf_k4_2layer": (
+        "2 layers, IAF K=4 on the top layer, MADE hidden [8, 7] (flow.{k}.hidden.1), no "
+        "context, ordering [2, 0, 3, 1] (reversed in odd k), MADE activation elu "
+        "(the architecture's is tanh), log_std, Bernoulli, MC KL; masked-out weights non-zero",
+        {"activation": "tanh", "posterior_scale": "log_std", "likelihood": BERN,
+         "layers": [layer(4, [8], [8]), layer(4, [7], [7])],
+         "flow": {"type": "iaf", "steps": 4, "hidden": [8, 7], "context": 0,
+                  "ordering": [2, 0, 3, 1], "activation": "elu"}},
+        [16], "binary", "safetensors", "F32", "iwae", 126),
 }
 # Learned-variance size per case (None: [D]).
 LEARNED_SIZE = {"iwae2_gauss_learned1_raw": 1}
@@ -118,6 +167,61 @@ def random_weights(model, rng):
             else:
                 std = 0.3  # biases and the learned log variance
             p.copy_(torch.from_numpy(rng.normal(0.0, std, size=p.shape).astype(np.float32)))
+
+
+def flow_weights(model, rng):
+    """Rescale a flow's tensors (after random_weights, same rng) so that every step
+    does something: planar u, w of order 1 with wᵀu < 0 in some steps (û ≠ u),
+    radial z0 near the samples and β̂ making β < 0 in odd steps, IAF gates σ spread
+    over (0, 1). Values under the IAF masks stay random (non-zero)."""
+    spec = model.flow_spec
+    if spec is None:
+        return
+    kind, steps = spec["type"], int(spec["steps"])
+    d = int(model.arch["layers"][-1]["latent"])
+    top = model.enc(model.n_layers)
+
+    def normal(std, shape, mean=0.0):
+        return torch.from_numpy(rng.normal(mean, std, size=shape))
+
+    with torch.no_grad():
+        if kind in ("planar", "radial") and spec["params"] == "amortized":
+            w, b = top.flow.weight, top.flow.bias
+            w.copy_(normal(0.6, tuple(w.shape)))
+            per = 2 * d + 1 if kind == "planar" else d + 2
+            for k in range(steps):
+                o = k * per
+                if kind == "planar":
+                    bw = normal(1.5, (d,))
+                    sign = -1.0 if k % 2 == 0 else 1.0
+                    b[o:o + d] = sign * 0.6 * bw + normal(0.5, (d,))
+                    b[o + d:o + 2 * d] = bw
+                    b[o + 2 * d] = float(rng.normal(0.0, 0.5))
+                else:
+                    b[o:o + d] = normal(0.7, (d,))
+                    b[o + d] = float(rng.normal(0.0, 0.5))
+                    b[o + d + 1] = 1.5 if k % 2 == 0 else -2.5
+        elif kind == "planar":
+            for k, g in enumerate(model.flow):
+                g.w.copy_(normal(1.2, (d,)))
+                g.u.copy_(-1.5 * g.w + normal(0.3, (d,)) if k % 2 == 1 else normal(1.2, (d,)))
+                g.b.copy_(normal(0.5, (1,)))
+        elif kind == "radial":
+            # A global z0 is shared by every example: keep the posterior's spread of
+            # order 1 so that samples land within a few α of it.
+            top.scale.weight.mul_(0.25)
+            top.scale.bias.mul_(0.25)
+            for k, g in enumerate(model.flow):
+                g.z0.copy_(normal(0.5, (d,)))
+                g.alpha.copy_(normal(0.3, (1,), 0.5))
+                g.beta.copy_(torch.tensor([-4.0 if k % 2 == 0 else 1.5]))
+        else:
+            for g in model.flow:
+                lin = getattr(g, "in")
+                lin.weight.copy_(normal(1.0, tuple(lin.weight.shape)))
+                g.m.weight.copy_(normal(1.0, tuple(g.m.weight.shape)))
+                g.s.weight.copy_(normal(0.7, tuple(g.s.weight.shape)))
+                g.s.bias.copy_(normal(1.0, (d,), 1.5))
 
 
 def make_x(rng, kind, n, d):
@@ -161,10 +265,95 @@ def distributions_log_w(model, x, eps):
     return log_px + log_p - log_q, log_px
 
 
+def flow_log_w(model, x, eps):
+    """log w, log p(x|z) and Σ log|det| of a flow model computed independently of
+    varia_ref's log-determinant formulas: q_0 and the priors by torch.distributions,
+    each step's log|det| as slogdet of its autograd Jacobian, per example and sample.
+    x [n, 1, D], eps as for log_weights. Returns ([n, k] each) and the per-step
+    Jacobians [n][k][K] (d x d) for the autoregressive check."""
+    n, k = eps[0].shape[0], eps[0].shape[1]
+    h, zs, log_q = x, [], 0.0
+    for l in range(1, model.n_layers + 1):
+        mean, logvar, h_last = model.enc(l).forward_hidden(h)
+        q = Normal(mean, torch.exp(0.5 * logvar))
+        z = mean + torch.exp(0.5 * logvar) * eps[l - 1]
+        log_q = log_q + q.log_prob(z).sum(-1)
+        if l == model.n_layers:
+            top_hidden, z0 = h_last, z
+        zs.append(z)
+        h = z
+    steps = int(model.flow_spec["steps"])
+    log_det = torch.zeros(n, k, dtype=z0.dtype)
+    zk = torch.zeros_like(z0)
+    jacs = []
+    for i in range(n):
+        row = []
+        for s in range(k):
+            # The top encoder's hidden layer is per sample with 2+ layers ([n, k, H]).
+            hl = top_hidden[i, min(s, top_hidden.shape[1] - 1)]
+            z, per_step = z0[i, s], []
+            for t in range(steps):
+                jac = torch.autograd.functional.jacobian(
+                    lambda v: model.flow_step(t, v, hl)[0], z)
+                log_det[i, s] = log_det[i, s] + torch.linalg.slogdet(jac)[1]
+                per_step.append(jac)
+                z = model.flow_step(t, z, hl)[0]
+            zk[i, s] = z
+            row.append(per_step)
+        jacs.append(row)
+    zs[-1] = zk
+    log_q = log_q - log_det
+    log_p = Normal(torch.zeros_like(zk), torch.ones_like(zk)).log_prob(zk).sum(-1)
+    for l in range(2, model.n_layers + 1):
+        mean, logvar = model.dec(l)(zs[l - 1])
+        log_p = log_p + Normal(mean, torch.exp(0.5 * logvar)).log_prob(zs[l - 2]).sum(-1)
+    out, logvar = model.dec1(zs[0])
+    if logvar is None:
+        log_px = Bernoulli(logits=out).log_prob(x.expand_as(out)).sum(-1)
+    else:
+        log_px = Normal(out, torch.exp(0.5 * logvar)).log_prob(x).sum(-1)
+    return log_px + log_p - log_q, log_px, log_det, jacs
+
+
+def check_autoregressive(model, jacs):
+    """IAF: in each step's own ordering, output i depends only on inputs at or before
+    i (the Jacobian permuted by the ordering is lower triangular, exactly), with
+    diagonal σ_i in (0, 1). Returns the largest |entry| above the diagonal."""
+    worst = 0.0
+    for row in jacs:
+        for per_step in row:
+            for t, jac in enumerate(per_step):
+                order = model.flow[t].ordering
+                pj = jac[order][:, order]
+                worst = max(worst, float(torch.triu(pj, diagonal=1).abs().max()))
+                diag = torch.diagonal(pj)
+                if not bool(((diag > 0) & (diag < 1)).all()):
+                    raise AssertionError("IAF step %d: Jacobian diagonal not in (0, 1)" % t)
+    if worst != 0.0:
+        raise AssertionError("IAF Jacobian not triangular in the ordering: %g" % worst)
+    return worst
+
+
+FLOW_REPORT = {}
+
+
 def cross_check(model, x, eps, est):
-    """Fail loudly if varia_ref disagrees with the torch.distributions computation."""
-    log_w, log_px = distributions_log_w(model, x, eps)
-    for a, b, what in ((log_w, est["log_w"], "log_w"), (log_px, est["log_px_z"], "log_px_z")):
+    """Fail loudly if varia_ref disagrees with the torch.distributions computation
+    (and, for flows, with autograd Jacobians); flow discrepancies go to FLOW_REPORT."""
+    if model.flow_spec is None:
+        log_w, log_px = distributions_log_w(model, x, eps)
+        checks = ((log_w, est["log_w"], "log_w"), (log_px, est["log_px_z"], "log_px_z"))
+    else:
+        with torch.enable_grad():
+            log_w, log_px, log_det, jacs = flow_log_w(model, x, eps)
+        checks = ((log_w, est["log_w"], "log_w"), (log_px, est["log_px_z"], "log_px_z"),
+                  (log_det, est["log_det"], "log_det"))
+        FLOW_REPORT["log_det_err"] = float((log_det - est["log_det"]).abs().max())
+        FLOW_REPORT["log_w_err"] = float((log_w - est["log_w"]).abs().max())
+        FLOW_REPORT["log_det_range"] = (float(est["log_det"].min()), float(est["log_det"].max()))
+        if model.flow_spec["type"] == "iaf":
+            FLOW_REPORT["triangular"] = check_autoregressive(model, jacs)
+    for a, b, what in checks:
         if not torch.allclose(a, b, rtol=1e-10, atol=1e-9):
             raise AssertionError("cross-check failed for %s" % what)
 
@@ -190,6 +379,8 @@ def golden_values(model, rng, x_kind):
         g["decode_logvar"] = logvar.tolist()
     for key in ("log_w", "log_px_z", "recon", "kl", "elbo", "iw"):
         g[key] = est[key].tolist()
+    if model.flow_spec is not None:
+        g["log_det"] = est["log_det"].tolist()
     return g
 
 
@@ -207,6 +398,7 @@ def make_case(out_root, name, spec):
     rng = np.random.default_rng(seed)
     model = varia_ref.VariaVAE(arch, shape, learned_size=LEARNED_SIZE.get(name))
     random_weights(model, rng)
+    flow_weights(model, rng)
     out_dir = os.path.join(out_root, name)
     shutil.rmtree(out_dir, ignore_errors=True)
     manifest = export.export(model, arch, shape, out_dir, fmt=fmt, dtype=dtype, family=family,
@@ -228,7 +420,16 @@ def main():
     for name, spec in CASES.items():
         out_dir = make_case(args.out, name, spec)
         size = sum(os.path.getsize(os.path.join(out_dir, f)) for f in os.listdir(out_dir))
-        print("%-28s %6d bytes" % (name, size), flush=True)
+        extra = ""
+        if FLOW_REPORT:
+            extra = ("  log_det in [%.3f, %.3f], max |log_det - slogdet| %.1e, "
+                     "max |log_w diff| %.1e" % (FLOW_REPORT["log_det_range"] +
+                                                (FLOW_REPORT["log_det_err"],
+                                                 FLOW_REPORT["log_w_err"])))
+            if "triangular" in FLOW_REPORT:
+                extra += ", max |J above diagonal| %g" % FLOW_REPORT["triangular"]
+            FLOW_REPORT.clear()
+        print("%-28s %6d bytes%s" % (name, size, extra), flush=True)
 
 
 if __name__ == "__main__":
