@@ -204,7 +204,7 @@ def flow_weights(model, rng):
         elif kind == "planar":
             for k, g in enumerate(model.flow):
                 g.w.copy_(normal(1.2, (d,)))
-                g.u.copy_(-1.5 * g.w + normal(0.3, (d,)) if k % 2 == 1 else normal(1.2, (d,)))
+                g.u.copy_(-0.6 * g.w + normal(0.3, (d,)) if k % 2 == 1 else normal(1.2, (d,)))
                 g.b.copy_(normal(0.5, (1,)))
         elif kind == "radial":
             # A global z0 is shared by every example: keep the posterior's spread of
