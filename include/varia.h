@@ -119,6 +119,11 @@ typedef struct varia_info {
     int has_encoder;           /* 0: encode/eval return VARIA_ERR_UNSUPPORTED */
     int64_t n_tensors;
     int64_t n_params;
+    /* The posterior's normalizing flow (docs/format.md 2.3): "none", "planar",
+     * "radial" or "iaf"; its steps; 1 when the encoder emits its parameters. */
+    char flow[8];
+    int flow_steps;
+    int flow_amortized;
 } varia_info;
 
 /* Load a model from its JSON manifest. The weights file named by the manifest is
@@ -279,12 +284,14 @@ typedef struct varia_eval_row {
     double elbo;      /* recon - kl */
     double recon;     /* mean over the k samples of log p(x|z_i) */
     double kl;        /* KL(q||p): analytic where closed form, else Monte Carlo */
+    double log_det;   /* a flow posterior: mean over the k samples of sum_k log|det J_k| (else 0) */
 } varia_eval_row;
 
 typedef struct varia_eval_summary {
     int64_t n, k;
     double nll_mean, nll_stderr;   /* of -log_px */
     double elbo, recon, kl;        /* means over examples */
+    double log_det;                /* mean of the rows' log_det */
     double bits_per_dim;           /* total NLL / (total dimensions * ln 2) */
     int active_units;              /* over all stochastic layers */
     int active_units_layer[VARIA_MAX_LAYERS];

@@ -8,7 +8,7 @@ void varia_iw_init(varia_iw_acc *a)
 {
     a->max = -INFINITY;
     a->sum = 0.0;
-    a->recon = a->mc_kl = 0.0;
+    a->recon = a->mc_kl = a->log_det = 0.0;
     a->count = 0;
     a->saw_nan = 0;
 }
@@ -41,6 +41,7 @@ int varia_iw_finish(const varia_iw_acc *a, double kl_analytic, varia_eval_row *r
     row->recon = a->recon / k;
     row->kl = isnan(kl_analytic) ? a->mc_kl / k : kl_analytic;
     row->elbo = row->recon - row->kl;
+    row->log_det = a->log_det / k;
     return !a->saw_nan && isfinite(row->log_px) && isfinite(row->elbo);
 }
 
@@ -56,6 +57,7 @@ void varia_iw_merge(varia_iw_acc *a, const varia_iw_acc *b)
     }
     a->recon += b->recon;
     a->mc_kl += b->mc_kl;
+    a->log_det += b->log_det;
     a->count += b->count;
     a->saw_nan |= b->saw_nan;
 }

@@ -10,6 +10,7 @@
 typedef struct varia_iw_acc {
     double max, sum;   /* running log-sum-exp: max + log(sum) */
     double recon, mc_kl;
+    double log_det;    /* sum over the samples of a flow's log|det| (the caller adds it) */
     int64_t count;
     int saw_nan;
 } varia_iw_acc;

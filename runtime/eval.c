@@ -68,10 +68,11 @@ static void run_item(job *j, int64_t item, float *ws, float *eps, float *xb, dou
     varia_rng rng;
     varia_rng_init(&rng, j->opts->seed, VARIA_STREAM_IW, (uint64_t)e, (uint64_t)c);
     varia_rng_normals(&rng, eps, cnt * E);
-    double kl;
-    varia_run_log_weights(m, ws, xb, cnt, eps, log_w, log_px, &kl);
+    double kl, log_det;
+    varia_run_log_weights(m, ws, xb, cnt, eps, log_w, log_px, &kl, &log_det);
     varia_iw_init(&j->accs[item]);
     varia_iw_add(&j->accs[item], log_w, log_px, cnt);
+    j->accs[item].log_det = log_det;
     if (c == 0)
         j->kl[item / j->nc] = kl;
 }
@@ -176,7 +177,7 @@ static void active_units(const varia_model *m, const float *means, int64_t n, in
 static void summarise(const varia_model *m, const varia_eval_row *rows, int64_t count, int64_t k,
                       const float *means, varia_eval_summary *s)
 {
-    double nll = 0.0, nll2 = 0.0, elbo = 0.0, recon = 0.0, kl = 0.0;
+    double nll = 0.0, nll2 = 0.0, elbo = 0.0, recon = 0.0, kl = 0.0, log_det = 0.0;
     for (int64_t i = 0; i < count; i++) {
         double v = -rows[i].log_px;
         nll += v;
@@ -184,6 +185,7 @@ static void summarise(const varia_model *m, const varia_eval_row *rows, int64_t 
         elbo += rows[i].elbo;
         recon += rows[i].recon;
         kl += rows[i].kl;
+        log_det += rows[i].log_det;
     }
     double n = (double)count, mean = nll / n;
     double var = count > 1 ? (nll2 - n * mean * mean) / (n - 1.0) : 0.0;
@@ -195,6 +197,7 @@ static void summarise(const varia_model *m, const varia_eval_row *rows, int64_t 
     s->elbo = elbo / n;
     s->recon = recon / n;
     s->kl = kl / n;
+    s->log_det = log_det / n;
     /* total NLL over total dimensions: each example counts its own size (the
      * same for every example of today's families, so this is mean / D). */
     double dims = 0.0;

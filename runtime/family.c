@@ -174,7 +174,7 @@ int varia_decl_linear_add(varia_decl *d, const char *prefix, int64_t in, int64_t
         d->failed = d->failed ? d->failed : VARIA_DECL_NO_MEMORY;
         return -1;
     }
-    d->lin[d->n_lin] = (varia_decl_linear){in, out, w, b, data_input};
+    d->lin[d->n_lin] = (varia_decl_linear){in, out, w, b, data_input, NULL};
     return d->n_lin++;
 }
 
@@ -186,8 +186,25 @@ int64_t varia_decl_params(const varia_decl *d)
     return p;
 }
 
+float *varia_decl_linear_mask(varia_decl *d, int slot)
+{
+    varia_decl_linear *l = &d->lin[slot];
+    size_t n = (size_t)(l->out * l->in);
+    if (!l->mask)
+        l->mask = malloc(n * sizeof *l->mask);
+    if (!l->mask) {
+        d->failed = VARIA_DECL_NO_MEMORY;
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        l->mask[i] = 1.0f;
+    return l->mask;
+}
+
 void varia_decl_free(varia_decl *d)
 {
+    for (int i = 0; d->lin && i < d->n_lin; i++)
+        free(d->lin[i].mask);
     free(d->t);
     free(d->lin);
     memset(d, 0, sizeof *d);
@@ -225,6 +242,27 @@ static varia_status bind_tensor(varia_ctx *ctx, varia_model *m, int i)
     return VARIA_OK;
 }
 
+/* Pack linear slot i; a masked slot packs (and keeps, for the BLAS build)
+ * its weight times the mask. */
+static varia_status pack_linear(varia_ctx *ctx, varia_model *m, int i)
+{
+    const varia_decl_linear *l = &m->decl.lin[i];
+    const float *w = m->tensor[l->weight]->data;
+    if (l->mask) {
+        size_t n = (size_t)(l->out * l->in);
+        if (!m->masked && !(m->masked = calloc((size_t)m->decl.n_lin, sizeof *m->masked)))
+            return varia_fail(ctx, VARIA_ERR_NOMEM, "out of memory");
+        if (!(m->masked[i] = malloc(n * sizeof(float))))
+            return varia_fail(ctx, VARIA_ERR_NOMEM, "out of memory masking '%s'", m->decl.t[l->weight].name);
+        for (size_t j = 0; j < n; j++)
+            m->masked[i][j] = w[j] * l->mask[j];
+        w = m->masked[i];
+    }
+    if (!varia_linear_init(&m->lin[i], w, m->tensor[l->bias]->data, l->in, l->out))
+        return varia_fail(ctx, VARIA_ERR_NOMEM, "cannot allocate packed weights for '%s'", m->decl.t[l->weight].name);
+    return VARIA_OK;
+}
+
 varia_status varia_model_build(varia_ctx *ctx, varia_model *m, const cJSON *arch)
 {
     varia_status st = m->family->parse(ctx, arch, &m->info.data_shape, &m->cfg, &m->decl, &m->info);
@@ -236,11 +274,8 @@ varia_status varia_model_build(varia_ctx *ctx, varia_model *m, const cJSON *arch
         return varia_fail(ctx, VARIA_ERR_NOMEM, "out of memory");
     for (int i = 0; i < m->decl.n_t && st == VARIA_OK; i++)
         st = bind_tensor(ctx, m, i);
-    for (int i = 0; i < m->decl.n_lin && st == VARIA_OK; i++) {
-        const varia_decl_linear *l = &m->decl.lin[i];
-        if (!varia_linear_init(&m->lin[i], m->tensor[l->weight]->data, m->tensor[l->bias]->data, l->in, l->out))
-            st = varia_fail(ctx, VARIA_ERR_NOMEM, "cannot allocate packed weights for '%s'", m->decl.t[l->weight].name);
-    }
+    for (int i = 0; i < m->decl.n_lin && st == VARIA_OK; i++)
+        st = pack_linear(ctx, m, i);
     return st == VARIA_OK ? varia_passes_measure(ctx, m) : st;
 }
 
@@ -248,6 +283,9 @@ void varia_model_release(varia_model *m)
 {
     for (int i = 0; m->lin && i < m->decl.n_lin; i++)
         varia_linear_free(&m->lin[i]);
+    for (int i = 0; m->masked && i < m->decl.n_lin; i++)
+        free(m->masked[i]);
+    free(m->masked);
     free(m->lin);
     free(m->tensor);
     varia_decl_free(&m->decl);

@@ -23,7 +23,9 @@ typedef enum varia_init {
     VARIA_INIT_ZERO,        /* zeros */
     VARIA_INIT_FAN,         /* a weight [out, in]: uniform, Glorot or He limits */
     VARIA_INIT_DATA_MEAN,   /* the output bias: the data's mean (its logit for Bernoulli) */
-    VARIA_INIT_DATA_LOGVAR  /* a learned observation log-variance: log of the data's variance */
+    VARIA_INIT_DATA_LOGVAR, /* a learned observation log-variance: log of the data's variance */
+    VARIA_INIT_CONST,       /* every entry init_value */
+    VARIA_INIT_UNIFORM      /* uniform in [-init_value, init_value] (breaks a symmetry zeros would keep) */
 } varia_init;
 
 /* Which part of the model a tensor belongs to (optimizers may treat them apart). */
@@ -37,6 +39,7 @@ typedef struct varia_decl_tensor {
     int64_t shape[2];  /* shape[1] unused for rank 1 */
     int64_t alt;       /* rank 1: a second length a file may give (0: none) */
     varia_init init;
+    float init_value; /* VARIA_INIT_CONST, VARIA_INIT_UNIFORM */
     varia_group group;
 } varia_decl_tensor;
 
@@ -45,6 +48,7 @@ typedef struct varia_decl_linear {
     int64_t in, out;
     int weight, bias; /* indices into the tensors */
     int data_input;   /* its input is data: no gradient ever flows to it */
+    float *mask;      /* [out * in] of 0 and 1 (an autoregressive weight), or NULL; the decl's */
 } varia_decl_linear;
 
 /* Every tensor of a model, in the order the format and the trainer lay them
@@ -67,6 +71,10 @@ int varia_decl_add(varia_decl *d, const char *name, int rank, int64_t d0, int64_
  * linear slot; returns the slot (-1 and decl->failed when out of memory). */
 int varia_decl_linear_add(varia_decl *d, const char *prefix, int64_t in, int64_t out, varia_group group,
                           int data_input);
+/* Give linear `slot` a weight mask: returns its [out * in] floats, all 1, for
+ * the family to zero (NULL and decl->failed when out of memory). The runtime
+ * multiplies the weight by it at load; the trainer keeps masked entries 0. */
+float *varia_decl_linear_mask(varia_decl *d, int slot);
 /* The failure a failed declaration reports: VARIA_ERR_NOMEM, or
  * VARIA_ERR_INTERNAL for a name too long. */
 varia_status varia_decl_fail(varia_ctx *ctx, const varia_decl *d);
@@ -81,6 +89,7 @@ void varia_decl_free(varia_decl *d);
  * KL of the first layer per dimension where one exists (else NULL). */
 typedef struct varia_terms {
     varia_v *log_px, *log_pz, *log_qz, *kl_dims;
+    varia_v *log_det; /* a flow posterior's sum of log|det| per sample (NULL: none) */
 } varia_terms;
 
 /* Per-call information a family's calls need (varia_family.needs). */
@@ -126,6 +135,7 @@ struct varia_model {
     void *cfg;
     varia_decl decl;
     varia_linear *lin;        /* [decl.n_lin], packed */
+    float **masked;           /* [decl.n_lin]: a masked slot's weight times its mask, else NULL */
     const varia_tensor **tensor; /* [decl.n_t], bound to the mapping */
     size_t ws_floats, ws_vals; /* measured at load for VARIA_WS_ROWS rows */
     varia_info info;

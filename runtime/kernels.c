@@ -437,6 +437,11 @@ void varia_add(float *y, const float *x, int64_t n)
     kernels()->add(y, x, n);
 }
 
+void varia_add_act(float *y, const float *a, const float *b, int64_t n, varia_act act)
+{
+    kernels()->epi(y, a, b, n, act);
+}
+
 #define LOG_2PI 1.8378770664093453
 
 double varia_gaussian_logp(const float *x, const float *mean, const float *logvar, int64_t d)

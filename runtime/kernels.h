@@ -76,6 +76,9 @@ void varia_sigmoid(float *y, const float *x, int64_t n);
 void varia_bernoulli_grad(const float *x, const float *l, int64_t n, float *out);
 void varia_act_grad(varia_act act, const float *y, const float *dy, int64_t n, float *out);
 void varia_add(float *y, const float *x, int64_t n);
+/* y = act(a + b) elementwise, with the linear layer's own activation code (so
+ * an add then an activation gives the bits a fused bias would). */
+void varia_add_act(float *y, const float *a, const float *b, int64_t n, varia_act act);
 
 /* Index of the first element of x[0, n) that is NaN (nan_only) or not finite,
  * or -1: the input and output checks of every operation, vectorized. */

@@ -59,6 +59,27 @@ struct varia_ops {
     varia_v *(*row_sum)(varia_ops *o, varia_v *x);
     /* sum_j c[j] * a[j], all of one shape, summed in order j; n <= VARIA_COMBINE_MAX. */
     varia_v *(*combine)(varia_ops *o, varia_v *const *a, const double *c, int n);
+    /* act(a + b[r / kb]) per row r (b of one row broadcasts); a and b floats. */
+    varia_v *(*add)(varia_ops *o, varia_v *a, varia_v *b, int64_t kb, varia_act act);
+    /* x W^T for W a value [out, in] (a param: a weight without a bias). */
+    varia_v *(*matmul)(varia_ops *o, varia_v *x, varia_v *w);
+
+    /* Flow steps (docs/format.md 2.3). Their parameters have one row per
+     * group of k rows of z, or a single row shared by all; each step comes as
+     * f(z) and its per-row log|det df/dz| (a log-density: double in exec). */
+    /* Planar's invertible u: u + (m(w.u) - w.u) w / |w|^2, m(a) = softplus(a) - 1. */
+    varia_v *(*planar_uhat)(varia_ops *o, varia_v *u, varia_v *w);
+    /* z + uhat tanh(w.z + b); b is [.., 1]. */
+    varia_v *(*planar)(varia_ops *o, varia_v *z, varia_v *uhat, varia_v *w, varia_v *b, int64_t k);
+    varia_v *(*planar_logdet)(varia_ops *o, varia_v *z, varia_v *uhat, varia_v *w, varia_v *b, int64_t k);
+    /* z + beta (z - z0) / (alpha + |z - z0|), alpha = softplus(ahat),
+     * beta = softplus(bhat) - alpha; ahat and bhat are [.., 1]. */
+    varia_v *(*radial)(varia_ops *o, varia_v *z, varia_v *z0, varia_v *ahat, varia_v *bhat, int64_t k);
+    varia_v *(*radial_logdet)(varia_ops *o, varia_v *z, varia_v *z0, varia_v *ahat, varia_v *bhat, int64_t k);
+    /* IAF: sigmoid(s) z + (1 - sigmoid(s)) m, all of z's shape; its log|det|
+     * is sum_i log sigmoid(s_i). */
+    varia_v *(*iaf)(varia_ops *o, varia_v *z, varia_v *m, varia_v *s);
+    varia_v *(*iaf_logdet)(varia_ops *o, varia_v *s);
 };
 
 #endif

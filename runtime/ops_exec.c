@@ -3,6 +3,7 @@
  * it with the runtime's kernels. The arithmetic is that of the passes this
  * backend replaced, expression for expression, so results keep their bits. */
 #include "ops_exec.h"
+#include "flow_rows.h"
 
 #include <math.h>
 #include <string.h>
@@ -216,6 +217,100 @@ static varia_v *op_combine(varia_ops *o, varia_v *const *a, const double *c, int
     return y;
 }
 
+static varia_v *op_add(varia_ops *o, varia_v *a, varia_v *b, int64_t kb, varia_act act)
+{
+    varia_exec *e = ex(o);
+    varia_v *y = new_val(e, a->rows, a->cols, 0);
+    for (int64_t r = 0; live(e) && r < a->rows; r++)
+        varia_add_act(y->f + r * y->ld, a->f + r * a->ld, b->f + (b->rows == 1 ? 0 : r / kb) * b->ld, a->cols, act);
+    return y;
+}
+
+static varia_v *op_matmul(varia_ops *o, varia_v *x, varia_v *w)
+{
+    varia_exec *e = ex(o);
+    varia_v *y = new_val(e, x->rows, w->rows, 0);
+    for (int64_t r = 0; live(e) && r < x->rows; r++)
+        for (int64_t j = 0; j < w->rows; j++) {
+            double s = 0.0;
+            for (int64_t i = 0; i < x->cols; i++)
+                s += (double)x->f[r * x->ld + i] * w->f[j * w->ld + i];
+            y->f[r * y->ld + j] = (float)s;
+        }
+    return y;
+}
+
+VARIA_FLOW_ROWS(float, f)
+
+/* Row of a flow parameter serving row r of z: one shared row, or r / k. */
+static const float *prow(const varia_v *p, int64_t r, int64_t k)
+{
+    return p->f + (p->rows == 1 ? 0 : r / k) * p->ld;
+}
+
+static varia_v *op_planar_uhat(varia_ops *o, varia_v *u, varia_v *w)
+{
+    varia_exec *e = ex(o);
+    varia_v *y = new_val(e, u->rows, u->cols, 0);
+    for (int64_t r = 0; live(e) && r < u->rows; r++)
+        flow_uhat_f(u->f + r * u->ld, w->f + r * w->ld, u->cols, y->f + r * y->ld);
+    return y;
+}
+
+static varia_v *op_planar(varia_ops *o, varia_v *z, varia_v *uh, varia_v *w, varia_v *b, int64_t k)
+{
+    varia_exec *e = ex(o);
+    varia_v *y = new_val(e, z->rows, z->cols, 0);
+    for (int64_t r = 0; live(e) && r < z->rows; r++)
+        flow_planar_f(z->f + r * z->ld, prow(uh, r, k), prow(w, r, k), *prow(b, r, k), z->cols, y->f + r * y->ld);
+    return y;
+}
+
+static varia_v *op_planar_logdet(varia_ops *o, varia_v *z, varia_v *uh, varia_v *w, varia_v *b, int64_t k)
+{
+    varia_exec *e = ex(o);
+    varia_v *y = new_val(e, z->rows, 1, 1);
+    for (int64_t r = 0; live(e) && r < z->rows; r++)
+        y->d[r] = flow_planar_logdet_f(z->f + r * z->ld, prow(uh, r, k), prow(w, r, k), *prow(b, r, k), z->cols);
+    return y;
+}
+
+static varia_v *op_radial(varia_ops *o, varia_v *z, varia_v *z0, varia_v *ah, varia_v *bh, int64_t k)
+{
+    varia_exec *e = ex(o);
+    varia_v *y = new_val(e, z->rows, z->cols, 0);
+    for (int64_t r = 0; live(e) && r < z->rows; r++)
+        flow_radial_f(z->f + r * z->ld, prow(z0, r, k), *prow(ah, r, k), *prow(bh, r, k), z->cols, y->f + r * y->ld);
+    return y;
+}
+
+static varia_v *op_radial_logdet(varia_ops *o, varia_v *z, varia_v *z0, varia_v *ah, varia_v *bh, int64_t k)
+{
+    varia_exec *e = ex(o);
+    varia_v *y = new_val(e, z->rows, 1, 1);
+    for (int64_t r = 0; live(e) && r < z->rows; r++)
+        y->d[r] = flow_radial_logdet_f(z->f + r * z->ld, prow(z0, r, k), *prow(ah, r, k), *prow(bh, r, k), z->cols);
+    return y;
+}
+
+static varia_v *op_iaf(varia_ops *o, varia_v *z, varia_v *m, varia_v *s)
+{
+    varia_exec *e = ex(o);
+    varia_v *y = new_val(e, z->rows, z->cols, 0);
+    for (int64_t r = 0; live(e) && r < z->rows; r++)
+        flow_iaf_f(z->f + r * z->ld, m->f + r * m->ld, s->f + r * s->ld, z->cols, y->f + r * y->ld);
+    return y;
+}
+
+static varia_v *op_iaf_logdet(varia_ops *o, varia_v *s)
+{
+    varia_exec *e = ex(o);
+    varia_v *y = new_val(e, s->rows, 1, 1);
+    for (int64_t r = 0; live(e) && r < s->rows; r++)
+        y->d[r] = flow_iaf_logdet_f(s->f + r * s->ld, s->cols);
+    return y;
+}
+
 static const varia_ops exec_ops = {
     .input = op_input,
     .param = op_param,
@@ -230,6 +325,15 @@ static const varia_ops exec_ops = {
     .gauss_kl = op_gauss_kl,
     .row_sum = op_row_sum,
     .combine = op_combine,
+    .add = op_add,
+    .matmul = op_matmul,
+    .planar_uhat = op_planar_uhat,
+    .planar = op_planar,
+    .planar_logdet = op_planar_logdet,
+    .radial = op_radial,
+    .radial_logdet = op_radial_logdet,
+    .iaf = op_iaf,
+    .iaf_logdet = op_iaf_logdet,
 };
 
 size_t varia_exec_val_floats(size_t vals)

@@ -104,6 +104,51 @@ static varia_v *op_combine(varia_ops *o, varia_v *const *a, const double *c, int
     return val(TR(combine)(tp(o)->t, nodes, c, n));
 }
 
+static varia_v *op_add(varia_ops *o, varia_v *a, varia_v *b, int64_t kb, varia_act act)
+{
+    return val(TR(add)(tp(o)->t, TR(node_of)(a), TR(node_of)(b), kb, act));
+}
+
+static varia_v *op_matmul(varia_ops *o, varia_v *x, varia_v *w)
+{
+    return val(TR(matmul)(tp(o)->t, TR(node_of)(x), TR(node_of)(w)));
+}
+
+static varia_v *op_planar_uhat(varia_ops *o, varia_v *u, varia_v *w)
+{
+    return val(TR(planar_uhat)(tp(o)->t, TR(node_of)(u), TR(node_of)(w)));
+}
+
+static varia_v *op_planar(varia_ops *o, varia_v *z, varia_v *uh, varia_v *w, varia_v *b, int64_t k)
+{
+    return val(TR(planar)(tp(o)->t, TR(node_of)(z), TR(node_of)(uh), TR(node_of)(w), TR(node_of)(b), k));
+}
+
+static varia_v *op_planar_logdet(varia_ops *o, varia_v *z, varia_v *uh, varia_v *w, varia_v *b, int64_t k)
+{
+    return val(TR(planar_logdet)(tp(o)->t, TR(node_of)(z), TR(node_of)(uh), TR(node_of)(w), TR(node_of)(b), k));
+}
+
+static varia_v *op_radial(varia_ops *o, varia_v *z, varia_v *z0, varia_v *ah, varia_v *bh, int64_t k)
+{
+    return val(TR(radial)(tp(o)->t, TR(node_of)(z), TR(node_of)(z0), TR(node_of)(ah), TR(node_of)(bh), k));
+}
+
+static varia_v *op_radial_logdet(varia_ops *o, varia_v *z, varia_v *z0, varia_v *ah, varia_v *bh, int64_t k)
+{
+    return val(TR(radial_logdet)(tp(o)->t, TR(node_of)(z), TR(node_of)(z0), TR(node_of)(ah), TR(node_of)(bh), k));
+}
+
+static varia_v *op_iaf(varia_ops *o, varia_v *z, varia_v *m, varia_v *s)
+{
+    return val(TR(iaf)(tp(o)->t, TR(node_of)(z), TR(node_of)(m), TR(node_of)(s)));
+}
+
+static varia_v *op_iaf_logdet(varia_ops *o, varia_v *s)
+{
+    return val(TR(iaf_logdet)(tp(o)->t, TR(node_of)(s)));
+}
+
 static const varia_ops tape_ops = {
     .input = op_input,
     .param = op_param,
@@ -118,6 +163,15 @@ static const varia_ops tape_ops = {
     .gauss_kl = op_gauss_kl,
     .row_sum = op_row_sum,
     .combine = op_combine,
+    .add = op_add,
+    .matmul = op_matmul,
+    .planar_uhat = op_planar_uhat,
+    .planar = op_planar,
+    .planar_logdet = op_planar_logdet,
+    .radial = op_radial,
+    .radial_logdet = op_radial_logdet,
+    .iaf = op_iaf,
+    .iaf_logdet = op_iaf_logdet,
 };
 
 int64_t TR(layout)(const varia_decl *decl, int64_t *off)

@@ -121,7 +121,7 @@ void varia_run_generate(const varia_model *m, float *ws, struct varia_pool *team
 }
 
 void varia_run_log_weights(const varia_model *m, float *ws, const float *x, int64_t count, const float *eps,
-                           double *log_w, double *log_px, double *kl)
+                           double *log_w, double *log_px, double *kl, double *log_det)
 {
     varia_exec e;
     varia_exec_begin(&e, m, ws, NULL);
@@ -131,6 +131,9 @@ void varia_run_log_weights(const varia_model *m, float *ws, const float *x, int6
                      &t);
     varia_v *klv = t.kl_dims ? e.ops.row_sum(&e.ops, t.kl_dims) : NULL;
     *kl = klv && !e.failed ? klv->d[0] : NAN;
+    *log_det = 0.0;
+    for (int64_t r = 0; t.log_det && r < count; r++)
+        *log_det += e.failed ? NAN : t.log_det->d[r];
     for (int64_t r = 0; r < count; r++) {
         log_px[r] = e.failed ? NAN : t.log_px->d[r];
         log_w[r] = e.failed ? NAN : t.log_pz->d[r] - t.log_qz->d[r] + log_px[r];

@@ -36,8 +36,9 @@ void varia_run_generate(const varia_model *m, float *ws, struct varia_pool *team
                         float temp, float *x_out, float *z_out);
 /* For one example x and `count` samples with noise eps[count * noise]:
  * log_w[i] = log p(z) - log q(z|x) + log p(x|z), log p(x|z) in log_px[i];
- * *kl the analytic KL or NAN where there is none. */
+ * *kl the analytic KL or NAN where there is none; *log_det the sum over the
+ * samples of a flow posterior's log|det| (0 without a flow). */
 void varia_run_log_weights(const varia_model *m, float *ws, const float *x, int64_t count, const float *eps,
-                           double *log_w, double *log_px, double *kl);
+                           double *log_w, double *log_px, double *kl, double *log_det);
 
 #endif

@@ -87,6 +87,22 @@ tr_node *TR(combine)(tr_tape *t, tr_node *const *a, const double *c, int n);
 /* Per group of k consecutive rows of a column: logsumexp - log k, or the mean. */
 tr_node *TR(lse_groups)(tr_tape *t, tr_node *x, int64_t k);
 tr_node *TR(mean_groups)(tr_tape *t, tr_node *x, int64_t k);
+/* act(a + b[r / kb]) per row r (b of one row broadcasts). */
+tr_node *TR(add)(tr_tape *t, tr_node *a, tr_node *b, int64_t kb, varia_act act);
+/* x W^T, W a node [out, in]. */
+tr_node *TR(matmul)(tr_tape *t, tr_node *x, tr_node *w);
+/* The flow steps of ops.h, same arguments (tape_flow.c). */
+tr_node *TR(planar_uhat)(tr_tape *t, tr_node *u, tr_node *w);
+tr_node *TR(planar)(tr_tape *t, tr_node *z, tr_node *uh, tr_node *w, tr_node *b, int64_t k);
+tr_node *TR(planar_logdet)(tr_tape *t, tr_node *z, tr_node *uh, tr_node *w, tr_node *b, int64_t k);
+tr_node *TR(radial)(tr_tape *t, tr_node *z, tr_node *z0, tr_node *ah, tr_node *bh, int64_t k);
+tr_node *TR(radial_logdet)(tr_tape *t, tr_node *z, tr_node *z0, tr_node *ah, tr_node *bh, int64_t k);
+tr_node *TR(iaf)(tr_tape *t, tr_node *z, tr_node *m, tr_node *s);
+tr_node *TR(iaf_logdet)(tr_tape *t, tr_node *s);
+#ifdef TR_DOUBLE
+/* The activation in double (tmatmul.c), for the double tape's forward. */
+double trd_act_apply(varia_act a, double v);
+#endif
 
 /* The linear layer's three products (tmatmul.c): y = act(x W^T + b);
  * gw += dy^T x and gb += column sums of dy; dx += dy W. The gradient

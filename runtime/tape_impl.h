@@ -14,7 +14,7 @@ typedef void (*tr_back)(tr_tape *t, const struct record *r);
  * b, c; a layer; an activation; data such as the noise; counts; a scalar). */
 typedef struct record {
     tr_back back;
-    tr_node *out, *a, *b, *c;
+    tr_node *out, *a, *b, *c, *d;
     const tr_lin *lin;
     varia_act act;
     const tr_real *data;

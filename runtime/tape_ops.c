@@ -477,3 +477,96 @@ tr_node *TR(mean_groups)(tr_tape *t, tr_node *x, int64_t k)
     }
     return o;
 }
+
+/* ---- add ---- */
+
+/* The row of b serving row r of a. */
+static int64_t b_row(const tr_node *b, int64_t r, int64_t kb)
+{
+    return b->rows == 1 ? 0 : r / kb;
+}
+
+/* dpre = dy * act'(y); da += dpre; db[r / kb] += dpre */
+static void back_add(tr_tape *t, const record *r)
+{
+    const tr_node *y = r->out;
+    tr_node *a = r->a, *b = r->b;
+    int64_t n = y->rows * y->cols;
+    tr_real *dpre = y->g;
+    if (r->act.kind != VARIA_ACT_IDENTITY) {
+        dpre = TR(alloc)(t, n);
+        if (!dpre)
+            return;
+#ifdef TR_DOUBLE
+        for (int64_t i = 0; i < n; i++)
+            dpre[i] = y->g[i] * act_grad(r->act, y->v[i]);
+#else
+        varia_act_grad(r->act, y->v, y->g, n, dpre);
+#endif
+    }
+    for (int64_t i = 0; i < y->rows; i++)
+        for (int64_t j = 0; j < y->cols; j++) {
+            if (a->g)
+                a->g[i * y->cols + j] += dpre[i * y->cols + j];
+            if (b->g)
+                b->g[b_row(b, i, r->k) * y->cols + j] += dpre[i * y->cols + j];
+        }
+}
+
+tr_node *TR(add)(tr_tape *t, tr_node *a, tr_node *b, int64_t kb, varia_act act)
+{
+    tr_node *y;
+    record *r = TR(begin_op)(t, back_add, a->rows, a->cols, a->g || b->g, a, &y);
+    if (!r)
+        return y;
+    r->b = b;
+    r->k = kb;
+    r->act = act;
+    for (int64_t i = 0; i < a->rows; i++) {
+        const tr_real *ar = a->v + i * a->cols, *br = b->v + b_row(b, i, kb) * a->cols;
+#ifdef TR_DOUBLE
+        for (int64_t j = 0; j < a->cols; j++)
+            y->v[i * a->cols + j] = trd_act_apply(act, ar[j] + br[j]);
+#else
+        varia_add_act(y->v + i * a->cols, ar, br, a->cols, act);
+#endif
+    }
+    return y;
+}
+
+/* ---- matmul ---- */
+
+/* dx += dy W; dW += dy^T x */
+static void back_matmul(tr_tape *t, const record *r)
+{
+    (void)t;
+    const tr_node *y = r->out;
+    tr_node *x = r->a, *w = r->b;
+    for (int64_t i = 0; i < y->rows; i++)
+        for (int64_t j = 0; j < y->cols; j++) {
+            tr_real g = y->g[i * y->cols + j];
+            for (int64_t c = 0; c < x->cols; c++) {
+                if (x->g)
+                    x->g[i * x->cols + c] += g * w->v[j * w->cols + c];
+                if (w->g)
+                    w->g[j * w->cols + c] += g * x->v[i * x->cols + c];
+            }
+        }
+}
+
+tr_node *TR(matmul)(tr_tape *t, tr_node *x, tr_node *w)
+{
+    tr_node *y;
+    record *r = TR(begin_op)(t, back_matmul, x->rows, w->rows, x->g || w->g, x, &y);
+    if (!r)
+        return y;
+    r->b = w;
+    for (int64_t i = 0; i < x->rows; i++)
+        for (int64_t j = 0; j < w->rows; j++) {
+            double s = 0.0; /* as exec sums it */
+            for (int64_t c = 0; c < x->cols; c++)
+                s += (double)x->v[i * x->cols + c] * w->v[j * w->cols + c];
+            y->v[i * w->rows + j] = (tr_real)s;
+        }
+    return y;
+}

@@ -10,7 +10,7 @@
 
 #ifdef TR_DOUBLE
 
-static double act_apply(varia_act a, double v)
+double trd_act_apply(varia_act a, double v)
 {
     switch (a.kind) {
     case VARIA_ACT_TANH: return tanh(v);
@@ -31,7 +31,7 @@ void TR(mm_forward)(const tr_lin *l, const tr_real *x, int64_t n, tr_real *y, va
             double s = l->b[o];
             for (int64_t i = 0; i < l->in; i++)
                 s += x[r * l->in + i] * l->w[o * l->in + i];
-            y[r * l->out + o] = act_apply(act, s);
+            y[r * l->out + o] = trd_act_apply(act, s);
         }
 }
 

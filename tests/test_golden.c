@@ -112,12 +112,13 @@ static void check_weights(const char *cas, varia_model *m, const cJSON *g)
     int D = (int)m->info.data_size, tot = (int)varia_model_noise(m);
     float x[4096], *eps = malloc((size_t)(k * tot) * sizeof(float));
     float *ws = aligned_alloc(64, varia_model_ws(m) * sizeof(float));
-    double log_w[64], log_px[64], kl, e_w = 0, e_px = 0, e_iw = 0, e_terms = 0;
+    double log_w[64], log_px[64], kl, log_det, e_w = 0, e_px = 0, e_iw = 0, e_terms = 0, e_ld = 0;
+    const cJSON *g_ld = cJSON_GetObjectItem(g, "log_det"); /* flow cases: sum_k log|det| per sample */
     for (int i = 0; i < n; i++) {
         for (int d = 0; d < D; d++)
             x[d] = (float)at(at(cJSON_GetObjectItem(g, "x"), i), d)->valuedouble;
         gather_eps(m, at(cJSON_GetObjectItem(g, "eps"), i), k, eps);
-        varia_run_log_weights(m, ws, x, k, eps, log_w, log_px, &kl);
+        varia_run_log_weights(m, ws, x, k, eps, log_w, log_px, &kl, &log_det);
         for (int s = 0; s < k; s++) {
             e_w = fmax(e_w, worst_d(log_w[s], at(at(cJSON_GetObjectItem(g, "log_w"), i), s)->valuedouble));
             e_px = fmax(e_px, worst_d(log_px[s], at(at(cJSON_GetObjectItem(g, "log_px_z"), i), s)->valuedouble));
@@ -131,6 +132,10 @@ static void check_weights(const char *cas, varia_model *m, const cJSON *g)
         e_terms = fmax(e_terms, worst_d(row.recon, at(cJSON_GetObjectItem(g, "recon"), i)->valuedouble));
         e_terms = fmax(e_terms, worst_d(row.kl, at(cJSON_GetObjectItem(g, "kl"), i)->valuedouble));
         e_terms = fmax(e_terms, worst_d(row.elbo, at(cJSON_GetObjectItem(g, "elbo"), i)->valuedouble));
+        double want_ld = 0.0;
+        for (int s = 0; g_ld && s < k; s++)
+            want_ld += at(at(g_ld, i), s)->valuedouble;
+        e_ld = fmax(e_ld, worst_d(log_det / k, want_ld / k));
     }
     free(eps);
     free(ws);
@@ -138,6 +143,8 @@ static void check_weights(const char *cas, varia_model *m, const cJSON *g)
     check_err(cas, "log p(x|z)", e_px);
     check_err(cas, "IW estimate", e_iw);
     check_err(cas, "ELBO, recon and KL", e_terms);
+    if (g_ld)
+        check_err(cas, "mean log|det| of the flow", e_ld);
 }
 
 static void run_case(const char *dir, const char *cas)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #define STREAM_INIT 101
+#define STREAM_INIT_CONST 102
 
 varia_status tr_model_build(varia_ctx *ctx, const char *family, const cJSON *arch, const varia_shape *shape,
                             tr_model *m)
@@ -58,6 +59,33 @@ static float data_bias(const tr_model *m, const float *data_mean, int64_t d)
     return (float)v;
 }
 
+/* Masked weights' masked entries to 0 (in theta or in a gradient). */
+void tr_model_mask(const tr_model *m, float *v)
+{
+    for (int i = 0; i < m->decl.n_lin; i++) {
+        const varia_decl_linear *l = &m->decl.lin[i];
+        for (int64_t j = 0; l->mask && j < l->in * l->out; j++)
+            v[m->off[l->weight] + j] *= l->mask[j];
+    }
+}
+
+/* The tensors declared VARIA_INIT_CONST or VARIA_INIT_UNIFORM. */
+static void init_constants(const tr_model *m, float *theta, uint64_t seed)
+{
+    for (int i = 0; i < m->decl.n_t; i++) {
+        const varia_decl_tensor *t = &m->decl.t[i];
+        int64_t n = t->shape[0] * (t->rank == 2 ? t->shape[1] : 1);
+        varia_rng rng;
+        varia_rng_init(&rng, seed, STREAM_INIT_CONST, (uint64_t)i, 0);
+        for (int64_t j = 0; j < n; j++) {
+            if (t->init == VARIA_INIT_CONST)
+                theta[m->off[i] + j] = t->init_value;
+            else if (t->init == VARIA_INIT_UNIFORM)
+                theta[m->off[i] + j] = (float)((2.0 * varia_rng_uniform(&rng) - 1.0) * t->init_value);
+        }
+    }
+}
+
 void tr_model_init(const tr_model *m, float *theta, uint64_t seed, int he, const float *data_mean, double data_var)
 {
     memset(theta, 0, (size_t)m->P * sizeof(float));
@@ -69,6 +97,8 @@ void tr_model_init(const tr_model *m, float *theta, uint64_t seed, int he, const
         for (int64_t j = 0; j < l->in * l->out; j++)
             theta[m->off[l->weight] + j] = (float)((2.0 * varia_rng_uniform(&rng) - 1.0) * limit);
     }
+    tr_model_mask(m, theta);
+    init_constants(m, theta, seed);
     if (!data_mean)
         return;
     for (int i = 0; i < m->decl.n_t; i++) {

@@ -31,6 +31,9 @@ void tr_model_free(tr_model *m);
  * linear slot; zeros; and, when data_mean is given, the output bias from it
  * (the logit of the mean for Bernoulli) and learned log-variances from
  * data_var, the data's variance. Deterministic in seed. */
+/* Zero the masked entries of every masked weight in v (theta, or a gradient
+ * laid out like it), so an autoregressive weight stays autoregressive. */
+void tr_model_mask(const tr_model *m, float *v);
 void tr_model_init(const tr_model *m, float *theta, uint64_t seed, int he, const float *data_mean, double data_var);
 
 /* ---- objectives over the family's terms (float and, for the gradient

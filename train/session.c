@@ -83,6 +83,9 @@ static varia_status setup(varia_ctx *ctx, varia_trainer *t)
     if (st == VARIA_OK && t->c.objective == TR_OBJ_ELBO_ANALYTIC && t->mdl.info.n_stochastic > 1)
         st = varia_fail(ctx, VARIA_ERR_MANIFEST, "config: the analytic KL needs one stochastic layer; use "
                         "\"kl\": \"monte_carlo\" or the \"iwae\" objective");
+    if (st == VARIA_OK && t->c.objective == TR_OBJ_ELBO_ANALYTIC && t->mdl.info.flow_steps > 0)
+        st = varia_fail(ctx, VARIA_ERR_MANIFEST, "config: a flow posterior has no analytic KL; use "
+                        "\"kl\": \"monte_carlo\" or the \"iwae\" objective");
     if (st == VARIA_OK && t->mdl.info.likelihood == VARIA_LIK_BERNOULLI && t->c.binarize == TR_BIN_NONE)
         for (int64_t i = 0; i < t->data.set.n * t->data.D && st == VARIA_OK; i++)
             if (!(t->data.set.x[i] >= 0.0f && t->data.set.x[i] <= 1.0f))

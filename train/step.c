@@ -73,6 +73,7 @@ static void shard_backward(varia_trainer *t, tr_shard *s)
         tr_seed(s->tape, s->terms.kl_dims, ks);
     }
     tr_backward(s->tape);
+    tr_model_mask(&t->mdl, s->grad); /* masked entries stay 0 */
 }
 
 static void pack_layer(varia_trainer *t, int i)

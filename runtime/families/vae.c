@@ -4,6 +4,7 @@
  * the manifest are in docs/format.md section 2. Every pass is written once
  * over the op interface: the runtime runs it, the trainer differentiates it. */
 #include "../family.h"
+#include "../blocks/flow.h"
 #include "../blocks/mlp.h"
 
 #include <math.h>
@@ -24,6 +25,7 @@ typedef struct vae {
     int lik, var;
     float fixed_logvar;
     int logvar_tensor; /* VAR_LEARNED: the declared dec1.logvar */
+    varia_flow flow;   /* the top layer's posterior flow (type VARIA_FLOW_NONE: none) */
 } vae;
 
 static const varia_act IDENTITY = {VARIA_ACT_IDENTITY, 0.0f};
@@ -77,23 +79,34 @@ static varia_v *layer_eps(const vae *v, varia_ops *o, varia_v *eps, int l)
 }
 
 /* z_1..z_L ~ q by eps (k samples per row of x, sharing layer 1's posterior),
- * and log q(z|x) per sample; kl_dims: layer 1's analytic KL when L == 1. */
+ * the top one pushed through the flow if there is one, and log q(z|x) per
+ * sample; kl_dims: layer 1's analytic KL when L == 1 and there is no flow;
+ * log_det (if given): the flow's sum of log|det| (NULL without a flow). */
 static varia_v *sample_up(const vae *v, varia_ops *o, varia_v *x, int64_t k, varia_v *eps, varia_v **z,
-                          varia_v **kl_dims)
+                          varia_v **kl_dims, varia_v **log_det)
 {
-    varia_v *in = x, *logq[MAX_LAYERS];
-    const double ones[MAX_LAYERS] = {1, 1, 1, 1, 1, 1, 1, 1};
+    varia_v *in = x, *logq[MAX_LAYERS + 1], *ld = NULL;
+    int flow = v->flow.type != VARIA_FLOW_NONE;
     for (int l = 0; l < v->L; l++) {
-        varia_v *mu, *lv = gauss_head(v, o, &v->enc[l], varia_mlp_hidden(o, &v->enc[l], in), &mu);
+        varia_v *h = varia_mlp_hidden(o, &v->enc[l], in), *mu, *lv = gauss_head(v, o, &v->enc[l], h, &mu);
         varia_v *e = layer_eps(v, o, eps, l);
         int64_t share = l ? 1 : k;
         z[l] = o->reparam(o, mu, lv, share, e, 1.0f);
         logq[l] = o->logq_eps(o, lv, share, e);
         if (kl_dims)
-            *kl_dims = v->L == 1 ? o->gauss_kl(o, mu, lv) : NULL;
+            *kl_dims = v->L == 1 && !flow ? o->gauss_kl(o, mu, lv) : NULL;
+        if (l == v->L - 1 && flow)
+            z[l] = varia_flow_forward(o, &v->flow, h, z[l], share, &ld);
         in = z[l];
     }
-    return o->combine(o, logq, ones, v->L);
+    if (log_det)
+        *log_det = ld;
+    double c[MAX_LAYERS + 1];
+    for (int l = 0; l < v->L; l++)
+        c[l] = 1.0;
+    c[v->L] = -1.0;
+    logq[v->L] = ld; /* log q_K = log q_0 - sum log|det| */
+    return o->combine(o, logq, c, ld ? v->L + 1 : v->L);
 }
 
 static void vae_posterior_sample(const void *cfg, varia_ops *o, varia_v *x, varia_v *eps, varia_v **z,
@@ -101,7 +114,7 @@ static void vae_posterior_sample(const void *cfg, varia_ops *o, varia_v *x, vari
 {
     const vae *v = cfg;
     varia_v *zs[MAX_LAYERS];
-    *logq = sample_up(v, o, x, 1, eps, zs, NULL);
+    *logq = sample_up(v, o, x, 1, eps, zs, NULL, NULL);
     *z = zs[v->L - 1];
 }
 
@@ -161,7 +174,7 @@ static void vae_terms(const void *cfg, varia_ops *o, varia_v *x, int64_t k, vari
     const vae *v = cfg;
     varia_v *z[MAX_LAYERS], *lp[MAX_LAYERS];
     const double ones[MAX_LAYERS] = {1, 1, 1, 1, 1, 1, 1, 1};
-    t->log_qz = sample_up(v, o, x, k, eps, z, &t->kl_dims);
+    t->log_qz = sample_up(v, o, x, k, eps, z, &t->kl_dims, &t->log_det);
     lp[0] = o->std_normal_logp(o, z[v->L - 1]);
     for (int l = v->L - 1; l >= 1; l--) {
         varia_v *cm, *clv = gauss_head(v, o, &v->dec[l], varia_mlp_hidden(o, &v->dec[l], z[l]), &cm);
@@ -310,6 +323,21 @@ static varia_status parse_layers(varia_ctx *ctx, vae *v, varia_decl *d, const cJ
     return st;
 }
 
+/* The top layer's posterior flow, declared after every network (the heads
+ * read the top encoder's last hidden layer). */
+static varia_status parse_flow(varia_ctx *ctx, vae *v, varia_decl *d, const cJSON *arch)
+{
+    const varia_mlp *top = &v->enc[v->L - 1];
+    varia_act act; /* the MADE's default: the architecture's activation */
+    varia_status st = varia_json_act(ctx, arch, arch, "architecture", (varia_act){VARIA_ACT_TANH, 0.0f}, &act);
+    if (st != VARIA_OK)
+        return st;
+    char prefix[16];
+    snprintf(prefix, sizeof prefix, "enc%d", v->L);
+    return varia_flow_parse(ctx, &v->flow, cJSON_GetObjectItemCaseSensitive(arch, "flow"), arch, d, v->lat[v->L - 1],
+                            prefix, d->lin[top->mean].in, v->L == 1 && top->n_hidden == 0, act);
+}
+
 static void fill_info(const vae *v, varia_info *info)
 {
     info->latent_size = v->lat[v->L - 1];
@@ -320,13 +348,16 @@ static void fill_info(const vae *v, varia_info *info)
         info->layer_sizes[l] = v->lat[l];
     info->likelihood = v->lik;
     info->has_encoder = 1;
+    info->flow_steps = v->flow.K;
+    info->flow_amortized = v->flow.amortized;
+    snprintf(info->flow, sizeof info->flow, "%s", varia_flow_name(v->flow.type));
 }
 
 static varia_status vae_parse(varia_ctx *ctx, const cJSON *arch, const varia_shape *shape, void **cfg,
                               varia_decl *decl, varia_info *info)
 {
     static const char *const known[] = {"layers", "activation", "leaky_relu_slope", "elu_alpha",
-                                        "posterior_scale", "likelihood", NULL};
+                                        "posterior_scale", "likelihood", "flow", NULL};
     vae *v = calloc(1, sizeof *v);
     *cfg = v;
     if (!v)
@@ -340,6 +371,8 @@ static varia_status vae_parse(varia_ctx *ctx, const cJSON *arch, const varia_sha
         st = parse_scale(ctx, v, arch);
     if (st == VARIA_OK)
         st = parse_layers(ctx, v, decl, arch);
+    if (st == VARIA_OK)
+        st = parse_flow(ctx, v, decl, arch);
     if (st == VARIA_OK)
         fill_info(v, info);
     return st;
