@@ -62,7 +62,10 @@ static void print_json(const varia_eval_summary *s, const varia_info *in, varia_
            s->bits_per_dim, s->active_units);
     for (int l = 0; l < in->n_stochastic; l++)
         printf("%s%d", l ? ", " : "", s->active_units_layer[l]);
-    printf("], \"binarize\": \"%s\", \"seed\": %llu, \"threads\": %d, \"seconds\": %.3f}\n", bin_name(b),
+    printf("]");
+    if (in->flow_steps > 0) /* what the flow does: the mean of sum_k log|det J_k| */
+        printf(", \"log_det\": %.6f", s->log_det);
+    printf(", \"binarize\": \"%s\", \"seed\": %llu, \"threads\": %d, \"seconds\": %.3f}\n", bin_name(b),
            (unsigned long long)seed, threads, secs);
 }
 
@@ -72,6 +75,9 @@ static void print_text(const varia_eval_summary *s, const varia_info *in, varia_
     printf("NLL (k=%lld):     %.3f +- %.3f nats  (%.4f bits/dim)\n", (long long)s->k, s->nll_mean, s->nll_stderr,
            s->bits_per_dim);
     printf("ELBO:            %.3f = recon %.3f - KL %.3f\n", s->elbo, s->recon, s->kl);
+    if (in->flow_steps > 0)
+        printf("flow log|det|:   %.3f (mean over samples of the sum over %d %s steps)\n", s->log_det, in->flow_steps,
+               in->flow);
     long long units = 0;
     for (int l = 0; l < in->n_stochastic; l++)
         units += in->layer_sizes[l];
@@ -79,15 +85,19 @@ static void print_text(const varia_eval_summary *s, const varia_info *in, varia_
     printf("time:            %.2f s\n", secs);
 }
 
-static int write_rows(const char *path, const varia_eval_row *rows, int64_t n)
+/* One CSV row per example; a flow model's rows add the mean log|det|. */
+static int write_rows(const char *path, const varia_eval_row *rows, int64_t n, int flow)
 {
     FILE *f = fopen(path, "w");
     if (!f)
         return cli_error(VARIA_ERR_IO, "cannot write '%s'", path);
-    fprintf(f, "index,log_px,elbo,recon,kl\n");
-    for (int64_t i = 0; i < n; i++)
-        fprintf(f, "%lld,%.9g,%.9g,%.9g,%.9g\n", (long long)i, rows[i].log_px, rows[i].elbo, rows[i].recon,
-                rows[i].kl);
+    fprintf(f, "index,log_px,elbo,recon,kl%s\n", flow ? ",log_det" : "");
+    for (int64_t i = 0; i < n; i++) {
+        fprintf(f, "%lld,%.9g,%.9g,%.9g,%.9g", (long long)i, rows[i].log_px, rows[i].elbo, rows[i].recon, rows[i].kl);
+        if (flow)
+            fprintf(f, ",%.9g", rows[i].log_det);
+        fputc('\n', f);
+    }
     return fclose(f) ? cli_error(VARIA_ERR_IO, "cannot write '%s'", path) : 0;
 }
 
@@ -145,7 +155,7 @@ static int run(varia_ctx *ctx, cli_opt *opts, const char *model_path, const eval
         rc = cli_report(ctx, varia_eval(ctx, m, d.x, d.n, &eo, rows, &s));
     double secs = now() - t0;
     if (!rc && cli_has(opts, "--per-example"))
-        rc = write_rows(cli_find(opts, "--per-example")->value, rows, d.n);
+        rc = write_rows(cli_find(opts, "--per-example")->value, rows, d.n, in.flow_steps > 0);
     if (!rc && cli_has(opts, "--json"))
         print_json(&s, &in, eo.binarize, a->seed, (int)a->threads, secs);
     else if (!rc)

@@ -58,6 +58,11 @@ int cmd_info(int argc, char **argv)
         printf(")\nlikelihood:  %s\nencoder:     %s\ntensors:     %lld\nparameters:  %lld\n",
                in.likelihood == VARIA_LIK_BERNOULLI ? "bernoulli" : "gaussian", in.has_encoder ? "yes" : "no",
                (long long)in.n_tensors, (long long)in.n_params);
+        if (in.flow_steps > 0) /* the posterior: q_0 diagonal Gaussian, then the flow */
+            printf("posterior:   gaussian + %s flow, %d step%s (%s)\n", in.flow, in.flow_steps, in.flow_steps > 1 ? "s" : "",
+                   in.flow_amortized ? "amortized: the encoder emits them" : "global parameters");
+        else if (in.has_encoder)
+            printf("posterior:   gaussian (diagonal)\n");
         const char *prov = varia_model_provenance(m);
         printf("provenance:  %s\n", prov ? prov : "(none)");
     }
