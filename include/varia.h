@@ -161,13 +161,16 @@ VARIA_API varia_status varia_model_load_ex(varia_ctx *ctx, const char *manifest_
 
 /* Posterior of the top stochastic layer for n examples: mean[n*L], logvar[n*L]
  * (L = latent_size). For a two-layer model the lower layers are passed through
- * their posterior means. Either output may be NULL. */
+ * their posterior means. With a flow posterior these are q_0's parameters
+ * (before the flow). Either output may be NULL. */
 VARIA_API varia_status varia_encode(varia_ctx *ctx, const varia_model *m, const float *x,
                                     int64_t n, float *mean, float *logvar);
 
 /* One posterior sample per example, z[n*L] ~ q(z | x), by the family's own
  * posterior sampling (for a VAE: z = mean + sigma * eps, every stochastic
- * layer drawn, z the top one), eps from a stream keyed by (seed, i). */
+ * layer drawn, z the top one, pushed through the flow if the model has one:
+ * z_K), eps from a stream keyed by (seed, i). Flows are only run forward;
+ * nothing in the API inverts them. */
 VARIA_API varia_status varia_encode_sample(varia_ctx *ctx, const varia_model *m, const float *x,
                                            int64_t n, uint64_t seed, float *z);
 
