@@ -174,15 +174,63 @@ int varia_decl_linear_add(varia_decl *d, const char *prefix, int64_t in, int64_t
         d->failed = d->failed ? d->failed : VARIA_DECL_NO_MEMORY;
         return -1;
     }
-    d->lin[d->n_lin] = (varia_decl_linear){in, out, w, b, data_input, NULL};
+    d->lin[d->n_lin] = (varia_decl_linear){.in = in, .out = out, .weight = w, .bias = b, .data_input = data_input};
     return d->n_lin++;
+}
+
+int varia_decl_conv_add(varia_decl *d, const char *prefix, const varia_conv *g, varia_group group, int data_input)
+{
+    int64_t kk = g->kh * g->kw;
+    /* conv: [out = cout, in = cin kk]; transposed: as stored, [out = cin, in = cout kk] */
+    int64_t in = g->transposed ? g->cout * kk : g->cin * kk, out = g->transposed ? g->cin : g->cout;
+    int slot = varia_decl_linear_add(d, prefix, in, out, group, data_input && !g->transposed);
+    if (slot < 0)
+        return -1;
+    varia_decl_linear *l = &d->lin[slot];
+    varia_decl_tensor *w = &d->t[l->weight], *b = &d->t[l->bias];
+    l->kind = g->transposed ? VARIA_SLOT_CONV_T : VARIA_SLOT_CONV;
+    l->channels = g->cout;
+    w->rank = 4;
+    w->shape[0] = g->transposed ? g->cin : g->cout;
+    w->shape[1] = g->transposed ? g->cout : g->cin;
+    w->shape[2] = g->kh;
+    w->shape[3] = g->kw;
+    b->shape[0] = g->cout;
+    return slot;
+}
+
+int varia_decl_bn_add(varia_decl *d, int slot, const char *prefix, float eps, varia_group group)
+{
+    static const char *const part[4] = {"weight", "bias", "running_mean", "running_var"};
+    static const varia_init init[4] = {VARIA_INIT_CONST, VARIA_INIT_ZERO, VARIA_INIT_ZERO, VARIA_INIT_CONST};
+    char name[VARIA_DECL_NAME + 16];
+    int64_t ch = d->lin[slot].channels ? d->lin[slot].channels : d->lin[slot].out;
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof name, "%s.%s", prefix, part[i]);
+        int t = varia_decl_add(d, name, 1, ch, 0, init[i], group);
+        if (t < 0)
+            return 0;
+        d->t[t].init_value = 1.0f; /* gamma and the running variance start at 1, as in PyTorch */
+        d->lin[slot].bn[i] = t;
+    }
+    d->lin[slot].has_bn = 1;
+    d->lin[slot].bn_eps = eps;
+    return 1;
+}
+
+int64_t varia_decl_numel(const varia_decl_tensor *t)
+{
+    int64_t n = 1;
+    for (int r = 0; r < t->rank; r++)
+        n *= t->shape[r];
+    return n;
 }
 
 int64_t varia_decl_params(const varia_decl *d)
 {
     int64_t p = 0;
     for (int i = 0; i < d->n_t; i++)
-        p += d->t[i].shape[0] * (d->t[i].rank == 2 ? d->t[i].shape[1] : 1);
+        p += varia_decl_numel(&d->t[i]);
     return p;
 }
 
@@ -219,17 +267,22 @@ static varia_status bind_tensor(varia_ctx *ctx, varia_model *m, int i)
     varia_tensor *t = varia_weights_find(&m->w, dt->name);
     if (!t)
         return varia_fail(ctx, VARIA_ERR_MISSING, "tensor '%s' is missing (the architecture needs it)", dt->name);
-    int ok = t->rank == dt->rank && (t->shape[0] == dt->shape[0] || (dt->alt && t->shape[0] == dt->alt)) &&
-             (dt->rank == 1 || t->shape[1] == dt->shape[1]);
+    int ok = t->rank == dt->rank && (t->shape[0] == dt->shape[0] || (dt->alt && t->shape[0] == dt->alt));
+    for (int r = 1; r < dt->rank; r++)
+        ok = ok && t->shape[r] == dt->shape[r];
     if (!ok) {
-        char got[96] = "", want[64];
+        char got[96] = "", want[96] = "";
         for (int r = 0; r < t->rank; r++) {
             size_t len = strlen(got);
             snprintf(got + len, sizeof got - len, "%s%lld", r ? ", " : "", (long long)t->shape[r]);
         }
-        if (dt->rank == 2)
-            snprintf(want, sizeof want, "[%lld, %lld]", (long long)dt->shape[0], (long long)dt->shape[1]);
-        else if (dt->alt)
+        if (dt->rank >= 2) {
+            for (int r = 0; r < dt->rank; r++) {
+                size_t len = strlen(want);
+                snprintf(want + len, sizeof want - len, "%s%lld", r ? ", " : "[", (long long)dt->shape[r]);
+            }
+            strcat(want, "]");
+        } else if (dt->alt)
             snprintf(want, sizeof want, "[%lld] or [%lld]", (long long)dt->shape[0], (long long)dt->alt);
         else
             snprintf(want, sizeof want, "[%lld]", (long long)dt->shape[0]);
@@ -242,23 +295,100 @@ static varia_status bind_tensor(varia_ctx *ctx, varia_model *m, int i)
     return VARIA_OK;
 }
 
-/* Pack linear slot i; a masked slot packs (and keeps, for the BLAS build)
- * its weight times the mask. */
+/* (*arr)[i] = a copy of src[n] (zeros when src is NULL) that the model owns
+ * and frees; *arr is allocated [decl.n_lin] on first use. NULL: out of memory. */
+static float *own(varia_ctx *ctx, varia_model *m, float ***arr, int i, const float *src, size_t n)
+{
+    if (!*arr && !(*arr = calloc((size_t)m->decl.n_lin, sizeof **arr))) {
+        varia_fail(ctx, VARIA_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    if (!((*arr)[i] = malloc((n ? n : 1) * sizeof(float)))) {
+        varia_fail(ctx, VARIA_ERR_NOMEM, "out of memory preparing '%s'", m->decl.t[m->decl.lin[i].weight].name);
+        return NULL;
+    }
+    if (src)
+        memcpy((*arr)[i], src, n * sizeof(float));
+    else
+        memset((*arr)[i], 0, n * sizeof(float));
+    return (*arr)[i];
+}
+
+/* Fold slot i's batch norm into its weight w and bias b (owned copies, the
+ * weight as stored): channel c's weights times s_c = gamma_c / sqrt(var_c +
+ * eps), its bias (b_c - mean_c) s_c + beta_c, which is what eval-mode batch
+ * norm computes after the layer. A transposed conv's channel is the second
+ * axis of its stored [cin, cout kk] weight, every other slot's the first. */
+static varia_status fold_bn(varia_ctx *ctx, const varia_model *m, int i, float *w, float *b)
+{
+    const varia_decl_linear *l = &m->decl.lin[i];
+    const float *g = m->tensor[l->bn[0]]->data, *beta = m->tensor[l->bn[1]]->data;
+    const float *mean = m->tensor[l->bn[2]]->data, *var = m->tensor[l->bn[3]]->data;
+    int64_t ch = l->kind == VARIA_SLOT_CONV_T ? l->channels : l->out, per = l->in * l->out / ch;
+    for (int64_t c = 0; c < ch; c++) {
+        double v = (double)var[c] + (double)l->bn_eps;
+        if (!(v > 0.0) || !isfinite(v))
+            return varia_fail(ctx, VARIA_ERR_NONFINITE, "tensor '%s': running variance %g of channel %lld gives no "
+                              "finite scale (it must exceed -eps)", m->decl.t[l->bn[3]].name, (double)var[c], (long long)c);
+        float s = (float)((double)g[c] / sqrt(v));
+        b[c] = (b[c] - mean[c]) * s + beta[c];
+        for (int64_t j = 0; j < per; j++) {
+            if (l->kind == VARIA_SLOT_CONV_T) /* w[ci, c * per' + j'] for every ci */
+                w[(j / (l->in / ch)) * l->in + c * (l->in / ch) + j % (l->in / ch)] *= s;
+            else
+                w[c * per + j] *= s;
+        }
+    }
+    return VARIA_OK;
+}
+
+/* Slot i's weight and bias: the mapped tensors, or owned copies masked or
+ * with a batch norm folded in. A transposed conv always gets copies: its
+ * bias per channel goes to chan_bias (its product's bias is zeros). */
+static varia_status slot_weights(varia_ctx *ctx, varia_model *m, int i, const float **w, const float **b)
+{
+    const varia_decl_linear *l = &m->decl.lin[i];
+    int conv_t = l->kind == VARIA_SLOT_CONV_T;
+    size_t n = (size_t)(l->out * l->in), nb = (size_t)(conv_t ? l->channels : l->out);
+    *w = m->tensor[l->weight]->data;
+    *b = m->tensor[l->bias]->data;
+    if (!l->mask && !l->has_bn && !conv_t)
+        return VARIA_OK;
+    float *ow = own(ctx, m, &m->owned, i, *w, n);
+    float *ob = ow ? own(ctx, m, conv_t ? &m->chan_bias : &m->owned_bias, i, *b, nb) : NULL;
+    if (!ob)
+        return VARIA_ERR_NOMEM;
+    for (size_t j = 0; l->mask && j < n; j++)
+        ow[j] *= l->mask[j];
+    *w = ow;
+    *b = ob;
+    return l->has_bn ? fold_bn(ctx, m, i, ow, ob) : VARIA_OK;
+}
+
+/* Pack linear slot i. A transposed conv's product maps cin to cout kk: its
+ * stored [cin, cout kk] weight is packed transposed, with a zero bias. */
 static varia_status pack_linear(varia_ctx *ctx, varia_model *m, int i)
 {
     const varia_decl_linear *l = &m->decl.lin[i];
-    const float *w = m->tensor[l->weight]->data;
-    if (l->mask) {
-        size_t n = (size_t)(l->out * l->in);
-        if (!m->masked && !(m->masked = calloc((size_t)m->decl.n_lin, sizeof *m->masked)))
-            return varia_fail(ctx, VARIA_ERR_NOMEM, "out of memory");
-        if (!(m->masked[i] = malloc(n * sizeof(float))))
-            return varia_fail(ctx, VARIA_ERR_NOMEM, "out of memory masking '%s'", m->decl.t[l->weight].name);
-        for (size_t j = 0; j < n; j++)
-            m->masked[i][j] = w[j] * l->mask[j];
-        w = m->masked[i];
+    const float *w, *b;
+    varia_status st = slot_weights(ctx, m, i, &w, &b);
+    if (st != VARIA_OK)
+        return st;
+    int64_t in = l->in, out = l->out;
+    if (l->kind == VARIA_SLOT_CONV_T) {
+        float *t = malloc((size_t)(in * out) * sizeof(float)), *z;
+        if (!t)
+            return varia_fail(ctx, VARIA_ERR_NOMEM, "out of memory transposing '%s'", m->decl.t[l->weight].name);
+        for (int64_t r = 0; r < out; r++)
+            for (int64_t c = 0; c < in; c++)
+                t[c * out + r] = w[r * in + c];
+        free(m->owned[i]);
+        m->owned[i] = t; /* the transpose is what the BLAS build reads as [out, in] */
+        if (!(z = own(ctx, m, &m->owned_bias, i, NULL, (size_t)in)))
+            return VARIA_ERR_NOMEM;
+        w = t, b = z, in = l->out, out = l->in;
     }
-    if (!varia_linear_init(&m->lin[i], w, m->tensor[l->bias]->data, l->in, l->out))
+    if (!varia_linear_init(&m->lin[i], w, b, in, out))
         return varia_fail(ctx, VARIA_ERR_NOMEM, "cannot allocate packed weights for '%s'", m->decl.t[l->weight].name);
     return VARIA_OK;
 }
@@ -283,9 +413,15 @@ void varia_model_release(varia_model *m)
 {
     for (int i = 0; m->lin && i < m->decl.n_lin; i++)
         varia_linear_free(&m->lin[i]);
-    for (int i = 0; m->masked && i < m->decl.n_lin; i++)
-        free(m->masked[i]);
-    free(m->masked);
+    for (int i = 0; m->owned && i < m->decl.n_lin; i++)
+        free(m->owned[i]);
+    for (int i = 0; m->owned_bias && i < m->decl.n_lin; i++)
+        free(m->owned_bias[i]);
+    for (int i = 0; m->chan_bias && i < m->decl.n_lin; i++)
+        free(m->chan_bias[i]);
+    free(m->owned);
+    free(m->owned_bias);
+    free(m->chan_bias);
     free(m->lin);
     free(m->tensor);
     varia_decl_free(&m->decl);

@@ -35,20 +35,33 @@ typedef enum varia_group { VARIA_GROUP_INFERENCE, VARIA_GROUP_GENERATIVE } varia
 
 typedef struct varia_decl_tensor {
     char name[VARIA_DECL_NAME];
-    int rank;          /* 1 or 2 */
-    int64_t shape[2];  /* shape[1] unused for rank 1 */
+    int rank;          /* 1, 2 or 4 (a conv weight) */
+    int64_t shape[4];  /* shape[r] unused for r >= rank */
     int64_t alt;       /* rank 1: a second length a file may give (0: none) */
     varia_init init;
     float init_value; /* VARIA_INIT_CONST, VARIA_INIT_UNIFORM */
     varia_group group;
 } varia_decl_tensor;
 
-/* A linear layer: tensors weight [out, in] and bias [out]. */
+/* What a linear slot's product serves. */
+enum { VARIA_SLOT_DENSE, VARIA_SLOT_CONV, VARIA_SLOT_CONV_T };
+
+/* A linear layer: tensors weight [out, in] and bias [out]. A conv slot is
+ * the same product over im2col rows: weight [cout, cin, kh, kw] read as
+ * [out = cout, in = cin*kh*kw], bias [cout]. A transposed-conv slot keeps
+ * its weight [cin, cout, kh, kw] as stored, read as [out = cin, in =
+ * cout*kh*kw] (so the trainer packs, initialises and differentiates it like
+ * any linear layer), and its bias is [channels = cout], not [out]. */
 typedef struct varia_decl_linear {
     int64_t in, out;
     int weight, bias; /* indices into the tensors */
     int data_input;   /* its input is data: no gradient ever flows to it */
     float *mask;      /* [out * in] of 0 and 1 (an autoregressive weight), or NULL; the decl's */
+    int kind;         /* VARIA_SLOT_* */
+    int64_t channels; /* the output channels the bias and a batch norm run over */
+    int has_bn;       /* a batch norm (eval mode) follows: folded into weight and bias at load */
+    int bn[4];        /* its tensors: weight, bias, running_mean, running_var */
+    float bn_eps;
 } varia_decl_linear;
 
 /* Every tensor of a model, in the order the format and the trainer lay them
@@ -71,6 +84,16 @@ int varia_decl_add(varia_decl *d, const char *name, int rank, int64_t d0, int64_
  * linear slot; returns the slot (-1 and decl->failed when out of memory). */
 int varia_decl_linear_add(varia_decl *d, const char *prefix, int64_t in, int64_t out, varia_group group,
                           int data_input);
+/* Add a conv (g->transposed 0) or transposed-conv slot for geometry g:
+ * `prefix`.weight [cout, cin, kh, kw] or [cin, cout, kh, kw] (FAN) and
+ * `prefix`.bias [cout] (ZERO). Returns the slot (-1 and decl->failed). */
+int varia_decl_conv_add(varia_decl *d, const char *prefix, const varia_conv *g, varia_group group, int data_input);
+/* Fold a batch norm over `slot`'s output channels into it at load: declares
+ * `prefix`.weight, .bias, .running_mean, .running_var, each [channels].
+ * Returns 0 when the declaration failed. */
+int varia_decl_bn_add(varia_decl *d, int slot, const char *prefix, float eps, varia_group group);
+/* Elements of declared tensor t. */
+int64_t varia_decl_numel(const varia_decl_tensor *t);
 /* Give linear `slot` a weight mask: returns its [out * in] floats, all 1, for
  * the family to zero (NULL and decl->failed when out of memory). The runtime
  * multiplies the weight by it at load; the trainer keeps masked entries 0. */
@@ -135,7 +158,12 @@ struct varia_model {
     void *cfg;
     varia_decl decl;
     varia_linear *lin;        /* [decl.n_lin], packed */
-    float **masked;           /* [decl.n_lin]: a masked slot's weight times its mask, else NULL */
+    /* [decl.n_lin] each, NULL where the mapped tensors serve as they are: a
+     * slot's weight as the kernel packs it (masked, batch norm folded in, or
+     * a transposed conv's weight transposed) and its bias (folded, or the
+     * zeros a transposed conv's product adds: its own bias is per channel). */
+    float **owned, **owned_bias;
+    float **chan_bias;        /* [decl.n_lin]: a transposed conv's bias [cout] (folded if batch norm) */
     const varia_tensor **tensor; /* [decl.n_t], bound to the mapping */
     size_t ws_floats, ws_vals; /* measured at load for VARIA_WS_ROWS rows */
     varia_info info;

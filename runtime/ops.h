@@ -20,6 +20,7 @@
 #ifndef VARIA_OPS_H
 #define VARIA_OPS_H
 
+#include "conv.h"
 #include "kernels.h"
 
 #include <stdint.h>
@@ -63,6 +64,17 @@ struct varia_ops {
     varia_v *(*add)(varia_ops *o, varia_v *a, varia_v *b, int64_t kb, varia_act act);
     /* x W^T for W a value [out, in] (a param: a weight without a bias). */
     varia_v *(*matmul)(varia_ops *o, varia_v *x, varia_v *w);
+    /* Per row r: sum_d x[r / kx]_d l_d - softplus(l_d) for logits l (a
+     * value), the Bernoulli log-likelihood when the logits come from a conv. */
+    varia_v *(*bernoulli_logp)(varia_ops *o, varia_v *logits, varia_v *x, int64_t kx);
+
+    /* Convolutions over NCHW rows (conv.h, docs/format.md 2.4): x is
+     * [batch, cin*h*w], the result [batch, cout*oh*ow]; bias and act fused.
+     * conv2d: conv slot `slot` (weight [cout, cin, kh, kw], bias [cout]);
+     * conv_transpose2d: its slot's weight is [cin, cout, kh, kw], bias [cout].
+     * g must outlive the pass (the family's configuration holds it). */
+    varia_v *(*conv2d)(varia_ops *o, varia_v *x, int slot, const varia_conv *g, varia_act act);
+    varia_v *(*conv_transpose2d)(varia_ops *o, varia_v *x, int slot, const varia_conv *g, varia_act act);
 
     /* Flow steps (docs/format.md 2.3). Their parameters have one row per
      * group of k rows of z, or a single row shared by all; each step comes as

@@ -53,6 +53,16 @@ static int live(const varia_exec *e)
     return !e->measure && !e->failed;
 }
 
+varia_v *varia_exec_val(varia_exec *e, int64_t rows, int64_t cols, int dbl)
+{
+    return new_val(e, rows, cols, dbl);
+}
+
+int varia_exec_live(const varia_exec *e)
+{
+    return live(e);
+}
+
 static varia_v *op_input(varia_ops *o, int64_t rows, int64_t cols, const float *data, int64_t ld)
 {
     varia_exec *e = ex(o);
@@ -67,7 +77,7 @@ static varia_v *op_param(varia_ops *o, int tensor)
 {
     varia_exec *e = ex(o);
     const varia_tensor *t = e->m->tensor[tensor];
-    int64_t rows = t->rank == 2 ? t->shape[0] : 1, cols = t->rank == 2 ? t->shape[1] : t->shape[0];
+    int64_t rows = t->rank >= 2 ? t->shape[0] : 1, cols = t->rank >= 2 ? t->numel / t->shape[0] : t->shape[0];
     return op_input(o, rows, cols, t->data, cols);
 }
 
@@ -226,6 +236,15 @@ static varia_v *op_add(varia_ops *o, varia_v *a, varia_v *b, int64_t kb, varia_a
     return y;
 }
 
+static varia_v *op_bernoulli_logp(varia_ops *o, varia_v *logits, varia_v *x, int64_t kx)
+{
+    varia_exec *e = ex(o);
+    varia_v *p = new_val(e, logits->rows, 1, 1);
+    for (int64_t r = 0; live(e) && r < logits->rows; r++)
+        p->d[r] = varia_bernoulli_logp(x->f + (r / kx) * x->ld, logits->f + r * logits->ld, logits->cols);
+    return p;
+}
+
 static varia_v *op_matmul(varia_ops *o, varia_v *x, varia_v *w)
 {
     varia_exec *e = ex(o);
@@ -327,6 +346,9 @@ static const varia_ops exec_ops = {
     .combine = op_combine,
     .add = op_add,
     .matmul = op_matmul,
+    .bernoulli_logp = op_bernoulli_logp,
+    .conv2d = varia_exec_conv2d,
+    .conv_transpose2d = varia_exec_conv_transpose2d,
     .planar_uhat = op_planar_uhat,
     .planar = op_planar,
     .planar_logdet = op_planar_logdet,

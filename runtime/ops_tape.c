@@ -39,7 +39,7 @@ static varia_v *op_param(varia_ops *o, int tensor)
 {
     TR(ops) *p = tp(o);
     const varia_decl_tensor *d = &p->decl->t[tensor];
-    int64_t rows = d->rank == 2 ? d->shape[0] : 1, cols = d->rank == 2 ? d->shape[1] : d->shape[0];
+    int64_t rows = d->rank >= 2 ? d->shape[0] : 1, cols = varia_decl_numel(d) / rows;
     return val(TR(param)(p->t, rows, cols, p->theta + p->off[tensor], p->grad + p->off[tensor]));
 }
 
@@ -114,6 +114,21 @@ static varia_v *op_matmul(varia_ops *o, varia_v *x, varia_v *w)
     return val(TR(matmul)(tp(o)->t, TR(node_of)(x), TR(node_of)(w)));
 }
 
+static varia_v *op_bernoulli_logp(varia_ops *o, varia_v *logits, varia_v *x, int64_t kx)
+{
+    return val(TR(bernoulli_logp)(tp(o)->t, TR(node_of)(logits), TR(node_of)(x)->v, kx));
+}
+
+static varia_v *op_conv2d(varia_ops *o, varia_v *x, int slot, const varia_conv *g, varia_act act)
+{
+    return val(TR(conv2d)(tp(o)->t, TR(node_of)(x), &tp(o)->lins[slot], g, act));
+}
+
+static varia_v *op_conv_transpose2d(varia_ops *o, varia_v *x, int slot, const varia_conv *g, varia_act act)
+{
+    return val(TR(conv_transpose2d)(tp(o)->t, TR(node_of)(x), &tp(o)->lins[slot], g, act));
+}
+
 static varia_v *op_planar_uhat(varia_ops *o, varia_v *u, varia_v *w)
 {
     return val(TR(planar_uhat)(tp(o)->t, TR(node_of)(u), TR(node_of)(w)));
@@ -165,6 +180,9 @@ static const varia_ops tape_ops = {
     .combine = op_combine,
     .add = op_add,
     .matmul = op_matmul,
+    .bernoulli_logp = op_bernoulli_logp,
+    .conv2d = op_conv2d,
+    .conv_transpose2d = op_conv_transpose2d,
     .planar_uhat = op_planar_uhat,
     .planar = op_planar,
     .planar_logdet = op_planar_logdet,
@@ -179,7 +197,7 @@ int64_t TR(layout)(const varia_decl *decl, int64_t *off)
     int64_t p = 0;
     for (int i = 0; i < decl->n_t; i++) {
         off[i] = p;
-        p += decl->t[i].shape[0] * (decl->t[i].rank == 2 ? decl->t[i].shape[1] : 1);
+        p += varia_decl_numel(&decl->t[i]);
     }
     return p;
 }

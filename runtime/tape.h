@@ -12,6 +12,7 @@
 #ifndef VARIA_TRAIN_TAPE_H
 #define VARIA_TRAIN_TAPE_H
 
+#include "conv.h"
 #include "kernels.h"
 
 #include <stddef.h>
@@ -91,6 +92,12 @@ tr_node *TR(mean_groups)(tr_tape *t, tr_node *x, int64_t k);
 tr_node *TR(add)(tr_tape *t, tr_node *a, tr_node *b, int64_t kb, varia_act act);
 /* x W^T, W a node [out, in]. */
 tr_node *TR(matmul)(tr_tape *t, tr_node *x, tr_node *w);
+/* The convolutions of ops.h over NCHW rows (tape_conv.c): x [n, cin*h*w],
+ * the result [n, cout*oh*ow]. conv2d's l is its weight [cout, cin kh kw] and
+ * bias [cout]; conv_transpose2d's l is its weight as stored, [out = cin, in =
+ * cout kh kw], and l->b, l->gb its bias [cout]. g must outlive the tape. */
+tr_node *TR(conv2d)(tr_tape *t, tr_node *x, const tr_lin *l, const varia_conv *g, varia_act act);
+tr_node *TR(conv_transpose2d)(tr_tape *t, tr_node *x, const tr_lin *l, const varia_conv *g, varia_act act);
 /* The flow steps of ops.h, same arguments (tape_flow.c). */
 tr_node *TR(planar_uhat)(tr_tape *t, tr_node *u, tr_node *w);
 tr_node *TR(planar)(tr_tape *t, tr_node *z, tr_node *uh, tr_node *w, tr_node *b, int64_t k);

@@ -22,6 +22,7 @@ typedef struct record {
     double s;
     tr_node *const *list;
     const double *coef;
+    const void *aux; /* an op's own description (a conv's geometry) */
 } record;
 
 /* bytes from the tape's arena, 64-byte aligned, until the next reset (NULL
@@ -36,5 +37,10 @@ record *TR(push)(tr_tape *t, tr_back back, tr_node *out);
  * (with *out the tape's dummy or an unrecorded node) when the tape failed. */
 record *TR(begin_op)(tr_tape *t, tr_back back, int64_t rows, int64_t cols, int with_grad, tr_node *a,
                      tr_node **out);
+
+/* The gradient before an activation, dy * act'(y) from y = act(pre) and its
+ * gradient: y->g itself for the identity, else scratch on the arena (NULL
+ * when memory ran out). */
+tr_real *TR(act_dpre)(tr_tape *t, const tr_node *y, varia_act act);
 
 #endif

@@ -45,6 +45,23 @@ static tr_real act_grad(varia_act act, tr_real y)
 }
 #endif
 
+tr_real *TR(act_dpre)(tr_tape *t, const tr_node *y, varia_act act)
+{
+    int64_t n = y->rows * y->cols;
+    if (act.kind == VARIA_ACT_IDENTITY)
+        return y->g;
+    tr_real *dpre = TR(alloc)(t, n);
+    if (!dpre)
+        return NULL;
+#ifdef TR_DOUBLE
+    for (int64_t i = 0; i < n; i++)
+        dpre[i] = y->g[i] * act_grad(act, y->v[i]);
+#else
+    varia_act_grad(act, y->v, y->g, n, dpre);
+#endif
+    return dpre;
+}
+
 /* ---- linear ---- */
 
 /* dpre = dy * act'(y); dW += dpre^T x, db += column sums of dpre, dx += dpre W */

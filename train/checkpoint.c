@@ -123,7 +123,7 @@ static varia_status load_tensors(varia_ctx *ctx, varia_trainer *t, const char *d
         return st;
     for (int i = 0; st == VARIA_OK && i < t->mdl.decl.n_t; i++) {
         const varia_decl_tensor *d = &t->mdl.decl.t[i];
-        st = take(ctx, &w, d->name, d->shape[0] * (d->rank == 2 ? d->shape[1] : 1), t->theta + t->mdl.off[i]);
+        st = take(ctx, &w, d->name, varia_decl_numel(d), t->theta + t->mdl.off[i]);
     }
     varia_weights_close(&w);
     snprintf(path, sizeof path, "%s/%s", dir, opt_file);

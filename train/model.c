@@ -74,7 +74,7 @@ static void init_constants(const tr_model *m, float *theta, uint64_t seed)
 {
     for (int i = 0; i < m->decl.n_t; i++) {
         const varia_decl_tensor *t = &m->decl.t[i];
-        int64_t n = t->shape[0] * (t->rank == 2 ? t->shape[1] : 1);
+        int64_t n = varia_decl_numel(t);
         varia_rng rng;
         varia_rng_init(&rng, seed, STREAM_INIT_CONST, (uint64_t)i, 0);
         for (int64_t j = 0; j < n; j++) {
@@ -103,7 +103,7 @@ void tr_model_init(const tr_model *m, float *theta, uint64_t seed, int he, const
         return;
     for (int i = 0; i < m->decl.n_t; i++) {
         const varia_decl_tensor *t = &m->decl.t[i];
-        int64_t n = t->shape[0] * (t->rank == 2 ? t->shape[1] : 1);
+        int64_t n = varia_decl_numel(t);
         for (int64_t j = 0; j < n; j++) {
             if (t->init == VARIA_INIT_DATA_MEAN)
                 theta[m->off[i] + j] = data_bias(m, data_mean, j);

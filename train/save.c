@@ -126,8 +126,8 @@ static varia_status write_weights(varia_ctx *ctx, const char *path, const tr_mod
         const varia_decl_tensor *d = &md->decl.t[i];
         t[i].name = d->name;
         t[i].rank = d->rank;
-        t[i].shape[0] = d->shape[0];
-        t[i].shape[1] = d->rank == 2 ? d->shape[1] : 0;
+        for (int r = 0; r < d->rank; r++)
+            t[i].shape[r] = d->shape[r];
         t[i].data = theta + md->off[i];
     }
     varia_status st = tr_write_safetensors(ctx, path, t, n);

@@ -12,7 +12,7 @@
 typedef struct tr_tensor_out {
     const char *name;
     int rank;
-    int64_t shape[2];
+    int64_t shape[4];
     const float *data;
 } tr_tensor_out;
 

@@ -1,0 +1,106 @@
+/* The exec and measure backends of conv2d and conv_transpose2d (ops.h), and
+ * the geometry check (conv.h). Both run the runtime's packed linear kernel
+ * over im2col rows, a chunk of examples at a time: the chunk's rows and its
+ * product are scratch values of the workspace (measure sizes them), so the
+ * hot path allocates nothing, and every output row is computed by the same
+ * instructions whatever the batch, so results do not depend on batching. */
+#include "ops_exec.h"
+
+#define CONV_REAL float
+#include "conv_rows.h"
+
+/* Scratch a chunk may use, in floats: a chunk holds at least one example. */
+#define CONV_CHUNK_FLOATS ((int64_t)1 << 18)
+
+int varia_conv_resolve(varia_conv *g, const char **why)
+{
+    if (g->cin < 1 || g->h < 1 || g->w < 1 || g->cout < 1 || g->kh < 1 || g->kw < 1)
+        return *why = "sizes, channels and the kernel must be positive", 0;
+    if (g->sh < 1 || g->sw < 1)
+        return *why = "the stride must be positive", 0;
+    if (g->ph < 0 || g->pw < 0 || g->oph < 0 || g->opw < 0)
+        return *why = "padding must not be negative", 0;
+    if (!g->transposed && (g->oph || g->opw))
+        return *why = "output_padding is for conv_transpose only", 0;
+    if (g->transposed && (g->oph >= g->sh || g->opw >= g->sw))
+        return *why = "output_padding must be smaller than the stride", 0;
+    if (!g->transposed && (g->kh > g->h + 2 * g->ph || g->kw > g->w + 2 * g->pw))
+        return *why = "the kernel is larger than the padded input", 0;
+    if (g->transposed) {
+        g->oh = (g->h - 1) * g->sh - 2 * g->ph + g->kh + g->oph;
+        g->ow = (g->w - 1) * g->sw - 2 * g->pw + g->kw + g->opw;
+    } else {
+        g->oh = (g->h + 2 * g->ph - g->kh) / g->sh + 1;
+        g->ow = (g->w + 2 * g->pw - g->kw) / g->sw + 1;
+    }
+    if (g->oh < 1 || g->ow < 1)
+        return *why = "the output has no pixels", 0;
+    if (g->oh > VARIA_CONV_DIM_CAP || g->ow > VARIA_CONV_DIM_CAP)
+        return *why = "the output is larger than 65536 pixels a side", 0;
+    return 1;
+}
+
+/* Examples per chunk for rows of `per` scratch floats each (at least 1). */
+static int64_t chunk_of(int64_t n, int64_t per)
+{
+    int64_t c = CONV_CHUNK_FLOATS / (per > 0 ? per : 1);
+    return c < 1 ? 1 : c > n ? n : c;
+}
+
+/* y = act(conv(x) + b): per chunk, im2col rows [nb P, cin kh kw], the
+ * product with the packed weight [cout, cin kh kw] (bias and act fused) into
+ * position-major rows [nb P, cout], then each example back to NCHW. */
+varia_v *varia_exec_conv2d(varia_ops *o, varia_v *x, int slot, const varia_conv *g, varia_act act)
+{
+    varia_exec *e = (varia_exec *)o;
+    const varia_linear *l = &e->m->lin[slot];
+    varia_conv_map map = varia_conv_map_of(g);
+    int64_t n = x->rows, P = g->oh * g->ow, K = l->in, O = l->out;
+    int64_t nb = chunk_of(n, P * (K + O));
+    varia_v *y = varia_exec_val(e, n, O * P, 0);
+    varia_v *cols = varia_exec_val(e, nb * P, K, 0), *prod = varia_exec_val(e, nb * P, O, 0);
+    for (int64_t b0 = 0; varia_exec_live(e) && b0 < n; b0 += nb) {
+        int64_t m = n - b0 < nb ? n - b0 : nb;
+        for (int64_t i = 0; i < m; i++)
+            conv_im2col(&map, x->f + (b0 + i) * x->ld, cols->f + i * P * K);
+        varia_linear_forward_team(l, cols->f, m * P, prod->f, act, e->team);
+        for (int64_t i = 0; i < m; i++)
+            conv_to_planes(prod->f + i * P * O, O, P, y->f + (b0 + i) * y->ld);
+    }
+    return y;
+}
+
+/* y = act(conv_transpose(x) + b): per chunk, each example's input to
+ * position-major rows [nb HW, cin], the product with the packed [cout kh kw,
+ * cin] transpose into [nb HW, cout kh kw], scattered (col2im) into the
+ * zeroed output; then the channel's bias and the activation, fused. */
+varia_v *varia_exec_conv_transpose2d(varia_ops *o, varia_v *x, int slot, const varia_conv *g, varia_act act)
+{
+    varia_exec *e = (varia_exec *)o;
+    const varia_linear *l = &e->m->lin[slot];
+    const float *bias = e->m->chan_bias[slot];
+    varia_conv_map map = varia_conv_map_of(g);
+    int64_t n = x->rows, HW = g->h * g->w, OP = g->oh * g->ow, Cin = l->in, K = l->out;
+    int64_t nb = chunk_of(n, HW * (Cin + K));
+    varia_v *y = varia_exec_val(e, n, g->cout * OP, 0);
+    varia_v *rows = varia_exec_val(e, nb * HW, Cin, 0), *cols = varia_exec_val(e, nb * HW, K, 0);
+    varia_v *fill = varia_exec_val(e, 1, OP, 0);
+    const varia_act id = {VARIA_ACT_IDENTITY, 0.0f};
+    for (int64_t b0 = 0; varia_exec_live(e) && b0 < n; b0 += nb) {
+        int64_t m = n - b0 < nb ? n - b0 : nb;
+        for (int64_t i = 0; i < m; i++)
+            conv_to_rows(x->f + (b0 + i) * x->ld, Cin, HW, rows->f + i * HW * Cin);
+        varia_linear_forward_team(l, rows->f, m * HW, cols->f, id, e->team);
+        for (int64_t i = 0; i < m; i++) {
+            float *yr = y->f + (b0 + i) * y->ld;
+            memset(yr, 0, (size_t)(g->cout * OP) * sizeof(float));
+            conv_col2im(&map, cols->f + i * HW * K, yr);
+            for (int64_t c = 0; c < g->cout; c++) { /* the linear kernel's own bias-and-activation code */
+                for (int64_t j = 0; j < OP; j++)
+                    fill->f[j] = bias[c];
+                varia_add_act(yr + c * OP, yr + c * OP, fill->f, OP, act);
+            }
+        }
+    }
+    return y;
+}
