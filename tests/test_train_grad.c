@@ -190,6 +190,59 @@ static void single_ops(void)
     ok(e < 1e-6, "bernoulli log-likelihood with fractional x (%.1e)", e);
 }
 
+/* ---- convolutions ---- */
+
+/* A conv case: geometry (resolved in conv_cases) and activation; x [2, cin h w],
+ * then the weight and the bias are the parameters, in that order. */
+typedef struct convcase {
+    varia_conv g;
+    varia_act act;
+} convcase;
+
+static int64_t conv_weights(const varia_conv *g)
+{
+    return g->cin * g->cout * g->kh * g->kw;
+}
+
+static tr_node *op_conv(tr_tape *t, double *th, double *g, void *ctx)
+{
+    const convcase *c = ctx;
+    static tr_lin l;
+    int64_t nx = 2 * c->g.cin * c->g.h * c->g.w, nw = conv_weights(&c->g), kk = c->g.kh * c->g.kw;
+    /* conv: [cout, cin kk]; transposed: [cin, cout kk] as stored */
+    int64_t in = c->g.transposed ? c->g.cout * kk : c->g.cin * kk, out = c->g.transposed ? c->g.cin : c->g.cout;
+    l = (tr_lin){in, out, th + nx, th + nx + nw, g + nx, g + nx + nw, NULL, NULL};
+    tr_node *x = trd_param(t, 2, c->g.cin * c->g.h * c->g.w, th, g);
+    return c->g.transposed ? trd_conv_transpose2d(t, x, &l, &c->g, c->act) : trd_conv2d(t, x, &l, &c->g, c->act);
+}
+
+static void conv_ops(void)
+{
+    static double th[MAXP];
+    const varia_act tanh_a = {VARIA_ACT_TANH, 0}, id = {VARIA_ACT_IDENTITY, 0}, elu = {VARIA_ACT_ELU, 1.0f};
+    struct { const char *what; convcase c; } cases[] = {
+        {"conv2d 2x5x4 -> 3, kernel 3x2, stride (2, 1), padding (1, 0), tanh",
+         {{0, 2, 5, 4, 3, 0, 0, 3, 2, 2, 1, 1, 0, 0, 0}, tanh_a}},
+        {"conv2d 1x7x7 -> 2, kernel 5, stride 2, padding 2, identity",
+         {{0, 1, 7, 7, 2, 0, 0, 5, 5, 2, 2, 2, 2, 0, 0}, id}},
+        {"conv2d 3x3x3 -> 2, kernel 1, stride 1, elu", {{0, 3, 3, 3, 2, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0}, elu}},
+        {"conv_transpose2d 3x3x2 -> 2, kernel 3x2, stride 2, padding 1, output padding (1, 0), tanh",
+         {{1, 3, 3, 2, 2, 0, 0, 3, 2, 2, 2, 1, 1, 1, 0}, tanh_a}},
+        {"conv_transpose2d 2x2x2 -> 1, kernel 5, stride 2, padding 2, output padding 1, identity",
+         {{1, 2, 2, 2, 1, 0, 0, 5, 5, 2, 2, 2, 2, 1, 1}, id}},
+        {"conv_transpose2d 2x3x3 -> 3, kernel 2, stride 1, elu", {{1, 2, 3, 3, 3, 0, 0, 2, 2, 1, 1, 0, 0, 0, 0}, elu}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        convcase *c = &cases[i].c;
+        const char *why = "";
+        int good = varia_conv_resolve(&c->g, &why);
+        int n = (int)(2 * c->g.cin * c->g.h * c->g.w + conv_weights(&c->g) + c->g.cout);
+        fill(th, n, 60 + i, 1.0);
+        double e = good && n <= MAXP ? check(op_conv, th, n, c) : 1.0;
+        ok(e < 1e-6, "%s: x, W, b gradients match finite differences (%.1e) %s", cases[i].what, e, why);
+    }
+}
+
 /* ---- whole objectives ---- */
 
 typedef struct netcase {
@@ -207,21 +260,30 @@ static tr_node *net_obj(tr_tape *t, double *th, double *g, void *ctx)
     return trd_objective_record(t, &nc->md, nc->lins, th, g, nc->x, nc->B, nc->eps, &nc->obj).obj;
 }
 
+static void objective_case_shape(const char *arch_json, varia_shape shape, int kind, int64_t k, double beta,
+                                 const char *what);
+
 static void objective_case(const char *arch_json, int kind, int64_t k, double beta, const char *what)
+{
+    objective_case_shape(arch_json, (varia_shape){1, {6}}, kind, k, beta, what);
+}
+
+/* The objective over arch for data of `shape` (at most 16 values). */
+static void objective_case_shape(const char *arch_json, varia_shape shape, int kind, int64_t k, double beta,
+                                 const char *what)
 {
     static double th[MAXP], tmp[3 * 4 * 16];
     static netcase nc;
     memset(&nc, 0, sizeof nc);
     cJSON *arch = cJSON_Parse(arch_json);
     varia_ctx *ctx = varia_ctx_new();
-    varia_shape shape = {1, {6}};
     varia_status st = tr_model_build(ctx, "vae", arch, &shape, &nc.md);
     ok(st == VARIA_OK && nc.md.P < MAXP && nc.md.decl.n_lin <= 64, "%s: architecture parses (%s)", what,
        varia_ctx_message(ctx));
     nc.obj = (tr_objective){kind, k, beta, 0};
     nc.B = 3;
-    fill(tmp, 18, 40, 1.0);
-    for (int i = 0; i < 18; i++)
+    fill(tmp, (int)(3 * nc.md.D), 40, 1.0);
+    for (int i = 0; i < 3 * nc.md.D; i++)
         nc.x[i] = tmp[i] > 0 ? 1.0f : 0.0f;
     fill(tmp, (int)(nc.B * k * nc.md.noise), 41, 1.7);
     for (int i = 0; i < nc.B * k * nc.md.noise; i++)
@@ -259,5 +321,16 @@ int main(void)
                         "\"log_var\":-1.5},\"layers\":[{\"latent\":2,\"encoder\":[5],\"decoder\":[4]}]}";
     objective_case(log_std, TR_OBJ_IWAE, 2, 1.0, "log_std heads, decoder variance head, two layers, IWAE k = 2");
     objective_case(fixed, TR_OBJ_ELBO_ANALYTIC, 2, 1.0, "gaussian likelihood with fixed variance, analytic ELBO");
+    conv_ops();
+    const char *conv = "{\"likelihood\":{\"type\":\"bernoulli\"},\"layers\":[{\"latent\":2,"
+                       "\"encoder_net\":[{\"type\":\"conv\",\"out\":2,\"kernel\":3,\"stride\":2,\"padding\":1,"
+                       "\"activation\":\"tanh\"}],"
+                       "\"decoder_net\":[{\"type\":\"dense\",\"out\":8,\"activation\":\"tanh\"},"
+                       "{\"type\":\"reshape\",\"shape\":[2,2,2]},{\"type\":\"conv_transpose\",\"out\":1,"
+                       "\"kernel\":3,\"stride\":2,\"padding\":1,\"output_padding\":1}]}]}";
+    objective_case_shape(conv, (varia_shape){3, {1, 4, 4}}, TR_OBJ_IWAE, 2, 1.0,
+                         "conv encoder and transposed-conv decoder on 1x4x4, IWAE k = 2");
+    objective_case_shape(conv, (varia_shape){3, {1, 4, 4}}, TR_OBJ_ELBO_ANALYTIC, 1, 1.0,
+                         "conv encoder and transposed-conv decoder on 1x4x4, analytic ELBO");
     return tap_done();
 }

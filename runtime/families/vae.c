@@ -6,6 +6,7 @@
 #include "../family.h"
 #include "../blocks/flow.h"
 #include "../blocks/mlp.h"
+#include "../blocks/net.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -20,7 +21,12 @@ enum { VAR_NONE, VAR_FIXED, VAR_LEARNED, VAR_DECODER };
 typedef struct vae {
     int L;
     int64_t D, lat[MAX_LAYERS], lat_total;
+    varia_shape shape; /* of the data */
     varia_mlp enc[MAX_LAYERS], dec[MAX_LAYERS];
+    /* encoder_net / decoder_net where the manifest gives them (docs/format.md
+     * 2.4): they replace the MLP's hidden layers; the bottom decoder's net
+     * emits the observation itself (no "out" head). */
+    varia_net enc_net[MAX_LAYERS], dec_net[MAX_LAYERS];
     int log_std; /* posterior (and conditional prior) heads emit log sigma */
     int lik, var;
     float fixed_logvar;
@@ -31,6 +37,16 @@ typedef struct vae {
 static const varia_act IDENTITY = {VARIA_ACT_IDENTITY, 0.0f};
 
 /* ---- passes ---- */
+
+/* Layer l's encoder (dec 0) or decoder (dec 1) up to its heads: the net, or
+ * the MLP's hidden layers. */
+static varia_v *hidden(const vae *v, varia_ops *o, int l, int dec, varia_v *x)
+{
+    const varia_net *net = dec ? &v->dec_net[l] : &v->enc_net[l];
+    if (net->present)
+        return varia_net_run(o, net, x, NULL);
+    return varia_mlp_hidden(o, dec ? &v->dec[l] : &v->enc[l], x);
+}
 
 /* A Gaussian head's log-variance: log sigma^2, from log sigma when the model
  * uses log_std (the bottom decoder's own variance head is always log sigma^2). */
@@ -47,7 +63,7 @@ static varia_v *encode_means(const vae *v, varia_ops *o, varia_v *x, varia_v **m
 {
     varia_v *in = x, *mu = NULL;
     for (int l = 0; l < v->L; l++) {
-        varia_v *h = varia_mlp_hidden(o, &v->enc[l], in), *lv;
+        varia_v *h = hidden(v, o, l, 0, in), *lv;
         if (l == v->L - 1 && top_lv)
             lv = gauss_head(v, o, &v->enc[l], h, &mu), *top_lv = lv;
         else
@@ -88,7 +104,7 @@ static varia_v *sample_up(const vae *v, varia_ops *o, varia_v *x, int64_t k, var
     varia_v *in = x, *logq[MAX_LAYERS + 1], *ld = NULL;
     int flow = v->flow.type != VARIA_FLOW_NONE;
     for (int l = 0; l < v->L; l++) {
-        varia_v *h = varia_mlp_hidden(o, &v->enc[l], in), *mu, *lv = gauss_head(v, o, &v->enc[l], h, &mu);
+        varia_v *h = hidden(v, o, l, 0, in), *mu, *lv = gauss_head(v, o, &v->enc[l], h, &mu);
         varia_v *e = layer_eps(v, o, eps, l);
         int64_t share = l ? 1 : k;
         z[l] = o->reparam(o, mu, lv, share, e, 1.0f);
@@ -123,7 +139,7 @@ static void vae_posterior_sample(const void *cfg, varia_ops *o, varia_v *x, vari
 static varia_v *walk_down(const vae *v, varia_ops *o, varia_v *z, varia_v *eps, float temp)
 {
     for (int l = v->L - 1; l >= 1; l--) {
-        varia_v *cm, *clv = gauss_head(v, o, &v->dec[l], varia_mlp_hidden(o, &v->dec[l], z), &cm);
+        varia_v *cm, *clv = gauss_head(v, o, &v->dec[l], hidden(v, o, l, 1, z), &cm);
         z = eps ? o->reparam(o, cm, clv, 1, layer_eps(v, o, eps, l - 1), temp) : cm;
     }
     return z;
@@ -133,9 +149,15 @@ static varia_v *walk_down(const vae *v, varia_ops *o, varia_v *z, varia_v *eps, 
 static varia_v *bottom(const vae *v, varia_ops *o, varia_v *z1, int mean, varia_v **out_lv)
 {
     const varia_mlp *g = &v->dec[0];
-    varia_v *h = varia_mlp_hidden(o, g, z1);
     int bern = v->lik == VARIA_LIK_BERNOULLI;
-    varia_v *out = o->linear(o, h, g->mean, (varia_act){bern && mean ? VARIA_ACT_SIGMOID : VARIA_ACT_IDENTITY, 0});
+    const varia_act sig = {VARIA_ACT_SIGMOID, 0.0f};
+    if (v->dec_net[0].present) { /* its last layer emits logits (checked at parse) or the mean */
+        if (out_lv)
+            *out_lv = NULL;
+        return varia_net_run(o, &v->dec_net[0], z1, bern && mean ? &sig : NULL);
+    }
+    varia_v *h = varia_mlp_hidden(o, g, z1);
+    varia_v *out = o->linear(o, h, g->mean, bern && mean ? sig : IDENTITY);
     if (out_lv)
         *out_lv = v->var == VAR_DECODER ? o->linear(o, h, g->scale, IDENTITY) : NULL;
     return out;
@@ -177,10 +199,16 @@ static void vae_terms(const void *cfg, varia_ops *o, varia_v *x, int64_t k, vari
     t->log_qz = sample_up(v, o, x, k, eps, z, &t->kl_dims, &t->log_det);
     lp[0] = o->std_normal_logp(o, z[v->L - 1]);
     for (int l = v->L - 1; l >= 1; l--) {
-        varia_v *cm, *clv = gauss_head(v, o, &v->dec[l], varia_mlp_hidden(o, &v->dec[l], z[l]), &cm);
+        varia_v *cm, *clv = gauss_head(v, o, &v->dec[l], hidden(v, o, l, 1, z[l]), &cm);
         lp[v->L - l] = o->gauss_logp(o, z[l - 1], 1, cm, 1, clv);
     }
     t->log_pz = o->combine(o, lp, ones, v->L);
+    if (v->dec_net[0].present) { /* the net's output: logits or the mean */
+        varia_v *out = varia_net_run(o, &v->dec_net[0], z[0], NULL);
+        t->log_px = v->lik == VARIA_LIK_BERNOULLI ? o->bernoulli_logp(o, out, x, k)
+                                                  : o->gauss_logp(o, x, k, out, 1, obs_logvar(v, o, NULL));
+        return;
+    }
     const varia_mlp *g = &v->dec[0];
     varia_v *h = varia_mlp_hidden(o, g, z[0]);
     if (v->lik == VARIA_LIK_BERNOULLI) {
@@ -251,53 +279,130 @@ static varia_status parse_scale(varia_ctx *ctx, vae *v, const cJSON *arch)
     return varia_fail(ctx, VARIA_ERR_MANIFEST, "architecture: \"posterior_scale\" must be \"log_var\" or \"log_std\"");
 }
 
-/* Declare layer l's two networks: the encoder q(z_l | below) and the decoder
- * p(below | z_l), in the order the trainer lays them out. */
-static int declare_layer(vae *v, varia_decl *d, int l, const int64_t *enc_w, int ne, const int64_t *dec_w, int nd)
+/* The bottom decoder_net emits the observation: it must end in the data's
+ * shape (or its size, as a vector), with at least one weighted layer, and,
+ * for Bernoulli, logits (no activation on its last layer). */
+static varia_status check_output_net(varia_ctx *ctx, const vae *v, varia_decl *d)
+{
+    const varia_net *net = &v->dec_net[0];
+    int same = net->out_size == v->D;
+    for (int i = 0; same && net->out_rank == 3 && i < 3; i++)
+        same = v->shape.rank == 3 && net->out_shape[i] == v->shape.dims[i];
+    if (!same)
+        return varia_fail(ctx, VARIA_ERR_SHAPE, "layers[0].decoder_net produces %lld values ([%lld, %lld, %lld] or a "
+                          "vector), not the data's shape (%lld values)", (long long)net->out_size,
+                          (long long)net->out_shape[0], (long long)net->out_shape[1], (long long)net->out_shape[2],
+                          (long long)v->D);
+    if (net->n == 0)
+        return varia_fail(ctx, VARIA_ERR_MANIFEST, "layers[0].decoder_net needs a weighted layer (its last one emits "
+                          "the observation)");
+    if (v->var == VAR_DECODER)
+        return varia_fail(ctx, VARIA_ERR_MANIFEST, "likelihood: variance \"decoder\" needs an MLP bottom decoder "
+                          "(\"decoder\"), not \"decoder_net\"");
+    const varia_net_op *last = &net->op[net->n - 1];
+    if (v->lik == VARIA_LIK_BERNOULLI && last->act.kind != VARIA_ACT_IDENTITY)
+        return varia_fail(ctx, VARIA_ERR_MANIFEST, "layers[0].decoder_net: its last layer emits the Bernoulli logits "
+                          "and must have no activation");
+    if (last->kind == VARIA_NET_DENSE) /* one bias per output: it starts at the data */
+        d->t[d->lin[last->slot].bias].init = VARIA_INIT_DATA_MEAN;
+    return VARIA_OK;
+}
+
+/* Parse layer l's encoder_net (en) or decoder_net (dn) when given, declaring
+ * it under enc{l}.net / dec{l}.net; *out gets the size its heads read. */
+static varia_status layer_net(varia_ctx *ctx, vae *v, varia_decl *d, const cJSON *arch, int l, int dec,
+                              const cJSON *list, int64_t *out)
+{
+    char prefix[24], where[40];
+    varia_shape in = {1, {dec ? v->lat[l] : l ? v->lat[l - 1] : v->D}};
+    if (!dec && l == 0)
+        in = v->shape;
+    snprintf(prefix, sizeof prefix, "%s%d.net", dec ? "dec" : "enc", l + 1);
+    snprintf(where, sizeof where, "layers[%d].%s_net", l, dec ? "decoder" : "encoder");
+    varia_net *net = dec ? &v->dec_net[l] : &v->enc_net[l];
+    varia_status st = varia_net_parse(ctx, net, list, arch, where, prefix, &in,
+                                      dec ? VARIA_GROUP_GENERATIVE : VARIA_GROUP_INFERENCE, !dec && l == 0, d);
+    *out = net->out_size;
+    return st;
+}
+
+/* Declare layer l's two networks, the encoder q(z_l | below) and the decoder
+ * p(below | z_l), in the order the trainer lays them out: a net (en, dn when
+ * given) then the heads, or the MLP of widths enc_w, dec_w. */
+static varia_status declare_layer(varia_ctx *ctx, vae *v, varia_decl *d, const cJSON *arch, int l, const cJSON *en,
+                                  const int64_t *enc_w, int ne, const cJSON *dn, const int64_t *dec_w, int nd)
 {
     char prefix[16];
-    int64_t below = l ? v->lat[l - 1] : v->D;
+    int64_t below = l ? v->lat[l - 1] : v->D, in = below;
+    varia_status st = en ? layer_net(ctx, v, d, arch, l, 0, en, &in) : VARIA_OK;
+    if (st != VARIA_OK)
+        return st;
     snprintf(prefix, sizeof prefix, "enc%d", l + 1);
-    int ok = varia_mlp_declare(d, &v->enc[l], prefix, below, enc_w, ne, v->lat[l], "mean", "scale",
-                               VARIA_GROUP_INFERENCE, l == 0);
+    int data = l == 0 && v->enc_net[l].n == 0;
+    if (!varia_mlp_declare(d, &v->enc[l], prefix, in, enc_w, ne, v->lat[l], "mean", "scale", VARIA_GROUP_INFERENCE,
+                           data))
+        return varia_decl_fail(ctx, d);
+    in = v->lat[l];
+    if (dn && (st = layer_net(ctx, v, d, arch, l, 1, dn, &in)) != VARIA_OK)
+        return st;
+    if (dn && l == 0)
+        return check_output_net(ctx, v, d);
     snprintf(prefix, sizeof prefix, "dec%d", l + 1);
     if (l > 0)
-        return ok && varia_mlp_declare(d, &v->dec[l], prefix, v->lat[l], dec_w, nd, below, "mean", "scale",
-                                       VARIA_GROUP_GENERATIVE, 0);
-    ok = ok && varia_mlp_declare(d, &v->dec[0], prefix, v->lat[0], dec_w, nd, v->D, "out",
-                                 v->var == VAR_DECODER ? "logvar" : NULL, VARIA_GROUP_GENERATIVE, 0);
-    if (ok) { /* the output starts at the data: its mean, and its variance */
-        d->t[d->lin[v->dec[0].mean].bias].init = VARIA_INIT_DATA_MEAN;
-        if (v->var == VAR_DECODER)
-            d->t[d->lin[v->dec[0].scale].bias].init = VARIA_INIT_DATA_LOGVAR;
-    }
-    return ok;
+        return varia_mlp_declare(d, &v->dec[l], prefix, in, dec_w, nd, below, "mean", "scale",
+                                 VARIA_GROUP_GENERATIVE, 0) ? VARIA_OK : varia_decl_fail(ctx, d);
+    if (!varia_mlp_declare(d, &v->dec[0], prefix, in, dec_w, nd, v->D, "out", v->var == VAR_DECODER ? "logvar" : NULL,
+                           VARIA_GROUP_GENERATIVE, 0))
+        return varia_decl_fail(ctx, d);
+    /* the output starts at the data: its mean, and its variance */
+    d->t[d->lin[v->dec[0].mean].bias].init = VARIA_INIT_DATA_MEAN;
+    if (v->var == VAR_DECODER)
+        d->t[d->lin[v->dec[0].scale].bias].init = VARIA_INIT_DATA_LOGVAR;
+    return VARIA_OK;
+}
+
+/* Widths under key (an MLP), or none when the layer gives key_net instead
+ * (both: refused). */
+static varia_status widths_or_net(varia_ctx *ctx, const cJSON *layer, const char *where, const char *key,
+                                  const cJSON **net, int64_t *w, int *n)
+{
+    char net_key[16];
+    snprintf(net_key, sizeof net_key, "%s_net", key);
+    *net = cJSON_GetObjectItemCaseSensitive(layer, net_key);
+    *n = 0;
+    if (!*net)
+        return varia_json_int_array(ctx, layer, where, key, 1, WIDTH_CAP, VARIA_MLP_MAX_HIDDEN, w, n);
+    if (cJSON_GetObjectItemCaseSensitive(layer, key))
+        return varia_fail(ctx, VARIA_ERR_MANIFEST, "%s: give \"%s\" or \"%s\", not both", where, key, net_key);
+    return VARIA_OK;
 }
 
 /* Parse layer l of the "layers" array and declare its two networks. */
 static varia_status parse_layer(varia_ctx *ctx, vae *v, varia_decl *d, const cJSON *arch, const cJSON *layer,
                                 int l, varia_act dflt)
 {
-    static const char *const known[] = {"latent", "encoder", "decoder", "activation", NULL};
+    static const char *const known[] = {"latent", "encoder", "decoder", "encoder_net", "decoder_net",
+                                        "activation", NULL};
     char where[32];
     snprintf(where, sizeof where, "layers[%d]", l);
     if (!cJSON_IsObject(layer))
         return varia_fail(ctx, VARIA_ERR_MANIFEST, "%s is not an object", where);
     varia_json_warn_unknown(ctx, layer, where, known);
     int64_t enc_w[VARIA_MLP_MAX_HIDDEN], dec_w[VARIA_MLP_MAX_HIDDEN];
+    const cJSON *en, *dn;
     int ne, nd;
     varia_act act;
     varia_status st = varia_json_int(ctx, layer, where, "latent", 1, 0, 1, WIDTH_CAP, &v->lat[l]);
     if (st == VARIA_OK)
-        st = varia_json_int_array(ctx, layer, where, "encoder", 1, WIDTH_CAP, VARIA_MLP_MAX_HIDDEN, enc_w, &ne);
+        st = widths_or_net(ctx, layer, where, "encoder", &en, enc_w, &ne);
     if (st == VARIA_OK)
-        st = varia_json_int_array(ctx, layer, where, "decoder", 1, WIDTH_CAP, VARIA_MLP_MAX_HIDDEN, dec_w, &nd);
+        st = widths_or_net(ctx, layer, where, "decoder", &dn, dec_w, &nd);
     if (st == VARIA_OK)
         st = varia_json_act(ctx, layer, arch, where, dflt, &act);
+    if (st == VARIA_OK)
+        st = declare_layer(ctx, v, d, arch, l, en, enc_w, ne, dn, dec_w, nd);
     if (st != VARIA_OK)
         return st;
-    if (!declare_layer(v, d, l, enc_w, ne, dec_w, nd))
-        return varia_decl_fail(ctx, d);
     v->enc[l].act = v->dec[l].act = act;
     v->lat_total += v->lat[l];
     return VARIA_OK;
@@ -335,7 +440,8 @@ static varia_status parse_flow(varia_ctx *ctx, vae *v, varia_decl *d, const cJSO
     char prefix[16];
     snprintf(prefix, sizeof prefix, "enc%d", v->L);
     return varia_flow_parse(ctx, &v->flow, cJSON_GetObjectItemCaseSensitive(arch, "flow"), arch, d, v->lat[v->L - 1],
-                            prefix, d->lin[top->mean].in, v->L == 1 && top->n_hidden == 0, act);
+                            prefix, d->lin[top->mean].in, v->L == 1 && top->n_hidden == 0 && v->enc_net[0].n == 0,
+                            act);
 }
 
 static void fill_info(const vae *v, varia_info *info)
@@ -363,6 +469,7 @@ static varia_status vae_parse(varia_ctx *ctx, const cJSON *arch, const varia_sha
     if (!v)
         return varia_fail(ctx, VARIA_ERR_NOMEM, "out of memory");
     v->D = 1;
+    v->shape = *shape;
     for (int i = 0; i < shape->rank; i++)
         v->D *= shape->dims[i];
     varia_json_warn_unknown(ctx, arch, "architecture", known);
