@@ -29,7 +29,8 @@ static char dir[256];
 /* Both backends over one model: the runtime's (exec) and the trainer's (tape). */
 typedef struct pair {
     tr_model md;
-    float *theta, *grad, **packs;
+    float *theta, *grad, **packs, **packs_t;
+    int64_t dx; /* values of one example */
     tr_lin *lins;
     varia_model *m;
     float *ws;
@@ -57,17 +58,20 @@ static double diff(varia_v *ev, varia_v *tv)
 
 /* Build the trainer's model for arch, fill theta with seeded values, save it
  * and load it in the runtime; begin both backends. 0 on failure. */
-static int pair_open(pair *p, const char *arch_json, uint64_t seed)
+static int pair_open_shape(pair *p, const char *arch_json, uint64_t seed, varia_shape shape)
 {
     memset(p, 0, sizeof *p);
     varia_ctx *ctx = varia_ctx_new();
     cJSON *arch = cJSON_Parse(arch_json);
-    varia_shape shape = {1, {D}};
+    p->dx = 1;
+    for (int i = 0; i < shape.rank; i++)
+        p->dx *= shape.dims[i];
     int good = tr_model_build(ctx, "vae", arch, &shape, &p->md) == VARIA_OK;
     int n_lin = p->md.decl.n_lin;
     p->theta = good ? calloc((size_t)p->md.P, sizeof(float)) : NULL;
     p->grad = good ? calloc((size_t)p->md.P, sizeof(float)) : NULL;
     p->packs = calloc((size_t)n_lin + 1, sizeof *p->packs);
+    p->packs_t = calloc((size_t)n_lin + 1, sizeof *p->packs_t);
     p->lins = calloc((size_t)n_lin + 1, sizeof *p->lins);
     good = good && p->theta && p->grad && p->packs && p->lins;
     varia_rng rng;
@@ -78,8 +82,12 @@ static int pair_open(pair *p, const char *arch_json, uint64_t seed)
         const varia_decl_linear *l = &p->md.decl.lin[i];
         p->packs[i] = aligned_alloc(64, (size_t)varia_packed_floats(l->in, l->out) * sizeof(float));
         varia_pack_panels(p->packs[i], p->theta + p->md.off[l->weight], l->in, l->out, 0);
+        p->packs_t[i] = aligned_alloc(64, (size_t)varia_packed_floats(l->out, l->in) * sizeof(float));
+        varia_pack_panels(p->packs_t[i], p->theta + p->md.off[l->weight], l->out, l->in, 1);
     }
-    cJSON *data = cJSON_Parse("{\"shape\": [6]}");
+    cJSON *data = cJSON_CreateObject(), *dims = cJSON_AddArrayToObject(data, "shape");
+    for (int i = 0; i < shape.rank; i++)
+        cJSON_AddItemToArray(dims, cJSON_CreateNumber((double)shape.dims[i]));
     char path[300];
     snprintf(path, sizeof path, "%s/model.json", dir);
     good = good && tr_save_model(ctx, dir, &p->md, arch, p->theta, "model.safetensors", data, NULL) == VARIA_OK &&
@@ -92,17 +100,25 @@ static int pair_open(pair *p, const char *arch_json, uint64_t seed)
         return 0;
     p->ws = aligned_alloc(64, WS_FLOATS * sizeof(float)); /* room for every pass at once */
     p->tape = tr_tape_new();
-    tr_bind(&p->md.decl, p->md.off, p->theta, p->grad, p->packs, NULL, p->lins);
+    tr_bind(&p->md.decl, p->md.off, p->theta, p->grad, p->packs, p->packs_t, p->lins);
     varia_exec_begin_sized(&p->e, p->m, p->ws, WS_VALS, WS_FLOATS, NULL);
     tr_ops_begin(&p->t, p->tape, &p->md.decl, p->lins, p->md.off, p->theta, p->grad);
     return p->ws && p->tape;
+}
+
+static int pair_open(pair *p, const char *arch_json, uint64_t seed)
+{
+    return pair_open_shape(p, arch_json, seed, (varia_shape){1, {D}});
 }
 
 static void pair_close(pair *p)
 {
     for (int i = 0; p->packs && i < p->md.decl.n_lin; i++)
         free(p->packs[i]);
+    for (int i = 0; p->packs_t && i < p->md.decl.n_lin; i++)
+        free(p->packs_t[i]);
     free(p->packs);
+    free(p->packs_t);
     free(p->lins);
     free(p->theta);
     free(p->grad);
@@ -208,12 +224,12 @@ static double passes(pair *p, const char *what)
 {
     const varia_family *f = p->md.family;
     varia_ops *e = &p->e.ops, *t = &p->t.ops;
-    int64_t E = p->md.noise, L = p->m->info.latent_size;
-    static float x[2 * D], eps[6 * 16], z[2 * 16];
-    fill(x, 2 * D, 5, 0.0, 1.0);
+    int64_t E = p->md.noise, L = p->m->info.latent_size, Dx = p->dx;
+    static float x[2 * 64], eps[6 * 16], z[2 * 16];
+    fill(x, (int)(2 * Dx), 5, 0.0, 1.0);
     fill(eps, (int)(6 * E), 6, -2.0, 2.0);
     fill(z, (int)(2 * L), 7, -1.5, 1.5);
-    varia_v *ex = e->input(e, 2, D, x, D), *tx = t->input(t, 2, D, x, D);
+    varia_v *ex = e->input(e, 2, Dx, x, Dx), *tx = t->input(t, 2, Dx, x, Dx);
     varia_v *ee = e->input(e, 6, E, eps, E), *te = t->input(t, 6, E, eps, E);
     varia_terms et = {0}, tt = {0};
     f->terms(p->md.cfg, e, ex, 3, ee, &et);
@@ -263,6 +279,81 @@ static void family_passes(void)
     }
 }
 
+/* Conv architectures on C x H x W data: odd sizes, stride 2, padding, output
+ * padding, non-square kernels and strides, a dense layer between. */
+static const char *const CONV_ARCHS[][2] = {
+    {"conv encoder, transposed-conv decoder, Bernoulli (1x5x5)",
+     "{\"likelihood\": {\"type\": \"bernoulli\"}, \"layers\": [{\"latent\": 3,"
+     " \"encoder_net\": [{\"type\": \"conv\", \"out\": 3, \"kernel\": 3, \"stride\": 2, \"padding\": 1,"
+     " \"activation\": \"tanh\"}],"
+     " \"decoder_net\": [{\"type\": \"dense\", \"out\": 12, \"activation\": \"tanh\"},"
+     " {\"type\": \"reshape\", \"shape\": [3, 2, 2]},"
+     " {\"type\": \"conv_transpose\", \"out\": 1, \"kernel\": 3, \"stride\": 2}]}]}"},
+    {"two convs, flatten, dense; dense, transposed conv, conv; Gaussian learned variance (1x5x5)",
+     "{\"likelihood\": {\"type\": \"gaussian\", \"variance\": \"learned\"}, \"layers\": [{\"latent\": 2,"
+     " \"encoder_net\": [{\"type\": \"conv\", \"out\": 2, \"kernel\": [3, 2], \"stride\": [2, 1],"
+     " \"padding\": [1, 0]}, {\"type\": \"activation\", \"activation\": \"elu\"},"
+     " {\"type\": \"conv\", \"out\": 3, \"kernel\": 2, \"activation\": \"softplus\"},"
+     " {\"type\": \"flatten\"}, {\"type\": \"dense\", \"out\": 6, \"activation\": \"tanh\"}],"
+     " \"decoder_net\": [{\"type\": \"dense\", \"out\": 18}, {\"type\": \"reshape\", \"shape\": [2, 3, 3]},"
+     " {\"type\": \"conv_transpose\", \"out\": 2, \"kernel\": 3, \"stride\": 2, \"padding\": 1,"
+     " \"output_padding\": 1, \"activation\": \"tanh\"},"
+     " {\"type\": \"conv\", \"out\": 1, \"kernel\": 2}]}]}"},
+    {"two stochastic layers, the bottom one conv (1x5x5)",
+     "{\"activation\": \"tanh\", \"likelihood\": {\"type\": \"bernoulli\"}, \"layers\": [{\"latent\": 4,"
+     " \"encoder_net\": [{\"type\": \"conv\", \"out\": 2, \"kernel\": 3, \"stride\": 2,"
+     " \"activation\": \"relu\"}],"
+     " \"decoder_net\": [{\"type\": \"dense\", \"out\": 8, \"activation\": \"relu\"},"
+     " {\"type\": \"reshape\", \"shape\": [2, 2, 2]},"
+     " {\"type\": \"conv_transpose\", \"out\": 1, \"kernel\": 3, \"stride\": 2}]},"
+     " {\"latent\": 2, \"encoder\": [3], \"decoder\": [3]}]}"},
+};
+
+static void conv_passes(void)
+{
+    for (size_t i = 0; i < sizeof CONV_ARCHS / sizeof CONV_ARCHS[0]; i++) {
+        pair p;
+        int good = pair_open_shape(&p, CONV_ARCHS[i][1], 40 + i, (varia_shape){3, {1, 5, 5}});
+        ok(good, "%s: opens on both backends", CONV_ARCHS[i][0]);
+        if (!good)
+            continue;
+        double w = passes(&p, CONV_ARCHS[i][0]);
+        ok(w < TOL, "%s: every pass agrees (worst %.1e)", CONV_ARCHS[i][0], w);
+        pair_close(&p);
+    }
+}
+
+/* The ops alone on a batch of 50 28x28 examples: exec runs them in chunks of
+ * examples (11 for the conv, 41 for the transposed conv), the tape in one go;
+ * each output row must not depend on the chunking. */
+static void conv_chunks(void)
+{
+    pair p;
+    int good = pair_open_shape(&p, "{\"likelihood\": {\"type\": \"bernoulli\"}, \"layers\": [{\"latent\": 2,"
+                               " \"encoder_net\": [{\"type\": \"conv\", \"out\": 4, \"kernel\": 5, \"padding\": 2}],"
+                               " \"decoder_net\": [{\"type\": \"dense\", \"out\": 3136}, {\"type\": \"reshape\","
+                               " \"shape\": [16, 14, 14]}, {\"type\": \"conv_transpose\", \"out\": 1, \"kernel\": 4,"
+                               " \"stride\": 2, \"padding\": 1}]}]}", 50, (varia_shape){3, {1, 28, 28}});
+    ok(good, "a 28x28 conv model opens on both backends");
+    if (!good)
+        return;
+    varia_conv cg = {0, 1, 28, 28, 4, 0, 0, 5, 5, 1, 1, 2, 2, 0, 0}, tg = {1, 16, 14, 14, 1, 0, 0, 4, 4, 2, 2, 1, 1, 0, 0};
+    const char *why;
+    good = varia_conv_resolve(&cg, &why) && varia_conv_resolve(&tg, &why);
+    static float x[50 * 3136];
+    fill(x, 50 * 3136, 51, -1.0, 1.0);
+    varia_ops *e = &p.e.ops, *t = &p.t.ops;
+    const varia_act act = {VARIA_ACT_TANH, 0.0f}, lr = {VARIA_ACT_LEAKY_RELU, 0.2f};
+    double a = diff(e->conv2d(e, e->input(e, 50, 784, x, 784), 0, &cg, act),
+                    t->conv2d(t, t->input(t, 50, 784, x, 784), 0, &cg, act));
+    ok(good && a < TOL, "conv2d 1x28x28 -> 4, kernel 5, padding 2, tanh, 50 rows in chunks (%.1e)", a);
+    double b = diff(e->conv_transpose2d(e, e->input(e, 50, 3136, x, 3136), 4, &tg, lr),
+                    t->conv_transpose2d(t, t->input(t, 50, 3136, x, 3136), 4, &tg, lr));
+    ok(good && b < TOL, "conv_transpose2d 16x14x14 -> 1, kernel 4, stride 2, padding 1, leaky relu, 50 rows (%.1e)", b);
+    ok(!p.e.failed && !tr_failed(p.tape), "neither backend ran out of room");
+    pair_close(&p);
+}
+
 /* A latent as long as an example: whichever value takes the output's place
  * in the caller's buffer, sample's z and x come out right (x = decode(z)). */
 static void placement(void)
@@ -291,6 +382,8 @@ int main(void)
     }
     single_ops();
     family_passes();
+    conv_passes();
+    conv_chunks();
     placement();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
