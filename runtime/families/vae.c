@@ -280,14 +280,15 @@ static varia_status parse_scale(varia_ctx *ctx, vae *v, const cJSON *arch)
 }
 
 /* The bottom decoder_net emits the observation: it must end in the data's
- * shape (or its size, as a vector), with at least one weighted layer, and,
+ * shape (a vector output, or vector data, only needs the same size), with at
+ * least one weighted layer, and,
  * for Bernoulli, logits (no activation on its last layer). */
 static varia_status check_output_net(varia_ctx *ctx, const vae *v, varia_decl *d)
 {
     const varia_net *net = &v->dec_net[0];
     int same = net->out_size == v->D;
-    for (int i = 0; same && net->out_rank == 3 && i < 3; i++)
-        same = v->shape.rank == 3 && net->out_shape[i] == v->shape.dims[i];
+    for (int i = 0; same && net->out_rank == 3 && v->shape.rank == 3 && i < 3; i++)
+        same = net->out_shape[i] == v->shape.dims[i]; /* vector data takes any layout of its size */
     if (!same)
         return varia_fail(ctx, VARIA_ERR_SHAPE, "layers[0].decoder_net produces %lld values ([%lld, %lld, %lld] or a "
                           "vector), not the data's shape (%lld values)", (long long)net->out_size,
