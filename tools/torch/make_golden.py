@@ -12,6 +12,9 @@ Gaussians), log_w and log_px_z [n][k], recon, kl, elbo, iw [n]; flow cases
 (architecture.flow, docs/format.md 2.3) also log_det [n][k] (per sample Σ_k
 log|det|), and their kl is the Monte Carlo mean of log q_K − log p(z).
 
+Conv cases (docs/format.md 2.4) run torch.nn.functional's conv2d and
+conv_transpose2d and their batch norms unfolded, in float64.
+
 Every value is also cross-checked against torch.distributions before writing; for
 flows, each step's log|det| against slogdet of its autograd Jacobian, and each IAF
 step's Jacobian against its ordering (exactly triangular, diagonal in (0, 1)).
@@ -153,6 +156,58 @@ CASES = {
          "flow": {"type": "iaf", "steps": 4, "hidden": [8, 7], "context": 0,
                   "ordering": [2, 0, 3, 1], "activation": "elu"}},
         [16], "binary", "safetensors", "F32", "iwae", 126),
+    # docs/format.md 2.4: layer lists with conv / conv_transpose, odd sizes, stride 2,
+    # padding, output padding, non-square kernels and strides, batch norm (eval) folded.
+    "conv_bern_odd": (
+        "conv encoder (odd 7x7, stride 2, padding, a 2x3 kernel with stride (1, 2)), "
+        "dense + transposed convs with output padding, Bernoulli",
+        {"likelihood": BERN, "layers": [{"latent": 3, "encoder_net": [
+            {"type": "conv", "out": 3, "kernel": 3, "stride": 2, "padding": 1, "activation": "tanh"},
+            {"type": "conv", "out": 4, "kernel": [2, 3], "stride": [1, 2], "padding": [0, 1],
+             "activation": "elu"},
+            {"type": "flatten"},
+            {"type": "dense", "out": 10, "activation": "tanh"}],
+            "decoder_net": [
+            {"type": "dense", "out": 16, "activation": "tanh"},
+            {"type": "reshape", "shape": [4, 2, 2]},
+            {"type": "conv_transpose", "out": 3, "kernel": 3, "stride": 2, "padding": 1,
+             "output_padding": 1, "activation": "softplus"},
+            {"type": "conv_transpose", "out": 1, "kernel": 3, "stride": 2, "padding": 1}]}],
+         "elu_alpha": 0.7},
+        [1, 7, 7], "binary", "safetensors", "F32", "vae", 131),
+    "conv_bn_gauss": (
+        "conv + batch norm (eval, folded at load) on 2x6x5, dense + batch norm, transposed conv "
+        "with a 3x2 kernel and output padding + batch norm, Gaussian learned variance",
+        {"likelihood": {"type": "gaussian", "variance": "learned"}, "leaky_relu_slope": 0.2,
+         "elu_alpha": 0.7, "layers": [{"latent": 2, "encoder_net": [
+            {"type": "conv", "out": 4, "kernel": 3, "stride": 2, "padding": 1},
+            {"type": "batch_norm"},
+            {"type": "activation", "activation": "relu"},
+            {"type": "flatten"},
+            {"type": "dense", "out": 8},
+            {"type": "batch_norm", "eps": 0.001, "activation": "tanh"}],
+            "decoder_net": [
+            {"type": "dense", "out": 12},
+            {"type": "batch_norm", "activation": "leaky_relu"},
+            {"type": "reshape", "shape": [3, 2, 2]},
+            {"type": "conv_transpose", "out": 4, "kernel": [3, 2], "stride": 2,
+             "output_padding": 1},
+            {"type": "batch_norm"},
+            {"type": "activation", "activation": "elu"},
+            {"type": "conv", "out": 2, "kernel": 3, "padding": 1}]}]},
+        [2, 6, 5], "continuous", "safetensors", "F32", "vae", 132),
+    "iwae2_conv_bottom": (
+        "2 layers: a conv bottom layer (stride 2, output padding) under an MLP top layer, "
+        "Bernoulli",
+        {"activation": "softplus", "posterior_scale": "log_var", "likelihood": BERN,
+         "layers": [{"latent": 4, "encoder_net": [
+            {"type": "conv", "out": 2, "kernel": 3, "stride": 2, "activation": "relu"}],
+            "decoder_net": [
+            {"type": "dense", "out": 8, "activation": "relu"},
+            {"type": "reshape", "shape": [2, 2, 2]},
+            {"type": "conv_transpose", "out": 1, "kernel": 3, "stride": 2}]},
+            layer(2, [5], [5])]},
+        [1, 5, 5], "binary", "safetensors", "F32", "iwae", 133),
 }
 # Learned-variance size per case (None: [D]).
 LEARNED_SIZE = {"iwae2_gauss_learned1_raw": 1}
@@ -162,11 +217,24 @@ def random_weights(model, rng):
     """Fill every tensor with seeded normals scaled so activations stay unsaturated."""
     with torch.no_grad():
         for name, p in sorted(model.named_parameters()):
-            if p.dim() == 2:
-                std = min(0.5, 1.5 / math.sqrt(p.shape[1]))
+            if p.dim() >= 2:  # conv weights: the fan-in is every axis after the first
+                std = min(0.5, 1.5 / math.sqrt(int(np.prod(p.shape[1:]))))
             else:
                 std = 0.3  # biases and the learned log variance
             p.copy_(torch.from_numpy(rng.normal(0.0, std, size=p.shape).astype(np.float32)))
+
+
+def bn_weights(model, rng):
+    """Eval-mode batch norms (after random_weights, same rng): scales around 1,
+    running statistics of order 1, so that folding them changes every weight."""
+    with torch.no_grad():
+        for _, mod in sorted(model.named_modules(), key=lambda t: t[0]):
+            if isinstance(mod, varia_ref.EvalBatchNorm):
+                n = mod.weight.shape[0]
+                mod.weight.copy_(torch.from_numpy(rng.normal(1.0, 0.3, n)))
+                mod.bias.copy_(torch.from_numpy(rng.normal(0.0, 0.3, n)))
+                mod.running_mean.copy_(torch.from_numpy(rng.normal(0.0, 0.5, n)))
+                mod.running_var.copy_(torch.from_numpy(rng.uniform(0.3, 2.0, n)))
 
 
 def flow_weights(model, rng):
@@ -398,6 +466,7 @@ def make_case(out_root, name, spec):
     rng = np.random.default_rng(seed)
     model = varia_ref.VariaVAE(arch, shape, learned_size=LEARNED_SIZE.get(name))
     random_weights(model, rng)
+    bn_weights(model, rng)
     flow_weights(model, rng)
     out_dir = os.path.join(out_root, name)
     shutil.rmtree(out_dir, ignore_errors=True)

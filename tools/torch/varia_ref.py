@@ -10,6 +10,10 @@ It computes, in whatever dtype the model is in (float64 for golden vectors):
     (``log_weights``), and from those recon, KL, ELBO and the IW estimate
     (``estimates``),
   * the decoder mean path from a top-layer latent (``decode``),
+  * encoder_net / decoder_net layer lists (docs/format.md §2.4: dense, conv,
+    conv_transpose, batch_norm in eval mode, activation, reshape, flatten), run
+    with torch.nn.functional's conv2d / conv_transpose2d and an unfolded batch
+    norm (the runtime folds it into the layer before: this checks the folding);
   * an optional flow posterior (``architecture.flow``, docs/format.md §2.3: planar,
     radial, IAF) on the top layer's sample: ``enc{L}.flow`` amortized heads or
     ``flow.{k}.*`` global steps, ``enc{L}.context`` and the masked MADEs of IAF;
@@ -76,12 +80,106 @@ def run_hidden(layers, act, h):
     return h
 
 
-class GaussianNet(nn.Module):
-    """q(z_l | z_{l-1}) or the conditional prior p(z_{l-1} | z_l): MLP + mean/scale heads."""
+# ---------------------------------------------------------------- layer-list nets
+# docs/format.md section 2.4: entry i of a list is module i of an nn.Sequential,
+# so its tensors are <prefix>.net.<i>.*.
 
-    def __init__(self, n_in, widths, n_out, act, log_std):
+def as_pair(v):
+    """A manifest's integer or [h, w] pair as a tuple (h, w)."""
+    return (int(v[0]), int(v[1])) if isinstance(v, list) else (int(v), int(v))
+
+
+class EvalBatchNorm(nn.Module):
+    """An eval-mode batch norm's four format tensors (PyTorch's num_batches_tracked
+    counter is not one)."""
+
+    def __init__(self, channels, eps):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.register_buffer("running_mean", torch.zeros(channels))
+        self.register_buffer("running_var", torch.ones(channels))
+
+    def forward(self, v):
+        """(v - mean) / sqrt(var + eps) * weight + bias over axis 1 (features or channels)."""
+        shape = [1, -1] + [1] * (v.dim() - 2)
+        return ((v - self.running_mean.view(shape)) / torch.sqrt(self.running_var.view(shape) + self.eps)
+                * self.weight.view(shape) + self.bias.view(shape))
+
+
+class LayerNet(nn.Sequential):
+    """A layer list for an input of shape in_shape ([n] or [C, H, W]); its output is
+    flat ([..., out_size]) in C*H*W order, whatever its last shape."""
+
+    def __init__(self, entries, in_shape, arch):
+        slope, alpha = float(arch.get("leaky_relu_slope", 0.01)), float(arch.get("elu_alpha", 1.0))
+        shape = list(in_shape) if len(in_shape) == 3 else [int(np.prod(in_shape))]
+        in_shape, mods, steps = list(shape), [], []
+        for e in entries:
+            kind = e["type"]
+            act = make_activation(e.get("activation", "identity"), slope, alpha)
+            if kind == "dense":
+                mod = nn.Linear(int(np.prod(shape)), int(e["out"]))
+                shape = [int(e["out"])]
+            elif kind in ("conv", "conv_transpose"):
+                k, s = as_pair(e["kernel"]), as_pair(e.get("stride", 1))
+                p, op = as_pair(e.get("padding", 0)), as_pair(e.get("output_padding", 0))
+                c, out = shape[0], int(e["out"])
+                if kind == "conv":
+                    mod = nn.Conv2d(c, out, k, s, p)
+                    hw = [(shape[1 + i] + 2 * p[i] - k[i]) // s[i] + 1 for i in range(2)]
+                else:
+                    mod = nn.ConvTranspose2d(c, out, k, s, p, op)
+                    hw = [(shape[1 + i] - 1) * s[i] - 2 * p[i] + k[i] + op[i] for i in range(2)]
+                shape = [out] + hw
+            elif kind == "batch_norm":
+                mod = EvalBatchNorm(shape[0], float(e.get("eps", 1e-5)))
+            elif kind == "reshape":
+                shape, mod = [int(v) for v in e["shape"]], nn.Identity()
+            elif kind == "flatten":
+                shape, mod = [int(np.prod(shape))], nn.Identity()
+            elif kind == "activation":
+                mod = nn.Identity()
+            else:
+                raise ValueError("unknown layer type %r" % kind)
+            mods.append(mod)
+            steps.append((kind, act, list(shape)))
+        super().__init__(*mods)
+        self.in_shape = in_shape
+        self.steps, self.out_shape, self.out_size = steps, shape, int(np.prod(shape))
+
+    def forward(self, h):
+        """h [..., in size] -> [..., out size], every batch dimension kept."""
+        lead = h.shape[:-1]
+        v = h.reshape(-1, *self.in_shape)
+        for mod, (kind, act, shape) in zip(self, self.steps):
+            if kind == "dense":
+                v = nn.functional.linear(v.reshape(v.shape[0], -1), mod.weight, mod.bias)
+            elif kind == "conv":
+                v = nn.functional.conv2d(v, mod.weight, mod.bias, mod.stride, mod.padding)
+            elif kind == "conv_transpose":
+                v = nn.functional.conv_transpose2d(v, mod.weight, mod.bias, mod.stride, mod.padding,
+                                                   mod.output_padding)
+            elif kind == "batch_norm":
+                v = mod(v)
+            elif kind in ("reshape", "flatten"):
+                v = v.reshape(v.shape[0], *shape)
+            v = act(v)
+        return v.reshape(*lead, -1)
+
+
+class GaussianNet(nn.Module):
+    """q(z_l | z_{l-1}) or the conditional prior p(z_{l-1} | z_l): MLP (or a layer
+    list, ``net``) + mean/scale heads."""
+
+    def __init__(self, n_in, widths, n_out, act, log_std, net=None, in_shape=None, arch=None):
         super().__init__()
         self.hidden, h_last = hidden_stack(n_in, widths)
+        if net is not None:
+            self.net = LayerNet(net, in_shape or [n_in], arch)
+            h_last = self.net.out_size
+        self.h_last = h_last
         self.mean = nn.Linear(h_last, n_out)
         self.scale = nn.Linear(h_last, n_out)
         self.act = act
@@ -95,7 +193,7 @@ class GaussianNet(nn.Module):
     def forward_hidden(self, h):
         """(mean, log sigma^2, last hidden layer's output); the last is what a flow's
         amortized heads (``flow``, ``context``) read (the input if no hidden layer)."""
-        h = run_hidden(self.hidden, self.act, h)
+        h = self.net(h) if hasattr(self, "net") else run_hidden(self.hidden, self.act, h)
         s = self.scale(h)
         return self.mean(h), (2.0 * s if self.log_std else s), h
 
@@ -103,10 +201,13 @@ class GaussianNet(nn.Module):
 class ObservationNet(nn.Module):
     """p(x | z_1): MLP + ``out`` head (logits or mean) and, for Gaussians, a log variance."""
 
-    def __init__(self, n_in, widths, n_data, act, likelihood, learned_size=None):
+    def __init__(self, n_in, widths, n_data, act, likelihood, learned_size=None, net=None, arch=None):
         super().__init__()
         self.hidden, h_last = hidden_stack(n_in, widths)
-        self.out = nn.Linear(h_last, n_data)
+        if net is not None:  # the list's last layer emits the observation: no "out" head
+            self.net = LayerNet(net, [n_in], arch)
+        else:
+            self.out = nn.Linear(h_last, n_data)
         self.act = act
         self.kind = likelihood["type"]
         self.variance = likelihood.get("variance")
@@ -125,8 +226,11 @@ class ObservationNet(nn.Module):
 
     def forward(self, z):
         """Return (out, logvar): logits and None for Bernoulli, mean and log variance for Gaussian."""
-        h = run_hidden(self.hidden, self.act, z)
-        out = self.out(h)
+        if hasattr(self, "net"):
+            h = out = self.net(z)
+        else:
+            h = run_hidden(self.hidden, self.act, z)
+            out = self.out(h)
         if self.kind == "bernoulli":
             return out, None
         if self.variance == "decoder":
@@ -298,13 +402,15 @@ class VariaVAE(nn.Module):
         sizes = [self.n_data] + [int(s["latent"]) for s in layers]
         for l, spec in enumerate(layers, start=1):
             act = layer_activation(arch, spec)
-            self.add_module("enc%d" % l, GaussianNet(sizes[l - 1], spec["encoder"], sizes[l],
-                                                     act, log_std))
+            self.add_module("enc%d" % l, GaussianNet(sizes[l - 1], spec.get("encoder", []), sizes[l],
+                                                     act, log_std, spec.get("encoder_net"),
+                                                     self.data_shape if l == 1 else None, arch))
             if l == 1:
-                dec = ObservationNet(sizes[1], spec["decoder"], self.n_data, act,
-                                     arch["likelihood"], learned_size)
+                dec = ObservationNet(sizes[1], spec.get("decoder", []), self.n_data, act,
+                                     arch["likelihood"], learned_size, spec.get("decoder_net"), arch)
             else:
-                dec = GaussianNet(sizes[l], spec["decoder"], sizes[l - 1], act, log_std)
+                dec = GaussianNet(sizes[l], spec.get("decoder", []), sizes[l - 1], act, log_std,
+                                  spec.get("decoder_net"), None, arch)
             self.add_module("dec%d" % l, dec)
         self.flow_spec = arch.get("flow")
         if self.flow_spec is not None:
@@ -315,7 +421,7 @@ class VariaVAE(nn.Module):
         ``enc{L}.flow``, IAF context ``enc{L}.context``, global steps ``flow.{k}``."""
         kind, steps = flow["type"], int(flow["steps"])
         top = self.enc(self.n_layers)
-        h_last = int(top_spec["encoder"][-1]) if top_spec["encoder"] else top_in
+        h_last = top.h_last
         if kind in ("planar", "radial"):
             params = flow.get("params")
             if params == "amortized":
