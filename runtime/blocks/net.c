@@ -201,8 +201,11 @@ static varia_status reshape(pstate *s, const cJSON *e, int flatten)
         if (rank != 1 && rank != 3)
             return varia_fail(s->ctx, VARIA_ERR_MANIFEST, "%s: \"shape\" must be [n] or [C, H, W]", s->where);
     }
-    for (int i = 0; i < rank; i++)
+    for (int i = 0; i < rank; i++) { /* each factor <= the cap, so the product cannot overflow before it is caught */
+        if (n > VARIA_NET_SIZE_CAP / shape[i])
+            return varia_fail(s->ctx, VARIA_ERR_TOO_LARGE, "%s: \"shape\" has more than 2^24 elements", s->where);
         n *= shape[i];
+    }
     if (n != cur_size(s))
         return varia_fail(s->ctx, VARIA_ERR_SHAPE, "%s: reshape to %lld elements, its input has %lld", s->where,
                           (long long)n, (long long)cur_size(s));
