@@ -1,9 +1,19 @@
 /* The exec and measure backends of conv2d and conv_transpose2d (ops.h), and
  * the geometry check (conv.h). Both run the runtime's packed linear kernel
- * over im2col rows, a chunk of examples at a time: the chunk's rows and its
- * product are scratch values of the workspace (measure sizes them), so the
- * hot path allocates nothing, and every output row is computed by the same
- * instructions whatever the batch, so results do not depend on batching. */
+ * over im2col rows, a chunk at a time (conv2d: a block of rows, whatever
+ * examples they belong to; the transposed conv: whole examples, whose
+ * outputs col2im accumulates): the chunk's rows and its product are scratch
+ * values of the workspace (measure sizes them), so the hot path allocates
+ * nothing, and every output element is computed by the same instructions
+ * whatever the batch and the chunking, so results do not depend on them.
+ *
+ * Measured at MNIST conv-VAE sizes (batch 100, one thread, the machine
+ * shared with training runs): a transposed conv's product over input
+ * positions (col2im) costs about a quarter of the product of the equivalent
+ * stride-1 conv over the zero-stuffed input, so col2im it is; for conv2d,
+ * packing im2col straight into kernel panels with the positions as output
+ * columns (no transposes, full panels for few channels) was 1.5-2x slower
+ * than the im2col rows used here. */
 #include "ops_exec.h"
 
 #define CONV_REAL float
@@ -40,32 +50,41 @@ int varia_conv_resolve(varia_conv *g, const char **why)
     return 1;
 }
 
-/* Examples per chunk for rows of `per` scratch floats each (at least 1). */
+/* Rows (examples, or im2col rows) per chunk for rows of `per` scratch floats
+ * each: at least 1, at most n. */
 static int64_t chunk_of(int64_t n, int64_t per)
 {
     int64_t c = CONV_CHUNK_FLOATS / (per > 0 ? per : 1);
     return c < 1 ? 1 : c > n ? n : c;
 }
 
-/* y = act(conv(x) + b): per chunk, im2col rows [nb P, cin kh kw], the
- * product with the packed weight [cout, cin kh kw] (bias and act fused) into
- * position-major rows [nb P, cout], then each example back to NCHW. */
+/* y = act(conv(x) + b) as one product over the im2col rows of every
+ * position of every example, [n P, cin kh kw] times the packed weight [cout,
+ * cin kh kw]^T (bias and act fused), taken a block of rows at a time so that
+ * the block's rows and its product stay in cache; each product row (an
+ * example's position, every channel) then goes to its NCHW place. */
 varia_v *varia_exec_conv2d(varia_ops *o, varia_v *x, int slot, const varia_conv *g, varia_act act)
 {
     varia_exec *e = (varia_exec *)o;
     const varia_linear *l = &e->m->lin[slot];
     varia_conv_map map = varia_conv_map_of(g);
     int64_t n = x->rows, P = g->oh * g->ow, K = l->in, O = l->out;
-    int64_t nb = chunk_of(n, P * (K + O));
+    int64_t R = chunk_of(n * P, K + O);
     varia_v *y = varia_exec_val(e, n, O * P, 0);
-    varia_v *cols = varia_exec_val(e, nb * P, K, 0), *prod = varia_exec_val(e, nb * P, O, 0);
-    for (int64_t b0 = 0; varia_exec_live(e) && b0 < n; b0 += nb) {
-        int64_t m = n - b0 < nb ? n - b0 : nb;
-        for (int64_t i = 0; i < m; i++)
-            conv_im2col(&map, x->f + (b0 + i) * x->ld, cols->f + i * P * K);
-        varia_linear_forward_team(l, cols->f, m * P, prod->f, act, e->team);
-        for (int64_t i = 0; i < m; i++)
-            conv_to_planes(prod->f + i * P * O, O, P, y->f + (b0 + i) * y->ld);
+    varia_v *cols = varia_exec_val(e, R, K, 0), *prod = varia_exec_val(e, R, O, 0);
+    for (int64_t r0 = 0; varia_exec_live(e) && r0 < n * P; r0 += R) {
+        int64_t r1 = n * P - r0 < R ? n * P : r0 + R;
+        for (int64_t i = r0 / P; i * P < r1; i++) { /* the examples the block touches */
+            int64_t p0 = r0 > i * P ? r0 - i * P : 0, p1 = r1 < (i + 1) * P ? r1 - i * P : P;
+            conv_im2col_range(&map, x->f + i * x->ld, p0, p1, cols->f + (i * P + p0 - r0) * K);
+        }
+        varia_linear_forward_team(l, cols->f, r1 - r0, prod->f, act, e->team);
+        for (int64_t r = r0; r < r1; r++) {
+            const float *src = prod->f + (r - r0) * O;
+            float *dst = y->f + (r / P) * y->ld + r % P;
+            for (int64_t c = 0; c < O; c++)
+                dst[c * P] = src[c];
+        }
     }
     return y;
 }

@@ -323,9 +323,10 @@ static void conv_passes(void)
     }
 }
 
-/* The ops alone on a batch of 50 28x28 examples: exec runs them in chunks of
- * examples (11 for the conv, 41 for the transposed conv), the tape in one go;
- * each output row must not depend on the chunking. */
+/* The ops alone on a batch of 50 28x28 examples: exec runs them in chunks
+ * (the conv in blocks of 9039 im2col rows, which straddle examples; the
+ * transposed conv 41 examples at a time), the tape in one go; no output may
+ * depend on the chunking. */
 static void conv_chunks(void)
 {
     pair p;
