@@ -190,6 +190,10 @@ int varia_decl_conv_add(varia_decl *d, const char *prefix, const varia_conv *g, 
     varia_decl_tensor *w = &d->t[l->weight], *b = &d->t[l->bias];
     l->kind = g->transposed ? VARIA_SLOT_CONV_T : VARIA_SLOT_CONV;
     l->channels = g->cout;
+    /* the output, and the rows of the product: im2col and its result (conv),
+     * the input's rows and their product (transposed) */
+    l->row_floats = g->cout * g->oh * g->ow +
+                    (g->transposed ? g->h * g->w * (g->cin + g->cout * kk) : g->oh * g->ow * (in + out));
     w->rank = 4;
     w->shape[0] = g->transposed ? g->cin : g->cout;
     w->shape[1] = g->transposed ? g->cout : g->cin;
@@ -329,7 +333,8 @@ static varia_status fold_bn(varia_ctx *ctx, const varia_model *m, int i, float *
         double v = (double)var[c] + (double)l->bn_eps;
         if (!(v > 0.0) || !isfinite(v))
             return varia_fail(ctx, VARIA_ERR_NONFINITE, "tensor '%s': running variance %g of channel %lld gives no "
-                              "finite scale (it must exceed -eps)", m->decl.t[l->bn[3]].name, (double)var[c], (long long)c);
+                              "finite scale (it must exceed -eps)", m->decl.t[l->bn[3]].name, (double)var[c],
+                              (long long)c);
         float s = (float)((double)g[c] / sqrt(v));
         b[c] = (b[c] - mean[c]) * s + beta[c];
         for (int64_t j = 0; j < per; j++) {

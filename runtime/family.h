@@ -59,6 +59,7 @@ typedef struct varia_decl_linear {
     float *mask;      /* [out * in] of 0 and 1 (an autoregressive weight), or NULL; the decl's */
     int kind;         /* VARIA_SLOT_* */
     int64_t channels; /* the output channels the bias and a batch norm run over */
+    int64_t row_floats; /* conv kinds: floats a forward keeps per example (output, im2col rows); 0: out */
     int has_bn;       /* a batch norm (eval mode) follows: folded into weight and bias at load */
     int bn[4];        /* its tensors: weight, bias, running_mean, running_var */
     float bn_eps;

@@ -65,8 +65,8 @@ static varia_status check_sizes(varia_ctx *ctx, const varia_trainer *t)
 {
     const tr_model *md = &t->mdl;
     double per_row = (double)md->D, rows = (double)t->c.batch * (double)t->c.k;
-    for (int i = 0; i < md->decl.n_lin; i++)
-        per_row += (double)md->decl.lin[i].out;
+    for (int i = 0; i < md->decl.n_lin; i++) /* a conv keeps its output and its im2col rows */
+        per_row += (double)(md->decl.lin[i].row_floats ? md->decl.lin[i].row_floats : md->decl.lin[i].out);
     double floats = 4.0 * rows * per_row + 8.0 * (double)md->P;
     if (floats > (double)((int64_t)1 << 28))
         return varia_fail(ctx, VARIA_ERR_TOO_LARGE, "train: batch %lld x k %lld with these widths needs about %.0f MiB "

@@ -101,7 +101,8 @@ static varia_status conv_geometry(pstate *s, const cJSON *e, int transposed, var
 {
     int64_t out[2], k[2], st2[2], p[2], op[2];
     varia_status st = pair(s, e, "out", 0, 0, 1, WIDTH_CAP, out);
-    if (st == VARIA_OK && (!cJSON_GetObjectItemCaseSensitive(e, "out") || !cJSON_GetObjectItemCaseSensitive(e, "kernel")))
+    if (st == VARIA_OK &&
+        (!cJSON_GetObjectItemCaseSensitive(e, "out") || !cJSON_GetObjectItemCaseSensitive(e, "kernel")))
         st = varia_fail(s->ctx, VARIA_ERR_MANIFEST, "%s: \"out\" and \"kernel\" are required", s->where);
     if (st == VARIA_OK)
         st = pair(s, e, "kernel", 1, 1, 1, KERNEL_CAP, k);
