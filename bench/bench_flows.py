@@ -38,6 +38,8 @@ import time
 
 import numpy as np
 
+from bench_torch import log, read_amat  # noqa: E402  (bench/, beside this file)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tools", "torch"))
@@ -49,22 +51,6 @@ MASK64 = (1 << 64) - 1
 GOLDEN = 0x9E3779B97F4A7C15
 
 
-def log(msg):
-    """Progress line to stderr."""
-    print(msg, file=sys.stderr, flush=True)
-
-
-def read_amat(path, n):
-    """The first n rows of a 0/1 .amat (gzipped or not) as float32 [n', 784], n' <= n."""
-    opener = gzip.open if open(path, "rb").read(2) == b"\x1f\x8b" else open
-    rows = []
-    with opener(path, "rt") as f:
-        for line in f:
-            if line.strip():
-                rows.append(np.array(line.split(), dtype=np.float32))
-            if len(rows) == n:
-                break
-    return np.stack(rows)
 
 
 # ---------------------------------------------------------------- varia's noise, in numpy
