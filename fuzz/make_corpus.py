@@ -230,7 +230,8 @@ def corpus_safetensors():
 
 # ---------------------------------------------------------------------------
 # fuzz_manifest: the manifest, with fixed weights files next to it (the
-# harness writes w.safetensors, w.bin, w2.safetensors, wg.safetensors, wl.safetensors)
+# harness writes w.safetensors, w.bin, w2.safetensors, wg.safetensors, wl.safetensors,
+# and the flow models' wfp, wfg, wfr, wfa, wfi, wf2 .safetensors: see fuzz_manifest.c)
 
 
 def corpus_manifest():
@@ -289,6 +290,31 @@ def corpus_manifest():
     for name, (old, new) in strict.items():
         c["strict_%s.json" % name] = tiny.replace(old, new, 1)
     c["strict_nul_after.json"] = tiny + b"\0{}"
+    # Flow posteriors (docs/format.md 2.3), each with the weights file the
+    # harness writes for it (K = 2), and near-valid mutations.
+    def wf(f):
+        return {"format": "safetensors", "file": f}
+    planar_am = {"type": "planar", "steps": 2, "params": "amortized"}
+    iaf = {"type": "iaf", "steps": 2, "hidden": [4], "context": 2, "ordering": [1, 0]}
+    c["flow_planar_amortized.json"] = m(layers=TINY, weights=wf("wfp.safetensors"), arch_extra={"flow": planar_am})
+    c["flow_planar_global.json"] = m(layers=TINY, weights=wf("wfg.safetensors"), arch_extra={
+        "flow": {"type": "planar", "steps": 2, "params": "global"}})
+    c["flow_radial_global.json"] = m(layers=TINY, weights=wf("wfr.safetensors"), arch_extra={
+        "flow": {"type": "radial", "steps": 2, "params": "global"}})
+    c["flow_radial_amortized.json"] = m(layers=TINY, weights=wf("wfa.safetensors"), activation="elu", arch_extra={
+        "flow": {"type": "radial", "steps": 2, "params": "amortized"}})
+    c["flow_iaf_context.json"] = m(layers=TINY, weights=wf("wfi.safetensors"), arch_extra={"flow": iaf})
+    c["flow_iaf_relu.json"] = m(layers=TINY, weights=wf("wfi.safetensors"), family="iwae",
+                                arch_extra={"flow": dict(iaf, activation="relu"), "posterior_scale": "log_std"})
+    c["flow_two_layer.json"] = m(layers=TWO, weights=wf("wf2.safetensors"), arch_extra={
+        "flow": {"type": "planar", "steps": 2, "params": "global"}})
+    c["flow_bad_ordering.json"] = m(layers=TINY, weights=wf("wfi.safetensors"), arch_extra={
+        "flow": dict(iaf, ordering=[1, 1])})
+    c["flow_bad_steps.json"] = m(layers=TINY, weights=wf("wfp.safetensors"), arch_extra={
+        "flow": dict(planar_am, steps=65)})
+    c["flow_wrong_weights.json"] = m(layers=TINY, weights=wf("wfg.safetensors"), arch_extra={"flow": planar_am})
+    c["flow_iaf_keys_on_planar.json"] = m(layers=TINY, weights=wf("wfp.safetensors"), arch_extra={
+        "flow": dict(planar_am, hidden=[4])})
     return c
 
 # ---------------------------------------------------------------------------

@@ -24,7 +24,7 @@ static void back_conv(tr_tape *t, const record *r)
     tr_node *x = r->a;
     varia_conv_map map = varia_conv_map_of(g);
     int64_t n = x->rows, P = g->oh * g->ow, K = l->in, O = l->out;
-    tr_real *dpre = TR(act_dpre)(t, r->out, r->act), *drows = TR(alloc)(t, n * P * O);
+    tr_real *dpre = TR(pre_act_grad)(t, r), *drows = TR(alloc)(t, n * P * O);
     if (!dpre || !drows)
         return;
     for (int64_t i = 0; i < n; i++)
@@ -74,7 +74,7 @@ static void back_convt(tr_tape *t, const record *r)
     tr_node *x = r->a;
     varia_conv_map map = varia_conv_map_of(g);
     int64_t n = x->rows, HW = g->h * g->w, OP = g->oh * g->ow, Cin = l->out, K = l->in, C = g->cout;
-    tr_real *dpre = TR(act_dpre)(t, r->out, r->act), *dcols = TR(alloc)(t, n * HW * K);
+    tr_real *dpre = TR(pre_act_grad)(t, r), *dcols = TR(alloc)(t, n * HW * K);
     tr_real *sink = TR(alloc)(t, Cin), *zero = TR(alloc)(t, Cin), *dx = TR(alloc)(t, n * HW * Cin);
     if (!dpre || !dcols || !sink || !zero || !dx)
         return;

@@ -38,9 +38,9 @@ record *TR(push)(tr_tape *t, tr_back back, tr_node *out);
 record *TR(begin_op)(tr_tape *t, tr_back back, int64_t rows, int64_t cols, int with_grad, tr_node *a,
                      tr_node **out);
 
-/* The gradient before an activation, dy * act'(y) from y = act(pre) and its
- * gradient: y->g itself for the identity, else scratch on the arena (NULL
- * when memory ran out). */
-tr_real *TR(act_dpre)(tr_tape *t, const tr_node *y, varia_act act);
+/* The gradient before r's activation (r->act, output r->out): dy * act'(y),
+ * dy itself for the identity, else on the tape's arena; NULL when the tape
+ * ran out (tape_ops.c; the conv ops use it too). */
+tr_real *TR(pre_act_grad)(tr_tape *t, const record *r);
 
 #endif

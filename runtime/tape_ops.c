@@ -45,42 +45,33 @@ static tr_real act_grad(varia_act act, tr_real y)
 }
 #endif
 
-tr_real *TR(act_dpre)(tr_tape *t, const tr_node *y, varia_act act)
+/* ---- linear ---- */
+
+tr_real *TR(pre_act_grad)(tr_tape *t, const record *r)
 {
+    const tr_node *y = r->out;
     int64_t n = y->rows * y->cols;
-    if (act.kind == VARIA_ACT_IDENTITY)
+    if (r->act.kind == VARIA_ACT_IDENTITY)
         return y->g;
     tr_real *dpre = TR(alloc)(t, n);
     if (!dpre)
         return NULL;
 #ifdef TR_DOUBLE
     for (int64_t i = 0; i < n; i++)
-        dpre[i] = y->g[i] * act_grad(act, y->v[i]);
+        dpre[i] = y->g[i] * act_grad(r->act, y->v[i]);
 #else
-    varia_act_grad(act, y->v, y->g, n, dpre);
+    varia_act_grad(r->act, y->v, y->g, n, dpre);
 #endif
     return dpre;
 }
 
-/* ---- linear ---- */
-
 /* dpre = dy * act'(y); dW += dpre^T x, db += column sums of dpre, dx += dpre W */
 static void back_linear(tr_tape *t, const record *r)
 {
-    const tr_node *y = r->out, *x = r->a;
-    int64_t n = y->rows * y->cols;
-    tr_real *dpre = y->g;
-    if (r->act.kind != VARIA_ACT_IDENTITY) {
-        dpre = TR(alloc)(t, n);
-        if (!dpre)
-            return;
-#ifdef TR_DOUBLE
-        for (int64_t i = 0; i < n; i++)
-            dpre[i] = y->g[i] * act_grad(r->act, y->v[i]);
-#else
-        varia_act_grad(r->act, y->v, y->g, n, dpre);
-#endif
-    }
+    const tr_node *x = r->a;
+    tr_real *dpre = TR(pre_act_grad)(t, r);
+    if (!dpre)
+        return;
     TR(mm_weight_grad)(r->lin, dpre, x->v, x->rows, TR(alloc)(t, TR(mm_weight_scratch)(r->lin, x->rows)));
     if (x->g)
         TR(mm_input_grad)(r->lin, dpre, x->rows, x->g, TR(alloc)(t, TR(mm_input_scratch)(r->lin, x->rows)));
@@ -508,19 +499,9 @@ static void back_add(tr_tape *t, const record *r)
 {
     const tr_node *y = r->out;
     tr_node *a = r->a, *b = r->b;
-    int64_t n = y->rows * y->cols;
-    tr_real *dpre = y->g;
-    if (r->act.kind != VARIA_ACT_IDENTITY) {
-        dpre = TR(alloc)(t, n);
-        if (!dpre)
-            return;
-#ifdef TR_DOUBLE
-        for (int64_t i = 0; i < n; i++)
-            dpre[i] = y->g[i] * act_grad(r->act, y->v[i]);
-#else
-        varia_act_grad(r->act, y->v, y->g, n, dpre);
-#endif
-    }
+    tr_real *dpre = TR(pre_act_grad)(t, r);
+    if (!dpre)
+        return;
     for (int64_t i = 0; i < y->rows; i++)
         for (int64_t j = 0; j < y->cols; j++) {
             if (a->g)

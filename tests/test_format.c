@@ -405,6 +405,170 @@ static void mutate_case(const char *what, const char *from, const char *to, vari
     free(text);
 }
 
+
+/* ---- flow posteriors (docs/format.md 2.3) ---------------------------------- */
+
+/* The good model (latent 2, top encoder's last hidden width 3) plus the flow
+ * tensors `extra`, each "name:rows:cols" (cols 0: a vector), as
+ * flow.safetensors; and a manifest giving it architecture."flow" = `flow`
+ * (the text after "flow": ; NULL: no flow key). Loads it and checks the
+ * status and that the message names `needle`. */
+static void flow_case(const char *what, const char *flow, const char *extra, varia_status want, const char *needle)
+{
+    model g;
+    good_model(&g);
+    char spec[1024];
+    snprintf(spec, sizeof spec, "%s", extra ? extra : "");
+    for (char *save = NULL, *e = strtok_r(spec, " ", &save); e; e = strtok_r(NULL, " ", &save)) {
+        char name[48];
+        int rows = 0, cols = 0;
+        if (sscanf(e, "%47[^:]:%d:%d", name, &rows, &cols) != 3 || rows * (cols ? cols : 1) > 64) {
+            fprintf(stderr, "test bug: bad tensor spec '%s'\n", e);
+            exit(99);
+        }
+        float v[64];
+        for (int j = 0; j < rows * (cols ? cols : 1); j++)
+            v[j] = value_of(g.n, j) * 0.25f;
+        add_tensor(&g, name, rows, cols, v);
+    }
+    buf arch = {0};
+    buf_printf(&arch, "\"flow\": %s, \"layers\"", flow);
+    char *t1 = replace(good_manifest, "\"layers\"", (const char *)arch.p);
+    char *t2 = replace(t1, "\"file\": \"model.safetensors\"", "\"file\": \"flow.safetensors\"");
+    int ok = write_model("flow.safetensors", &g, 0) && write_text("flow.json", t2);
+    tap_check(ok && load_is("flow.json", want, needle, what, NULL), what);
+    free(t1);
+    free(t2);
+    free(arch.p);
+    free_model(&g);
+}
+
+#define PLANAR_G2 "flow.0.u:2:0 flow.0.w:2:0 flow.0.b:1:0 flow.1.u:2:0 flow.1.w:2:0 flow.1.b:1:0"
+#define RADIAL_G1 "flow.0.z0:2:0 flow.0.alpha:1:0 flow.0.beta:1:0"
+#define IAF_C2 "enc1.context.weight:2:3 enc1.context.bias:2:0 flow.0.in.weight:4:2 flow.0.in.bias:4:0 " \
+               "flow.0.ctx.weight:4:2 flow.0.m.weight:2:4 flow.0.m.bias:2:0 flow.0.s.weight:2:4 flow.0.s.bias:2:0"
+#define IAF_1 "{\"type\": \"iaf\", \"steps\": 1, \"hidden\": [4], \"context\": 2"
+
+static void test_flow(void)
+{
+    /* the well-formed ones load: the bad cases below differ from these in one thing */
+    const char *planar_g2 = "{\"type\": \"planar\", \"steps\": 2, \"params\": \"global\"}";
+    flow_case("planar global K 2 -> OK", planar_g2, PLANAR_G2, VARIA_OK, NULL);
+    flow_case("planar amortized K 2 -> OK", "{\"type\": \"planar\", \"steps\": 2, \"params\": \"amortized\"}",
+              "enc1.flow.weight:10:3 enc1.flow.bias:10:0", VARIA_OK, NULL);
+    flow_case("radial global K 1 -> OK", "{\"type\": \"radial\", \"steps\": 1, \"params\": \"global\"}", RADIAL_G1,
+              VARIA_OK, NULL);
+    flow_case("radial amortized K 2 -> OK", "{\"type\": \"radial\", \"steps\": 2, \"params\": \"amortized\"}",
+              "enc1.flow.weight:8:3 enc1.flow.bias:8:0", VARIA_OK, NULL);
+    flow_case("iaf K 1, hidden [4], context 2, ordering [1, 0] -> OK", IAF_1 ", \"ordering\": [1, 0]}", IAF_C2,
+              VARIA_OK, NULL);
+
+    /* the flow object itself */
+    flow_case("flow a string -> MANIFEST", "\"planar\"", NULL, VARIA_ERR_MANIFEST, "\"flow\" must be an object");
+    flow_case("flow an array -> MANIFEST", "[1]", NULL, VARIA_ERR_MANIFEST, "\"flow\" must be an object");
+    flow_case("flow type sylvester -> MANIFEST", "{\"type\": \"sylvester\", \"steps\": 2, \"params\": \"global\"}",
+              PLANAR_G2, VARIA_ERR_MANIFEST, "sylvester");
+    flow_case("flow without type -> MANIFEST", "{\"steps\": 2, \"params\": \"global\"}", PLANAR_G2,
+              VARIA_ERR_MANIFEST, "\"type\"");
+    flow_case("steps 0 -> TOO_LARGE (outside [1, 64])", "{\"type\": \"planar\", \"steps\": 0, \"params\": \"global\"}",
+              NULL, VARIA_ERR_TOO_LARGE, "\"steps\" = 0");
+    flow_case("steps 65 -> TOO_LARGE", "{\"type\": \"planar\", \"steps\": 65, \"params\": \"global\"}", NULL,
+              VARIA_ERR_TOO_LARGE, "\"steps\" = 65");
+    flow_case("steps 1e9 -> TOO_LARGE", "{\"type\": \"planar\", \"steps\": 1e9, \"params\": \"global\"}", NULL,
+              VARIA_ERR_TOO_LARGE, "\"steps\" = 1000000000");
+    flow_case("steps 2.5 -> MANIFEST", "{\"type\": \"planar\", \"steps\": 2.5, \"params\": \"global\"}", NULL,
+              VARIA_ERR_MANIFEST, "\"steps\" must be an integer");
+    flow_case("steps missing -> MANIFEST", "{\"type\": \"planar\", \"params\": \"global\"}", NULL, VARIA_ERR_MANIFEST,
+              "\"steps\" is missing");
+
+    /* planar and radial parameters */
+    flow_case("planar without params -> MANIFEST", "{\"type\": \"planar\", \"steps\": 2}", PLANAR_G2,
+              VARIA_ERR_MANIFEST, "\"params\"");
+    flow_case("radial params \"perstep\" -> MANIFEST", "{\"type\": \"radial\", \"steps\": 1, \"params\": \"perstep\"}",
+              RADIAL_G1, VARIA_ERR_MANIFEST, "\"params\"");
+    flow_case("planar params a number -> MANIFEST", "{\"type\": \"planar\", \"steps\": 2, \"params\": 1}", PLANAR_G2,
+              VARIA_ERR_MANIFEST, "\"params\"");
+    flow_case("planar with iaf's hidden -> MANIFEST",
+              "{\"type\": \"planar\", \"steps\": 2, \"params\": \"global\", \"hidden\": [4]}", PLANAR_G2,
+              VARIA_ERR_MANIFEST, "iaf's keys");
+    flow_case("radial with iaf's ordering -> MANIFEST",
+              "{\"type\": \"radial\", \"steps\": 1, \"params\": \"global\", \"ordering\": [0, 1]}", RADIAL_G1,
+              VARIA_ERR_MANIFEST, "iaf's keys");
+    flow_case("planar with iaf's context -> MANIFEST",
+              "{\"type\": \"planar\", \"steps\": 2, \"params\": \"global\", \"context\": 0}", PLANAR_G2,
+              VARIA_ERR_MANIFEST, "iaf's keys");
+
+    /* tensors against the declaration */
+    flow_case("flow.0.u [3] for latent 2 -> SHAPE", planar_g2,
+              "flow.0.u:3:0 flow.0.w:2:0 flow.0.b:1:0 flow.1.u:2:0 flow.1.w:2:0 flow.1.b:1:0", VARIA_ERR_SHAPE,
+              "flow.0.u");
+    flow_case("flow.1.b [2] -> SHAPE", planar_g2,
+              "flow.0.u:2:0 flow.0.w:2:0 flow.0.b:1:0 flow.1.u:2:0 flow.1.w:2:0 flow.1.b:2:0", VARIA_ERR_SHAPE,
+              "flow.1.b");
+    flow_case("flow.1.w missing -> MISSING", planar_g2, "flow.0.u:2:0 flow.0.w:2:0 flow.0.b:1:0 flow.1.u:2:0 flow.1.b:1:0",
+              VARIA_ERR_MISSING, "flow.1.w");
+    flow_case("planar K 2 given a third step's tensor -> UNEXPECTED", planar_g2, PLANAR_G2 " flow.2.u:2:0",
+              VARIA_ERR_UNEXPECTED, "flow.2.u");
+    flow_case("enc1.flow.weight with 9 rows for planar K 2 (needs 10) -> SHAPE",
+              "{\"type\": \"planar\", \"steps\": 2, \"params\": \"amortized\"}", "enc1.flow.weight:9:3 enc1.flow.bias:10:0",
+              VARIA_ERR_SHAPE, "enc1.flow.weight");
+    flow_case("enc1.flow.bias [10] for radial K 2 (needs 8) -> SHAPE",
+              "{\"type\": \"radial\", \"steps\": 2, \"params\": \"amortized\"}", "enc1.flow.weight:8:3 enc1.flow.bias:10:0",
+              VARIA_ERR_SHAPE, "enc1.flow.bias");
+    flow_case("amortized planar without its head -> MISSING",
+              "{\"type\": \"planar\", \"steps\": 2, \"params\": \"amortized\"}", NULL, VARIA_ERR_MISSING,
+              "enc1.flow.weight");
+    flow_case("global planar given an amortized head -> UNEXPECTED", planar_g2,
+              PLANAR_G2 " enc1.flow.weight:10:3 enc1.flow.bias:10:0", VARIA_ERR_UNEXPECTED, "enc1.flow");
+    flow_case("radial global given planar's tensors -> MISSING",
+              "{\"type\": \"radial\", \"steps\": 1, \"params\": \"global\"}", "flow.0.u:2:0 flow.0.w:2:0 flow.0.b:1:0",
+              VARIA_ERR_MISSING, "flow.0.z0");
+
+    /* iaf */
+    flow_case("iaf ordering with a duplicate -> MANIFEST", IAF_1 ", \"ordering\": [1, 1]}", IAF_C2, VARIA_ERR_MANIFEST,
+              "\"ordering\" is not a permutation");
+    flow_case("iaf ordering out of range -> MANIFEST", IAF_1 ", \"ordering\": [0, 2]}", IAF_C2, VARIA_ERR_MANIFEST,
+              "\"ordering\" is not a permutation");
+    flow_case("iaf ordering negative -> MANIFEST", IAF_1 ", \"ordering\": [-1, 0]}", IAF_C2, VARIA_ERR_MANIFEST,
+              "\"ordering\" is not a permutation");
+    flow_case("iaf ordering of the wrong length -> MANIFEST", IAF_1 ", \"ordering\": [0, 1, 2]}", IAF_C2,
+              VARIA_ERR_MANIFEST, "\"ordering\" must be an array of the 2");
+    flow_case("iaf ordering non-integer -> MANIFEST", IAF_1 ", \"ordering\": [0.5, 1]}", IAF_C2, VARIA_ERR_MANIFEST,
+              "\"ordering\" is not a permutation");
+    flow_case("iaf ordering of strings -> MANIFEST", IAF_1 ", \"ordering\": [\"0\", \"1\"]}", IAF_C2,
+              VARIA_ERR_MANIFEST, "\"ordering\" is not a permutation");
+    flow_case("iaf ordering an object -> MANIFEST", IAF_1 ", \"ordering\": {}}", IAF_C2, VARIA_ERR_MANIFEST,
+              "\"ordering\" must be an array");
+    flow_case("iaf without hidden -> MANIFEST", "{\"type\": \"iaf\", \"steps\": 1, \"context\": 2}", IAF_C2,
+              VARIA_ERR_MANIFEST, "\"hidden\"");
+    flow_case("iaf hidden [] -> MANIFEST", "{\"type\": \"iaf\", \"steps\": 1, \"hidden\": [], \"context\": 2}", IAF_C2,
+              VARIA_ERR_MANIFEST, "\"hidden\"");
+    flow_case("iaf with 5 hidden layers -> TOO_LARGE",
+              "{\"type\": \"iaf\", \"steps\": 1, \"hidden\": [4, 4, 4, 4, 4], \"context\": 2}", IAF_C2,
+              VARIA_ERR_TOO_LARGE, "\"hidden\" has 5 entries");
+    flow_case("iaf hidden width 0 -> TOO_LARGE", "{\"type\": \"iaf\", \"steps\": 1, \"hidden\": [0], \"context\": 2}",
+              IAF_C2, VARIA_ERR_TOO_LARGE, "\"hidden\"[0] = 0");
+    flow_case("iaf context -1 -> TOO_LARGE", "{\"type\": \"iaf\", \"steps\": 1, \"hidden\": [4], \"context\": -1}",
+              IAF_C2, VARIA_ERR_TOO_LARGE, "\"context\"");
+    flow_case("iaf params amortized -> MANIFEST", IAF_1 ", \"params\": \"amortized\"}", IAF_C2, VARIA_ERR_MANIFEST,
+              "\"params\": \"global\"");
+    flow_case("iaf unknown activation -> MANIFEST", IAF_1 ", \"activation\": \"swish\"}", IAF_C2, VARIA_ERR_MANIFEST,
+              "swish");
+    flow_case("iaf context 2 without its context head -> MISSING", IAF_1 "}",
+              "flow.0.in.weight:4:2 flow.0.in.bias:4:0 flow.0.ctx.weight:4:2 flow.0.m.weight:2:4 flow.0.m.bias:2:0 "
+              "flow.0.s.weight:2:4 flow.0.s.bias:2:0",
+              VARIA_ERR_MISSING, "enc1.context.weight");
+    flow_case("iaf without context given context tensors -> UNEXPECTED",
+              "{\"type\": \"iaf\", \"steps\": 1, \"hidden\": [4]}", IAF_C2, VARIA_ERR_UNEXPECTED, "context");
+    flow_case("iaf flow.0.ctx.weight [4, 3] for context 2 -> SHAPE", IAF_1 "}",
+              "enc1.context.weight:2:3 enc1.context.bias:2:0 flow.0.in.weight:4:2 flow.0.in.bias:4:0 "
+              "flow.0.ctx.weight:4:3 flow.0.m.weight:2:4 flow.0.m.bias:2:0 flow.0.s.weight:2:4 flow.0.s.bias:2:0",
+              VARIA_ERR_SHAPE, "flow.0.ctx.weight");
+    flow_case("iaf hidden [5] against in.weight [4, 2] -> SHAPE",
+              "{\"type\": \"iaf\", \"steps\": 1, \"hidden\": [5], \"context\": 2}", IAF_C2, VARIA_ERR_SHAPE,
+              "flow.0.in.weight");
+}
+
 /* ---- a reference forward pass to check the loaded numbers ----------------- */
 
 static const float *tensor_f32(const model *m, const char *name)
@@ -1517,6 +1681,7 @@ int main(void)
     test_shapes_dtypes();
     test_table_vs_architecture();
     test_manifest();
+    test_flow();
     test_raw();
     test_half_and_alignment();
     test_api_args();

@@ -78,6 +78,8 @@ static int pair_open_shape(pair *p, const char *arch_json, uint64_t seed, varia_
     varia_rng_init(&rng, seed, 9, 0, 0);
     for (int64_t i = 0; good && i < p->md.P; i++)
         p->theta[i] = (float)(0.8 * (2.0 * varia_rng_uniform(&rng) - 1.0));
+    if (good) /* masked (IAF) weights as the trainer keeps them: the tape does not mask, the runtime does */
+        tr_model_mask(&p->md, p->theta);
     for (int i = 0; good && i < n_lin; i++) {
         const varia_decl_linear *l = &p->md.decl.lin[i];
         p->packs[i] = aligned_alloc(64, (size_t)varia_packed_floats(l->in, l->out) * sizeof(float));
@@ -199,6 +201,95 @@ static void single_ops(void)
     pair_close(&p);
 }
 
+
+/* The flow ops (ops.h) on both backends from the same inputs: z [6, 3],
+ * step parameters one row per 2 rows of z and one shared row, and the
+ * MADE's add (broadcast kb = 2 and one row) and matmul. Both backends call
+ * the same row functions (flow_rows.h), so f(z) and log|det| are asserted
+ * bit-identical; add and matmul to float rounding. */
+/* A log-density on both backends: exec's in double, the tape's in float.
+ * 1 when each tape value is exec's value rounded to float, exactly. */
+static int rounded_equal(varia_v *ev, varia_v *tv)
+{
+    const tr_node *n = tr_node_of(tv);
+    if (!ev->d || ev->rows != n->rows || ev->cols != n->cols)
+        return 0;
+    for (int64_t r = 0; r < ev->rows; r++)
+        for (int64_t c = 0; c < ev->cols; c++)
+            if ((float)ev->d[r * ev->ld + c] != n->v[r * n->cols + c])
+                return 0;
+    return 1;
+}
+
+static void flow_ops(void)
+{
+    pair p;
+    int good = pair_open(&p, ARCH1, 2);
+    ok(good, "the tiny model opens on both backends (flow ops)");
+    if (!good)
+        return;
+    varia_ops *e = &p.e.ops, *t = &p.t.ops;
+    static float z[6 * 3], u[3 * 3], w[3 * 3], b[3], ah[3], bh[3], m[6 * 3], sv[6 * 3], wt[5 * 3];
+    fill(z, 18, 11, -1.5, 1.5);
+    fill(u, 9, 12, -1.0, 1.0);
+    fill(w, 9, 13, -1.0, 1.0);
+    fill(b, 3, 14, -0.5, 0.5);
+    fill(ah, 3, 15, -1.0, 1.0);
+    fill(bh, 3, 16, -2.0, 2.0);
+    fill(m, 18, 17, -1.0, 1.0);
+    fill(sv, 18, 18, -3.0, 3.0);
+    fill(wt, 15, 19, -1.0, 1.0);
+    for (int j = 0; j < 3; j++) /* row 0: w.u strongly negative, so uhat's correction is large */
+        u[j] = -4.0f * w[j];
+    varia_v *ez = e->input(e, 6, 3, z, 3), *tz = t->input(t, 6, 3, z, 3);
+    double exact = 0.0, logdet = 0.0; /* the worst of the ops asserted bit-identical; of the log|det|s */
+    for (int one = 0; one < 2; one++) {
+        int64_t n = one ? 1 : 3, k = one ? 6 : 2;
+        varia_v *eu = e->input(e, n, 3, u, 3), *tu = t->input(t, n, 3, u, 3);
+        varia_v *ew = e->input(e, n, 3, w, 3), *tw = t->input(t, n, 3, w, 3);
+        varia_v *eb = e->input(e, n, 1, b, 1), *tb = t->input(t, n, 1, b, 1);
+        varia_v *ea = e->input(e, n, 1, ah, 1), *ta = t->input(t, n, 1, ah, 1);
+        varia_v *ebh = e->input(e, n, 1, bh, 1), *tbh = t->input(t, n, 1, bh, 1);
+        varia_v *euh = e->planar_uhat(e, eu, ew), *tuh = t->planar_uhat(t, tu, tw);
+        double d[3] = {diff(euh, tuh), diff(e->planar(e, ez, euh, ew, eb, k), t->planar(t, tz, tuh, tw, tb, k)),
+                       diff(e->radial(e, ez, eu, ea, ebh, k), t->radial(t, tz, tu, ta, tbh, k))};
+        static const char *const names[3] = {"planar_uhat", "planar", "radial"};
+        const char *how = one ? "one shared row" : "one row per 2 rows of z";
+        for (int i = 0; i < 3; i++) {
+            ok(d[i] == 0.0, "%s, parameters %s: bit-identical on both backends (%.1e)", names[i], how, d[i]);
+            exact = fmax(exact, d[i]);
+        }
+        varia_v *epl = e->planar_logdet(e, ez, euh, ew, eb, k), *tpl = t->planar_logdet(t, tz, tuh, tw, tb, k);
+        varia_v *erl = e->radial_logdet(e, ez, eu, ea, ebh, k), *trl = t->radial_logdet(t, tz, tu, ta, tbh, k);
+        logdet = fmax(logdet, fmax(diff(epl, tpl), diff(erl, trl)));
+        ok(rounded_equal(epl, tpl) && rounded_equal(erl, trl),
+           "planar_logdet and radial_logdet, parameters %s: the tape's float is exec's double rounded (%.1e, %.1e)",
+           how, diff(epl, tpl), diff(erl, trl));
+    }
+    varia_v *em = e->input(e, 6, 3, m, 3), *tm = t->input(t, 6, 3, m, 3);
+    varia_v *es = e->input(e, 6, 3, sv, 3), *ts = t->input(t, 6, 3, sv, 3);
+    double di = diff(e->iaf(e, ez, em, es), t->iaf(t, tz, tm, ts));
+    ok(di == 0.0, "iaf: bit-identical (%.1e)", di);
+    varia_v *eil = e->iaf_logdet(e, es), *til = t->iaf_logdet(t, ts);
+    double dl = diff(eil, til);
+    ok(rounded_equal(eil, til), "iaf_logdet: the tape's float is exec's double rounded (%.1e)", dl);
+    exact = fmax(exact, di);
+    logdet = fmax(logdet, dl);
+    varia_v *ew3 = e->input(e, 3, 3, w, 3), *tw3 = t->input(t, 3, 3, w, 3);
+    varia_v *ew1 = e->input(e, 1, 3, w, 3), *tw1 = t->input(t, 1, 3, w, 3);
+    varia_act sp = {VARIA_ACT_SOFTPLUS, 1.0f}, id = {VARIA_ACT_IDENTITY, 0.0f};
+    double da = fmax(diff(e->add(e, ez, ew3, 2, sp), t->add(t, tz, tw3, 2, sp)),
+                     diff(e->add(e, ez, ew1, 1, id), t->add(t, tz, tw1, 1, id)));
+    ok(da < TOL, "add (b per 2 rows + softplus; one row + identity) (%.1e)", da);
+    varia_v *eW = e->input(e, 5, 3, wt, 3), *tW = t->input(t, 5, 3, wt, 3);
+    double dm = diff(e->matmul(e, ez, eW), t->matmul(t, tz, tW));
+    ok(dm < TOL, "matmul [6, 3] x [5, 3]^T (%.1e)", dm);
+    printf("# flow ops: worst exec - tape %.1e (steps), %.1e (log|det|), %.1e (add), %.1e (matmul)\n", exact, logdet,
+           da, dm);
+    ok(!p.e.failed && !tr_failed(p.tape), "neither backend ran out of room (flow ops)");
+    pair_close(&p);
+}
+
 /* ---- the family's passes ---- */
 
 static const char *const ARCHS[][2] = {
@@ -217,6 +308,37 @@ static const char *const ARCHS[][2] = {
      "{\"activation\": \"sigmoid\", \"posterior_scale\": \"log_std\", \"likelihood\": {\"type\": \"gaussian\","
      " \"variance\": \"decoder\"}, \"layers\": [{\"latent\": 3, \"encoder\": [4], \"decoder\": [4]},"
      " {\"latent\": 2, \"encoder\": [], \"decoder\": [3]}]}"},
+    /* flow posteriors: every type, amortized and global, IAF with and without context */
+    {"planar amortized K 4",
+     "{\"activation\": \"tanh\", \"likelihood\": {\"type\": \"bernoulli\"},"
+     " \"flow\": {\"type\": \"planar\", \"steps\": 4, \"params\": \"amortized\"},"
+     " \"layers\": [{\"latent\": 3, \"encoder\": [5], \"decoder\": [4]}]}"},
+    {"planar global K 3, 2 layers",
+     "{\"activation\": \"softplus\", \"likelihood\": {\"type\": \"bernoulli\"},"
+     " \"flow\": {\"type\": \"planar\", \"steps\": 3, \"params\": \"global\"},"
+     " \"layers\": [{\"latent\": 4, \"encoder\": [5], \"decoder\": [5]}, {\"latent\": 2, \"encoder\": [3],"
+     " \"decoder\": []}]}"},
+    {"radial global K 3",
+     "{\"activation\": \"tanh\", \"likelihood\": {\"type\": \"bernoulli\"},"
+     " \"flow\": {\"type\": \"radial\", \"steps\": 3, \"params\": \"global\"},"
+     " \"layers\": [{\"latent\": 3, \"encoder\": [5], \"decoder\": [4]}]}"},
+    {"radial amortized K 2, Gaussian learned variance",
+     "{\"activation\": \"elu\", \"likelihood\": {\"type\": \"gaussian\", \"variance\": \"learned\"},"
+     " \"flow\": {\"type\": \"radial\", \"steps\": 2, \"params\": \"amortized\"},"
+     " \"layers\": [{\"latent\": 3, \"encoder\": [4], \"decoder\": [4]}]}"},
+    {"IAF K 2 with context 3, MADE [5, 4], ordering",
+     "{\"activation\": \"tanh\", \"likelihood\": {\"type\": \"bernoulli\"},"
+     " \"flow\": {\"type\": \"iaf\", \"steps\": 2, \"hidden\": [5, 4], \"context\": 3, \"ordering\": [2, 0, 1]},"
+     " \"layers\": [{\"latent\": 3, \"encoder\": [5], \"decoder\": [4]}]}"},
+    {"IAF K 3 without context, relu MADE",
+     "{\"activation\": \"tanh\", \"likelihood\": {\"type\": \"bernoulli\"},"
+     " \"flow\": {\"type\": \"iaf\", \"steps\": 3, \"hidden\": [6], \"activation\": \"relu\"},"
+     " \"layers\": [{\"latent\": 3, \"encoder\": [5], \"decoder\": [4]}]}"},
+    {"IAF K 2 with context 2, 2 layers",
+     "{\"activation\": \"softplus\", \"likelihood\": {\"type\": \"bernoulli\"},"
+     " \"flow\": {\"type\": \"iaf\", \"steps\": 2, \"hidden\": [4], \"context\": 2},"
+     " \"layers\": [{\"latent\": 4, \"encoder\": [5], \"decoder\": [5]}, {\"latent\": 3, \"encoder\": [4],"
+     " \"decoder\": [3]}]}"},
 };
 
 /* The worst disagreement over every pass of one architecture. */
@@ -382,6 +504,7 @@ int main(void)
         return 1;
     }
     single_ops();
+    flow_ops();
     family_passes();
     conv_passes();
     conv_chunks();

@@ -31,11 +31,14 @@ static double weighted(const tr_node *o, const double *c)
 
 /* Max over parameters of |analytic - numeric| / max(1, |numeric|) for the loss
  * sum_i c_i out_i, c fixed pseudo-random. */
+static double last_grad[MAXP]; /* check()'s analytic gradient, for callers that inspect it */
+
 static double check(build_fn f, double *th, int n, void *ctx)
 {
-    static double g[MAXP], dummy[MAXP], c[1 << 16];
+    static double dummy[MAXP], c[1 << 16];
+    double *g = last_grad;
     tr_tape *t = trd_tape_new();
-    memset(g, 0, sizeof g);
+    memset(g, 0, sizeof last_grad);
     tr_node *o = f(t, th, g, ctx);
     int64_t m = o->rows * o->cols;
     varia_rng r;
@@ -243,6 +246,113 @@ static void conv_ops(void)
     }
 }
 
+/* ---- the flow ops (docs/format.md 2.3) and the two ops the IAF's MADE
+ * needs (add, matmul), each on its own ---- */
+
+enum { FD = 4, FK = 2, FG = 3 }; /* latent size, rows of z per parameter row, parameter rows */
+
+/* add: a [FG*FK, FD] + b, b per group of FK rows (*ctx 0) or one row (*ctx 1), through softplus. */
+static tr_node *op_add(tr_tape *t, double *th, double *g, void *ctx)
+{
+    int one = *(int *)ctx;
+    varia_act act = {VARIA_ACT_SOFTPLUS, 1.0f};
+    tr_node *a = trd_param(t, FG * FK, FD, th, g);
+    tr_node *b = trd_param(t, one ? 1 : FG, FD, th + FG * FK * FD, g + FG * FK * FD);
+    return trd_add(t, a, b, one ? 1 : FK, act);
+}
+
+/* matmul: x [R, C] times W [O, C]^T. */
+static tr_node *op_matmul(tr_tape *t, double *th, double *g, void *ctx)
+{
+    (void)ctx;
+    return trd_matmul(t, trd_param(t, R, C, th, g), trd_param(t, O, C, th + R * C, g + R * C));
+}
+
+/* planar_uhat: u, w [FG, FD]. */
+static tr_node *op_uhat(tr_tape *t, double *th, double *g, void *ctx)
+{
+    (void)ctx;
+    return trd_planar_uhat(t, trd_param(t, FG, FD, th, g), trd_param(t, FG, FD, th + FG * FD, g + FG * FD));
+}
+
+/* The step parameters of planar or radial: *ctx bit 0 chooses one shared row
+ * (else one row per FK rows of z), bit 1 the log|det| (else f(z)), bit 2
+ * radial (else planar). th = z [FG*FK, FD], then p0 [n, FD], p1 [n, FD or 1],
+ * p2 [n, 1]. */
+static tr_node *op_step(tr_tape *t, double *th, double *g, void *ctx)
+{
+    int mode = *(int *)ctx, one = mode & 1, logdet = mode & 2, radial = mode & 4;
+    int64_t n = one ? 1 : FG, c1 = radial ? 1 : FD, o = FG * FK * FD;
+    tr_node *z = trd_param(t, FG * FK, FD, th, g);
+    tr_node *p0 = trd_param(t, n, FD, th + o, g + o);
+    tr_node *p1 = trd_param(t, n, c1, th + o + n * FD, g + o + n * FD);
+    tr_node *p2 = trd_param(t, n, 1, th + o + n * FD + n * c1, g + o + n * FD + n * c1);
+    if (radial)
+        return logdet ? trd_radial_logdet(t, z, p0, p1, p2, FK) : trd_radial(t, z, p0, p1, p2, FK);
+    return logdet ? trd_planar_logdet(t, z, p0, p1, p2, FK) : trd_planar(t, z, p0, p1, p2, FK);
+}
+
+/* iaf (z, m, s [R, C]; *ctx 0) or iaf_logdet (s; *ctx 1). */
+static tr_node *op_iaf(tr_tape *t, double *th, double *g, void *ctx)
+{
+    tr_node *s = trd_param(t, R, C, th + 2 * R * C, g + 2 * R * C);
+    if (*(int *)ctx)
+        return trd_iaf_logdet(t, s);
+    return trd_iaf(t, trd_param(t, R, C, th, g), trd_param(t, R, C, th + R * C, g + R * C), s);
+}
+
+static void flow_ops(void)
+{
+    static double th[MAXP];
+    double e;
+    for (int one = 0; one < 2; one++) {
+        int n = FG * FK * FD + (one ? 1 : FG) * FD;
+        fill(th, n, 60 + one, 1.5); /* pre-activations out to |3|: softplus's curvature matters */
+        e = check(op_add, th, n, &one);
+        ok(e < 1e-6, "add + softplus, b %s: a and b gradients (%.1e)", one ? "one broadcast row" : "per group (kb = 2)", e);
+    }
+    fill(th, R * C + O * C, 62, 1.0);
+    e = check(op_matmul, th, R * C + O * C, NULL);
+    ok(e < 1e-6, "matmul: x and W gradients (%.1e)", e);
+    /* w.u of each row: strongly negative (u = -8 w + noise), near zero, positive:
+     * at w.u << 0 the correction m(w.u) - w.u is what keeps uhat.w >= -1. */
+    fill(th, 2 * FG * FD, 63, 1.0);
+    double *u = th, *w = th + FG * FD, wu0 = 0.0;
+    for (int j = 0; j < FD; j++) {
+        u[j] = -8.0 * w[j] + 0.1 * u[j];
+        u[2 * FD + j] = 2.0 * w[2 * FD + j];
+        wu0 += u[j] * w[j];
+    }
+    e = check(op_uhat, th, 2 * FG * FD, NULL);
+    ok(e < 1e-6 && wu0 < -1.0, "planar_uhat, w.u from %.1f to positive: u and w gradients (%.1e)", wu0, e);
+    static const char *const what[] = {"planar", "planar", "planar_logdet", "planar_logdet",
+                                       "radial", "radial", "radial_logdet", "radial_logdet"};
+    for (int mode = 0; mode < 8; mode++) {
+        int one = mode & 1, radial = mode & 4, np = one ? 1 : FG;
+        int n = FG * FK * FD + np * FD + np * (radial ? 1 : FD) + np;
+        /* planar: |uhat|, |w| < 0.45 so 1 + h' uhat.w stays > 0.19 (log|.| smooth);
+         * radial: z0 near z, and beta of both signs over the rows */
+        fill(th, n, 70 + mode, radial ? 1.0 : 0.45);
+        if (radial) {
+            double *ah = th + FG * FK * FD + np * FD, *bh = ah + np;
+            for (int i = 0; i < np; i++) {
+                ah[i] = 0.3;
+                bh[i] = i % 2 ? -1.2 : 1.5; /* beta = softplus(bh) - softplus(ah): + on even rows, - on odd */
+            }
+        }
+        e = check(op_step, th, n, &mode);
+        ok(e < 1e-6, "%s, parameters %s: z and every parameter (%.1e)", what[mode],
+           one ? "one row shared by all 6 rows" : "one row per 2 rows of z",
+           e);
+    }
+    for (int which = 0; which < 2; which++) {
+        int n = 3 * R * C;
+        fill(th, n, 80 + which, 3.0);
+        e = check(op_iaf, th, n, &which);
+        ok(e < 1e-6, "%s: %s (%.1e)", which ? "iaf_logdet" : "iaf", which ? "s gradient" : "z, m and s gradients", e);
+    }
+}
+
 /* ---- whole objectives ---- */
 
 typedef struct netcase {
@@ -260,17 +370,22 @@ static tr_node *net_obj(tr_tape *t, double *th, double *g, void *ctx)
     return trd_objective_record(t, &nc->md, nc->lins, th, g, nc->x, nc->B, nc->eps, &nc->obj).obj;
 }
 
-static void objective_case_shape(const char *arch_json, varia_shape shape, int kind, int64_t k, double beta,
-                                 const char *what);
+static void objective_case_full(const char *arch_json, varia_shape shape, int kind, int64_t k, double beta,
+                                const char *what, int masked);
 
-static void objective_case(const char *arch_json, int kind, int64_t k, double beta, const char *what)
+/* The gradient of arch_json's objective at seeded theta matches central
+ * differences. With masked (an IAF's MADE), theta starts as the trainer keeps
+ * it (masked entries 0, by tr_model_mask), and the gradient the trainer
+ * applies (tr_model_mask'd) is 0 exactly on the masked entries and unchanged
+ * elsewhere. */
+static void objective_case_m(const char *arch_json, int kind, int64_t k, double beta, const char *what, int masked)
 {
-    objective_case_shape(arch_json, (varia_shape){1, {6}}, kind, k, beta, what);
+    objective_case_full(arch_json, (varia_shape){1, {6}}, kind, k, beta, what, masked);
 }
 
-/* The objective over arch for data of `shape` (at most 16 values). */
-static void objective_case_shape(const char *arch_json, varia_shape shape, int kind, int64_t k, double beta,
-                                 const char *what)
+/* objective_case_m for data of `shape` (at most 16 values). */
+static void objective_case_full(const char *arch_json, varia_shape shape, int kind, int64_t k, double beta,
+                                const char *what, int masked)
 {
     static double th[MAXP], tmp[3 * 4 * 16];
     static netcase nc;
@@ -289,16 +404,94 @@ static void objective_case_shape(const char *arch_json, varia_shape shape, int k
     for (int i = 0; i < nc.B * k * nc.md.noise; i++)
         nc.eps[i] = (float)tmp[i];
     fill(th, (int)nc.md.P, 42, 0.6);
+    static float fv[MAXP];
+    if (masked && st == VARIA_OK) {
+        for (int64_t i = 0; i < nc.md.P; i++)
+            fv[i] = (float)th[i];
+        tr_model_mask(&nc.md, fv);
+        for (int64_t i = 0; i < nc.md.P; i++)
+            th[i] = fv[i];
+    }
     double e = st == VARIA_OK ? check(net_obj, th, (int)nc.md.P, &nc) : 1.0;
     ok(e < 1e-5, "%s: gradient of every parameter matches finite differences (%.1e)", what, e);
+    if (masked && st == VARIA_OK) {
+        /* which entries are masked: those a float 1 turns into 0 */
+        static float ones[MAXP];
+        for (int64_t i = 0; i < nc.md.P; i++) {
+            ones[i] = 1.0f;
+            fv[i] = (float)last_grad[i];
+        }
+        tr_model_mask(&nc.md, ones);
+        tr_model_mask(&nc.md, fv);
+        int64_t n_masked = 0, raw_nonzero = 0, bad = 0;
+        for (int64_t i = 0; i < nc.md.P; i++) {
+            if (ones[i] == 0.0f) {
+                n_masked++;
+                raw_nonzero += last_grad[i] != 0.0; /* the tape does not mask: the raw gradient flows */
+                bad += fv[i] != 0.0f;
+            } else {
+                bad += fv[i] != (float)last_grad[i];
+            }
+        }
+        ok(n_masked > 0 && raw_nonzero > 0 && bad == 0,
+           "%s: %lld masked entries (%lld with a raw gradient) get gradient 0 after tr_model_mask, the rest unchanged",
+           what, (long long)n_masked, (long long)raw_nonzero);
+    }
     tr_model_free(&nc.md);
     cJSON_Delete(arch);
     varia_ctx_free(ctx);
 }
 
+static void objective_case(const char *arch_json, int kind, int64_t k, double beta, const char *what)
+{
+    objective_case_m(arch_json, kind, k, beta, what, 0);
+}
+
+/* Flow posteriors: each type, amortized and global, IAF with context and
+ * masks, one and two stochastic layers, the Monte Carlo ELBO and IWAE. */
+static void flow_objectives(void)
+{
+    const char *planar_am = "{\"activation\":\"tanh\",\"likelihood\":{\"type\":\"bernoulli\"},"
+                            "\"flow\":{\"type\":\"planar\",\"steps\":3,\"params\":\"amortized\"},"
+                            "\"layers\":[{\"latent\":2,\"encoder\":[4],\"decoder\":[3]}]}";
+    const char *planar_gl2 = "{\"activation\":\"softplus\",\"likelihood\":{\"type\":\"bernoulli\"},"
+                             "\"flow\":{\"type\":\"planar\",\"steps\":2,\"params\":\"global\"},"
+                             "\"layers\":[{\"latent\":3,\"encoder\":[4],\"decoder\":[4]},"
+                             "{\"latent\":2,\"encoder\":[3],\"decoder\":[3]}]}";
+    const char *radial_gl = "{\"activation\":\"tanh\",\"likelihood\":{\"type\":\"bernoulli\"},"
+                            "\"flow\":{\"type\":\"radial\",\"steps\":3,\"params\":\"global\"},"
+                            "\"layers\":[{\"latent\":3,\"encoder\":[4],\"decoder\":[3]}]}";
+    const char *radial_am2 = "{\"activation\":\"elu\",\"likelihood\":{\"type\":\"bernoulli\"},"
+                             "\"flow\":{\"type\":\"radial\",\"steps\":2,\"params\":\"amortized\"},"
+                             "\"layers\":[{\"latent\":3,\"encoder\":[4],\"decoder\":[4]},"
+                             "{\"latent\":2,\"encoder\":[],\"decoder\":[3]}]}";
+    const char *iaf_ctx = "{\"activation\":\"tanh\",\"likelihood\":{\"type\":\"bernoulli\"},"
+                          "\"flow\":{\"type\":\"iaf\",\"steps\":2,\"hidden\":[5,4],\"context\":3,"
+                          "\"ordering\":[2,0,1],\"activation\":\"elu\"},"
+                          "\"layers\":[{\"latent\":3,\"encoder\":[4],\"decoder\":[3]}]}";
+    const char *iaf_2 = "{\"activation\":\"softplus\",\"likelihood\":{\"type\":\"bernoulli\"},"
+                        "\"flow\":{\"type\":\"iaf\",\"steps\":2,\"hidden\":[4],\"context\":2},"
+                        "\"layers\":[{\"latent\":3,\"encoder\":[4],\"decoder\":[4]},"
+                        "{\"latent\":3,\"encoder\":[3],\"decoder\":[3]}]}";
+    const char *iaf_noctx = "{\"activation\":\"tanh\",\"likelihood\":{\"type\":\"gaussian\",\"variance\":\"learned\"},"
+                            "\"flow\":{\"type\":\"iaf\",\"steps\":1,\"hidden\":[4]},"
+                            "\"layers\":[{\"latent\":2,\"encoder\":[],\"decoder\":[4]}]}";
+    objective_case(planar_am, TR_OBJ_ELBO_MC, 2, 1.0, "planar amortized K 3, ELBO (Monte Carlo KL), k = 2");
+    objective_case(planar_am, TR_OBJ_IWAE, 3, 1.0, "planar amortized K 3, IWAE k = 3");
+    objective_case(planar_gl2, TR_OBJ_IWAE, 2, 1.0, "planar global K 2 on two layers, IWAE k = 2");
+    objective_case(radial_gl, TR_OBJ_ELBO_MC, 2, 0.5, "radial global K 3, ELBO beta 0.5, k = 2");
+    objective_case(radial_gl, TR_OBJ_IWAE, 3, 1.0, "radial global K 3, IWAE k = 3");
+    objective_case(radial_am2, TR_OBJ_ELBO_MC, 2, 1.0, "radial amortized K 2 on two layers (no top hidden), ELBO");
+    objective_case_m(iaf_ctx, TR_OBJ_IWAE, 2, 1.0, "IAF K 2, MADE [5, 4], context 3, ordering [2, 0, 1], IWAE k = 2", 1);
+    objective_case_m(iaf_ctx, TR_OBJ_ELBO_MC, 2, 1.0, "IAF K 2 with context, ELBO (Monte Carlo KL)", 1);
+    objective_case_m(iaf_2, TR_OBJ_IWAE, 2, 1.0, "IAF K 2 with context on two layers, IWAE k = 2", 1);
+    objective_case_m(iaf_noctx, TR_OBJ_ELBO_MC, 3, 1.0, "IAF K 1 without context, Gaussian learned variance, ELBO", 1);
+}
+
 int main(void)
 {
     single_ops();
+    flow_ops();
     const char *one = "{\"activation\":\"tanh\",\"likelihood\":{\"type\":\"bernoulli\"},"
                       "\"layers\":[{\"latent\":2,\"encoder\":[4],\"decoder\":[3,4]}]}";
     const char *two = "{\"activation\":\"softplus\",\"likelihood\":{\"type\":\"bernoulli\"},"
@@ -328,9 +521,10 @@ int main(void)
                        "\"decoder_net\":[{\"type\":\"dense\",\"out\":8,\"activation\":\"tanh\"},"
                        "{\"type\":\"reshape\",\"shape\":[2,2,2]},{\"type\":\"conv_transpose\",\"out\":1,"
                        "\"kernel\":3,\"stride\":2,\"padding\":1,\"output_padding\":1}]}]}";
-    objective_case_shape(conv, (varia_shape){3, {1, 4, 4}}, TR_OBJ_IWAE, 2, 1.0,
-                         "conv encoder and transposed-conv decoder on 1x4x4, IWAE k = 2");
-    objective_case_shape(conv, (varia_shape){3, {1, 4, 4}}, TR_OBJ_ELBO_ANALYTIC, 1, 1.0,
-                         "conv encoder and transposed-conv decoder on 1x4x4, analytic ELBO");
+    objective_case_full(conv, (varia_shape){3, {1, 4, 4}}, TR_OBJ_IWAE, 2, 1.0,
+                        "conv encoder and transposed-conv decoder on 1x4x4, IWAE k = 2", 0);
+    objective_case_full(conv, (varia_shape){3, {1, 4, 4}}, TR_OBJ_ELBO_ANALYTIC, 1, 1.0,
+                        "conv encoder and transposed-conv decoder on 1x4x4, analytic ELBO", 0);
+    flow_objectives();
     return tap_done();
 }

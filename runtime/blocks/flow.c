@@ -191,6 +191,9 @@ varia_status varia_flow_parse(varia_ctx *ctx, varia_flow *f, const cJSON *flow, 
     for (int t = VARIA_FLOW_PLANAR; type && t <= VARIA_FLOW_IAF; t++)
         if (!strcmp(type, varia_flow_name(t)))
             f->type = t;
+    if (!f->type && type) /* name what was given: a misspelling is then plain to see */
+        return varia_fail(ctx, VARIA_ERR_MANIFEST, "flow: \"type\" \"%.64s\" is not \"planar\", \"radial\" or \"iaf\"",
+                          type);
     if (!f->type)
         return varia_fail(ctx, VARIA_ERR_MANIFEST, "flow: \"type\" must be \"planar\", \"radial\" or \"iaf\"");
     int64_t K;
