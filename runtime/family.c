@@ -190,6 +190,7 @@ int varia_decl_conv_add(varia_decl *d, const char *prefix, const varia_conv *g, 
     varia_decl_tensor *w = &d->t[l->weight], *b = &d->t[l->bias];
     l->kind = g->transposed ? VARIA_SLOT_CONV_T : VARIA_SLOT_CONV;
     l->channels = g->cout;
+    l->window = kk;
     /* the output, and the rows of the product: im2col and its result (conv),
      * the input's rows and their product (transposed) */
     l->row_floats = g->cout * g->oh * g->ow +

@@ -60,6 +60,7 @@ typedef struct varia_decl_linear {
     int kind;         /* VARIA_SLOT_* */
     int64_t channels; /* the output channels the bias and a batch norm run over */
     int64_t row_floats; /* conv kinds: floats a forward keeps per example (output, im2col rows); 0: out */
+    int64_t window;     /* conv kinds: kh * kw, which the fan-out counts (PyTorch's rule); 0: dense */
     int has_bn;       /* a batch norm (eval mode) follows: folded into weight and bias at load */
     int bn[4];        /* its tensors: weight, bias, running_mean, running_var */
     float bn_eps;

@@ -96,7 +96,10 @@ void tr_model_init(const tr_model *m, float *theta, uint64_t seed, int he, const
     memset(theta, 0, (size_t)m->P * sizeof(float));
     for (int i = 0; i < m->decl.n_lin; i++) {
         const varia_decl_linear *l = &m->decl.lin[i];
-        double limit = he ? sqrt(6.0 / (double)l->in) : sqrt(6.0 / (double)(l->in + l->out));
+        /* fan-in is the slot's in (a conv's cin kh kw, a transposed conv's cout kh kw); a conv's
+         * fan-out counts its window too, as PyTorch's does */
+        double fan_out = (double)l->out * (double)(l->window ? l->window : 1);
+        double limit = he ? sqrt(6.0 / (double)l->in) : sqrt(6.0 / ((double)l->in + fan_out));
         varia_rng rng;
         varia_rng_init(&rng, seed, STREAM_INIT, (uint64_t)i, 0);
         for (int64_t j = 0; j < l->in * l->out; j++)
