@@ -60,9 +60,14 @@ static int copy_weights(const char *name)
 static void arch_case(const char *what, const char *shape, const char *arch, const char *weights,
                       varia_status want, const char *needle)
 {
-    char path[512], *text = malloc(strlen(arch) + 512);
+    size_t cap = strlen(arch) + 512;
+    char path[512], *text = malloc(cap);
+    if (!text) {
+        tap_okf(0, "%s: out of memory", what);
+        return;
+    }
     snprintf(path, sizeof path, "%s/model.json", dir);
-    sprintf(text, "{\"format\": \"varia\", \"version\": \"1.0\", \"family\": \"vae\", \"data\": {\"shape\": %s}, "
+    snprintf(text, cap, "{\"format\": \"varia\", \"version\": \"1.0\", \"family\": \"vae\", \"data\": {\"shape\": %s}, "
                   "\"architecture\": %s, \"weights\": {\"format\": \"safetensors\", \"file\": \"%s.safetensors\"}}",
             shape, arch, weights);
     varia_ctx *ctx = varia_ctx_new();
