@@ -25,6 +25,13 @@ Layouts exported, detected without a spec and checked with the varia command:
   (both read back: names and shapes as the architecture's, varia_ref.load gives the
   same log-weights; the final check is skipped, saying why, while the varia binary
   cannot load flow models)
+  conv_bn_vae     a conv VAE in nn.Sequential blocks (docs/format.md 2.4): Conv2d +
+                  BatchNorm2d + ReLU, a bias-free Conv2d + BatchNorm2d + ELU, Flatten,
+                  fc_mu / fc_logvar heads; decoder Linear, ReLU, Unflatten,
+                  ConvTranspose2d (output padding) + BatchNorm2d + LeakyReLU(0.2),
+                  ConvTranspose2d; the spec's layer lists from export_net.py, batch
+                  norms in eval mode with non-trivial running statistics (folded by
+                  varia at load, checked against PyTorch's own modules)
 Refused, each with a message naming the tensor or output at fault:
   batchnorm       a BatchNorm1d the format cannot express (unused source tensor)
   wrong_latent    a spec whose latent does not fit the layers (shape)
@@ -35,6 +42,7 @@ Refused, each with a message naming the tensor or output at fault:
   flow_iaf_transposed  flow.0.m.weight transposed (shape, naming it)
   flow_missing_context enc1.context.weight not mapped (missing, naming it)
   flow_bad_ordering    an IAF ordering that is not a permutation
+  conv_dilated    a Conv2d with dilation 2 (export_net.py names the module)
 
 Usage (from the repository root, after building build/varia):
   /usr/bin/python3 tools/torch/test_export.py                  # run the tests
@@ -327,6 +335,56 @@ class MixedActVAE(SequentialVAE):
         self.decoder = nn.Sequential(nn.Linear(L, H), nn.Tanh(), nn.Linear(H, D))
 
 
+class ConvBNVAE(nn.Module):
+    """A conv VAE as people write it: nn.Sequential blocks with batch norms."""
+
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Sequential(
+            nn.Conv2d(1, 6, 3, stride=2, padding=1), nn.BatchNorm2d(6), nn.ReLU(),
+            nn.Conv2d(6, 8, (3, 2), stride=(2, 1), padding=(1, 0), bias=False), nn.BatchNorm2d(8),
+            nn.ELU(), nn.Flatten())
+        self.fc_mu = nn.Linear(8 * 2 * 3, L)
+        self.fc_logvar = nn.Linear(8 * 2 * 3, L)
+        self.decoder = nn.Sequential(
+            nn.Linear(L, 8 * 2 * 2), nn.ReLU(), nn.Unflatten(1, (8, 2, 2)),
+            nn.ConvTranspose2d(8, 6, 3, stride=2, padding=1, output_padding=1), nn.BatchNorm2d(6),
+            nn.LeakyReLU(0.2), nn.ConvTranspose2d(6, 1, 3, stride=2, padding=1, output_padding=1))
+
+    def encode(self, x):
+        h = self.encoder(x)
+        return self.fc_mu(h), self.fc_logvar(h)
+
+    def decode(self, z):
+        return self.decoder(z)
+
+
+def conv_bn_model_and_spec(seed=13):
+    """ConvBNVAE in eval mode with random running statistics, and its spec: the
+    layer lists and their tensors from export_net.sequential_layers."""
+    import export_net
+    model = seeded(ConvBNVAE, seed)
+    with torch.no_grad():
+        for mod in model.modules():
+            if isinstance(mod, nn.BatchNorm2d):
+                mod.weight.uniform_(0.5, 1.5)
+                mod.running_mean.uniform_(-0.5, 0.5)
+                mod.running_var.uniform_(0.3, 2.0)
+    model.eval()
+    enc, t_enc, i_enc, p_enc = export_net.sequential_layers(model.encoder, "encoder", "enc1.net", SHAPE)
+    dec, t_dec, i_dec, p_dec = export_net.sequential_layers(model.decoder, "decoder", "dec1.net", [L])
+    tensors = dict(t_enc, **t_dec)
+    for fmt, src in (("enc1.mean", "fc_mu"), ("enc1.scale", "fc_logvar")):
+        tensors[fmt + ".weight"], tensors[fmt + ".bias"] = src + ".weight", src + ".bias"
+    arch = dict({"activation": "tanh", "likelihood": {"type": "bernoulli"},
+                 "layers": [{"latent": L, "encoder_net": enc, "decoder_net": dec}]}, **p_enc, **p_dec)
+    spec = {"family": "vae", "data": {"shape": SHAPE}, "architecture": arch, "tensors": tensors,
+            "ignore": i_enc + i_dec,
+            "check": {"decode": "decode", "decode_output": "logits", "encode": "encode",
+                      "encode_output": "log_var", "input": "shaped"}}
+    return model, spec
+
+
 def seeded(cls, seed):
     """An instance of cls with deterministic weights and random-looking biases."""
     torch.manual_seed(seed)
@@ -521,6 +579,22 @@ def main():
         model, spec = iaf_model_and_spec()
         spec["architecture"]["flow"]["ordering"] = [0, 1, 1, 2]
         expect_refusal("flow_bad_ordering", model, tmp, "architecture.flow.ordering", spec=spec)
+        # Conv layer lists with batch norm (docs/format.md 2.4), through export_net.
+        model, spec = conv_bn_model_and_spec()
+        s = expect_export("conv_bn_vae", model, tmp, fixtures, spec=spec)
+        report(s is not None and s["tensors"]["enc1.net.3.bias"] == {"zeros": [8]}
+               and "encoder.1.num_batches_tracked" in s["ignore"]
+               and s["architecture"].get("leaky_relu_slope") == 0.2,
+               "conv_bn_vae: a bias-free conv gets zero biases, num_batches_tracked ignored, "
+               "LeakyReLU's slope in the architecture")
+        import export_net
+        dilated = nn.Sequential(nn.Conv2d(1, 2, 3, dilation=2))
+        try:
+            export_net.sequential_layers(dilated, "encoder", "enc1.net", SHAPE)
+            report(False, "conv_dilated is refused", "it was read")
+        except ExportError as e:
+            report("encoder.0 (Conv2d)" in str(e), "conv_dilated is refused naming encoder.0 (Conv2d)",
+                   str(e))
         command_line(tmp)
     failed = RESULTS.count(False)
     print("# passed %d failed %d" % (len(RESULTS) - failed, failed))
