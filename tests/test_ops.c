@@ -429,6 +429,11 @@ static const char *const CONV_ARCHS[][2] = {
      " {\"type\": \"reshape\", \"shape\": [2, 2, 2]},"
      " {\"type\": \"conv_transpose\", \"out\": 1, \"kernel\": 3, \"stride\": 2}]},"
      " {\"latent\": 2, \"encoder\": [3], \"decoder\": [3]}]}"},
+    {"a planar amortized flow reading a conv encoder's output (1x5x5)",
+     "{\"likelihood\": {\"type\": \"bernoulli\"}, \"flow\": {\"type\": \"planar\", \"steps\": 2,"
+     " \"params\": \"amortized\"}, \"layers\": [{\"latent\": 3,"
+     " \"encoder_net\": [{\"type\": \"conv\", \"out\": 2, \"kernel\": 3, \"stride\": 2, \"activation\": \"tanh\"}],"
+     " \"decoder\": [6]}]}"},
 };
 
 static void conv_passes(void)
