@@ -3,9 +3,8 @@
 #include "cli_mpi.h"
 #include "commands.h"
 
-#include <stdlib.h>
-
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *usage =
