@@ -147,8 +147,8 @@ static int eval_blocks(varia_ctx *ctx, const varia_model *m, const varia_info *i
     for (int l = 0; l < in->n_stochastic; l++)
         U += in->layer_sizes[l];
     cli_mpi_block(d->n, cli_mpi_rank(), cli_mpi_size(), &first, &count);
-    varia_eval_row *my_rows = cli_mpi_rank() == 0 ? rows : malloc((size_t)(count ? count : 1) * sizeof *my_rows);
-    float *my_means = cli_mpi_rank() == 0 ? means : malloc((size_t)(count ? count * U : 1) * sizeof *my_means);
+    varia_eval_row *my_rows = cli_mpi_rank() == 0 ? rows : malloc((size_t)(count + 1) * sizeof *my_rows);
+    float *my_means = cli_mpi_rank() == 0 ? means : malloc((size_t)(count * U + 1) * sizeof *my_means);
     int rc = my_rows && my_means ? 0 : cli_error(VARIA_ERR_NOMEM, "out of memory for %lld rows", (long long)count);
     if (!rc && count > 0)
         rc = cli_report(ctx, varia_eval_part(ctx, m, d->x + first * d->example_size, first, count, eo, NULL, my_rows,
