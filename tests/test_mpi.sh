@@ -7,7 +7,10 @@
 # ranks and resumed under 3 ends with the same bytes; a rank count that does
 # not divide the shards, and a command that does not split its work, are
 # refused; a rank killed mid-run ends the job with a non-zero exit, in
-# seconds. Runs as root too (--allow-run-as-root), on any core count
+# seconds. As root, where network namespaces can be made, two "hosts" (two
+# namespaces joined by a veth pair, loopback-range addresses 127.1.0.1 and
+# 127.1.0.2, MPI over TCP between them) give the same bytes too, and taking
+# one's link down ends the job. Runs as root too (--allow-run-as-root), on any core count
 # (--oversubscribe). Usage: test_mpi.sh VARIA_BINARY SOURCE_ROOT. TAP-style
 # output, a closing "# passed P failed F", exit status nonzero on any failure.
 set -u
@@ -16,7 +19,8 @@ VARIA=$(realpath "${1:?usage: test_mpi.sh VARIA_BINARY SOURCE_ROOT}")
 ROOT=$(realpath "${2:?usage: test_mpi.sh VARIA_BINARY SOURCE_ROOT}")
 DATA=$ROOT/models/vae-mnist-dyn/heldout-images-idx3-ubyte.gz  # 500 MNIST test images, in the repository
 T=$(mktemp -d "${TMPDIR:-/tmp}/varia-mpi-XXXXXX") || { echo "not ok 1 - mktemp -d"; exit 1; }
-trap 'rm -rf "$T"' EXIT
+NSA=varia-a$$ NSB=varia-b$$  # this run's two "hosts", if it makes them
+trap 'ip netns del $NSA 2>/dev/null; ip netns del $NSB 2>/dev/null; rm -rf "$T"' EXIT
 cd "$T" || exit 1
 
 n=0
@@ -157,6 +161,67 @@ kill_case "eval" eval "$ROOT/models/vae-mnist-dyn/model.json" --data "$DATA" --l
 config long.json long "$IWAE" "$CLIP"
 sed -i 's/"epochs": 3/"epochs": 100000/' long.json
 kill_case "train" train long.json --quiet --threads 1
+
+# ---- two "hosts": network namespaces joined by a veth pair, MPI over TCP ----
+# make_hosts: namespaces NSA (127.1.0.1) and NSB (127.1.0.2) on a veth pair;
+# route_localnet lets the loopback-range addresses leave lo. mpirun starts
+# each host's daemon through agent.sh (its rsh agent) in that namespace.
+make_hosts() {
+    [ "$(id -u)" = 0 ] && command -v ip > /dev/null || return 1
+    ip netns add $NSA && ip netns add $NSB && ip link add va$$ type veth peer name vb$$ || return 1
+    ip link set va$$ netns $NSA && ip link set vb$$ netns $NSB || return 1
+    local ns dev addr
+    for ns in "$NSA va$$ 127.1.0.1" "$NSB vb$$ 127.1.0.2"; do
+        set -- $ns
+        ip netns exec "$1" sysctl -qw net.ipv4.conf.all.route_localnet=1 net.ipv4.conf."$2".route_localnet=1 &&
+            ip -n "$1" addr add "$3"/24 dev "$2" && ip -n "$1" link set "$2" up && ip -n "$1" link set lo up || return 1
+    done
+    cat > agent.sh <<AGENT
+#!/bin/sh
+host=\$1; shift
+case "\$host" in 127.1.0.1) ns=$NSA;; 127.1.0.2) ns=$NSB;; *) exit 1;; esac
+exec ip netns exec "\$ns" sh -c "\$*"
+AGENT
+    chmod +x agent.sh
+}
+# hosts ARGS...: varia as one rank on each host, over TCP only. The
+# keepalives make mpirun notice a host it cannot reach in seconds (Open MPI's
+# defaults take 300 s + 9 x 20 s; without them one run here waited past 120 s).
+hosts() {
+    ip netns exec $NSA timeout 120 mpirun --allow-run-as-root --host 127.1.0.1,127.1.0.2 -n 2 \
+        --mca plm_rsh_agent "$T/agent.sh" --mca btl tcp,self --mca btl_tcp_if_include 127.1.0.0/24 \
+        --mca oob_tcp_if_include 127.1.0.0/24 --mca oob_tcp_keepalive_time 5 --mca oob_tcp_keepalive_intvl 2 \
+        --mca oob_tcp_keepalive_probes 3 "$VARIA" "$@"
+}
+if make_hosts 2> err; then
+    "$VARIA" eval "$DYN" --data "$DATA" --json --per-example plain.csv --limit 7 --k 300 --seed 3 > plain.json
+    if hosts eval "$DYN" --data "$DATA" --json --per-example hosts.csv --limit 7 --k 300 --seed 3 > hosts.json 2> err; then
+        check "two hosts over TCP: eval's --json is the plain run's" same_json plain.json hosts.json
+        check "two hosts over TCP: eval's --per-example CSV is the plain run's" cmp -s plain.csv hosts.csv
+    else
+        notok "two hosts over TCP: eval exits 0" "$(cat err)"
+    fi
+    config h2.json h2 "$IWAE" "$CLIP"
+    if hosts train h2.json --quiet --threads 1 > /dev/null 2> err; then
+        check "two hosts over TCP: training writes the plain run's bytes" same_files plain h2
+    else
+        notok "two hosts over TCP: train exits 0" "$(cat err)"
+    fi
+    sed 's/"output": "long"/"output": "long-hosts"/' long.json > long-hosts.json
+    start=$SECONDS
+    hosts train long-hosts.json --quiet --threads 1 > /dev/null 2> err &
+    job=$!
+    sleep 3
+    ip -n $NSB link set vb$$ down
+    wait $job
+    rc=$?
+    check "a host whose link goes down ends the job with a non-zero exit ($rc, not 124: timeout) in $((SECONDS - start)) s" \
+        test "$rc" -ne 0 -a "$rc" -ne 124
+    check "... after training had begun (it wrote a checkpoint)" test -f long-hosts/checkpoint/model.json
+else
+    echo "ok $((n + 1)) - two hosts in network namespaces # SKIP cannot make them here: $(head -c 200 err | tr '\n' ' ')"
+    n=$((n + 1))
+fi
 
 echo "# passed $((n - fail)) failed $fail"
 [ "$fail" -eq 0 ]
