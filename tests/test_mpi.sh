@@ -3,16 +3,17 @@
 # as one plain process: eval under mpirun -n 1, 2 and 3 prints the same JSON
 # (but for "seconds") and writes the same per-example CSV, byte for byte;
 # training under -n 1, 2 and 3 writes the same safetensors (weights, optimizer
-# state, output model), also with free bits, and a run interrupted under 2
-# ranks and resumed under 3 ends with the same bytes; a rank count that does
-# not divide the shards, and a command that does not split its work, are
-# refused; a rank killed mid-run ends the job with a non-zero exit, in
-# seconds. As root, where network namespaces can be made, two "hosts" (two
-# namespaces joined by a veth pair, loopback-range addresses 127.1.0.1 and
-# 127.1.0.2, MPI over TCP between them) give the same bytes too, and taking
-# one's link down ends the job. Runs as root too (--allow-run-as-root), on any core count
-# (--oversubscribe). Usage: test_mpi.sh VARIA_BINARY SOURCE_ROOT. TAP-style
-# output, a closing "# passed P failed F", exit status nonzero on any failure.
+# state, output model), also with free bits over uneven shards and with a
+# flow, and a run interrupted under 2 ranks and resumed under 3 ends with the
+# same bytes; a rank count that does not divide the shards, and a command that
+# does not split its work, are refused; a rank killed mid-run ends the job
+# with a non-zero exit, in seconds. As root, where network namespaces can be
+# made, two "hosts" (two namespaces joined by a veth pair, loopback-range
+# addresses 127.1.0.1 and 127.1.0.2, MPI over TCP between them) give the same
+# bytes too, and taking one's link down ends the job. Runs as root
+# (--allow-run-as-root) and on any core count (--oversubscribe).
+# Usage: test_mpi.sh VARIA_BINARY SOURCE_ROOT. TAP-style output, a closing
+# "# passed P failed F", exit status nonzero on any failure.
 set -u
 
 VARIA=$(realpath "${1:?usage: test_mpi.sh VARIA_BINARY SOURCE_ROOT}")
