@@ -313,6 +313,26 @@ VARIA_API varia_status varia_eval_ex(varia_ctx *ctx, const varia_model *m, const
                                      const varia_eval_opts *eval_opts, const varia_opts *opts,
                                      varia_eval_row *rows, varia_eval_summary *summary);
 
+/* Score part of a larger set, for callers that split one evaluation across
+ * processes (varia's MPI build) or machines. ctx, m, opts: as varia_eval_ex.
+ * x[n * data_size]: examples first .. first + n - 1 of the set; their
+ * randomness is keyed by these indices, so rows[n] (required) are
+ * bit-identical to those examples' rows from a varia_eval of the whole set.
+ * means[n * U] (may be NULL), U = the sum of info.layer_sizes: each example's
+ * posterior means, every stochastic layer bottom first, for the active units.
+ * VARIA_ERR_ARG for first < 0 or first + n > 2^31. */
+VARIA_API varia_status varia_eval_part(varia_ctx *ctx, const varia_model *m, const float *x, int64_t first,
+                                       int64_t n, const varia_eval_opts *eval_opts, const varia_opts *opts,
+                                       varia_eval_row *rows, float *means);
+
+/* The summary of n examples' rows[n] and means[n * U] (as varia_eval_part
+ * writes them, gathered in example order) scored with k samples each: the
+ * same code, summing in the same order, as varia_eval's own summary, so the
+ * same rows give the same bits. */
+VARIA_API varia_status varia_eval_summarise(varia_ctx *ctx, const varia_model *m, const varia_eval_row *rows,
+                                            int64_t n, int64_t k, const float *means,
+                                            varia_eval_summary *summary);
+
 /* Active units (Burda et al.): dimension u of layer l is active when the variance
  * over the n examples of its posterior mean exceeds 0.01. x is used as given. */
 VARIA_API varia_status varia_active_units(varia_ctx *ctx, const varia_model *m,

@@ -54,6 +54,34 @@ typedef void (*varia_train_progress_fn)(const varia_train_progress *p, void *use
 VARIA_API varia_status varia_train_open(varia_ctx *ctx, const char *config_path, const varia_train_opts *opts,
                                         varia_trainer **out);
 
+/* Exchanges between the processes of one data-parallel training job,
+ * supplied by the caller (the varia command passes MPI's), so the training
+ * module itself links no communication library. Every call is collective:
+ * each rank makes the same calls in the same order. Each returns 0 on
+ * success; a non-zero return stops the run with VARIA_ERR_IO on every rank
+ * (a callback that cannot go on may also end the process itself). */
+typedef struct varia_train_comm {
+    int rank;  /* this process, 0 .. size - 1 */
+    int size;  /* processes in the job; it must divide the configuration's "shards" */
+    /* buf holds size parts, part r being bytes [off[r], off[r + 1]); on
+     * entry this rank's part is set, on return every rank's is. */
+    int (*allgather)(void *user, void *buf, const int64_t *off);
+    /* bytes of buf from rank 0 to every rank. */
+    int (*broadcast)(void *user, void *buf, int64_t bytes);
+    void *user; /* passed to both */
+} varia_train_comm;
+
+/* varia_train_open for one rank of a data-parallel job (comm may be NULL:
+ * one process, exactly varia_train_open). Rank r computes shards
+ * [r S / size, (r + 1) S / size) of every minibatch; the shards' gradients
+ * are gathered and summed in shard order on every rank, so the weights are
+ * bit-identical to one process's for any size dividing S. Every rank reads
+ * the configuration, the data and the checkpoint; only rank 0 writes
+ * (validation, checkpoints, the output) and validates, and broadcasts what
+ * it found. *comm is copied. */
+VARIA_API varia_status varia_train_open_comm(varia_ctx *ctx, const char *config_path, const varia_train_opts *opts,
+                                             const varia_train_comm *comm, varia_trainer **out);
+
 /* Train to the end of the schedule (or early stop, or stop_after). Writes
  * checkpoints and, at the end, the output model. progress may be NULL. */
 VARIA_API varia_status varia_train_run(varia_ctx *ctx, varia_trainer *t, varia_train_progress_fn progress, void *user);

@@ -33,11 +33,12 @@ typedef struct job {
     const varia_model *m;
     const float *x;
     const varia_eval_opts *opts;
+    int64_t first;           /* the set's index of x's first example: what keys its randomness */
     int64_t chunks;          /* chunks per example */
     int64_t e0, ne, c0, nc;  /* this pass: examples [e0, e0+ne), chunks [c0, c0+nc) */
     varia_iw_acc *accs;      /* [ne * nc] */
     double *kl;              /* [ne] analytic KL (NaN if none), from chunk 0 */
-    float *means;            /* [n * noise_size] posterior means, for active units */
+    float *means;            /* [n * noise_size] posterior means, for active units (NULL: not wanted) */
     atomic_llong next;
     atomic_int oom;
 } job;
@@ -45,7 +46,7 @@ typedef struct job {
 static void binarize(const job *j, int64_t i, const float *x, float *xb, int64_t D)
 {
     varia_rng rng;
-    varia_rng_init(&rng, j->opts->seed, VARIA_STREAM_BINARIZE, (uint64_t)i, 0);
+    varia_rng_init(&rng, j->opts->seed, VARIA_STREAM_BINARIZE, (uint64_t)(j->first + i), 0);
     for (int64_t d = 0; d < D; d++) {
         switch (j->opts->binarize) {
         case VARIA_BIN_NONE: xb[d] = x[d]; break;
@@ -63,10 +64,10 @@ static void run_item(job *j, int64_t item, float *ws, float *eps, float *xb, dou
     int64_t k = j->opts->k, E = varia_model_noise(m);
     int64_t cnt = k - c * IW_CHUNK < IW_CHUNK ? k - c * IW_CHUNK : IW_CHUNK;
     binarize(j, e, j->x + e * D, xb, D); /* the same realisation for every chunk */
-    if (c == 0)
+    if (c == 0 && j->means)
         varia_run_layer_means(m, ws, xb, 1, j->means + e * E);
     varia_rng rng;
-    varia_rng_init(&rng, j->opts->seed, VARIA_STREAM_IW, (uint64_t)e, (uint64_t)c);
+    varia_rng_init(&rng, j->opts->seed, VARIA_STREAM_IW, (uint64_t)(j->first + e), (uint64_t)c);
     varia_rng_normals(&rng, eps, cnt * E);
     double kl, log_det;
     varia_run_log_weights(m, ws, xb, cnt, eps, log_w, log_px, &kl, &log_det);
@@ -121,7 +122,7 @@ static varia_status eval_group(job *j, struct varia_pool *pool, varia_iw_acc *ru
         if (!varia_iw_finish(&run[e], j->kl[e], &rows[j->e0 + e]))
             return varia_fail(j->ctx, VARIA_ERR_NONFINITE,
                               "eval: example %lld gives a non-finite log-weight (extreme weights or input)",
-                              (long long)(j->e0 + e));
+                              (long long)(j->first + j->e0 + e));
     return VARIA_OK;
 }
 
@@ -161,9 +162,12 @@ static int count_active(const float *means, int64_t n, int64_t stride, int64_t o
     return active;
 }
 
-static void active_units(const varia_model *m, const float *means, int64_t n, int *total, int *per_layer)
+/* Active units of every layer from means[n * stride], each example's layers
+ * bottom first from column 0. */
+static void active_units(const varia_model *m, const float *means, int64_t n, int64_t stride, int *total,
+                         int *per_layer)
 {
-    int64_t stride = varia_model_noise(m), off = 0;
+    int64_t off = 0;
     *total = 0;
     for (int l = 0; l < VARIA_MAX_LAYERS; l++)
         per_layer[l] = 0;
@@ -174,6 +178,19 @@ static void active_units(const varia_model *m, const float *means, int64_t n, in
     }
 }
 
+/* The floats of posterior means per example in the public layout: every
+ * stochastic layer's, bottom first, nothing else. */
+static int64_t means_width(const varia_model *m)
+{
+    int64_t u = 0;
+    for (int l = 0; l < m->info.n_stochastic; l++)
+        u += m->info.layer_sizes[l];
+    return u;
+}
+
+/* The summary of rows[count] and means[count * means_width(m)], summed in
+ * example order: the one definition used by varia_eval and by a caller who
+ * gathered the rows of varia_eval_part calls. */
 static void summarise(const varia_model *m, const varia_eval_row *rows, int64_t count, int64_t k,
                       const float *means, varia_eval_summary *s)
 {
@@ -204,7 +221,7 @@ static void summarise(const varia_model *m, const varia_eval_row *rows, int64_t 
     for (int64_t i = 0; i < count; i++)
         dims += (double)m->info.data_size;
     s->bits_per_dim = mean / (dims / n * log(2.0));
-    active_units(m, means, count, &s->active_units, s->active_units_layer);
+    active_units(m, means, count, means_width(m), &s->active_units, s->active_units_layer);
 }
 
 static varia_status check_eval_args(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
@@ -231,6 +248,51 @@ static varia_status check_eval_args(varia_ctx *ctx, const varia_model *m, const 
     return varia_check_unit_range(ctx, m, x, n, o->binarize == VARIA_BIN_DYNAMIC, "eval");
 }
 
+/* Copy n examples' posterior means from the passes' layout (stride noise) to
+ * the public one (stride means_width); the same when the two agree. */
+static void compact_means(const varia_model *m, const float *src, int64_t n, float *dst)
+{
+    int64_t E = varia_model_noise(m), U = means_width(m);
+    for (int64_t i = 0; i < n; i++)
+        memmove(dst + i * U, src + i * E, (size_t)U * sizeof(float));
+}
+
+varia_status varia_eval_part(varia_ctx *ctx, const varia_model *m, const float *x, int64_t first, int64_t n,
+                             const varia_eval_opts *opts, const varia_opts *call_opts, varia_eval_row *rows,
+                             float *means)
+{
+    varia_status st = check_eval_args(ctx, m, x, n, opts, call_opts);
+    if (st != VARIA_OK)
+        return st;
+    if (!rows || first < 0 || first > VARIA_MAX_ROWS - n)
+        return varia_fail(ctx, VARIA_ERR_ARG, "eval_part: needs rows and a first index in [0, 2^31 - n], got %lld",
+                          (long long)first);
+    job j = {.ctx = ctx, .m = m, .x = x, .opts = opts, .first = first};
+    atomic_init(&j.next, 0);
+    atomic_init(&j.oom, 0);
+    if (means && !(j.means = malloc((size_t)(n * varia_model_noise(m)) * sizeof(float))))
+        return varia_fail(ctx, VARIA_ERR_NOMEM, "eval: cannot allocate results for %lld examples", (long long)n);
+    st = run_eval(&j, n, rows);
+    if (st == VARIA_OK && means)
+        compact_means(m, j.means, n, means);
+    free(j.means);
+    return st;
+}
+
+varia_status varia_eval_summarise(varia_ctx *ctx, const varia_model *m, const varia_eval_row *rows, int64_t n,
+                                  int64_t k, const float *means, varia_eval_summary *summary)
+{
+    varia_status st = varia_check_model(ctx, m, rows, n, "eval_summarise");
+    if (st != VARIA_OK)
+        return st;
+    if (!means || !summary || n < 1 || k < 1)
+        return varia_fail(ctx, VARIA_ERR_ARG, "eval_summarise: needs rows, means, a summary, n >= 1 and k >= 1");
+    summarise(m, rows, n, k, means, summary);
+    return VARIA_OK;
+}
+
+/* varia_eval is varia_eval_part over the whole set from index 0, then
+ * varia_eval_summarise: the path a distributed caller reproduces. */
 varia_status varia_eval_ex(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
                            const varia_eval_opts *opts, const varia_opts *call_opts, varia_eval_row *rows,
                            varia_eval_summary *summary)
@@ -238,20 +300,17 @@ varia_status varia_eval_ex(varia_ctx *ctx, const varia_model *m, const float *x,
     varia_status st = check_eval_args(ctx, m, x, n, opts, call_opts);
     if (st != VARIA_OK)
         return st;
-    job j = {.ctx = ctx, .m = m, .x = x, .opts = opts};
-    atomic_init(&j.next, 0);
-    atomic_init(&j.oom, 0);
     varia_eval_row *r = rows ? rows : malloc((size_t)n * sizeof *r);
-    j.means = malloc((size_t)(n * varia_model_noise(m)) * sizeof(float));
-    if (!r || !j.means)
+    float *means = summary ? malloc((size_t)(n * varia_model_noise(m)) * sizeof(float)) : NULL;
+    if (!r || (summary && !means))
         st = varia_fail(ctx, VARIA_ERR_NOMEM, "eval: cannot allocate results for %lld examples", (long long)n);
     if (st == VARIA_OK)
-        st = run_eval(&j, n, r);
+        st = varia_eval_part(ctx, m, x, 0, n, opts, call_opts, r, means);
     if (st == VARIA_OK && summary)
-        summarise(m, r, n, opts->k, j.means, summary);
+        summarise(m, r, n, opts->k, means, summary);
     if (!rows)
         free(r);
-    free(j.means);
+    free(means);
     return st;
 }
 
@@ -278,7 +337,7 @@ varia_status varia_active_units(varia_ctx *ctx, const varia_model *m, const floa
         int64_t b = n - r < VARIA_BATCH ? n - r : VARIA_BATCH;
         varia_run_layer_means(m, ws, x + r * D, b, means + r * E);
     }
-    active_units(m, means, n, total, per_layer);
+    active_units(m, means, n, E, total, per_layer);
     free(means);
     return VARIA_OK;
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build varia and run its test suite: optimized, under ASan+UBSan, the threaded
+# Build varia and run its test suite: optimized, the MPI build when Open MPI
+# is installed, under ASan+UBSan, the threaded
 # tests under ThreadSanitizer, under valgrind memcheck (zero errors and zero
 # leaks required), then each libFuzzer harness (a fixed campaign of about a
 # minute each; VARIA_FUZZ_SECONDS=N for N seconds from a random seed instead).
@@ -44,6 +45,17 @@ setup() { # setup DIR [meson options...]
 
 setup build
 run "optimized build" build
+# The optional MPI build (meson -Dmpi=enabled) when Open MPI is installed
+# (libopenmpi-dev, openmpi-bin; .ci/run installs them): only the varia
+# command differs from the optimized build, so only it is built, and only
+# tests/test_mpi.sh runs there.
+if command -v mpirun >/dev/null && pkg-config --exists ompi-c; then
+  { [ -d build-mpi ] || meson setup build-mpi -Dmpi=enabled >/dev/null; } && ninja -C build-mpi varia >/dev/null || \
+    { ninja -C build-mpi varia; exit 1; }
+  run "MPI: mpirun -n 1/2/3 against one process" build-mpi --no-rebuild mpi
+else
+  echo "== MPI: not installed (apt-get install libopenmpi-dev openmpi-bin), skipped"
+fi
 if [ "${1:-}" != "--quick" ]; then
   setup build-asan -Dbuildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:max_allocation_size_mb=1024 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \

@@ -36,7 +36,11 @@ static varia_status alloc_state(varia_ctx *ctx, varia_trainer *t)
     t->packs_t = calloc((size_t)n_lin + 1, sizeof *t->packs_t);
     t->n_shards = (int)c->shards;
     t->sh = calloc((size_t)t->n_shards, sizeof *t->sh);
-    ok = ok && t->theta && t->grad && t->kl_seed && t->packs && t->packs_t && t->sh;
+    t->grads = calloc((size_t)(t->n_shards * md->P), sizeof(float));
+    t->stats = calloc((size_t)t->n_shards * TR_STATS, sizeof(double));
+    t->kl_rows = c->free_bits > 0.0 ? calloc((size_t)(c->batch * md->info.layer_sizes[0]), sizeof(tr_real)) : NULL;
+    ok = ok && t->theta && t->grad && t->kl_seed && t->packs && t->packs_t && t->sh && t->grads && t->stats &&
+         (t->kl_rows || c->free_bits <= 0.0);
     for (int i = 0; ok && i < n_lin; i++) {
         const varia_decl_linear *l = &md->decl.lin[i];
         t->packs[i] = aligned_alloc(64, (size_t)varia_packed_floats(l->in, l->out) * sizeof(float));
@@ -48,11 +52,11 @@ static varia_status alloc_state(varia_ctx *ctx, varia_trainer *t)
         sh->r0 = c->batch * s / t->n_shards;
         sh->r1 = c->batch * (s + 1) / t->n_shards;
         sh->tape = tr_tape_new();
-        sh->grad = calloc((size_t)md->P, sizeof(float));
+        sh->grad = t->grads + s * md->P;
         sh->x = calloc((size_t)((sh->r1 - sh->r0) * md->D), sizeof(float));
         sh->eps = calloc((size_t)((sh->r1 - sh->r0) * c->k * md->noise), sizeof(float));
         sh->lins = calloc((size_t)n_lin + 1, sizeof *sh->lins);
-        ok = sh->tape && sh->grad && sh->x && sh->eps && sh->lins;
+        ok = sh->tape && sh->x && sh->eps && sh->lins;
     }
     return ok ? VARIA_OK : varia_fail(ctx, VARIA_ERR_NOMEM, "train: out of memory for %lld parameters",
                                       (long long)md->P);
@@ -90,6 +94,9 @@ static varia_status setup(varia_ctx *ctx, varia_trainer *t)
         for (int64_t i = 0; i < t->data.set.n * t->data.D && st == VARIA_OK; i++)
             if (!(t->data.set.x[i] >= 0.0f && t->data.set.x[i] <= 1.0f))
                 st = varia_fail(ctx, VARIA_ERR_ARG, "train: a Bernoulli likelihood needs data in [0, 1]");
+    if (st == VARIA_OK && t->c.shards % t->comm.size != 0)
+        st = varia_fail(ctx, VARIA_ERR_ARG, "train: %d ranks cannot share the configuration's %lld shards "
+                        "evenly: run as many ranks as divide \"shards\"", t->comm.size, (long long)t->c.shards);
     if (st == VARIA_OK)
         st = check_sizes(ctx, t);
     if (st == VARIA_OK)
@@ -102,8 +109,10 @@ static varia_status setup(varia_ctx *ctx, varia_trainer *t)
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n > 0 ? (int)n : 1;
     }
-    if (threads > t->n_shards)
-        threads = t->n_shards;
+    t->s0 = (int)(t->n_shards * (int64_t)t->comm.rank / t->comm.size);
+    t->s1 = (int)(t->n_shards * (int64_t)(t->comm.rank + 1) / t->comm.size);
+    if (threads > t->s1 - t->s0)
+        threads = t->s1 - t->s0;
     t->pool = threads > 1 ? varia_pool_new(threads) : NULL;
     t->best_val = -INFINITY;
     return varia_ctx_set_threads(ctx, threads);
@@ -124,17 +133,28 @@ static varia_status refuse_overwrite(varia_ctx *ctx, const varia_trainer *t)
 varia_status varia_train_open(varia_ctx *ctx, const char *config_path, const varia_train_opts *opts,
                               varia_trainer **out)
 {
+    return varia_train_open_comm(ctx, config_path, opts, NULL, out);
+}
+
+varia_status varia_train_open_comm(varia_ctx *ctx, const char *config_path, const varia_train_opts *opts,
+                                   const varia_train_comm *comm, varia_trainer **out)
+{
     if (!ctx || !config_path || !out)
         return varia_fail(ctx, VARIA_ERR_ARG, "varia_train_open: NULL argument");
     *out = NULL;
+    if (comm && (comm->size < 1 || comm->rank < 0 || comm->rank >= comm->size || !comm->allgather ||
+                 !comm->broadcast))
+        return varia_fail(ctx, VARIA_ERR_ARG, "varia_train_open_comm: rank %d of %d, or a callback missing",
+                          comm->rank, comm->size);
     varia_trainer *t = calloc(1, sizeof *t);
     if (!t)
         return varia_fail(ctx, VARIA_ERR_NOMEM, "train: out of memory");
     if (opts)
         t->opts = *opts;
+    t->comm = comm ? *comm : (varia_train_comm){.rank = 0, .size = 1};
     snprintf(t->config_path, sizeof t->config_path, "%s", config_path);
     varia_status st = tr_config_load(ctx, config_path, &t->c);
-    if (st == VARIA_OK)
+    if (st == VARIA_OK && t->comm.rank == 0) /* only rank 0 writes */
         st = tr_prepare_output(ctx, t->c.output);
     if (st == VARIA_OK)
         st = setup(ctx, t);
@@ -158,7 +178,6 @@ void varia_train_close(varia_trainer *t)
     varia_pool_free(t->pool);
     for (int s = 0; t->sh && s < t->n_shards; s++) {
         tr_tape_free(t->sh[s].tape);
-        free(t->sh[s].grad);
         free(t->sh[s].x);
         free(t->sh[s].eps);
         free(t->sh[s].lins);
@@ -171,6 +190,9 @@ void varia_train_close(varia_trainer *t)
     free(t->packs_t);
     tr_model_free(&t->mdl);
     free(t->sh);
+    free(t->grads);
+    free(t->stats);
+    free(t->kl_rows);
     free(t->theta);
     free(t->grad);
     free(t->kl_seed);
@@ -226,31 +248,51 @@ static varia_status save_output(varia_ctx *ctx, varia_trainer *t, double wall)
     return st;
 }
 
-/* Validation after epoch t->epoch; keeps the best weights as the output. */
+/* Rank 0's status st (and *bound, if given) to every rank, so that all take
+ * the same decisions; a rank other than 0 fails when rank 0 did. Collective:
+ * every rank calls it at the same points. Alone, returns st. */
+static varia_status share_root(varia_ctx *ctx, varia_trainer *t, varia_status st, double *bound)
+{
+    if (t->comm.size == 1)
+        return st;
+    double msg[2] = {(double)st, bound ? *bound : 0.0};
+    if (t->comm.broadcast(t->comm.user, msg, (int64_t)sizeof msg))
+        return varia_fail(ctx, VARIA_ERR_IO, "train: the broadcast from rank 0 failed");
+    if (bound)
+        *bound = msg[1];
+    if (t->comm.rank != 0 && msg[0] != 0.0)
+        return varia_fail(ctx, (varia_status)(int)msg[0], "train: rank 0 failed to validate or to write the "
+                          "outputs (its own message says why)");
+    return st;
+}
+
+/* Validation after epoch t->epoch; keeps the best weights as the output.
+ * Rank 0 validates and writes; the others follow its bound and status. */
 static varia_status after_epoch(varia_ctx *ctx, varia_trainer *t, double wall, varia_train_progress *p, int *stop)
 {
     int64_t E = tr_config_epochs(&t->c);
+    int root = t->comm.rank == 0;
     p->val_bound = NAN;
     int due = t->c.val_every > 0 && t->data.n_val > 0 && (t->epoch % t->c.val_every == 0 || t->epoch == E);
     varia_status st = VARIA_OK;
     if (due) {
-        st = validate(ctx, t, &p->val_bound);
+        st = share_root(ctx, t, root ? validate(ctx, t, &p->val_bound) : VARIA_OK, &p->val_bound);
         if (st == VARIA_OK && p->val_bound > t->best_val) {
             t->best_val = p->val_bound;
             t->best_epoch = t->epoch;
             t->bad_vals = 0;
-            st = save_output(ctx, t, wall);
+            st = root ? save_output(ctx, t, wall) : VARIA_OK;
         } else if (st == VARIA_OK) {
             t->bad_vals++;
             *stop = t->c.patience > 0 && t->bad_vals >= t->c.patience;
         }
     } else if (t->data.n_val == 0 || t->c.val_every == 0) {
         t->best_epoch = t->epoch; /* no validation: the latest weights are the output */
-        st = save_output(ctx, t, wall);
+        st = root ? save_output(ctx, t, wall) : VARIA_OK;
     }
-    if (st == VARIA_OK && (t->epoch % t->c.ckpt_every == 0 || t->epoch == E || *stop))
+    if (st == VARIA_OK && root && (t->epoch % t->c.ckpt_every == 0 || t->epoch == E || *stop))
         st = tr_checkpoint_save(ctx, t, wall);
-    return st;
+    return share_root(ctx, t, st, NULL);
 }
 
 static void make_report(varia_trainer *t, double wall, int64_t epochs_here, double rate, int stopped_early)

@@ -5,7 +5,10 @@
  *
  * A step's gradient is the sum, in shard order, of each shard's gradient, and a
  * shard's work depends only on its rows (randomness is keyed by epoch and
- * example), so the weights never depend on how many threads ran the shards. */
+ * example), so the weights never depend on how many threads ran the shards,
+ * nor on how many ranks of a data-parallel job did: each rank runs its own
+ * shards, the shards' results are gathered whole to every rank, and every
+ * rank then sums them in shard order as one process does. */
 #include "trainer.h"
 
 #include "ctx.h"
@@ -129,7 +132,7 @@ static void phase_job(void *arg, int worker)
                 update_block(t, b);
         }
     else
-        for (int s = worker; s < t->n_shards; s += workers) {
+        for (int s = t->s0 + worker; s < t->s1; s += workers) {
             if (t->phase != PHASE_BACKWARD)
                 shard_forward(t, &t->sh[s]);
             if (t->phase != PHASE_FORWARD)
@@ -147,18 +150,88 @@ static void run_phase(varia_trainer *t, int phase)
 }
 
 /* Free bits: the gradient reaches dimension d's KL only while its batch mean
- * exceeds the floor (Kingma et al. 2016). */
+ * exceeds the floor (Kingma et al. 2016). Reads every row from kl_rows, in
+ * row order: the same values, summed in the same order, on any rank. */
 static void free_bits_seed(varia_trainer *t)
 {
     int64_t L = t->mdl.info.layer_sizes[0];
     for (int64_t d = 0; d < L; d++) {
         double m = 0.0;
         for (int s = 0; s < t->n_shards; s++)
-            for (int64_t r = 0; r < t->sh[s].r1 - t->sh[s].r0; r++)
-                m += t->sh[s].terms.kl_dims->v[r * L + d];
+            for (int64_t r = t->sh[s].r0; r < t->sh[s].r1; r++)
+                m += t->kl_rows[r * L + d];
         m /= (double)t->c.batch;
         t->kl_seed[d] = m > t->c.free_bits ? (float)(t->beta / (double)t->c.batch) : 0.0f;
     }
+}
+
+/* ---- the exchanges of a data-parallel job (nothing moves when alone) ---- */
+
+/* Where shard s's part begins in each exchanged buffer, in bytes (s may be
+ * n_shards: the end). */
+static int64_t grad_at(const varia_trainer *t, int s)
+{
+    return (int64_t)s * t->mdl.P * (int64_t)sizeof(float);
+}
+
+static int64_t stats_at(const varia_trainer *t, int s)
+{
+    (void)t;
+    return (int64_t)s * TR_STATS * (int64_t)sizeof(double);
+}
+
+static int64_t kl_rows_at(const varia_trainer *t, int s)
+{
+    int64_t row = s < t->n_shards ? t->sh[s].r0 : t->c.batch;
+    return row * t->mdl.info.layer_sizes[0] * (int64_t)sizeof(tr_real);
+}
+
+/* Every rank's shards' parts of buf to every rank: rank r's part runs from
+ * its first shard's start to the next rank's. A gather, not a reduction: the
+ * sums over shards stay in shard order wherever they are done. */
+static varia_status share(varia_ctx *ctx, varia_trainer *t, void *buf,
+                          int64_t (*at)(const varia_trainer *, int), const char *what)
+{
+    int size = t->comm.size;
+    if (size == 1)
+        return VARIA_OK;
+    int64_t *off = malloc(((size_t)size + 1) * sizeof *off);
+    if (!off)
+        return varia_fail(ctx, VARIA_ERR_NOMEM, "train: out of memory");
+    for (int r = 0; r <= size; r++)
+        off[r] = at(t, t->n_shards * r / size);
+    int bad = t->comm.allgather(t->comm.user, buf, off);
+    free(off);
+    return bad ? varia_fail(ctx, VARIA_ERR_IO, "train: exchanging the shards' %s between the ranks failed", what)
+               : VARIA_OK;
+}
+
+/* After the forward pass: every shard's sums and failure flag (and, with free
+ * bits, its rows' KL) on every rank; then the batch's sums, in shard order. */
+static varia_status gather_forward(varia_ctx *ctx, varia_trainer *t, double sums[3])
+{
+    int64_t L = t->mdl.info.layer_sizes[0];
+    for (int s = t->s0; s < t->s1; s++) {
+        const tr_shard *sh = &t->sh[s];
+        double *st = t->stats + s * TR_STATS;
+        st[0] = sh->sum_obj, st[1] = sh->sum_recon, st[2] = sh->sum_kl, st[3] = tr_failed(sh->tape);
+    }
+    varia_status st = share(ctx, t, t->stats, stats_at, "sums");
+    for (int s = 0; st == VARIA_OK && s < t->n_shards; s++) {
+        const double *v = t->stats + s * TR_STATS;
+        if (v[3] != 0.0)
+            return varia_fail(ctx, VARIA_ERR_NOMEM, "train: out of memory for the step's activations");
+        sums[0] += v[0];
+        sums[1] += v[1];
+        sums[2] += v[2];
+    }
+    if (st != VARIA_OK || t->c.free_bits <= 0.0)
+        return st;
+    for (int s = t->s0; s < t->s1; s++)
+        if (t->sh[s].terms.kl_dims)
+            memcpy(t->kl_rows + t->sh[s].r0 * L, t->sh[s].terms.kl_dims->v,
+                   (size_t)((t->sh[s].r1 - t->sh[s].r0) * L) * sizeof(tr_real));
+    return share(ctx, t, t->kl_rows, kl_rows_at, "KL rows");
 }
 
 varia_status tr_step(varia_ctx *ctx, varia_trainer *t, double lr, double sums[3])
@@ -170,13 +243,9 @@ varia_status tr_step(varia_ctx *ctx, varia_trainer *t, double lr, double sums[3]
     int split_shards = t->c.free_bits > 0.0, split_update = t->opt.clip > 0.0;
     run_phase(t, PHASE_PACK);
     run_phase(t, split_shards ? PHASE_FORWARD : PHASE_SHARDS);
-    for (int s = 0; s < t->n_shards; s++) {
-        if (tr_failed(t->sh[s].tape))
-            return varia_fail(ctx, VARIA_ERR_NOMEM, "train: out of memory for the step's activations");
-        sums[0] += t->sh[s].sum_obj;
-        sums[1] += t->sh[s].sum_recon;
-        sums[2] += t->sh[s].sum_kl;
-    }
+    varia_status st = gather_forward(ctx, t, sums);
+    if (st != VARIA_OK)
+        return st;
     if (!isfinite(sums[0]))
         return varia_fail(ctx, VARIA_ERR_NONFINITE, "train: the objective became %g at epoch %lld, batch %lld "
                           "(lower the learning rate or clip gradients)", sums[0], (long long)t->cur_epoch + 1,
@@ -185,6 +254,8 @@ varia_status tr_step(varia_ctx *ctx, varia_trainer *t, double lr, double sums[3]
         free_bits_seed(t);
         run_phase(t, PHASE_BACKWARD);
     }
+    if ((st = share(ctx, t, t->grads, grad_at, "gradients")) != VARIA_OK)
+        return st;
     t->lr = lr;
     t->gscale = 1.0;
     tr_optim_begin(&t->opt);

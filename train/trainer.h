@@ -15,6 +15,8 @@ struct varia_pool;
 /* Elementwise work over the parameters is split into this many fixed blocks,
  * so the clipping norm's partial sums never depend on the thread count. */
 #define TR_BLOCKS 64
+/* Per shard and step: objective, reconstruction and KL sums, 1 if it failed. */
+#define TR_STATS 4
 
 typedef struct tr_shard {
     tr_tape *tape;
@@ -34,6 +36,13 @@ struct varia_trainer {
     float **packs, **packs_t; /* [n_lin]: packed weights, and transposes (NULL: data input) */
     int n_shards;
     tr_shard *sh;
+    /* A data-parallel job (comm.size 1: alone): this rank runs shards
+     * [s0, s1); what the others ran arrives through comm's exchanges. */
+    varia_train_comm comm;
+    int s0, s1;
+    float *grads;     /* [n_shards * P]: shard s's gradient at s * P, one block so one exchange moves them */
+    double *stats;    /* [n_shards * TR_STATS]: each shard's sums and failure flag (step.c) */
+    tr_real *kl_rows; /* [batch * latent], free bits only: every row's KL per dimension, in row order */
     struct varia_pool *pool;
     varia_train_opts opts;
     char config_path[1024];

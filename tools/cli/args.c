@@ -1,5 +1,6 @@
 /* Option parsing and shared helpers for the varia CLI. */
 #include "args.h"
+#include "cli_mpi.h"
 
 #include <sys/stat.h>
 
@@ -116,21 +117,32 @@ int cli_float(cli_opt *opts, const char *name, double lo, double hi, double *out
     return 1;
 }
 
+/* Print "varia: NAME: msg" as one write (so that mpirun's forwarding of
+ * several ranks' stderr cannot interleave within a line), saying which rank
+ * failed in an MPI job of several. */
+static void error_line(varia_status st, const char *msg)
+{
+    char rank[48] = "";
+    if (cli_mpi_size() > 1)
+        snprintf(rank, sizeof rank, " (rank %d of %d)", cli_mpi_rank(), cli_mpi_size());
+    fprintf(stderr, "varia: %s: %s%s\n", varia_status_name(st), msg, rank);
+}
+
 int cli_error(varia_status st, const char *fmt, ...)
 {
+    char msg[2048];
     va_list ap;
-    fprintf(stderr, "varia: %s: ", varia_status_name(st));
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    error_line(st, msg);
     return (int)st;
 }
 
 int cli_report(varia_ctx *ctx, varia_status st)
 {
     if (st != VARIA_OK)
-        fprintf(stderr, "varia: %s: %s\n", varia_status_name(st), varia_ctx_message(ctx));
+        error_line(st, varia_ctx_message(ctx));
     return (int)st;
 }
 

@@ -2,6 +2,7 @@
  * with a live progress line, checkpoints and a final JSON report. Built only
  * with the training module (meson option "train"). */
 #include "args.h"
+#include "cli_mpi.h"
 #include "commands.h"
 
 #include <math.h>
@@ -19,7 +20,10 @@ static const char *train_usage =
     "  weights by validation bound), and checkpoint/ after every checkpoint.\n"
     "  --resume       continue from output/checkpoint (the same CONFIG)\n"
     "  --threads T    worker threads (default: all cores; results never depend on it)\n"
-    "  --stop-after E stop after E epochs of this run, as an interruption would\n";
+    "  --stop-after E stop after E epochs of this run, as an interruption would\n"
+    "  Built with MPI (meson -Dmpi=enabled), 'mpirun -n N varia train ...' runs\n"
+    "  the minibatch's shards on N ranks (N must divide \"shards\"): the same\n"
+    "  weights as one process, bit for bit; rank 0 prints and writes.\n";
 
 static void fmt_time(double s, char *buf, size_t cap)
 {
@@ -80,13 +84,19 @@ int cmd_train(int argc, char **argv)
     if (!ctx)
         return cli_error(VARIA_ERR_NOMEM, "out of memory");
     varia_train_opts o = {(int)threads, cli_has(opts, "--resume"), stop};
-    view v = {isatty(2), cli_has(opts, "--quiet")};
+    /* Under MPI only rank 0 shows progress and the report; every rank runs. */
+    int root = cli_mpi_rank() == 0;
+    view v = {isatty(2), cli_has(opts, "--quiet") || !root};
     varia_trainer *t = NULL;
-    varia_status st = varia_train_open(ctx, pos[0], &o, &t);
-    if (st == VARIA_OK)
-        st = varia_train_run(ctx, t, progress, &v);
-    int rc = st == VARIA_OK ? 0 : cli_report(ctx, st);
-    if (st == VARIA_OK)
+    varia_train_comm comm;
+    int job = cli_mpi_train_comm(&comm);
+    /* Opening can fail on one rank alone (its memory, its files): agree
+     * before the first step, whose exchanges every rank must join. */
+    int rc = cli_report(ctx, varia_train_open_comm(ctx, pos[0], &o, job ? &comm : NULL, &t));
+    rc = cli_mpi_agree(rc);
+    if (!rc)
+        rc = cli_report(ctx, varia_train_run(ctx, t, progress, &v));
+    if (!rc && root)
         printf("%s\n", varia_train_report(t));
     varia_train_close(t);
     varia_ctx_free(ctx);

@@ -1,8 +1,10 @@
 /* varia: the command-line front end. Exit codes are varia_status values. */
 #include "args.h"
+#include "cli_mpi.h"
 #include "commands.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *usage =
@@ -33,9 +35,21 @@ int main(int argc, char **argv)
         printf("varia %d.%d\n", VARIA_VERSION_MAJOR, VARIA_VERSION_MINOR);
         return 0;
     }
+    /* Only eval and train split their work across the ranks of an MPI job;
+     * any other command started as N ranks would do its whole work N times. */
+    int parallel = !strcmp(argv[1], "eval") || !strcmp(argv[1], "train");
+    const char *ranks = getenv("OMPI_COMM_WORLD_SIZE");
+    if (!parallel && ranks && atoi(ranks) > 1) {
+        fprintf(stderr, "varia: %s does not run as %s MPI ranks (only eval and train do)\n", argv[1], ranks);
+        return VARIA_ERR_UNSUPPORTED;
+    }
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
-        if (!strcmp(argv[1], cmds[i].name))
-            return cmds[i].fn(argc, argv);
+        if (!strcmp(argv[1], cmds[i].name)) {
+            int rc = parallel ? cli_mpi_start(&argc, &argv) : 0;
+            if (rc)
+                return rc;
+            return cli_mpi_end(cmds[i].fn(argc, argv));
+        }
     fprintf(stderr, "varia: unknown command '%s'\n%s", argv[1], usage);
     return VARIA_ERR_ARG;
 }
