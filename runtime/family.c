@@ -223,6 +223,15 @@ int varia_decl_bn_add(varia_decl *d, int slot, const char *prefix, float eps, va
     return 1;
 }
 
+int64_t varia_decl_bn_channels(const varia_decl *d, int slot)
+{
+    int64_t n = 0;
+    for (int i = 0; i < slot; i++)
+        if (d->lin[i].has_bn)
+            n += d->lin[i].channels ? d->lin[i].channels : d->lin[i].out;
+    return n;
+}
+
 int64_t varia_decl_numel(const varia_decl_tensor *t)
 {
     int64_t n = 1;

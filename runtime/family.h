@@ -61,7 +61,8 @@ typedef struct varia_decl_linear {
     int64_t channels; /* the output channels the bias and a batch norm run over */
     int64_t row_floats; /* conv kinds: floats a forward keeps per example (output, im2col rows); 0: out */
     int64_t window;     /* conv kinds: kh * kw, which the fan-out counts (PyTorch's rule); 0: dense */
-    int has_bn;       /* a batch norm (eval mode) follows: folded into weight and bias at load */
+    int has_bn;       /* a batch norm follows: folded into weight and bias at load (running statistics),
+                         run with the batch's statistics in training */
     int bn[4];        /* its tensors: weight, bias, running_mean, running_var */
     float bn_eps;
 } varia_decl_linear;
@@ -94,6 +95,9 @@ int varia_decl_conv_add(varia_decl *d, const char *prefix, const varia_conv *g, 
  * `prefix`.weight, .bias, .running_mean, .running_var, each [channels].
  * Returns 0 when the declaration failed. */
 int varia_decl_bn_add(varia_decl *d, int slot, const char *prefix, float eps, varia_group group);
+/* The channels of the batch norms over slots before `slot` (slot n_lin: all
+ * of them): where slot's batch statistics begin in a per-channel array. */
+int64_t varia_decl_bn_channels(const varia_decl *d, int slot);
 /* Elements of declared tensor t. */
 int64_t varia_decl_numel(const varia_decl_tensor *t);
 /* Give linear `slot` a weight mask: returns its [out * in] floats, all 1, for

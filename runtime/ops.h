@@ -75,6 +75,12 @@ struct varia_ops {
      * g must outlive the pass (the family's configuration holds it). */
     varia_v *(*conv2d)(varia_ops *o, varia_v *x, int slot, const varia_conv *g, varia_act act);
     varia_v *(*conv_transpose2d)(varia_ops *o, varia_v *x, int slot, const varia_conv *g, varia_act act);
+    /* Batch norm with the batch's statistics (PyTorch's train mode) over
+     * slot `slot`'s output x, by its declared batch norm's weight and bias,
+     * then act. Only the tape has it (training); exec and measure leave it
+     * NULL, having folded the batch norm's running statistics into the slot
+     * at load: a network then runs the slot with act fused (net.c). */
+    varia_v *(*batch_norm)(varia_ops *o, varia_v *x, int slot, varia_act act);
 
     /* Flow steps (docs/format.md 2.3). Their parameters have one row per
      * group of k rows of z, or a single row shared by all; each step comes as

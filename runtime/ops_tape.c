@@ -53,6 +53,19 @@ static varia_v *op_linear(varia_ops *o, varia_v *x, int slot, varia_act act)
     return val(TR(linear)(tp(o)->t, TR(node_of)(x), &tp(o)->lins[slot], act));
 }
 
+/* The slot's batch norm over x with the batch's statistics, reported into
+ * bn_stats at the slot's channels when the caller keeps them. */
+static varia_v *op_batch_norm(varia_ops *o, varia_v *x, int slot, varia_act act)
+{
+    TR(ops) *p = tp(o);
+    const varia_decl_linear *d = &p->decl->lin[slot];
+    int64_t C = d->channels ? d->channels : d->out;
+    tr_lin bn = {C, C, p->theta + p->off[d->bn[0]], p->theta + p->off[d->bn[1]], p->grad + p->off[d->bn[0]],
+                 p->grad + p->off[d->bn[1]], NULL, NULL};
+    double *stats = p->bn_stats ? p->bn_stats + 3 * varia_decl_bn_channels(p->decl, slot) : NULL;
+    return val(TR(batch_norm)(p->t, TR(node_of)(x), &bn, d->bn_eps, act, stats));
+}
+
 static varia_v *op_scale(varia_ops *o, varia_v *x, float c)
 {
     return val(TR(scale)(tp(o)->t, TR(node_of)(x), c));
@@ -183,6 +196,7 @@ static const varia_ops tape_ops = {
     .bernoulli_logp = op_bernoulli_logp,
     .conv2d = op_conv2d,
     .conv_transpose2d = op_conv_transpose2d,
+    .batch_norm = op_batch_norm,
     .planar_uhat = op_planar_uhat,
     .planar = op_planar,
     .planar_logdet = op_planar_logdet,
@@ -215,5 +229,5 @@ void TR(bind)(const varia_decl *decl, const int64_t *off, const tr_real *theta, 
 void TR(ops_begin)(TR(ops) *o, tr_tape *t, const varia_decl *decl, const tr_lin *lins, const int64_t *off,
                    const tr_real *theta, tr_real *grad)
 {
-    *o = (TR(ops)){tape_ops, t, decl, lins, off, theta, grad};
+    *o = (TR(ops)){tape_ops, t, decl, lins, off, theta, grad, NULL};
 }

@@ -17,6 +17,8 @@ typedef struct TR(ops) {
     const int64_t *off;   /* [decl->n_t]: each tensor's offset in theta */
     const tr_real *theta;
     tr_real *grad;
+    double *bn_stats; /* batch norms' (count, mean, squared deviations) per channel, by
+                         varia_decl_bn_channels order; NULL: not kept (ops_begin sets NULL) */
 } TR(ops);
 
 /* Offsets of the declared tensors laid out one after another in theta

@@ -98,6 +98,14 @@ tr_node *TR(matmul)(tr_tape *t, tr_node *x, tr_node *w);
  * cout kh kw], and l->b, l->gb its bias [cout]. g must outlive the tape. */
 tr_node *TR(conv2d)(tr_tape *t, tr_node *x, const tr_lin *l, const varia_conv *g, varia_act act);
 tr_node *TR(conv_transpose2d)(tr_tape *t, tr_node *x, const tr_lin *l, const varia_conv *g, varia_act act);
+/* Batch norm with the batch's statistics (PyTorch's train mode; tape_conv.c):
+ * x is [n, C*HW] (NCHW rows, HW = cols / C; a vector has HW 1), channel c
+ * normalised by the mean and biased variance of its n*HW values:
+ * y = act(gamma_c (x - mean_c) / sqrt(var_c + eps) + beta_c). bn holds gamma
+ * as w, beta as b (and their gradients), C as out. stats, if not NULL, gets
+ * per channel (count, mean, sum of squared deviations), in double, for the
+ * caller's running statistics. bn is copied; stats must outlive the call. */
+tr_node *TR(batch_norm)(tr_tape *t, tr_node *x, const tr_lin *bn, double eps, varia_act act, double *stats);
 /* The flow steps of ops.h, same arguments (tape_flow.c). */
 tr_node *TR(planar_uhat)(tr_tape *t, tr_node *u, tr_node *w);
 tr_node *TR(planar)(tr_tape *t, tr_node *z, tr_node *uh, tr_node *w, tr_node *b, int64_t k);

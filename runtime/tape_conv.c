@@ -1,9 +1,12 @@
 /* The tape's convolutions (ops.h, conv.h): each forward runs the products
  * the exec backend runs (ops_conv.c) over the same im2col rows (conv_rows.h),
  * and keeps those rows for its backward rule, written out below. In the
- * double build (the gradient checks) the products are plain loops. */
+ * double build (the gradient checks) the products are plain loops. Batch
+ * norm with batch statistics (training only: the runtime folds it) is here
+ * too, as the convolutions' companion. */
 #include "tape_impl.h"
 
+#include <math.h>
 #include <string.h>
 
 #ifdef TR_DOUBLE
@@ -145,6 +148,84 @@ tr_node *TR(conv_transpose2d)(tr_tape *t, tr_node *x, const tr_lin *l, const var
         conv_col2im(&map, cols + i * HW * K, yr);
         for (int64_t c = 0; c < C; c++)
             bias_act(yr + c * OP, OP, l->b[c], act, fill);
+    }
+    return y;
+}
+
+/* ---- batch norm with the batch's statistics ---- */
+
+/* With xh = (x - mean) rstd, D = dy * act'(y), and m = n HW values a channel:
+ * dgamma += sum D xh, dbeta += sum D, and (the mean and variance depend on
+ * every x of the channel) dx = gamma rstd (D - sum D / m - xh sum(D xh) / m). */
+static void back_bn(tr_tape *t, const record *r)
+{
+    const tr_lin *bn = r->lin;
+    const tr_node *x = r->a;
+    const tr_real *xh = r->data;
+    int64_t n = x->rows, C = bn->out, HW = x->cols / C;
+    tr_real *D = TR(pre_act_grad)(t, r);
+    if (!D)
+        return;
+    for (int64_t c = 0; c < C; c++) {
+        double sd = 0.0, sdx = 0.0, m = (double)(n * HW);
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t p = 0, j = i * x->cols + c * HW; p < HW; p++, j++) {
+                sd += D[j];
+                sdx += (double)D[j] * xh[j];
+            }
+        bn->gw[c] += (tr_real)sdx;
+        bn->gb[c] += (tr_real)sd;
+        double a = (double)bn->w[c] * r->coef[c];
+        for (int64_t i = 0; x->g && i < n; i++)
+            for (int64_t p = 0, j = i * x->cols + c * HW; p < HW; p++, j++)
+                x->g[j] += (tr_real)(a * ((double)D[j] - sd / m - (double)xh[j] * sdx / m));
+    }
+}
+
+/* Channel c's count, mean and sum of squared deviations over x's rows (two
+ * passes in double: the variance of values far from 0 keeps its digits). */
+static void channel_moments(const tr_node *x, int64_t c, int64_t HW, double out[3])
+{
+    double m = (double)(x->rows * HW), mean = 0.0, ss = 0.0;
+    for (int64_t i = 0; i < x->rows; i++)
+        for (int64_t p = 0, j = i * x->cols + c * HW; p < HW; p++, j++)
+            mean += x->v[j];
+    mean /= m;
+    for (int64_t i = 0; i < x->rows; i++)
+        for (int64_t p = 0, j = i * x->cols + c * HW; p < HW; p++, j++)
+            ss += ((double)x->v[j] - mean) * ((double)x->v[j] - mean);
+    out[0] = m, out[1] = mean, out[2] = ss;
+}
+
+tr_node *TR(batch_norm)(tr_tape *t, tr_node *x, const tr_lin *bn, double eps, varia_act act, double *stats)
+{
+    int64_t n = x->rows, C = bn->out, HW = x->cols / C;
+    tr_node *y;
+    record *r = TR(begin_op)(t, back_bn, n, x->cols, 1, x, &y);
+    tr_lin *keep = r ? TR(arena)(t, sizeof *keep) : NULL; /* the caller's bn may be a temporary */
+    double *rstd = keep ? TR(arena)(t, (size_t)C * sizeof *rstd) : NULL;
+    tr_real *xh = rstd ? TR(alloc)(t, n * x->cols) : NULL, *fill = xh ? TR(alloc)(t, HW) : NULL;
+    if (!fill)
+        return y;
+    *keep = *bn;
+    r->lin = keep;
+    r->act = act;
+    r->data = xh;
+    r->coef = rstd;
+    for (int64_t c = 0; c < C; c++) {
+        double mo[3];
+        channel_moments(x, c, HW, mo);
+        rstd[c] = 1.0 / sqrt(mo[2] / mo[0] + eps); /* the biased variance, as PyTorch normalises */
+        if (stats)
+            memcpy(stats + 3 * c, mo, sizeof mo);
+        for (int64_t i = 0; i < n; i++) {
+            int64_t j0 = i * x->cols + c * HW;
+            for (int64_t p = 0; p < HW; p++) {
+                xh[j0 + p] = (tr_real)(((double)x->v[j0 + p] - mo[1]) * rstd[c]);
+                y->v[j0 + p] = bn->w[c] * xh[j0 + p];
+            }
+            bias_act(y->v + j0, HW, bn->b[c], act, fill);
+        }
     }
     return y;
 }

@@ -246,6 +246,61 @@ static void conv_ops(void)
     }
 }
 
+/* ---- batch norm with batch statistics ---- */
+
+/* A batch-norm case: x [rows, C*HW], then gamma [C] and beta [C]. */
+typedef struct bncase {
+    int64_t rows, C, HW;
+    varia_act act;
+    double stats[3 * 4];
+} bncase;
+
+static tr_node *op_bn(tr_tape *t, double *th, double *g, void *ctx)
+{
+    bncase *c = ctx;
+    int64_t nx = c->rows * c->C * c->HW;
+    tr_lin bn = {c->C, c->C, th + nx, th + nx + c->C, g + nx, g + nx + c->C, NULL, NULL};
+    tr_node *x = trd_param(t, c->rows, c->C * c->HW, th, g);
+    return trd_batch_norm(t, x, &bn, 1e-5, c->act, c->stats);
+}
+
+/* Each case's gradients against finite differences (the mean and variance
+ * move with every x of the channel, which the rule must carry), and its
+ * statistics against a direct computation. */
+static void bn_ops(void)
+{
+    static double th[MAXP];
+    const varia_act id = {VARIA_ACT_IDENTITY, 0}, tanh_a = {VARIA_ACT_TANH, 0}, elu = {VARIA_ACT_ELU, 1.0f};
+    struct { const char *what; bncase c; } cases[] = {
+        {"batch norm, 3 rows of 2 channels x 5 pixels, identity", {3, 2, 5, id, {0}}},
+        {"batch norm, 4 rows of 3 channels x 2 pixels, tanh", {4, 3, 2, tanh_a, {0}}},
+        {"batch norm over features (a dense layer's), 5 rows of 4, elu", {5, 4, 1, elu, {0}}},
+        {"batch norm, 2 rows of 1 channel x 3 pixels, identity", {2, 1, 3, id, {0}}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        bncase *c = &cases[i].c;
+        int64_t nx = c->rows * c->C * c->HW;
+        int n = (int)(nx + 2 * c->C);
+        fill(th, n, 70 + i, 1.5);
+        for (int64_t j = 0; j < nx; j++) /* values off centre, as a layer's output is */
+            th[j] += 0.5 * (double)(j % 3);
+        double e = check(op_bn, th, n, c), worst = 0.0;
+        for (int64_t ch = 0; ch < c->C; ch++) {
+            double m = 0.0, ss = 0.0, cnt = (double)(c->rows * c->HW);
+            for (int64_t r = 0; r < c->rows; r++)
+                for (int64_t p = 0; p < c->HW; p++)
+                    m += th[r * c->C * c->HW + ch * c->HW + p] / cnt;
+            for (int64_t r = 0; r < c->rows; r++)
+                for (int64_t p = 0; p < c->HW; p++)
+                    ss += pow(th[r * c->C * c->HW + ch * c->HW + p] - m, 2.0);
+            worst = fmax(worst, fabs(c->stats[3 * ch] - cnt) + fabs(c->stats[3 * ch + 1] - m) +
+                                    fabs(c->stats[3 * ch + 2] - ss));
+        }
+        ok(e < 1e-6 && worst < 1e-12, "%s: x, gamma, beta gradients match finite differences (%.1e); the "
+           "reported count, mean and squared deviations match (%.1e)", cases[i].what, e, worst);
+    }
+}
+
 /* ---- the flow ops (docs/format.md 2.3) and the two ops the IAF's MADE
  * needs (add, matmul), each on its own ---- */
 
@@ -395,7 +450,7 @@ static void objective_case_full(const char *arch_json, varia_shape shape, int ki
     varia_status st = tr_model_build(ctx, "vae", arch, &shape, &nc.md);
     ok(st == VARIA_OK && nc.md.P < MAXP && nc.md.decl.n_lin <= 64, "%s: architecture parses (%s)", what,
        varia_ctx_message(ctx));
-    nc.obj = (tr_objective){kind, k, beta, 0};
+    nc.obj = (tr_objective){kind, k, beta, 0, NULL};
     nc.B = 3;
     fill(tmp, (int)(3 * nc.md.D), 40, 1.0);
     for (int i = 0; i < 3 * nc.md.D; i++)
@@ -525,6 +580,18 @@ int main(void)
                         "conv encoder and transposed-conv decoder on 1x4x4, IWAE k = 2", 0);
     objective_case_full(conv, (varia_shape){3, {1, 4, 4}}, TR_OBJ_ELBO_ANALYTIC, 1, 1.0,
                         "conv encoder and transposed-conv decoder on 1x4x4, analytic ELBO", 0);
+    bn_ops();
+    const char *bn = "{\"likelihood\":{\"type\":\"bernoulli\"},\"layers\":[{\"latent\":2,"
+                     "\"encoder_net\":[{\"type\":\"conv\",\"out\":2,\"kernel\":3,\"stride\":2,\"padding\":1},"
+                     "{\"type\":\"batch_norm\",\"activation\":\"tanh\"}],"
+                     "\"decoder_net\":[{\"type\":\"dense\",\"out\":8},{\"type\":\"batch_norm\"},"
+                     "{\"type\":\"activation\",\"activation\":\"elu\"},"
+                     "{\"type\":\"reshape\",\"shape\":[2,2,2]},{\"type\":\"conv_transpose\",\"out\":1,"
+                     "\"kernel\":3,\"stride\":2,\"padding\":1,\"output_padding\":1}]}]}";
+    objective_case_full(bn, (varia_shape){3, {1, 4, 4}}, TR_OBJ_IWAE, 2, 1.0,
+                        "conv VAE with batch norm (batch statistics) in encoder and decoder, IWAE k = 2", 0);
+    objective_case_full(bn, (varia_shape){3, {1, 4, 4}}, TR_OBJ_ELBO_ANALYTIC, 1, 1.0,
+                        "conv VAE with batch norm (batch statistics), analytic ELBO", 0);
     flow_objectives();
     return tap_done();
 }

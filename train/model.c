@@ -24,11 +24,7 @@ varia_status tr_model_build(varia_ctx *ctx, const char *family, const cJSON *arc
     varia_status st = m->family->parse(ctx, arch, shape, &m->cfg, &m->decl, &m->info);
     if (st != VARIA_OK)
         return st;
-    for (int i = 0; i < m->decl.n_lin; i++) /* folding uses running statistics: training would need the batch's */
-        if (m->decl.lin[i].has_bn)
-            return varia_fail(ctx, VARIA_ERR_UNSUPPORTED, "train: batch norm ('%s') is folded into its layer for "
-                              "inference only; training with batch statistics is not implemented",
-                              m->decl.t[m->decl.lin[i].bn[0]].name);
+    m->bn_floats = 3 * varia_decl_bn_channels(&m->decl, m->decl.n_lin);
     m->D = 1;
     for (int i = 0; i < shape->rank; i++)
         m->D *= shape->dims[i];

@@ -17,6 +17,7 @@ typedef struct tr_model {
     varia_info info;
     int64_t *off;           /* [decl.n_t]: each tensor's offset in theta */
     int64_t P, D, noise;    /* parameters; data size; normals per sample */
+    int64_t bn_floats;      /* 3 per batch-norm channel: a pass's (count, mean, squared deviations) */
 } tr_model;
 
 /* Parse `arch` with family `family` (its name or alias) for data of `shape`
@@ -46,6 +47,7 @@ typedef struct tr_objective {
     int64_t k;     /* samples per example */
     double beta;   /* KL weight (warm-up) */
     int free_bits; /* analytic ELBO: the KL is left out of obj, for the caller */
+    double *bn_stats; /* [bn_floats]: receives the batch norms' batch statistics (NULL: not kept) */
 } tr_objective;
 
 /* Per-example results, [B, 1] unless said: obj is what training maximizes;

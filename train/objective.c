@@ -10,6 +10,7 @@ tr_terms TR(objective_record)(tr_tape *t, const tr_model *m, const tr_lin *lins,
     int64_t k = o->k;
     TR(ops) ops;
     TR(ops_begin)(&ops, t, &m->decl, lins, m->off, theta, grad);
+    ops.bn_stats = o->bn_stats;
     varia_ops *op = &ops.ops;
     varia_terms ft = {0};
     m->family->terms(m->cfg, op, op->input(op, B, m->D, x, m->D), k, op->input(op, B * k, m->noise, eps, m->noise),

@@ -39,8 +39,9 @@ static varia_status alloc_state(varia_ctx *ctx, varia_trainer *t)
     t->grads = calloc((size_t)(t->n_shards * md->P), sizeof(float));
     t->stats = calloc((size_t)t->n_shards * TR_STATS, sizeof(double));
     t->kl_rows = c->free_bits > 0.0 ? calloc((size_t)(c->batch * md->info.layer_sizes[0]), sizeof(tr_real)) : NULL;
+    t->bn_stats = md->bn_floats ? calloc((size_t)(t->n_shards * md->bn_floats), sizeof(double)) : NULL;
     ok = ok && t->theta && t->grad && t->kl_seed && t->packs && t->packs_t && t->sh && t->grads && t->stats &&
-         (t->kl_rows || c->free_bits <= 0.0);
+         (t->kl_rows || c->free_bits <= 0.0) && (t->bn_stats || !md->bn_floats);
     for (int i = 0; ok && i < n_lin; i++) {
         const varia_decl_linear *l = &md->decl.lin[i];
         t->packs[i] = aligned_alloc(64, (size_t)varia_packed_floats(l->in, l->out) * sizeof(float));
@@ -53,6 +54,7 @@ static varia_status alloc_state(varia_ctx *ctx, varia_trainer *t)
         sh->r1 = c->batch * (s + 1) / t->n_shards;
         sh->tape = tr_tape_new();
         sh->grad = t->grads + s * md->P;
+        sh->bn = t->bn_stats ? t->bn_stats + s * md->bn_floats : NULL;
         sh->x = calloc((size_t)((sh->r1 - sh->r0) * md->D), sizeof(float));
         sh->eps = calloc((size_t)((sh->r1 - sh->r0) * c->k * md->noise), sizeof(float));
         sh->lins = calloc((size_t)n_lin + 1, sizeof *sh->lins);
@@ -193,6 +195,7 @@ void varia_train_close(varia_trainer *t)
     free(t->grads);
     free(t->stats);
     free(t->kl_rows);
+    free(t->bn_stats);
     free(t->theta);
     free(t->grad);
     free(t->kl_seed);

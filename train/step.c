@@ -43,7 +43,7 @@ static void shard_forward(varia_trainer *t, tr_shard *s)
     memset(s->grad, 0, (size_t)t->mdl.P * sizeof(float));
     tr_reset(s->tape);
     tr_bind(&t->mdl.decl, t->mdl.off, t->theta, s->grad, t->packs, t->packs_t, s->lins);
-    tr_objective o = {t->c.objective, c->k, t->beta, c->free_bits > 0.0};
+    tr_objective o = {t->c.objective, c->k, t->beta, c->free_bits > 0.0, s->bn};
     s->terms = tr_objective_record(s->tape, &t->mdl, s->lins, t->theta, s->grad, s->x, rows, s->eps, &o);
     s->sum_obj = s->sum_recon = s->sum_kl = 0.0;
     if (tr_failed(s->tape) || !s->terms.obj)
@@ -165,6 +165,43 @@ static void free_bits_seed(varia_trainer *t)
     }
 }
 
+/* PyTorch's BatchNorm momentum: running = (1 - m) running + m batch. */
+#define BN_MOMENTUM 0.1
+
+/* The batch norms' running statistics, kept as PyTorch's train mode keeps
+ * them: each channel's moments over the whole minibatch (the shards' moments
+ * combined in shard order by Chan et al.'s pairwise rule, so any thread or
+ * rank count gives the same bits), then the momentum update with the unbiased
+ * variance. They live in theta, which the optimizer leaves alone there (their
+ * gradient is 0), so checkpoints and the saved model carry them. */
+static void update_running(varia_trainer *t)
+{
+    const varia_decl *d = &t->mdl.decl;
+    int64_t F = t->mdl.bn_floats;
+    for (int i = 0; i < d->n_lin; i++) {
+        const varia_decl_linear *l = &d->lin[i];
+        if (!l->has_bn)
+            continue;
+        int64_t at = 3 * varia_decl_bn_channels(d, i), C = l->channels ? l->channels : l->out;
+        float *rm = t->theta + t->mdl.off[l->bn[2]], *rv = t->theta + t->mdl.off[l->bn[3]];
+        for (int64_t c = 0; c < C; c++) {
+            double n = 0.0, mean = 0.0, ss = 0.0;
+            for (int s = 0; s < t->n_shards; s++) {
+                const double *m = t->bn_stats + s * F + at + 3 * c;
+                if (m[0] <= 0.0)
+                    continue;
+                double nn = n + m[0], delta = m[1] - mean;
+                ss += m[2] + delta * delta * n * m[0] / nn;
+                mean += delta * m[0] / nn;
+                n = nn;
+            }
+            double var = n > 1.0 ? ss / (n - 1.0) : ss; /* one value: PyTorch refuses; 0 here */
+            rm[c] = (float)((1.0 - BN_MOMENTUM) * rm[c] + BN_MOMENTUM * mean);
+            rv[c] = (float)((1.0 - BN_MOMENTUM) * rv[c] + BN_MOMENTUM * var);
+        }
+    }
+}
+
 /* ---- the exchanges of a data-parallel job (nothing moves when alone) ---- */
 
 /* Where shard s's part begins in each exchanged buffer, in bytes (s may be
@@ -178,6 +215,11 @@ static int64_t stats_at(const varia_trainer *t, int s)
 {
     (void)t;
     return (int64_t)s * TR_STATS * (int64_t)sizeof(double);
+}
+
+static int64_t bn_at(const varia_trainer *t, int s)
+{
+    return (int64_t)s * t->mdl.bn_floats * (int64_t)sizeof(double);
 }
 
 static int64_t kl_rows_at(const varia_trainer *t, int s)
@@ -244,6 +286,8 @@ varia_status tr_step(varia_ctx *ctx, varia_trainer *t, double lr, double sums[3]
     run_phase(t, PHASE_PACK);
     run_phase(t, split_shards ? PHASE_FORWARD : PHASE_SHARDS);
     varia_status st = gather_forward(ctx, t, sums);
+    if (st == VARIA_OK && t->bn_stats && (st = share(ctx, t, t->bn_stats, bn_at, "batch statistics")) == VARIA_OK)
+        update_running(t);
     if (st != VARIA_OK)
         return st;
     if (!isfinite(sums[0]))

@@ -22,6 +22,7 @@ typedef struct tr_shard {
     tr_tape *tape;
     float *grad, *x, *eps;
     tr_lin *lins; /* [n_lin], bound to theta and this shard's gradient */
+    double *bn;   /* [bn_floats] in the trainer's bn_stats: this shard's batch statistics (NULL: no batch norm) */
     tr_terms terms;
     int64_t r0, r1;
     double sum_obj, sum_recon, sum_kl;
@@ -43,6 +44,7 @@ struct varia_trainer {
     float *grads;     /* [n_shards * P]: shard s's gradient at s * P, one block so one exchange moves them */
     double *stats;    /* [n_shards * TR_STATS]: each shard's sums and failure flag (step.c) */
     tr_real *kl_rows; /* [batch * latent], free bits only: every row's KL per dimension, in row order */
+    double *bn_stats; /* [n_shards * bn_floats], batch norm only: each shard's batch statistics (step.c) */
     struct varia_pool *pool;
     varia_train_opts opts;
     char config_path[1024];

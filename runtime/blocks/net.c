@@ -170,6 +170,7 @@ static varia_status batch_norm(pstate *s, const cJSON *e)
         return st;
     if (!varia_decl_bn_add(s->d, op->slot, s->name, j ? (float)j->valuedouble : 1e-5f, s->group))
         return varia_decl_fail(s->ctx, s->d);
+    op->bn = 1;
     s->prev = PREV_BN;
     return VARIA_OK;
 }
@@ -269,12 +270,18 @@ varia_v *varia_net_run(varia_ops *o, const varia_net *net, varia_v *x, const var
     for (int i = 0; i < net->n; i++) {
         const varia_net_op *op = &net->op[i];
         varia_act act = i == net->n - 1 && last ? *last : op->act;
+        /* a backend with batch statistics (the tape) normalises between the
+         * layer and its activation; the others run the folded layer */
+        int split = op->bn && o->batch_norm;
+        varia_act a = split ? (varia_act){VARIA_ACT_IDENTITY, 0.0f} : act;
         if (op->kind == VARIA_NET_DENSE)
-            x = o->linear(o, x, op->slot, act);
+            x = o->linear(o, x, op->slot, a);
         else if (op->kind == VARIA_NET_CONV)
-            x = o->conv2d(o, x, op->slot, &op->g, act);
+            x = o->conv2d(o, x, op->slot, &op->g, a);
         else
-            x = o->conv_transpose2d(o, x, op->slot, &op->g, act);
+            x = o->conv_transpose2d(o, x, op->slot, &op->g, a);
+        if (split)
+            x = o->batch_norm(o, x, op->slot, act);
     }
     return x;
 }

@@ -20,6 +20,7 @@ typedef struct varia_net_op {
     int kind;      /* VARIA_NET_* */
     int slot;      /* linear or conv slot of the declaration */
     varia_act act; /* its own, a following batch norm's or activation entry's */
+    int bn;        /* a batch norm follows (folded at load; the tape runs it on the batch) */
     varia_conv g;  /* conv kinds */
 } varia_net_op;
 
