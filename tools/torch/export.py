@@ -258,7 +258,9 @@ def parse_args(argv):
         epilog="Without --spec, a one-layer VAE is detected from the module tree: "
                "nn.Linear chains (plain attributes or nn.Sequential), separate mean/scale "
                "heads or one fused head split in two, log sigma heads named *std*/*sigma*, "
-               "the activation found by probing. --write-spec saves what was used, to edit. "
+               "the activation found by probing; a conv VAE whose convs sit in nn.Sequential "
+               "blocks (Conv2d, ConvTranspose2d, BatchNorm2d, Linear, activations, Flatten, "
+               "Unflatten) is read block by block. --write-spec saves what was used, to edit. "
                "See tools/torch/README.md.")
     p.add_argument("--model", required=True, metavar="FILE.py:NAME",
                    help="class (or function) building the model")

@@ -2,7 +2,8 @@
 of the layouts people write (a spec built from the module tree), and the final
 check's probes (decode and encode, in PyTorch and with the varia command).
 
-Detected layouts (one stochastic layer, MLP encoder and decoder):
+Detected layouts (one stochastic layer, MLP encoder and decoder; conv VAEs written
+as nn.Sequential blocks are detected by export_conv.py):
   * separate heads after the encoder's hidden layers, e.g. the PyTorch examples VAE
     (fc1 -> fc21 | fc22, fc3 -> fc4) or fc_mu / fc_logvar after an nn.Sequential;
   * one fused head emitting 2L values, split as mean = first half, scale = second
@@ -303,7 +304,13 @@ def detect(model, data_shape, latent=None, activation=None, posterior_scale=None
     docstring); with gaussian_log_var, a one-output decoder is a Gaussian mean of
     that fixed log variance rather than Bernoulli logits or probabilities. Returns
     (spec, activations to probe). Raises ExportError when the layout is not
-    recognised."""
+    recognised. A model with convolutions is read by export_conv.py (its activations
+    are modules, so nothing is left to probe)."""
+    import export_conv
+    if export_conv.has_conv(model):
+        return export_conv.detect_conv(model, data_shape, latent=latent,
+                                       posterior_scale=posterior_scale,
+                                       gaussian_log_var=gaussian_log_var), []
     n_data = int(np.prod(data_shape))
     table = linear_table(model)
     if not any(l[1] == n_data for l in table):

@@ -32,6 +32,12 @@ Layouts exported, detected without a spec and checked with the varia command:
                   ConvTranspose2d; the spec's layer lists from export_net.py, batch
                   norms in eval mode with non-trivial running statistics (folded by
                   varia at load, checked against PyTorch's own modules)
+  conv_auto       ConvBNVAE again, without a spec: export_conv.py finds the encoder
+                  and decoder Sequentials and the fc_mu / fc_logvar heads, and its
+                  layer lists equal the hand-written spec's
+  conv_auto_fused nn.Sequential conv encoder ending in a Linear of 2L (split into
+                  mean / log var), decoder Sequential ending in nn.Sigmoid
+                  (probabilities), no encode / decode methods, a BatchNorm2d
 Refused, each with a message naming the tensor or output at fault:
   batchnorm       a BatchNorm1d the format cannot express (unused source tensor)
   wrong_latent    a spec whose latent does not fit the layers (shape)
@@ -43,6 +49,8 @@ Refused, each with a message naming the tensor or output at fault:
   flow_missing_context enc1.context.weight not mapped (missing, naming it)
   flow_bad_ordering    an IAF ordering that is not a permutation
   conv_dilated    a Conv2d with dilation 2 (export_net.py names the module)
+  conv_auto_pool  a MaxPool2d in a detected conv encoder (named: encoder.2)
+  conv_auto_loose a Conv2d held as an attribute, outside any nn.Sequential (named)
 
 Usage (from the repository root, after building build/varia):
   /usr/bin/python3 tools/torch/test_export.py                  # run the tests
@@ -359,6 +367,48 @@ class ConvBNVAE(nn.Module):
         return self.decoder(z)
 
 
+class ConvSeqVAE(nn.Module):
+    """Everything in two Sequentials, as many tutorials do: the encoder's last Linear
+    emits mean and log variance together, the decoder returns probabilities."""
+
+    def __init__(self, pool=False):
+        super().__init__()
+        self.encoder = nn.Sequential(
+            nn.Conv2d(1, 4, 3, stride=2, padding=1), nn.ReLU(),
+            nn.MaxPool2d(1) if pool else nn.Conv2d(4, 8, 3, stride=2, padding=1),
+            nn.BatchNorm2d(4 if pool else 8), nn.Tanh(), nn.Flatten(),
+            nn.Linear((4 * 4 * 4) if pool else (8 * 2 * 2), 2 * L))
+        self.decoder = nn.Sequential(
+            nn.Linear(L, 8 * 2 * 2), nn.ReLU(), nn.Unflatten(1, (8, 2, 2)),
+            nn.ConvTranspose2d(8, 4, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),
+            nn.ConvTranspose2d(4, 1, 3, stride=2, padding=1, output_padding=1), nn.Sigmoid())
+
+    def forward(self, x):
+        mu, logvar = self.encoder(x).chunk(2, dim=-1)
+        return self.decoder(mu), mu, logvar
+
+
+class LooseConvVAE(nn.Module):
+    """A conv held as an attribute and called in forward: not a layer list."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 2, 3, stride=2, padding=1)
+        self.fc = nn.Linear(2 * 4 * 4, 2 * L)
+        self.decoder = nn.Sequential(nn.Linear(L, D), nn.Unflatten(1, (1, 8, 8)))
+
+
+def with_running_stats(model):
+    """model in eval mode, its batch norms given non-trivial statistics."""
+    with torch.no_grad():
+        for mod in model.modules():
+            if isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                mod.weight.uniform_(0.5, 1.5)
+                mod.running_mean.uniform_(-0.5, 0.5)
+                mod.running_var.uniform_(0.3, 2.0)
+    return model.eval()
+
+
 def conv_bn_model_and_spec(seed=13):
     """ConvBNVAE in eval mode with random running statistics, and its spec: the
     layer lists and their tensors from export_net.sequential_layers."""
@@ -595,6 +645,23 @@ def main():
         except ExportError as e:
             report("encoder.0 (Conv2d)" in str(e), "conv_dilated is refused naming encoder.0 (Conv2d)",
                    str(e))
+        # The same conv VAEs without a spec (export_conv.py).
+        model, hand = conv_bn_model_and_spec()
+        s = expect_export("conv_auto", model, tmp, False, data_shape=SHAPE)
+        report(s is not None and s["architecture"]["layers"] == hand["architecture"]["layers"]
+               and s["tensors"] == hand["tensors"] and sorted(s["ignore"]) == sorted(hand["ignore"]),
+               "conv_auto: the detected layer lists and tensor rules are the hand-written spec's")
+        model = with_running_stats(seeded(ConvSeqVAE, 14))
+        s = expect_export("conv_auto_fused", model, tmp, False, data_shape=SHAPE)
+        report(s is not None and s["check"]["decode_output"] == "probs"
+               and s["tensors"]["enc1.mean.weight"] == {"from": "encoder.6.weight", "chunk": [0, 2]}
+               and [e["type"] for e in s["architecture"]["layers"][0]["decoder_net"]][-1]
+               == "conv_transpose",
+               "conv_auto_fused: the fused head split in two, the Sigmoid left out (probabilities)")
+        expect_refusal("conv_auto_pool", with_running_stats(seeded(lambda: ConvSeqVAE(True), 15)),
+                       tmp, "encoder.2 (MaxPool2d)", data_shape=SHAPE)
+        expect_refusal("conv_auto_loose", seeded(LooseConvVAE, 16), tmp, "conv1 (Conv2d)",
+                       data_shape=SHAPE)
         command_line(tmp)
     failed = RESULTS.count(False)
     print("# passed %d failed %d" % (len(RESULTS) - failed, failed))
