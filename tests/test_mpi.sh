@@ -3,10 +3,11 @@
 # as one plain process: eval under mpirun -n 1, 2 and 3 prints the same JSON
 # (but for "seconds") and writes the same per-example CSV, byte for byte;
 # training under -n 1, 2 and 3 writes the same safetensors (weights, optimizer
-# state, output model), also with free bits over uneven shards and with a
-# flow, and a run interrupted under 2 ranks and resumed under 3 ends with the
-# same bytes; a rank count that does not divide the shards, and a command that
-# does not split its work, are refused; a rank killed mid-run ends the job
+# state, output model), also with free bits over uneven shards, with a
+# flow and with batch norms (batch statistics), and a run interrupted under
+# 2 ranks and resumed under 3 ends with the same bytes; a rank count that does
+# not divide the shards, and a command that does not split its work, are
+# refused; a rank killed mid-run ends the job
 # with a non-zero exit, in seconds. As root, where network namespaces can be
 # made, two "hosts" (two namespaces joined by a veth pair, loopback-range
 # addresses 127.1.0.1 and 127.1.0.2, MPI over TCP between them) give the same
@@ -116,6 +117,38 @@ else
 fi
 [ -f pplain/model.json ] && eval_case "the planar-flow model just trained (the log_det column)" pplain/model.json 2 1 \
     --limit 5 --k 100 --seed 9
+# Batch norms with batch statistics: each shard normalises its own rows, and
+# the running statistics combine the shards' moments in shard order, so any
+# rank count writes the same bytes (docs/training.md, "Batch norm").
+bn_config() {
+    cat > "$1" <<JSON
+{"architecture": {"likelihood": {"type": "bernoulli"}, "layers": [{"latent": 4,
+  "encoder_net": [{"type": "reshape", "shape": [1, 28, 28]},
+    {"type": "conv", "out": 4, "kernel": 5, "stride": 2, "padding": 2},
+    {"type": "batch_norm", "activation": "relu"}, {"type": "flatten"}],
+  "decoder_net": [{"type": "dense", "out": 196}, {"type": "batch_norm"},
+    {"type": "activation", "activation": "relu"}, {"type": "reshape", "shape": [4, 7, 7]},
+    {"type": "conv_transpose", "out": 4, "kernel": 5, "stride": 2, "padding": 2, "output_padding": 1},
+    {"type": "batch_norm", "activation": "relu"},
+    {"type": "conv_transpose", "out": 1, "kernel": 5, "stride": 2, "padding": 2, "output_padding": 1}]}]},
+ "data": {"train": "$DATA", "validation": 40, "limit": 190},
+ "objective": {"kind": "iwae", "k": 2}, "optimizer": {"kind": "adam", "lr": 0.003},
+ "schedule": {"kind": "constant", "epochs": 3},
+ "batch": 25, "shards": 6, "seed": 5, "validation": {"every": 2, "k": 10},
+ "output": "$2"}
+JSON
+}
+bn_config bplain.json bplain
+"$VARIA" train bplain.json --quiet > /dev/null 2> err || notok "batch norm: the plain run" "$(cat err)"
+for np in 2 3; do
+    bn_config b$np.json b$np
+    if mpi "$np" train b$np.json --quiet --threads 1 > /dev/null 2> err; then
+        check "conv VAE with batch norms (batch statistics, 6 uneven shards, IWAE k 2): mpirun -n $np writes the plain run's bytes" \
+            same_files bplain b$np
+    else
+        notok "batch norm: mpirun -n $np exits 0" "$(cat err)"
+    fi
+done
 config res.json res "$IWAE" "$CLIP"
 if mpi 2 train res.json --quiet --stop-after 1 > /dev/null 2> err && mpi 3 train res.json --quiet --resume > /dev/null 2>> err; then
     check "interrupted under 2 ranks, resumed under 3: the uninterrupted plain run's bytes" same_files plain res
