@@ -2,7 +2,7 @@
 
 A model containing nn.Conv2d or nn.ConvTranspose2d is read as:
   * an encoder: the nn.Sequential that takes one example in the data's shape (a dry
-    run on zeros decides) and contains a conv;
+    run on zeros decides), the one with a conv if several do;
   * its heads: two nn.Linear outside it reading its flattened output (the one named
     *std*/*sigma* emits log sigma, *var*/*scale* the other head, else registration
     order: mean first), or, with no such pair, the encoder's own last nn.Linear
@@ -49,13 +49,17 @@ def latent_input(seq):
 
 
 def find_encoder(seqs, data_shape):
-    """(name, Sequential, output shape) of the conv encoder."""
-    found = [(n, s, dry_run(s, data_shape)) for n, s in seqs if has_conv(s)]
+    """(name, Sequential, output shape) of the encoder: the Sequential taking the
+    data's shape (not returning it), the outermost; with several, the one with a conv
+    (a conv decoder may sit beside an MLP encoder)."""
+    found = [(n, s, dry_run(s, data_shape)) for n, s in seqs]
     found = [f for f in found if f[2] is not None and list(f[2]) != list(data_shape)]
     # the outermost only: a block nested in the encoder takes the data too
     found = [f for f in found if not any(f[0].startswith(g[0] + ".") for g in found)]
+    if len(found) > 1:
+        found = [f for f in found if has_conv(f[1])]
     if len(found) != 1:
-        raise ExportError("%s nn.Sequential with a conv takes the data's shape %s (%s): write "
+        raise ExportError("%s nn.Sequential takes the data's shape %s (%s): write "
                           "a spec" % ("no" if not found else "more than one", list(data_shape),
                                       ", ".join(f[0] for f in found) or "none found"))
     return found[0]

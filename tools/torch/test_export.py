@@ -35,6 +35,8 @@ Layouts exported, detected without a spec and checked with the varia command:
   conv_auto       ConvBNVAE again, without a spec: export_conv.py finds the encoder
                   and decoder Sequentials and the fc_mu / fc_logvar heads, and its
                   layer lists equal the hand-written spec's
+  conv_auto_mlp_enc  an MLP encoder Sequential (Flatten, fused head) and a decoder
+                  Sequential starting with Unflatten to [L, 1, 1], ConvTranspose2d + BatchNorm2d
   conv_auto_fused nn.Sequential conv encoder ending in a Linear of 2L (split into
                   mean / log var), decoder Sequential ending in nn.Sigmoid
                   (probabilities), no encode / decode methods, a BatchNorm2d
@@ -388,6 +390,23 @@ class ConvSeqVAE(nn.Module):
         return self.decoder(mu), mu, logvar
 
 
+class MLPConvVAE(nn.Module):
+    """An MLP encoder (a Sequential from the image) and a transposed-conv decoder."""
+
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(D, H), nn.Tanh(), nn.Linear(H, 2 * L))
+        self.decoder = nn.Sequential(
+            nn.Unflatten(1, (L, 1, 1)), nn.ConvTranspose2d(L, 4, 4, stride=2),
+            nn.BatchNorm2d(4), nn.ReLU(), nn.ConvTranspose2d(4, 1, 4, stride=2, padding=1))
+
+    def encode(self, x):
+        return self.encoder(x).chunk(2, dim=-1)
+
+    def decode(self, z):
+        return self.decoder(z)
+
+
 class LooseConvVAE(nn.Module):
     """A conv held as an attribute and called in forward: not a layer list."""
 
@@ -658,6 +677,11 @@ def main():
                and [e["type"] for e in s["architecture"]["layers"][0]["decoder_net"]][-1]
                == "conv_transpose",
                "conv_auto_fused: the fused head split in two, the Sigmoid left out (probabilities)")
+        s = expect_export("conv_auto_mlp_enc", with_running_stats(seeded(MLPConvVAE, 17)), tmp, False,
+                          data_shape=SHAPE)
+        report(s is not None and s["architecture"]["layers"][0]["decoder_net"][0]
+               == {"type": "reshape", "shape": [L, 1, 1]},
+               "conv_auto_mlp_enc: an MLP encoder Sequential beside a conv decoder (Unflatten first)")
         expect_refusal("conv_auto_pool", with_running_stats(seeded(lambda: ConvSeqVAE(True), 15)),
                        tmp, "encoder.2 (MaxPool2d)", data_shape=SHAPE)
         expect_refusal("conv_auto_loose", seeded(LooseConvVAE, 16), tmp, "conv1 (Conv2d)",
