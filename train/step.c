@@ -217,6 +217,7 @@ static int64_t stats_at(const varia_trainer *t, int s)
     return (int64_t)s * TR_STATS * (int64_t)sizeof(double);
 }
 
+/* Where shard s's batch statistics begin in bn_stats, in bytes. */
 static int64_t bn_at(const varia_trainer *t, int s)
 {
     return (int64_t)s * t->mdl.bn_floats * (int64_t)sizeof(double);
