@@ -259,7 +259,7 @@ static varia_v *op_matmul(varia_ops *o, varia_v *x, varia_v *w)
     return y;
 }
 
-VARIA_FLOW_ROWS(float, f)
+VARIA_FLOW_ROWS(float, f, f)
 
 /* Row of a flow parameter serving row r of z: one shared row, or r / k. */
 static const float *prow(const varia_v *p, int64_t r, int64_t k)

@@ -6,9 +6,9 @@
 #include "flow_rows.h"
 
 #ifdef TR_DOUBLE
-VARIA_FLOW_ROWS(double, t)
+VARIA_FLOW_ROWS(double, t, d)
 #else
-VARIA_FLOW_ROWS(float, t)
+VARIA_FLOW_ROWS(float, t, f)
 #endif
 
 /* Row index of parameter node p serving row r of z. */
