@@ -14,27 +14,6 @@
 static char dir[256];
 static const char *root;
 
-static char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *p = malloc((size_t)n + 1);
-    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    if (p)
-        p[n] = '\0';
-    if (len)
-        *len = (size_t)n;
-    return p;
-}
-
 static int write_all(const char *path, const void *p, size_t n)
 {
     FILE *f = fopen(path, "wb");
@@ -49,7 +28,7 @@ static int copy_weights(const char *name)
     size_t n;
     snprintf(src, sizeof src, "%s/tests/golden/%s/model.safetensors", root, name);
     snprintf(dst, sizeof dst, "%s/%s.safetensors", dir, name);
-    char *p = read_all(src, &n);
+    char *p = tap_read_file(src, &n);
     int good = p && write_all(dst, p, n);
     free(p);
     return good;
@@ -224,7 +203,7 @@ static void bad_running_var(void)
     size_t n;
     snprintf(src, sizeof src, "%s/tests/golden/conv_bn_gauss/model.safetensors", root);
     snprintf(dst, sizeof dst, "%s/bn.safetensors", dir);
-    unsigned char *p = (unsigned char *)read_all(src, &n);
+    unsigned char *p = (unsigned char *)tap_read_file(src, &n);
     uint64_t hl = 0;
     for (int i = 0; p && i < 8; i++)
         hl |= (uint64_t)p[i] << (8 * i);
@@ -238,7 +217,7 @@ static void bad_running_var(void)
         good = write_all(dst, p, n);
     }
     snprintf(src, sizeof src, "%s/tests/golden/conv_bn_gauss/model.json", root);
-    char *manifest = read_all(src, NULL), *at = manifest ? strstr(manifest, "\"model.safetensors\"") : NULL;
+    char *manifest = tap_read_file(src, NULL), *at = manifest ? strstr(manifest, "\"model.safetensors\"") : NULL;
     if (at)
         memcpy(at, "\"bn.safetensors\"   ", 19); /* same length: the rest of the text stays put */
     snprintf(mpath, sizeof mpath, "%s/bn.json", dir);
