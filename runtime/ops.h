@@ -67,6 +67,11 @@ struct varia_ops {
     /* Per row r: sum_d x[r / kx]_d l_d - softplus(l_d) for logits l (a
      * value), the Bernoulli log-likelihood when the logits come from a conv. */
     varia_v *(*bernoulli_logp)(varia_ops *o, varia_v *logits, varia_v *x, int64_t kx);
+    /* [a, b] side by side: rows(a) == rows(b), cols(a) + cols(b) columns (a
+     * recurrent cell's input made of two parts). */
+    varia_v *(*concat)(varia_ops *o, varia_v *a, varia_v *b);
+    /* act(x), elementwise (DRAW's sigmoid of the canvas). */
+    varia_v *(*act)(varia_ops *o, varia_v *x, varia_act act);
 
     /* Convolutions over NCHW rows (conv.h, docs/format.md 2.4): x is
      * [batch, cin*h*w], the result [batch, cout*oh*ow]; bias and act fused.

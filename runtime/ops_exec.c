@@ -245,6 +245,26 @@ static varia_v *op_bernoulli_logp(varia_ops *o, varia_v *logits, varia_v *x, int
     return p;
 }
 
+static varia_v *op_concat(varia_ops *o, varia_v *a, varia_v *b)
+{
+    varia_exec *e = ex(o);
+    varia_v *y = new_val(e, a->rows, a->cols + b->cols, 0);
+    for (int64_t r = 0; live(e) && r < a->rows; r++) {
+        memcpy(y->f + r * y->ld, a->f + r * a->ld, (size_t)a->cols * sizeof(float));
+        memcpy(y->f + r * y->ld + a->cols, b->f + r * b->ld, (size_t)b->cols * sizeof(float));
+    }
+    return y;
+}
+
+static varia_v *op_act(varia_ops *o, varia_v *x, varia_act act)
+{
+    varia_exec *e = ex(o);
+    varia_v *y = new_val(e, x->rows, x->cols, 0);
+    for (int64_t r = 0; live(e) && r < x->rows; r++)
+        varia_act_apply(y->f + r * y->ld, x->f + r * x->ld, x->cols, act);
+    return y;
+}
+
 static varia_v *op_matmul(varia_ops *o, varia_v *x, varia_v *w)
 {
     varia_exec *e = ex(o);
@@ -346,6 +366,8 @@ static const varia_ops exec_ops = {
     .combine = op_combine,
     .add = op_add,
     .matmul = op_matmul,
+    .concat = op_concat,
+    .act = op_act,
     .bernoulli_logp = op_bernoulli_logp,
     .conv2d = varia_exec_conv2d,
     .conv_transpose2d = varia_exec_conv_transpose2d,

@@ -127,6 +127,16 @@ static varia_v *op_matmul(varia_ops *o, varia_v *x, varia_v *w)
     return val(TR(matmul)(tp(o)->t, TR(node_of)(x), TR(node_of)(w)));
 }
 
+static varia_v *op_concat(varia_ops *o, varia_v *a, varia_v *b)
+{
+    return val(TR(concat)(tp(o)->t, TR(node_of)(a), TR(node_of)(b)));
+}
+
+static varia_v *op_act(varia_ops *o, varia_v *x, varia_act act)
+{
+    return val(TR(act)(tp(o)->t, TR(node_of)(x), act));
+}
+
 static varia_v *op_bernoulli_logp(varia_ops *o, varia_v *logits, varia_v *x, int64_t kx)
 {
     return val(TR(bernoulli_logp)(tp(o)->t, TR(node_of)(logits), TR(node_of)(x)->v, kx));
@@ -193,6 +203,8 @@ static const varia_ops tape_ops = {
     .combine = op_combine,
     .add = op_add,
     .matmul = op_matmul,
+    .concat = op_concat,
+    .act = op_act,
     .bernoulli_logp = op_bernoulli_logp,
     .conv2d = op_conv2d,
     .conv_transpose2d = op_conv_transpose2d,

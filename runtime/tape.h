@@ -92,6 +92,10 @@ tr_node *TR(mean_groups)(tr_tape *t, tr_node *x, int64_t k);
 tr_node *TR(add)(tr_tape *t, tr_node *a, tr_node *b, int64_t kb, varia_act act);
 /* x W^T, W a node [out, in]. */
 tr_node *TR(matmul)(tr_tape *t, tr_node *x, tr_node *w);
+/* [a, b] side by side (equal rows); the gradient splits back. */
+tr_node *TR(concat)(tr_tape *t, tr_node *a, tr_node *b);
+/* act(x) elementwise. */
+tr_node *TR(act)(tr_tape *t, tr_node *x, varia_act act);
 /* The convolutions of ops.h over NCHW rows (tape_conv.c): x [n, cin*h*w],
  * the result [n, cout*oh*ow]. conv2d's l is its weight [cout, cin kh kw] and
  * bias [cout]; conv_transpose2d's l is its weight as stored, [out = cin, in =

@@ -323,6 +323,19 @@ static tr_node *op_matmul(tr_tape *t, double *th, double *g, void *ctx)
     return trd_matmul(t, trd_param(t, R, C, th, g), trd_param(t, O, C, th + R * C, g + R * C));
 }
 
+/* concat: a [R, C] beside b [R, O]. */
+static tr_node *op_concat(tr_tape *t, double *th, double *g, void *ctx)
+{
+    (void)ctx;
+    return trd_concat(t, trd_param(t, R, C, th, g), trd_param(t, R, O, th + R * C, g + R * C));
+}
+
+/* act: x [R, C] through the activation *ctx. */
+static tr_node *op_act(tr_tape *t, double *th, double *g, void *ctx)
+{
+    return trd_act(t, trd_param(t, R, C, th, g), *(const varia_act *)ctx);
+}
+
 /* planar_uhat: u, w [FG, FD]. */
 static tr_node *op_uhat(tr_tape *t, double *th, double *g, void *ctx)
 {
@@ -369,6 +382,16 @@ static void flow_ops(void)
     fill(th, R * C + O * C, 62, 1.0);
     e = check(op_matmul, th, R * C + O * C, NULL);
     ok(e < 1e-6, "matmul: x and W gradients (%.1e)", e);
+    fill(th, R * C + R * O, 64, 1.0);
+    e = check(op_concat, th, R * C + R * O, NULL);
+    ok(e < 1e-6, "concat: both inputs' gradients (%.1e)", e);
+    static const varia_act acts[] = {{VARIA_ACT_SIGMOID, 1.0f}, {VARIA_ACT_TANH, 1.0f}, {VARIA_ACT_SOFTPLUS, 1.0f},
+                                     {VARIA_ACT_ELU, 0.7f}};
+    for (int a = 0; a < 4; a++) {
+        fill(th, R * C, 65 + a, 2.0);
+        e = check(op_act, th, R * C, (void *)&acts[a]);
+        ok(e < 1e-6, "act %d: x gradient (%.1e)", (int)acts[a].kind, e);
+    }
     /* w.u of each row: strongly negative (u = -8 w + noise), near zero, positive:
      * at w.u << 0 the correction m(w.u) - w.u is what keeps uhat.w >= -1. */
     fill(th, 2 * FG * FD, 63, 1.0);
