@@ -155,6 +155,7 @@ typedef struct varia_family {
 } varia_family;
 
 extern const varia_family varia_family_vae;
+extern const varia_family varia_family_gan;
 
 /* The family called `name` (aliases included), or NULL. */
 const varia_family *varia_family_find(const char *name);
