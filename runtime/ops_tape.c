@@ -19,6 +19,11 @@ static varia_v *val(tr_node *n)
     return (varia_v *)(void *)n;
 }
 
+varia_v *TR(value_of)(tr_node *n)
+{
+    return val(n);
+}
+
 /* Caller data as a node: the floats themselves when they are contiguous and of
  * the tape's type, else a copy on the tape's arena. */
 static varia_v *op_input(varia_ops *o, int64_t rows, int64_t cols, const float *data, int64_t ld)

@@ -63,6 +63,16 @@ static void gan_generate(const void *cfg, varia_ops *o, varia_v *eps, float temp
     *x = generator(g, o, *z);
 }
 
+static void gan_critic(const void *cfg, varia_ops *o, varia_v *x, varia_v **logit)
+{
+    *logit = varia_net_run(o, &((const gan *)cfg)->disc, x, NULL);
+}
+
+static int gan_has_critic(const void *cfg)
+{
+    return ((const gan *)cfg)->disc.present;
+}
+
 static int64_t gan_noise_size(const void *cfg)
 {
     return ((const gan *)cfg)->L;
@@ -141,8 +151,9 @@ static varia_status parse_disc(varia_ctx *ctx, gan *g, varia_decl *d, const cJSO
     const cJSON *list = cJSON_GetObjectItemCaseSensitive(arch, "discriminator");
     if (!list)
         return VARIA_OK;
+    /* not a data input: the generator's gradient passes through it */
     varia_status st = varia_net_parse(ctx, &g->disc, list, arch, "discriminator", "disc.net", &g->shape,
-                                      VARIA_GROUP_INFERENCE, 1, d);
+                                      VARIA_GROUP_INFERENCE, 0, d);
     if (st == VARIA_OK && (g->disc.out_size != 1 || g->disc.n == 0))
         return varia_fail(ctx, VARIA_ERR_SHAPE, "discriminator must end in one value (a logit), not %lld",
                           (long long)g->disc.out_size);
@@ -197,4 +208,6 @@ const varia_family varia_family_gan = {
     .noise_size = gan_noise_size,
     .decode = gan_decode,
     .generate = gan_generate,
+    .critic = gan_critic,
+    .has_critic = gan_has_critic,
 };
