@@ -20,7 +20,7 @@
 
 cJSON *tr_data_meta(const varia_trainer *t)
 {
-    static const char *const bins[] = {"dynamic", "threshold", "none"};
+    static const char *const bins[] = {"dynamic", "threshold", "none", "dequantize"};
     cJSON *d = cJSON_CreateObject(), *shape = cJSON_CreateArray();
     const varia_shape *s = &t->data.set.shape;
     for (int i = 0; i < s->rank; i++)

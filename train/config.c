@@ -81,7 +81,7 @@ static varia_status get_path(varia_ctx *ctx, const cJSON *obj, const char *where
 static varia_status parse_data(varia_ctx *ctx, const cJSON *d, tr_config *c)
 {
     static const char *const known[] = {"train", "validation", "binarize", "limit", NULL};
-    static const char *const bins[] = {"dynamic", "threshold", "none", NULL};
+    static const char *const bins[] = {"dynamic", "threshold", "none", "dequantize", NULL};
     if (!cJSON_IsObject(d))
         return varia_fail(ctx, VARIA_ERR_MANIFEST, "config: \"data\" must be an object");
     varia_status st = unknown_keys(ctx, d, "data", known);
