@@ -72,6 +72,9 @@ struct varia_ops {
     varia_v *(*concat)(varia_ops *o, varia_v *a, varia_v *b);
     /* act(x), elementwise (DRAW's sigmoid of the canvas). */
     varia_v *(*act)(varia_ops *o, varia_v *x, varia_act act);
+    /* erf(x / sqrt 2) = 2 Phi(x) - 1, elementwise: standard normal noise to
+     * U(-1, 1) (a GAN's uniform prior). */
+    varia_v *(*normal_to_uniform)(varia_ops *o, varia_v *x);
 
     /* Convolutions over NCHW rows (conv.h, docs/format.md 2.4): x is
      * [batch, cin*h*w], the result [batch, cout*oh*ow]; bias and act fused.

@@ -265,6 +265,16 @@ static varia_v *op_act(varia_ops *o, varia_v *x, varia_act act)
     return y;
 }
 
+static varia_v *op_normal_to_uniform(varia_ops *o, varia_v *x)
+{
+    varia_exec *e = ex(o);
+    varia_v *y = new_val(e, x->rows, x->cols, 0);
+    for (int64_t r = 0; live(e) && r < x->rows; r++)
+        for (int64_t j = 0; j < x->cols; j++) /* in double, as the tape computes it */
+            y->f[r * y->ld + j] = (float)erf((double)x->f[r * x->ld + j] * 0.70710678118654752);
+    return y;
+}
+
 static varia_v *op_matmul(varia_ops *o, varia_v *x, varia_v *w)
 {
     varia_exec *e = ex(o);
@@ -368,6 +378,7 @@ static const varia_ops exec_ops = {
     .matmul = op_matmul,
     .concat = op_concat,
     .act = op_act,
+    .normal_to_uniform = op_normal_to_uniform,
     .bernoulli_logp = op_bernoulli_logp,
     .conv2d = varia_exec_conv2d,
     .conv_transpose2d = varia_exec_conv_transpose2d,

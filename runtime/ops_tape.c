@@ -142,6 +142,11 @@ static varia_v *op_act(varia_ops *o, varia_v *x, varia_act act)
     return val(TR(act)(tp(o)->t, TR(node_of)(x), act));
 }
 
+static varia_v *op_normal_to_uniform(varia_ops *o, varia_v *x)
+{
+    return val(TR(normal_to_uniform)(tp(o)->t, TR(node_of)(x)));
+}
+
 static varia_v *op_bernoulli_logp(varia_ops *o, varia_v *logits, varia_v *x, int64_t kx)
 {
     return val(TR(bernoulli_logp)(tp(o)->t, TR(node_of)(logits), TR(node_of)(x)->v, kx));
@@ -210,6 +215,7 @@ static const varia_ops tape_ops = {
     .matmul = op_matmul,
     .concat = op_concat,
     .act = op_act,
+    .normal_to_uniform = op_normal_to_uniform,
     .bernoulli_logp = op_bernoulli_logp,
     .conv2d = op_conv2d,
     .conv_transpose2d = op_conv_transpose2d,

@@ -96,6 +96,8 @@ tr_node *TR(matmul)(tr_tape *t, tr_node *x, tr_node *w);
 tr_node *TR(concat)(tr_tape *t, tr_node *a, tr_node *b);
 /* act(x) elementwise. */
 tr_node *TR(act)(tr_tape *t, tr_node *x, varia_act act);
+/* erf(x / sqrt 2) elementwise; d/dx = sqrt(2 / pi) exp(-x^2 / 2). */
+tr_node *TR(normal_to_uniform)(tr_tape *t, tr_node *x);
 /* The convolutions of ops.h over NCHW rows (tape_conv.c): x [n, cin*h*w],
  * the result [n, cout*oh*ow]. conv2d's l is its weight [cout, cin kh kw] and
  * bias [cout]; conv_transpose2d's l is its weight as stored, [out = cin, in =

@@ -585,6 +585,28 @@ tr_node *TR(act)(tr_tape *t, tr_node *x, varia_act act)
     return y;
 }
 
+#define SQRT_2_OVER_PI 0.79788456080286536
+#define SQRT_HALF 0.70710678118654752
+
+static void back_n2u(tr_tape *t, const record *r)
+{
+    (void)t;
+    tr_node *x = r->a;
+    for (int64_t i = 0; i < x->rows * x->cols; i++)
+        x->g[i] += r->out->g[i] * (tr_real)(SQRT_2_OVER_PI * exp(-0.5 * (double)x->v[i] * x->v[i]));
+}
+
+tr_node *TR(normal_to_uniform)(tr_tape *t, tr_node *x)
+{
+    tr_node *y;
+    record *r = TR(begin_op)(t, back_n2u, x->rows, x->cols, x->g != NULL, x, &y);
+    if (!r)
+        return y;
+    for (int64_t i = 0; i < x->rows * x->cols; i++) /* in double, as exec computes it */
+        y->v[i] = (tr_real)erf((double)x->v[i] * SQRT_HALF);
+    return y;
+}
+
 /* ---- matmul ---- */
 
 /* dx += dy W; dW += dy^T x */

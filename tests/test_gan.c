@@ -103,6 +103,33 @@ static void arch_case(const char *what, const char *shape, const char *arch, var
             "{\"type\": \"dense\", \"out\": 12, \"activation\": \"relu\"}," \
             "{\"type\": \"dense\", \"out\": 20, \"activation\": \"sigmoid\"}]"
 
+/* A uniform prior: z = erf(eps / sqrt 2) lies in (-1, 1) with U(-1, 1)'s
+ * moments (mean 0, mean square 1/3). */
+static void uniform_prior(void)
+{
+    char path[512], text[4096];
+    snprintf(path, sizeof path, "%s/uniform.json", dir);
+    snprintf(text, sizeof text, "{\"format\": \"varia\", \"version\": \"1.0\", \"family\": \"gan\", \"data\": "
+             "{\"shape\": [20]}, \"architecture\": {\"latent\": 5, \"leaky_relu_slope\": 0.2, \"prior\": \"uniform\", "
+             GEN "}, \"weights\": {\"format\": \"safetensors\", \"file\": "
+             "\"%s/tests/golden/gan_mlp/model.safetensors\"}}", root);
+    varia_ctx *ctx = varia_ctx_new();
+    varia_model *m = NULL;
+    enum { N = 4000 };
+    static float x[N * 20], z[N * 5];
+    int good = write_all(path, text, strlen(text)) &&
+               varia_model_load_ex(ctx, path, VARIA_LOAD_ALLOW_OUTSIDE, &m) == VARIA_OK &&
+               varia_sample(ctx, m, N, 3, 1.0f, x, z) == VARIA_OK;
+    double s = 0, ss = 0, lo = 1, hi = -1;
+    for (int i = 0; i < N * 5; i++)
+        s += z[i], ss += (double)z[i] * z[i], lo = fmin(lo, z[i]), hi = fmax(hi, z[i]);
+    tap_okf(good && lo > -1 && hi < 1 && fabs(s / (N * 5)) < 0.02 && fabs(ss / (N * 5) - 1.0 / 3) < 0.02,
+            "uniform prior: %d latents in (%.4f, %.4f), mean %.4f, mean square %.4f (1/3)", N * 5, lo, hi,
+            s / (N * 5), ss / (N * 5));
+    varia_model_free(m);
+    varia_ctx_free(ctx);
+}
+
 static void manifests(void)
 {
     arch_case("the golden architecture", "[20]", "{\"latent\": 5, \"leaky_relu_slope\": 0.2, " GEN "}", VARIA_OK, NULL);
@@ -119,8 +146,8 @@ static void manifests(void)
               VARIA_ERR_MANIFEST, "output_range");
     arch_case("output_range [0, 1e300]", "[20]", "{\"latent\": 5, \"output_range\": [0, 1e300], " GEN "}",
               VARIA_ERR_MANIFEST, "output_range");
-    arch_case("prior uniform (not supported yet)", "[20]", "{\"latent\": 5, \"prior\": \"uniform\", " GEN "}",
-              VARIA_ERR_UNSUPPORTED, "uniform");
+    arch_case("prior uniform", "[20]", "{\"latent\": 5, \"leaky_relu_slope\": 0.2, \"prior\": \"uniform\", " GEN "}",
+              VARIA_OK, NULL);
     arch_case("prior cauchy", "[20]", "{\"latent\": 5, \"prior\": \"cauchy\", " GEN "}", VARIA_ERR_MANIFEST,
               "prior");
     arch_case("prior 3", "[20]", "{\"latent\": 5, \"prior\": 3, " GEN "}", VARIA_ERR_MANIFEST, "prior");
@@ -146,6 +173,7 @@ int main(void)
     }
     operations();
     manifests();
+    uniform_prior();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)

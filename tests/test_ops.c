@@ -200,6 +200,9 @@ static void single_ops(void)
         varia_act act = {(varia_act_kind)a, a == VARIA_ACT_LEAKY_RELU ? 0.1f : 1.0f};
         ok(diff(e->act(e, ex, act), t->act(t, tx, act)) == 0.0, "act %d: the same kernel on both, bit for bit", a);
     }
+    varia_v *eu = e->normal_to_uniform(e, ex), *tu = t->normal_to_uniform(t, tx);
+    ok(diff(eu, tu) == 0.0 && fabsf(eu->f[0] - erff(x[0] / sqrtf(2.0f))) < 1e-6f && fabsf(eu->f[5]) < 1.0f,
+       "normal_to_uniform: erf(x / sqrt 2), bit for bit on both");
     varia_act sg = {VARIA_ACT_SIGMOID, 1.0f};
     varia_v *esg = e->act(e, emu, sg);
     ok(fabsf(esg->f[0] - 1.0f / (1.0f + expf(-x[1]))) < 1e-6f, "act sigmoid of a view matches 1 / (1 + e^-x)");

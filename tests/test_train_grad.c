@@ -345,6 +345,13 @@ static tr_node *op_act(tr_tape *t, double *th, double *g, void *ctx)
     return trd_act(t, trd_param(t, R, C, th, g), *(const varia_act *)ctx);
 }
 
+/* normal_to_uniform: x [R, C]. */
+static tr_node *op_n2u(tr_tape *t, double *th, double *g, void *ctx)
+{
+    (void)ctx;
+    return trd_normal_to_uniform(t, trd_param(t, R, C, th, g));
+}
+
 /* planar_uhat: u, w [FG, FD]. */
 static tr_node *op_uhat(tr_tape *t, double *th, double *g, void *ctx)
 {
@@ -394,6 +401,9 @@ static void flow_ops(void)
     fill(th, R * C + R * O, 64, 1.0);
     e = check(op_concat, th, R * C + R * O, NULL);
     ok(e < 1e-6, "concat: both inputs' gradients (%.1e)", e);
+    fill(th, R * C, 69, 2.5);
+    e = check(op_n2u, th, R * C, NULL);
+    ok(e < 1e-6, "normal_to_uniform: x gradient (%.1e)", e);
     static const varia_act acts[] = {{VARIA_ACT_SIGMOID, 1.0f}, {VARIA_ACT_TANH, 1.0f}, {VARIA_ACT_SOFTPLUS, 1.0f},
                                      {VARIA_ACT_ELU, 0.7f}};
     for (int a = 0; a < 4; a++) {

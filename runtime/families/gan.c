@@ -25,6 +25,7 @@ typedef struct gan {
     float *shift;      /* [D], shift repeated: the add op's broadcast row (owned) */
     int identity_map;  /* output_range [0, 1]: no mapping at all */
     float sigma2;      /* the manifest's observation variance for AIS (0: none) */
+    int uniform;       /* prior U(-1, 1)^L instead of N(0, I) */
 } gan;
 
 static void gan_free(void *cfg)
@@ -60,6 +61,8 @@ static void gan_generate(const void *cfg, varia_ops *o, varia_v *eps, float temp
 {
     const gan *g = cfg;
     *z = o->scale(o, o->cols(o, eps, 0, g->L), temp);
+    if (g->uniform) /* the noise's normals mapped through their CDF: temperature narrows it too */
+        *z = o->normal_to_uniform(o, *z);
     *x = generator(g, o, *z);
 }
 
@@ -122,18 +125,17 @@ static varia_status parse_range(varia_ctx *ctx, gan *g, const cJSON *arch)
     return VARIA_OK;
 }
 
-/* "prior" (only "normal" is accepted: see docs/format.md 7) and the optional
- * "observation": {"sigma2": s} that AIS uses unless told otherwise. */
+/* "prior" ("normal" or "uniform") and the optional "observation":
+ * {"sigma2": s} that AIS uses unless told otherwise. */
 static varia_status parse_prior_obs(varia_ctx *ctx, gan *g, const cJSON *arch)
 {
     static const char *const known[] = {"sigma2", NULL};
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(arch, "prior");
     const char *prior = p ? cJSON_GetStringValue(p) : "normal";
-    if (!prior)
-        return varia_fail(ctx, VARIA_ERR_MANIFEST, "architecture: \"prior\" must be a string (\"normal\")");
-    if (strcmp(prior, "normal"))
-        return varia_fail(ctx, !strcmp(prior, "uniform") ? VARIA_ERR_UNSUPPORTED : VARIA_ERR_MANIFEST,
-                          "architecture: \"prior\" '%.20s': only \"normal\" (N(0, I)) is supported", prior);
+    if (!prior || (strcmp(prior, "normal") && strcmp(prior, "uniform")))
+        return varia_fail(ctx, VARIA_ERR_MANIFEST, "architecture: \"prior\" must be \"normal\" (N(0, I)) or "
+                          "\"uniform\" (U(-1, 1) per dimension)");
+    g->uniform = !strcmp(prior, "uniform");
     const cJSON *obs = cJSON_GetObjectItemCaseSensitive(arch, "observation");
     if (!obs)
         return VARIA_OK;
