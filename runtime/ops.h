@@ -98,6 +98,20 @@ struct varia_ops {
      * is sum_i log sigmoid(s_i). */
     varia_v *(*iaf)(varia_ops *o, varia_v *z, varia_v *m, varia_v *s);
     varia_v *(*iaf_logdet)(varia_ops *o, varia_v *s);
+
+    /* Recurrent cells (PyTorch's nn.LSTMCell and nn.GRUCell conventions).
+     * The gate pre-activations come from linear slots (x W_ih^T + b_ih and
+     * h W_hh^T + b_hh, gates stacked along the columns in PyTorch's order);
+     * the cells apply the nonlinearities and the state update per row. */
+    /* LSTM: gates [rows, 4H] = pre-activations i, f, g, o; c [rows, H].
+     * Returns [rows, 2H]: h' in columns [0, H), c' in [H, 2H) (take them with
+     * cols), c' = sigmoid(f) c + sigmoid(i) tanh(g), h' = sigmoid(o) tanh(c'). */
+    varia_v *(*lstm_cell)(varia_ops *o, varia_v *gates, varia_v *c);
+    /* GRU: gi = x W_ih^T + b_ih and gh = h W_hh^T + b_hh, both [rows, 3H] in
+     * the order r, z, n; h [rows, H]. Returns h' [rows, H]:
+     * r = sigmoid(gi_r + gh_r), z = sigmoid(gi_z + gh_z),
+     * n = tanh(gi_n + r gh_n), h' = (1 - z) n + z h. */
+    varia_v *(*gru_cell)(varia_ops *o, varia_v *gi, varia_v *gh, varia_v *h);
 };
 
 #endif

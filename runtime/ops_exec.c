@@ -356,6 +356,8 @@ static const varia_ops exec_ops = {
     .radial_logdet = op_radial_logdet,
     .iaf = op_iaf,
     .iaf_logdet = op_iaf_logdet,
+    .lstm_cell = varia_exec_lstm_cell,
+    .gru_cell = varia_exec_gru_cell,
 };
 
 size_t varia_exec_val_floats(size_t vals)

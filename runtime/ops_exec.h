@@ -40,6 +40,10 @@ int varia_exec_live(const varia_exec *e);
 /* The exec conv ops (ops_conv.c), as ops.h declares them. */
 varia_v *varia_exec_conv2d(varia_ops *o, varia_v *x, int slot, const varia_conv *g, varia_act act);
 varia_v *varia_exec_conv_transpose2d(varia_ops *o, varia_v *x, int slot, const varia_conv *g, varia_act act);
+/* The exec recurrent cells (ops_rnn.c), as ops.h declares them: the output
+ * is a new value; the inputs may be views (any row stride). */
+varia_v *varia_exec_lstm_cell(varia_ops *o, varia_v *gates, varia_v *c);
+varia_v *varia_exec_gru_cell(varia_ops *o, varia_v *gi, varia_v *gh, varia_v *h);
 
 /* Floats the value records of `vals` values take at the start of a workspace. */
 size_t varia_exec_val_floats(size_t vals);
