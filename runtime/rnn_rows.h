@@ -9,8 +9,12 @@
  * macro, so every name here is one grep finds.
  *
  * Layouts are PyTorch's: LSTM gates i, f, g, o in blocks of H columns; GRU
- * r, z, n. A backward row adds into the gradients it is given (NULL: that
- * input needs none). */
+ * r, z, n. A backward row adds into every gradient it is given (the tape
+ * passes scratch for an input that needs none, so the loops have no
+ * branches). No output or gradient may alias another array of the call
+ * (restrict: without it the LSTM row needs more alias checks than GCC will
+ * version a loop for, and runs scalar); the tape separates the one case
+ * that could, the same value passed as both gi and gh. */
 #ifndef VARIA_RNN_ROWS_H
 #define VARIA_RNN_ROWS_H
 
@@ -23,11 +27,12 @@
 
 /* c' = sigmoid(f) c + sigmoid(i) tanh(g); h' = sigmoid(o) tanh(c'). a is the
  * row of gate pre-activations [4H]; h and cn are the outputs [H] each. */
-static inline void rnn_lstm_row_f(const float *a, const float *c, int64_t H, float *h, float *cn)
+static inline void rnn_lstm_row_f(const float *restrict a, const float *restrict c, int64_t H, float *restrict h,
+                                  float *restrict cn)
 {
+    const float *ai = a, *af = a + H, *ag = a + 2 * H, *ao = a + 3 * H;
     for (int64_t j = 0; j < H; j++) {
-        float i = vm_sigmoid(a[j]), f = vm_sigmoid(a[H + j]), g = vm_tanh(a[2 * H + j]);
-        float o = vm_sigmoid(a[3 * H + j]);
+        float i = vm_sigmoid(ai[j]), f = vm_sigmoid(af[j]), g = vm_tanh(ag[j]), o = vm_sigmoid(ao[j]);
         float cc = f * c[j] + i * g;
         cn[j] = cc;
         h[j] = o * vm_tanh(cc);
@@ -35,30 +40,30 @@ static inline void rnn_lstm_row_f(const float *a, const float *c, int64_t H, flo
 }
 
 /* The LSTM row's backward, from the gradients dh, dcn of its outputs (cn its
- * forward's c'): with T = tanh(c'), dC = dcn + dh o (1 - T^2):
- * da_i = dC g i (1 - i), da_f = dC c f (1 - f), da_g = dC i (1 - g^2),
- * da_o = dh T o (1 - o), dc = dC f. */
-static inline void rnn_lstm_back_row_f(const float *a, const float *c, const float *cn, const float *dh,
-                                       const float *dcn, int64_t H, float *da, float *dc)
+ * forward's c'), added into da [4H] and dc [H]: with T = tanh(c'),
+ * dC = dcn + dh o (1 - T^2): da_i = dC g i (1 - i), da_f = dC c f (1 - f),
+ * da_g = dC i (1 - g^2), da_o = dh T o (1 - o), dc = dC f. */
+static inline void rnn_lstm_back_row_f(const float *restrict a, const float *restrict c, const float *restrict cn,
+                                       const float *restrict dh, const float *restrict dcn, int64_t H,
+                                       float *restrict da, float *restrict dc)
 {
+    const float *ai = a, *af = a + H, *ag = a + 2 * H, *ao = a + 3 * H;
+    float *dai = da, *daf = da + H, *dag = da + 2 * H, *dao = da + 3 * H;
     for (int64_t j = 0; j < H; j++) {
-        float i = vm_sigmoid(a[j]), f = vm_sigmoid(a[H + j]), g = vm_tanh(a[2 * H + j]);
-        float o = vm_sigmoid(a[3 * H + j]), T = vm_tanh(cn[j]);
-        float dC = dcn[j] + dh[j] * o * (1.0f - T * T);
-        if (da) {
-            da[j] += dC * g * i * (1.0f - i);
-            da[H + j] += dC * c[j] * f * (1.0f - f);
-            da[2 * H + j] += dC * i * (1.0f - g * g);
-            da[3 * H + j] += dh[j] * T * o * (1.0f - o);
-        }
-        if (dc)
-            dc[j] += dC * f;
+        float i = vm_sigmoid(ai[j]), f = vm_sigmoid(af[j]), g = vm_tanh(ag[j]), o = vm_sigmoid(ao[j]);
+        float T = vm_tanh(cn[j]), dC = dcn[j] + dh[j] * o * (1.0f - T * T);
+        dai[j] += dC * g * i * (1.0f - i);
+        daf[j] += dC * c[j] * f * (1.0f - f);
+        dag[j] += dC * i * (1.0f - g * g);
+        dao[j] += dh[j] * T * o * (1.0f - o);
+        dc[j] += dC * f;
     }
 }
 
 /* r = sigmoid(gi_r + gh_r), z = sigmoid(gi_z + gh_z), n = tanh(gi_n + r gh_n),
  * h' = (1 - z) n + z h: gi, gh rows [3H], h and the output hn [H]. */
-static inline void rnn_gru_row_f(const float *gi, const float *gh, const float *h, int64_t H, float *hn)
+static inline void rnn_gru_row_f(const float *restrict gi, const float *restrict gh, const float *restrict h, int64_t H,
+                                 float *restrict hn)
 {
     for (int64_t j = 0; j < H; j++) {
         float r = vm_sigmoid(gi[j] + gh[j]), z = vm_sigmoid(gi[H + j] + gh[H + j]);
@@ -67,32 +72,46 @@ static inline void rnn_gru_row_f(const float *gi, const float *gh, const float *
     }
 }
 
-/* The GRU row's backward from dhn: dz = dhn (h - n), dn = dhn (1 - z);
- * dpn = dn (1 - n^2) goes to gi_n, dpn r to gh_n; dr = dpn gh_n;
- * dpr = dr r (1 - r) to gi_r and gh_r, dpz = dz z (1 - z) to gi_z and gh_z;
- * dh = dhn z. */
-static inline void rnn_gru_back_row_f(const float *gi, const float *gh, const float *h, const float *dhn, int64_t H,
-                                      float *dgi, float *dgh, float *dh)
+/* The GRU row's backward from dhn, added into dgi, dgh [3H] and dh [H]:
+ * dz = dhn (h - n), dn = dhn (1 - z); dpn = dn (1 - n^2) goes to gi_n, dpn r
+ * to gh_n; dr = dpn gh_n; dpr = dr r (1 - r) to gi_r and gh_r, dpz = dz z
+ * (1 - z) to gi_z and gh_z; dh = dhn z. */
+static inline void rnn_gru_back_row_f(const float *restrict gi, const float *restrict gh, const float *restrict h,
+                                      const float *restrict dhn, int64_t H, float *restrict dgi,
+                                      float *restrict dgh, float *restrict dh)
 {
     for (int64_t j = 0; j < H; j++) {
         float r = vm_sigmoid(gi[j] + gh[j]), z = vm_sigmoid(gi[H + j] + gh[H + j]);
         float n = vm_tanh(gi[2 * H + j] + r * gh[2 * H + j]);
         float dpn = dhn[j] * (1.0f - z) * (1.0f - n * n);
         float dpr = dpn * gh[2 * H + j] * r * (1.0f - r), dpz = dhn[j] * (h[j] - n) * z * (1.0f - z);
-        if (dgi) {
-            dgi[j] += dpr;
-            dgi[H + j] += dpz;
-            dgi[2 * H + j] += dpn;
-        }
-        if (dgh) {
-            dgh[j] += dpr;
-            dgh[H + j] += dpz;
-            dgh[2 * H + j] += dpn * r;
-        }
-        if (dh)
-            dh[j] += dhn[j] * z;
+        dgi[j] += dpr;
+        dgi[H + j] += dpz;
+        dgi[2 * H + j] += dpn;
+        dgh[j] += dpr;
+        dgh[H + j] += dpz;
+        dgh[2 * H + j] += dpn * r;
+        dh[j] += dhn[j] * z;
     }
 }
+
+/* The float rows over a batch, run with the instruction set kernels.c runs
+ * (ops_rnn.c, compiled so the loops vectorize); exec and the float tape
+ * both call these. Row r of an array is at r times its ld.
+ * varia_lstm_rows: gates g [rows, 4H], c [rows, H] -> y [rows, 2H] = [h' | c'].
+ * varia_gru_rows: gi, gh [rows, 3H], h [rows, H] -> h' in y [rows, H].
+ * The backward ones read contiguous rows (the tape's nodes: the inputs, the
+ * output y and its gradient gy) and add into the gradients at their own
+ * strides; a stride of 0 adds every row into one row of scratch (for an
+ * input without a gradient). */
+void varia_lstm_rows(const float *g, int64_t ldg, const float *c, int64_t ldc, int64_t rows, int64_t H, float *y,
+                     int64_t ldy);
+void varia_gru_rows(const float *gi, int64_t ldi, const float *gh, int64_t ldh, const float *h, int64_t ldhh,
+                    int64_t rows, int64_t H, float *y, int64_t ldy);
+void varia_lstm_back_rows(const float *a, const float *c, const float *y, const float *gy, int64_t rows, int64_t H,
+                          float *da, int64_t lda, float *dc, int64_t ldc);
+void varia_gru_back_rows(const float *gi, const float *gh, const float *h, const float *gy, int64_t rows, int64_t H,
+                         float *dgi, int64_t ldgi, float *dgh, int64_t ldgh, float *dh, int64_t lddh);
 
 /* ---- double: the same equations in libm ---- */
 
@@ -118,14 +137,11 @@ static inline void rnn_lstm_back_row_d(const double *a, const double *c, const d
         double i = rnn_sigmoid_d(a[j]), f = rnn_sigmoid_d(a[H + j]), g = tanh(a[2 * H + j]);
         double o = rnn_sigmoid_d(a[3 * H + j]), T = tanh(cn[j]);
         double dC = dcn[j] + dh[j] * o * (1.0 - T * T);
-        if (da) {
-            da[j] += dC * g * i * (1.0 - i);
-            da[H + j] += dC * c[j] * f * (1.0 - f);
-            da[2 * H + j] += dC * i * (1.0 - g * g);
-            da[3 * H + j] += dh[j] * T * o * (1.0 - o);
-        }
-        if (dc)
-            dc[j] += dC * f;
+        da[j] += dC * g * i * (1.0 - i);
+        da[H + j] += dC * c[j] * f * (1.0 - f);
+        da[2 * H + j] += dC * i * (1.0 - g * g);
+        da[3 * H + j] += dh[j] * T * o * (1.0 - o);
+        dc[j] += dC * f;
     }
 }
 
@@ -146,18 +162,13 @@ static inline void rnn_gru_back_row_d(const double *gi, const double *gh, const 
         double n = tanh(gi[2 * H + j] + r * gh[2 * H + j]);
         double dpn = dhn[j] * (1.0 - z) * (1.0 - n * n);
         double dpr = dpn * gh[2 * H + j] * r * (1.0 - r), dpz = dhn[j] * (h[j] - n) * z * (1.0 - z);
-        if (dgi) {
-            dgi[j] += dpr;
-            dgi[H + j] += dpz;
-            dgi[2 * H + j] += dpn;
-        }
-        if (dgh) {
-            dgh[j] += dpr;
-            dgh[H + j] += dpz;
-            dgh[2 * H + j] += dpn * r;
-        }
-        if (dh)
-            dh[j] += dhn[j] * z;
+        dgi[j] += dpr;
+        dgi[H + j] += dpz;
+        dgi[2 * H + j] += dpn;
+        dgh[j] += dpr;
+        dgh[H + j] += dpz;
+        dgh[2 * H + j] += dpn * r;
+        dh[j] += dhn[j] * z;
     }
 }
 
