@@ -1,244 +1,23 @@
 /* The recurrent cells (ops.h: lstm_cell, gru_cell), their weights declared
- * by PyTorch's names, and step scoping (step_begin / step_end).
- *
- * Built twice (tests/meson.build):
- *  - as test_ops_rnn, in float: exec and tape against PyTorch's own
- *    nn.LSTMCell, nn.GRUCell, nn.LSTM and nn.GRU (tests/rnn_golden.h, from
- *    tools/torch/rnn_golden.py), exec against tape, and step scoping: values
- *    after step_end equal those computed without it, and the workspace
- *    measured for a T-step loop does not grow with T (and suffices);
- *  - with -DTR_DOUBLE as test_ops_rnn_grad: the tape's backward rules in
- *    double against central finite differences, for each cell w.r.t. every
- *    input and for unrolled LSTM and GRU recurrences w.r.t. every weight.
- * Both run the recurrence through the same function over the op interface,
- * the way a family writes it. */
+ * by PyTorch's names, and step scoping (step_begin / step_end), in float:
+ * exec and tape against PyTorch's own nn.LSTMCell, nn.GRUCell, nn.LSTM and
+ * nn.GRU (tests/rnn_golden.h, from tools/torch/rnn_golden.py) under every
+ * instruction set the CPU runs; exec against tape; the float tape's
+ * gradients against the double rules (which test_ops_rnn_grad.c checks
+ * against finite differences); and step scoping: values after step_end
+ * equal those computed without it, and the workspace measured for a T-step
+ * loop does not grow with T (and suffices). */
 #include "tap.h"
 
-#include "family.h"
+#include "ops_exec.h"
 #include "ops_tape.h"
-#include "rng.h"
+#include "rnn_golden.h"
+#include "rnn_net.h"
+#include "rnn_rows.h"
 
-#include <math.h>
 #include <stdlib.h>
-#include <string.h>
 
 #define ok tap_okf
-
-/* ---- the recurrence, as a family writes it ---- */
-
-/* A one-layer LSTM or GRU: linear slots ih (input to gates) and hh (state to
- * gates), declared by nn.LSTMCell / nn.GRUCell's state-dict names. */
-typedef struct rnn_net {
-    varia_decl decl;
-    int lstm, ih, hh;
-    int64_t in, H;
-} rnn_net;
-
-/* Declare the net's four tensors; 0 when the declaration failed. */
-static int net_declare(rnn_net *n, int lstm, int64_t in, int64_t H)
-{
-    memset(n, 0, sizeof *n);
-    n->lstm = lstm;
-    n->in = in;
-    n->H = H;
-    int64_t G = (lstm ? 4 : 3) * H;
-    float limit = (float)(1.0 / sqrt((double)H)); /* PyTorch's init for every tensor of its RNN cells */
-    n->ih = varia_decl_linear_named(&n->decl, "rnn.weight_ih", "rnn.bias_ih", in, G, limit,
-                                    VARIA_GROUP_GENERATIVE, 1);
-    n->hh = varia_decl_linear_named(&n->decl, "rnn.weight_hh", "rnn.bias_hh", H, G, limit,
-                                    VARIA_GROUP_GENERATIVE, 0);
-    return !n->decl.failed && n->ih == 0 && n->hh == 1;
-}
-
-/* One step: the gates from x and *h by the two slots, then the cell; *h
- * (and *c for an LSTM) become the new state, as column views of the cell's
- * output for an LSTM. */
-static void rnn_step(varia_ops *o, const rnn_net *n, varia_v *x, varia_v **h, varia_v **c)
-{
-    const varia_act id = {VARIA_ACT_IDENTITY, 0.0f};
-    varia_v *gi = o->linear(o, x, n->ih, id), *gh = o->linear(o, *h, n->hh, id);
-    if (!n->lstm) {
-        *h = o->gru_cell(o, gi, gh, *h);
-        return;
-    }
-    varia_v *hc = o->lstm_cell(o, o->add(o, gi, gh, 1, id), *c);
-    *h = o->cols(o, hc, 0, n->H);
-    *c = o->cols(o, hc, n->H, n->H);
-}
-
-/* T steps over x ([T * rows, in], step t in rows [t rows, (t + 1) rows)),
- * from h0 (and c0); scoped: one mark, and a step_end per step carrying h
- * and c. hs, if not NULL, gets each step's h ([T * rows, H], read by `read`
- * right after its step_end). Returns the last h; *c the last c. */
-typedef void (*read_fn)(varia_v *v, double *out);
-static varia_v *unroll(varia_ops *o, const rnn_net *n, const float *x, int64_t rows, int T, varia_v *h, varia_v **c,
-                       int scoped, read_fn read, double *hs)
-{
-    varia_mark m = o->step_begin(o); /* once: each step_end releases the previous step's state too */
-    for (int t = 0; t < T; t++) {
-        rnn_step(o, n, o->input(o, rows, n->in, x + t * rows * n->in, n->in), &h, c);
-        varia_v *carry[2] = {h, n->lstm ? *c : h};
-        if (scoped)
-            o->step_end(o, m, carry, 2);
-        h = carry[0];
-        *c = n->lstm ? carry[1] : *c;
-        if (hs)
-            read(h, hs + t * rows * n->H);
-    }
-    return h;
-}
-
-/* Seeded uniform values in [lo, hi). */
-static void fill(double *v, int64_t n, uint64_t seed, double lo, double hi)
-{
-    varia_rng rng;
-    varia_rng_init(&rng, seed, 3, 0, 0);
-    for (int64_t i = 0; i < n; i++)
-        v[i] = lo + (hi - lo) * varia_rng_uniform(&rng);
-}
-
-#ifdef TR_DOUBLE
-/* ---- gradients against finite differences (double) ---- */
-
-#define MAXP 512
-
-/* A function of the parameters th[n]: records its graph, returns the output
- * node (gradients accumulate into g). */
-typedef tr_node *(*build_fn)(tr_tape *t, double *th, double *g, void *ctx);
-
-/* Max over parameters of |analytic - numeric| / max(1, |numeric|) for the
- * loss sum_i c_i out_i, c fixed pseudo-random (as test_train_grad.c). */
-static double check(build_fn f, double *th, int n, void *ctx)
-{
-    static double g[MAXP], dummy[MAXP], c[4096];
-    tr_tape *t = trd_tape_new();
-    memset(g, 0, sizeof g);
-    tr_node *o = f(t, th, g, ctx);
-    int64_t m = o->rows * o->cols;
-    fill(c, m, 7, -1.0, 1.0);
-    trd_seed(t, o, c);
-    trd_backward(t);
-    double worst = trd_failed(t) ? 1.0 : 0.0;
-    for (int i = 0; i < n; i++) {
-        double keep = th[i], h = 1e-6 * fmax(1.0, fabs(keep)), up = 0.0, down = 0.0;
-        th[i] = keep + h;
-        trd_reset(t);
-        tr_node *a = f(t, th, dummy, ctx);
-        for (int64_t j = 0; j < m; j++)
-            up += c[j] * a->v[j];
-        th[i] = keep - h;
-        trd_reset(t);
-        tr_node *b = f(t, th, dummy, ctx);
-        for (int64_t j = 0; j < m; j++)
-            down += c[j] * b->v[j];
-        th[i] = keep;
-        double num = (up - down) / (2.0 * h), err = fabs(g[i] - num) / fmax(1.0, fabs(num));
-        worst = fmax(worst, err);
-    }
-    trd_tape_free(t);
-    return worst;
-}
-
-enum { GR = 3, GH = 4 }; /* rows, hidden units of the single-cell checks */
-
-/* lstm_cell(gates [GR, 4GH], c [GR, GH]) with both as parameters. */
-static tr_node *op_lstm(tr_tape *t, double *th, double *g, void *ctx)
-{
-    (void)ctx;
-    int64_t n = GR * 4 * GH;
-    return trd_lstm_cell(t, trd_param(t, GR, 4 * GH, th, g), trd_param(t, GR, GH, th + n, g + n));
-}
-
-/* gru_cell(gi, gh [GR, 3GH], h [GR, GH]), all parameters. */
-static tr_node *op_gru(tr_tape *t, double *th, double *g, void *ctx)
-{
-    (void)ctx;
-    int64_t n = GR * 3 * GH;
-    return trd_gru_cell(t, trd_param(t, GR, 3 * GH, th, g), trd_param(t, GR, 3 * GH, th + n, g + n),
-                        trd_param(t, GR, GH, th + 2 * n, g + 2 * n));
-}
-
-static void cell_grads(void)
-{
-    static double th[MAXP];
-    int n = GR * 4 * GH + GR * GH;
-    fill(th, n, 1, -3.0, 3.0); /* pre-activations out to |3|: every gate off its linear range */
-    fill(th + GR * 4 * GH, GR * GH, 2, -2.0, 2.0);
-    double e = check(op_lstm, th, n, NULL);
-    ok(e < 1e-6, "lstm_cell: gradients of h' and c' w.r.t. the gates and c match finite differences (%.1e)", e);
-    n = 2 * GR * 3 * GH + GR * GH;
-    fill(th, n, 3, -3.0, 3.0);
-    e = check(op_gru, th, n, NULL);
-    ok(e < 1e-6, "gru_cell: gradients w.r.t. gi, gh and h match finite differences (%.1e)", e);
-}
-
-/* An unrolled recurrence over the op interface on the double tape: the
- * net's weights are the parameters; x, h0 and c0 are constants. */
-typedef struct unroll_case {
-    rnn_net n;
-    int64_t off[4];
-    tr_lin lins[2];
-    trd_ops o;
-    int T;
-    float x[5 * 2 * 3], h0[2 * 3], c0[2 * 3];
-} unroll_case;
-
-enum { UR = 2, UIN = 3, UH = 3 }; /* rows, inputs, hidden units of the unrolled checks */
-
-/* The last h, plus half the last c for an LSTM (so both carry gradients). */
-static tr_node *op_unroll(tr_tape *t, double *th, double *g, void *ctx)
-{
-    unroll_case *u = ctx;
-    trd_bind(&u->n.decl, u->off, th, g, NULL, NULL, u->lins);
-    trd_ops_begin(&u->o, t, &u->n.decl, u->lins, u->off, th, g);
-    varia_ops *o = &u->o.ops;
-    varia_v *c = o->input(o, UR, UH, u->c0, UH);
-    varia_v *h = unroll(o, &u->n, u->x, UR, u->T, o->input(o, UR, UH, u->h0, UH), &c, 1, NULL, NULL);
-    if (!u->n.lstm)
-        return trd_node_of(h);
-    varia_v *hc[2] = {h, c};
-    const double coef[2] = {1.0, 0.5};
-    return trd_node_of(o->combine(o, hc, coef, 2));
-}
-
-static void unroll_grads(void)
-{
-    static double th[MAXP], tmp[64];
-    static unroll_case u;
-    for (int lstm = 1; lstm >= 0; lstm--) {
-        memset(&u, 0, sizeof u);
-        int good = net_declare(&u.n, lstm, UIN, UH);
-        int n = good ? (int)trd_layout(&u.n.decl, u.off) : 0;
-        u.T = 5;
-        fill(tmp, u.T * UR * UIN, 10, -2.0, 2.0);
-        for (int i = 0; i < u.T * UR * UIN; i++)
-            u.x[i] = (float)tmp[i];
-        fill(tmp, 2 * UR * UH, 11, -1.0, 1.0);
-        for (int i = 0; i < UR * UH; i++) {
-            u.h0[i] = (float)tmp[i];
-            u.c0[i] = (float)tmp[UR * UH + i];
-        }
-        fill(th, n, 12 + lstm, -0.9, 0.9);
-        double e = good && n <= MAXP ? check(op_unroll, th, n, &u) : 1.0;
-        ok(e < 1e-6, "%s unrolled %d steps (linear slots + %s, step-scoped): gradients of all %d weights "
-           "(rnn.weight_ih, bias_ih, weight_hh, bias_hh) match finite differences (%.1e)",
-           lstm ? "LSTM" : "GRU", u.T, lstm ? "add + lstm_cell" : "gru_cell", n, e);
-        varia_decl_free(&u.n.decl);
-    }
-}
-
-int main(void)
-{
-    cell_grads();
-    unroll_grads();
-    return tap_done();
-}
-
-#else
-/* ---- float: exec, measure and tape ---- */
-
-#include "ops_exec.h"
-#include "rnn_golden.h"
 
 #define RTOL 1e-5
 /* Values near zero are compared on the scale 0.1 (1e-6 absolute), as
@@ -397,8 +176,10 @@ static void golden_cells(void)
         double eh = fmax(rel(got[0][0], lstm ? rg_lstm_cell_h : rg_gru_cell_h, n),
                          rel(got[1][0], lstm ? rg_lstm_cell_h : rg_gru_cell_h, n));
         double ec = lstm ? fmax(rel(got[0][1], rg_lstm_cell_c, n), rel(got[1][1], rg_lstm_cell_c, n)) : 0.0;
-        ok(good && eh < RTOL && ec < RTOL, "%s: h' (and c') on exec and tape match PyTorch (%.1e, %.1e)", name, eh, ec);
-        ok(good && !memcmp(got[0], got[1], sizeof got[0]), "%s: exec and tape compute the same bits", name);
+        ok(good && eh < RTOL && ec < RTOL, "[%s] %s: h' (and c') on exec and tape match PyTorch (%.1e, %.1e)",
+           varia_kernel_name(), name, eh, ec);
+        ok(good && !memcmp(got[0], got[1], sizeof got[0]), "[%s] %s: exec and tape compute the same bits",
+           varia_kernel_name(), name);
         tr_tape_free(tape);
         fixture_close(&f);
     }
@@ -432,10 +213,11 @@ static void golden_seq(void)
         const double *want = lstm ? rg_lstm_seq_h : rg_gru_seq_h;
         double eh = fmax(fmax(rel(hs[0], want, n), rel(hs[1], want, n)), rel(hs[2], want, n));
         double ec = lstm ? fmax(rel(cT[0], rg_lstm_seq_c, n / RG_T), rel(cT[2], rg_lstm_seq_c, n / RG_T)) : 0.0;
-        ok(good && eh < RTOL && ec < RTOL, "%s, %d steps: every h_t (and the last c) on exec (scoped and not) and "
-           "the tape match PyTorch (%.1e, %.1e)", name, RG_T, eh, ec);
+        ok(good && eh < RTOL && ec < RTOL, "[%s] %s, %d steps: every h_t (and the last c) on exec (scoped and "
+           "not) and the tape match PyTorch (%.1e, %.1e)", varia_kernel_name(), name, RG_T, eh, ec);
         ok(good && !memcmp(hs[0], hs[1], sizeof hs[0]) && !memcmp(hs[0], hs[2], sizeof hs[0]) &&
-           !memcmp(cT[0], cT[1], sizeof cT[0]), "%s: scoped exec, unscoped exec and tape give the same bits", name);
+           !memcmp(cT[0], cT[1], sizeof cT[0]), "[%s] %s: scoped exec, unscoped exec and tape give the same bits",
+           varia_kernel_name(), name);
         tr_tape_free(tape);
         fixture_close(&f);
     }
@@ -507,6 +289,57 @@ static void workspace(void)
     }
 }
 
+/* The float tape's backward (the batch clones of ops_rnn.c) against the
+ * double row rules, which test_ops_rnn_grad checks against finite
+ * differences: LSTM with both inputs and with c a constant (its gradient to
+ * scratch); GRU with three inputs and with one value as gi and gh. */
+static void float_backward(void)
+{
+    enum { R = 3, H = 5 };
+    static double d[2 * R * 4 * H + 3 * R * H], ref[R * 4 * H + R * H + R * 3 * H];
+    static float v[2 * R * 4 * H + 3 * R * H];
+    fill(d, 2 * R * 4 * H + 3 * R * H, 30, -3.0, 3.0);
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        v[i] = (float)(d[i] = (float)d[i]); /* the double reference sees the float inputs exactly */
+    double worst = 0.0;
+    for (int mode = 0; mode < 4; mode++) { /* LSTM, LSTM with constant c, GRU, GRU with gi = gh */
+        int lstm = mode < 2, G = lstm ? 4 * H : 3 * H, out = lstm ? 2 * H : H;
+        float *a = v, *b = v + R * G, *c = v + 2 * R * G, *gy = c + R * H; /* b: gh (GRU) */
+        double *ad = d, *bd = d + R * G, *cd = d + 2 * R * G, *gyd = cd + R * H;
+        static float ga[R * 4 * H], gb[R * 4 * H], gc[R * H];
+        memset(ga, 0, sizeof ga), memset(gb, 0, sizeof gb), memset(gc, 0, sizeof gc), memset(ref, 0, sizeof ref);
+        tr_tape *t = tr_tape_new();
+        tr_node *na = tr_param(t, R, G, a, ga), *nc = mode == 1 ? tr_input(t, R, H, c) : tr_param(t, R, H, c, gc);
+        tr_node *nb = mode == 3 ? na : tr_param(t, R, G, b, gb);
+        tr_node *y = lstm ? tr_lstm_cell(t, na, nc) : tr_gru_cell(t, na, nb, nc);
+        tr_seed(t, y, gy);
+        tr_backward(t);
+        for (int r = 0; r < R; r++) { /* ref: [da or dgi | dc or dh | dgh] */
+            double yd[2 * H];
+            if (lstm) {
+                rnn_lstm_row_d(ad + r * G, cd + r * H, H, yd, yd + H);
+                rnn_lstm_back_row_d(ad + r * G, cd + r * H, yd + H, gyd + r * out, gyd + r * out + H, H, ref + r * G,
+                                    ref + R * G + r * H);
+            } else {
+                rnn_gru_back_row_d(ad + r * G, (mode == 3 ? ad : bd) + r * G, cd + r * H, gyd + r * out, H,
+                                   ref + r * G, ref + R * 4 * H + R * H + r * G, ref + R * G + r * H);
+            }
+        }
+        for (int i = 0; mode == 3 && i < R * G; i++) /* one node: both shares */
+            ref[i] += ref[R * 4 * H + R * H + i];
+        for (int i = 0; i < R * G; i++)
+            worst = fmax(worst, fabs(ga[i] - ref[i]) / fmax(fabs(ref[i]), FLOOR));
+        for (int i = 0; mode != 1 && i < R * H; i++)
+            worst = fmax(worst, fabs(gc[i] - ref[R * G + i]) / fmax(fabs(ref[R * G + i]), FLOOR));
+        for (int i = 0; mode == 2 && i < R * G; i++)
+            worst = fmax(worst, fabs(gb[i] - ref[R * 4 * H + R * H + i]) / fmax(fabs(ref[R * 4 * H + R * H + i]), FLOOR));
+        worst = tr_failed(t) ? INFINITY : worst;
+        tr_tape_free(t);
+    }
+    ok(worst < RTOL, "[%s] the float tape's cell gradients (c constant; gi = gh) match the double rules (%.1e)",
+       varia_kernel_name(), worst);
+}
+
 /* What step_end carries besides the state: a running sum in double made
  * since the mark, a value made before the mark (left where it is, handle
  * unchanged), and one value carried twice (one copy, one handle). Each
@@ -557,11 +390,18 @@ static void carries(void)
 int main(void)
 {
     declaration();
-    golden_cells();
-    golden_seq();
+    static const char *const sets[] = {"avx512", "avx2", "generic"};
+    for (int i = 0; i < 3; i++) { /* each instruction set's clones of the cells this CPU runs */
+        if (!varia_kernels_use(sets[i])) {
+            tap_skip(sets[i], "the CPU cannot run it");
+            continue;
+        }
+        printf("# kernels: %s\n", varia_kernel_name());
+        golden_cells();
+        golden_seq();
+        float_backward();
+    }
     workspace();
     carries();
     return tap_done();
 }
-
-#endif
