@@ -197,6 +197,32 @@ static varia_v *op_iaf_logdet(varia_ops *o, varia_v *s)
     return val(TR(iaf_logdet)(tp(o)->t, TR(node_of)(s)));
 }
 
+static varia_v *op_lstm_cell(varia_ops *o, varia_v *gates, varia_v *c)
+{
+    return val(TR(lstm_cell)(tp(o)->t, TR(node_of)(gates), TR(node_of)(c)));
+}
+
+static varia_v *op_gru_cell(varia_ops *o, varia_v *gi, varia_v *gh, varia_v *h)
+{
+    return val(TR(gru_cell)(tp(o)->t, TR(node_of)(gi), TR(node_of)(gh), TR(node_of)(h)));
+}
+
+/* The tape keeps every value of every step (the backward pass reads them):
+ * the mark means nothing and the handles stay as they are. */
+static varia_mark op_step_begin(varia_ops *o)
+{
+    (void)o;
+    return (varia_mark){0, 0};
+}
+
+static void op_step_end(varia_ops *o, varia_mark mark, varia_v **carry, int n)
+{
+    (void)o;
+    (void)mark;
+    (void)carry;
+    (void)n;
+}
+
 static const varia_ops tape_ops = {
     .input = op_input,
     .param = op_param,
@@ -227,6 +253,10 @@ static const varia_ops tape_ops = {
     .radial_logdet = op_radial_logdet,
     .iaf = op_iaf,
     .iaf_logdet = op_iaf_logdet,
+    .lstm_cell = op_lstm_cell,
+    .gru_cell = op_gru_cell,
+    .step_begin = op_step_begin,
+    .step_end = op_step_end,
 };
 
 int64_t TR(layout)(const varia_decl *decl, int64_t *off)

@@ -120,6 +120,11 @@ tr_node *TR(radial)(tr_tape *t, tr_node *z, tr_node *z0, tr_node *ah, tr_node *b
 tr_node *TR(radial_logdet)(tr_tape *t, tr_node *z, tr_node *z0, tr_node *ah, tr_node *bh, int64_t k);
 tr_node *TR(iaf)(tr_tape *t, tr_node *z, tr_node *m, tr_node *s);
 tr_node *TR(iaf_logdet)(tr_tape *t, tr_node *s);
+/* The recurrent cells of ops.h, same arguments (tape_rnn.c): lstm_cell's
+ * gates [rows, 4H] and c [rows, H] give [h' | c'] [rows, 2H]; gru_cell's gi,
+ * gh [rows, 3H] and h [rows, H] give h' [rows, H]. */
+tr_node *TR(lstm_cell)(tr_tape *t, tr_node *gates, tr_node *c);
+tr_node *TR(gru_cell)(tr_tape *t, tr_node *gi, tr_node *gh, tr_node *h);
 #ifdef TR_DOUBLE
 /* The activation in double (tmatmul.c), for the double tape's forward. */
 double trd_act_apply(varia_act a, double v);
