@@ -123,8 +123,11 @@ void varia_decl_free(varia_decl *d);
 /* ---- the family table ---- */
 
 /* Per sample row (rows(x) * k of them, sample j of example b at b * k + j):
- * log p(x|z), log p(z), log q(z|x); kl_dims [rows(x), latent] the analytic
- * KL of the first layer per dimension where one exists (else NULL). */
+ * log p(x|z), log p(z), log q(z|x); kl_dims the analytic KL per dimension
+ * where one exists (else NULL): [rows(x), latent] for a posterior the k
+ * samples share (the VAE's first layer), or [rows(x) * k, latent] when each
+ * sample has its own (DRAW's steps along each particle's trajectory; the
+ * estimators then take the mean over the samples). */
 typedef struct varia_terms {
     varia_v *log_px, *log_pz, *log_qz, *kl_dims;
     varia_v *log_det; /* a flow posterior's sum of log|det| per sample (NULL: none) */
@@ -169,6 +172,7 @@ typedef struct varia_family {
 
 extern const varia_family varia_family_vae;
 extern const varia_family varia_family_gan;
+extern const varia_family varia_family_draw;
 
 /* The family called `name` (aliases included), or NULL. */
 const varia_family *varia_family_find(const char *name);

@@ -77,10 +77,13 @@ struct varia_ops {
      * value), the Bernoulli log-likelihood when the logits come from a conv. */
     varia_v *(*bernoulli_logp)(varia_ops *o, varia_v *logits, varia_v *x, int64_t kx);
     /* [a, b] side by side: rows(a) == rows(b), cols(a) + cols(b) columns (a
-     * recurrent cell's input made of two parts). */
+     * recurrent cell's input made of two parts; or two per-dimension
+     * log-density terms, which exec keeps in double). */
     varia_v *(*concat)(varia_ops *o, varia_v *a, varia_v *b);
     /* act(x), elementwise (DRAW's sigmoid of the canvas). */
     varia_v *(*act)(varia_ops *o, varia_v *x, varia_act act);
+    /* The rows of a value (a recurrence sizes its zero initial state by them). */
+    int64_t (*rows_of)(varia_ops *o, varia_v *x);
     /* erf(x / sqrt 2) = 2 Phi(x) - 1, elementwise: standard normal noise to
      * U(-1, 1) (a GAN's uniform prior). */
     varia_v *(*normal_to_uniform)(varia_ops *o, varia_v *x);

@@ -258,13 +258,21 @@ static varia_v *op_bernoulli_logp(varia_ops *o, varia_v *logits, varia_v *x, int
     return p;
 }
 
+/* Floats beside floats, or doubles beside doubles (per-dimension KL terms). */
 static varia_v *op_concat(varia_ops *o, varia_v *a, varia_v *b)
 {
     varia_exec *e = ex(o);
-    varia_v *y = new_val(e, a->rows, a->cols + b->cols, 0);
+    if (a->dbl != b->dbl)
+        e->failed = 1; /* a family's bug: the pass then computes nothing */
+    varia_v *y = new_val(e, a->rows, a->cols + b->cols, a->dbl);
     for (int64_t r = 0; live(e) && r < a->rows; r++) {
-        memcpy(y->f + r * y->ld, a->f + r * a->ld, (size_t)a->cols * sizeof(float));
-        memcpy(y->f + r * y->ld + a->cols, b->f + r * b->ld, (size_t)b->cols * sizeof(float));
+        if (a->dbl) {
+            memcpy(y->d + r * y->ld, a->d + r * a->ld, (size_t)a->cols * sizeof(double));
+            memcpy(y->d + r * y->ld + a->cols, b->d + r * b->ld, (size_t)b->cols * sizeof(double));
+        } else {
+            memcpy(y->f + r * y->ld, a->f + r * a->ld, (size_t)a->cols * sizeof(float));
+            memcpy(y->f + r * y->ld + a->cols, b->f + r * b->ld, (size_t)b->cols * sizeof(float));
+        }
     }
     return y;
 }
@@ -276,6 +284,12 @@ static varia_v *op_act(varia_ops *o, varia_v *x, varia_act act)
     for (int64_t r = 0; live(e) && r < x->rows; r++)
         varia_act_apply(y->f + r * y->ld, x->f + r * x->ld, x->cols, act);
     return y;
+}
+
+static int64_t op_rows_of(varia_ops *o, varia_v *x)
+{
+    (void)o;
+    return x->rows;
 }
 
 static varia_v *op_normal_to_uniform(varia_ops *o, varia_v *x)
@@ -467,6 +481,7 @@ static const varia_ops exec_ops = {
     .concat = op_concat,
     .act = op_act,
     .normal_to_uniform = op_normal_to_uniform,
+    .rows_of = op_rows_of,
     .bernoulli_logp = op_bernoulli_logp,
     .conv2d = varia_exec_conv2d,
     .conv_transpose2d = varia_exec_conv_transpose2d,

@@ -142,6 +142,12 @@ static varia_v *op_act(varia_ops *o, varia_v *x, varia_act act)
     return val(TR(act)(tp(o)->t, TR(node_of)(x), act));
 }
 
+static int64_t op_rows_of(varia_ops *o, varia_v *x)
+{
+    (void)o;
+    return TR(node_of)(x)->rows;
+}
+
 static varia_v *op_normal_to_uniform(varia_ops *o, varia_v *x)
 {
     return val(TR(normal_to_uniform)(tp(o)->t, TR(node_of)(x)));
@@ -242,6 +248,7 @@ static const varia_ops tape_ops = {
     .concat = op_concat,
     .act = op_act,
     .normal_to_uniform = op_normal_to_uniform,
+    .rows_of = op_rows_of,
     .bernoulli_logp = op_bernoulli_logp,
     .conv2d = op_conv2d,
     .conv_transpose2d = op_conv_transpose2d,

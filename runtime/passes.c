@@ -129,8 +129,13 @@ void varia_run_log_weights(const varia_model *m, float *ws, const float *x, int6
     varia_terms t = {0};
     m->family->terms(m->cfg, &e.ops, e.ops.input(&e.ops, 1, D, x, D), count, e.ops.input(&e.ops, count, E, eps, E),
                      &t);
+    /* kl_dims: one row shared by the samples (a VAE's posterior) or one per
+     * sample (DRAW's, along each particle's trajectory): their mean */
     varia_v *klv = t.kl_dims ? e.ops.row_sum(&e.ops, t.kl_dims) : NULL;
-    *kl = klv && !e.failed ? klv->d[0] : NAN;
+    double kls = 0.0;
+    for (int64_t r = 0; klv && !e.failed && r < klv->rows; r++)
+        kls += klv->d[r];
+    *kl = klv && !e.failed ? kls / (double)klv->rows : NAN;
     *log_det = 0.0;
     for (int64_t r = 0; t.log_det && r < count; r++)
         *log_det += e.failed ? NAN : t.log_det->d[r];

@@ -165,6 +165,61 @@ static void check_gan(const char *cas, varia_ctx *ctx, varia_model *m, const cJS
     check_err(cas, "generator output E[x|z]", e);
 }
 
+/* A draw case (tools/torch/make_golden_draw.py): the T posterior means and
+ * log-variances along the mean path, the decoder's final canvas from given
+ * latents, and every particle's log-weight terms from its recorded noise,
+ * reduced to the ELBO's terms (the KL analytic per step along each
+ * particle's trajectory) and the IW estimate. */
+static void check_draw(const char *cas, varia_ctx *ctx, varia_model *m, const cJSON *g)
+{
+    int n = cJSON_GetObjectItem(g, "n")->valueint, k = cJSON_GetObjectItem(g, "k")->valueint;
+    int D = (int)m->info.data_size, TL = (int)m->info.latent_size, bad = 0;
+    float x[4096], mean[256], lv[256], out[4096], eps[64 * 256];
+    double e_mean = 0, e_lv = 0, e_out = 0, e_w = 0, e_px = 0, e_terms = 0, e_iw = 0;
+    double log_w[64], log_px[64], kl, log_det;
+    float *ws = aligned_alloc(64, varia_model_ws(m) * sizeof(float));
+    for (int i = 0; i < n && k <= 64 && TL <= 256 && D <= 4096; i++) {
+        for (int d = 0; d < D; d++)
+            x[d] = (float)at(at(cJSON_GetObjectItem(g, "x"), i), d)->valuedouble;
+        bad += varia_encode(ctx, m, x, 1, mean, lv) != VARIA_OK;
+        e_mean = fmax(e_mean, worst(mean, at(cJSON_GetObjectItem(g, "enc_mean"), i), TL));
+        e_lv = fmax(e_lv, worst(lv, at(cJSON_GetObjectItem(g, "enc_logvar"), i), TL));
+        for (int s = 0; s < k; s++)
+            for (int j = 0; j < TL; j++)
+                eps[s * TL + j] = (float)at(at(at(cJSON_GetObjectItem(g, "eps"), i), s), j)->valuedouble;
+        varia_run_log_weights(m, ws, x, k, eps, log_w, log_px, &kl, &log_det);
+        for (int s = 0; s < k; s++) {
+            e_w = fmax(e_w, worst_d(log_w[s], at(at(cJSON_GetObjectItem(g, "log_w"), i), s)->valuedouble));
+            e_px = fmax(e_px, worst_d(log_px[s], at(at(cJSON_GetObjectItem(g, "log_px_z"), i), s)->valuedouble));
+        }
+        varia_iw_acc acc;
+        varia_eval_row row;
+        varia_iw_init(&acc);
+        varia_iw_add(&acc, log_w, log_px, k);
+        varia_iw_finish(&acc, kl, &row);
+        e_iw = fmax(e_iw, worst_d(row.log_px, at(cJSON_GetObjectItem(g, "iw"), i)->valuedouble));
+        e_terms = fmax(e_terms, worst_d(row.recon, at(cJSON_GetObjectItem(g, "recon"), i)->valuedouble));
+        e_terms = fmax(e_terms, worst_d(row.kl, at(cJSON_GetObjectItem(g, "kl"), i)->valuedouble));
+        e_terms = fmax(e_terms, worst_d(row.elbo, at(cJSON_GetObjectItem(g, "elbo"), i)->valuedouble));
+    }
+    const cJSON *zs = cJSON_GetObjectItem(g, "decode_z");
+    for (int i = 0; i < cJSON_GetArraySize(zs) && TL <= 256 && D <= 4096; i++) {
+        for (int j = 0; j < TL; j++)
+            mean[j] = (float)at(at(zs, i), j)->valuedouble;
+        bad += varia_decode(ctx, m, mean, 1, VARIA_DECODE_MEAN, out, NULL) != VARIA_OK;
+        e_out = fmax(e_out, worst(out, at(cJSON_GetObjectItem(g, "decode_out"), i), D));
+    }
+    free(ws);
+    tap_check(bad == 0 && n > 0 && k <= 64, "draw: encode and decode return VARIA_OK");
+    check_err(cas, "posterior means, every step (mean path)", e_mean);
+    check_err(cas, "posterior log-variances, every step", e_lv);
+    check_err(cas, "final canvas E[x|z] from given latents", e_out);
+    check_err(cas, "log-weights", e_w);
+    check_err(cas, "log p(x|z)", e_px);
+    check_err(cas, "IW estimate", e_iw);
+    check_err(cas, "ELBO, recon and KL (analytic per step, along each trajectory)", e_terms);
+}
+
 static void run_case(const char *dir, const char *cas)
 {
     char path[1024];
@@ -180,6 +235,8 @@ static void run_case(const char *dir, const char *cas)
     snprintf(name, sizeof name, "%s: loads (%s)", cas, st ? varia_ctx_message(ctx) : "ok");
     if (tap_check(g && st == VARIA_OK, name) && !strcmp(m->info.family, "gan")) {
         check_gan(cas, ctx, m, g);
+    } else if (st == VARIA_OK && g && !strcmp(m->info.family, "draw")) {
+        check_draw(cas, ctx, m, g);
     } else if (st == VARIA_OK && g) {
         check_encoder(cas, ctx, m, g);
         check_decoder(cas, ctx, m, g);

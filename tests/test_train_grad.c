@@ -469,6 +469,8 @@ static tr_node *net_obj(tr_tape *t, double *th, double *g, void *ctx)
 
 static void objective_case_full(const char *arch_json, varia_shape shape, int kind, int64_t k, double beta,
                                 const char *what, int masked);
+static void objective_case_fam(const char *family, const char *arch_json, varia_shape shape, int kind, int64_t k,
+                               double beta, const char *what, int masked);
 
 /* The gradient of arch_json's objective at seeded theta matches central
  * differences. With masked (an IAF's MADE), theta starts as the trainer keeps
@@ -484,12 +486,19 @@ static void objective_case_m(const char *arch_json, int kind, int64_t k, double 
 static void objective_case_full(const char *arch_json, varia_shape shape, int kind, int64_t k, double beta,
                                 const char *what, int masked)
 {
+    objective_case_fam("vae", arch_json, shape, kind, k, beta, what, masked);
+}
+
+/* objective_case_full for a model of `family`. */
+static void objective_case_fam(const char *family, const char *arch_json, varia_shape shape, int kind, int64_t k,
+                               double beta, const char *what, int masked)
+{
     static double th[MAXP], tmp[3 * 4 * 16];
     static netcase nc;
     memset(&nc, 0, sizeof nc);
     cJSON *arch = cJSON_Parse(arch_json);
     varia_ctx *ctx = varia_ctx_new();
-    varia_status st = tr_model_build(ctx, "vae", arch, &shape, &nc.md);
+    varia_status st = tr_model_build(ctx, family, arch, &shape, &nc.md);
     ok(st == VARIA_OK && nc.md.P < MAXP && nc.md.decl.n_lin <= 64, "%s: architecture parses (%s)", what,
        varia_ctx_message(ctx));
     nc.obj = (tr_objective){kind, k, beta, 0, NULL};
@@ -706,5 +715,14 @@ int main(void)
                         "conv VAE with batch norm (batch statistics), analytic ELBO", 0);
     flow_objectives();
     gan_objectives();
+    /* DRAW: BPTT through 3 steps of both LSTMs, the error image and the
+     * canvas; the analytic KL per particle along its own trajectory */
+    const char *draw = "{\"steps\": 3, \"latent\": 2, \"encoder_hidden\": 3, \"decoder_hidden\": 2,"
+                       " \"read\": {\"type\": \"full\"}, \"write\": {\"type\": \"full\"},"
+                       " \"likelihood\": {\"type\": \"bernoulli\"}}";
+    objective_case_fam("draw", draw, (varia_shape){3, {1, 2, 3}}, TR_OBJ_ELBO_ANALYTIC, 2, 1.0,
+                       "DRAW without attention, 3 steps, analytic KL per step, k = 2", 0);
+    objective_case_fam("draw", draw, (varia_shape){3, {1, 2, 3}}, TR_OBJ_IWAE, 3, 1.0,
+                       "DRAW without attention, IWAE k = 3 (whole trajectories)", 0);
     return tap_done();
 }

@@ -25,7 +25,9 @@ tr_terms TR(objective_record)(tr_tape *t, const tr_model *m, const tr_lin *lins,
         if (!ft.kl_dims)
             return r;
         r.kl_dims = TR(node_of)(ft.kl_dims);
-        r.kl = TR(row_sum)(t, r.kl_dims);
+        r.kl = TR(row_sum)(t, r.kl_dims); /* one row per example, or per sample (DRAW): then their mean */
+        if (r.kl->rows != B)
+            r.kl = TR(mean_groups)(t, r.kl, k);
         tr_node *parts[2] = {r.recon, r.kl};
         const double c[2] = {1.0, o->free_bits ? 0.0 : -o->beta};
         r.obj = TR(combine)(t, parts, c, 2);

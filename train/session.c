@@ -123,6 +123,8 @@ static varia_status setup(varia_ctx *ctx, varia_trainer *t)
     if (st == VARIA_OK && t->c.objective == TR_OBJ_ELBO_ANALYTIC && t->mdl.info.n_stochastic > 1)
         st = varia_fail(ctx, VARIA_ERR_MANIFEST, "config: the analytic KL needs one stochastic layer; use "
                         "\"kl\": \"monte_carlo\" or the \"iwae\" objective");
+    if (st == VARIA_OK && t->c.free_bits > 0.0 && strcmp(t->mdl.family->name, "vae"))
+        st = varia_fail(ctx, VARIA_ERR_MANIFEST, "config: \"objective.free_bits\" is for the vae family");
     if (st == VARIA_OK && t->c.objective == TR_OBJ_ELBO_ANALYTIC && t->mdl.info.flow_steps > 0)
         st = varia_fail(ctx, VARIA_ERR_MANIFEST, "config: a flow posterior has no analytic KL; use "
                         "\"kl\": \"monte_carlo\" or the \"iwae\" objective");
