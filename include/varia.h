@@ -264,6 +264,14 @@ VARIA_API varia_status varia_decode_ex(varia_ctx *ctx, const varia_model *m, con
                                        const varia_opts *opts, varia_decode_kind kind, float *out, float *out_logvar);
 VARIA_API varia_status varia_sample_ex(varia_ctx *ctx, const varia_model *m, int64_t n, const varia_opts *opts,
                                        float *x_out, float *z_out);
+
+/* A model drawn over T steps (DRAW; info.latent_shape is [T, L]): the image
+ * after every step, E[x | z] = sigmoid(c_t) for t = 1..T, painted by the
+ * decoder from n latents z[n * T * L]: out[n * T * D], example-major (latent
+ * i's T images in step order; the last is varia_decode's mean). Every other
+ * family: VARIA_ERR_UNSUPPORTED. */
+VARIA_API varia_status varia_decode_steps(varia_ctx *ctx, const varia_model *m, const float *z, int64_t n,
+                                          float *out);
 VARIA_API varia_status varia_reconstruct_ex(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
                                             const varia_opts *opts, float *x_out);
 

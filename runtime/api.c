@@ -223,6 +223,26 @@ varia_status varia_encode_sample_ex(varia_ctx *ctx, const varia_model *m, const 
     return varia_check_output(ctx, z, n, L, "encode_sample");
 }
 
+varia_status varia_decode_steps(varia_ctx *ctx, const varia_model *m, const float *z, int64_t n, float *out)
+{
+    varia_status st = varia_check_model(ctx, m, z, n, "decode_steps");
+    if (st != VARIA_OK)
+        return st;
+    if (!out && n > 0)
+        return varia_fail(ctx, VARIA_ERR_ARG, "decode_steps: null output");
+    if (!m->family->decode_steps)
+        return unsupported(ctx, m, "decode_steps (it does not paint over steps)");
+    int64_t L = m->info.latent_size, TD = m->info.latent_shape.dims[0] * m->info.data_size;
+    if ((st = varia_check_finite(ctx, z, n, L, "decode_steps: latent")) != VARIA_OK)
+        return st;
+    float *ws = varia_ws_get(ctx, m, 1, 0);
+    if (!ws)
+        return VARIA_ERR_NOMEM;
+    for (int64_t i = 0; i < n; i++) /* row by row: the pass is sized for one (T images a row) */
+        varia_run_decode_steps(m, ws, z + i * L, out + i * TD);
+    return varia_check_output(ctx, out, n, TD, "decode_steps");
+}
+
 varia_status varia_decode_ex(varia_ctx *ctx, const varia_model *m, const float *z, int64_t n,
                              const varia_opts *opts, varia_decode_kind kind, float *out, float *out_logvar)
 {

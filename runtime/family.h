@@ -164,6 +164,9 @@ typedef struct varia_family {
     void (*generate)(const void *cfg, varia_ops *o, varia_v *eps, float temp, varia_v **x, varia_v **z);
     /* The log-weight terms of k samples per row of x, noise eps [rows * k, noise_size]. */
     void (*terms)(const void *cfg, varia_ops *o, varia_v *x, int64_t k, varia_v *eps, varia_terms *t);
+    /* A model drawn over steps (DRAW): E[x|z] after every step from latents z,
+     * [rows(z), T * D], step t's image in columns t * D ... */
+    void (*decode_steps)(const void *cfg, varia_ops *o, varia_v *z, varia_v **canvases);
     /* A discriminator's logit per row of x ([rows, 1]), for adversarial
      * training: the gan family when its file has one (has_critic). */
     void (*critic)(const void *cfg, varia_ops *o, varia_v *x, varia_v **logit);

@@ -145,8 +145,20 @@ void varia_run_log_weights(const varia_model *m, float *ws, const float *x, int6
     }
 }
 
-/* The passes the measure runs, each as the API calls it. */
-enum { M_ENCODE, M_LAYER_MEANS, M_POSTERIOR, M_DECODE_MEAN, M_DECODE_PARAMS, M_GENERATE, M_TERMS, M_PASSES };
+void varia_run_decode_steps(const varia_model *m, float *ws, const float *z, float *out)
+{
+    varia_exec e;
+    varia_exec_begin(&e, m, ws, NULL);
+    int64_t L = m->info.latent_size;
+    varia_v *c;
+    m->family->decode_steps(m->cfg, &e.ops, e.ops.input(&e.ops, 1, L, z, L), &c);
+    out_f(&e, c, out);
+}
+
+/* The passes the measure runs, each as the API calls it (decode_steps for
+ * one row: the API runs it row by row, its output being T images a row). */
+enum { M_ENCODE, M_LAYER_MEANS, M_POSTERIOR, M_DECODE_MEAN, M_DECODE_PARAMS, M_GENERATE, M_TERMS, M_DECODE_STEPS,
+       M_PASSES };
 
 /* Run pass `which` for VARIA_WS_ROWS rows (the terms: one example, that many
  * samples) under measure; track the largest need. */
@@ -170,6 +182,8 @@ static void measure_one(const varia_model *m, int which, varia_v *vals, size_t *
                   which == M_DECODE_MEAN ? VARIA_DECODE_MEAN : VARIA_DECODE_PARAMS, &a, &b);
     if (which == M_GENERATE && f->generate)
         f->generate(m->cfg, o, o->input(o, R, E, NULL, E), 1.0f, &a, &b);
+    if (which == M_DECODE_STEPS && f->decode_steps)
+        f->decode_steps(m->cfg, o, o->input(o, 1, L, NULL, L), &a);
     if (which == M_TERMS && f->terms) {
         f->terms(m->cfg, o, o->input(o, 1, D, NULL, D), R, o->input(o, R, E, NULL, E), &t);
         if (t.kl_dims)

@@ -31,6 +31,9 @@ void varia_run_posterior_sample(const varia_model *m, float *ws, struct varia_po
                                 int64_t n, const float *eps, float *z, double *logq);
 void varia_run_decode(const varia_model *m, float *ws, struct varia_pool *team, const float *z, int64_t n,
                       varia_decode_kind kind, float *out, float *out_logvar);
+/* One latent z[latent] of a model drawn over T steps: out[T * D], E[x|z]
+ * after every step (ws sized for it: the pass is measured for one row). */
+void varia_run_decode_steps(const varia_model *m, float *ws, const float *z, float *out);
 /* n samples from eps[n * noise] scaled by temp: x_out[n * D], z_out[n * latent]. */
 void varia_run_generate(const varia_model *m, float *ws, struct varia_pool *team, int64_t n, const float *eps,
                         float temp, float *x_out, float *z_out);

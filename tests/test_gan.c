@@ -63,6 +63,8 @@ static void operations(void)
     st = varia_interpolate_latents(z, z + L, L, 4, VARIA_SLERP, path);
     tap_okf(st == VARIA_OK && varia_decode(ctx, m, path, 4, VARIA_DECODE_MEAN, xd, NULL) == VARIA_OK,
             "slerp between two samples' latents decodes");
+    st = varia_decode_steps(ctx, m, z, 1, xd);
+    tap_okf(st == VARIA_ERR_UNSUPPORTED, "decode_steps -> %s (%s)", varia_status_name(st), varia_ctx_message(ctx));
     st = varia_encode(ctx, m, x, 1, mean, NULL);
     tap_okf(st == VARIA_ERR_UNSUPPORTED, "encode -> %s (%s)", varia_status_name(st), varia_ctx_message(ctx));
     st = varia_reconstruct(ctx, m, x, 1, xd);

@@ -203,17 +203,26 @@ static void check_draw(const char *cas, varia_ctx *ctx, varia_model *m, const cJ
         e_terms = fmax(e_terms, worst_d(row.elbo, at(cJSON_GetObjectItem(g, "elbo"), i)->valuedouble));
     }
     const cJSON *zs = cJSON_GetObjectItem(g, "decode_z");
-    for (int i = 0; i < cJSON_GetArraySize(zs) && TL <= 256 && D <= 4096; i++) {
+    int T = (int)m->info.latent_shape.dims[0];
+    double e_steps = 0;
+    float *steps = malloc((size_t)T * D * sizeof(float));
+    for (int i = 0; steps && i < cJSON_GetArraySize(zs) && TL <= 256 && D <= 4096; i++) {
         for (int j = 0; j < TL; j++)
             mean[j] = (float)at(at(zs, i), j)->valuedouble;
         bad += varia_decode(ctx, m, mean, 1, VARIA_DECODE_MEAN, out, NULL) != VARIA_OK;
         e_out = fmax(e_out, worst(out, at(cJSON_GetObjectItem(g, "decode_out"), i), D));
+        bad += varia_decode_steps(ctx, m, mean, 1, steps) != VARIA_OK;
+        for (int t = 0; t < T; t++)
+            e_steps = fmax(e_steps, worst(steps + t * D, at(at(cJSON_GetObjectItem(g, "decode_steps"), i), t), D));
+        bad += memcmp(steps + (T - 1) * D, out, (size_t)D * sizeof(float)) != 0;
     }
+    free(steps);
     free(ws);
     tap_check(bad == 0 && n > 0 && k <= 64, "draw: encode and decode return VARIA_OK");
     check_err(cas, "posterior means, every step (mean path)", e_mean);
     check_err(cas, "posterior log-variances, every step", e_lv);
     check_err(cas, "final canvas E[x|z] from given latents", e_out);
+    check_err(cas, "the canvas after every step (decode_steps; its last is decode's, bit for bit)", e_steps);
     check_err(cas, "log-weights", e_w);
     check_err(cas, "log p(x|z)", e_px);
     check_err(cas, "IW estimate", e_iw);

@@ -64,6 +64,7 @@ static varia_v *paint(const draw *d, varia_ops *o, varia_v *h_dec)
 typedef struct state {
     varia_v *h_enc, *c_enc, *h_dec, *c_dec, *canvas;
     varia_v *z, *mu, *lv, *kl;        /* concatenated over the steps so far (NULL before the first) */
+    varia_v *canvases;                /* sigmoid of every canvas so far, likewise */
     varia_v *logq, *logp;             /* per-row sums (NULL before the first) */
 } state;
 
@@ -82,7 +83,7 @@ static void accumulate(varia_ops *o, varia_v **acc, varia_v *v)
 }
 
 /* What a pass keeps: which running values it needs. */
-enum { KEEP_Z = 1, KEEP_MEANS = 2, KEEP_TERMS = 4 };
+enum { KEEP_Z = 1, KEEP_MEANS = 2, KEEP_TERMS = 4, KEEP_CANVASES = 8 };
 
 /* One encoder step on x (k rows per example, xk: per particle) and the
  * state: the posterior of z_t; z_t itself from eps_t (NULL: its mean). */
@@ -123,7 +124,7 @@ static void paint_step(const draw *d, varia_ops *o, state *s, varia_v *z)
 static void end_step(varia_ops *o, varia_mark mark, state *s)
 {
     varia_v **v[] = {&s->h_dec, &s->c_dec, &s->canvas, &s->h_enc, &s->c_enc, &s->z,
-                     &s->mu, &s->lv, &s->kl, &s->logq, &s->logp};
+                     &s->mu, &s->lv, &s->kl, &s->logq, &s->logp, &s->canvases};
     enum { N = sizeof v / sizeof v[0] };
     varia_v *carry[N];
     int n = 0, idx[N];
@@ -164,6 +165,8 @@ static void run(const draw *d, varia_ops *o, varia_v *x, int64_t k, varia_v *eps
         if (keep & KEEP_Z)
             append(o, &s->z, z);
         paint_step(d, o, s, z);
+        if (keep & KEEP_CANVASES)
+            append(o, &s->canvases, o->act(o, s->canvas, (varia_act){VARIA_ACT_SIGMOID, 0.0f}));
         end_step(o, mark, s);
     }
 }
@@ -201,6 +204,13 @@ static void draw_decode(const void *cfg, varia_ops *o, varia_v *z, varia_decode_
     varia_act sig = {VARIA_ACT_SIGMOID, 0.0f};
     *out = kind == VARIA_DECODE_PARAMS ? s.canvas : o->act(o, s.canvas, sig);
     *out_logvar = NULL;
+}
+
+static void draw_decode_steps(const void *cfg, varia_ops *o, varia_v *z, varia_v **canvases)
+{
+    state s;
+    run(cfg, o, NULL, 1, NULL, z, 1.0f, KEEP_CANVASES, &s);
+    *canvases = s.canvases;
 }
 
 static void draw_generate(const void *cfg, varia_ops *o, varia_v *eps, float temp, varia_v **x, varia_v **z)
@@ -362,4 +372,5 @@ const varia_family varia_family_draw = {
     .decode = draw_decode,
     .generate = draw_generate,
     .terms = draw_terms,
+    .decode_steps = draw_decode_steps,
 };

@@ -77,15 +77,33 @@ int cmd_info(int argc, char **argv)
 }
 
 static const char *sample_usage =
-    "usage: varia sample MODEL.json -n N [--seed S] [--temperature T] [--cols C] -o FILE.png\n"
-    "  Draw N samples (z from the prior, scaled by T) and write E[x|z] as a PNG grid.\n";
+    "usage: varia sample MODEL.json -n N [--seed S] [--temperature T] [--cols C] [--steps] -o FILE.png\n"
+    "  Draw N samples (z from the prior, scaled by T) and write E[x|z] as a PNG grid.\n"
+    "  --steps (DRAW): one row per sample, one column per step: the canvas as it is painted.\n";
+
+/* --steps: the canvases of the samples' latents z[n * latent], one row of T per sample. */
+static int write_steps(varia_ctx *ctx, const varia_model *m, const varia_info *in, const float *z, int64_t n,
+                       const char *path)
+{
+    int64_t T = in->latent_shape.rank == 2 ? in->latent_shape.dims[0] : 1;
+    int rc = cli_check_grid(ctx, n * T, &in->data_shape, (int)T, "the steps grid");
+    float *c = rc ? NULL : malloc((size_t)(n * T * in->data_size) * sizeof(float));
+    if (!rc && !c)
+        rc = VARIA_ERR_NOMEM;
+    if (!rc)
+        rc = cli_report(ctx, varia_decode_steps(ctx, m, z, n, c));
+    if (!rc)
+        rc = cli_write_grid(ctx, path, c, n * T, &in->data_shape, (int)T);
+    free(c);
+    return rc;
+}
 
 int cmd_sample(int argc, char **argv)
 {
     if (wants_help(argc, argv, sample_usage))
         return 0;
     cli_opt opts[] = {{"-n", "--count", 1, 0, 0}, {"--seed", 0, 1, 0, 0}, {"--temperature", "-t", 1, 0, 0},
-                      {"--cols", 0, 1, 0, 0}, {"-o", "--output", 1, 0, 0}, {0}};
+                      {"--cols", 0, 1, 0, 0}, {"-o", "--output", 1, 0, 0}, {"--steps", 0, 0, 0, 0}, {0}};
     const char *pos[1];
     int64_t n = 64, cols = 0;
     uint64_t seed = 0;
@@ -103,17 +121,22 @@ int cmd_sample(int argc, char **argv)
     int grid_cols = (int)(cols ? cols : (n < 10 ? n : 10));
     if (!rc) /* a grid too large to write is refused before the samples are drawn */
         rc = cli_check_grid(ctx, n, &in.data_shape, grid_cols, "sampling");
+    int steps = cli_has(opts, "--steps");
     float *x = rc ? NULL : malloc((size_t)(n * in.data_size) * sizeof(float));
-    if (!rc && !x)
+    float *z = rc || !steps ? NULL : malloc((size_t)(n * in.latent_size) * sizeof(float));
+    if (!rc && (!x || (steps && !z)))
         rc = VARIA_ERR_NOMEM;
     if (!rc)
-        rc = cli_report(ctx, varia_sample(ctx, m, n, seed, (float)temp, x, NULL));
-    if (!rc)
+        rc = cli_report(ctx, varia_sample(ctx, m, n, seed, (float)temp, x, z));
+    if (!rc && steps)
+        rc = write_steps(ctx, m, &in, z, n, cli_find(opts, "-o")->value);
+    else if (!rc)
         rc = cli_write_grid(ctx, cli_find(opts, "-o")->value, x, n, &in.data_shape, grid_cols);
     if (!rc)
         printf("wrote %lld samples (seed %llu, temperature %g) to %s\n", (long long)n, (unsigned long long)seed, temp,
                cli_find(opts, "-o")->value);
     free(x);
+    free(z);
     varia_model_free(m);
     varia_ctx_free(ctx);
     return rc;
