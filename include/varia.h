@@ -265,6 +265,25 @@ VARIA_API varia_status varia_decode_ex(varia_ctx *ctx, const varia_model *m, con
 VARIA_API varia_status varia_sample_ex(varia_ctx *ctx, const varia_model *m, int64_t n, const varia_opts *opts,
                                        float *x_out, float *z_out);
 
+/* ---- Parzen-window estimate (for comparison with old papers only) ---------- */
+
+/* A kernel density estimate of log p(x) from the model's samples, by
+ * Goodfellow et al.'s protocol: an isotropic Gaussian of standard deviation
+ * sigma on each of `samples` samples (drawn with seed, temperature 1). It
+ * measures how close samples come to x, not the model's likelihood: Theis et
+ * al. (2015) showed it off by hundreds of nats and misordering models. Use
+ * AIS to score a decoder-only model; use this only beside published Parzen
+ * numbers, with sigma chosen on validation data as they did. */
+typedef struct varia_parzen_opts {
+    int64_t samples; /* 1 .. 1,000,000 (the protocol: 10,000) */
+    double sigma;    /* > 0 (the protocol: the best of logspace(-1, 0, 10) on validation data) */
+    uint64_t seed;
+} varia_parzen_opts;
+
+/* log_px[n] for the examples x[n * D]; any family that samples. */
+VARIA_API varia_status varia_parzen(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
+                                    const varia_parzen_opts *opts, double *log_px);
+
 /* A model drawn over T steps (DRAW; info.latent_shape is [T, L]): the image
  * after every step, E[x | z] = sigmoid(c_t) for t = 1..T, painted by the
  * decoder from n latents z[n * T * L]: out[n * T * D], example-major (latent

@@ -60,6 +60,8 @@ check() {
     if "$@"; then ok "$name"; else notok "$name" "failed: $*"; fi
 }
 
+# png_size FILE W H: the IHDR's width and height.
+png_size() { [ "$(od -An -tu1 -j16 -N8 "$1" | awk '{print $3*256+$4, $7*256+$8}')" = "$2 $3" ]; }
 is_png() { [ -f "$1" ] && [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ]; }
 differ() { [ -f "$1" ] && [ -f "$2" ] && ! cmp -s "$1" "$2"; }
 out_has() { grep -q -- "$1" "$T/out"; }
@@ -419,6 +421,24 @@ expect_rc "eval on IDX images of 4x5 exits 0" 0 "$VARIA" eval "$VAE" --data "$T/
 expect_rc "slerp whose path leaves float range exits 19 (NONFINITE)" 19 \
     "$VARIA" interpolate "$VAE" z:3e38,3e38,0 z:3e38,-3e38,0 --steps 3 --slerp -o "$T/x.png"
 check "... saying the slerp path leaves float range" err_has "slerp path between these latents leaves float range"
+# ---- DRAW's canvases, GAN refusals, Parzen -----------------------------------------
+DRAW=$ROOT/tests/golden/draw_full/model.json  # [1,5,7], 3 steps
+GAN=$ROOT/tests/golden/gan_mlp/model.json      # data [20]
+expect_rc "sample --steps of a DRAW model exits 0" 0 "$VARIA" sample "$DRAW" -n 2 --steps -o "$T/steps.png"
+check "... and writes a PNG" is_png "$T/steps.png"
+check "... of 3 columns (steps) by 2 rows: 3*7+4*2 = 29 wide, 2*5+3*2 = 16 high" png_size "$T/steps.png" 29 16
+expect_rc "sample --steps of a VAE exits 21 (UNSUPPORTED)" 21 "$VARIA" sample "$VAE" -n 2 --steps -o "$T/x.png"
+printf '%s\n' "0 1 0 1 0 1 0 1 0 1 0 1 0 1 0 1 0 1 0 1" "1 1 0 0 1 1 0 0 1 1 0 0 1 1 0 0 1 1 0 0" >"$T/g20.amat"
+expect_rc "eval of a GAN exits 21 (UNSUPPORTED)" 21 "$VARIA" eval "$GAN" --data "$T/g20.amat" --k 2
+check "... naming AIS" err_has "AIS"
+expect_rc "parzen with --sigma exits 0" 0 "$VARIA" parzen "$GAN" --data "$T/g20.amat" --samples 50 --sigma 0.5 --json
+check "... and labels its output as Parzen" out_has '"estimator": "parzen"'
+expect_rc "parzen with both --sigma and --select exits 2" 2 \
+    "$VARIA" parzen "$GAN" --data "$T/g20.amat" --sigma 0.5 --select "$T/g20.amat"
+expect_rc "parzen --dequantize of 0/1 data exits 0" 0 \
+    "$VARIA" parzen "$GAN" --data "$T/g20.amat" --samples 50 --select "$T/g20.amat" --dequantize
+check "... choosing sigma on the selection data" out_has "sigma 1.0000"
+
 SHIPPED=$ROOT/models/vae-mnist-dyn
 if [ -f "$SHIPPED/model.json" ]; then
     expect_rc "eval --k 4294967296 on the shipped 784-200-200-50 model exits 20 (TOO_LARGE) at once" 20 \

@@ -132,6 +132,47 @@ static void uniform_prior(void)
     varia_ctx_free(ctx);
 }
 
+/* Parzen: against the estimate computed here from the same samples by plain
+ * double loops over |x - g|^2 (varia_parzen expands it into a product), and
+ * refusals of bad options. */
+static void parzen(void)
+{
+    varia_ctx *ctx = varia_ctx_new();
+    varia_model *m = golden(ctx, "gan_dcgan");
+    enum { S = 300, N = 7, D = 256 };
+    static float g[S * D], x[N * D];
+    double got[N], worst = 0.0;
+    varia_parzen_opts po = {S, 0.2, 11};
+    int good = m && varia_sample(ctx, m, S, 11, 1.0f, g, NULL) == VARIA_OK &&
+               varia_sample(ctx, m, N, 99, 1.3f, x, NULL) == VARIA_OK && varia_parzen(ctx, m, x, N, &po, got) == VARIA_OK;
+    for (int i = 0; good && i < N; i++) {
+        double mx = -INFINITY, sum = 0.0;
+        for (int s = 0; s < S; s++) {
+            double d2 = 0.0;
+            for (int d = 0; d < D; d++)
+                d2 += ((double)x[i * D + d] - g[s * D + d]) * ((double)x[i * D + d] - g[s * D + d]);
+            double l = -d2 / (2 * 0.2 * 0.2);
+            if (l > mx)
+                sum = sum * exp(mx - l) + 1.0, mx = l;
+            else
+                sum += exp(l - mx);
+        }
+        double want = mx + log(sum) - log((double)S) - 0.5 * D * log(2 * M_PI * 0.04);
+        worst = fmax(worst, fabs(got[i] - want));
+    }
+    tap_okf(good && worst < 1e-3, "parzen: %d examples against direct double loops over the same %d samples, "
+            "largest difference %.2e nats", N, S, worst);
+    varia_parzen_opts bad[] = {{0, 0.2, 1}, {S, 0.0, 1}, {S, NAN, 1}, {2000000, 0.2, 1}};
+    const char *needle[] = {"samples", "sigma", "sigma", "samples"};
+    for (int i = 0; m && i < 4; i++) {
+        varia_status st = varia_parzen(ctx, m, x, N, &bad[i], got);
+        tap_okf(st == VARIA_ERR_ARG && strstr(varia_ctx_message(ctx), needle[i]), "parzen refuses bad option %d: %s",
+                i, varia_ctx_message(ctx));
+    }
+    varia_model_free(m);
+    varia_ctx_free(ctx);
+}
+
 static void manifests(void)
 {
     arch_case("the golden architecture", "[20]", "{\"latent\": 5, \"leaky_relu_slope\": 0.2, " GEN "}", VARIA_OK, NULL);
@@ -176,6 +217,7 @@ int main(void)
     operations();
     manifests();
     uniform_prior();
+    parzen();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)

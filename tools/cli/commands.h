@@ -10,5 +10,6 @@ int cmd_decode(int argc, char **argv);
 int cmd_reconstruct(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_parzen(int argc, char **argv);
 
 #endif
