@@ -356,6 +356,9 @@ static const varia_ops exec_ops = {
     .radial_logdet = op_radial_logdet,
     .iaf = op_iaf,
     .iaf_logdet = op_iaf_logdet,
+    .attn_filterbank = varia_exec_attn_filterbank,
+    .attn_read = varia_exec_attn_read,
+    .attn_write = varia_exec_attn_write,
 };
 
 size_t varia_exec_val_floats(size_t vals)
