@@ -125,11 +125,13 @@ static inline ATTN_REAL attn_kernel(ATTN_REAL e)
  * centre enters as a sum of two ATTN_REALs (m + ml = mu - 1), so that u =
  * (q - m) - ml keeps its own relative precision instead of the centre's
  * (rounding mu to float alone moved a narrow filter's values by 3e-6). A
- * centre too far off for ATTN_REAL (m inf) gives K = 0, not NaN. */
+ * centre beyond 1e30 (all its kernel values 0 anyway) is taken as 1e30, so
+ * the conversions stay in float's range and u^2 at worst overflows to inf,
+ * whose exp(-inf) is 0, never NaN. */
 static inline void attn_filter_1d(int64_t n, double mu, double prec, ATTN_REAL *f)
 {
-    const ATTN_REAL m = (ATTN_REAL)(mu - 1.0), hp = (ATTN_REAL)(0.5 * prec);
-    const ATTN_REAL ml = isfinite((double)m) ? (ATTN_REAL)(mu - 1.0 - (double)m) : 0;
+    const double mc = fmin(fmax(mu - 1.0, -1e30), 1e30);
+    const ATTN_REAL m = (ATTN_REAL)mc, ml = (ATTN_REAL)(mc - (double)m), hp = (ATTN_REAL)(0.5 * prec);
     for (int64_t q = 0; q < n; q++) {
         ATTN_REAL u = ((ATTN_REAL)q - m) - ml;
         f[q] = attn_kernel(u * u * hp);
