@@ -57,6 +57,8 @@ static void filterbank_back_row(const varia_attn *g, const tr_real *p, const tr_
     dp[4] += (tr_real)(q.kg * q.gamma * (double)dfb[N * (A + B)]);
 }
 
+/* The filterbank's rule: each row's parameters from its filters' gradient
+ * (filterbank_back_row). */
 static void back_filterbank(tr_tape *t, const record *r)
 {
     (void)t;
@@ -112,6 +114,8 @@ static void read_back_image(const varia_attn *g, const tr_real *fb, const tr_rea
     dfb[N * (A + B)] += (tr_real)dgamma;
 }
 
+/* The read's rule, image by image of each row (read_back_image); a row of x
+ * shared by k rows gathers their gradients. */
 static void back_read(tr_tape *t, const record *r)
 {
     const varia_attn *g = r->aux;
@@ -187,6 +191,7 @@ static void write_back_row(const varia_attn *g, const tr_real *fb, const tr_real
     dfb[N * (A + B)] += (tr_real)(-s * attn_dot(G, c, B * A));
 }
 
+/* The write's rule, row by row (write_back_row). */
 static void back_write(tr_tape *t, const record *r)
 {
     const varia_attn *g = r->aux;
