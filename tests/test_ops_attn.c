@@ -265,6 +265,32 @@ static void extremes(void)
     }
 }
 
+/* A NaN parameter is not hidden: the kernels of a NaN centre or width are 0
+ * (attn_kernel_f), so gamma carries the NaN to every value of that row's
+ * read and write; the other rows stay finite. */
+static void nan_params(void)
+{
+    varia_attn g = {7, 5, 2};
+    int64_t ba = 35, nn = 4;
+    int good = 1;
+    for (int which = 0; which < PARAMS; which++) {
+        pool_used = 0;
+        real *p = params(2, 900 + which), *x = uniform(2 * ba, 901, 0, 1), *w = uniform(2 * nn, 902, -1, 1);
+        p[PARAMS + which] = (real)NAN;
+        tr_tape *t = TR(tape_new)();
+        tr_node *fb = TR(attn_filterbank)(t, TR(input)(t, 2, PARAMS, p), &g);
+        tr_node *rd = TR(attn_read)(t, fb, &g, TR(input)(t, 2, ba, x), 1, NULL, 1);
+        tr_node *wr = TR(attn_write)(t, fb, &g, TR(input)(t, 2, nn, w));
+        good = good && all_finite(rd->v, nn) && all_finite(wr->v, ba);
+        for (int64_t j = 0; j < nn; j++)
+            good = good && isnan((double)rd->v[nn + j]);
+        for (int64_t j = 0; j < ba; j++)
+            good = good && isnan((double)wr->v[ba + j]);
+        TR(tape_free)(t);
+    }
+    ok(good, PREC ": a NaN in any of the five parameters makes its row's read and write NaN, the other row finite");
+}
+
 #ifdef TR_DOUBLE
 /* ---- finite differences (double) ---- */
 
@@ -489,6 +515,7 @@ int main(void)
     }
     identities();
     extremes();
+    nan_params();
 #ifdef TR_DOUBLE
     finite_differences();
 #else
