@@ -496,6 +496,9 @@ static const varia_ops exec_ops = {
     .gru_cell = varia_exec_gru_cell,
     .step_begin = op_step_begin,
     .step_end = op_step_end,
+    .attn_filterbank = varia_exec_attn_filterbank,
+    .attn_read = varia_exec_attn_read,
+    .attn_write = varia_exec_attn_write,
 };
 
 size_t varia_exec_val_floats(size_t vals)

@@ -12,6 +12,7 @@
 #ifndef VARIA_TRAIN_TAPE_H
 #define VARIA_TRAIN_TAPE_H
 
+#include "attn.h"
 #include "conv.h"
 #include "kernels.h"
 
@@ -125,6 +126,14 @@ tr_node *TR(iaf_logdet)(tr_tape *t, tr_node *s);
  * gh [rows, 3H] and h [rows, H] give h' [rows, H]. */
 tr_node *TR(lstm_cell)(tr_tape *t, tr_node *gates, tr_node *c);
 tr_node *TR(gru_cell)(tr_tape *t, tr_node *gi, tr_node *gh, tr_node *h);
+/* DRAW attention, the ops of ops.h, same arguments (tape_attn.c); g must
+ * outlive the tape. attn_filterbank: p [rows, 5] -> [rows, N A + N B + 1];
+ * attn_read: [rows(fb), N N] from x row r / kx, or [rows(fb), 2 N N] with
+ * x2 (row r / kx2) after it (x2 NULL: none); attn_write: w [rows(fb), N N]
+ * -> [rows(fb), B A]. */
+tr_node *TR(attn_filterbank)(tr_tape *t, tr_node *p, const varia_attn *g);
+tr_node *TR(attn_read)(tr_tape *t, tr_node *fb, const varia_attn *g, tr_node *x, int64_t kx, tr_node *x2, int64_t kx2);
+tr_node *TR(attn_write)(tr_tape *t, tr_node *fb, const varia_attn *g, tr_node *w);
 #ifdef TR_DOUBLE
 /* The activation in double (tmatmul.c), for the double tape's forward. */
 double trd_act_apply(varia_act a, double v);
