@@ -152,6 +152,19 @@ typedef struct varia_family {
     void (*generate)(const void *cfg, varia_ops *o, varia_v *eps, float temp, varia_v **x, varia_v **z);
     /* The log-weight terms of k samples per row of x, noise eps [rows * k, noise_size]. */
     void (*terms)(const void *cfg, varia_ops *o, varia_v *x, int64_t k, varia_v *eps, varia_terms *t);
+    /* The joint density without q, the target of AIS and of any other
+     * gradient-based inference: per row r of the full latents z [rows,
+     * noise_size] (every stochastic layer, laid out as a sample's noise),
+     * *log_pz = log p(z) and *log_px = log p(x[r / kx] | z). obs_logvar NULL:
+     * the model's own likelihood; a [1, 1] value log s2: the Gaussian
+     * observation model N(x; E[x|z], s2 I) instead (a decoder-only model has
+     * no likelihood of its own). Differentiable in z on the tape. */
+    void (*joint)(const void *cfg, varia_ops *o, varia_v *x, int64_t kx, varia_v *z, varia_v *obs_logvar,
+                  varia_v **log_pz, varia_v **log_px);
+    /* Full latents z ~ p(z) from eps [n, noise_size], as generate draws them
+     * at temperature 1: every stochastic layer's in z[l], bottom first (the
+     * layout of the joint pass's z, one layer after another). */
+    void (*prior_latents)(const void *cfg, varia_ops *o, varia_v *eps, varia_v **z);
 } varia_family;
 
 extern const varia_family varia_family_vae;
