@@ -242,12 +242,14 @@ static int run_item(ais_job *j, varia_joint *jt, ais_mem *w, int64_t item, int w
 static void ais_worker(void *arg, int worker)
 {
     ais_job *j = arg;
+    int64_t item = atomic_fetch_add(&j->next, 1), last = 0;
+    if (item >= j->items)
+        return; /* nothing left: spare the buffers */
     ais_mem w = {0};
     varia_joint jt;
-    int64_t last = 0;
     int ok = varia_joint_open(&jt, &j->consts, j->obs_logvar) &&
              mem_alloc(&w, j->group, j->c->chains, varia_model_noise(j->m), j->m->info.data_size);
-    for (int64_t item; ok && (item = atomic_fetch_add(&j->next, 1)) < j->items;)
+    for (; ok && item < j->items; item = atomic_fetch_add(&j->next, 1))
         ok = run_item(j, &jt, &w, item, worker, &last);
     if (!ok)
         atomic_store(&j->oom, 1);
