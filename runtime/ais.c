@@ -34,6 +34,7 @@
 #define LEAPFROG_MAX 1000
 #define LEAPFROG_DEFAULT 10
 
+/* The logistic function in double, for the schedule. */
 static double sigmoid(double v)
 {
     return 1.0 / (1.0 + exp(-v));
@@ -136,6 +137,7 @@ typedef struct ais_mem {
     varia_rng *rng;
 } ais_mem;
 
+/* Free what mem_alloc got (any of it NULL). */
 static void mem_free(ais_mem *w)
 {
     void *all[] = {w->z, w->g, w->zn, w->p, w->gn, w->eps, w->xb, w->lpz, w->lpx, w->lpzn,
@@ -239,6 +241,8 @@ static int run_item(ais_job *j, varia_joint *jt, ais_mem *w, int64_t item, int w
     return 1;
 }
 
+/* A pool worker: its own tape and buffers, groups taken in turn until none
+ * is left; out of memory is flagged for the caller. */
 static void ais_worker(void *arg, int worker)
 {
     ais_job *j = arg;

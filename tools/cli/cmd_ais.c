@@ -33,6 +33,7 @@ typedef struct ais_args {
     int quiet, json;
 } ais_args;
 
+/* Monotonic seconds. */
 static double now(void)
 {
     struct timespec ts;
@@ -77,11 +78,13 @@ static void mean_se(const double *v, int64_t n, size_t stride, double *mean, dou
 
 #define ROW_STRIDE (sizeof(varia_ais_row) / sizeof(double))
 
+/* The --binarize word for b. */
 static const char *bin_name(varia_binarize b)
 {
     return b == VARIA_BIN_DYNAMIC ? "dynamic" : b == VARIA_BIN_THRESHOLD ? "threshold" : "none";
 }
 
+/* Every value of the set is 0 or 1. */
 static int is_binary(const varia_dataset *d)
 {
     for (int64_t i = 0; i < d->n * d->example_size; i++)
@@ -111,6 +114,7 @@ static int parse_binarize(cli_opt *opts, const varia_dataset *d, const varia_inf
     return 1;
 }
 
+/* The JSON object's opening: the run's settings. */
 static void print_common_json(const ais_args *a, const varia_ais_opts *o, int64_t n)
 {
     printf("{\"n\": %lld, \"chains\": %lld, \"steps\": %lld, \"leapfrog\": %lld, \"sigma2\": %.9g, ", (long long)n,
@@ -203,6 +207,7 @@ static int run_bdmc(varia_ctx *ctx, const varia_model *m, const ais_args *a, con
     return rc;
 }
 
+/* The command line into *a and *model; the exit code of a usage error, else 0. */
 static int parse(int argc, char **argv, cli_opt *opts, const char **model, ais_args *a)
 {
     const char *pos[1];
