@@ -43,6 +43,11 @@ typedef struct varia_train_progress {
     double val_bound;            /* validation IW bound (nats), NAN when not run */
     double best_val_bound;
     int64_t best_epoch;
+    /* objective "gan": 1, with the discriminator's and the generator's
+     * objectives (running means, to maximise) in place of elbo, recon, kl
+     * (NAN then; objective is the discriminator's) */
+    int adversarial;
+    double d_objective, g_objective;
 } varia_train_progress;
 
 typedef void (*varia_train_progress_fn)(const varia_train_progress *p, void *user);

@@ -238,7 +238,8 @@ static varia_status check_eval_args(varia_ctx *ctx, const varia_model *m, const 
     if (!o || n < 1)
         return varia_fail(ctx, VARIA_ERR_ARG, "eval: needs options and at least one example");
     if (!varia_model_can(m, VARIA_CAN_EVAL))
-        return varia_fail(ctx, VARIA_ERR_UNSUPPORTED, "family '%s' has no tractable likelihood bound (no encoder)",
+        return varia_fail(ctx, VARIA_ERR_UNSUPPORTED, "family '%s' has no encoder, so no ELBO or IW bound: "
+                          "score it with AIS (varia_ais, varia ais)",
                           m->info.family);
     varia_call c;
     if ((st = varia_opts_resolve(ctx, m, opts, n, "eval", &c)) != VARIA_OK)

@@ -108,8 +108,8 @@ void varia_json_warn_unknown(varia_ctx *ctx, const cJSON *obj, const char *where
 
 const varia_family *varia_family_find(const char *name)
 {
-    static const varia_family *const families[] = {&varia_family_vae};
-    static const char *const aliases[][2] = {{"vae", "vae"}, {"iwae", "vae"}};
+    static const varia_family *const families[] = {&varia_family_vae, &varia_family_gan};
+    static const char *const aliases[][2] = {{"vae", "vae"}, {"iwae", "vae"}, {"gan", "gan"}};
     for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
         for (size_t f = 0; !strcmp(name, aliases[i][0]) && f < sizeof families / sizeof families[0]; f++)
             if (!strcmp(families[f]->name, aliases[i][1]))
@@ -162,20 +162,27 @@ varia_status varia_decl_fail(varia_ctx *ctx, const varia_decl *d)
     return varia_fail(ctx, VARIA_ERR_NOMEM, "out of memory declaring the model's tensors");
 }
 
-int varia_decl_linear_add(varia_decl *d, const char *prefix, int64_t in, int64_t out, varia_group group,
-                          int data_input)
+int varia_decl_linear_named(varia_decl *d, const char *weight, const char *bias, int64_t in, int64_t out,
+                            float limit, varia_group group, int data_input)
 {
-    char name[VARIA_DECL_NAME + 8];
-    snprintf(name, sizeof name, "%s.weight", prefix);
-    int w = varia_decl_add(d, name, 2, out, in, VARIA_INIT_FAN, group);
-    snprintf(name, sizeof name, "%s.bias", prefix);
-    int b = varia_decl_add(d, name, 1, out, 0, VARIA_INIT_ZERO, group);
+    int w = varia_decl_add(d, weight, 2, out, in, limit > 0.0f ? VARIA_INIT_UNIFORM : VARIA_INIT_FAN, group);
+    int b = varia_decl_add(d, bias, 1, out, 0, limit > 0.0f ? VARIA_INIT_UNIFORM : VARIA_INIT_ZERO, group);
     if (w < 0 || b < 0 || !grow((void **)&d->lin, d->n_lin, &d->cap_lin, sizeof *d->lin)) {
         d->failed = d->failed ? d->failed : VARIA_DECL_NO_MEMORY;
         return -1;
     }
+    d->t[w].init_value = d->t[b].init_value = limit;
     d->lin[d->n_lin] = (varia_decl_linear){.in = in, .out = out, .weight = w, .bias = b, .data_input = data_input};
     return d->n_lin++;
+}
+
+int varia_decl_linear_add(varia_decl *d, const char *prefix, int64_t in, int64_t out, varia_group group,
+                          int data_input)
+{
+    char w[VARIA_DECL_NAME + 8], b[VARIA_DECL_NAME + 8];
+    snprintf(w, sizeof w, "%s.weight", prefix);
+    snprintf(b, sizeof b, "%s.bias", prefix);
+    return varia_decl_linear_named(d, w, b, in, out, 0.0f, group, data_input);
 }
 
 int varia_decl_conv_add(varia_decl *d, const char *prefix, const varia_conv *g, varia_group group, int data_input)

@@ -87,6 +87,15 @@ int varia_decl_add(varia_decl *d, const char *name, int rank, int64_t d0, int64_
  * linear slot; returns the slot (-1 and decl->failed when out of memory). */
 int varia_decl_linear_add(varia_decl *d, const char *prefix, int64_t in, int64_t out, varia_group group,
                           int data_input);
+/* Add a linear slot whose tensors are called exactly `weight` [out, in] and
+ * `bias` [out], for names that are not prefix.weight / prefix.bias
+ * (PyTorch's recurrent cells: "rnn.weight_ih" and "rnn.bias_ih", and the
+ * _hh pair as a second slot). limit > 0 initialises both uniform in
+ * [-limit, limit] (PyTorch's 1 / sqrt(H) for every tensor of its RNN cells);
+ * limit 0 gives FAN and ZERO as varia_decl_linear_add. Returns the slot (-1
+ * and decl->failed when out of memory or a name is too long). */
+int varia_decl_linear_named(varia_decl *d, const char *weight, const char *bias, int64_t in, int64_t out,
+                            float limit, varia_group group, int data_input);
 /* Add a conv (g->transposed 0) or transposed-conv slot for geometry g:
  * `prefix`.weight [cout, cin, kh, kw] or [cin, cout, kh, kw] (FAN) and
  * `prefix`.bias [cout] (ZERO). Returns the slot (-1 and decl->failed). */
@@ -165,9 +174,14 @@ typedef struct varia_family {
      * at temperature 1: every stochastic layer's in z[l], bottom first (the
      * layout of the joint pass's z, one layer after another). */
     void (*prior_latents)(const void *cfg, varia_ops *o, varia_v *eps, varia_v **z);
+    /* A discriminator's logit per row of x ([rows, 1]), for adversarial
+     * training: the gan family when its file has one (has_critic). */
+    void (*critic)(const void *cfg, varia_ops *o, varia_v *x, varia_v **logit);
+    int (*has_critic)(const void *cfg);
 } varia_family;
 
 extern const varia_family varia_family_vae;
+extern const varia_family varia_family_gan;
 
 /* The family called `name` (aliases included), or NULL. */
 const varia_family *varia_family_find(const char *name);

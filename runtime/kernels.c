@@ -442,6 +442,13 @@ void varia_add_act(float *y, const float *a, const float *b, int64_t n, varia_ac
     kernels()->epi(y, a, b, n, act);
 }
 
+void varia_act_apply(float *y, const float *x, int64_t n, varia_act act)
+{
+    static const float zeros[256]; /* the epilogue adds a bias: none here */
+    for (int64_t i = 0; i < n; i += 256)
+        kernels()->epi(y + i, x + i, zeros, n - i < 256 ? n - i : 256, act);
+}
+
 #define LOG_2PI 1.8378770664093453
 
 double varia_gaussian_logp(const float *x, const float *mean, const float *logvar, int64_t d)

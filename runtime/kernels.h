@@ -79,6 +79,8 @@ void varia_add(float *y, const float *x, int64_t n);
 /* y = act(a + b) elementwise, with the linear layer's own activation code (so
  * an add then an activation gives the bits a fused bias would). */
 void varia_add_act(float *y, const float *a, const float *b, int64_t n, varia_act act);
+/* y = act(x) elementwise, by the same code (y may equal x). */
+void varia_act_apply(float *y, const float *x, int64_t n, varia_act act);
 
 /* Index of the first element of x[0, n) that is NaN (nan_only) or not finite,
  * or -1: the input and output checks of every operation, vectorized. */

@@ -23,12 +23,21 @@
 #include "conv.h"
 #include "kernels.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define VARIA_COMBINE_MAX 16
 
 typedef struct varia_v varia_v; /* a value; what it holds is the backend's */
 typedef struct varia_ops varia_ops;
+
+/* Where a recurrence's scope began (step_begin); what it counts is the backend's. */
+typedef struct varia_mark {
+    size_t vals, floats;
+} varia_mark;
+
+/* Most values one step_end may carry. */
+#define VARIA_CARRY_MAX 16
 
 struct varia_ops {
     /* A constant rows x cols matrix read from data (row stride ld; data may be
@@ -67,6 +76,14 @@ struct varia_ops {
     /* Per row r: sum_d x[r / kx]_d l_d - softplus(l_d) for logits l (a
      * value), the Bernoulli log-likelihood when the logits come from a conv. */
     varia_v *(*bernoulli_logp)(varia_ops *o, varia_v *logits, varia_v *x, int64_t kx);
+    /* [a, b] side by side: rows(a) == rows(b), cols(a) + cols(b) columns (a
+     * recurrent cell's input made of two parts). */
+    varia_v *(*concat)(varia_ops *o, varia_v *a, varia_v *b);
+    /* act(x), elementwise (DRAW's sigmoid of the canvas). */
+    varia_v *(*act)(varia_ops *o, varia_v *x, varia_act act);
+    /* erf(x / sqrt 2) = 2 Phi(x) - 1, elementwise: standard normal noise to
+     * U(-1, 1) (a GAN's uniform prior). */
+    varia_v *(*normal_to_uniform)(varia_ops *o, varia_v *x);
 
     /* Convolutions over NCHW rows (conv.h, docs/format.md 2.4): x is
      * [batch, cin*h*w], the result [batch, cout*oh*ow]; bias and act fused.
@@ -98,6 +115,36 @@ struct varia_ops {
      * is sum_i log sigmoid(s_i). */
     varia_v *(*iaf)(varia_ops *o, varia_v *z, varia_v *m, varia_v *s);
     varia_v *(*iaf_logdet)(varia_ops *o, varia_v *s);
+
+    /* Recurrent cells (PyTorch's nn.LSTMCell and nn.GRUCell conventions).
+     * The gate pre-activations come from linear slots (x W_ih^T + b_ih and
+     * h W_hh^T + b_hh, gates stacked along the columns in PyTorch's order);
+     * the cells apply the nonlinearities and the state update per row. */
+    /* LSTM: gates [rows, 4H] = pre-activations i, f, g, o; c [rows, H].
+     * Returns [rows, 2H]: h' in columns [0, H), c' in [H, 2H) (take them with
+     * cols), c' = sigmoid(f) c + sigmoid(i) tanh(g), h' = sigmoid(o) tanh(c'). */
+    varia_v *(*lstm_cell)(varia_ops *o, varia_v *gates, varia_v *c);
+    /* GRU: gi = x W_ih^T + b_ih and gh = h W_hh^T + b_hh, both [rows, 3H] in
+     * the order r, z, n; h [rows, H]. Returns h' [rows, H]:
+     * r = sigmoid(gi_r + gh_r), z = sigmoid(gi_z + gh_z),
+     * n = tanh(gi_n + r gh_n), h' = (1 - z) n + z h. */
+    varia_v *(*gru_cell)(varia_ops *o, varia_v *gi, varia_v *gh, varia_v *h);
+    /* Step scoping for recurrences: a step's scratch need not outlive it.
+     * mark = step_begin(o) once before the loop; at the end of every step,
+     * step_end(o, mark, carry, n) keeps the n values carry[0..n) (n <=
+     * VARIA_CARRY_MAX: the state, a canvas, a running sum) and releases
+     * every other value made since the mark, the previous step's carried
+     * values included. Exec moves the carried values down to the mark (as
+     * contiguous copies) and updates the handles in carry[], so a T-step
+     * pass needs the workspace of one step whatever T, and measure sizes it
+     * so; the tape keeps every value (its backward pass needs them) and
+     * leaves the handles alone. Handles made since the mark and not carried
+     * are invalid after step_end; values made before the mark (h0, inputs,
+     * parameters) are untouched. A fresh mark per step would keep every
+     * step's state below it: the workspace would grow with T. Scopes nest
+     * (an inner loop's mark is taken inside the outer step). */
+    varia_mark (*step_begin)(varia_ops *o);
+    void (*step_end)(varia_ops *o, varia_mark mark, varia_v **carry, int n);
 };
 
 #endif

@@ -6,6 +6,7 @@
 #include "flow_rows.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #define HALF_LOG_2PI 0.91893853320467274
@@ -16,6 +17,14 @@ static varia_exec *ex(varia_ops *o)
     return (varia_exec *)o; /* ops is the first member */
 }
 
+/* Record the high-water marks measure reports (step_end lowers n_vals and
+ * used, so their final values are not the need). */
+static void note_peak(varia_exec *e)
+{
+    e->peak_vals = e->n_vals > e->peak_vals ? e->n_vals : e->peak_vals;
+    e->peak_used = e->used > e->peak_used ? e->used : e->peak_used;
+}
+
 /* A value of rows x cols in the arena (double data when dbl). Under measure,
  * or when the workspace ran out (a sizing bug: failed is then set and every
  * later op computes nothing), the data pointers stay NULL. */
@@ -23,11 +32,12 @@ static varia_v *new_val(varia_exec *e, int64_t rows, int64_t cols, int dbl)
 {
     if (e->n_vals == e->cap_vals) {
         e->failed = 1;
-        e->dummy = (varia_v){rows, cols, cols, NULL, NULL};
+        e->dummy = (varia_v){rows, cols, cols, NULL, NULL, dbl};
         return &e->dummy;
     }
     varia_v *v = &e->vals[e->n_vals++];
-    *v = (varia_v){rows, cols, cols, NULL, NULL};
+    note_peak(e);
+    *v = (varia_v){rows, cols, cols, NULL, NULL, dbl};
     if (e->place && !dbl && rows == e->place_rows && cols == e->place_cols) {
         v->f = e->place;
         e->place = NULL;
@@ -44,6 +54,7 @@ static varia_v *new_val(varia_exec *e, int64_t rows, int64_t cols, int dbl)
             v->f = e->arena + e->used;
     }
     e->used += n;
+    note_peak(e);
     return v;
 }
 
@@ -69,7 +80,8 @@ static varia_v *op_input(varia_ops *o, int64_t rows, int64_t cols, const float *
     if (e->n_vals == e->cap_vals)
         return new_val(e, rows, cols, 0);
     varia_v *v = &e->vals[e->n_vals++];
-    *v = (varia_v){rows, cols, ld, (float *)data, NULL};
+    note_peak(e);
+    *v = (varia_v){rows, cols, ld, (float *)data, NULL, 0};
     return v;
 }
 
@@ -87,7 +99,8 @@ static varia_v *op_cols(varia_ops *o, varia_v *x, int64_t off, int64_t n)
     if (e->n_vals == e->cap_vals)
         return new_val(e, x->rows, n, 0);
     varia_v *v = &e->vals[e->n_vals++];
-    *v = (varia_v){x->rows, n, x->ld, x->f ? x->f + off : NULL, x->d ? x->d + off : NULL};
+    note_peak(e);
+    *v = (varia_v){x->rows, n, x->ld, x->f ? x->f + off : NULL, x->d ? x->d + off : NULL, x->dbl};
     return v;
 }
 
@@ -245,6 +258,36 @@ static varia_v *op_bernoulli_logp(varia_ops *o, varia_v *logits, varia_v *x, int
     return p;
 }
 
+static varia_v *op_concat(varia_ops *o, varia_v *a, varia_v *b)
+{
+    varia_exec *e = ex(o);
+    varia_v *y = new_val(e, a->rows, a->cols + b->cols, 0);
+    for (int64_t r = 0; live(e) && r < a->rows; r++) {
+        memcpy(y->f + r * y->ld, a->f + r * a->ld, (size_t)a->cols * sizeof(float));
+        memcpy(y->f + r * y->ld + a->cols, b->f + r * b->ld, (size_t)b->cols * sizeof(float));
+    }
+    return y;
+}
+
+static varia_v *op_act(varia_ops *o, varia_v *x, varia_act act)
+{
+    varia_exec *e = ex(o);
+    varia_v *y = new_val(e, x->rows, x->cols, 0);
+    for (int64_t r = 0; live(e) && r < x->rows; r++)
+        varia_act_apply(y->f + r * y->ld, x->f + r * x->ld, x->cols, act);
+    return y;
+}
+
+static varia_v *op_normal_to_uniform(varia_ops *o, varia_v *x)
+{
+    varia_exec *e = ex(o);
+    varia_v *y = new_val(e, x->rows, x->cols, 0);
+    for (int64_t r = 0; live(e) && r < x->rows; r++)
+        for (int64_t j = 0; j < x->cols; j++) /* in double, as the tape computes it */
+            y->f[r * y->ld + j] = (float)erf((double)x->f[r * x->ld + j] * 0.70710678118654752);
+    return y;
+}
+
 static varia_v *op_matmul(varia_ops *o, varia_v *x, varia_v *w)
 {
     varia_exec *e = ex(o);
@@ -330,6 +373,81 @@ static varia_v *op_iaf_logdet(varia_ops *o, varia_v *s)
     return y;
 }
 
+/* ---- step scoping (ops.h) ---- */
+
+static varia_mark op_step_begin(varia_ops *o)
+{
+    varia_exec *e = ex(o);
+    return (varia_mark){e->n_vals, e->used};
+}
+
+/* Nonzero when handle v is one of the records vals[lo, hi) (the dummy and
+ * every other record are not). */
+static int record_in(const varia_exec *e, const varia_v *v, size_t lo, size_t hi)
+{
+    uintptr_t p = (uintptr_t)v;
+    return p >= (uintptr_t)(e->vals + lo) && p < (uintptr_t)(e->vals + hi);
+}
+
+/* Copy v's rows into s, a contiguous value of v's shape and type. */
+static void copy_rows(varia_v *s, const varia_v *v)
+{
+    for (int64_t r = 0; r < v->rows; r++) {
+        if (v->dbl)
+            memcpy(s->d + r * s->ld, v->d + r * v->ld, (size_t)v->cols * sizeof(double));
+        else
+            memcpy(s->f + r * s->ld, v->f + r * v->ld, (size_t)v->cols * sizeof(float));
+    }
+}
+
+/* Each carried value made since the mark is copied, contiguous, above
+ * everything (no copy can overwrite another's source, views included); the
+ * block of copies and their records then move down to the mark in one
+ * memmove each, and the handles follow. Carried values made before the mark
+ * stay where they are. Measure runs the same arithmetic on sizes alone. */
+static void op_step_end(varia_ops *o, varia_mark m, varia_v **carry, int n)
+{
+    varia_exec *e = ex(o);
+    if (n > VARIA_CARRY_MAX)
+        e->failed = 1; /* a family's bug: the pass then computes nothing */
+    if (e->failed)
+        return;
+    size_t base_vals = e->n_vals, base_used = e->used;
+    float *place = e->place;
+    e->place = NULL; /* the copies must stay in the block that moves */
+    int idx[VARIA_CARRY_MAX], k = 0;
+    for (int i = 0; i < n; i++) {
+        idx[i] = -1;
+        for (int j = 0; j < i && idx[i] < 0; j++) /* one value carried twice: one copy */
+            idx[i] = carry[j] == carry[i] ? idx[j] : -1;
+        if (idx[i] >= 0 || !record_in(e, carry[i], m.vals, base_vals))
+            continue;
+        varia_v *s = new_val(e, carry[i]->rows, carry[i]->cols, carry[i]->dbl);
+        if (live(e))
+            copy_rows(s, carry[i]);
+        idx[i] = k++;
+    }
+    e->place = place;
+    if (e->failed)
+        return;
+    size_t shift = base_used - m.floats; /* a multiple of ALIGN: doubles stay aligned */
+    if (live(e))
+        memmove(e->arena + m.floats, e->arena + base_used, (e->used - base_used) * sizeof(float));
+    memmove(e->vals + m.vals, e->vals + base_vals, (size_t)k * sizeof *e->vals);
+    for (int s = 0; s < k; s++) {
+        varia_v *v = &e->vals[m.vals + s];
+        if (v->f)
+            v->f -= shift;
+        if (v->d)
+            v->d = (double *)(void *)((float *)(void *)v->d - shift);
+    }
+    e->used -= shift;
+    e->n_vals = m.vals + (size_t)k;
+    for (int i = 0; i < n; i++)
+        if (idx[i] >= 0)
+            carry[i] = &e->vals[m.vals + (size_t)idx[i]];
+}
+
 static const varia_ops exec_ops = {
     .input = op_input,
     .param = op_param,
@@ -346,6 +464,9 @@ static const varia_ops exec_ops = {
     .combine = op_combine,
     .add = op_add,
     .matmul = op_matmul,
+    .concat = op_concat,
+    .act = op_act,
+    .normal_to_uniform = op_normal_to_uniform,
     .bernoulli_logp = op_bernoulli_logp,
     .conv2d = varia_exec_conv2d,
     .conv_transpose2d = varia_exec_conv_transpose2d,
@@ -356,6 +477,10 @@ static const varia_ops exec_ops = {
     .radial_logdet = op_radial_logdet,
     .iaf = op_iaf,
     .iaf_logdet = op_iaf_logdet,
+    .lstm_cell = varia_exec_lstm_cell,
+    .gru_cell = varia_exec_gru_cell,
+    .step_begin = op_step_begin,
+    .step_end = op_step_end,
 };
 
 size_t varia_exec_val_floats(size_t vals)

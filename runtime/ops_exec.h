@@ -16,6 +16,7 @@ struct varia_v {
     int64_t rows, cols, ld;
     float *f;
     double *d;
+    int dbl; /* its data is double (d): known under measure too, where f and d stay NULL */
 };
 
 typedef struct varia_exec {
@@ -26,6 +27,7 @@ typedef struct varia_exec {
     size_t n_vals, cap_vals;
     float *arena;
     size_t used, cap; /* floats */
+    size_t peak_vals, peak_used; /* the most n_vals and used ever reached (step_end lowers them) */
     int measure, failed;
     varia_v dummy; /* what ops return once the records ran out */
     float *place;  /* varia_exec_place: the caller's buffer for the next value of that shape */
@@ -40,6 +42,10 @@ int varia_exec_live(const varia_exec *e);
 /* The exec conv ops (ops_conv.c), as ops.h declares them. */
 varia_v *varia_exec_conv2d(varia_ops *o, varia_v *x, int slot, const varia_conv *g, varia_act act);
 varia_v *varia_exec_conv_transpose2d(varia_ops *o, varia_v *x, int slot, const varia_conv *g, varia_act act);
+/* The exec recurrent cells (ops_rnn.c), as ops.h declares them: the output
+ * is a new value; the inputs may be views (any row stride). */
+varia_v *varia_exec_lstm_cell(varia_ops *o, varia_v *gates, varia_v *c);
+varia_v *varia_exec_gru_cell(varia_ops *o, varia_v *gi, varia_v *gh, varia_v *h);
 
 /* Floats the value records of `vals` values take at the start of a workspace. */
 size_t varia_exec_val_floats(size_t vals);
@@ -51,8 +57,9 @@ void varia_exec_begin(varia_exec *e, const varia_model *m, float *ws, struct var
  * (a caller running more than one pass between begins sizes it itself). */
 void varia_exec_begin_sized(varia_exec *e, const varia_model *m, float *ws, size_t vals, size_t floats,
                             struct varia_pool *team);
-/* Measure instead: vals[cap_vals] holds the value records; e->n_vals and
- * e->used then give what the passes run since need. */
+/* Measure instead: vals[cap_vals] holds the value records; e->peak_vals and
+ * e->peak_used then give what the passes run since need (n_vals and used
+ * are what is live now: step_end releases a step's scratch). */
 void varia_measure_begin(varia_exec *e, const varia_model *m, varia_v *vals, size_t cap_vals);
 
 /* Let the next float value of rows x cols live in dst (contiguous, the

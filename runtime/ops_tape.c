@@ -19,6 +19,11 @@ static varia_v *val(tr_node *n)
     return (varia_v *)(void *)n;
 }
 
+varia_v *TR(value_of)(tr_node *n)
+{
+    return val(n);
+}
+
 /* Caller data as a node: the floats themselves when they are contiguous and of
  * the tape's type, else a copy on the tape's arena. */
 static varia_v *op_input(varia_ops *o, int64_t rows, int64_t cols, const float *data, int64_t ld)
@@ -127,6 +132,21 @@ static varia_v *op_matmul(varia_ops *o, varia_v *x, varia_v *w)
     return val(TR(matmul)(tp(o)->t, TR(node_of)(x), TR(node_of)(w)));
 }
 
+static varia_v *op_concat(varia_ops *o, varia_v *a, varia_v *b)
+{
+    return val(TR(concat)(tp(o)->t, TR(node_of)(a), TR(node_of)(b)));
+}
+
+static varia_v *op_act(varia_ops *o, varia_v *x, varia_act act)
+{
+    return val(TR(act)(tp(o)->t, TR(node_of)(x), act));
+}
+
+static varia_v *op_normal_to_uniform(varia_ops *o, varia_v *x)
+{
+    return val(TR(normal_to_uniform)(tp(o)->t, TR(node_of)(x)));
+}
+
 static varia_v *op_bernoulli_logp(varia_ops *o, varia_v *logits, varia_v *x, int64_t kx)
 {
     return val(TR(bernoulli_logp)(tp(o)->t, TR(node_of)(logits), TR(node_of)(x)->v, kx));
@@ -177,6 +197,32 @@ static varia_v *op_iaf_logdet(varia_ops *o, varia_v *s)
     return val(TR(iaf_logdet)(tp(o)->t, TR(node_of)(s)));
 }
 
+static varia_v *op_lstm_cell(varia_ops *o, varia_v *gates, varia_v *c)
+{
+    return val(TR(lstm_cell)(tp(o)->t, TR(node_of)(gates), TR(node_of)(c)));
+}
+
+static varia_v *op_gru_cell(varia_ops *o, varia_v *gi, varia_v *gh, varia_v *h)
+{
+    return val(TR(gru_cell)(tp(o)->t, TR(node_of)(gi), TR(node_of)(gh), TR(node_of)(h)));
+}
+
+/* The tape keeps every value of every step (the backward pass reads them):
+ * the mark means nothing and the handles stay as they are. */
+static varia_mark op_step_begin(varia_ops *o)
+{
+    (void)o;
+    return (varia_mark){0, 0};
+}
+
+static void op_step_end(varia_ops *o, varia_mark mark, varia_v **carry, int n)
+{
+    (void)o;
+    (void)mark;
+    (void)carry;
+    (void)n;
+}
+
 static const varia_ops tape_ops = {
     .input = op_input,
     .param = op_param,
@@ -193,6 +239,9 @@ static const varia_ops tape_ops = {
     .combine = op_combine,
     .add = op_add,
     .matmul = op_matmul,
+    .concat = op_concat,
+    .act = op_act,
+    .normal_to_uniform = op_normal_to_uniform,
     .bernoulli_logp = op_bernoulli_logp,
     .conv2d = op_conv2d,
     .conv_transpose2d = op_conv_transpose2d,
@@ -204,6 +253,10 @@ static const varia_ops tape_ops = {
     .radial_logdet = op_radial_logdet,
     .iaf = op_iaf,
     .iaf_logdet = op_iaf_logdet,
+    .lstm_cell = op_lstm_cell,
+    .gru_cell = op_gru_cell,
+    .step_begin = op_step_begin,
+    .step_end = op_step_end,
 };
 
 int64_t TR(layout)(const varia_decl *decl, int64_t *off)

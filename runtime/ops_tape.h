@@ -32,7 +32,8 @@ void TR(bind)(const varia_decl *decl, const int64_t *off, const tr_real *theta, 
 /* Begin recording passes on t. Everything given must outlive the pass. */
 void TR(ops_begin)(TR(ops) *o, tr_tape *t, const varia_decl *decl, const tr_lin *lins, const int64_t *off,
                    const tr_real *theta, tr_real *grad);
-/* The tape node of a value made by this backend. */
+/* The tape node of a value made by this backend, and back. */
 tr_node *TR(node_of)(varia_v *v);
+varia_v *TR(value_of)(tr_node *n);
 
 #endif

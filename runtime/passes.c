@@ -170,8 +170,8 @@ static void measure_one(const varia_model *m, int which, varia_v *vals, size_t *
         if (t.kl_dims)
             o->row_sum(o, t.kl_dims);
     }
-    *nv = e.n_vals > *nv ? e.n_vals : *nv;
-    *nf = e.used > *nf ? e.used : *nf;
+    *nv = e.peak_vals > *nv ? e.peak_vals : *nv;
+    *nf = e.peak_used > *nf ? e.peak_used : *nf;
     *failed |= e.failed;
 }
 

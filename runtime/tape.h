@@ -94,6 +94,12 @@ tr_node *TR(mean_groups)(tr_tape *t, tr_node *x, int64_t k);
 tr_node *TR(add)(tr_tape *t, tr_node *a, tr_node *b, int64_t kb, varia_act act);
 /* x W^T, W a node [out, in]. */
 tr_node *TR(matmul)(tr_tape *t, tr_node *x, tr_node *w);
+/* [a, b] side by side (equal rows); the gradient splits back. */
+tr_node *TR(concat)(tr_tape *t, tr_node *a, tr_node *b);
+/* act(x) elementwise. */
+tr_node *TR(act)(tr_tape *t, tr_node *x, varia_act act);
+/* erf(x / sqrt 2) elementwise; d/dx = sqrt(2 / pi) exp(-x^2 / 2). */
+tr_node *TR(normal_to_uniform)(tr_tape *t, tr_node *x);
 /* The convolutions of ops.h over NCHW rows (tape_conv.c): x [n, cin*h*w],
  * the result [n, cout*oh*ow]. conv2d's l is its weight [cout, cin kh kw] and
  * bias [cout]; conv_transpose2d's l is its weight as stored, [out = cin, in =
@@ -116,6 +122,11 @@ tr_node *TR(radial)(tr_tape *t, tr_node *z, tr_node *z0, tr_node *ah, tr_node *b
 tr_node *TR(radial_logdet)(tr_tape *t, tr_node *z, tr_node *z0, tr_node *ah, tr_node *bh, int64_t k);
 tr_node *TR(iaf)(tr_tape *t, tr_node *z, tr_node *m, tr_node *s);
 tr_node *TR(iaf_logdet)(tr_tape *t, tr_node *s);
+/* The recurrent cells of ops.h, same arguments (tape_rnn.c): lstm_cell's
+ * gates [rows, 4H] and c [rows, H] give [h' | c'] [rows, 2H]; gru_cell's gi,
+ * gh [rows, 3H] and h [rows, H] give h' [rows, H]. */
+tr_node *TR(lstm_cell)(tr_tape *t, tr_node *gates, tr_node *c);
+tr_node *TR(gru_cell)(tr_tape *t, tr_node *gi, tr_node *gh, tr_node *h);
 #ifdef TR_DOUBLE
 /* The activation in double (tmatmul.c), for the double tape's forward. */
 double trd_act_apply(varia_act a, double v);

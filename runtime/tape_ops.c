@@ -535,6 +535,81 @@ tr_node *TR(add)(tr_tape *t, tr_node *a, tr_node *b, int64_t kb, varia_act act)
     return y;
 }
 
+/* ---- concat, act ---- */
+
+static void back_concat(tr_tape *t, const record *r)
+{
+    (void)t;
+    const tr_node *y = r->out;
+    tr_node *a = r->a, *b = r->b;
+    for (int64_t i = 0; i < y->rows; i++) {
+        for (int64_t j = 0; a->g && j < a->cols; j++)
+            a->g[i * a->cols + j] += y->g[i * y->cols + j];
+        for (int64_t j = 0; b->g && j < b->cols; j++)
+            b->g[i * b->cols + j] += y->g[i * y->cols + a->cols + j];
+    }
+}
+
+tr_node *TR(concat)(tr_tape *t, tr_node *a, tr_node *b)
+{
+    tr_node *y;
+    record *r = TR(begin_op)(t, back_concat, a->rows, a->cols + b->cols, a->g || b->g, a, &y);
+    if (!r)
+        return y;
+    r->b = b;
+    for (int64_t i = 0; i < a->rows; i++) {
+        memcpy(y->v + i * y->cols, a->v + i * a->cols, (size_t)a->cols * sizeof(tr_real));
+        memcpy(y->v + i * y->cols + a->cols, b->v + i * b->cols, (size_t)b->cols * sizeof(tr_real));
+    }
+    return y;
+}
+
+static void back_act(tr_tape *t, const record *r)
+{
+    tr_node *x = r->a;
+    tr_real *dpre = TR(pre_act_grad)(t, r);
+    for (int64_t i = 0; dpre && i < x->rows * x->cols; i++)
+        x->g[i] += dpre[i];
+}
+
+tr_node *TR(act)(tr_tape *t, tr_node *x, varia_act act)
+{
+    tr_node *y;
+    record *r = TR(begin_op)(t, back_act, x->rows, x->cols, x->g != NULL, x, &y);
+    if (!r)
+        return y;
+    r->act = act;
+#ifdef TR_DOUBLE
+    for (int64_t i = 0; i < x->rows * x->cols; i++)
+        y->v[i] = trd_act_apply(act, x->v[i]);
+#else
+    varia_act_apply(y->v, x->v, x->rows * x->cols, act);
+#endif
+    return y;
+}
+
+#define SQRT_2_OVER_PI 0.79788456080286536
+#define SQRT_HALF 0.70710678118654752
+
+static void back_n2u(tr_tape *t, const record *r)
+{
+    (void)t;
+    tr_node *x = r->a;
+    for (int64_t i = 0; i < x->rows * x->cols; i++)
+        x->g[i] += r->out->g[i] * (tr_real)(SQRT_2_OVER_PI * exp(-0.5 * (double)x->v[i] * x->v[i]));
+}
+
+tr_node *TR(normal_to_uniform)(tr_tape *t, tr_node *x)
+{
+    tr_node *y;
+    record *r = TR(begin_op)(t, back_n2u, x->rows, x->cols, x->g != NULL, x, &y);
+    if (!r)
+        return y;
+    for (int64_t i = 0; i < x->rows * x->cols; i++) /* in double, as exec computes it */
+        y->v[i] = (tr_real)erf((double)x->v[i] * SQRT_HALF);
+    return y;
+}
+
 /* ---- matmul ---- */
 
 /* dx += dy W; dW += dy^T x */

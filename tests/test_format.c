@@ -1150,7 +1150,7 @@ static void test_manifest(void)
         free(text);
     }
 
-    mutate_case("unknown family -> MANIFEST", "\"family\": \"vae\"", "\"family\": \"gan\"", VARIA_ERR_MANIFEST, "gan");
+    mutate_case("unknown family -> MANIFEST", "\"family\": \"vae\"", "\"family\": \"nade\"", VARIA_ERR_MANIFEST, "nade");
     mutate_case("family missing -> MANIFEST", "\"family\": \"vae\",", "", VARIA_ERR_MANIFEST, "\"family\"");
     mutate_case("family \"iwae\" -> OK", "\"family\": \"vae\"", "\"family\": \"iwae\"", VARIA_OK, NULL);
 

@@ -191,6 +191,21 @@ static void single_ops(void)
     varia_v *ea[2] = {ers, e->row_sum(e, emu)}, *ta[2] = {trs, t->row_sum(t, tmu)};
     const double c[2] = {0.5, -1.5};
     ok(diff(e->combine(e, ea, c, 2), t->combine(t, ta, c, 2)) < TOL, "combine");
+    /* concat of a view and an input: the columns of each, side by side, exactly */
+    varia_v *ecat = e->concat(e, emu, elv), *tcat = t->concat(t, tmu, tlv);
+    ok(ecat->cols == 6 && diff(ecat, tcat) == 0.0 && ecat->f[3] == lvx[0] && ecat->f[1] == x[2] &&
+           ecat->f[6 + 4] == lvx[3 + 1],
+       "concat: [a view of x, log-variances] on both backends, bit for bit");
+    for (int a = 0; a <= VARIA_ACT_SIGMOID; a++) {
+        varia_act act = {(varia_act_kind)a, a == VARIA_ACT_LEAKY_RELU ? 0.1f : 1.0f};
+        ok(diff(e->act(e, ex, act), t->act(t, tx, act)) == 0.0, "act %d: the same kernel on both, bit for bit", a);
+    }
+    varia_v *eu = e->normal_to_uniform(e, ex), *tu = t->normal_to_uniform(t, tx);
+    ok(diff(eu, tu) == 0.0 && fabsf(eu->f[0] - erff(x[0] / sqrtf(2.0f))) < 1e-6f && fabsf(eu->f[5]) < 1.0f,
+       "normal_to_uniform: erf(x / sqrt 2), bit for bit on both");
+    varia_act sg = {VARIA_ACT_SIGMOID, 1.0f};
+    varia_v *esg = e->act(e, emu, sg);
+    ok(fabsf(esg->f[0] - 1.0f / (1.0f + expf(-x[1]))) < 1e-6f, "act sigmoid of a view matches 1 / (1 + e^-x)");
     /* dec1.out is the last linear slot: 4 -> 6, Bernoulli against 2 rows of data, kx = 2 */
     int out = p.md.decl.n_lin - 1;
     varia_v *eh = e->cols(e, ex, 0, 4), *th = t->cols(t, tx, 0, 4);

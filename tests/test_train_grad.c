@@ -33,7 +33,16 @@ static double weighted(const tr_node *o, const double *c)
  * sum_i c_i out_i, c fixed pseudo-random. */
 static double last_grad[MAXP]; /* check()'s analytic gradient, for callers that inspect it */
 
+/* check() over parameters [lo, n) only (the others still get their
+ * analytic gradient in last_grad). */
+static double check_from(build_fn f, double *th, int lo, int n, void *ctx);
+
 static double check(build_fn f, double *th, int n, void *ctx)
+{
+    return check_from(f, th, 0, n, ctx);
+}
+
+static double check_from(build_fn f, double *th, int lo, int n, void *ctx)
 {
     static double dummy[MAXP], c[1 << 16];
     double *g = last_grad;
@@ -48,7 +57,7 @@ static double check(build_fn f, double *th, int n, void *ctx)
     trd_seed(t, o, c);
     trd_backward(t);
     double worst = 0.0;
-    for (int i = 0; i < n; i++) {
+    for (int i = lo; i < n; i++) {
         double keep = th[i], h = 1e-6 * (fabs(keep) > 1.0 ? fabs(keep) : 1.0);
         th[i] = keep + h;
         trd_reset(t);
@@ -323,6 +332,26 @@ static tr_node *op_matmul(tr_tape *t, double *th, double *g, void *ctx)
     return trd_matmul(t, trd_param(t, R, C, th, g), trd_param(t, O, C, th + R * C, g + R * C));
 }
 
+/* concat: a [R, C] beside b [R, O]. */
+static tr_node *op_concat(tr_tape *t, double *th, double *g, void *ctx)
+{
+    (void)ctx;
+    return trd_concat(t, trd_param(t, R, C, th, g), trd_param(t, R, O, th + R * C, g + R * C));
+}
+
+/* act: x [R, C] through the activation *ctx. */
+static tr_node *op_act(tr_tape *t, double *th, double *g, void *ctx)
+{
+    return trd_act(t, trd_param(t, R, C, th, g), *(const varia_act *)ctx);
+}
+
+/* normal_to_uniform: x [R, C]. */
+static tr_node *op_n2u(tr_tape *t, double *th, double *g, void *ctx)
+{
+    (void)ctx;
+    return trd_normal_to_uniform(t, trd_param(t, R, C, th, g));
+}
+
 /* planar_uhat: u, w [FG, FD]. */
 static tr_node *op_uhat(tr_tape *t, double *th, double *g, void *ctx)
 {
@@ -369,6 +398,19 @@ static void flow_ops(void)
     fill(th, R * C + O * C, 62, 1.0);
     e = check(op_matmul, th, R * C + O * C, NULL);
     ok(e < 1e-6, "matmul: x and W gradients (%.1e)", e);
+    fill(th, R * C + R * O, 64, 1.0);
+    e = check(op_concat, th, R * C + R * O, NULL);
+    ok(e < 1e-6, "concat: both inputs' gradients (%.1e)", e);
+    fill(th, R * C, 69, 2.5);
+    e = check(op_n2u, th, R * C, NULL);
+    ok(e < 1e-6, "normal_to_uniform: x gradient (%.1e)", e);
+    static const varia_act acts[] = {{VARIA_ACT_SIGMOID, 1.0f}, {VARIA_ACT_TANH, 1.0f}, {VARIA_ACT_SOFTPLUS, 1.0f},
+                                     {VARIA_ACT_ELU, 0.7f}};
+    for (int a = 0; a < 4; a++) {
+        fill(th, R * C, 65 + a, 2.0);
+        e = check(op_act, th, R * C, (void *)&acts[a]);
+        ok(e < 1e-6, "act %d: x gradient (%.1e)", (int)acts[a].kind, e);
+    }
     /* w.u of each row: strongly negative (u = -8 w + noise), near zero, positive:
      * at w.u << 0 the correction m(w.u) - w.u is what keeps uhat.w >= -1. */
     fill(th, 2 * FG * FD, 63, 1.0);
@@ -543,6 +585,76 @@ static void flow_objectives(void)
     objective_case_m(iaf_noctx, TR_OBJ_ELBO_MC, 3, 1.0, "IAF K 1 without context, Gaussian learned variance, ELBO", 1);
 }
 
+/* ---- the adversarial objectives (objective "gan") ---- */
+
+typedef struct gancase {
+    tr_model md;
+    int pass, loss;
+    float x[3 * 6], eps[3 * 2];
+    tr_lin lins[16];
+} gancase;
+
+static tr_node *gan_obj(tr_tape *t, double *th, double *g, void *ctx)
+{
+    gancase *gc = ctx;
+    trd_bind(&gc->md.decl, gc->md.off, th, g, NULL, NULL, gc->lins);
+    return trd_gan_record(t, &gc->md, gc->lins, th, g, gc->x, 3, gc->eps, gc->pass, gc->loss, NULL);
+}
+
+/* Each pass and loss: the generator's pass differentiates every parameter
+ * (the discriminator's too: they shape its objective); the discriminator's
+ * pass its own, and holds G(z) constant, so the generator's analytic
+ * gradient is exactly 0 there (finite differences would see G move D's
+ * objective: that is the point of the stop). A batch norm in each network. */
+static void gan_objectives(void)
+{
+    static const char *arch_json =
+        "{\"latent\": 2, \"leaky_relu_slope\": 0.2,"
+        " \"generator\": [{\"type\": \"dense\", \"out\": 4}, {\"type\": \"batch_norm\", \"activation\": \"relu\"},"
+        " {\"type\": \"dense\", \"out\": 6, \"activation\": \"sigmoid\"}],"
+        " \"discriminator\": [{\"type\": \"dense\", \"out\": 3}, {\"type\": \"batch_norm\", \"activation\": \"tanh\"},"
+        " {\"type\": \"dense\", \"out\": 1}]}";
+    static double th[MAXP], tmp[32];
+    static gancase gc;
+    memset(&gc, 0, sizeof gc);
+    cJSON *arch = cJSON_Parse(arch_json);
+    varia_ctx *ctx = varia_ctx_new();
+    varia_shape shape = {1, {6}};
+    varia_status st = tr_model_build(ctx, "gan", arch, &shape, &gc.md);
+    ok(st == VARIA_OK && gc.md.P < MAXP, "gan: architecture parses (%s)", varia_ctx_message(ctx));
+    int d_lo = 0;
+    while (st == VARIA_OK && d_lo < gc.md.decl.n_t && gc.md.decl.t[d_lo].group != VARIA_GROUP_INFERENCE)
+        d_lo++;
+    d_lo = st == VARIA_OK ? (int)gc.md.off[d_lo] : 0;
+    fill(tmp, 18, 90, 1.0);
+    for (int i = 0; i < 18; i++)
+        gc.x[i] = (float)(0.5 + 0.5 * tmp[i]);
+    fill(tmp, 6, 91, 1.7);
+    for (int i = 0; i < 6; i++)
+        gc.eps[i] = (float)tmp[i];
+    static const char *const loss_name[] = {"non-saturating", "wasserstein"};
+    for (int loss = 0; st == VARIA_OK && loss < 2; loss++)
+        for (int pass = 0; pass < 2; pass++) {
+            gc.pass = pass;
+            gc.loss = loss;
+            fill(th, (int)gc.md.P, 92 + loss, 0.8);
+            for (int i = 0; i < gc.md.decl.n_lin; i++) /* running variances > 0 (unused: batch statistics) */
+                if (gc.md.decl.lin[i].has_bn)
+                    th[gc.md.off[gc.md.decl.lin[i].bn[3]]] = 1.0;
+            double e = check_from(gan_obj, th, pass == TR_GAN_PASS_D ? d_lo : 0, (int)gc.md.P, &gc);
+            int stopped = 1;
+            for (int i = 0; pass == TR_GAN_PASS_D && i < d_lo; i++)
+                stopped = stopped && last_grad[i] == 0.0;
+            ok(e < 1e-5 && stopped && d_lo > 0, "gan, %s, %s pass: gradient of %s matches finite differences "
+               "(%.1e)%s", loss_name[loss], pass == TR_GAN_PASS_D ? "discriminator's" : "generator's",
+               pass == TR_GAN_PASS_D ? "the discriminator's parameters" : "every parameter", e,
+               pass == TR_GAN_PASS_D ? "; the generator's is exactly 0" : "");
+        }
+    tr_model_free(&gc.md);
+    cJSON_Delete(arch);
+    varia_ctx_free(ctx);
+}
+
 int main(void)
 {
     single_ops();
@@ -593,5 +705,6 @@ int main(void)
     objective_case_full(bn, (varia_shape){3, {1, 4, 4}}, TR_OBJ_ELBO_ANALYTIC, 1, 1.0,
                         "conv VAE with batch norm (batch statistics), analytic ELBO", 0);
     flow_objectives();
+    gan_objectives();
     return tap_done();
 }

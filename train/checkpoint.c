@@ -20,7 +20,7 @@
 
 cJSON *tr_data_meta(const varia_trainer *t)
 {
-    static const char *const bins[] = {"dynamic", "threshold", "none"};
+    static const char *const bins[] = {"dynamic", "threshold", "none", "dequantize"};
     cJSON *d = cJSON_CreateObject(), *shape = cJSON_CreateArray();
     const varia_shape *s = &t->data.set.shape;
     for (int i = 0; i < s->rank; i++)
@@ -57,6 +57,8 @@ static cJSON *training_state(const varia_trainer *t, double wall, const char *op
     cJSON *s = cJSON_CreateObject();
     cJSON_AddNumberToObject(s, "epochs_done", (double)t->epoch);
     cJSON_AddNumberToObject(s, "optimizer_steps", (double)t->opt.t);
+    if (t->c.objective == TR_OBJ_GAN)
+        cJSON_AddNumberToObject(s, "critic_steps_done", (double)t->d_steps);
     cJSON_AddNumberToObject(s, "bad_validations", (double)t->bad_vals);
     cJSON_AddNumberToObject(s, "best_epoch", (double)t->best_epoch);
     if (isfinite(t->best_val)) /* JSON has no -inf: absent means none yet */
@@ -174,6 +176,7 @@ varia_status tr_checkpoint_resume(varia_ctx *ctx, varia_trainer *t, int *found)
     if (st == VARIA_OK) {
         t->epoch = (int64_t)num(s, "epochs_done", 0);
         t->opt.t = (int64_t)num(s, "optimizer_steps", 0);
+        t->d_steps = (int64_t)num(s, "critic_steps_done", 0);
         t->bad_vals = (int64_t)num(s, "bad_validations", 0);
         t->best_epoch = (int64_t)num(s, "best_epoch", 0);
         t->best_val = num(s, "best_valid_bound", -INFINITY);

@@ -81,7 +81,7 @@ static varia_status get_path(varia_ctx *ctx, const cJSON *obj, const char *where
 static varia_status parse_data(varia_ctx *ctx, const cJSON *d, tr_config *c)
 {
     static const char *const known[] = {"train", "validation", "binarize", "limit", NULL};
-    static const char *const bins[] = {"dynamic", "threshold", "none", NULL};
+    static const char *const bins[] = {"dynamic", "threshold", "none", "dequantize", NULL};
     if (!cJSON_IsObject(d))
         return varia_fail(ctx, VARIA_ERR_MANIFEST, "config: \"data\" must be an object");
     varia_status st = unknown_keys(ctx, d, "data", known);
@@ -96,15 +96,35 @@ static varia_status parse_data(varia_ctx *ctx, const cJSON *d, tr_config *c)
     return st;
 }
 
+/* objective "gan": its own keys (docs/training.md, "GAN"). */
+static varia_status parse_gan_objective(varia_ctx *ctx, const cJSON *o, tr_config *c)
+{
+    static const char *const known[] = {"kind", "loss", "critic_steps", "weight_clip", NULL};
+    static const char *const losses[] = {"non_saturating", "wasserstein", NULL};
+    varia_status st = unknown_keys(ctx, o, "objective", known);
+    if (st == VARIA_OK)
+        st = get_enum(ctx, o, "objective", "loss", losses, &c->gan_loss);
+    if (st == VARIA_OK)
+        st = get_int(ctx, o, "objective", "critic_steps", 1, 100, &c->critic_steps);
+    if (c->gan_loss == TR_GAN_WASSERSTEIN)
+        c->weight_clip = 0.01; /* the WGAN paper's c */
+    if (st == VARIA_OK)
+        st = get_num(ctx, o, "objective", "weight_clip", 0.0, 1e3, &c->weight_clip);
+    c->objective = TR_OBJ_GAN;
+    return st;
+}
+
 static varia_status parse_objective(varia_ctx *ctx, const cJSON *o, tr_config *c)
 {
     static const char *const known[] = {"kind", "k", "kl", "warmup_start", "warmup_steps", "free_bits", NULL};
-    static const char *const kinds[] = {"elbo", "iwae", NULL};
+    static const char *const kinds[] = {"elbo", "iwae", "gan", NULL};
     static const char *const kls[] = {"analytic", "monte_carlo", NULL};
     int kind = 0, kl = 0;
-    varia_status st = unknown_keys(ctx, o, "objective", known);
+    varia_status st = get_enum(ctx, o, "objective", "kind", kinds, &kind);
+    if (st == VARIA_OK && kind == 2)
+        return parse_gan_objective(ctx, o, c);
     if (st == VARIA_OK)
-        st = get_enum(ctx, o, "objective", "kind", kinds, &kind);
+        st = unknown_keys(ctx, o, "objective", known);
     if (st == VARIA_OK)
         st = get_enum(ctx, o, "objective", "kl", kls, &kl);
     if (st == VARIA_OK)
@@ -125,11 +145,18 @@ static varia_status parse_objective(varia_ctx *ctx, const cJSON *o, tr_config *c
 
 static varia_status parse_optimizer(varia_ctx *ctx, const cJSON *o, tr_config *c)
 {
-    static const char *const known[] = {"kind", "lr", "beta1", "beta2", "eps", "momentum", "clip", NULL};
-    static const char *const kinds[] = {"adam", "sgd", NULL};
+    static const char *const known[] = {"kind", "lr", "beta1", "beta2", "alpha", "eps", "momentum", "clip", NULL};
+    static const char *const kinds[] = {"adam", "sgd", "rmsprop", NULL};
     varia_status st = unknown_keys(ctx, o, "optimizer", known);
     if (st == VARIA_OK)
         st = get_enum(ctx, o, "optimizer", "kind", kinds, &c->opt);
+    if (st == VARIA_OK && c->opt == TR_OPT_RMSPROP) { /* PyTorch's defaults; alpha is kept in beta2 */
+        c->beta2 = 0.99;
+        c->adam_eps = 1e-8;
+        st = get_num(ctx, o, "optimizer", "alpha", 0.0, 0.999999999, &c->beta2);
+    } else if (st == VARIA_OK && cJSON_GetObjectItemCaseSensitive(o, "alpha")) {
+        st = varia_fail(ctx, VARIA_ERR_MANIFEST, "config: \"optimizer.alpha\" belongs to rmsprop");
+    }
     if (st == VARIA_OK)
         st = get_num(ctx, o, "optimizer", "lr", 0.0, 10.0, &c->lr);
     if (st == VARIA_OK)
@@ -224,6 +251,7 @@ static void defaults(tr_config *c)
     c->val_every = 1;
     c->val_k = 100;
     c->ckpt_every = 1;
+    c->critic_steps = 1;
 }
 
 static varia_status parse_root(varia_ctx *ctx, tr_config *c)

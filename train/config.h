@@ -8,8 +8,8 @@
 #include <cjson/cJSON.h>
 #include <stdint.h>
 
-enum { TR_BIN_DYNAMIC, TR_BIN_THRESHOLD, TR_BIN_NONE };
-enum { TR_OPT_ADAM, TR_OPT_SGD };
+enum { TR_BIN_DYNAMIC, TR_BIN_THRESHOLD, TR_BIN_NONE, TR_BIN_DEQUANTIZE };
+enum { TR_OPT_ADAM, TR_OPT_SGD, TR_OPT_RMSPROP };
 enum { TR_SCHED_CONSTANT, TR_SCHED_IWAE, TR_SCHED_STEP, TR_SCHED_EXP };
 
 typedef struct tr_config {
@@ -22,6 +22,11 @@ typedef struct tr_config {
     int objective;      /* TR_OBJ_* */
     int64_t k;
     double beta0, free_bits;
+    /* objective "gan" (TR_OBJ_GAN): the generator's loss, discriminator
+     * updates per generator update, and the WGAN critic's weight clip */
+    int gan_loss; /* TR_GAN_* (model.h) */
+    int64_t critic_steps;
+    double weight_clip;
     int64_t warmup_steps;
     int opt;
     double lr, beta1, beta2, adam_eps, momentum, clip;

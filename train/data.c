@@ -4,6 +4,7 @@
 #include "ctx.h"
 #include "rng.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,10 +28,12 @@ varia_status tr_data_load(varia_ctx *ctx, const tr_config *c, tr_data *d)
         tr_data_free(d);
         return st;
     }
-    for (int64_t i = 0; c->binarize == TR_BIN_DYNAMIC && i < d->set.n * d->D; i++)
+    int unit = c->binarize == TR_BIN_DYNAMIC || c->binarize == TR_BIN_DEQUANTIZE;
+    for (int64_t i = 0; unit && i < d->set.n * d->D; i++)
         if (!(d->set.x[i] >= 0.0f && d->set.x[i] <= 1.0f)) {
-            st = varia_fail(ctx, VARIA_ERR_ARG, "train: dynamic binarization needs values in [0, 1]; '%s' example "
-                            "%lld has %g", c->train_path, (long long)(i / (d->D ? d->D : 1)), (double)d->set.x[i]);
+            st = varia_fail(ctx, VARIA_ERR_ARG, "train: %s needs values in [0, 1]; '%s' example %lld has %g",
+                            c->binarize == TR_BIN_DYNAMIC ? "dynamic binarization" : "dequantization",
+                            c->train_path, (long long)(i / (d->D ? d->D : 1)), (double)d->set.x[i]);
             tr_data_free(d);
             return st;
         }
@@ -96,6 +99,11 @@ void tr_data_batch(const tr_data *d, const tr_config *c, int64_t e, int64_t b, i
             switch (c->binarize) {
             case TR_BIN_DYNAMIC: dst[j] = varia_rng_uniform(&rng) < (double)src[j] ? 1.0f : 0.0f; break;
             case TR_BIN_THRESHOLD: dst[j] = src[j] >= 0.5f ? 1.0f : 0.0f; break;
+            /* 8-bit intensities v / 255 to (v + u) / 256, u ~ U(0, 1): continuous data
+             * whose density is comparable with the discrete one's (Wu et al. 2017) */
+            case TR_BIN_DEQUANTIZE:
+                dst[j] = (float)((floor((double)src[j] * 255.0 + 0.5) + varia_rng_uniform(&rng)) / 256.0);
+                break;
             default: dst[j] = src[j];
             }
         }

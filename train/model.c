@@ -34,9 +34,6 @@ varia_status tr_model_build(varia_ctx *ctx, const char *family, const cJSON *arc
     m->P = tr_layout(&m->decl, m->off);
     if (m->P > ((int64_t)1 << 31))
         return varia_fail(ctx, VARIA_ERR_TOO_LARGE, "train: %lld parameters (at most 2^31)", (long long)m->P);
-    if (!m->family->terms)
-        return varia_fail(ctx, VARIA_ERR_UNSUPPORTED, "train: family '%s' has no log-weight terms to train on",
-                          m->family_name);
     return VARIA_OK;
 }
 

@@ -40,7 +40,7 @@ void tr_model_init(const tr_model *m, float *theta, uint64_t seed, int he, const
 /* ---- objectives over the family's terms (float and, for the gradient
  * checks, double builds) ---- */
 
-enum { TR_OBJ_ELBO_ANALYTIC, TR_OBJ_ELBO_MC, TR_OBJ_IWAE };
+enum { TR_OBJ_ELBO_ANALYTIC, TR_OBJ_ELBO_MC, TR_OBJ_IWAE, TR_OBJ_GAN };
 
 typedef struct tr_objective {
     int kind;
@@ -63,5 +63,16 @@ typedef struct tr_terms {
  * objective over them. lins come from TR(bind) over theta/grad. */
 tr_terms TR(objective_record)(tr_tape *t, const tr_model *m, const tr_lin *lins, const tr_real *theta, tr_real *grad,
                        const float *x, int64_t B, const float *eps, const tr_objective *o);
+
+/* The adversarial objectives (objective "gan"), per row, to maximise, for
+ * real rows x[B, D] and noise eps[B, noise]: pass TR_GAN_PASS_D, the
+ * discriminator's, log sigma(D(x)) + log(1 - sigma(D(G(z)))) (loss
+ * TR_GAN_NON_SATURATING) or D(x) - D(G(z)) (TR_GAN_WASSERSTEIN), with G(z)
+ * held constant (no gradient reaches the generator); pass TR_GAN_PASS_G, the
+ * generator's, log sigma(D(G(z))) or D(G(z)). bn_stats as in tr_objective. */
+enum { TR_GAN_PASS_D, TR_GAN_PASS_G };
+enum { TR_GAN_NON_SATURATING, TR_GAN_WASSERSTEIN };
+tr_node *TR(gan_record)(tr_tape *t, const tr_model *m, const tr_lin *lins, const tr_real *theta, tr_real *grad,
+                        const float *x, int64_t B, const float *eps, int pass, int loss, double *bn_stats);
 
 #endif

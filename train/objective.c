@@ -1,5 +1,6 @@
 /* The training objectives over a family's log-weight terms (model.h): the
- * ELBO with the analytic or the Monte Carlo KL, and the IWAE bound. Compiled
+ * ELBO with the analytic or the Monte Carlo KL, and the IWAE bound; and the
+ * adversarial objectives over a generator and its discriminator. Compiled
  * in float (the library) and double (the gradient checks), like tape.c. */
 #include "model.h"
 
@@ -36,4 +37,38 @@ tr_terms TR(objective_record)(tr_tape *t, const tr_model *m, const tr_lin *lins,
     tr_node *log_w = TR(combine)(t, parts, c, 2);
     r.obj = o->kind == TR_OBJ_IWAE ? TR(lse_groups)(t, log_w, k) : TR(mean_groups)(t, log_w, k);
     return r;
+}
+
+/* log sigma(l) (target 1) or log(1 - sigma(l)) (target 0) per row of logits
+ * l [B, 1]: the Bernoulli log-likelihood of a constant label. */
+static tr_node *log_sig(tr_tape *t, tr_node *l, int target)
+{
+    static const tr_real one = 1, zero = 0;
+    return TR(bernoulli_logp)(t, l, target ? &one : &zero, l->rows);
+}
+
+tr_node *TR(gan_record)(tr_tape *t, const tr_model *m, const tr_lin *lins, const tr_real *theta, tr_real *grad,
+                        const float *x, int64_t B, const float *eps, int pass, int loss, double *bn_stats)
+{
+    TR(ops) ops;
+    TR(ops_begin)(&ops, t, &m->decl, lins, m->off, theta, grad);
+    ops.bn_stats = bn_stats;
+    varia_ops *op = &ops.ops;
+    varia_v *fake, *z, *lf, *lr;
+    m->family->generate(m->cfg, op, op->input(op, B, m->noise, eps, m->noise), 1.0f, &fake, &z);
+    tr_node *fn = TR(node_of)(fake);
+    if (pass == TR_GAN_PASS_D) /* G(z) as a constant: the discriminator's step leaves G alone */
+        fake = TR(value_of)(TR(input)(t, fn->rows, fn->cols, fn->v));
+    m->family->critic(m->cfg, op, fake, &lf);
+    tr_node *f = TR(node_of)(lf);
+    if (pass == TR_GAN_PASS_G)
+        return loss == TR_GAN_WASSERSTEIN ? f : log_sig(t, f, 1);
+    m->family->critic(m->cfg, op, op->input(op, B, m->D, x, m->D), &lr);
+    tr_node *parts[2] = {TR(node_of)(lr), f};
+    const double c[2] = {1.0, -1.0}, c2[2] = {1.0, 1.0};
+    if (loss == TR_GAN_WASSERSTEIN)
+        return TR(combine)(t, parts, c, 2);
+    parts[0] = log_sig(t, parts[0], 1);
+    parts[1] = log_sig(t, f, 0);
+    return TR(combine)(t, parts, c2, 2);
 }

@@ -1,4 +1,5 @@
-/* Adam (Kingma & Ba 2015, with bias correction) and SGD with momentum. The
+/* Adam (Kingma & Ba 2015, with bias correction), SGD with momentum and
+ * RMSProp (the WGAN paper's). The
  * loops are compiled for AVX-512, AVX2 and baseline and picked from the CPU's
  * flags (as the matrix kernels are; not ifuncs, whose resolvers run before
  * sanitizer runtimes start): at small batches the update streams every
@@ -15,8 +16,8 @@ int tr_optim_init(tr_optim *o, int kind, int64_t P, double beta1, double beta2, 
 {
     *o = (tr_optim){kind, beta1, beta2, eps, momentum, clip, P, 0, NULL, NULL};
     o->m = calloc((size_t)P + 1, sizeof(float));
-    o->v = kind == TR_OPT_ADAM ? calloc((size_t)P + 1, sizeof(float)) : NULL;
-    return o->m && (kind != TR_OPT_ADAM || o->v);
+    o->v = kind != TR_OPT_SGD ? calloc((size_t)P + 1, sizeof(float)) : NULL;
+    return o->m && (kind == TR_OPT_SGD || o->v);
 }
 
 void tr_optim_free(tr_optim *o)
@@ -66,6 +67,19 @@ void tr_optim_begin(tr_optim *o)
         theta[i] -= a * m[i] / (sqrtf(v[i]) * rc2 + eps);                                                  \
     }
 
+/* RMSProp as PyTorch's (no momentum, not centered): v = alpha v + (1 - alpha) g^2,
+ * theta -= lr g / (sqrt(v) + eps). */
+#define RMS_ARGS float *theta, float *v, const float *grad, float alpha, float a, float eps, float gs, int64_t n
+#define RMS_BODY                                                                                           \
+    for (int64_t i = 0; i < n; i++) {                                                                      \
+        float g = gs * grad[i];                                                                            \
+        v[i] = alpha * v[i] + (1.0f - alpha) * g * g;                                                      \
+        theta[i] -= a * g / (sqrtf(v[i]) + eps);                                                           \
+    }
+
+__attribute__((target("avx512f,fma"))) static void rms_avx512(RMS_ARGS) { RMS_BODY }
+__attribute__((target("avx2,fma"))) static void rms_avx2(RMS_ARGS) { RMS_BODY }
+static void rms_generic(RMS_ARGS) { RMS_BODY }
 __attribute__((target("avx512f,fma"))) static void sgd_avx512(SGD_ARGS) { SGD_BODY }
 __attribute__((target("avx2,fma"))) static void sgd_avx2(SGD_ARGS) { SGD_BODY }
 static void sgd_generic(SGD_ARGS) { SGD_BODY }
@@ -87,6 +101,11 @@ void tr_optim_range(const tr_optim *o, float *theta, const float *grad, double l
     if (o->kind == TR_OPT_SGD) {
         void (*f)(SGD_ARGS) = isa() == 2 ? sgd_avx512 : isa() ? sgd_avx2 : sgd_generic;
         f(theta + lo, o->m + lo, grad + lo, (float)o->momentum, (float)lr, (float)gscale, hi - lo);
+        return;
+    }
+    if (o->kind == TR_OPT_RMSPROP) {
+        void (*f)(RMS_ARGS) = isa() == 2 ? rms_avx512 : isa() ? rms_avx2 : rms_generic;
+        f(theta + lo, o->v + lo, grad + lo, (float)o->beta2, (float)lr, (float)o->eps, (float)gscale, hi - lo);
         return;
     }
     /* The bias corrections fold into the step size and epsilon's scale. */

@@ -8,8 +8,8 @@
 #include <stdint.h>
 
 typedef struct tr_optim {
-    int kind; /* TR_OPT_ADAM or TR_OPT_SGD */
-    double beta1, beta2, eps, momentum, clip;
+    int kind; /* TR_OPT_ADAM, TR_OPT_SGD or TR_OPT_RMSPROP */
+    double beta1, beta2, eps, momentum, clip; /* RMSProp's alpha is beta2 */
     int64_t P, t;  /* parameters; updates made so far */
     float *m, *v;  /* Adam moments, or the momentum buffer in m */
 } tr_optim;

@@ -81,11 +81,45 @@ static varia_status check_sizes(varia_ctx *ctx, const varia_trainer *t)
     return VARIA_OK;
 }
 
+/* Objective "gan" needs a family with a generator and its discriminator,
+ * laid out generator first (the two networks' parameter ranges), and no
+ * validation bound (a GAN has none); any other objective needs the family's
+ * log-weight terms. */
+static varia_status check_gan(varia_ctx *ctx, varia_trainer *t)
+{
+    const tr_model *md = &t->mdl;
+    int gan = t->c.objective == TR_OBJ_GAN;
+    if (!gan && !md->family->terms)
+        return varia_fail(ctx, VARIA_ERR_MANIFEST, "config: family '%s' has no likelihood terms to train an ELBO or "
+                          "IWAE on; use \"objective\": {\"kind\": \"gan\"}", md->family_name);
+    if (!gan)
+        return VARIA_OK;
+    if (!md->family->critic || !md->family->has_critic(md->cfg))
+        return varia_fail(ctx, VARIA_ERR_MANIFEST, "config: the gan objective needs an architecture with a "
+                          "\"discriminator\"");
+    const cJSON *val = cJSON_GetObjectItemCaseSensitive(t->c.root, "validation");
+    if (val && t->c.val_every > 0)
+        return varia_fail(ctx, VARIA_ERR_MANIFEST, "config: a gan has no validation bound; set \"validation.every\" "
+                          "to 0 (its latest weights are the output)");
+    t->c.val_every = 0;
+    int d = 0;
+    while (d < md->decl.n_t && md->decl.t[d].group != VARIA_GROUP_INFERENCE)
+        d++;
+    for (int i = d; i < md->decl.n_t; i++)
+        if (md->decl.t[i].group != VARIA_GROUP_INFERENCE)
+            return varia_fail(ctx, VARIA_ERR_INTERNAL, "train: the generator's tensors must precede the "
+                              "discriminator's ('%s')", md->decl.t[i].name);
+    t->d_lo = d < md->decl.n_t ? md->off[d] : md->P;
+    return VARIA_OK;
+}
+
 static varia_status setup(varia_ctx *ctx, varia_trainer *t)
 {
     varia_status st = tr_data_load(ctx, &t->c, &t->data);
     if (st == VARIA_OK)
         st = tr_model_build(ctx, t->c.family, t->c.arch, &t->data.set.shape, &t->mdl);
+    if (st == VARIA_OK)
+        st = check_gan(ctx, t);
     if (st == VARIA_OK && t->c.objective == TR_OBJ_ELBO_ANALYTIC && t->mdl.info.n_stochastic > 1)
         st = varia_fail(ctx, VARIA_ERR_MANIFEST, "config: the analytic KL needs one stochastic layer; use "
                         "\"kl\": \"monte_carlo\" or the \"iwae\" objective");
@@ -331,6 +365,12 @@ static void report_progress(varia_trainer *t, varia_train_progress *p, const dou
     p->recon = done ? sums[1] / (double)done : NAN;
     p->kl = done ? sums[2] / (double)done : NAN;
     p->elbo = p->recon - p->kl;
+    p->adversarial = t->c.objective == TR_OBJ_GAN;
+    if (p->adversarial) { /* the two passes' objectives; no likelihood terms */
+        p->d_objective = p->objective;
+        p->g_objective = p->recon;
+        p->elbo = p->recon = p->kl = NAN;
+    }
     p->beta = t->beta;
     p->best_val_bound = t->best_val;
     p->best_epoch = t->best_epoch;

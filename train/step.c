@@ -29,9 +29,41 @@ enum { PHASE_PACK, PHASE_FORWARD, PHASE_BACKWARD, PHASE_SHARDS, PHASE_REDUCE, PH
 
 /* ---- one step, in phases run on every worker ---- */
 
+#define STREAM_GAN_NOISE 105
+
+/* A GAN step's pass t->gan_pass on shard s: the batch's real rows, the
+ * generator's noise (keyed by epoch and example: the same for the
+ * discriminator's pass and the generator's, as PyTorch's DCGAN example reuses
+ * one fake batch), and the adversarial objective recorded (model.h). */
+static void gan_forward(varia_trainer *t, tr_shard *s)
+{
+    const tr_config *c = &t->c;
+    int64_t rows = s->r1 - s->r0, noise = t->mdl.noise;
+    tr_data_batch(&t->data, c, t->cur_epoch, t->cur_batch, s->r0, s->r1, s->x);
+    for (int64_t r = 0; r < rows; r++) {
+        varia_rng rng;
+        varia_rng_init(&rng, c->seed, STREAM_GAN_NOISE, (uint64_t)t->cur_epoch,
+                       (uint64_t)(t->cur_batch * c->batch + s->r0 + r));
+        varia_rng_normals(&rng, s->eps + r * noise, noise);
+    }
+    memset(s->grad, 0, (size_t)t->mdl.P * sizeof(float));
+    tr_reset(s->tape);
+    tr_bind(&t->mdl.decl, t->mdl.off, t->theta, s->grad, t->packs, t->packs_t, s->lins);
+    s->terms = (tr_terms){0};
+    s->terms.obj = tr_gan_record(s->tape, &t->mdl, s->lins, t->theta, s->grad, s->x, rows, s->eps, t->gan_pass,
+                                 c->gan_loss, t->gan_pass == TR_GAN_PASS_G ? s->bn : NULL);
+    s->sum_obj = s->sum_recon = s->sum_kl = 0.0;
+    for (int64_t r = 0; !tr_failed(s->tape) && r < rows; r++)
+        s->sum_obj += s->terms.obj->v[r];
+}
+
 static void shard_forward(varia_trainer *t, tr_shard *s)
 {
     const tr_config *c = &t->c;
+    if (c->objective == TR_OBJ_GAN) {
+        gan_forward(t, s);
+        return;
+    }
     int64_t rows = s->r1 - s->r0, noise = c->k * t->mdl.noise;
     tr_data_batch(&t->data, c, t->cur_epoch, t->cur_batch, s->r0, s->r1, s->x);
     for (int64_t r = 0; r < rows; r++) {
@@ -97,11 +129,21 @@ static void block_range(const varia_trainer *t, int b, int64_t *lo, int64_t *hi)
     *hi = *lo + per < t->mdl.P ? *lo + per : t->mdl.P;
 }
 
+/* Block b's part of the range the step updates. */
+static void update_range(const varia_trainer *t, int b, int64_t *lo, int64_t *hi)
+{
+    block_range(t, b, lo, hi);
+    *lo = *lo > t->upd_lo ? *lo : t->upd_lo;
+    *hi = *hi < t->upd_hi ? *hi : t->upd_hi;
+    if (*hi < *lo)
+        *hi = *lo;
+}
+
 /* grad = sum of the shards' gradients in shard order, and its block's squares. */
 static void reduce_block(varia_trainer *t, int b)
 {
     int64_t lo, hi;
-    block_range(t, b, &lo, &hi);
+    update_range(t, b, &lo, &hi);
     if (lo < hi)
         memcpy(t->grad + lo, t->sh[0].grad + lo, (size_t)(hi - lo) * sizeof(float));
     for (int s = 1; s < t->n_shards; s++)
@@ -113,8 +155,8 @@ static void reduce_block(varia_trainer *t, int b)
 static void update_block(varia_trainer *t, int b)
 {
     int64_t lo, hi;
-    block_range(t, b, &lo, &hi);
-    tr_optim_range(&t->opt, t->theta, t->grad, t->lr, t->gscale, lo, hi);
+    update_range(t, b, &lo, &hi);
+    tr_optim_range(t->cur_opt, t->theta, t->grad, t->lr, t->gscale, lo, hi);
 }
 
 static void phase_job(void *arg, int worker)
@@ -277,13 +319,105 @@ static varia_status gather_forward(varia_ctx *ctx, varia_trainer *t, double sums
     return share(ctx, t, t->kl_rows, kl_rows_at, "KL rows");
 }
 
+/* Sum the gathered gradients and update [upd_lo, upd_hi) with cur_opt at
+ * rate lr, clipping the norm of that range's gradient if configured. */
+static void apply_update(varia_trainer *t, double lr)
+{
+    t->lr = lr;
+    t->gscale = 1.0;
+    if (!(t->opt.clip > 0.0)) {
+        run_phase(t, PHASE_SUM_UPDATE);
+        return;
+    }
+    run_phase(t, PHASE_REDUCE);
+    double sq = 0.0;
+    for (int b = 0; b < BLOCKS; b++)
+        sq += t->block_sq[b];
+    t->gscale = tr_optim_clip_scale(&t->opt, sqrt(sq));
+    run_phase(t, PHASE_UPDATE);
+}
+
+/* WGAN: every discriminator parameter into [-c, c] after its update (PyTorch's
+ * clamp of netD.parameters(): batch norms' running statistics are buffers,
+ * not parameters, and are left alone). */
+static void clip_critic(varia_trainer *t, double c)
+{
+    const varia_decl *d = &t->mdl.decl;
+    for (int i = 0; i < d->n_t; i++) {
+        int64_t off = t->mdl.off[i];
+        int running = 0;
+        for (int l = 0; l < d->n_lin && !running; l++)
+            running = d->lin[l].has_bn && (d->lin[l].bn[2] == i || d->lin[l].bn[3] == i);
+        for (int64_t j = 0; off >= t->d_lo && !running && j < varia_decl_numel(&d->t[i]); j++)
+            t->theta[off + j] = fminf(fmaxf(t->theta[off + j], (float)-c), (float)c);
+    }
+}
+
+/* One pass of a GAN step (pass TR_GAN_PASS_*): record and differentiate it
+ * on every shard, gather, and update that network's parameters alone, as its
+ * own optimizer would (its own step count). *sum gets the batch's sum of the
+ * pass's objective. The generator's pass also keeps the batch norms'
+ * running statistics. */
+static varia_status gan_pass(varia_ctx *ctx, varia_trainer *t, int pass, double lr, double *sum)
+{
+    int disc = pass == TR_GAN_PASS_D;
+    t->gan_pass = pass;
+    t->opt_view = t->opt;
+    if (disc)
+        t->opt_view.t = ++t->d_steps;
+    else
+        tr_optim_begin(&t->opt), t->opt_view.t = t->opt.t;
+    t->cur_opt = &t->opt_view;
+    t->upd_lo = disc ? t->d_lo : 0;
+    t->upd_hi = disc ? t->mdl.P : t->d_lo;
+    run_phase(t, PHASE_PACK);
+    run_phase(t, PHASE_SHARDS);
+    double s3[3] = {0, 0, 0};
+    varia_status st = gather_forward(ctx, t, s3);
+    if (st == VARIA_OK && !disc && t->bn_stats && (st = share(ctx, t, t->bn_stats, bn_at, "batch statistics")) == VARIA_OK)
+        update_running(t);
+    if (st == VARIA_OK && !isfinite(s3[0]))
+        st = varia_fail(ctx, VARIA_ERR_NONFINITE, "train: the %s objective became %g at epoch %lld, batch %lld "
+                        "(lower the learning rate)", disc ? "discriminator's" : "generator's", s3[0],
+                        (long long)t->cur_epoch + 1, (long long)t->cur_batch);
+    if (st == VARIA_OK)
+        st = share(ctx, t, t->grads, grad_at, "gradients");
+    if (st != VARIA_OK)
+        return st;
+    apply_update(t, lr);
+    if (disc && t->c.weight_clip > 0.0)
+        clip_critic(t, t->c.weight_clip);
+    *sum = s3[0];
+    return VARIA_OK;
+}
+
+/* A GAN step: the discriminator's update on this batch, then, every
+ * critic_steps batches, the generator's. sums[0] gets the discriminator's
+ * objective, sums[1] the generator's (once per its update), sums[2] nothing. */
+static varia_status gan_step(varia_ctx *ctx, varia_trainer *t, double lr, double sums[3])
+{
+    double d = 0.0, g = 0.0;
+    int64_t global = t->cur_epoch * (t->data.n_train / t->c.batch) + t->cur_batch;
+    varia_status st = gan_pass(ctx, t, TR_GAN_PASS_D, lr, &d);
+    if (st == VARIA_OK && (global + 1) % t->c.critic_steps == 0)
+        st = gan_pass(ctx, t, TR_GAN_PASS_G, lr, &g);
+    sums[0] += d;
+    sums[1] += g * (double)t->c.critic_steps; /* a per-batch mean, though it runs every critic_steps */
+    return st;
+}
+
 varia_status tr_step(varia_ctx *ctx, varia_trainer *t, double lr, double sums[3])
 {
     int64_t global = t->cur_epoch * (t->data.n_train / t->c.batch) + t->cur_batch;
     t->beta = t->c.warmup_steps > 0 && global < t->c.warmup_steps
                   ? t->c.beta0 + (1.0 - t->c.beta0) * (double)global / (double)t->c.warmup_steps
                   : 1.0;
-    int split_shards = t->c.free_bits > 0.0, split_update = t->opt.clip > 0.0;
+    if (t->c.objective == TR_OBJ_GAN)
+        return gan_step(ctx, t, lr, sums);
+    int split_shards = t->c.free_bits > 0.0;
+    t->upd_lo = 0;
+    t->upd_hi = t->mdl.P;
+    t->cur_opt = &t->opt;
     run_phase(t, PHASE_PACK);
     run_phase(t, split_shards ? PHASE_FORWARD : PHASE_SHARDS);
     varia_status st = gather_forward(ctx, t, sums);
@@ -301,18 +435,7 @@ varia_status tr_step(varia_ctx *ctx, varia_trainer *t, double lr, double sums[3]
     }
     if ((st = share(ctx, t, t->grads, grad_at, "gradients")) != VARIA_OK)
         return st;
-    t->lr = lr;
-    t->gscale = 1.0;
     tr_optim_begin(&t->opt);
-    if (!split_update) {
-        run_phase(t, PHASE_SUM_UPDATE);
-        return VARIA_OK;
-    }
-    run_phase(t, PHASE_REDUCE);
-    double sq = 0.0;
-    for (int b = 0; b < BLOCKS; b++)
-        sq += t->block_sq[b];
-    t->gscale = tr_optim_clip_scale(&t->opt, sqrt(sq));
-    run_phase(t, PHASE_UPDATE);
+    apply_update(t, lr);
     return VARIA_OK;
 }

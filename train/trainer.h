@@ -51,8 +51,17 @@ struct varia_trainer {
     /* progress, saved in checkpoints */
     int64_t epoch, bad_vals, best_epoch;
     double best_val, wall_before;
-    /* the step being run */
+    /* the step being run; its update acts on [upd_lo, upd_hi) with cur_opt */
     int64_t cur_epoch, cur_batch, phase;
+    int64_t upd_lo, upd_hi;
+    const tr_optim *cur_opt;
+    /* objective "gan": the pass being run (TR_GAN_PASS_*), where the
+     * discriminator's parameters begin (they follow the generator's), and
+     * the discriminator's own update count for Adam's bias correction (the
+     * two share opt's moment arrays, on disjoint ranges, as two optimizers) */
+    int gan_pass;
+    int64_t d_lo, d_steps;
+    tr_optim opt_view;
     double beta, lr, gscale, block_sq[TR_BLOCKS];
     char *report;
 };

@@ -52,11 +52,16 @@ int cmd_info(int argc, char **argv)
     if (rc == 0) {
         printf("family:      %s\ndata shape:  ", in.family);
         print_shape(&in.data_shape);
-        printf("\nlatent:      %lld (stochastic layers:", (long long)in.latent_size);
-        for (int l = 0; l < in.n_stochastic; l++)
-            printf(" %lld", (long long)in.layer_sizes[l]);
-        printf(")\nlikelihood:  %s\nencoder:     %s\ntensors:     %lld\nparameters:  %lld\n",
-               in.likelihood == VARIA_LIK_BERNOULLI ? "bernoulli" : "gaussian", in.has_encoder ? "yes" : "no",
+        printf("\nlatent:      %lld", (long long)in.latent_size);
+        if (in.n_stochastic > 1) { /* the top one is the latent above */
+            printf(" (stochastic layers:");
+            for (int l = 0; l < in.n_stochastic; l++)
+                printf(" %lld", (long long)in.layer_sizes[l]);
+            printf(")");
+        }
+        static const char *const lik[] = {"none (decoder only: score it with AIS)", "bernoulli", "gaussian"};
+        printf("\nlikelihood:  %s\nencoder:     %s\ntensors:     %lld\nparameters:  %lld\n",
+               lik[in.likelihood <= VARIA_LIK_GAUSSIAN ? in.likelihood : 0], in.has_encoder ? "yes" : "no",
                (long long)in.n_tensors, (long long)in.n_params);
         if (in.flow_steps > 0) /* the posterior: q_0 diagonal Gaussian, then the flow */
             printf("posterior:   gaussian + %s flow, %d step%s (%s)\n", in.flow, in.flow_steps, in.flow_steps > 1 ? "s" : "",

@@ -39,24 +39,32 @@ typedef struct view {
     int tty, quiet;
 } view;
 
+/* What the objective line says: the ELBO's terms, or a GAN's two objectives. */
+static void terms(const varia_train_progress *p, char *buf, size_t cap)
+{
+    if (p->adversarial)
+        snprintf(buf, cap, "D %.4f  G %.4f", p->d_objective, p->g_objective);
+    else
+        snprintf(buf, cap, "obj %.3f  elbo %.3f (rec %.3f, kl %.3f)", p->objective, p->elbo, p->recon, p->kl);
+}
+
 static void progress(const varia_train_progress *p, void *user)
 {
     const view *v = user;
-    char eta[32];
+    char eta[32], what[128];
     if (v->quiet)
         return;
     fmt_time(p->eta_s, eta, sizeof eta);
+    terms(p, what, sizeof what);
     if (!p->epoch_done) {
         if (v->tty)
-            fprintf(stderr, "\repoch %lld/%lld %6.1f%%  %7.0f ex/s  ETA %s  obj %.3f  elbo %.3f (rec %.3f, kl %.3f)  "
-                    "lr %.2e ",
+            fprintf(stderr, "\repoch %lld/%lld %6.1f%%  %7.0f ex/s  ETA %s  %s  lr %.2e ",
                     (long long)p->epoch, (long long)p->epochs, 100.0 * (double)p->examples_done / (double)p->epoch_size,
-                    p->examples_per_s, eta, p->objective, p->elbo, p->recon, p->kl, p->lr);
+                    p->examples_per_s, eta, what, p->lr);
         return;
     }
-    fprintf(stderr, "%sepoch %lld/%lld  %.0f ex/s  ETA %s  obj %.3f  elbo %.3f (rec %.3f, kl %.3f)  lr %.2e",
-            v->tty ? "\r" : "", (long long)p->epoch, (long long)p->epochs, p->examples_per_s, eta, p->objective,
-            p->elbo, p->recon, p->kl, p->lr);
+    fprintf(stderr, "%sepoch %lld/%lld  %.0f ex/s  ETA %s  %s  lr %.2e", v->tty ? "\r" : "", (long long)p->epoch,
+            (long long)p->epochs, p->examples_per_s, eta, what, p->lr);
     if (isfinite(p->val_bound))
         fprintf(stderr, "  valid %.3f (best %.3f @%lld)", p->val_bound, p->best_val_bound, (long long)p->best_epoch);
     fprintf(stderr, "\n");

@@ -1,0 +1,182 @@
+/* The gan family (docs/format.md 7) through the public API: what a
+ * decoder-only model does (sample, decode, interpolate) and refuses (encode,
+ * reconstruct, eval: VARIA_ERR_UNSUPPORTED naming AIS), and every bad
+ * manifest of the family with its named status. Weights are the golden cases
+ * gan_mlp and gan_dcgan (tools/torch/make_golden_gan.py). */
+#include "tap.h"
+
+#include <varia.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char dir[256];
+static const char *root;
+
+static int write_all(const char *path, const void *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    int good = f && fwrite(p, 1, n, f) == n;
+    return f && fclose(f) == 0 && good;
+}
+
+/* Load golden case `name` (NULL on failure, reported). */
+static varia_model *golden(varia_ctx *ctx, const char *name)
+{
+    char path[512];
+    varia_model *m = NULL;
+    snprintf(path, sizeof path, "%s/tests/golden/%s/model.json", root, name);
+    varia_status st = varia_model_load(ctx, path, &m);
+    tap_okf(st == VARIA_OK, "%s loads (%s)", name, varia_ctx_message(ctx));
+    return m;
+}
+
+/* Sampling is decode of temperature * noise, deterministic by seed; refusals name AIS. */
+static void operations(void)
+{
+    varia_ctx *ctx = varia_ctx_new();
+    varia_model *m = golden(ctx, "gan_dcgan");
+    if (!m) {
+        varia_ctx_free(ctx);
+        return;
+    }
+    enum { N = 5, L = 6, D = 256 };
+    static float x[N * D], x2[N * D], xd[N * D], z[N * L], z2[N * L], mean[N * L];
+    varia_status st = varia_sample(ctx, m, N, 7, 0.8f, x, z);
+    varia_status st2 = varia_sample(ctx, m, N, 7, 0.8f, x2, z2);
+    tap_okf(st == VARIA_OK && st2 == VARIA_OK && !memcmp(x, x2, sizeof x) && !memcmp(z, z2, sizeof z),
+            "sample: the same seed gives the same bits");
+    st = varia_decode(ctx, m, z, N, VARIA_DECODE_MEAN, xd, NULL);
+    tap_okf(st == VARIA_OK && !memcmp(x, xd, sizeof x), "sample's x is decode of its z, bit for bit");
+    float lo = 1, hi = 0;
+    for (int i = 0; i < N * D; i++)
+        lo = fminf(lo, x[i]), hi = fmaxf(hi, x[i]);
+    tap_okf(lo >= 0.0f && hi <= 1.0f && hi > lo, "tanh output mapped from [-1, 1] onto [0, 1]: [%.3f, %.3f]", lo, hi);
+    double norm = 0;
+    for (int i = 0; i < N * L; i++)
+        norm += (double)z[i] * z[i];
+    tap_okf(norm / (N * L) > 0.64 * 0.2 && norm / (N * L) < 0.64 * 3, "z = 0.8 * N(0, I): mean square %.3f",
+            norm / (N * L));
+    static float path[4 * L];
+    st = varia_interpolate_latents(z, z + L, L, 4, VARIA_SLERP, path);
+    tap_okf(st == VARIA_OK && varia_decode(ctx, m, path, 4, VARIA_DECODE_MEAN, xd, NULL) == VARIA_OK,
+            "slerp between two samples' latents decodes");
+    st = varia_encode(ctx, m, x, 1, mean, NULL);
+    tap_okf(st == VARIA_ERR_UNSUPPORTED, "encode -> %s (%s)", varia_status_name(st), varia_ctx_message(ctx));
+    st = varia_reconstruct(ctx, m, x, 1, xd);
+    tap_okf(st == VARIA_ERR_UNSUPPORTED, "reconstruct -> %s (%s)", varia_status_name(st), varia_ctx_message(ctx));
+    varia_eval_opts eo = {.k = 10, .seed = 1};
+    varia_eval_summary sum;
+    st = varia_eval(ctx, m, x, 1, &eo, NULL, &sum);
+    tap_okf(st == VARIA_ERR_UNSUPPORTED && strstr(varia_ctx_message(ctx), "AIS"), "eval -> %s naming AIS (%s)",
+            varia_status_name(st), varia_ctx_message(ctx));
+    varia_info in;
+    varia_model_info(m, &in);
+    tap_okf(!strcmp(in.family, "gan") && in.latent_size == L && !in.has_encoder && in.likelihood == VARIA_LIK_NONE,
+            "info: family gan, latent 6, no encoder, no likelihood");
+    varia_model_free(m);
+    varia_ctx_free(ctx);
+}
+
+/* Load architecture `arch` over gan_mlp's weights (data [20]); check status and message. */
+static void arch_case(const char *what, const char *shape, const char *arch, varia_status want, const char *needle)
+{
+    char path[512], text[4096];
+    snprintf(path, sizeof path, "%s/model.json", dir);
+    snprintf(text, sizeof text, "{\"format\": \"varia\", \"version\": \"1.0\", \"family\": \"gan\", \"data\": "
+             "{\"shape\": %s}, \"architecture\": %s, \"weights\": {\"format\": \"safetensors\", \"file\": "
+             "\"%s/tests/golden/gan_mlp/model.safetensors\"}}", shape, arch, root);
+    varia_ctx *ctx = varia_ctx_new();
+    varia_model *m = NULL;
+    varia_status st = write_all(path, text, strlen(text)) ? varia_model_load_ex(ctx, path, VARIA_LOAD_ALLOW_OUTSIDE, &m)
+                                                          : VARIA_ERR_IO;
+    const char *msg = varia_ctx_message(ctx);
+    tap_okf(st == want && (!needle || strstr(msg, needle)) && (st == VARIA_OK) == (m != NULL), "%s -> %s (%s)", what,
+            varia_status_name(st), msg);
+    varia_model_free(m);
+    varia_ctx_free(ctx);
+}
+
+#define GEN "\"generator\": [{\"type\": \"dense\", \"out\": 16, \"activation\": \"leaky_relu\"}," \
+            "{\"type\": \"dense\", \"out\": 12, \"activation\": \"relu\"}," \
+            "{\"type\": \"dense\", \"out\": 20, \"activation\": \"sigmoid\"}]"
+
+/* A uniform prior: z = erf(eps / sqrt 2) lies in (-1, 1) with U(-1, 1)'s
+ * moments (mean 0, mean square 1/3). */
+static void uniform_prior(void)
+{
+    char path[512], text[4096];
+    snprintf(path, sizeof path, "%s/uniform.json", dir);
+    snprintf(text, sizeof text, "{\"format\": \"varia\", \"version\": \"1.0\", \"family\": \"gan\", \"data\": "
+             "{\"shape\": [20]}, \"architecture\": {\"latent\": 5, \"leaky_relu_slope\": 0.2, \"prior\": \"uniform\", "
+             GEN "}, \"weights\": {\"format\": \"safetensors\", \"file\": "
+             "\"%s/tests/golden/gan_mlp/model.safetensors\"}}", root);
+    varia_ctx *ctx = varia_ctx_new();
+    varia_model *m = NULL;
+    enum { N = 4000 };
+    static float x[N * 20], z[N * 5];
+    int good = write_all(path, text, strlen(text)) &&
+               varia_model_load_ex(ctx, path, VARIA_LOAD_ALLOW_OUTSIDE, &m) == VARIA_OK &&
+               varia_sample(ctx, m, N, 3, 1.0f, x, z) == VARIA_OK;
+    double s = 0, ss = 0, lo = 1, hi = -1;
+    for (int i = 0; i < N * 5; i++)
+        s += z[i], ss += (double)z[i] * z[i], lo = fmin(lo, z[i]), hi = fmax(hi, z[i]);
+    tap_okf(good && lo > -1 && hi < 1 && fabs(s / (N * 5)) < 0.02 && fabs(ss / (N * 5) - 1.0 / 3) < 0.02,
+            "uniform prior: %d latents in (%.4f, %.4f), mean %.4f, mean square %.4f (1/3)", N * 5, lo, hi,
+            s / (N * 5), ss / (N * 5));
+    varia_model_free(m);
+    varia_ctx_free(ctx);
+}
+
+static void manifests(void)
+{
+    arch_case("the golden architecture", "[20]", "{\"latent\": 5, \"leaky_relu_slope\": 0.2, " GEN "}", VARIA_OK, NULL);
+    arch_case("no generator", "[20]", "{\"latent\": 5}", VARIA_ERR_MANIFEST, "generator");
+    arch_case("no latent", "[20]", "{" GEN "}", VARIA_ERR_MANIFEST, "latent");
+    arch_case("latent 0", "[20]", "{\"latent\": 0, " GEN "}", VARIA_ERR_TOO_LARGE, "latent");
+    arch_case("latent 4 against a 5-input generator", "[20]", "{\"latent\": 4, " GEN "}", VARIA_ERR_SHAPE,
+              "gen.net.0.weight");
+    arch_case("generator output 20 against data of 21", "[21]", "{\"latent\": 5, " GEN "}", VARIA_ERR_SHAPE,
+              "generator produces 20");
+    arch_case("output_range [1, -1]", "[20]", "{\"latent\": 5, \"output_range\": [1, -1], " GEN "}",
+              VARIA_ERR_MANIFEST, "output_range");
+    arch_case("output_range of one number", "[20]", "{\"latent\": 5, \"output_range\": [1], " GEN "}",
+              VARIA_ERR_MANIFEST, "output_range");
+    arch_case("output_range [0, 1e300]", "[20]", "{\"latent\": 5, \"output_range\": [0, 1e300], " GEN "}",
+              VARIA_ERR_MANIFEST, "output_range");
+    arch_case("prior uniform", "[20]", "{\"latent\": 5, \"leaky_relu_slope\": 0.2, \"prior\": \"uniform\", " GEN "}",
+              VARIA_OK, NULL);
+    arch_case("prior cauchy", "[20]", "{\"latent\": 5, \"prior\": \"cauchy\", " GEN "}", VARIA_ERR_MANIFEST,
+              "prior");
+    arch_case("prior 3", "[20]", "{\"latent\": 5, \"prior\": 3, " GEN "}", VARIA_ERR_MANIFEST, "prior");
+    arch_case("observation sigma2 -1", "[20]", "{\"latent\": 5, \"observation\": {\"sigma2\": -1}, " GEN "}",
+              VARIA_ERR_MANIFEST, "sigma2");
+    arch_case("observation sigma2 0.01", "[20]", "{\"latent\": 5, \"leaky_relu_slope\": 0.2, \"observation\": "
+              "{\"sigma2\": 0.01}, " GEN "}", VARIA_OK, NULL);
+    arch_case("a discriminator of two outputs", "[20]", "{\"latent\": 5, " GEN ", \"discriminator\": "
+              "[{\"type\": \"dense\", \"out\": 2}]}", VARIA_ERR_SHAPE, "discriminator must end in one value");
+    arch_case("a discriminator the file lacks", "[20]", "{\"latent\": 5, " GEN ", \"discriminator\": "
+              "[{\"type\": \"dense\", \"out\": 1}]}", VARIA_ERR_MISSING, "disc.net.0.weight");
+    arch_case("a generator with no weighted layer", "[5]", "{\"latent\": 5, \"generator\": "
+              "[{\"type\": \"activation\", \"activation\": \"tanh\"}]}", VARIA_ERR_MANIFEST, NULL);
+}
+
+int main(void)
+{
+    root = getenv("VARIA_SOURCE_ROOT");
+    snprintf(dir, sizeof dir, "/tmp/varia-gan-XXXXXX");
+    if (!root || !mkdtemp(dir)) {
+        printf("not ok 1 - VARIA_SOURCE_ROOT set, a scratch directory\n");
+        return 1;
+    }
+    operations();
+    manifests();
+    uniform_prior();
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        printf("# could not remove %s\n", dir);
+    return tap_done();
+}
