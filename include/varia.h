@@ -387,8 +387,8 @@ typedef struct varia_ais_row {
  * and its data: bit-identical for any thread count and any n. The gradient
  * d log f_t / dz is taken on the runtime's tape, the weights held constant.
  * VARIA_ERR_ARG names a bad option; VARIA_ERR_UNSUPPORTED: the family has no
- * joint density pass; VARIA_ERR_NONFINITE names an example whose every chain
- * ended with a non-finite weight. */
+ * joint density pass; VARIA_ERR_NONFINITE names an example for which a chain's
+ * log weight is NaN or every chain's is -inf. */
 VARIA_API varia_status varia_ais(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
                                  const varia_ais_opts *opts, varia_ais_row *rows);
 

@@ -266,8 +266,8 @@ static varia_status check_rows(varia_ctx *ctx, const varia_ais_row *rows, int64_
 {
     for (int64_t i = 0; i < n; i++)
         if (!isfinite(rows[i].log_px))
-            return varia_fail(ctx, VARIA_ERR_NONFINITE, "%s: example %lld: every chain ended with a non-finite log "
-                              "weight (extreme weights or input)", op, (long long)i);
+            return varia_fail(ctx, VARIA_ERR_NONFINITE, "%s: example %lld: a chain's log weight is NaN, or every "
+                              "chain's is -inf (extreme weights or input)", op, (long long)i);
     return VARIA_OK;
 }
 
