@@ -3,6 +3,7 @@
  * Rows are independent, so batching never changes a result. */
 #include "api.h"
 
+#include "ais.h"
 #include "passes.h"
 #include "pool.h"
 #include "rng.h"
@@ -381,4 +382,20 @@ varia_status varia_interpolate_latents(const float *za, const float *zb, int64_t
         if (!interp_step(za, zb, L, (double)s / (double)(steps - 1), slerp, na, nb, omega, so, out + s * L))
             return VARIA_ERR_NONFINITE;
     return VARIA_OK;
+}
+
+/* AIS and BDMC are in ais.c and bdmc.c; their entry points are here, beside
+ * every other operation's, because a library that embeds the runtime's
+ * archive (libvaria_train) takes only the objects something references, and
+ * this file is always taken: so every such library exports them. */
+varia_status varia_ais(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n, const varia_ais_opts *opts,
+                       varia_ais_row *rows)
+{
+    return varia_ais_estimate(ctx, m, x, n, opts, rows);
+}
+
+varia_status varia_bdmc(varia_ctx *ctx, const varia_model *m, int64_t n, const varia_ais_opts *opts, float *x_out,
+                        varia_ais_row *lower, varia_ais_row *upper)
+{
+    return varia_bdmc_bounds(ctx, m, n, opts, x_out, lower, upper);
 }

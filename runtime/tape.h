@@ -34,7 +34,9 @@ typedef struct tr_node {
 } tr_node;
 
 /* A linear layer's parameters as the tape sees them: the weight [out, in]
- * (PyTorch layout) and bias, where their gradients accumulate, and (float build)
+ * (PyTorch layout) and bias, where their gradients accumulate (gw and gb
+ * both NULL: the layer is a constant, its weight gradient never computed,
+ * as gradient-based inference over a loaded model needs), and (float build)
  * the weight packed for the forward product and its transpose for the input
  * gradient, packed once per step and shared read-only by every shard. */
 typedef struct tr_lin {

@@ -294,6 +294,36 @@ expect_rc "eval on .amat values outside [0,1] exits 23 (DATASET)" 23 \
 mkdir "$T/emptydir"
 expect_rc "eval on a folder without PNGs exits 23 (DATASET)" 23 "$VARIA" eval "$VAE" --data "$T/emptydir" --k 5
 
+# ---- ais --------------------------------------------------------------------------
+expect_rc "ais --help exits 0" 0 "$VARIA" ais --help
+expect_rc "ais --data data.amat --chains 4 --steps 30 --json exits 0" 0 \
+    "$VARIA" ais "$VAE" --data "$T/data.amat" --chains 4 --steps 30 --json --threads 1
+strip_json "$T/out" >"$T/a1.json"
+check "ais JSON has n, chains, steps, log_px_mean, accept_mean, step_size_mean" \
+    grep -q '"n": 3, "chains": 4, "steps": 30, "leapfrog": 10.*"log_px_mean".*"accept_mean".*"step_size_mean"' "$T/out"
+check "ais prints a progress line on stderr" err_has "ais: 100.0%"
+expect_rc "ais --threads 2" 0 "$VARIA" ais "$VAE" --data "$T/data.amat" --chains 4 --steps 30 --json --threads 2 --quiet
+strip_json "$T/out" >"$T/a2.json"
+check "ais: --threads 1 and --threads 2 give identical results" cmp -s "$T/a1.json" "$T/a2.json"
+check "ais --quiet prints no progress" test ! -s "$T/err"
+expect_rc "ais on the 2-layer IWAE, text output, exits 0" 0 \
+    "$VARIA" ais "$IWAE" --data "$T/data.amat" --chains 3 --steps 20 --quiet
+check "ais text output reports the estimate" out_has "AIS log p(x)"
+expect_rc "ais --sigma2 0.1 (Gaussian observation model) exits 0" 0 \
+    "$VARIA" ais "$VAE" --data "$T/data.amat" --chains 2 --steps 10 --sigma2 0.1 --json --quiet
+check "... and reports sigma2" out_has '"sigma2": 0.1,'
+expect_rc "ais --bdmc 4 exits 0" 0 "$VARIA" ais "$VAE" --bdmc 4 --chains 3 --steps 30 --json --quiet
+check "BDMC JSON has lower_mean, upper_mean, gap_mean" grep -q '"lower_mean".*"upper_mean".*"gap_mean"' "$T/out"
+expect_rc "ais --chains 0 exits 2" 2 "$VARIA" ais "$VAE" --data "$T/data.amat" --chains 0 --steps 5
+check "... naming --chains" err_has "chains"
+expect_rc "ais --steps 0 exits 2" 2 "$VARIA" ais "$VAE" --data "$T/data.amat" --chains 2 --steps 0
+expect_rc "ais --sigma2 -1 exits 2" 2 "$VARIA" ais "$VAE" --data "$T/data.amat" --chains 2 --steps 5 --sigma2 -1
+expect_rc "ais --sigma2 nan exits 2" 2 "$VARIA" ais "$VAE" --data "$T/data.amat" --chains 2 --steps 5 --sigma2 nan
+expect_rc "ais without --steps exits 2" 2 "$VARIA" ais "$VAE" --data "$T/data.amat" --chains 2
+expect_rc "ais with both --data and --bdmc exits 2" 2 \
+    "$VARIA" ais "$VAE" --data "$T/data.amat" --bdmc 3 --chains 2 --steps 5
+expect_rc "ais on a missing data file exits 3 (IO)" 3 "$VARIA" ais "$VAE" --data "$T/none.amat" --chains 2 --steps 5
+
 # ---- broken models ------------------------------------------------------------------
 cp -r "$ROOT/tests/golden/vae1_tanh_bern" "$T/m"
 chmod -R u+w "$T/m"
