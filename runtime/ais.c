@@ -109,6 +109,8 @@ varia_status varia_ais_resolve(varia_ctx *ctx, const varia_model *m, const varia
     if (o.binarize != VARIA_BIN_NONE && o.binarize != VARIA_BIN_THRESHOLD && o.binarize != VARIA_BIN_DYNAMIC)
         return varia_fail(ctx, VARIA_ERR_ARG, "%s: varia_ais_opts.binarize = %d is no varia_binarize", op,
                           (int)o.binarize);
+    if (o.sigma2 == 0.0 && m->family->obs_var) /* the manifest's observation model, if it has one */
+        o.sigma2 = m->family->obs_var(m->cfg);
     if ((st = check_model(ctx, m, o.sigma2, op)) != VARIA_OK)
         return st;
     *c = (varia_ais_call){o.chains, o.steps, o.leapfrog ? o.leapfrog : LEAPFROG_DEFAULT, o.sigma2, o.seed,

@@ -180,6 +180,9 @@ typedef struct varia_family {
      * at temperature 1: every stochastic layer's in z[l], bottom first (the
      * layout of the joint pass's z, one layer after another). */
     void (*prior_latents)(const void *cfg, varia_ops *o, varia_v *eps, varia_v **z);
+    /* The observation variance s2 the manifest gives the joint pass's Gaussian
+     * observation model, used when the caller gives none (NULL, or 0: none). */
+    double (*obs_var)(const void *cfg);
     /* A discriminator's logit per row of x ([rows, 1]), for adversarial
      * training: the gan family when its file has one (has_critic). */
     void (*critic)(const void *cfg, varia_ops *o, varia_v *x, varia_v **logit);

@@ -7,6 +7,7 @@
 
 #include <varia.h>
 
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,6 +174,44 @@ static void parzen(void)
     varia_ctx_free(ctx);
 }
 
+/* AIS on a GAN: a linear generator's marginal is Gaussian, log N(x; b,
+ * W W^T + s2 I), with s2 the manifest's observation variance (the API's
+ * default when the caller gives none). */
+static void ais_known_answer(void)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/tests/golden/gan_linear/golden.json", root);
+    char *text = tap_read_file(path, NULL);
+    cJSON *g = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    varia_ctx *ctx = varia_ctx_new();
+    varia_model *m = golden(ctx, "gan_linear");
+    int n = cJSON_GetArraySize(cJSON_GetObjectItem(g, "x"));
+    float x[8 * 3];
+    for (int i = 0; i < n && i < 8; i++)
+        for (int d = 0; d < 3; d++)
+            x[i * 3 + d] = (float)cJSON_GetArrayItem(cJSON_GetArrayItem(cJSON_GetObjectItem(g, "x"), i), d)->valuedouble;
+    varia_ais_opts o = {.size = sizeof o, .chains = 16, .steps = 5000, .seed = 5};
+    varia_ais_row rows[8];
+    varia_status st = m && n == 4 ? varia_ais(ctx, m, x, n, &o, rows) : VARIA_ERR_IO;
+    double mean_err = 0, worst = 0;
+    for (int i = 0; st == VARIA_OK && i < n; i++) {
+        double e = rows[i].log_px - cJSON_GetArrayItem(cJSON_GetObjectItem(g, "log_px"), i)->valuedouble;
+        mean_err += e / n;
+        worst = fmax(worst, fabs(e));
+    }
+    tap_okf(st == VARIA_OK && fabs(mean_err) < 0.1 && worst < 0.5,
+            "AIS on a linear generator with the manifest's sigma2 (16 chains, 5000 steps): mean error %.3f, worst %.3f "
+            "nats against the exact marginal (%s)", mean_err, worst, varia_ctx_message(ctx));
+    varia_ais_opts uo = {.size = sizeof uo, .chains = 4, .steps = 10, .sigma2 = -1.0};
+    st = m ? varia_ais(ctx, m, x, 1, &uo, rows) : VARIA_ERR_IO;
+    tap_okf(st == VARIA_ERR_ARG && strstr(varia_ctx_message(ctx), "sigma2"), "AIS refuses sigma2 -1 (%s)",
+            varia_ctx_message(ctx));
+    varia_model_free(m);
+    varia_ctx_free(ctx);
+    cJSON_Delete(g);
+}
+
 static void manifests(void)
 {
     arch_case("the golden architecture", "[20]", "{\"latent\": 5, \"leaky_relu_slope\": 0.2, " GEN "}", VARIA_OK, NULL);
@@ -218,6 +257,7 @@ int main(void)
     manifests();
     uniform_prior();
     parzen();
+    ais_known_answer();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
