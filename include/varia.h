@@ -265,6 +265,29 @@ VARIA_API varia_status varia_decode_ex(varia_ctx *ctx, const varia_model *m, con
 VARIA_API varia_status varia_sample_ex(varia_ctx *ctx, const varia_model *m, int64_t n, const varia_opts *opts,
                                        float *x_out, float *z_out);
 
+/* ---- Inversion of a decoder-only model (GAN) -------------------------------- */
+
+/* z* = argmax_z log p(z) + log p(x | z) for each example, under the Gaussian
+ * observation model N(x; E[x|z], sigma2 I), by Adam on the latent (rate 0.05
+ * decayed linearly to 0.005) through the runtime's tape from `starts` seeded
+ * starts, keeping the best: what encode means for a model without an encoder
+ * (varia_encode of such a model whose manifest gives an observation variance
+ * calls this with 8 starts and 300 steps). Set size = sizeof(varia_invert_opts). */
+typedef struct varia_invert_opts {
+    uint32_t size;
+    uint32_t reserved; /* 0 */
+    int64_t starts;    /* 1 .. 256 */
+    int64_t steps;     /* 1 .. 100000 */
+    double sigma2;     /* > 0, or 0: the manifest's observation variance */
+    uint64_t seed;     /* start s of example i from the stream (seed, i, s) */
+} varia_invert_opts;
+
+/* z_out[n * latent] (the latent decode takes); mse[n] (may be NULL): the mean
+ * squared error of E[x | z*] against x. VARIA_ERR_UNSUPPORTED for a model
+ * with an encoder (use varia_encode) or without a joint density. */
+VARIA_API varia_status varia_invert(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
+                                    const varia_invert_opts *opts, float *z_out, double *mse);
+
 /* ---- Parzen-window estimate (for comparison with old papers only) ---------- */
 
 /* A kernel density estimate of log p(x) from the model's samples, by

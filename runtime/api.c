@@ -177,10 +177,29 @@ static varia_status check_encoder_call(varia_ctx *ctx, const varia_model *m, con
     return varia_check_unit_range(ctx, m, x, n, 0, op);
 }
 
+/* encode of a decoder-only model (a GAN): inversion with its defaults (8
+ * starts, 300 steps, the manifest's observation variance, opts' seed): a
+ * point, so there is no log-variance to give. */
+static varia_status encode_by_inversion(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
+                                        const varia_opts *opts, float *mean, float *logvar)
+{
+    varia_call c;
+    varia_status st = varia_opts_resolve(ctx, m, opts, n, "encode", &c);
+    if (st == VARIA_OK && logvar)
+        st = varia_fail(ctx, VARIA_ERR_ARG, "encode: family '%s' is inverted (z* maximising log p(z) + log p(x|z)): "
+                        "a point, with no log-variance (pass NULL)", m->info.family);
+    if (st == VARIA_OK && !mean && n > 0)
+        st = varia_fail(ctx, VARIA_ERR_ARG, "encode: null output");
+    varia_invert_opts io = {.size = sizeof io, .starts = 8, .steps = 300, .seed = c.seed};
+    return st == VARIA_OK ? varia_invert(ctx, m, x, n, &io, mean, NULL) : st;
+}
+
 varia_status varia_encode_ex(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
                              const varia_opts *opts, float *mean, float *logvar)
 {
     varia_call c;
+    if (m && !m->info.has_encoder && m->family->joint && m->family->obs_var && m->family->obs_var(m->cfg) > 0.0)
+        return encode_by_inversion(ctx, m, x, n, opts, mean, logvar);
     varia_status st = check_encoder_call(ctx, m, x, n, 1, opts, "encode", &c);
     if (st != VARIA_OK || (!mean && !logvar))
         return st;

@@ -468,6 +468,11 @@ expect_rc "parzen with both --sigma and --select exits 2" 2 \
 expect_rc "parzen --dequantize of 0/1 data exits 0" 0 \
     "$VARIA" parzen "$GAN" --data "$T/g20.amat" --samples 50 --select "$T/g20.amat" --dequantize
 check "... choosing sigma on the selection data" out_has "sigma 1.0000"
+GANLIN=$ROOT/tests/golden/gan_linear/model.json  # data [3], its manifest gives sigma2
+printf '%s\n' "0 1 1" "1 0 1" >"$T/g3.amat"
+expect_rc "encode of a GAN whose manifest gives sigma2 exits 0" 0 "$VARIA" encode "$GANLIN" "$T/g3.amat:1"
+check "... printing the inverted latent and its reconstruction error" out_has '"mse"'
+expect_rc "encode of a GAN without an observation variance exits 2" 2 "$VARIA" encode "$GAN" "$T/g20.amat:0"
 
 SHIPPED=$ROOT/models/vae-mnist-dyn
 if [ -f "$SHIPPED/model.json" ]; then

@@ -212,6 +212,46 @@ static void ais_known_answer(void)
     cJSON_Delete(g);
 }
 
+/* Inversion: images the generator made from known latents come back with a
+ * small reconstruction error; the same seed gives the same bits; refusals. */
+static void inversion(void)
+{
+    varia_ctx *ctx = varia_ctx_new();
+    varia_model *m = golden(ctx, "gan_dcgan"), *lin = golden(ctx, "gan_linear");
+    enum { N = 3, L = 6, D = 256 };
+    static float z0[N * L], x[N * D], z1[N * L], z2[N * L];
+    double mse[N];
+    for (int i = 0; i < N * L; i++)
+        z0[i] = (float)(0.3 * ((i * 5) % 7) - 0.9);
+    varia_invert_opts o = {.size = sizeof o, .starts = 4, .steps = 400, .sigma2 = 0.01, .seed = 2};
+    int good = m && varia_decode(ctx, m, z0, N, VARIA_DECODE_MEAN, x, NULL) == VARIA_OK &&
+               varia_invert(ctx, m, x, N, &o, z1, mse) == VARIA_OK && varia_invert(ctx, m, x, N, &o, z2, NULL) == VARIA_OK;
+    double worst = 0;
+    for (int i = 0; good && i < N; i++)
+        worst = fmax(worst, mse[i]);
+    tap_okf(good && worst < 1e-3, "inversion of 3 generated images: largest mean squared error %.2e (%s)", worst,
+            varia_ctx_message(ctx));
+    tap_okf(good && !memcmp(z1, z2, sizeof z1), "inversion: the same seed gives the same bits");
+    varia_invert_opts bad = o;
+    bad.starts = 0;
+    varia_status st = m ? varia_invert(ctx, m, x, 1, &bad, z1, NULL) : VARIA_ERR_IO;
+    tap_okf(st == VARIA_ERR_ARG && strstr(varia_ctx_message(ctx), "starts"), "starts 0 -> %s", varia_ctx_message(ctx));
+    bad = o;
+    bad.sigma2 = 0.0; /* gan_dcgan's manifest gives no observation variance */
+    st = m ? varia_invert(ctx, m, x, 1, &bad, z1, NULL) : VARIA_ERR_IO;
+    tap_okf(st == VARIA_ERR_ARG && strstr(varia_ctx_message(ctx), "sigma2"), "no sigma2 anywhere -> %s",
+            varia_ctx_message(ctx));
+    float xl[3] = {0.2f, -0.1f, 0.4f}, zl[2], lv[2];
+    tap_okf(lin && varia_encode(ctx, lin, xl, 1, zl, NULL) == VARIA_OK && isfinite(zl[0]),
+            "encode of a GAN whose manifest gives sigma2 inverts it (%s)", varia_ctx_message(ctx));
+    st = lin ? varia_encode(ctx, lin, xl, 1, zl, lv) : VARIA_ERR_IO;
+    tap_okf(st == VARIA_ERR_ARG && strstr(varia_ctx_message(ctx), "log-variance"),
+            "... asking it for a log-variance -> %s", varia_ctx_message(ctx));
+    varia_model_free(m);
+    varia_model_free(lin);
+    varia_ctx_free(ctx);
+}
+
 static void manifests(void)
 {
     arch_case("the golden architecture", "[20]", "{\"latent\": 5, \"leaky_relu_slope\": 0.2, " GEN "}", VARIA_OK, NULL);
@@ -258,6 +298,7 @@ int main(void)
     uniform_prior();
     parzen();
     ais_known_answer();
+    inversion();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
