@@ -420,6 +420,9 @@ typedef struct varia_ais_opts {
      * over all examples (out of total), and once at the end; NULL: none. */
     void (*progress)(int64_t done, int64_t total, void *user);
     void *user;              /* passed to progress */
+    int64_t first;           /* the index of x[0] (of the first simulated example for BDMC) in the whole
+                                set: example i's streams are keyed by first + i, so a part of a set run
+                                elsewhere (an MPI rank's block) gives the bits of the whole run (0: none) */
 } varia_ais_opts;
 
 /* Per-example results of AIS. */

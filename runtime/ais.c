@@ -113,8 +113,10 @@ varia_status varia_ais_resolve(varia_ctx *ctx, const varia_model *m, const varia
         o.sigma2 = m->family->obs_var(m->cfg);
     if ((st = check_model(ctx, m, o.sigma2, op)) != VARIA_OK)
         return st;
+    if (o.first < 0)
+        return varia_fail(ctx, VARIA_ERR_ARG, "%s: varia_ais_opts.first = %lld is negative", op, (long long)o.first);
     *c = (varia_ais_call){o.chains, o.steps, o.leapfrog ? o.leapfrog : LEAPFROG_DEFAULT, o.sigma2, o.seed,
-                          o.binarize, o.progress, o.user};
+                          o.binarize, o.progress, o.user, o.first};
     return VARIA_OK;
 }
 
@@ -175,12 +177,13 @@ static int start_chains(ais_job *j, varia_joint *jt, ais_mem *w, int64_t e0, int
     int64_t C = j->c->chains, E = varia_model_noise(j->m), D = j->m->info.data_size, R = G * C;
     uint64_t stream = j->z_start ? VARIA_STREAM_AIS_REVERSE : VARIA_STREAM_AIS;
     for (int64_t b = 0; b < G; b++) {
-        varia_binarize_example(j->c->seed, j->c->binarize, e0 + b, j->x + (e0 + b) * D, w->xb + b * D, D);
+        varia_binarize_example(j->c->seed, j->c->binarize, j->c->first + e0 + b, j->x + (e0 + b) * D, w->xb + b * D,
+                               D);
         w->step[b] = VARIA_HMC_STEP0;
         w->acc[b] = 0;
     }
     for (int64_t r = 0; r < R; r++) {
-        varia_rng_init(&w->rng[r], j->c->seed, stream, (uint64_t)(e0 + r / C), (uint64_t)(r % C));
+        varia_rng_init(&w->rng[r], j->c->seed, stream, (uint64_t)(j->c->first + e0 + r / C), (uint64_t)(r % C));
         w->logw[r] = 0.0;
         if (j->z_start)
             memcpy(w->z + r * E, j->z_start + (e0 + r / C) * E, (size_t)E * sizeof(float));

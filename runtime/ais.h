@@ -13,6 +13,7 @@ typedef struct varia_ais_call {
     varia_binarize binarize;
     void (*progress)(int64_t done, int64_t total, void *user);
     void *user;
+    int64_t first; /* added to every example index that keys a stream */
 } varia_ais_call;
 
 /* Check opts for operation `op` on model m (every refusal names the field)

@@ -32,9 +32,9 @@ static void observe(varia_rng *rng, const float *mean, int64_t D, double sigma2,
 }
 
 /* n examples simulated into x[n * D] with their latents z[n * E]: example
- * i's noise, then its observation, from the stream keyed by (seed, i). */
-static varia_status simulate(varia_ctx *ctx, const varia_model *m, int64_t n, double sigma2, uint64_t seed, float *x,
-                             float *z)
+ * i's noise, then its observation, from the stream keyed by (seed, first + i). */
+static varia_status simulate(varia_ctx *ctx, const varia_model *m, int64_t n, double sigma2, uint64_t seed,
+                             int64_t first, float *x, float *z)
 {
     int64_t E = varia_model_noise(m), D = m->info.data_size;
     varia_joint_consts consts;
@@ -48,7 +48,7 @@ static varia_status simulate(varia_ctx *ctx, const varia_model *m, int64_t n, do
     for (int64_t r0 = 0; st == VARIA_OK && r0 < n; r0 += SIM_ROWS) {
         int64_t b = n - r0 < SIM_ROWS ? n - r0 : SIM_ROWS;
         for (int64_t i = 0; i < b; i++) {
-            varia_rng_init(&rng[i], seed, VARIA_STREAM_SIMULATE, (uint64_t)(r0 + i), 0);
+            varia_rng_init(&rng[i], seed, VARIA_STREAM_SIMULATE, (uint64_t)(first + r0 + i), 0);
             varia_rng_normals(&rng[i], eps + i * E, E);
         }
         if (!varia_joint_prior(&jt, eps, b, z + r0 * E, mean))
@@ -86,7 +86,7 @@ varia_status varia_bdmc_bounds(varia_ctx *ctx, const varia_model *m, int64_t n, 
     if (!x || !z)
         st = varia_fail(ctx, VARIA_ERR_NOMEM, "bdmc: out of memory for %lld simulated examples", (long long)n);
     if (st == VARIA_OK)
-        st = simulate(ctx, m, n, c.sigma2, c.seed, x, z);
+        st = simulate(ctx, m, n, c.sigma2, c.seed, c.first, x, z);
     if (st == VARIA_OK)
         st = varia_ais_run(ctx, m, x, n, &c, NULL, 0, 2 * n * c.steps, lower);
     if (st == VARIA_OK)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The MPI build of the varia command (meson -Dmpi=enabled) against itself run
 # as one plain process: eval under mpirun -n 1, 2 and 3 prints the same JSON
-# (but for "seconds") and writes the same per-example CSV, byte for byte;
+# (but for "seconds") and writes the same per-example CSV, byte for byte; ais
+# and BDMC under 2 and 3 ranks print the same JSON;
 # training under -n 1, 2 and 3 writes the same safetensors (weights, optimizer
 # state, output model), also with free bits over uneven shards, with a
 # flow and with batch norms (batch statistics), and a run interrupted under
@@ -60,6 +61,24 @@ eval_case "vae-mnist-dyn, 7 examples, k 300" "$DYN" 3 2 --limit 7 --k 300 --seed
 eval_case "two stochastic layers (active units per layer), k 600" "$ROOT/models/iwae2-mnist-k5/model.json" 3 1 \
     --limit 8 --k 600
 eval_case "more ranks than examples" "$DYN" 3 1 --limit 2 --k 50
+
+# ---- ais and BDMC: the same bytes for any rank and thread count ----
+# ais_case NAME RANKS THREADS ARGS...: plain run vs mpirun -n RANKS (AIS's streams
+# are keyed by each example's index in the whole set).
+ais_case() {
+    local name=$1 np=$2 th=$3
+    shift 3
+    if ! "$VARIA" ais "$DYN" --json --quiet --threads "$th" "$@" > plain.json 2> err; then
+        notok "$name: the plain run" "$(cat err)"; return
+    fi
+    if ! mpi "$np" ais "$DYN" --json --quiet --threads "$th" "$@" > ranks.json 2> err; then
+        notok "$name: mpirun -n $np exits 0" "$(cat err)"; return
+    fi
+    check "$name: mpirun -n $np, $th thread(s): the --json output is the plain run's" same_json plain.json ranks.json
+}
+ais_case "ais, 5 examples, 4 chains, 30 steps" 2 1 --data "$DATA" --limit 5 --chains 4 --steps 30 --seed 2
+ais_case "ais, 5 examples, 4 chains, 30 steps" 3 2 --data "$DATA" --limit 5 --chains 4 --steps 30 --seed 2
+ais_case "BDMC, 4 simulated examples" 3 1 --bdmc 4 --chains 3 --steps 20 --seed 4
 
 # ---- train: the same weights, optimizer state and output for any rank count ----
 # config NAME OUT OBJECTIVE OPTIMIZER [FLOW]: a tiny run on the repository's

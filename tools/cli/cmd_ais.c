@@ -1,6 +1,7 @@
 /* varia ais: annealed importance sampling of log p(x) through the decoder
  * alone (docs/ais.md), and BDMC bounds on data simulated from the model. */
 #include "args.h"
+#include "cli_mpi.h"
 #include "commands.h"
 
 #include <math.h>
@@ -24,7 +25,58 @@ static const char *ais_usage =
     "  --bdmc N: simulate N examples from the model instead of reading data, and\n"
     "  report AIS forward (lower bound) and reverse from the true latent (upper\n"
     "  bound) and their gap. --binarize: as 'varia eval' (the same --seed scores\n"
-    "  the same binarized images). A progress line goes to stderr (--quiet: none).\n";
+    "  the same binarized images). A progress line goes to stderr (--quiet: none).\n"
+    "  Built with MPI, 'mpirun -n N varia ais ...' splits the examples across the\n"
+    "  ranks and prints the same bytes as one process (but for the time taken);\n"
+    "  rank 0 prints, and its progress counts its own block.\n";
+
+/* This rank's block of n examples run by fn into rows (rank 0: the whole
+ * set's array, its block first; two arrays for BDMC's bounds), gathered to
+ * rank 0 in example order. Example i's streams are keyed by its index in
+ * the whole set (varia_ais_opts.first), so the gathered rows are the bytes
+ * one process computes. Returns the exit code agreed by every rank. */
+typedef varia_status (*block_fn)(varia_ctx *ctx, const varia_model *m, const float *x, int64_t count,
+                                 const varia_ais_opts *o, varia_ais_row *a, varia_ais_row *b);
+
+static varia_status ais_block(varia_ctx *ctx, const varia_model *m, const float *x, int64_t count,
+                              const varia_ais_opts *o, varia_ais_row *a, varia_ais_row *b)
+{
+    (void)b;
+    return varia_ais(ctx, m, x, count, o, a);
+}
+
+static varia_status bdmc_block(varia_ctx *ctx, const varia_model *m, const float *x, int64_t count,
+                               const varia_ais_opts *o, varia_ais_row *a, varia_ais_row *b)
+{
+    (void)x;
+    return varia_bdmc(ctx, m, count, o, NULL, a, b);
+}
+
+static int run_blocks(varia_ctx *ctx, const varia_model *m, const float *x, int64_t D, int64_t n, block_fn fn,
+                      varia_ais_opts *o, varia_ais_row *a, varia_ais_row *b)
+{
+    int64_t first, count, unit = (int64_t)sizeof *a;
+    int root = cli_mpi_rank() == 0;
+    cli_mpi_block(n, cli_mpi_rank(), cli_mpi_size(), &first, &count);
+    varia_ais_row *ma = root ? a : malloc((size_t)(count + 1) * sizeof *ma);
+    varia_ais_row *mb = !b || root ? b : malloc((size_t)(count + 1) * sizeof *mb);
+    int rc = ma && (mb || !b) ? 0 : cli_error(VARIA_ERR_NOMEM, "out of memory for %lld rows", (long long)count);
+    o->first = first;
+    if (!root)
+        o->progress = NULL;
+    if (!rc && count > 0)
+        rc = cli_report(ctx, fn(ctx, m, x ? x + first * D : NULL, count, o, ma, mb));
+    rc = cli_mpi_agree(rc);
+    if (!rc)
+        rc = cli_mpi_gather(ma, a, n, unit);
+    if (!rc && b)
+        rc = cli_mpi_gather(mb, b, n, unit);
+    if (ma != a)
+        free(ma);
+    if (mb != b)
+        free(mb);
+    return rc;
+}
 
 typedef struct ais_args {
     int64_t chains, steps, leapfrog, limit, threads, bdmc;
@@ -135,9 +187,15 @@ static int run_data(varia_ctx *ctx, const varia_model *m, const varia_info *in, 
     varia_ais_row *rows = rc ? NULL : malloc((size_t)d.n * sizeof *rows);
     if (!rc && !rows)
         rc = cli_error(VARIA_ERR_NOMEM, "out of memory for %lld examples' results", (long long)d.n);
+    rc = cli_mpi_agree(rc);
     double t0 = now();
     if (!rc)
-        rc = cli_report(ctx, varia_ais(ctx, m, d.x, d.n, o, rows));
+        rc = run_blocks(ctx, m, d.x, d.example_size, d.n, ais_block, o, rows, NULL);
+    if (!rc && cli_mpi_rank() != 0) { /* only rank 0 reports */
+        free(rows);
+        varia_dataset_free(&d);
+        return 0;
+    }
     double secs = now() - t0, lp, se, acc, acc_se, step, step_se;
     if (!rc) {
         mean_se(&rows[0].log_px, d.n, ROW_STRIDE, &lp, &se);
@@ -164,15 +222,22 @@ static int run_data(varia_ctx *ctx, const varia_model *m, const varia_info *in, 
 }
 
 /* BDMC on examples simulated from the model: both bounds and their gap. */
-static int run_bdmc(varia_ctx *ctx, const varia_model *m, const ais_args *a, const varia_ais_opts *o)
+static int run_bdmc(varia_ctx *ctx, const varia_model *m, const ais_args *a, varia_ais_opts *o)
 {
     int64_t n = a->bdmc;
     varia_ais_row *lo = malloc((size_t)n * sizeof *lo), *up = malloc((size_t)n * sizeof *up);
     double *gap = malloc((size_t)n * sizeof *gap);
     int rc = lo && up && gap ? 0 : cli_error(VARIA_ERR_NOMEM, "out of memory for %lld examples' results", (long long)n);
+    rc = cli_mpi_agree(rc);
     double t0 = now();
     if (!rc)
-        rc = cli_report(ctx, varia_bdmc(ctx, m, n, o, NULL, lo, up));
+        rc = run_blocks(ctx, m, NULL, 0, n, bdmc_block, o, lo, up);
+    if (!rc && cli_mpi_rank() != 0) { /* only rank 0 reports */
+        free(lo);
+        free(up);
+        free(gap);
+        return 0;
+    }
     double secs = now() - t0, l, lse, u, use, g, gse, gmax = -INFINITY, af, afse, ar, arse;
     if (!rc) {
         for (int64_t i = 0; i < n; i++) {

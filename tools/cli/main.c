@@ -38,12 +38,12 @@ int main(int argc, char **argv)
         printf("varia %d.%d\n", VARIA_VERSION_MAJOR, VARIA_VERSION_MINOR);
         return 0;
     }
-    /* Only eval and train split their work across the ranks of an MPI job;
-     * any other command started as N ranks would do its whole work N times. */
-    int parallel = !strcmp(argv[1], "eval") || !strcmp(argv[1], "train");
+    /* Only eval, ais and train split their work across the ranks of an MPI
+     * job; any other command started as N ranks would do its whole work N times. */
+    int parallel = !strcmp(argv[1], "eval") || !strcmp(argv[1], "ais") || !strcmp(argv[1], "train");
     const char *ranks = getenv("OMPI_COMM_WORLD_SIZE");
     if (!parallel && ranks && atoi(ranks) > 1) {
-        fprintf(stderr, "varia: %s does not run as %s MPI ranks (only eval and train do)\n", argv[1], ranks);
+        fprintf(stderr, "varia: %s does not run as %s MPI ranks (only eval, ais and train do)\n", argv[1], ranks);
         return VARIA_ERR_UNSUPPORTED;
     }
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
