@@ -576,6 +576,52 @@ def command_line(tmp):
            bad.stderr.strip())
 
 
+def dcgan_generator(tmp, fixtures):
+    """A DCGAN generator (no bias before its batch norms, Tanh onto [-1, 1]) and a
+    conv discriminator through export_gan; varia's decode against PyTorch's
+    eval-mode output; --write-fixtures keeps it as tests/export/dcgan_generator."""
+    import export_gan
+    torch.manual_seed(7)
+    g = nn.Sequential(nn.Linear(8, 32 * 4 * 4), nn.BatchNorm1d(32 * 4 * 4), nn.ReLU(), nn.Unflatten(1, (32, 4, 4)),
+                      nn.ConvTranspose2d(32, 16, 4, 2, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+                      nn.ConvTranspose2d(16, 1, 4, 2, 1), nn.Tanh())
+    d = nn.Sequential(nn.Conv2d(1, 8, 4, 2, 1), nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(8 * 8 * 8, 1))
+    with torch.no_grad():  # batch norms whose running statistics are not the defaults
+        for m in g:
+            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.3, 0.3)
+    g.eval()
+    out = os.path.join(FIXTURES if fixtures else tmp, "dcgan_generator")
+    os.makedirs(out, exist_ok=True)
+    manifest = export_gan.export_gan(g, 8, [1, 16, 16], out, discriminator=d, output_range=[-1, 1], sigma2=0.02,
+                                     provenance={"generator": "tools/torch/test_export.py --write-fixtures"})
+    zs = torch.tensor([[0.3, -1.2, 0.5, 0.0, 2.0, -0.4, 0.9, -0.7], [0.0] * 8,
+                       [-1.0, 0.5, 1.5, -0.2, 0.1, 0.8, -1.3, 0.6]])
+    with torch.no_grad():
+        x = (g(zs).reshape(3, -1) + 1) / 2  # output_range [-1, 1] onto [0, 1]
+    probes = [{"z": "z:" + ",".join("%.9g" % v for v in z.tolist()), "mean": xi.tolist()} for z, xi in zip(zs, x)]
+    with open(os.path.join(out, "expected.json"), "w") as f:
+        json.dump({"generator": "tools/torch/test_export.py --write-fixtures (export_gan)", "decode_args": ["--json"],
+                   "decode": probes, "encode": []}, f, indent=1)
+    import subprocess
+    import export_check
+    varia, worst = export_check.find_varia(), 0.0
+    for p in probes:
+        got = subprocess.run([varia, "decode", manifest, p["z"], "--json"], capture_output=True, text=True)
+        mean = json.loads(got.stdout)["mean"] if got.returncode == 0 else []
+        worst = max(worst, max((abs(a - b) for a, b in zip(mean, p["mean"])), default=float("inf"))
+                    if len(mean) == len(p["mean"]) else float("inf"))
+    report(worst < 1e-5, "dcgan_generator: varia decodes the exported DCGAN as PyTorch does (max error %.2g)" % worst)
+    try:
+        export_gan.export_gan(nn.Sequential(nn.Linear(8, 4), nn.MaxPool1d(2)), 8, [2], os.path.join(tmp, "pool"))
+        report(False, "a generator with a MaxPool1d is refused", "it was exported")
+    except ExportError as e:
+        report("generator.1 (MaxPool1d)" in str(e), "a generator with a MaxPool1d is refused naming it", str(e))
+
+
 def main():
     fixtures = "--write-fixtures" in sys.argv[1:]
     torch.set_num_threads(1)
@@ -686,6 +732,7 @@ def main():
                        tmp, "encoder.2 (MaxPool2d)", data_shape=SHAPE)
         expect_refusal("conv_auto_loose", seeded(LooseConvVAE, 16), tmp, "conv1 (Conv2d)",
                        data_shape=SHAPE)
+        dcgan_generator(tmp, fixtures)
         command_line(tmp)
     failed = RESULTS.count(False)
     print("# passed %d failed %d" % (len(RESULTS) - failed, failed))
