@@ -26,6 +26,7 @@ typedef struct hdr {
     const uint8_t *file, *p, *end;
 } hdr;
 
+/* VARIA_ERR_DATASET naming the byte under the cursor and what should be there. */
 static varia_status syntax(hdr *h, const char *expected)
 {
     if (h->p >= h->end)
@@ -36,6 +37,7 @@ static varia_status syntax(hdr *h, const char *expected)
                       *h->p >= 0x20 && *h->p < 0x7f ? *h->p : '?', expected);
 }
 
+/* Past spaces and tabs (a newline only ends the header). */
 static void skip_ws(hdr *h)
 {
     while (h->p < h->end && (*h->p == ' ' || *h->p == '\t'))
@@ -118,6 +120,7 @@ static varia_status parse_shape(hdr *h, varia_npy *a)
     return st == VARIA_OK ? eat(h, ')', "')'") : st;
 }
 
+/* Python's True or False. */
 static varia_status parse_bool(hdr *h, int *out)
 {
     skip_ws(h);
@@ -350,6 +353,7 @@ static int64_t as_signed(uint64_t v, int size)
     return s;
 }
 
+/* An element's value from its bits, by the array's kind and size. */
 static double as_double(const varia_npy *a, uint64_t v)
 {
     if (a->kind == VARIA_NPY_INT)

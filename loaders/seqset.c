@@ -38,8 +38,10 @@ static int64_t take(int64_t count, int64_t limit)
     return limit > 0 && limit < count ? limit : count;
 }
 
-/* out->lengths (taken over) and fresh offsets for n sequences; frames over
- * dim floats checked against the cap and allocated into out->x. */
+/* Takes over lengths[n] (the caller checked each >= 1 and the sum below
+ * 2^62) into out, with fresh offsets, and allocates out->x for the frames'
+ * dim floats after checking them against the cap. On failure what was set
+ * stays in out for varia_seqset_free. */
 static varia_status alloc_set(varia_ctx *ctx, const char *path, int64_t *lengths, int64_t n,
                               int64_t dim, varia_seqset *out)
 {
@@ -177,6 +179,7 @@ static varia_status read_x(varia_ctx *ctx, const varia_zip *z, int64_t *lengths,
     return st;
 }
 
+/* An .npz mapped at buf: exactly x and lengths, the first n sequences kept. */
 static varia_status load_npz(varia_ctx *ctx, const char *path, const uint8_t *buf, size_t len,
                              int64_t limit, varia_seqset *out)
 {
@@ -194,6 +197,7 @@ static varia_status load_npz(varia_ctx *ctx, const char *path, const uint8_t *bu
 
 /* ---- .npy: [n, T, dim], every sequence T frames ----------------------------- */
 
+/* A mapped .npy [n, T, dim] (its data used in place, converted into out). */
 static varia_status load_npy(varia_ctx *ctx, const char *path, const uint8_t *buf, size_t len,
                              int64_t limit, varia_seqset *out)
 {
@@ -286,6 +290,8 @@ static int is_zip(const uint8_t *b, size_t len)
            ((b[2] == 3 && b[3] == 4) || (b[2] == 5 && b[3] == 6));
 }
 
+/* An .npz or .npy by its first bytes; *handled = 0 leaves the file to the
+ * image loaders (which read gzip, IDX and .amat from a stream). */
 static varia_status load_mapped(varia_ctx *ctx, const char *path, int64_t limit,
                                 varia_seqset *out, int *handled)
 {

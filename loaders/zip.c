@@ -34,6 +34,7 @@
 #define DEFLATE_MAX_RATIO 1032
 #define ZIP_CHUNK ((size_t)1 << 30) /* zlib counts in unsigned int */
 
+/* Little-endian fields at p (the caller checked the bytes are there). */
 static uint32_t le16(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
 static uint32_t le32(const uint8_t *p) { return le16(p) | le16(p + 2) << 16; }
 static uint64_t le64(const uint8_t *p) { return le32(p) | (uint64_t)le32(p + 4) << 32; }
@@ -183,7 +184,7 @@ static varia_status check_sizes(varia_ctx *ctx, const varia_zip *z, const varia_
                           "exceed the cap of %zu", z->path, m->name,
                           (unsigned long long)m->usize, cap);
     if (m->method == 0 ? m->usize != m->csize
-                       : m->usize > (m->csize + 1) * DEFLATE_MAX_RATIO)
+                       : m->usize / DEFLATE_MAX_RATIO > m->csize) /* no overflow for any csize */
         return varia_fail(ctx, VARIA_ERR_DATASET, "'%s' member '%s': %llu bytes uncompressed "
                           "cannot come from %llu %s bytes", z->path, m->name,
                           (unsigned long long)m->usize, (unsigned long long)m->csize,
@@ -264,6 +265,7 @@ static varia_status check_local(varia_ctx *ctx, const varia_zip *z, varia_zip_me
     return VARIA_OK;
 }
 
+/* qsort orders of member pointers: by local header offset, by name. */
 static int by_offset(const void *a, const void *b)
 {
     const varia_zip_member *x = *(varia_zip_member *const *)a, *y = *(varia_zip_member *const *)b;
