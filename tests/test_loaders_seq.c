@@ -54,12 +54,19 @@ static void test_fixtures(const char *root)
         int ok = expect(varia_seqset_load(ctx, path, 0, &s), VARIA_OK, NULL, path) &&
                  check_set(&s, i == 4 ? 'i' : 'f', 2, len3, 4);
         varia_seqset_free(&s);
-        tap_okf(ok, "numpy .npy %s: [2, 3, 4] as 2 sequences of 3 frames", npys[i]);
+        ok = ok && expect(varia_seqset_load(ctx, path, 1, &s), VARIA_OK, NULL, "limit 1") &&
+             check_set(&s, i == 4 ? 'i' : 'f', 1, len3, 4);
+        varia_seqset_free(&s);
+        tap_okf(ok, "numpy .npy %s: [2, 3, 4] as 2 sequences of 3 frames (limit 1: the first)",
+                npys[i]);
     }
     snprintf(path, sizeof path, "%s/tests/npy/fortran_x.npz", root);
     varia_seqset s;
     int ok = expect(varia_seqset_load(ctx, path, 0, &s), VARIA_OK, NULL, path) &&
              check_set(&s, 'f', 2, len15, 3);
+    varia_seqset_free(&s);
+    ok = ok && expect(varia_seqset_load(ctx, path, 1, &s), VARIA_OK, NULL, "limit 1") &&
+         check_set(&s, 'f', 1, len15, 3);
     varia_seqset_free(&s);
     tap_check(ok, "numpy .npz with a Fortran-order x: transposed into frames");
 }
