@@ -66,8 +66,8 @@ static varia_status find_end(varia_ctx *ctx, const varia_zip *z, size_t *at)
  * `at`. Fields the old record does not saturate must agree with it. */
 static varia_status read_end64(varia_ctx *ctx, const varia_zip *z, size_t at, cdir *cd)
 {
-    const uint8_t *loc = z->buf + at - LOCATOR64_LEN;
-    if (at < LOCATOR64_LEN || le32(loc) != SIG_LOCATOR64)
+    const uint8_t *loc = at >= LOCATOR64_LEN ? z->buf + at - LOCATOR64_LEN : NULL;
+    if (!loc || le32(loc) != SIG_LOCATOR64)
         return varia_fail(ctx, VARIA_ERR_DATASET, "'%s': the end record (byte %zu) has saturated "
                           "fields but no zip64 locator before it", z->path, at);
     uint64_t rec = le64(loc + 8), loc_at = at - LOCATOR64_LEN;
