@@ -607,6 +607,16 @@ def seq_lengths(lengths, descr="<i8"):
     return npy(descr, (len(lengths),), b"".join(struct.pack(fmt, v) for v in lengths))
 
 
+def zip64_end(z):
+    """The archive z with zip64 end records inserted and its end record saturated."""
+    end = z.rindex(b"PK\x05\x06")
+    n, size, off = struct.unpack("<HII", z[end + 10:end + 20])
+    rec = struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, n, n, size, off)
+    loc = struct.pack("<IIQI", 0x07064B50, 0, end, 1)
+    sat = struct.pack("<HHII", 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF)
+    return z[:end] + rec + loc + z[end:end + 8] + sat + z[end + 20:]
+
+
 def corpus_npz():
     c = {}
     x, l = seq_x(), seq_lengths([2, 4])
@@ -623,6 +633,7 @@ def corpus_npz():
     bad = bytearray(c["npz_u1_stored"])
     bad[14] ^= 1  # the first member's CRC in its local header
     c["npz_bad_crc"] = bytes(bad)
+    c["npz_zip64_end"] = zip64_end(c["npz_u1_stored"])
     c["npz_comment"] = c["npz_u1_stored"][:-2] + struct.pack("<H", 7) + b"comment"
     sep = b"\n--\n"
     c["recipe_u1"] = b"NPZ:" + x + sep + l
