@@ -301,13 +301,12 @@ static varia_status parse_header(varia_ctx *ctx, const char *what, const uint8_t
     return VARIA_OK;
 }
 
-varia_status varia_npy_expected_size(varia_ctx *ctx, const char *what, const uint8_t *buf,
-                                     size_t len, uint64_t *total)
+varia_status varia_npy_header(varia_ctx *ctx, const char *what, const uint8_t *buf, size_t len,
+                              varia_npy *out, uint64_t *total)
 {
-    varia_npy a;
     size_t at = 0;
     uint64_t nbytes = 0;
-    varia_status st = parse_header(ctx, what, buf, len, &a, &at, &nbytes);
+    varia_status st = parse_header(ctx, what, buf, len, out, &at, &nbytes);
     if (st == VARIA_OK)
         *total = (uint64_t)at + nbytes;
     return st;

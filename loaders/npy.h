@@ -48,11 +48,12 @@ typedef struct varia_npy {
 varia_status varia_npy_parse(varia_ctx *ctx, const char *what, const uint8_t *buf, size_t len,
                              varia_npy *out);
 
-/* The size of a whole .npy file from its first `len` bytes: the header
- * parsed (as varia_npy_parse, but without the data), *total = header bytes +
- * count * size. Lets a reader refuse a lying size before inflating the rest. */
-varia_status varia_npy_expected_size(varia_ctx *ctx, const char *what, const uint8_t *buf,
-                                     size_t len, uint64_t *total);
+/* The header of a .npy file from its first `len` bytes, parsed as by
+ * varia_npy_parse but without the data: *out (data NULL) and *total, the
+ * whole file's size (header bytes + count * size). Lets a reader refuse a
+ * lying size, a wrong shape or an array over its cap before inflating the rest. */
+varia_status varia_npy_header(varia_ctx *ctx, const char *what, const uint8_t *buf, size_t len,
+                              varia_npy *out, uint64_t *total);
 
 /* Elements first .. first + n - 1 of a, in C (row-major) order whatever the
  * array's storage order, converted to float into dst[n]. Integers convert

@@ -122,11 +122,12 @@ static varia_status read_lengths(varia_ctx *ctx, const varia_zip *z, int64_t **o
     return VARIA_OK;
 }
 
-/* The x member's header, from its first bytes, must account for exactly the
- * member's size: a header lying about its shape is refused before the rest
- * is inflated. */
-static varia_status check_x_size(varia_ctx *ctx, const varia_zip *z, const varia_zip_member *m,
-                                 const char *what)
+/* The x member's header, from its first bytes, into *h: it must account for
+ * exactly the member's size, be [frames, dim] and hold the frames the `all`
+ * lengths sum to. A lie is refused before the rest is inflated. */
+static varia_status check_x_header(varia_ctx *ctx, const varia_zip *z, const varia_zip_member *m,
+                                   const char *what, const int64_t *lengths, int64_t all,
+                                   varia_npy *h)
 {
     size_t want = 12 + VARIA_NPY_HEADER_CAP, got = 0;
     uint8_t *head = malloc(want);
@@ -135,17 +136,28 @@ static varia_status check_x_size(varia_ctx *ctx, const varia_zip *z, const varia
     uint64_t total = 0;
     varia_status st = varia_zip_peek(ctx, z, m, head, want, &got);
     if (st == VARIA_OK)
-        st = varia_npy_expected_size(ctx, what, head, got, &total);
-    if (st == VARIA_OK && total != m->usize)
-        st = varia_fail(ctx, total > m->usize ? VARIA_ERR_TRUNCATED : VARIA_ERR_TRAILING,
-                        "%s: the header's dtype and shape make %llu bytes; the member holds %llu",
-                        what, (unsigned long long)total, (unsigned long long)m->usize);
+        st = varia_npy_header(ctx, what, head, got, h, &total);
     free(head);
+    if (st == VARIA_OK && total != m->usize)
+        return varia_fail(ctx, total > m->usize ? VARIA_ERR_TRUNCATED : VARIA_ERR_TRAILING,
+                          "%s: the header's dtype and shape make %llu bytes; the member holds "
+                          "%llu", what, (unsigned long long)total, (unsigned long long)m->usize);
+    if (st == VARIA_OK && (h->rank != 2 || h->shape[1] < 1))
+        return varia_fail(ctx, VARIA_ERR_SHAPE, "%s: 'x' must be [frames, dim] with dim >= 1 "
+                          "(rank %d)", what, h->rank);
+    int64_t sum = 0;
+    for (int64_t i = 0; i < all; i++)
+        sum += lengths[i]; /* read_lengths bounded the sum */
+    if (st == VARIA_OK && sum != h->shape[0])
+        return varia_fail(ctx, VARIA_ERR_DATASET, "'%s': the %lld lengths sum to %lld frames; "
+                          "'x' holds %lld", z->path, (long long)all, (long long)sum,
+                          (long long)h->shape[0]);
     return st;
 }
 
-/* x [total, dim], whose frames the lengths must account for exactly; the
- * first n of the sequences converted into out. */
+/* x [total, dim] checked by its header, the set allocated (the float cap
+ * checked), then x inflated and its first n sequences converted into out.
+ * Takes over lengths[all] in every case. */
 static varia_status read_x(varia_ctx *ctx, const varia_zip *z, int64_t *lengths, int64_t all,
                            int64_t n, varia_seqset *out)
 {
@@ -153,26 +165,16 @@ static varia_status read_x(varia_ctx *ctx, const varia_zip *z, int64_t *lengths,
     snprintf(what, sizeof what, "'%.500s' member 'x.npy'", z->path);
     const varia_zip_member *m = varia_zip_find(z, "x.npy");
     uint8_t *bytes = NULL;
-    varia_npy a;
-    varia_status st = check_x_size(ctx, z, m, what);
+    varia_npy h, a;
+    varia_status st = check_x_header(ctx, z, m, what, lengths, all, &h);
+    if (st == VARIA_OK)
+        st = alloc_set(ctx, z->path, lengths, n, h.shape[1], out);
+    else
+        free(lengths);
     if (st == VARIA_OK)
         st = varia_zip_read(ctx, z, m, &bytes);
     if (st == VARIA_OK)
         st = varia_npy_parse(ctx, what, bytes, (size_t)m->usize, &a);
-    if (st == VARIA_OK && (a.rank != 2 || a.shape[1] < 1))
-        st = varia_fail(ctx, VARIA_ERR_SHAPE, "%s: 'x' must be [frames, dim] with dim >= 1 (rank "
-                        "%d)", what, a.rank);
-    int64_t sum = 0;
-    for (int64_t i = 0; i < all; i++)
-        sum += lengths[i]; /* read_lengths bounded the sum */
-    if (st == VARIA_OK && sum != a.shape[0])
-        st = varia_fail(ctx, VARIA_ERR_DATASET, "'%s': the %lld lengths sum to %lld frames; 'x' "
-                        "holds %lld", z->path, (long long)all, (long long)sum,
-                        (long long)a.shape[0]);
-    if (st == VARIA_OK)
-        st = alloc_set(ctx, z->path, lengths, n, a.shape[1], out);
-    else
-        free(lengths);
     if (st == VARIA_OK)
         st = varia_npy_to_float(ctx, what, &a, 0, out->total * out->dim, out->x);
     free(bytes);

@@ -85,7 +85,8 @@ typedef struct sb_layout {
 enum {
     SB_ZIP64_EXTRA = 1, /* a zip64 extra field in each local header, as numpy.savez writes */
     SB_ZIP64_END = 2,   /* zip64 end record and locator, the old record saturated */
-    SB_COMMENT = 4      /* an archive comment */
+    SB_COMMENT = 4,     /* an archive comment */
+    SB_ZIP64_CENTRAL = 8 /* directory entries' sizes and offset saturated, in a zip64 field */
 };
 
 /* Raw deflate of data into a fresh buffer (*out, *len). */
@@ -129,14 +130,19 @@ static void sb_zip(sb_buf *b, const sb_member *m, int n, int flags, sb_layout *l
         free(c);
     }
     size_t cd = b->n;
+    int sat = flags & SB_ZIP64_CENTRAL;
     for (int i = 0; i < n; i++) {
         size_t nl = strlen(m[i].name);
         lay->central[i] = b->n;
         sb_le(b, 0x02014b50, 4), sb_le(b, 20, 2), sb_le(b, 20, 2), sb_le(b, 0, 2);
         sb_le(b, (uint64_t)m[i].method, 2), sb_le(b, 0, 2), sb_le(b, 0x21, 2), sb_le(b, crc[i], 4);
-        sb_le(b, csize[i], 4), sb_le(b, m[i].n, 4), sb_le(b, nl, 2), sb_le(b, 0, 2), sb_le(b, 0, 2);
-        sb_le(b, 0, 2), sb_le(b, 0, 2), sb_le(b, 0, 4), sb_le(b, lay->local[i], 4);
+        sb_le(b, sat ? 0xffffffffu : csize[i], 4), sb_le(b, sat ? 0xffffffffu : m[i].n, 4);
+        sb_le(b, nl, 2), sb_le(b, sat ? 28 : 0, 2), sb_le(b, 0, 2);
+        sb_le(b, 0, 2), sb_le(b, 0, 2), sb_le(b, 0, 4), sb_le(b, sat ? 0xffffffffu : lay->local[i], 4);
         sb_put(b, m[i].name, nl);
+        if (sat) /* APPNOTE's order: uncompressed size, compressed size, offset */
+            sb_le(b, 1, 2), sb_le(b, 24, 2), sb_le(b, m[i].n, 8), sb_le(b, csize[i], 8),
+            sb_le(b, lay->local[i], 8);
     }
     size_t cdlen = b->n - cd;
     int z64 = flags & SB_ZIP64_END;

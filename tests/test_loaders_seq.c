@@ -75,11 +75,13 @@ static void test_fixtures(const char *root)
 
 static void test_built(void)
 {
-    static const int flags[] = {0, SB_ZIP64_EXTRA, SB_ZIP64_END | SB_COMMENT, SB_COMMENT};
+    static const int flags[] = {0, SB_ZIP64_EXTRA, SB_ZIP64_END | SB_COMMENT, SB_COMMENT,
+                                SB_ZIP64_CENTRAL | SB_ZIP64_EXTRA};
     static const char *const names[] = {"plain", "zip64 extra fields", "zip64 end records and a "
-                                        "comment holding a fake end signature", "a comment"};
+                                        "comment holding a fake end signature", "a comment",
+                                        "directory sizes and offsets saturated, in zip64 fields"};
     for (int method = 0; method <= 8; method += 8)
-        for (int f = 0; f < 4; f++) {
+        for (int f = 0; f < 5; f++) {
             sb_buf b = {0};
             npz_base(&b, method, flags[f], NULL);
             varia_seqset s;

@@ -151,6 +151,10 @@ static const bad zip_cases[] = {
     {"an empty archive", VARIA_ERR_MISSING, "'x.npy'"},
     {"corrupt deflate data", VARIA_ERR_DATASET, "'x.npy'"},
     {"a zip64 extra field disagreeing with the local sizes", VARIA_ERR_DATASET, "differ"},
+    {"a zip64 end record offset outside the archive", VARIA_ERR_OFFSET, "zip64 end record offset"},
+    {"a zip64 end record on disk 1", VARIA_ERR_UNSUPPORTED, "several disks"},
+    {"a zip64 end record contradicting the end record", VARIA_ERR_DATASET, "contradicts"},
+    {"a saturated directory size without its zip64 field", VARIA_ERR_DATASET, "without its zip64"},
 };
 
 /* Set a 32-bit field of the central entry and the local header of member m. */
@@ -169,8 +173,9 @@ static uint32_t get32(const sb_buf *b, size_t at)
 static void make_zip(int i, sb_buf *b)
 {
     sb_layout l;
-    int method = i == 1 || i == 7 || i == 20 ? 0 : 8, flags = i == 19 || i == 26 ? SB_ZIP64_EXTRA
-                                                                : 0;
+    int method = i == 1 || i == 7 || i == 20 ? 0 : 8;
+    int flags = i == 19 || i == 26 ? SB_ZIP64_EXTRA : i >= 27 && i <= 29 ? SB_ZIP64_END
+              : i == 30 ? SB_ZIP64_CENTRAL : 0;
     if (i >= 21 && i <= 24) { /* other member lists */
         sb_buf x = {0}, n = {0};
         sb_npy(&x, 1, SB_X_DICT, x_u1, sizeof x_u1);
@@ -219,6 +224,10 @@ static void make_zip(int i, sb_buf *b)
     }
     case 25: b->p[l.local[0] + 30 + 5] ^= 0xff; break;
     case 26: b->p[l.local[0] + 30 + 5 + 4] ^= 1; break; /* the extra's uncompressed size */
+    case 27: sb_set32(b, l.end - 20 + 8, 0x7fffffffu); break; /* the locator's record offset */
+    case 28: b->p[l.end64 + 16] = 1; break;
+    case 29: b->p[l.end + 8] = b->p[l.end + 10] = 3; break; /* count 3, not saturated */
+    case 30: b->p[l.central[0] + 46 + 5] = 2; break; /* the zip64 field's id 1 -> 2 */
     }
 }
 
@@ -298,6 +307,70 @@ static void test_bad_set(void)
         free(b.p);
     }
 }
+/* ---- Caps, on sparse files (the data is a hole: nothing is read or allocated) ---- */
+
+#define OVER_CAP 536870913 /* 2^29 + 1 frames of one value */
+
+/* An .npz of x [OVER_CAP, 1] u1, stored (its data a hole, its CRC never
+ * reached), and lengths [OVER_CAP], at path. */
+static int write_sparse_npz(const char *path)
+{
+    sb_buf h = {0}, tail = {0};
+    int64_t len = OVER_CAP;
+    sb_npy(&h, 1, "{'descr': '|u1', 'fortran_order': False, 'shape': (536870913, 1), }", NULL, 0);
+    sb_buf l = {0};
+    sb_npy(&l, 1, "{'descr': '<i8', 'fortran_order': False, 'shape': (1,), }", &len, 8);
+    uint64_t xsize = h.n + OVER_CAP, at = 35 + xsize;
+    uint32_t crc = (uint32_t)crc32(crc32(0, Z_NULL, 0), l.p, (uInt)l.n);
+    sb_buf head = {0};
+    sb_le(&head, 0x04034b50, 4), sb_le(&head, 20, 2), sb_le(&head, 0, 4), sb_le(&head, 0, 2);
+    sb_le(&head, 0x21, 2), sb_le(&head, 0, 4), sb_le(&head, xsize, 4), sb_le(&head, xsize, 4);
+    sb_le(&head, 5, 2), sb_le(&head, 0, 2), sb_put(&head, "x.npy", 5), sb_put(&head, h.p, h.n);
+    sb_le(&tail, 0x04034b50, 4), sb_le(&tail, 20, 2), sb_le(&tail, 0, 4), sb_le(&tail, 0, 2);
+    sb_le(&tail, 0x21, 2), sb_le(&tail, crc, 4), sb_le(&tail, l.n, 4), sb_le(&tail, l.n, 4);
+    sb_le(&tail, 11, 2), sb_le(&tail, 0, 2), sb_put(&tail, "lengths.npy", 11), sb_put(&tail, l.p, l.n);
+    uint64_t cd = at + tail.n;
+    const char *names[2] = {"x.npy", "lengths.npy"};
+    uint64_t sizes[2] = {xsize, l.n}, offs[2] = {0, at};
+    uint32_t crcs[2] = {0, crc};
+    for (int i = 0; i < 2; i++) {
+        sb_le(&tail, 0x02014b50, 4), sb_le(&tail, 20, 2), sb_le(&tail, 20, 2), sb_le(&tail, 0, 4);
+        sb_le(&tail, 0, 2), sb_le(&tail, 0x21, 2), sb_le(&tail, crcs[i], 4);
+        sb_le(&tail, sizes[i], 4), sb_le(&tail, sizes[i], 4), sb_le(&tail, strlen(names[i]), 2);
+        sb_le(&tail, 0, 8), sb_le(&tail, 0, 4), sb_le(&tail, offs[i], 4);
+        sb_put(&tail, names[i], strlen(names[i]));
+    }
+    uint64_t cdlen = at + tail.n - cd;
+    sb_le(&tail, 0x06054b50, 4), sb_le(&tail, 0, 4), sb_le(&tail, 2, 2), sb_le(&tail, 2, 2);
+    sb_le(&tail, cdlen, 4), sb_le(&tail, cd, 4), sb_le(&tail, 0, 2);
+    FILE *f = fopen(path, "wb");
+    int ok = f && fwrite(head.p, 1, head.n, f) == head.n && fseeko(f, (off_t)at, SEEK_SET) == 0 &&
+             fwrite(tail.p, 1, tail.n, f) == tail.n;
+    ok = (f && fclose(f) == 0) && ok;
+    free(h.p), free(l.p), free(head.p), free(tail.p);
+    return ok;
+}
+
+static void test_caps(void)
+{
+    sb_buf b = {0};
+    varia_seqset s;
+    sb_npy(&b, 1, "{'descr': '|u1', 'fortran_order': False, 'shape': (1, 536870913, 1), }", NULL, 0);
+    int ok = write_file(tp("cap.npy"), b.p, b.n) &&
+             truncate(tp("cap.npy"), (off_t)(b.n + OVER_CAP)) == 0;
+    tap_check(ok && expect(varia_seqset_load(ctx, tp("cap.npy"), 0, &s), VARIA_ERR_TOO_LARGE,
+                           "exceed the cap", "cap.npy"),
+              ".npy [1, 2^29 + 1, 1] (a 512 MiB hole) -> VARIA_ERR_TOO_LARGE before allocating");
+    free(b.p);
+    ok = write_sparse_npz(tp("cap.npz"));
+    tap_check(ok && expect(varia_seqset_load(ctx, tp("cap.npz"), 0, &s), VARIA_ERR_TOO_LARGE,
+                           "exceed the cap", "cap.npz"),
+              ".npz of x [2^29 + 1, 1] (stored, a 512 MiB hole) -> VARIA_ERR_TOO_LARGE from its "
+              "header, before reading it");
+    unlink(tp("cap.npy"));
+    unlink(tp("cap.npz"));
+}
+
 int main(void)
 {
     if (!seq_setup()) {
@@ -307,6 +380,7 @@ int main(void)
     test_bad_npy();
     test_bad_zip();
     test_bad_set();
+    test_caps();
     seq_teardown();
     return tap_done();
 }
