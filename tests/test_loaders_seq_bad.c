@@ -56,11 +56,12 @@ static const bad npy_cases[] = {
     {"rank 2 [6, 4]", VARIA_ERR_SHAPE, "[n, T, dim]"},
     {"shape (0, 3, 4)", VARIA_ERR_DATASET, "is 0"},
     {"not a .npy after the magic's first byte", VARIA_ERR_DATASET, "unrecognised"},
+    {"3.0 header with a UTF-16 surrogate in UTF-8", VARIA_ERR_DATASET, "not valid UTF-8"},
 };
 
 static void make_npy(int i, sb_buf *b)
 {
-    static const char *const dicts[30] = {
+    static const char *const dicts[31] = {
         [4] = "{'descr': '<f4', 'fortran_order': False}",
         "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3, 4), 'extra': 1}",
         "{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2, 3, 4)}",
@@ -82,8 +83,9 @@ static void make_npy(int i, sb_buf *b)
         "{'descr': '<f4\xc3\xa9', 'fortran_order': False, 'shape': (2, 3, 4), }",
         [27] = "{'descr': '<f4', 'fortran_order': False, 'shape': (6, 4), }",
         "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 3, 4), }",
+        [30] = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3, 4), } \xed\xa0\x80",
     };
-    int version = i == 21 || i == 23 ? 3 : i == 22 ? 1 : 2;
+    int version = i == 21 || i == 23 || i == 30 ? 3 : i == 22 ? 1 : 2;
     npy_f4(b, version, dicts[i] ? dicts[i] : F4, i == 28 ? 0 : 24);
     if (i == 0 || i == 1)
         b->p[6] = i == 0 ? 4 : 1, b->p[7] = (uint8_t)i;
