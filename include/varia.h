@@ -385,10 +385,10 @@ typedef struct varia_seqset {
  * limit: when > 0, only the first `limit` sequences are kept (an .npz member
  * is still inflated and checked whole). Failures name the file, the member
  * and the field: VARIA_ERR_IO (missing, not a regular file),
- * VARIA_ERR_DATASET (malformed zip or .npy header, CRC mismatch, lengths not
- * positive or not summing to the frames, NaN-free but bool bytes other than
- * 0/1), VARIA_ERR_VERSION (.npy version other than 1.0, 2.0, 3.0),
- * VARIA_ERR_HEADER (.npy header length past the data), VARIA_ERR_DTYPE
+ * VARIA_ERR_DATASET (malformed zip or .npy header, CRC mismatch, a size that
+ * lies, lengths not positive or not summing to the frames, a bool byte other
+ * than 0 or 1), VARIA_ERR_VERSION (.npy version other than 1.0, 2.0, 3.0),
+ * VARIA_ERR_HEADER (.npy header length past the data or over 64 KiB), VARIA_ERR_DTYPE
  * (object, string, complex, float16 or structured arrays; float lengths),
  * VARIA_ERR_SHAPE (x not [frames, dim], lengths not [n], a .npy not
  * [n, T, dim], vector examples), VARIA_ERR_TRUNCATED / VARIA_ERR_TRAILING
@@ -397,8 +397,10 @@ typedef struct varia_seqset {
  * VARIA_ERR_OVERLAP (zip offsets), VARIA_ERR_UNSUPPORTED (encrypted or
  * multi-disk zips, compression other than deflate), VARIA_ERR_NONFINITE
  * (NaN, infinity, or a float64 beyond float range, naming the element),
- * VARIA_ERR_TOO_LARGE (over 2^29 floats, a member over 1 GiB, a declared
- * size deflate cannot reach), VARIA_ERR_NOMEM. */
+ * VARIA_ERR_TOO_LARGE (over 2^29 floats kept, a member over 1 GiB, over
+ * 2^26 sequences, shapes overflowing), VARIA_ERR_NOMEM. Sizes are checked
+ * before anything is allocated; a declared member size beyond what deflate
+ * can expand to is VARIA_ERR_DATASET. */
 VARIA_API varia_status varia_seqset_load(varia_ctx *ctx, const char *path, int64_t limit,
                                          varia_seqset *out);
 /* Free what varia_seqset_load allocated and zero *s; safe on a zeroed set or NULL. */
