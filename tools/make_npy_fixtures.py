@@ -11,7 +11,9 @@ test recomputes: element k (C order) of x is
   - v1.npy, v2.npy, v3.npy: [2, 3, 4] float32 sequences at each format version;
   - fortran.npy: [2, 3, 4] int16 in Fortran order; fortran_x.npz: x [6, 3]
     float64 in Fortran order, lengths [1, 5];
-  - big.npy: [2, 3, 4] big-endian float64."""
+  - big.npy: [2, 3, 4] big-endian float64.
+numpy stamps .npz members with the current time, so a rerun changes those
+bytes (only the zip dates); the arrays stay the same."""
 
 import os
 
