@@ -644,6 +644,10 @@ def corpus_npz():
     c["recipe_negative"] = b"NPZ:" + x + sep + seq_lengths([-2, 8])
     c["recipe_float_lengths"] = b"NPZ:" + x + sep + seq_lengths([2, 4], "<f8")
     c["recipe_lying_shape"] = b"NPZ:" + seq_x(frames=6)[:-3] + sep + l
+    # Regression (UBSan, signed overflow): read_lengths added a refused
+    # length to the running sum before leaving its loop (found by fuzz_npz).
+    c["regress_lengths_sum_overflow"] = b"NPZ:" + x + sep + seq_lengths(
+        [4478548354443247617, 5764607523036805225])
     c["npy_v1"] = npy("<f4", (2, 3, 2), struct.pack("<12f", *range(12)))
     c["npy_v2_big"] = npy(">f8", (1, 2, 2), struct.pack(">4d", 0.5, 1, 2, 3), 2)
     c["npy_v3_fortran"] = npy("<i2", (2, 2, 3), struct.pack("<12h", *range(12)), 3, fortran=True)

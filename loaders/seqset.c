@@ -107,12 +107,16 @@ static varia_status read_lengths(varia_ctx *ctx, const varia_zip *z, int64_t **o
         st = varia_fail(ctx, VARIA_ERR_NOMEM, "%s: out of memory", what);
     if (st == VARIA_OK)
         st = varia_npy_to_int64(ctx, what, &a, len);
-    for (int64_t i = 0, sum = 0; st == VARIA_OK && i < a.count; sum += len[i++])
+    int64_t sum = 0;
+    for (int64_t i = 0; st == VARIA_OK && i < a.count; i++) {
         if (len[i] < 1 || len[i] > ((int64_t)1 << 62) - sum)
             st = varia_fail(ctx, len[i] < 1 ? VARIA_ERR_DATASET : VARIA_ERR_TOO_LARGE,
                             "%s: lengths[%lld] is %lld%s", what, (long long)i, (long long)len[i],
                             len[i] < 1 ? " (a sequence needs at least one frame)"
                                        : ": the lengths sum past 2^62");
+        else
+            sum += len[i]; /* only once checked: a refused length may be near 2^63 */
+    }
     free(bytes);
     if (st != VARIA_OK) {
         free(len);

@@ -282,7 +282,7 @@ static void make_set(int i, sb_buf *b)
         "{'descr': '<f4', 'fortran_order': False, 'shape': (6, 3), }",
     };
     int64_t lens[][2] = {{2, 3}, {-2, 8}, {6, 0}, {0, 0}, {0, 0}, {2, 4}, {0, 0}, {-1, 7},
-                         {(int64_t)1 << 62, 4}};
+                         {((int64_t)1 << 62) - 1, ((int64_t)1 << 62) + 1}};
     float xf[18] = {0, 1, 0, 1, INFINITY};
     const void *xd = i == 10 || i == 13 ? xf : NULL;
     const void *ld = i < 9 ? lens[i] : NULL;
