@@ -9,10 +9,12 @@ rule) and regression seeds for bugs found by fuzzing (names start with
 variants; weight values match fuzz/fuzz_common.h (fz_value)."""
 
 import gzip
+import io
 import json
 import os
 import shutil
 import struct
+import zipfile
 import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -566,6 +568,95 @@ def corpus_dataset():
     c["regress_amat_alloc_2gib.gz"] = gz(b"0 " * 16384 + b"\n" * 32767 + b"0\n")
     return c
 
+# fuzz_npz: sequence datasets (.npz, .npy; "NPZ:" recipes the harness archives)
+
+
+def npy(descr, shape, data, version=1, fortran=False):
+    """An .npy file as numpy.lib.format writes it (header padded to 64)."""
+    d = "{'descr': '%s', 'fortran_order': %s, 'shape': (%s), }" % (
+        descr, fortran, "".join("%d, " % n for n in shape).rstrip(" ") if len(shape) != 1
+        else "%d," % shape[0])
+    pre = 10 if version == 1 else 12
+    text = d.encode("utf-8")
+    hl = (pre + len(text) + 1 + 63) // 64 * 64 - pre
+    head = text + b" " * (hl - len(text) - 1) + b"\n"
+    size = struct.pack("<H", hl) if version == 1 else struct.pack("<I", hl)
+    return b"\x93NUMPY" + bytes([version, 0]) + size + head + data
+
+
+def npz(members, method=zipfile.ZIP_DEFLATED):
+    """An archive as numpy.savez lays it out (zip64 extra fields), fixed dates."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data in members:
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = method
+            with z.open(info, "w", force_zip64=True) as f:
+                f.write(data)
+    return buf.getvalue()
+
+
+def seq_x(descr="|u1", frames=6, dim=3):
+    fmt = {"|u1": "B", "|b1": "B", "<f4": "<f", ">i2": ">h", "<f8": "<d", "<i8": "<q"}[descr]
+    vals = [(7 * k) % 11 if descr != "|b1" else k % 3 == 0 for k in range(frames * dim)]
+    return npy(descr, (frames, dim), b"".join(struct.pack(fmt, v) for v in vals))
+
+
+def seq_lengths(lengths, descr="<i8"):
+    fmt = {"<i8": "<q", "<i4": "<i", "|u1": "B", "<f8": "<d", ">i8": ">q"}[descr]
+    return npy(descr, (len(lengths),), b"".join(struct.pack(fmt, v) for v in lengths))
+
+
+def zip64_end(z):
+    """The archive z with zip64 end records inserted and its end record saturated."""
+    end = z.rindex(b"PK\x05\x06")
+    n, size, off = struct.unpack("<HII", z[end + 10:end + 20])
+    rec = struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, n, n, size, off)
+    loc = struct.pack("<IIQI", 0x07064B50, 0, end, 1)
+    sat = struct.pack("<HHII", 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF)
+    return z[:end] + rec + loc + z[end:end + 8] + sat + z[end + 20:]
+
+
+def corpus_npz():
+    c = {}
+    x, l = seq_x(), seq_lengths([2, 4])
+    c["npz_u1_deflate"] = npz([("x.npy", x), ("lengths.npy", l)])
+    c["npz_u1_stored"] = npz([("x.npy", x), ("lengths.npy", l)], zipfile.ZIP_STORED)
+    c["npz_f4_i4"] = npz([("x.npy", seq_x("<f4")), ("lengths.npy", seq_lengths([1, 2, 3], "<i4"))])
+    c["npz_be_i2_u1"] = npz([("x.npy", seq_x(">i2")), ("lengths.npy", seq_lengths([6], "|u1"))],
+                            zipfile.ZIP_STORED)
+    c["npz_b1"] = npz([("x.npy", seq_x("|b1")), ("lengths.npy", seq_lengths([3, 3], ">i8"))])
+    c["npz_missing_lengths"] = npz([("x.npy", x)])
+    c["npz_extra_member"] = npz([("x.npy", x), ("lengths.npy", l), ("y.npy", l)], zipfile.ZIP_STORED)
+    c["npz_bad_sum"] = npz([("x.npy", x), ("lengths.npy", seq_lengths([2, 3]))])
+    c["npz_truncated"] = c["npz_u1_deflate"][:-30]
+    bad = bytearray(c["npz_u1_stored"])
+    bad[14] ^= 1  # the first member's CRC in its local header
+    c["npz_bad_crc"] = bytes(bad)
+    c["npz_zip64_end"] = zip64_end(c["npz_u1_stored"])
+    c["npz_comment"] = c["npz_u1_stored"][:-2] + struct.pack("<H", 7) + b"comment"
+    sep = b"\n--\n"
+    c["recipe_u1"] = b"NPZ:" + x + sep + l
+    c["recipe_f8_fortran"] = b"NPZ:" + npy("<f8", (3, 2), struct.pack("<6d", *range(6)),
+                                            fortran=True) + sep + seq_lengths([1, 2])
+    c["recipe_v2_v3"] = b"NPZ:" + npy("<f4", (2, 2), struct.pack("<4f", 0, 1, 2, 3), 2) + sep + \
+        npy("<i8", (1,), struct.pack("<q", 2), 3)
+    c["recipe_negative"] = b"NPZ:" + x + sep + seq_lengths([-2, 8])
+    c["recipe_float_lengths"] = b"NPZ:" + x + sep + seq_lengths([2, 4], "<f8")
+    c["recipe_lying_shape"] = b"NPZ:" + seq_x(frames=6)[:-3] + sep + l
+    # Regression (UBSan, signed overflow): read_lengths added a refused
+    # length to the running sum before leaving its loop (found by fuzz_npz).
+    c["regress_lengths_sum_overflow"] = b"NPZ:" + x + sep + seq_lengths(
+        [4478548354443247617, 5764607523036805225])
+    c["npy_v1"] = npy("<f4", (2, 3, 2), struct.pack("<12f", *range(12)))
+    c["npy_v2_big"] = npy(">f8", (1, 2, 2), struct.pack(">4d", 0.5, 1, 2, 3), 2)
+    c["npy_v3_fortran"] = npy("<i2", (2, 2, 3), struct.pack("<12h", *range(12)), 3, fortran=True)
+    c["npy_nan"] = npy("<f4", (1, 1, 2), struct.pack("<2f", 0, float("nan")))
+    c["npy_rank2"] = npy("|u1", (2, 3), bytes(6))
+    c["npy_huge_shape"] = npy("|u1", (1 << 40, 1 << 40, 1), b"")
+    c["idx_images_2x3x4"] = struct.pack(">IIII", 0x803, 2, 3, 4) + bytes(range(0, 240, 10))
+    return c
+
 # fuzz_train_config: a training configuration; tiny.amat (6 x 6) is beside it
 
 
@@ -622,7 +713,8 @@ def main():
     total = 0
     for name, fn in [("fuzz_safetensors", corpus_safetensors), ("fuzz_manifest", corpus_manifest),
                      ("fuzz_model", corpus_model), ("fuzz_png", corpus_png),
-                     ("fuzz_dataset", corpus_dataset), ("fuzz_train_config", corpus_train_config)]:
+                     ("fuzz_dataset", corpus_dataset), ("fuzz_train_config", corpus_train_config),
+                     ("fuzz_npz", corpus_npz)]:
         n, size = write(name, fn())
         total += size
         print("%-17s %3d files, %6d bytes" % (name, n, size))

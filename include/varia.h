@@ -478,6 +478,54 @@ VARIA_API varia_status varia_dataset_load(varia_ctx *ctx, const char *path, int6
                                           varia_dataset *out);
 VARIA_API void varia_dataset_free(varia_dataset *d);
 
+/* A set of n sequences of frames, each frame dim floats, stored back to
+ * back: sequence i is frames offsets[i] .. offsets[i] + lengths[i] - 1, its
+ * frame t the floats x[(offsets[i] + t) * dim .. + dim - 1]. */
+typedef struct varia_seqset {
+    int64_t n;          /* sequences (>= 1) */
+    int64_t dim;        /* values per frame (>= 1) */
+    int64_t total;      /* frames of all n sequences: the sum of lengths */
+    float *x;           /* [total * dim] */
+    int64_t *lengths;   /* [n], each >= 1 */
+    int64_t *offsets;   /* [n + 1]: offsets[0] = 0, offsets[i + 1] = offsets[i] + lengths[i] */
+} varia_seqset;
+
+/* Read a sequence dataset into *out (zeroed on failure; free it with
+ * varia_seqset_free). ctx: receives the message. path: one of, told apart
+ * by its first bytes:
+ *  - a NumPy .npz (numpy.savez or savez_compressed: stored or deflate zip
+ *    members) holding exactly 'x' [total, dim] and 'lengths' [n]: x of
+ *    bool, (u)int8-64, float32 or float64, either byte order, C or Fortran
+ *    order, converted to float as is (not rescaled); lengths of an integer
+ *    dtype, each >= 1, summing exactly to x's frames;
+ *  - a NumPy .npy [n, T, dim]: n sequences of T frames;
+ *  - anything varia_dataset_load reads as images [C, H, W] (IDX, .amat,
+ *    PNG folders): each image a sequence of its H rows, frame t holding row
+ *    t of every channel in turn (C * W values, in [0, 1]); labels dropped.
+ * limit: when > 0, only the first `limit` sequences are kept (an .npz member
+ * is still inflated and checked whole). Failures name the file, the member
+ * and the field: VARIA_ERR_IO (missing, not a regular file),
+ * VARIA_ERR_DATASET (malformed zip or .npy header, CRC mismatch, a size that
+ * lies, lengths not positive or not summing to the frames, a bool byte other
+ * than 0 or 1), VARIA_ERR_VERSION (.npy version other than 1.0, 2.0, 3.0),
+ * VARIA_ERR_HEADER (.npy header length past the data or over 64 KiB), VARIA_ERR_DTYPE
+ * (object, string, complex, float16 or structured arrays; float lengths),
+ * VARIA_ERR_SHAPE (x not [frames, dim], lengths not [n], a .npy not
+ * [n, T, dim], vector examples), VARIA_ERR_TRUNCATED / VARIA_ERR_TRAILING
+ * (data shorter or longer than the header's shape), VARIA_ERR_MISSING /
+ * VARIA_ERR_UNEXPECTED / VARIA_ERR_DUPLICATE (members), VARIA_ERR_OFFSET /
+ * VARIA_ERR_OVERLAP (zip offsets), VARIA_ERR_UNSUPPORTED (encrypted or
+ * multi-disk zips, compression other than deflate), VARIA_ERR_NONFINITE
+ * (NaN, infinity, or a float64 beyond float range, naming the element),
+ * VARIA_ERR_TOO_LARGE (over 2^29 floats kept, a member over 1 GiB, over
+ * 2^26 sequences, shapes overflowing), VARIA_ERR_NOMEM. Sizes are checked
+ * before anything is allocated; a declared member size beyond what deflate
+ * can expand to is VARIA_ERR_DATASET. */
+VARIA_API varia_status varia_seqset_load(varia_ctx *ctx, const char *path, int64_t limit,
+                                         varia_seqset *out);
+/* Free what varia_seqset_load allocated and zero *s; safe on a zeroed set or NULL. */
+VARIA_API void varia_seqset_free(varia_seqset *s);
+
 /* An 8-bit image: channels 1 (gray) or 3 (RGB), row-major, interleaved. */
 typedef struct varia_image {
     int width, height, channels;
