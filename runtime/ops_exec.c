@@ -496,6 +496,11 @@ static const varia_ops exec_ops = {
     .gru_cell = varia_exec_gru_cell,
     .step_begin = op_step_begin,
     .step_end = op_step_end,
+    .row_mask = varia_exec_row_mask,
+    .emit = varia_exec_emit,
+    .softplus_logvar = varia_exec_softplus_logvar,
+    .gauss_kl_to = varia_exec_gauss_kl_to,
+    .bernoulli_sample = varia_exec_bernoulli_sample,
 };
 
 size_t varia_exec_val_floats(size_t vals)
