@@ -501,7 +501,7 @@ static void objective_case_fam(const char *family, const char *arch_json, varia_
     varia_status st = tr_model_build(ctx, family, arch, &shape, &nc.md);
     ok(st == VARIA_OK && nc.md.P < MAXP && nc.md.decl.n_lin <= 64, "%s: architecture parses (%s)", what,
        varia_ctx_message(ctx));
-    nc.obj = (tr_objective){kind, k, beta, 0, NULL};
+    nc.obj = (tr_objective){kind, k, beta, 0, NULL, 0, NULL};
     nc.B = 3;
     fill(tmp, (int)(3 * nc.md.D), 40, 1.0);
     for (int i = 0; i < 3 * nc.md.D; i++)

@@ -1,0 +1,180 @@
+"""The VRNN (Chung et al. 2015) and its two ablations in PyTorch, written from the
+equations of models.md section 4: the independent reference the C runtime's vrnn
+family is checked against (docs/format.md section 8 for the manifest).
+
+For each step t, with h_0 = 0:
+  prior     [mu0_t, s0_t] = phi_prior(h_{t-1})                  (VRNN-I: N(0, I))
+  encoder   [mu_t, s_t]   = phi_enc([phi_x(x_t), h_{t-1}]);  z_t = mu_t + s_t * eps_t
+  decoder   logits_t      = phi_dec([phi_z(z_t), h_{t-1}])      (RNN: phi_dec(h_{t-1}))
+  recurrence h_t          = cell([phi_x(x_t), phi_z(z_t)], h_{t-1})   (RNN: cell(phi_x(x_t), h))
+Standard deviations are softplus(.) + std_floor. Bernoulli frames from the logits.
+The bound per sequence is sum_t [log p(x_t | .) - KL(q(z_t) || p(z_t | h_{t-1}))]
+over the sequence's own steps (steps past its length count nothing); the IW
+estimate runs k particles, each with its own h.
+
+`VariaVRNN` is an nn.Module whose state_dict() keys are the format's names:
+  phi_x.hidden.i.{weight,bias}, phi_x.out.{weight,bias}     (every layer with the activation)
+  phi_z.hidden.i, phi_z.out                                  (not in the RNN)
+  prior.hidden.i, prior.mean, prior.std                      (VRNN only)
+  encoder.hidden.i, encoder.mean, encoder.std                (not in the RNN)
+  decoder.hidden.i, decoder.logits
+  rnn.weight_ih, rnn.weight_hh, rnn.bias_ih, rnn.bias_hh     (nn.GRUCell r,z,n / nn.LSTMCell i,f,g,o)
+
+Noise per step: L normals for z_t, then F for x_t's draw in generation
+(x_t = 1 where Phi(e) < sigmoid(logits)); step t's block at columns t*(L+F).
+decode(z) runs the generative recurrence from given latents with x_t's mean
+sigmoid(logits_t) fed back (the mean path). Everything runs in the module's dtype.
+"""
+import torch
+from torch import nn
+from torch.distributions import Normal, kl_divergence
+import torch.nn.functional as F
+
+ACTS = {"relu": torch.relu, "tanh": torch.tanh, "elu": F.elu, "softplus": F.softplus,
+        "sigmoid": torch.sigmoid, "identity": lambda v: v}
+
+
+class Net(nn.Module):
+    """Hidden layers, then heads (names given), e.g. ("mean", "std") or ("out",)."""
+
+    def __init__(self, d_in, widths, heads, d_out):
+        super().__init__()
+        dims = [d_in] + list(widths)
+        self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
+        self.heads = heads
+        for name in heads:
+            setattr(self, name, nn.Linear(dims[-1], d_out))
+
+    def body(self, x, act):
+        for lin in self.hidden:
+            x = act(lin(x))
+        return x
+
+
+class VariaVRNN(nn.Module):
+    def __init__(self, arch, frame):
+        super().__init__()
+        self.variant = arch.get("variant", "vrnn")
+        self.act = ACTS[arch.get("activation", "relu")]
+        self.floor = arch.get("std_floor", 1e-4)
+        self.F, self.H = frame, arch["hidden"]
+        self.L = 0 if self.variant == "rnn" else arch["latent"]
+        px = arch["phi_x"]
+        self.phi_x = Net(self.F, px[:-1], ("out",), px[-1])
+        fx, fz = px[-1], 0
+        if self.variant != "rnn":
+            pz = arch["phi_z"]
+            fz = pz[-1]
+            self.phi_z = Net(self.L, pz[:-1], ("out",), fz)
+        if self.variant == "vrnn":
+            self.prior = Net(self.H, arch["prior"], ("mean", "std"), self.L)
+        if self.variant != "rnn":
+            self.encoder = Net(fx + self.H, arch["encoder"], ("mean", "std"), self.L)
+        self.decoder = Net(fz + self.H, arch["decoder"], ("logits",), self.F)
+        cell = nn.GRUCell if arch["cell"] == "gru" else nn.LSTMCell
+        self.rnn = cell(fx + fz, self.H)
+        self.lstm = arch["cell"] == "lstm"
+
+    # ---- parts ----
+    def feature(self, net, x):
+        return self.act(net.out(net.body(x, self.act)))
+
+    def gauss(self, net, inp):
+        h = net.body(inp, self.act)
+        return net.mean(h), F.softplus(net.std(h)) + self.floor
+
+    def prior_dist(self, h):
+        if self.variant == "vrnn_i":
+            zero = torch.zeros(h.shape[0], self.L, dtype=h.dtype)
+            return Normal(zero, torch.ones_like(zero))
+        return Normal(*self.gauss(self.prior, h))
+
+    def logits(self, fz, h):
+        inp = h if fz is None else torch.cat([fz, h], 1)
+        return self.decoder.logits(self.decoder.body(inp, self.act))
+
+    def step_state(self, fx, fz, state):
+        inp = fx if fz is None else torch.cat([fx, fz], 1)
+        if self.lstm:
+            return self.rnn(inp, state)
+        return self.rnn(inp, state)
+
+    def h_of(self, state):
+        return state[0] if self.lstm else state
+
+    def zero_state(self, rows, dtype):
+        h = torch.zeros(rows, self.H, dtype=dtype)
+        return (h, h.clone()) if self.lstm else h
+
+    # ---- passes ----
+    def terms(self, x, lengths, eps):
+        """x [rows, T, F], lengths [rows], eps [rows, T, L + F] (one row per particle):
+        per row log p(x|z), log p(z), log q(z|x) summed over its own steps, and the
+        analytic KL of every step [rows, T] (0 past the length)."""
+        rows, T = x.shape[0], x.shape[1]
+        state = self.zero_state(rows, x.dtype)
+        lpx = torch.zeros(rows, dtype=x.dtype)
+        lpz, lqz, kl = lpx.clone(), lpx.clone(), torch.zeros(rows, T, dtype=x.dtype)
+        for t in range(T):
+            keep = (t < lengths).to(x.dtype)
+            h = self.h_of(state)
+            fx = self.feature(self.phi_x, x[:, t])
+            fz = None
+            if self.variant != "rnn":
+                q = Normal(*self.gauss(self.encoder, torch.cat([fx, h], 1)))
+                p = self.prior_dist(h)
+                z = q.mean + q.stddev * eps[:, t, :self.L]
+                lqz = lqz + keep * q.log_prob(z).sum(1)
+                lpz = lpz + keep * p.log_prob(z).sum(1)
+                kl[:, t] = keep * kl_divergence(q, p).sum(1)
+                fz = self.feature(self.phi_z, z)
+            lx = -F.binary_cross_entropy_with_logits(self.logits(fz, h), x[:, t], reduction="none").sum(1)
+            lpx = lpx + keep * lx
+            state = self.step_state(fx, fz, state)
+        return {"log_px": lpx, "log_pz": lpz, "log_qz": lqz, "kl_steps": kl}
+
+    def encode(self, x):
+        """The mean path: z_t at the posterior mean; means and log-variances [rows, T, L]."""
+        rows, T = x.shape[0], x.shape[1]
+        state, mus, lvs = self.zero_state(rows, x.dtype), [], []
+        for t in range(T):
+            h = self.h_of(state)
+            fx = self.feature(self.phi_x, x[:, t])
+            mu, s = self.gauss(self.encoder, torch.cat([fx, h], 1))
+            mus.append(mu)
+            lvs.append(2.0 * torch.log(s))
+            state = self.step_state(fx, self.feature(self.phi_z, mu), state)
+        return torch.stack(mus, 1), torch.stack(lvs, 1)
+
+    def decode(self, z, T):
+        """From latents z [rows, T, L] (unused by the RNN): E[x_t] and the logits [rows, T, F]."""
+        rows = z.shape[0]
+        state, means, logits = self.zero_state(rows, z.dtype), [], []
+        for t in range(T):
+            h = self.h_of(state)
+            fz = None if self.variant == "rnn" else self.feature(self.phi_z, z[:, t])
+            lg = self.logits(fz, h)
+            xm = torch.sigmoid(lg)
+            means.append(xm)
+            logits.append(lg)
+            state = self.step_state(self.feature(self.phi_x, xm), fz, state)
+        return torch.stack(means, 1), torch.stack(logits, 1)
+
+    def generate(self, eps, temp):
+        """eps [rows, T, L + F]: z_t from the prior (noise scaled by temp), x_t drawn."""
+        rows, T = eps.shape[0], eps.shape[1]
+        state, xs, zs = self.zero_state(rows, eps.dtype), [], []
+        for t in range(T):
+            h = self.h_of(state)
+            fz = None
+            if self.variant != "rnn":
+                p = self.prior_dist(h)
+                z = p.mean + temp * p.stddev * eps[:, t, :self.L]
+                zs.append(z)
+                fz = self.feature(self.phi_z, z)
+            u = torch.special.ndtr(eps[:, t, self.L:])
+            x = (u < torch.sigmoid(self.logits(fz, h))).to(eps.dtype)
+            xs.append(x)
+            state = self.step_state(self.feature(self.phi_x, x), fz, state)
+        z = torch.stack(zs, 1) if zs else torch.zeros(rows, T, 0, dtype=eps.dtype)
+        return torch.stack(xs, 1), z
