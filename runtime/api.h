@@ -3,6 +3,7 @@
 #define VARIA_API_H
 
 #include "family.h"
+#include "passes.h"
 
 /* Rows per batch inside encode/decode/sample: bounds the workspace. */
 #define VARIA_BATCH VARIA_WS_ROWS
@@ -36,5 +37,10 @@ typedef struct varia_call {
  * refused with a message naming the field (opts.c). */
 varia_status varia_opts_resolve(varia_ctx *ctx, const varia_model *m, const varia_opts *opts, int64_t n,
                                 const char *op, varia_call *c);
+
+/* Steps of one example in a call: a sequence family's (VARIA_FAMILY_SEQ_LEN)
+ * seq_len, whose examples, latents and noise rows are that many frames or
+ * steps long; 1 for every other family. */
+int64_t varia_call_steps(const varia_model *m, const varia_call *c);
 
 #endif
