@@ -9,6 +9,8 @@
 #include "tap.h"
 
 #include "api.h"
+#include "ops_exec.h"
+#include "ops_tape.h"
 #include "passes.h"
 
 #include <math.h>
@@ -227,6 +229,157 @@ static void workspace(varia_ctx *ctx, const varia_model *m, const char *name)
     free(x), free(z);
 }
 
+/* ---- exec against tape ---- */
+
+/* |a - b| / max(1, |b|) over a double exec value and a float tape node of one shape. */
+static double diff(const varia_v *e, varia_v *tv)
+{
+    const tr_node *t = tr_node_of(tv);
+    if (!e || !t || e->rows != t->rows || e->cols != t->cols)
+        return 1e9;
+    double w = 0.0;
+    for (int64_t r = 0; r < e->rows; r++)
+        for (int64_t c = 0; c < e->cols; c++) {
+            double a = e->d ? e->d[r * e->ld + c] : e->f[r * e->ld + c], b = t->v[r * t->cols + c];
+            double d = fabs(a - b) / fmax(1.0, fabs(b));
+            w = isnan(d) ? 1e9 : fmax(w, d);
+        }
+    return w;
+}
+
+/* The terms of the golden examples (k particles, their lengths), then every
+ * emitted pass, on exec and on the tape, from the model's own weights laid
+ * out as the trainer's theta. */
+static void exec_tape(const varia_model *m, const cJSON *g, const char *name)
+{
+    enum { WS_VALS = 4096, WS_FLOATS = 1 << 20, K = 3 };
+    int n = key(g, "n")->valueint, T = key(g, "T")->valueint, F = (int)m->info.data_size;
+    int L = (int)m->info.latent_size, E = (int)varia_model_noise(m);
+    const varia_decl *decl = &m->decl;
+    int64_t *off = malloc((size_t)decl->n_t * sizeof *off), P = tr_layout(decl, off), len[3];
+    float *theta = malloc((size_t)P * sizeof *theta), *grad = calloc((size_t)P, sizeof *grad);
+    float *ws = aligned_alloc(64, WS_FLOATS * sizeof(float)), x[3 * 64], eps[3 * K * 64], z[3 * 64];
+    float oe[2][3 * 64], ot[2][3 * 64];
+    tr_lin *lins = malloc((size_t)decl->n_lin * sizeof *lins);
+    for (int i = 0; i < decl->n_t; i++)
+        memcpy(theta + off[i], m->tensor[i]->data, (size_t)m->tensor[i]->numel * sizeof(float));
+    float **packs = malloc((size_t)decl->n_lin * sizeof *packs); /* the forward's: the runtime's own packing */
+    for (int i = 0; i < decl->n_lin; i++)
+        packs[i] = m->lin[i].packed;
+    tr_bind(decl, off, theta, grad, packs, NULL, lins);
+    tr_tape *tape = tr_tape_new();
+    varia_exec ex;
+    tr_ops tp;
+    varia_exec_begin_sized(&ex, m, ws, WS_VALS, WS_FLOATS, NULL);
+    tr_ops_begin(&tp, tape, decl, lins, off, theta, grad);
+    varia_ops *o[2] = {&ex.ops, &tp.ops};
+    flat(key(g, "x"), x, n * T * F);
+    flat(key(g, "eps"), eps, n * K * T * E); /* the first K of each example's particles, as rows */
+    flat(key(g, "decode_z"), z, n * T * L);
+    for (int i = 0; i < n; i++)
+        len[i] = cJSON_GetArrayItem(key(g, "lengths"), i)->valueint;
+    varia_terms t[2];
+    varia_v *a, *b;
+    for (int s = 0; s < 2; s++) {
+        o[s]->seq_len = T;
+        o[s]->lengths = len;
+        memset(&t[s], 0, sizeof t[s]);
+        m->family->terms(m->cfg, o[s], o[s]->input(o[s], n, T * F, x, T * F), K,
+                         o[s]->input(o[s], n * K, T * E, eps, T * E), &t[s]);
+    }
+    double w = fmax(fmax(diff(t[0].log_px, t[1].log_px), diff(t[0].log_pz, t[1].log_pz)),
+                    fmax(diff(t[0].log_qz, t[1].log_qz), diff(t[0].kl_dims, t[1].kl_dims)));
+    double we = 0.0;
+    for (int s = 0; s < 2; s++) { /* the emitted passes: encode (or decode for the RNN), then generate */
+        o[s]->out[0] = oe[s];
+        o[s]->out[1] = ot[s];
+        o[s]->out_ld[0] = T * (L ? L : F);
+        o[s]->out_ld[1] = T * (L ? L : F);
+        if (L)
+            m->family->encode(m->cfg, o[s], o[s]->input(o[s], n, T * F, x, T * F), &a, &b);
+        else
+            m->family->decode(m->cfg, o[s], o[s]->input(o[s], n, 0, z, 0), VARIA_DECODE_PARAMS, &a, &b);
+    }
+    we = fmax(rel(oe[0], oe[1], n * T * (L ? L : F)), L ? rel(ot[0], ot[1], n * T * L) : 0.0);
+    for (int s = 0; s < 2; s++) {
+        o[s]->out_ld[0] = T * F;
+        o[s]->out_ld[1] = T * L;
+        m->family->generate(m->cfg, o[s], o[s]->input(o[s], n, T * E, eps, T * E), 0.7f, &a, &b);
+    }
+    we = fmax(we, fmax(rel(oe[0], oe[1], n * T * F), rel(ot[0], ot[1], n * T * L)));
+    ok(!ex.failed && !tr_failed(tape) && w < 2e-5, "%s: exec and tape terms agree, lengths 5, 3, 1 and k = %d "
+       "(%.1e)", name, K, w);
+    ok(!ex.failed && we < 2e-5, "%s: exec and tape agree on %s and generate (%.1e)", name,
+       L ? "encode's means and log-variances" : "decode's logits", we);
+    tr_tape_free(tape);
+    free(off), free(theta), free(grad), free(ws), free(lins), free(packs);
+}
+
+/* ---- bad manifests ---- */
+
+static void arch_case(const char *arch_json, int64_t frame, varia_status want, const char *needle)
+{
+    varia_ctx *ctx = varia_ctx_new();
+    cJSON *arch = cJSON_Parse(arch_json);
+    varia_shape shape = {frame ? 1 : 2, {frame ? frame : 4, 4}};
+    varia_decl decl = {0};
+    varia_info info = {0};
+    void *cfg = NULL;
+    varia_status st = varia_family_vrnn.parse(ctx, arch, &shape, &cfg, &decl, &info);
+    ok(st == want && strstr(varia_ctx_message(ctx), needle), "%s -> %s naming '%s' (%s)", arch_json,
+       varia_status_name(st), needle, varia_ctx_message(ctx));
+    varia_family_vrnn.free_cfg(cfg);
+    varia_decl_free(&decl);
+    cJSON_Delete(arch);
+    varia_ctx_free(ctx);
+}
+
+static void manifests(void)
+{
+#define NETS "\"phi_x\": [4], \"phi_z\": [3], \"encoder\": [4], \"decoder\": [4], "
+#define LIK "\"likelihood\": {\"type\": \"bernoulli\"}"
+    static const struct { const char *arch; int64_t frame; varia_status st; const char *needle; } cases[] = {
+        {"{\"cell\": \"gru\", \"hidden\": 4, \"latent\": 2, \"prior\": [], " NETS LIK "}", 6, VARIA_OK, ""},
+        {"{\"cell\": \"rnn\", \"hidden\": 4, \"latent\": 2, \"prior\": [], " NETS LIK "}", 6, VARIA_ERR_MANIFEST, "cell"},
+        {"{\"hidden\": 4, \"latent\": 2, \"prior\": [], " NETS LIK "}", 6, VARIA_ERR_MANIFEST, "cell"},
+        {"{\"variant\": \"storn\", \"cell\": \"gru\", \"hidden\": 4, " NETS LIK "}", 6, VARIA_ERR_MANIFEST, "variant"},
+        {"{\"cell\": \"gru\", \"latent\": 2, \"prior\": [], " NETS LIK "}", 6, VARIA_ERR_MANIFEST, "hidden"},
+        {"{\"cell\": \"gru\", \"hidden\": 4, \"prior\": [], " NETS LIK "}", 6, VARIA_ERR_MANIFEST, "latent"},
+        {"{\"cell\": \"gru\", \"hidden\": 0, \"latent\": 2, \"prior\": [], " NETS LIK "}", 6, VARIA_ERR_TOO_LARGE,
+         "hidden"},
+        {"{\"cell\": \"gru\", \"hidden\": 4, \"latent\": 2, " NETS LIK "}", 6, VARIA_ERR_MANIFEST, "prior"},
+        {"{\"variant\": \"vrnn_i\", \"cell\": \"gru\", \"hidden\": 4, \"latent\": 2, \"prior\": [], " NETS LIK "}", 6,
+         VARIA_ERR_MANIFEST, "prior"},
+        {"{\"variant\": \"rnn\", \"cell\": \"gru\", \"hidden\": 4, \"latent\": 2, \"phi_x\": [4], \"decoder\": [], "
+         LIK "}", 6, VARIA_ERR_MANIFEST, "latent"},
+        {"{\"variant\": \"rnn\", \"cell\": \"gru\", \"hidden\": 4, \"phi_x\": [4], \"phi_z\": [2], \"decoder\": [], "
+         LIK "}", 6, VARIA_ERR_MANIFEST, "phi_z"},
+        {"{\"variant\": \"rnn\", \"cell\": \"gru\", \"hidden\": 4, \"phi_x\": [4], \"encoder\": [2], \"decoder\": [], "
+         LIK "}", 6, VARIA_ERR_MANIFEST, "encoder"},
+        {"{\"cell\": \"gru\", \"hidden\": 4, \"latent\": 2, \"prior\": [], \"phi_x\": [], \"phi_z\": [3], "
+         "\"encoder\": [4], \"decoder\": [4], " LIK "}", 6, VARIA_ERR_MANIFEST, "phi_x"},
+        {"{\"cell\": \"gru\", \"hidden\": 4, \"latent\": 2, \"prior\": [-1], " NETS LIK "}", 6, VARIA_ERR_TOO_LARGE,
+         "prior"},
+        {"{\"cell\": \"gru\", \"hidden\": 4, \"latent\": 2, \"prior\": [], \"std_floor\": 2, " NETS LIK "}", 6,
+         VARIA_ERR_MANIFEST, "std_floor"},
+        {"{\"cell\": \"gru\", \"hidden\": 4, \"latent\": 2, \"prior\": [], \"activation\": \"swish\", " NETS LIK "}", 6,
+         VARIA_ERR_MANIFEST, "swish"},
+        {"{\"cell\": \"gru\", \"hidden\": 4, \"latent\": 2, \"prior\": [], " NETS
+         "\"likelihood\": {\"type\": \"gaussian_mixture\"}}", 6, VARIA_ERR_UNSUPPORTED, "gaussian_mixture"},
+        {"{\"cell\": \"gru\", \"hidden\": 4, \"latent\": 2, \"prior\": [], " NETS
+         "\"likelihood\": {\"type\": \"gaussian\"}}", 6, VARIA_ERR_UNSUPPORTED, "gaussian"},
+        {"{\"cell\": \"gru\", \"hidden\": 4, \"latent\": 2, \"prior\": [], " NETS
+         "\"likelihood\": {\"type\": \"poisson\"}}", 6, VARIA_ERR_MANIFEST, "poisson"},
+        {"{\"cell\": \"gru\", \"hidden\": 4, \"latent\": 2, \"prior\": [], " NETS "\"likelihood\": 3}", 6,
+         VARIA_ERR_MANIFEST, "likelihood"},
+        {"{\"cell\": \"gru\", \"hidden\": 4, \"latent\": 2, \"prior\": [], " NETS LIK "}", 0, VARIA_ERR_SHAPE, "frame"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        arch_case(cases[i].arch, cases[i].frame, cases[i].st, cases[i].needle);
+#undef NETS
+#undef LIK
+}
+
 int main(void)
 {
     root = getenv("VARIA_SOURCE_ROOT");
@@ -244,10 +397,12 @@ int main(void)
             api_golden(ctx, m, g, cases[c]);
             padding(ctx, m, g, cases[c]);
             workspace(ctx, m, cases[c]);
+            exec_tape(m, g, cases[c]);
         }
         varia_model_free(m);
         cJSON_Delete(g);
     }
     varia_ctx_free(ctx);
+    manifests();
     return tap_done();
 }
