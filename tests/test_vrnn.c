@@ -128,7 +128,7 @@ static void api_golden(varia_ctx *ctx, const varia_model *m, const cJSON *g, con
     int n = key(g, "n")->valueint, T = key(g, "T")->valueint, D = T * (int)m->info.data_size;
     int TL = T * (int)m->info.latent_size, N = n * REP;
     float *x = malloc((size_t)N * D * sizeof *x), *mean = malloc((size_t)(N * TL + 1) * sizeof *mean);
-    float want[3 * 64];
+    float want[3 * 256];
     int64_t *len = malloc((size_t)N * sizeof *len);
     varia_eval_row *rows = malloc((size_t)N * sizeof *rows);
     for (int i = 0; i < N; i++) {
@@ -183,7 +183,7 @@ static void api_golden(varia_ctx *ctx, const varia_model *m, const cJSON *g, con
 static void padding(varia_ctx *ctx, const varia_model *m, const cJSON *g, const char *name)
 {
     int n = key(g, "n")->valueint, T = key(g, "T")->valueint, F = (int)m->info.data_size;
-    float x[3 * 64], y[3 * 64];
+    float x[3 * 256], y[3 * 256];
     int64_t len[3];
     flat(key(g, "x"), x, n * T * F);
     memcpy(y, x, sizeof x);
@@ -258,8 +258,8 @@ static void exec_tape(const varia_model *m, const cJSON *g, const char *name)
     const varia_decl *decl = &m->decl;
     int64_t *off = malloc((size_t)decl->n_t * sizeof *off), P = tr_layout(decl, off), len[3];
     float *theta = malloc((size_t)P * sizeof *theta), *grad = calloc((size_t)P, sizeof *grad);
-    float *ws = aligned_alloc(64, WS_FLOATS * sizeof(float)), x[3 * 64], eps[3 * K * 64], z[3 * 64];
-    float oe[2][3 * 64], ot[2][3 * 64];
+    float *ws = aligned_alloc(64, WS_FLOATS * sizeof(float)), x[3 * 256], eps[3 * K * 256], z[3 * 256];
+    static float oe[2][3 * 256], ot[2][3 * 256];
     tr_lin *lins = malloc((size_t)decl->n_lin * sizeof *lins);
     for (int i = 0; i < decl->n_t; i++)
         memcpy(theta + off[i], m->tensor[i]->data, (size_t)m->tensor[i]->numel * sizeof(float));
@@ -384,7 +384,7 @@ int main(void)
 {
     root = getenv("VARIA_SOURCE_ROOT");
     root = root ? root : ".";
-    static const char *const cases[] = {"vrnn_gru", "vrnn_lstm", "vrnn_i_gru", "vrnn_rnn_lstm"};
+    static const char *const cases[] = {"vrnn_gru", "vrnn_lstm", "vrnn_i_gru", "vrnn_rnn_lstm", "vrnn_rows28"};
     varia_ctx *ctx = varia_ctx_new();
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         cJSON *g = NULL;
