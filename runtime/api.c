@@ -160,7 +160,8 @@ static void decode_batch(const batch_job *j, float *ws, int64_t r, int64_t b)
     int64_t D = j->m->info.data_size * j->T, L = j->m->info.latent_size * j->T;
     varia_seq s = seq_at(j, r);
     if (j->seq)
-        varia_run_seq_decode(j->m, ws, j->team, &s, j->in + r * L, b, j->kind, j->out + r * D);
+        varia_run_seq_decode(j->m, ws, j->team, &s, j->in + r * L, b, j->kind, j->out + r * D,
+                             j->out2 ? j->out2 + r * D : NULL);
     else
         varia_run_decode(j->m, ws, j->team, j->in + r * L, b, j->kind, j->out + r * D, j->out2 ? j->out2 + r * D : NULL);
 }
@@ -349,7 +350,7 @@ static void reconstruct_batch(const batch_job *j, float *ws, int64_t r, int64_t 
         return;
     }
     if (j->seq)
-        varia_run_seq_decode(m, ws, j->team, &s, z, b, VARIA_DECODE_MEAN, j->out + r * D);
+        varia_run_seq_decode(m, ws, j->team, &s, z, b, VARIA_DECODE_MEAN, j->out + r * D, NULL);
     else
         varia_run_decode(m, ws, j->team, z, b, VARIA_DECODE_MEAN, j->out + r * D, NULL);
 }

@@ -205,14 +205,16 @@ void varia_run_seq_posterior_sample(const varia_model *m, float *ws, struct vari
 }
 
 void varia_run_seq_decode(const varia_model *m, float *ws, struct varia_pool *team, const varia_seq *seq,
-                          const float *z, int64_t n, varia_decode_kind kind, float *out)
+                          const float *z, int64_t n, varia_decode_kind kind, float *out, float *out_logvar)
 {
     varia_exec e;
     int64_t TD = seq->T * m->info.data_size, TL = seq->T * m->info.latent_size;
-    seq_begin(&e, m, ws, team, seq, out, TD, NULL, 0);
+    seq_begin(&e, m, ws, team, seq, out, TD, out_logvar, TD);
     varia_v *xv, *lv;
     m->family->decode(m->cfg, &e.ops, e.ops.input(&e.ops, n, TL, z, TL), kind, &xv, &lv);
     seq_poison(&e, out, n, TD);
+    if (kind == VARIA_DECODE_PARAMS && m->info.likelihood == VARIA_LIK_GAUSSIAN)
+        seq_poison(&e, out_logvar, n, TD);
 }
 
 void varia_run_seq_generate(const varia_model *m, float *ws, struct varia_pool *team, const varia_seq *seq,

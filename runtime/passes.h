@@ -68,9 +68,11 @@ void varia_run_seq_encode(const varia_model *m, float *ws, struct varia_pool *te
                           const float *x, int64_t n, float *mean, float *logvar);
 void varia_run_seq_posterior_sample(const varia_model *m, float *ws, struct varia_pool *team, const varia_seq *seq,
                                     const float *x, int64_t n, const float *eps, float *z, double *logq);
-/* out: E[x_t] (x_t's mean fed back) or the logits (kind PARAMS), n rows of T * data_size. */
+/* out: E[x_t] (x_t's mean fed back) or, kind PARAMS, the logits (Bernoulli)
+ * or the means and in out_logvar the log-variances (Gaussian; may be NULL),
+ * n rows of T * data_size each. */
 void varia_run_seq_decode(const varia_model *m, float *ws, struct varia_pool *team, const varia_seq *seq,
-                          const float *z, int64_t n, varia_decode_kind kind, float *out);
+                          const float *z, int64_t n, varia_decode_kind kind, float *out, float *out_logvar);
 void varia_run_seq_generate(const varia_model *m, float *ws, struct varia_pool *team, const varia_seq *seq,
                             int64_t n, const float *eps, float temp, float *x_out, float *z_out);
 /* One example x (seq->lengths: its own length, or NULL) and `count`

@@ -621,6 +621,9 @@ static void vrnn_objectives(void)
         {"{\"variant\": \"vrnn_i\", \"cell\": \"gru\", \"hidden\": 3, \"latent\": 2, \"phi_x\": [3],"
          " \"phi_z\": [2], \"encoder\": [], \"decoder\": [3], \"activation\": \"tanh\","
          " \"likelihood\": {\"type\": \"bernoulli\"}}", "VRNN-I, GRU, IWAE k = 2", TR_OBJ_IWAE, 2},
+        {"{\"cell\": \"gru\", \"hidden\": 3, \"latent\": 2, \"phi_x\": [3], \"phi_z\": [2], \"prior\": [2],"
+         " \"encoder\": [3], \"decoder\": [3], \"activation\": \"tanh\", \"std_floor\": 0.05,"
+         " \"likelihood\": {\"type\": \"gaussian\"}}", "VRNN, GRU, Gaussian frames, IWAE k = 2", TR_OBJ_IWAE, 2},
         {"{\"variant\": \"rnn\", \"cell\": \"lstm\", \"hidden\": 3, \"phi_x\": [3], \"decoder\": [3],"
          " \"activation\": \"tanh\", \"likelihood\": {\"type\": \"bernoulli\"}}",
          "RNN (no latent), LSTM, exact log p(x)", TR_OBJ_ELBO_ANALYTIC, 1},

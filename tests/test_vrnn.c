@@ -221,11 +221,12 @@ static void workspace(varia_ctx *ctx, const varia_model *m, const char *name)
     float *x = malloc((size_t)N * LONG * F * sizeof *x), *z = malloc((size_t)(N * LONG * L + 1) * sizeof *z);
     varia_opts o = {.size = sizeof o, .seq_len = LONG, .seed = 11};
     varia_status s = varia_sample_ex(ctx, m, N, &o, x, z);
-    int64_t ones = 0, other = 0;
-    for (int64_t i = 0; s == VARIA_OK && i < N * LONG * F; i++)
-        ones += x[i] == 1.0f, other += x[i] != 0.0f && x[i] != 1.0f;
+    int64_t ones = 0, other = 0, gauss = m->info.likelihood == VARIA_LIK_GAUSSIAN;
+    for (int64_t i = 0; s == VARIA_OK && i < N * LONG * F; i++) /* Bernoulli: 0/1 draws; Gaussian: finite, spread */
+        ones += gauss ? x[i] > 0.0f : x[i] == 1.0f, other += gauss ? !isfinite(x[i]) : x[i] != 0.0f && x[i] != 1.0f;
     ok(s == VARIA_OK && other == 0 && ones > 0 && ones < N * LONG * F, "%s: %d sequences of %d steps sampled in it "
-       "(%.3f of the frames' values on)", name, N, LONG, (double)ones / (double)(N * LONG * F));
+       "(%.3f of the frames' values %s)", name, N, LONG, (double)ones / (double)(N * LONG * F),
+       gauss ? "positive" : "on");
     free(x), free(z);
 }
 
@@ -367,7 +368,7 @@ static void manifests(void)
         {"{\"cell\": \"gru\", \"hidden\": 4, \"latent\": 2, \"prior\": [], " NETS
          "\"likelihood\": {\"type\": \"gaussian_mixture\"}}", 6, VARIA_ERR_UNSUPPORTED, "gaussian_mixture"},
         {"{\"cell\": \"gru\", \"hidden\": 4, \"latent\": 2, \"prior\": [], " NETS
-         "\"likelihood\": {\"type\": \"gaussian\"}}", 6, VARIA_ERR_UNSUPPORTED, "gaussian"},
+         "\"likelihood\": {\"type\": \"gaussian\"}}", 6, VARIA_OK, ""},
         {"{\"cell\": \"gru\", \"hidden\": 4, \"latent\": 2, \"prior\": [], " NETS
          "\"likelihood\": {\"type\": \"poisson\"}}", 6, VARIA_ERR_MANIFEST, "poisson"},
         {"{\"cell\": \"gru\", \"hidden\": 4, \"latent\": 2, \"prior\": [], " NETS "\"likelihood\": 3}", 6,
@@ -384,7 +385,8 @@ int main(void)
 {
     root = getenv("VARIA_SOURCE_ROOT");
     root = root ? root : ".";
-    static const char *const cases[] = {"vrnn_gru", "vrnn_lstm", "vrnn_i_gru", "vrnn_rnn_lstm", "vrnn_rows28"};
+    static const char *const cases[] = {"vrnn_gru", "vrnn_lstm", "vrnn_i_gru", "vrnn_rnn_lstm", "vrnn_rows28",
+                                        "vrnn_gauss_lstm"};
     varia_ctx *ctx = varia_ctx_new();
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         cJSON *g = NULL;

@@ -3,7 +3,8 @@
  * p(z_t | h_{t-1}), an encoder q(z_t | x_t, h_{t-1}), a decoder p(x_t | z_t,
  * h_{t-1}) and one recurrent state h_t = RNN([phi_x(x_t), phi_z(z_t)],
  * h_{t-1}); VRNN-I fixes the prior to N(0, I); the RNN has no latent (x_t
- * from h_{t-1} alone). Equations: models.md section 4; the manifest and
+ * from h_{t-1} alone); frames Bernoulli (logits) or Gaussian (mean and a
+ * softplus standard deviation). Equations: models.md section 4; the manifest and
  * tensor names: docs/format.md section 8. The call's seq_len and lengths
  * come on the ops (docs/families.md 6); every pass is one loop over the
  * steps with step scoping, and its T-long outputs are emitted step by step,
@@ -27,6 +28,7 @@ typedef struct vrnn {
     int64_t F, L, H;   /* frame, latent per step (0: RNN), recurrent state */
     int64_t Fx, Fz;    /* the feature maps' widths (Fz 0: RNN) */
     float floor;       /* added to every softplus standard deviation */
+    int gauss;         /* frames Gaussian (decoder.mean, decoder.std) rather than Bernoulli (decoder.logits) */
     varia_mlp phi_x, phi_z, prior, enc, dec; /* features: hidden layers + .mean as the last layer, act on it */
     varia_cell rnn;
     float *zeros;      /* [max(H, Fx) + 1]: zero initial states, zero terms (read with ld 0) */
@@ -157,23 +159,39 @@ static varia_v *prior_z(const vrnn *v, varia_ops *o, const pass *p, state *s, in
     return z;
 }
 
-/* The decoder at step t: x_t's logits from phi_z(z_t) (NULL: the RNN) and h_{t-1}. */
-static varia_v *logits_in(const vrnn *v, varia_ops *o, varia_v *fz, varia_v *h)
+/* The decoder's last hidden layer at step t, from phi_z(z_t) (NULL: the RNN) and h_{t-1}. */
+static varia_v *decoder_in(const vrnn *v, varia_ops *o, varia_v *fz, varia_v *h)
 {
     return varia_mlp_hidden(o, &v->dec, fz ? o->concat(o, fz, h) : h);
 }
 
-/* Without x: x_t drawn (M_GENERATE) or its mean (M_DECODE), emitted; the frame fed back. */
+/* log p(x_t | .) per row (k rows per example of x_t) from the decoder's hidden dh. */
+static varia_v *frame_logp(const vrnn *v, varia_ops *o, varia_v *dh, varia_v *x_t, int64_t k)
+{
+    if (!v->gauss)
+        return o->linear_bernoulli(o, dh, v->dec.mean, x_t, k);
+    varia_v *mu = o->linear(o, dh, v->dec.mean, IDENTITY);
+    varia_v *lv = o->softplus_logvar(o, o->linear(o, dh, v->dec.scale, IDENTITY), v->floor);
+    return o->gauss_logp(o, x_t, k, mu, 1, lv);
+}
+
+/* Without x: x_t drawn (M_GENERATE: Bernoulli, or mean + sigma eps at full
+ * variance) or its mean (M_DECODE), emitted; the frame fed back. PARAMS
+ * emits the logits, or the mean and (out[1]) the log-variance. */
 static varia_v *emit_frame(const vrnn *v, varia_ops *o, const pass *p, varia_v *dh, int64_t t)
 {
-    varia_v *l = o->linear(o, dh, v->dec.mean, IDENTITY), *x;
+    varia_v *a = o->linear(o, dh, v->dec.mean, IDENTITY), *x, *e_x = NULL;
+    varia_v *lv = v->gauss ? o->softplus_logvar(o, o->linear(o, dh, v->dec.scale, IDENTITY), v->floor) : NULL;
     if (p->mode == M_GENERATE) {
-        x = o->bernoulli_sample(o, l, o->cols(o, p->eps, t * (v->L + v->F) + v->L, v->F));
+        e_x = o->cols(o, p->eps, t * (v->L + v->F) + v->L, v->F);
+        x = v->gauss ? o->reparam(o, a, lv, 1, e_x, 1.0f) : o->bernoulli_sample(o, a, e_x);
         o->emit(o, 0, x, t * v->F);
         return x;
     }
-    x = o->act(o, l, (varia_act){VARIA_ACT_SIGMOID, 0.0f});
-    o->emit(o, 0, p->params ? l : x, t * v->F);
+    x = v->gauss ? a : o->act(o, a, (varia_act){VARIA_ACT_SIGMOID, 0.0f});
+    o->emit(o, 0, p->params ? a : x, t * v->F);
+    if (p->params && lv)
+        o->emit(o, 1, lv, t * v->F);
     return x;
 }
 
@@ -192,10 +210,10 @@ static void step(const vrnn *v, varia_ops *o, const pass *p, state *s, int64_t r
         fz = feature(o, &v->phi_z, z);
     }
     if (p->mode == M_TERMS) {
-        varia_v *lpx = o->linear_bernoulli(o, logits_in(v, o, fz, s->h), v->dec.mean, x_t, p->k);
+        varia_v *lpx = frame_logp(v, o, decoder_in(v, o, fz, s->h), x_t, p->k);
         accumulate(o, &s->logpx, o->row_mask(o, lpx, o->lengths, p->k, t));
     } else if (!p->x) {
-        fx = feature(o, &v->phi_x, emit_frame(v, o, p, logits_in(v, o, fz, s->h), t));
+        fx = feature(o, &v->phi_x, emit_frame(v, o, p, decoder_in(v, o, fz, s->h), t));
     }
     varia_cell_step(o, &v->rnn, fz ? o->concat(o, fx, fz) : fx, &s->h, &s->c);
 }
@@ -324,9 +342,11 @@ static varia_status parse_kinds(varia_ctx *ctx, vrnn *v, const cJSON *arch)
     if (!cJSON_IsObject(lik) || !type)
         return varia_fail(ctx, VARIA_ERR_MANIFEST, "architecture: \"likelihood\" must be an object with a \"type\"");
     varia_json_warn_unknown(ctx, lik, "likelihood", lknown);
-    if (!strcmp(type, "gaussian") || !strcmp(type, "gaussian_mixture"))
-        return varia_fail(ctx, VARIA_ERR_UNSUPPORTED, "vrnn: likelihood '%s' is not built yet (bernoulli only)", type);
-    if (strcmp(type, "bernoulli"))
+    if (!strcmp(type, "gaussian_mixture"))
+        return varia_fail(ctx, VARIA_ERR_UNSUPPORTED, "vrnn: likelihood '%s' is not built yet (bernoulli or "
+                          "gaussian)", type);
+    v->gauss = !strcmp(type, "gaussian");
+    if (!v->gauss && strcmp(type, "bernoulli"))
         return varia_fail(ctx, VARIA_ERR_MANIFEST, "vrnn: unknown likelihood '%.40s'", type);
     return VARIA_OK;
 }
@@ -408,8 +428,8 @@ static varia_status declare(varia_ctx *ctx, vrnn *v, const cJSON *arch, varia_de
         st = head_declare(ctx, arch, d, &v->enc, "encoder", v->Fx + v->H, v->L, "mean", "std",
                           VARIA_GROUP_INFERENCE, act);
     if (st == VARIA_OK)
-        st = head_declare(ctx, arch, d, &v->dec, "decoder", v->Fz + v->H, v->F, "logits", NULL,
-                          VARIA_GROUP_GENERATIVE, act);
+        st = head_declare(ctx, arch, d, &v->dec, "decoder", v->Fz + v->H, v->F, v->gauss ? "mean" : "logits",
+                          v->gauss ? "std" : NULL, VARIA_GROUP_GENERATIVE, act);
     if (st != VARIA_OK)
         return st;
     int good = varia_cell_declare(d, &v->rnn, "rnn", v->Fx + v->Fz, v->H, v->rnn.gru, VARIA_GROUP_GENERATIVE);
@@ -461,7 +481,7 @@ static varia_status vrnn_parse(varia_ctx *ctx, const cJSON *arch, const varia_sh
     info->latent_shape = (varia_shape){1, {v->L}};
     info->n_stochastic = v->variant == RNN ? 0 : 1;
     info->layer_sizes[0] = v->L;
-    info->likelihood = VARIA_LIK_BERNOULLI;
+    info->likelihood = v->gauss ? VARIA_LIK_GAUSSIAN : VARIA_LIK_BERNOULLI;
     info->has_encoder = v->variant != RNN;
     snprintf(info->flow, sizeof info->flow, "none");
     return VARIA_OK;

@@ -9,7 +9,8 @@ log_qz [n][k], kl_steps [n][k][T] (the analytic KL of each step along each parti
 trajectory, 0 past the length), recon, kl, elbo, iw [n]; enc_mean, enc_logvar
 [n][T*L] (the mean path, over all T steps); decode_z [m][T*L], decode_out and
 decode_logits [m][T*F] (x_t's mean fed back); gen_eps [m][T*(L+F)], gen_temp,
-gen_x [m][T*F] (binary draws), gen_z [m][T*L].
+gen_x [m][T*F] (binary draws; Gaussian: mean + sigma * noise), gen_z [m][T*L]. A Gaussian
+case has decode_logvar in place of decode_logits (decode's PARAMS: the means and these).
 
 Every GRU / LSTM step is also recomputed from the gate equations and compared with
 nn.GRUCell / nn.LSTMCell, and the per-step KL is checked against the Monte Carlo
@@ -58,6 +59,10 @@ CASES = {
                     {"variant": "vrnn", "cell": "gru", "hidden": 6, "latent": 2, "phi_x": [5], "phi_z": [3],
                      "prior": [4], "encoder": [4], "decoder": [5], "activation": "tanh",
                      "likelihood": {"type": "bernoulli"}}, 45, 28),
+    "vrnn_gauss_lstm": ("VRNN, LSTM, Gaussian frames (decoder mean and softplus std), floor 1e-3",
+                        {"variant": "vrnn", "cell": "lstm", "hidden": 6, "latent": 3, "phi_x": [5], "phi_z": [4],
+                         "prior": [5], "encoder": [5], "decoder": [6], "activation": "tanh", "std_floor": 1e-3,
+                         "likelihood": {"type": "gaussian"}}, 46, 4),
 }
 
 
@@ -96,7 +101,8 @@ def cross_check(model, rng):
 def golden_values(model, rng):
     F_DIM = model.F
     n, k, m, L, E = N_EXAMPLES, N_SAMPLES, N_DECODE, model.L, model.L + F_DIM
-    x = torch.from_numpy(make_golden.make_x(rng, "binary", n, T * F_DIM)).reshape(n, T, F_DIM)
+    kind = "continuous" if model.gauss_frames else "binary"
+    x = torch.from_numpy(make_golden.make_x(rng, kind, n, T * F_DIM)).reshape(n, T, F_DIM)
     lengths = torch.tensor(LENGTHS)
     eps = torch.from_numpy(rng.standard_normal((n, k, T * E)))
     z_dec = torch.from_numpy(rng.standard_normal((m, T * L)) * np.array([[1.0], [0.5], [0.0]]))
@@ -120,7 +126,7 @@ def golden_values(model, rng):
               "kl_steps": kl_steps.tolist(), "recon": recon.tolist(), "kl": kl.tolist(),
               "elbo": (recon - kl).tolist(), "iw": (torch.logsumexp(log_w, 1) - math.log(k)).tolist(),
               "decode_z": z_dec.tolist(), "decode_out": mean.reshape(m, -1).tolist(),
-              "decode_logits": logits.reshape(m, -1).tolist(), "gen_eps": gen_eps.tolist(), "gen_temp": temp,
+              ("decode_logvar" if model.gauss_frames else "decode_logits"): logits.reshape(m, -1).tolist(), "gen_eps": gen_eps.tolist(), "gen_temp": temp,
               "gen_x": gx.reshape(m, -1).tolist(), "gen_z": gz.reshape(m, -1).tolist()})
     return g
 

@@ -7,7 +7,8 @@ For each step t, with h_0 = 0:
   encoder   [mu_t, s_t]   = phi_enc([phi_x(x_t), h_{t-1}]);  z_t = mu_t + s_t * eps_t
   decoder   logits_t      = phi_dec([phi_z(z_t), h_{t-1}])      (RNN: phi_dec(h_{t-1}))
   recurrence h_t          = cell([phi_x(x_t), phi_z(z_t)], h_{t-1})   (RNN: cell(phi_x(x_t), h))
-Standard deviations are softplus(.) + std_floor. Bernoulli frames from the logits.
+Standard deviations are softplus(.) + std_floor. Bernoulli frames from the logits,
+or Gaussian frames N(mean, (softplus(std) + std_floor)^2) from decoder heads mean, std.
 The bound per sequence is sum_t [log p(x_t | .) - KL(q(z_t) || p(z_t | h_{t-1}))]
 over the sequence's own steps (steps past its length count nothing); the IW
 estimate runs k particles, each with its own h.
@@ -17,13 +18,14 @@ estimate runs k particles, each with its own h.
   phi_z.hidden.i, phi_z.out                                  (not in the RNN)
   prior.hidden.i, prior.mean, prior.std                      (VRNN only)
   encoder.hidden.i, encoder.mean, encoder.std                (not in the RNN)
-  decoder.hidden.i, decoder.logits
+  decoder.hidden.i, decoder.logits                           (Gaussian: decoder.mean, decoder.std)
   rnn.weight_ih, rnn.weight_hh, rnn.bias_ih, rnn.bias_hh     (nn.GRUCell r,z,n / nn.LSTMCell i,f,g,o)
 
 Noise per step: L normals for z_t, then F for x_t's draw in generation
-(x_t = 1 where Phi(e) < sigmoid(logits)); step t's block at columns t*(L+F).
+(x_t = 1 where Phi(e) < sigmoid(logits); Gaussian: x_t = mean + sigma * e, the
+temperature scaling z's noise only); step t's block at columns t*(L+F).
 decode(z) runs the generative recurrence from given latents with x_t's mean
-sigmoid(logits_t) fed back (the mean path). Everything runs in the module's dtype.
+(sigmoid(logits_t), or the Gaussian's mean) fed back (the mean path). Everything runs in the module's dtype.
 """
 import torch
 from torch import nn
@@ -70,7 +72,8 @@ class VariaVRNN(nn.Module):
             self.prior = Net(self.H, arch["prior"], ("mean", "std"), self.L)
         if self.variant != "rnn":
             self.encoder = Net(fx + self.H, arch["encoder"], ("mean", "std"), self.L)
-        self.decoder = Net(fz + self.H, arch["decoder"], ("logits",), self.F)
+        self.gauss_frames = arch["likelihood"]["type"] == "gaussian"
+        self.decoder = Net(fz + self.H, arch["decoder"], ("mean", "std") if self.gauss_frames else ("logits",), self.F)
         cell = nn.GRUCell if arch["cell"] == "gru" else nn.LSTMCell
         self.rnn = cell(fx + fz, self.H)
         self.lstm = arch["cell"] == "lstm"
@@ -90,8 +93,16 @@ class VariaVRNN(nn.Module):
         return Normal(*self.gauss(self.prior, h))
 
     def logits(self, fz, h):
+        """Bernoulli: the logits; Gaussian: (mean, standard deviation)."""
         inp = h if fz is None else torch.cat([fz, h], 1)
+        if self.gauss_frames:
+            return self.gauss(self.decoder, inp)
         return self.decoder.logits(self.decoder.body(inp, self.act))
+
+    def frame_logp(self, out, x):
+        if self.gauss_frames:
+            return Normal(*out).log_prob(x).sum(1)
+        return -F.binary_cross_entropy_with_logits(out, x, reduction="none").sum(1)
 
     def step_state(self, fx, fz, state):
         inp = fx if fz is None else torch.cat([fx, fz], 1)
@@ -128,7 +139,7 @@ class VariaVRNN(nn.Module):
                 lpz = lpz + keep * p.log_prob(z).sum(1)
                 kl[:, t] = keep * kl_divergence(q, p).sum(1)
                 fz = self.feature(self.phi_z, z)
-            lx = -F.binary_cross_entropy_with_logits(self.logits(fz, h), x[:, t], reduction="none").sum(1)
+            lx = self.frame_logp(self.logits(fz, h), x[:, t])
             lpx = lpx + keep * lx
             state = self.step_state(fx, fz, state)
         return {"log_px": lpx, "log_pz": lpz, "log_qz": lqz, "kl_steps": kl}
@@ -147,16 +158,17 @@ class VariaVRNN(nn.Module):
         return torch.stack(mus, 1), torch.stack(lvs, 1)
 
     def decode(self, z, T):
-        """From latents z [rows, T, L] (unused by the RNN): E[x_t] and the logits [rows, T, F]."""
+        """From latents z [rows, T, L] (unused by the RNN): E[x_t] and the logits (Gaussian:
+        the log-variances) [rows, T, F]."""
         rows = z.shape[0]
         state, means, logits = self.zero_state(rows, z.dtype), [], []
         for t in range(T):
             h = self.h_of(state)
             fz = None if self.variant == "rnn" else self.feature(self.phi_z, z[:, t])
-            lg = self.logits(fz, h)
-            xm = torch.sigmoid(lg)
+            out = self.logits(fz, h)
+            xm = out[0] if self.gauss_frames else torch.sigmoid(out)
             means.append(xm)
-            logits.append(lg)
+            logits.append(2.0 * torch.log(out[1]) if self.gauss_frames else out)
             state = self.step_state(self.feature(self.phi_x, xm), fz, state)
         return torch.stack(means, 1), torch.stack(logits, 1)
 
@@ -172,8 +184,11 @@ class VariaVRNN(nn.Module):
                 z = p.mean + temp * p.stddev * eps[:, t, :self.L]
                 zs.append(z)
                 fz = self.feature(self.phi_z, z)
-            u = torch.special.ndtr(eps[:, t, self.L:])
-            x = (u < torch.sigmoid(self.logits(fz, h))).to(eps.dtype)
+            out = self.logits(fz, h)
+            if self.gauss_frames:
+                x = out[0] + out[1] * eps[:, t, self.L:]
+            else:
+                x = (torch.special.ndtr(eps[:, t, self.L:]) < torch.sigmoid(out)).to(eps.dtype)
             xs.append(x)
             state = self.step_state(self.feature(self.phi_x, x), fz, state)
         z = torch.stack(zs, 1) if zs else torch.zeros(rows, T, 0, dtype=eps.dtype)
