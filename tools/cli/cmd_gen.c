@@ -50,9 +50,11 @@ int cmd_info(int argc, char **argv)
     varia_info in;
     int rc = open_cmd(argc, argv, info_usage, opts, pos, 1, &ctx, &m, &in);
     if (rc == 0) {
+        int seq = varia_model_can(m, VARIA_NEEDS_SEQ_LEN);
         printf("family:      %s\ndata shape:  ", in.family);
         print_shape(&in.data_shape);
-        printf("\nlatent:      %lld", (long long)in.latent_size);
+        printf("%s\nlatent:      %lld%s", seq ? " per frame (sequences of any length: seq_len per call)" : "",
+               (long long)in.latent_size, seq ? " per step" : "");
         if (in.n_stochastic > 1) { /* the top one is the latent above */
             printf(" (stochastic layers:");
             for (int l = 0; l < in.n_stochastic; l++)
