@@ -49,9 +49,11 @@ varia_status varia_check_unit_range(varia_ctx *ctx, const varia_model *m, const 
     if (m->info.likelihood != VARIA_LIK_BERNOULLI && !force)
         return VARIA_OK;
     int64_t D = m->info.data_size, i = varia_find_outside(x, n * D, 0.0f, 1.0f);
+    int seq = (m->family->needs & VARIA_FAMILY_SEQ_LEN) != 0; /* rows are frames: n counts every example's */
     if (i >= 0)
-        return varia_fail(ctx, VARIA_ERR_ARG, "%s: example %lld, element %lld = %g is outside [0, 1]%s", op,
-                          (long long)(i / D), (long long)(i % D), (double)x[i],
+        return varia_fail(ctx, VARIA_ERR_ARG, "%s: %s %lld, element %lld = %g is outside [0, 1]%s", op,
+                          seq ? "frame (of all the examples' seq_len each)" : "example", (long long)(i / D),
+                          (long long)(i % D), (double)x[i],
                           m->info.likelihood == VARIA_LIK_BERNOULLI
                               ? " (a Bernoulli model reads intensities in [0, 1], not 0..255)"
                               : " (dynamic binarization reads each value as a probability)");

@@ -14,7 +14,8 @@ varia_status varia_check_model(varia_ctx *ctx, const varia_model *m, const void 
 varia_status varia_check_finite(varia_ctx *ctx, const float *x, int64_t n, int64_t d, const char *what);
 /* Examples for a Bernoulli model (or any model when force is set, e.g. for
  * dynamic binarization) must lie in [0, 1]: 0..255 pixels would otherwise
- * give confident nonsense. VARIA_ERR_ARG names the first value outside. */
+ * give confident nonsense. VARIA_ERR_ARG names the first value outside. A
+ * sequence family's callers pass n = examples x seq_len: rows are frames. */
 varia_status varia_check_unit_range(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n, int force,
                                     const char *op);
 /* The context's workspace for `rows` rows plus `extra` floats, reused across

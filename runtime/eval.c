@@ -377,6 +377,9 @@ varia_status varia_active_units(varia_ctx *ctx, const varia_model *m, const floa
         return varia_fail(ctx, VARIA_ERR_ARG, "active_units: null output or no examples");
     if (!varia_model_can(m, VARIA_CAN_ENCODE))
         return varia_fail(ctx, VARIA_ERR_UNSUPPORTED, "family '%s' has no encoder", m->info.family);
+    if (m->family->needs & VARIA_FAMILY_SEQ_LEN) /* no options to carry the length: its eval counts them */
+        return varia_fail(ctx, VARIA_ERR_ARG, "active_units: family '%s' needs varia_opts.seq_len (use varia_eval_ex: "
+                          "its summary counts the active units over every step)", m->info.family);
     if ((st = varia_check_finite(ctx, x, n, m->info.data_size, "active_units: example")) != VARIA_OK ||
         (st = varia_check_unit_range(ctx, m, x, n, 0, "active_units")) != VARIA_OK)
         return st;

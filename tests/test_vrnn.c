@@ -74,6 +74,10 @@ static void refusals(varia_ctx *ctx, const varia_model *m)
     varia_status s = varia_sample(ctx, m, 2, 1, 1.0f, out, z);
     ok(s == VARIA_ERR_ARG && strstr(varia_ctx_message(ctx), "varia_opts.seq_len"), "the message names "
        "varia_opts.seq_len (%s)", varia_ctx_message(ctx));
+    int total, per[VARIA_MAX_LAYERS];
+    s = varia_active_units(ctx, m, x, 2, &total, per);
+    ok(s == VARIA_ERR_ARG && strstr(varia_ctx_message(ctx), "varia_opts.seq_len"), "varia_active_units too (%s)",
+       varia_ctx_message(ctx));
     int64_t lengths[2] = {5, 6}, zero[2] = {0, 3};
     varia_opts o = {.size = sizeof o, .seq_len = T, .lengths = lengths};
     s = varia_encode_ex(ctx, m, x, 2, &o, z, NULL);
