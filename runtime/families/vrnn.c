@@ -96,7 +96,7 @@ typedef enum mode {
     M_TERMS,     /* x given, z_t from the noise: the log-weight terms */
     M_POSTERIOR, /* x given, z_t from the noise: emit z (out[0]), keep log q */
     M_ENCODE,    /* x given, z_t at the posterior mean: emit mean (out[0]) and log-variance (out[1]) */
-    M_DECODE,    /* z given, x_t's mean fed back: emit E[x_t] or its logits (out[0]) */
+    M_DECODE,    /* z given, x_t's mean fed back: emit E[x_t] or the likelihood's parameters (out[0], out[1]) */
     M_GENERATE   /* z_t and x_t drawn: emit x (out[0]) and z (out[1]) */
 } mode;
 
@@ -106,7 +106,7 @@ typedef struct pass {
     varia_v *x, *eps, *z; /* x [rows, T F]; eps [rows k, T (L + F)]; z [rows, T L] (M_DECODE) */
     int64_t k;            /* particles per example (M_TERMS) */
     float temp;
-    int params;           /* M_DECODE: logits instead of means */
+    int params;           /* M_DECODE: the parameters (logits; a Gaussian's means and log-variances) */
 } pass;
 
 /* z_t of step t for a pass given x: from the posterior q(z_t | x_t, h_{t-1}),
