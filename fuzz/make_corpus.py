@@ -362,7 +362,7 @@ def corpus_model():
     c["no_separator.model"] = jdump(manifest(TINY, {"format": "raw", "file": "w.bin", "tensors": {}}))
     c["gauss_learned_scalar.model"] = _learned_scalar()
     # Sequence models (the vrnn family): the golden cases' files, weights renamed w.bin.
-    for case in ("vrnn_gru", "vrnn_rnn_lstm", "vrnn_gauss_lstm"):
+    for case in ("vrnn_gru", "vrnn_rnn_lstm", "vrnn_gauss_lstm", "vrnn_gmm_gru"):
         d = os.path.join(os.path.dirname(CORPUS), "..", "tests", "golden", case)
         with open(os.path.join(d, "model.json"), "rb") as f:
             man = json.loads(f.read())

@@ -171,6 +171,19 @@ struct varia_ops {
      * e of l's shape: 1 where Phi(e) < sigmoid(l), else 0 (a constant: no
      * gradient flows through a draw). */
     varia_v *(*bernoulli_sample)(varia_ops *o, varia_v *logits, varia_v *eps);
+    /* Mixtures of K diagonal Gaussians over d values, one per row: weights'
+     * logits w [rows, K], means mu and log-variances lv [rows, K d]
+     * (component j in columns j d ...). gmm_logp: per row r, log sum_j
+     * softmax(w_r)_j N(x[r / kx]; mu_rj, exp lv_rj) (a log-density: double
+     * in exec). gmm_sample: a draw per row from eps [rows, 1 + d], the
+     * component j whose interval of the cumulative softmax(w_r) holds
+     * Phi(eps_r0), then mu_rj + exp(lv_rj / 2) eps_r[1..d]. gmm_moment: the
+     * mixture's mean (which 0) or the log of its variance per value (which
+     * 1), sum_j pi_j (exp lv_j + mu_j^2) - mean^2. Draws and moments are
+     * constants (no gradient flows through them). */
+    varia_v *(*gmm_logp)(varia_ops *o, varia_v *x, int64_t kx, varia_v *w, varia_v *mu, varia_v *lv);
+    varia_v *(*gmm_sample)(varia_ops *o, varia_v *w, varia_v *mu, varia_v *lv, varia_v *eps);
+    varia_v *(*gmm_moment)(varia_ops *o, varia_v *w, varia_v *mu, varia_v *lv, int which);
 
     /* Per-call data the runner sets before a pass (the exec runner in
      * passes.c, the trainer's objective for the tape); zero for the

@@ -501,6 +501,9 @@ static const varia_ops exec_ops = {
     .softplus_logvar = varia_exec_softplus_logvar,
     .gauss_kl_to = varia_exec_gauss_kl_to,
     .bernoulli_sample = varia_exec_bernoulli_sample,
+    .gmm_logp = varia_exec_gmm_logp,
+    .gmm_sample = varia_exec_gmm_sample,
+    .gmm_moment = varia_exec_gmm_moment,
 };
 
 size_t varia_exec_val_floats(size_t vals)

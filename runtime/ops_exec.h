@@ -52,6 +52,9 @@ void varia_exec_emit(varia_ops *o, int which, varia_v *v, int64_t col);
 varia_v *varia_exec_softplus_logvar(varia_ops *o, varia_v *a, float floor);
 varia_v *varia_exec_gauss_kl_to(varia_ops *o, varia_v *mu, varia_v *lv, varia_v *mu_p, varia_v *lv_p);
 varia_v *varia_exec_bernoulli_sample(varia_ops *o, varia_v *logits, varia_v *eps);
+varia_v *varia_exec_gmm_logp(varia_ops *o, varia_v *x, int64_t kx, varia_v *w, varia_v *mu, varia_v *lv);
+varia_v *varia_exec_gmm_sample(varia_ops *o, varia_v *w, varia_v *mu, varia_v *lv, varia_v *eps);
+varia_v *varia_exec_gmm_moment(varia_ops *o, varia_v *w, varia_v *mu, varia_v *lv, int which);
 
 /* Floats the value records of `vals` values take at the start of a workspace. */
 size_t varia_exec_val_floats(size_t vals);

@@ -7,6 +7,10 @@
 
 #include <math.h>
 
+#define GMM_T float
+#define GMM(name) gmm_f_##name
+#include "gmm_rows.h"
+
 varia_v *varia_exec_row_mask(varia_ops *o, varia_v *x, const int64_t *lengths, int64_t k, int64_t t)
 {
     varia_exec *e = (varia_exec *)o;
@@ -75,5 +79,47 @@ varia_v *varia_exec_bernoulli_sample(varia_ops *o, varia_v *logits, varia_v *eps
             double p = 1.0 / (1.0 + exp(-(double)logits->f[r * logits->ld + j]));
             y->f[r * y->ld + j] = u < p ? 1.0f : 0.0f;
         }
+    return y;
+}
+
+/* Every row's mixture from w, mu, lv (float values of any row stride). */
+varia_v *varia_exec_gmm_logp(varia_ops *o, varia_v *x, int64_t kx, varia_v *w, varia_v *mu, varia_v *lv)
+{
+    varia_exec *e = (varia_exec *)o;
+    int64_t K = w->cols, d = mu->cols / (K ? K : 1);
+    double a[GMM_K_MAX];
+    if (K > GMM_K_MAX)
+        e->failed = 1; /* a family's bug: parse caps K */
+    varia_v *p = varia_exec_val(e, w->rows, 1, 1);
+    for (int64_t r = 0; varia_exec_live(e) && r < w->rows; r++)
+        p->d[r] = gmm_f_logp(x->f + (r / kx) * x->ld, w->f + r * w->ld, mu->f + r * mu->ld, lv->f + r * lv->ld, K,
+                             d, a);
+    return p;
+}
+
+varia_v *varia_exec_gmm_sample(varia_ops *o, varia_v *w, varia_v *mu, varia_v *lv, varia_v *eps)
+{
+    varia_exec *e = (varia_exec *)o;
+    int64_t K = w->cols, d = mu->cols / (K ? K : 1);
+    double a[GMM_K_MAX];
+    if (K > GMM_K_MAX)
+        e->failed = 1;
+    varia_v *y = varia_exec_val(e, w->rows, d, 0);
+    for (int64_t r = 0; varia_exec_live(e) && r < w->rows; r++)
+        gmm_f_sample(w->f + r * w->ld, mu->f + r * mu->ld, lv->f + r * lv->ld, eps->f + r * eps->ld, K, d, a,
+                     y->f + r * y->ld);
+    return y;
+}
+
+varia_v *varia_exec_gmm_moment(varia_ops *o, varia_v *w, varia_v *mu, varia_v *lv, int which)
+{
+    varia_exec *e = (varia_exec *)o;
+    int64_t K = w->cols, d = mu->cols / (K ? K : 1);
+    double a[GMM_K_MAX];
+    if (K > GMM_K_MAX)
+        e->failed = 1;
+    varia_v *y = varia_exec_val(e, w->rows, d, 0);
+    for (int64_t r = 0; varia_exec_live(e) && r < w->rows; r++)
+        gmm_f_moment(w->f + r * w->ld, mu->f + r * mu->ld, lv->f + r * lv->ld, K, d, which, a, y->f + r * y->ld);
     return y;
 }

@@ -260,6 +260,21 @@ static varia_v *op_bernoulli_sample(varia_ops *o, varia_v *logits, varia_v *eps)
     return val(TR(bernoulli_sample)(tp(o)->t, TR(node_of)(logits), TR(node_of)(eps)));
 }
 
+static varia_v *op_gmm_logp(varia_ops *o, varia_v *x, int64_t kx, varia_v *w, varia_v *mu, varia_v *lv)
+{
+    return val(TR(gmm_logp)(tp(o)->t, TR(node_of)(x), kx, TR(node_of)(w), TR(node_of)(mu), TR(node_of)(lv)));
+}
+
+static varia_v *op_gmm_sample(varia_ops *o, varia_v *w, varia_v *mu, varia_v *lv, varia_v *eps)
+{
+    return val(TR(gmm_sample)(tp(o)->t, TR(node_of)(w), TR(node_of)(mu), TR(node_of)(lv), TR(node_of)(eps)));
+}
+
+static varia_v *op_gmm_moment(varia_ops *o, varia_v *w, varia_v *mu, varia_v *lv, int which)
+{
+    return val(TR(gmm_moment)(tp(o)->t, TR(node_of)(w), TR(node_of)(mu), TR(node_of)(lv), which));
+}
+
 static const varia_ops tape_ops = {
     .input = op_input,
     .param = op_param,
@@ -300,6 +315,9 @@ static const varia_ops tape_ops = {
     .softplus_logvar = op_softplus_logvar,
     .gauss_kl_to = op_gauss_kl_to,
     .bernoulli_sample = op_bernoulli_sample,
+    .gmm_logp = op_gmm_logp,
+    .gmm_sample = op_gmm_sample,
+    .gmm_moment = op_gmm_moment,
 };
 
 int64_t TR(layout)(const varia_decl *decl, int64_t *off)

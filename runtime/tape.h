@@ -137,6 +137,12 @@ tr_node *TR(row_mask)(tr_tape *t, tr_node *x, const int64_t *lengths, int64_t k,
 tr_node *TR(softplus_logvar)(tr_tape *t, tr_node *a, double floor);
 tr_node *TR(gauss_kl_to)(tr_tape *t, tr_node *mu, tr_node *lv, tr_node *mu_p, tr_node *lv_p);
 tr_node *TR(bernoulli_sample)(tr_tape *t, tr_node *logits, tr_node *eps);
+/* The mixtures of ops.h (tape_seq.c): gmm_logp per row, with gradients to
+ * w, mu and lv (x is data, row r / kx); gmm_sample and gmm_moment are
+ * constants. */
+tr_node *TR(gmm_logp)(tr_tape *t, tr_node *x, int64_t kx, tr_node *w, tr_node *mu, tr_node *lv);
+tr_node *TR(gmm_sample)(tr_tape *t, tr_node *w, tr_node *mu, tr_node *lv, tr_node *eps);
+tr_node *TR(gmm_moment)(tr_tape *t, tr_node *w, tr_node *mu, tr_node *lv, int which);
 #ifdef TR_DOUBLE
 /* The activation in double (tmatmul.c), for the double tape's forward. */
 double trd_act_apply(varia_act a, double v);

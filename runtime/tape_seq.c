@@ -6,6 +6,10 @@
 
 #include <math.h>
 
+#define GMM_T tr_real
+#define GMM(name) TR(gmm_row_##name)
+#include "gmm_rows.h"
+
 /* ---- row_mask ---- */
 
 /* d y_r / d x_r = keep_r (r->data: the 0/1 flag of each row) */
@@ -109,4 +113,75 @@ tr_node *TR(bernoulli_sample)(tr_tape *t, tr_node *logits, tr_node *eps)
         v[i] = u < p ? 1 : 0;
     }
     return TR(input)(t, logits->rows, logits->cols, v);
+}
+
+/* ---- gmm_logp ---- */
+
+/* With responsibilities r_j = exp(a_j - y) and pi = softmax(w): dy/dw_j = r_j - pi_j,
+ * dy/dmu_jd = r_j (x_d - mu_jd) e^-lv_jd, dy/dlv_jd = r_j ((x_d - mu_jd)^2 e^-lv_jd - 1) / 2 */
+static void back_gmm(tr_tape *t, const record *r)
+{
+    (void)t;
+    tr_node *w = r->a, *mu = r->b, *lv = r->c;
+    int64_t K = w->cols, d = mu->cols / K;
+    double a[GMM_K_MAX], lpi[GMM_K_MAX];
+    for (int64_t i = 0; i < w->rows; i++) {
+        const tr_real *x = r->d->v + (i / r->k) * r->d->cols, *wi = w->v + i * K;
+        const tr_real *mi = mu->v + i * K * d, *li = lv->v + i * K * d;
+        double g = r->out->g[i], y = TR(gmm_row_logp)(x, wi, mi, li, K, d, a);
+        TR(gmm_row_log_weights)(wi, K, lpi);
+        for (int64_t j = 0; j < K; j++) {
+            double rj = exp(a[j] - y);
+            if (w->g)
+                w->g[i * K + j] += (tr_real)(g * (rj - exp(lpi[j])));
+            for (int64_t c = 0; c < d; c++) {
+                double iv = exp(-(double)li[j * d + c]), dx = (double)x[c] - mi[j * d + c];
+                if (mu->g)
+                    mu->g[i * K * d + j * d + c] += (tr_real)(g * rj * dx * iv);
+                if (lv->g)
+                    lv->g[i * K * d + j * d + c] += (tr_real)(g * rj * 0.5 * (dx * dx * iv - 1.0));
+            }
+        }
+    }
+}
+
+tr_node *TR(gmm_logp)(tr_tape *t, tr_node *x, int64_t kx, tr_node *w, tr_node *mu, tr_node *lv)
+{
+    tr_node *o;
+    int64_t K = w->cols, d = mu->cols / (K ? K : 1);
+    double a[GMM_K_MAX];
+    record *r = TR(begin_op)(t, back_gmm, w->rows, 1, w->g || mu->g || lv->g, w, &o);
+    if (!r || K > GMM_K_MAX)
+        return o;
+    r->b = mu;
+    r->c = lv;
+    r->d = x;
+    r->k = kx;
+    for (int64_t i = 0; i < w->rows; i++)
+        o->v[i] = (tr_real)TR(gmm_row_logp)(x->v + (i / kx) * x->cols, w->v + i * K, mu->v + i * K * d,
+                                        lv->v + i * K * d, K, d, a);
+    return o;
+}
+
+/* ---- gmm_sample, gmm_moment: constants ---- */
+
+tr_node *TR(gmm_sample)(tr_tape *t, tr_node *w, tr_node *mu, tr_node *lv, tr_node *eps)
+{
+    int64_t K = w->cols, d = mu->cols / (K ? K : 1);
+    double a[GMM_K_MAX];
+    tr_real *v = K <= GMM_K_MAX ? TR(alloc)(t, w->rows * d) : NULL;
+    for (int64_t i = 0; v && i < w->rows; i++)
+        TR(gmm_row_sample)(w->v + i * K, mu->v + i * K * d, lv->v + i * K * d, eps->v + i * eps->cols, K, d, a,
+                       v + i * d);
+    return TR(input)(t, w->rows, d, v);
+}
+
+tr_node *TR(gmm_moment)(tr_tape *t, tr_node *w, tr_node *mu, tr_node *lv, int which)
+{
+    int64_t K = w->cols, d = mu->cols / (K ? K : 1);
+    double a[GMM_K_MAX];
+    tr_real *v = K <= GMM_K_MAX ? TR(alloc)(t, w->rows * d) : NULL;
+    for (int64_t i = 0; v && i < w->rows; i++)
+        TR(gmm_row_moment)(w->v + i * K, mu->v + i * K * d, lv->v + i * K * d, K, d, which, a, v + i * d);
+    return TR(input)(t, w->rows, d, v);
 }

@@ -464,6 +464,14 @@ static tr_node *op_seq(tr_tape *t, double *th, double *g, void *ctx)
         return trd_row_mask(t, a, lengths, 2, 1);
     if (which == 1)
         return trd_softplus_logvar(t, a, 0.01);
+    if (which == 3) { /* gmm_logp: 3 components over C / 2 values, x row r / 2 (a constant) */
+        static double x[R * C / 2];
+        fill(x, R * C / 2, 96, 1.5);
+        int64_t K = 3, d = C / 2;
+        tr_node *w = trd_param(t, 2 * R, K, th, g), *mu = trd_param(t, 2 * R, K * d, th + 2 * R * K, g + 2 * R * K);
+        tr_node *lv = trd_param(t, 2 * R, K * d, th + 2 * R * K * (1 + d), g + 2 * R * K * (1 + d));
+        return trd_gmm_logp(t, trd_input(t, R, d, x), 2, w, mu, lv);
+    }
     return trd_gauss_kl_to(t, a, trd_param(t, 2 * R, C, th + n, g + n), trd_param(t, 2 * R, C, th + 2 * n, g + 2 * n),
                            trd_param(t, 2 * R, C, th + 3 * n, g + 3 * n));
 }
@@ -473,9 +481,10 @@ static void seq_ops(void)
     static double th[MAXP];
     static const char *const what[] = {"row_mask (k = 2, one group of rows past its length)",
                                        "softplus_logvar, floor 0.01, a from -4 to 4",
-                                       "gauss_kl_to: both means and both log-variances"};
-    for (int which = 0; which < 3; which++) {
-        int n = (which == 2 ? 4 : 1) * 2 * R * C;
+                                       "gauss_kl_to: both means and both log-variances",
+                                       "gmm_logp, 3 components (x shared by 2 rows): weights, means, log-variances"};
+    for (int which = 0; which < 4; which++) {
+        int n = which == 3 ? 2 * R * 3 * (1 + C) : (which == 2 ? 4 : 1) * 2 * R * C;
         fill(th, n, 90 + which, which == 1 ? 4.0 : 1.5);
         double e = check(op_seq, th, n, &which);
         ok(e < 1e-6, "%s (%.1e)", what[which], e);
@@ -624,6 +633,10 @@ static void vrnn_objectives(void)
         {"{\"cell\": \"gru\", \"hidden\": 3, \"latent\": 2, \"phi_x\": [3], \"phi_z\": [2], \"prior\": [2],"
          " \"encoder\": [3], \"decoder\": [3], \"activation\": \"tanh\", \"std_floor\": 0.05,"
          " \"likelihood\": {\"type\": \"gaussian\"}}", "VRNN, GRU, Gaussian frames, IWAE k = 2", TR_OBJ_IWAE, 2},
+        {"{\"cell\": \"lstm\", \"hidden\": 3, \"latent\": 2, \"phi_x\": [3], \"phi_z\": [2], \"prior\": [],"
+         " \"encoder\": [3], \"decoder\": [], \"activation\": \"tanh\", \"std_floor\": 0.05,"
+         " \"likelihood\": {\"type\": \"gaussian_mixture\", \"components\": 3}}",
+         "VRNN, LSTM, frames a mixture of 3 Gaussians, analytic ELBO", TR_OBJ_ELBO_ANALYTIC, 1},
         {"{\"variant\": \"rnn\", \"cell\": \"lstm\", \"hidden\": 3, \"phi_x\": [3], \"decoder\": [3],"
          " \"activation\": \"tanh\", \"likelihood\": {\"type\": \"bernoulli\"}}",
          "RNN (no latent), LSTM, exact log p(x)", TR_OBJ_ELBO_ANALYTIC, 1},

@@ -370,7 +370,14 @@ static void manifests(void)
         {"{\"cell\": \"gru\", \"hidden\": 4, \"latent\": 2, \"prior\": [], \"activation\": \"swish\", " NETS LIK "}", 6,
          VARIA_ERR_MANIFEST, "swish"},
         {"{\"cell\": \"gru\", \"hidden\": 4, \"latent\": 2, \"prior\": [], " NETS
-         "\"likelihood\": {\"type\": \"gaussian_mixture\"}}", 6, VARIA_ERR_UNSUPPORTED, "gaussian_mixture"},
+         "\"likelihood\": {\"type\": \"gaussian_mixture\", \"components\": 5}}", 6, VARIA_OK, ""},
+        {"{\"cell\": \"gru\", \"hidden\": 4, \"latent\": 2, \"prior\": [], " NETS
+         "\"likelihood\": {\"type\": \"gaussian_mixture\"}}", 6, VARIA_ERR_MANIFEST, "components"},
+        {"{\"cell\": \"gru\", \"hidden\": 4, \"latent\": 2, \"prior\": [], " NETS
+         "\"likelihood\": {\"type\": \"gaussian_mixture\", \"components\": 65}}", 6, VARIA_ERR_TOO_LARGE,
+         "components"},
+        {"{\"cell\": \"gru\", \"hidden\": 4, \"latent\": 2, \"prior\": [], " NETS
+         "\"likelihood\": {\"type\": \"bernoulli\", \"components\": 2}}", 6, VARIA_ERR_MANIFEST, "components"},
         {"{\"cell\": \"gru\", \"hidden\": 4, \"latent\": 2, \"prior\": [], " NETS
          "\"likelihood\": {\"type\": \"gaussian\"}}", 6, VARIA_OK, ""},
         {"{\"cell\": \"gru\", \"hidden\": 4, \"latent\": 2, \"prior\": [], " NETS
@@ -390,7 +397,7 @@ int main(void)
     root = getenv("VARIA_SOURCE_ROOT");
     root = root ? root : ".";
     static const char *const cases[] = {"vrnn_gru", "vrnn_lstm", "vrnn_i_gru", "vrnn_rnn_lstm", "vrnn_rows28",
-                                        "vrnn_gauss_lstm"};
+                                        "vrnn_gauss_lstm", "vrnn_gmm_gru"};
     varia_ctx *ctx = varia_ctx_new();
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         cJSON *g = NULL;

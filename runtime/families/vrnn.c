@@ -3,8 +3,8 @@
  * p(z_t | h_{t-1}), an encoder q(z_t | x_t, h_{t-1}), a decoder p(x_t | z_t,
  * h_{t-1}) and one recurrent state h_t = RNN([phi_x(x_t), phi_z(z_t)],
  * h_{t-1}); VRNN-I fixes the prior to N(0, I); the RNN has no latent (x_t
- * from h_{t-1} alone); frames Bernoulli (logits) or Gaussian (mean and a
- * softplus standard deviation). Equations: models.md section 4; the manifest and
+ * from h_{t-1} alone); frames Bernoulli (logits), Gaussian (mean and a
+ * softplus standard deviation) or a mixture of Gaussians. Equations: models.md section 4; the manifest and
  * tensor names: docs/format.md section 8. The call's seq_len and lengths
  * come on the ops (docs/families.md 6); every pass is one loop over the
  * steps with step scoping, and its T-long outputs are emitted step by step,
@@ -19,6 +19,7 @@
 #include <string.h>
 
 #define WIDTH_CAP 16384
+#define COMPONENTS_CAP 64 /* GMM_K_MAX of gmm_rows.h */
 #define FRAME_CAP 65536
 
 enum { VRNN, VRNN_I, RNN };
@@ -29,6 +30,8 @@ typedef struct vrnn {
     int64_t Fx, Fz;    /* the feature maps' widths (Fz 0: RNN) */
     float floor;       /* added to every softplus standard deviation */
     int gauss;         /* frames Gaussian (decoder.mean, decoder.std) rather than Bernoulli (decoder.logits) */
+    int64_t K;         /* > 0: a mixture of K Gaussians (decoder.mean, .std [K F], decoder.weights [K]) */
+    int weights;       /* the mixture weights' linear slot */
     varia_mlp phi_x, phi_z, prior, enc, dec; /* features: hidden layers + .mean as the last layer, act on it */
     varia_cell rnn;
     float *zeros;      /* [max(H, Fx) + 1]: zero initial states, zero terms (read with ld 0) */
@@ -45,6 +48,13 @@ static void vrnn_free(void *cfg)
 }
 
 /* ---- one step's parts ---- */
+
+/* Standard normals of one step: L for z_t, then F for x_t's draw (and one
+ * more for a mixture's component). */
+static int64_t step_noise(const vrnn *v)
+{
+    return v->L + v->F + (v->K ? 1 : 0);
+}
 
 /* A feature map: every layer, the last included, with the activation. */
 static varia_v *feature(varia_ops *o, const varia_mlp *g, varia_v *x)
@@ -113,7 +123,7 @@ typedef struct pass {
  * its terms added to s (M_TERMS; masked past each example's length). */
 static varia_v *infer(const vrnn *v, varia_ops *o, const pass *p, state *s, varia_v *fx, int64_t t)
 {
-    int64_t E = v->L + v->F;
+    int64_t E = step_noise(v);
     varia_v *mu, *lv;
     gauss(v, o, &v->enc, o->concat(o, fx, s->h), &mu, &lv);
     if (p->mode == M_ENCODE) {
@@ -147,7 +157,7 @@ static varia_v *prior_z(const vrnn *v, varia_ops *o, const pass *p, state *s, in
 {
     if (p->mode == M_DECODE)
         return o->cols(o, p->z, t * v->L, v->L);
-    varia_v *e_t = o->cols(o, p->eps, t * (v->L + v->F), v->L), *z;
+    varia_v *e_t = o->cols(o, p->eps, t * step_noise(v), v->L), *z;
     if (v->variant == VRNN_I) {
         z = o->scale(o, e_t, p->temp);
     } else {
@@ -172,7 +182,22 @@ static varia_v *frame_logp(const vrnn *v, varia_ops *o, varia_v *dh, varia_v *x_
         return o->linear_bernoulli(o, dh, v->dec.mean, x_t, k);
     varia_v *mu = o->linear(o, dh, v->dec.mean, IDENTITY);
     varia_v *lv = o->softplus_logvar(o, o->linear(o, dh, v->dec.scale, IDENTITY), v->floor);
+    if (v->K)
+        return o->gmm_logp(o, x_t, k, o->linear(o, dh, v->weights, IDENTITY), mu, lv);
     return o->gauss_logp(o, x_t, k, mu, 1, lv);
+}
+
+/* A mixture's frame without x: drawn from noise e_x [rows, 1 + F], or its
+ * mean (emitted, with the log of its variance for PARAMS). */
+static varia_v *mixture_frame(const vrnn *v, varia_ops *o, const pass *p, varia_v *dh, varia_v *e_x, int64_t t)
+{
+    varia_v *w = o->linear(o, dh, v->weights, IDENTITY), *mu = o->linear(o, dh, v->dec.mean, IDENTITY);
+    varia_v *lv = o->softplus_logvar(o, o->linear(o, dh, v->dec.scale, IDENTITY), v->floor), *x;
+    x = e_x ? o->gmm_sample(o, w, mu, lv, e_x) : o->gmm_moment(o, w, mu, lv, 0);
+    o->emit(o, 0, x, t * v->F);
+    if (!e_x && p->params)
+        o->emit(o, 1, o->gmm_moment(o, w, mu, lv, 1), t * v->F);
+    return x;
 }
 
 /* Without x: x_t drawn (M_GENERATE: Bernoulli, or mean + sigma eps at full
@@ -180,10 +205,14 @@ static varia_v *frame_logp(const vrnn *v, varia_ops *o, varia_v *dh, varia_v *x_
  * emits the logits, or the mean and (out[1]) the log-variance. */
 static varia_v *emit_frame(const vrnn *v, varia_ops *o, const pass *p, varia_v *dh, int64_t t)
 {
+    if (v->K)
+        return mixture_frame(v, o, p, dh,
+                             p->mode == M_GENERATE ? o->cols(o, p->eps, t * step_noise(v) + v->L, 1 + v->F) : NULL,
+                             t);
     varia_v *a = o->linear(o, dh, v->dec.mean, IDENTITY), *x, *e_x = NULL;
     varia_v *lv = v->gauss ? o->softplus_logvar(o, o->linear(o, dh, v->dec.scale, IDENTITY), v->floor) : NULL;
     if (p->mode == M_GENERATE) {
-        e_x = o->cols(o, p->eps, t * (v->L + v->F) + v->L, v->F);
+        e_x = o->cols(o, p->eps, t * step_noise(v) + v->L, v->F);
         x = v->gauss ? o->reparam(o, a, lv, 1, e_x, 1.0f) : o->bernoulli_sample(o, a, e_x);
         o->emit(o, 0, x, t * v->F);
         return x;
@@ -315,11 +344,10 @@ static void vrnn_terms(const void *cfg, varia_ops *o, varia_v *x, int64_t k, var
     t->log_det = NULL;
 }
 
-/* Per step: L normals for z_t, then F for x_t's draw (generate only reads those). */
+/* Per step: L normals for z_t, then those of x_t's draw (generate only reads them). */
 static int64_t vrnn_noise_size(const void *cfg)
 {
-    const vrnn *v = cfg;
-    return v->L + v->F;
+    return step_noise(cfg);
 }
 
 /* ---- parsing ---- */
@@ -327,7 +355,7 @@ static int64_t vrnn_noise_size(const void *cfg)
 /* "variant", "cell" and the likelihood (Bernoulli only). */
 static varia_status parse_kinds(varia_ctx *ctx, vrnn *v, const cJSON *arch)
 {
-    static const char *const lknown[] = {"type", NULL};
+    static const char *const lknown[] = {"type", "components", NULL};
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(arch, "variant");
     const char *var = j ? cJSON_GetStringValue(j) : "vrnn";
     if (!var || (strcmp(var, "vrnn") && strcmp(var, "vrnn_i") && strcmp(var, "rnn")))
@@ -342,10 +370,11 @@ static varia_status parse_kinds(varia_ctx *ctx, vrnn *v, const cJSON *arch)
     if (!cJSON_IsObject(lik) || !type)
         return varia_fail(ctx, VARIA_ERR_MANIFEST, "architecture: \"likelihood\" must be an object with a \"type\"");
     varia_json_warn_unknown(ctx, lik, "likelihood", lknown);
+    v->gauss = !strcmp(type, "gaussian") || !strcmp(type, "gaussian_mixture");
     if (!strcmp(type, "gaussian_mixture"))
-        return varia_fail(ctx, VARIA_ERR_UNSUPPORTED, "vrnn: likelihood '%s' is not built yet (bernoulli or "
-                          "gaussian)", type);
-    v->gauss = !strcmp(type, "gaussian");
+        return varia_json_int(ctx, lik, "likelihood", "components", 1, 0, 2, COMPONENTS_CAP, &v->K);
+    if (cJSON_GetObjectItemCaseSensitive(lik, "components"))
+        return varia_fail(ctx, VARIA_ERR_MANIFEST, "likelihood: \"components\" is for a gaussian_mixture");
     if (!v->gauss && strcmp(type, "bernoulli"))
         return varia_fail(ctx, VARIA_ERR_MANIFEST, "vrnn: unknown likelihood '%.40s'", type);
     return VARIA_OK;
@@ -427,9 +456,14 @@ static varia_status declare(varia_ctx *ctx, vrnn *v, const cJSON *arch, varia_de
     if (st == VARIA_OK && v->variant != RNN)
         st = head_declare(ctx, arch, d, &v->enc, "encoder", v->Fx + v->H, v->L, "mean", "std",
                           VARIA_GROUP_INFERENCE, act);
+    int64_t per = v->K ? v->K : 1, h = 0; /* a mixture's heads: K means and deviations per value, K weights */
     if (st == VARIA_OK)
-        st = head_declare(ctx, arch, d, &v->dec, "decoder", v->Fz + v->H, v->F, v->gauss ? "mean" : "logits",
+        st = head_declare(ctx, arch, d, &v->dec, "decoder", v->Fz + v->H, per * v->F, v->gauss ? "mean" : "logits",
                           v->gauss ? "std" : NULL, VARIA_GROUP_GENERATIVE, act);
+    if (st == VARIA_OK && v->K) {
+        h = v->dec.n_hidden ? d->lin[v->dec.hidden[v->dec.n_hidden - 1]].out : v->Fz + v->H;
+        v->weights = varia_decl_linear_add(d, "decoder.weights", h, v->K, VARIA_GROUP_GENERATIVE, 0);
+    }
     if (st != VARIA_OK)
         return st;
     int good = varia_cell_declare(d, &v->rnn, "rnn", v->Fx + v->Fz, v->H, v->rnn.gru, VARIA_GROUP_GENERATIVE);

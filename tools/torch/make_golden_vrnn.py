@@ -10,7 +10,9 @@ trajectory, 0 past the length), recon, kl, elbo, iw [n]; enc_mean, enc_logvar
 [n][T*L] (the mean path, over all T steps); decode_z [m][T*L], decode_out and
 decode_logits [m][T*F] (x_t's mean fed back); gen_eps [m][T*(L+F)], gen_temp,
 gen_x [m][T*F] (binary draws; Gaussian: mean + sigma * noise), gen_z [m][T*L]. A Gaussian
-case has decode_logvar in place of decode_logits (decode's PARAMS: the means and these).
+case has decode_logvar in place of decode_logits (decode's PARAMS: the means and these); a
+mixture's decode_out and decode_logvar are the mixture's mean and log-variance, and its
+noise has 1 + F values per step for x (the component, then its Gaussian).
 
 Every GRU / LSTM step is also recomputed from the gate equations and compared with
 nn.GRUCell / nn.LSTMCell, and the per-step KL is checked against the Monte Carlo
@@ -63,6 +65,10 @@ CASES = {
                         {"variant": "vrnn", "cell": "lstm", "hidden": 6, "latent": 3, "phi_x": [5], "phi_z": [4],
                          "prior": [5], "encoder": [5], "decoder": [6], "activation": "tanh", "std_floor": 1e-3,
                          "likelihood": {"type": "gaussian"}}, 46, 4),
+    "vrnn_gmm_gru": ("VRNN, GRU, frames a mixture of 3 Gaussians (decoder weights, means, softplus stds)",
+                     {"variant": "vrnn", "cell": "gru", "hidden": 6, "latent": 2, "phi_x": [5], "phi_z": [4],
+                      "prior": [4], "encoder": [5], "decoder": [6], "activation": "tanh", "std_floor": 1e-3,
+                      "likelihood": {"type": "gaussian_mixture", "components": 3}}, 47, 3),
 }
 
 
@@ -100,7 +106,7 @@ def cross_check(model, rng):
 
 def golden_values(model, rng):
     F_DIM = model.F
-    n, k, m, L, E = N_EXAMPLES, N_SAMPLES, N_DECODE, model.L, model.L + F_DIM
+    n, k, m, L, E = N_EXAMPLES, N_SAMPLES, N_DECODE, model.L, model.L + F_DIM + (1 if model.K else 0)
     kind = "continuous" if model.gauss_frames else "binary"
     x = torch.from_numpy(make_golden.make_x(rng, kind, n, T * F_DIM)).reshape(n, T, F_DIM)
     lengths = torch.tensor(LENGTHS)

@@ -18,10 +18,12 @@ estimate runs k particles, each with its own h.
   phi_z.hidden.i, phi_z.out                                  (not in the RNN)
   prior.hidden.i, prior.mean, prior.std                      (VRNN only)
   encoder.hidden.i, encoder.mean, encoder.std                (not in the RNN)
-  decoder.hidden.i, decoder.logits                           (Gaussian: decoder.mean, decoder.std)
+  decoder.hidden.i, decoder.logits                           (Gaussian: decoder.mean, decoder.std;
+                                                              mixture of K: decoder.mean, .std [K*F], .weights [K])
   rnn.weight_ih, rnn.weight_hh, rnn.bias_ih, rnn.bias_hh     (nn.GRUCell r,z,n / nn.LSTMCell i,f,g,o)
 
-Noise per step: L normals for z_t, then F for x_t's draw in generation
+Noise per step: L normals for z_t, then F for x_t's draw in generation (a
+mixture: 1 + F, the first choosing the component)
 (x_t = 1 where Phi(e) < sigmoid(logits); Gaussian: x_t = mean + sigma * e, the
 temperature scaling z's noise only); step t's block at columns t*(L+F).
 decode(z) runs the generative recurrence from given latents with x_t's mean
@@ -29,7 +31,7 @@ decode(z) runs the generative recurrence from given latents with x_t's mean
 """
 import torch
 from torch import nn
-from torch.distributions import Normal, kl_divergence
+from torch.distributions import Categorical, Independent, MixtureSameFamily, Normal, kl_divergence
 import torch.nn.functional as F
 
 ACTS = {"relu": torch.relu, "tanh": torch.tanh, "elu": F.elu, "softplus": F.softplus,
@@ -72,8 +74,15 @@ class VariaVRNN(nn.Module):
             self.prior = Net(self.H, arch["prior"], ("mean", "std"), self.L)
         if self.variant != "rnn":
             self.encoder = Net(fx + self.H, arch["encoder"], ("mean", "std"), self.L)
-        self.gauss_frames = arch["likelihood"]["type"] == "gaussian"
-        self.decoder = Net(fz + self.H, arch["decoder"], ("mean", "std") if self.gauss_frames else ("logits",), self.F)
+        lik = arch["likelihood"]
+        self.gauss_frames = lik["type"] in ("gaussian", "gaussian_mixture")
+        self.K = lik.get("components", 0) if lik["type"] == "gaussian_mixture" else 0
+        per = self.K if self.K else 1
+        self.decoder = Net(fz + self.H, arch["decoder"], ("mean", "std") if self.gauss_frames else ("logits",),
+                           per * self.F)
+        if self.K:
+            widths = arch["decoder"]
+            self.decoder.weights = nn.Linear(widths[-1] if widths else fz + self.H, self.K)
         cell = nn.GRUCell if arch["cell"] == "gru" else nn.LSTMCell
         self.rnn = cell(fx + fz, self.H)
         self.lstm = arch["cell"] == "lstm"
@@ -95,11 +104,22 @@ class VariaVRNN(nn.Module):
     def logits(self, fz, h):
         """Bernoulli: the logits; Gaussian: (mean, standard deviation)."""
         inp = h if fz is None else torch.cat([fz, h], 1)
+        if self.K:  # (weights' logits, means [rows, K, F], deviations [rows, K, F])
+            h = self.decoder.body(inp, self.act)
+            sd = F.softplus(self.decoder.std(h)) + self.floor
+            return (self.decoder.weights(h), self.decoder.mean(h).reshape(-1, self.K, self.F),
+                    sd.reshape(-1, self.K, self.F))
         if self.gauss_frames:
             return self.gauss(self.decoder, inp)
         return self.decoder.logits(self.decoder.body(inp, self.act))
 
+    def mixture(self, out):
+        w, mu, sd = out
+        return MixtureSameFamily(Categorical(logits=w), Independent(Normal(mu, sd), 1))
+
     def frame_logp(self, out, x):
+        if self.K:
+            return self.mixture(out).log_prob(x)
         if self.gauss_frames:
             return Normal(*out).log_prob(x).sum(1)
         return -F.binary_cross_entropy_with_logits(out, x, reduction="none").sum(1)
@@ -166,9 +186,14 @@ class VariaVRNN(nn.Module):
             h = self.h_of(state)
             fz = None if self.variant == "rnn" else self.feature(self.phi_z, z[:, t])
             out = self.logits(fz, h)
-            xm = out[0] if self.gauss_frames else torch.sigmoid(out)
+            if self.K:  # the mixture's mean and the log of its variance
+                mix = self.mixture(out)
+                xm, params = mix.mean, torch.log(mix.variance)
+            else:
+                xm = out[0] if self.gauss_frames else torch.sigmoid(out)
+                params = 2.0 * torch.log(out[1]) if self.gauss_frames else out
             means.append(xm)
-            logits.append(2.0 * torch.log(out[1]) if self.gauss_frames else out)
+            logits.append(params)
             state = self.step_state(self.feature(self.phi_x, xm), fz, state)
         return torch.stack(means, 1), torch.stack(logits, 1)
 
@@ -185,7 +210,14 @@ class VariaVRNN(nn.Module):
                 zs.append(z)
                 fz = self.feature(self.phi_z, z)
             out = self.logits(fz, h)
-            if self.gauss_frames:
+            if self.K:  # the component whose cumulative-weight interval holds Phi(e_0), then its Gaussian
+                w, mu, sd = out
+                u = torch.special.ndtr(eps[:, t, self.L])
+                cum = torch.cumsum(torch.softmax(w, 1), 1)
+                j = torch.clamp((cum <= u[:, None]).sum(1), max=self.K - 1)
+                rows_ = torch.arange(w.shape[0])
+                x = mu[rows_, j] + sd[rows_, j] * eps[:, t, self.L + 1:]
+            elif self.gauss_frames:
                 x = out[0] + out[1] * eps[:, t, self.L:]
             else:
                 x = (torch.special.ndtr(eps[:, t, self.L:]) < torch.sigmoid(out)).to(eps.dtype)
