@@ -125,9 +125,6 @@ tr_node *TR(iaf_logdet)(tr_tape *t, tr_node *s);
  * gh [rows, 3H] and h [rows, H] give h' [rows, H]. */
 tr_node *TR(lstm_cell)(tr_tape *t, tr_node *gates, tr_node *c);
 tr_node *TR(gru_cell)(tr_tape *t, tr_node *gi, tr_node *gh, tr_node *h);
-/* Row r of x kept where t < lengths[r / k], else 0 (tape_ops.c); the
- * gradient flows to the kept rows only: d y_r / d x_r = [t < lengths[r / k]]. */
-tr_node *TR(row_mask)(tr_tape *t, tr_node *x, const int64_t *lengths, int64_t k, int64_t step);
 /* The sequence ops of ops.h (tape_seq.c): row_mask keeps row r of x where
  * step < lengths[r / k] (else 0; the gradient reaches the kept rows only);
  * softplus_logvar is 2 log(softplus(a) + floor); gauss_kl_to the KL of
