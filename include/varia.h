@@ -277,6 +277,48 @@ VARIA_API varia_status varia_decode_ex(varia_ctx *ctx, const varia_model *m, con
 VARIA_API varia_status varia_sample_ex(varia_ctx *ctx, const varia_model *m, int64_t n, const varia_opts *opts,
                                        float *x_out, float *z_out);
 
+/* ---- Inversion of a decoder-only model (GAN) -------------------------------- */
+
+/* z* = argmax_z log p(z) + log p(x | z) for each example, under the Gaussian
+ * observation model N(x; E[x|z], sigma2 I), by Adam on the latent (rate 0.05
+ * decayed linearly to 0.005) through the runtime's tape from `starts` seeded
+ * starts, keeping the best: what encode means for a model without an encoder
+ * (varia_encode of such a model whose manifest gives an observation variance
+ * calls this with 8 starts and 300 steps). Set size = sizeof(varia_invert_opts). */
+typedef struct varia_invert_opts {
+    uint32_t size;
+    uint32_t reserved; /* 0 */
+    int64_t starts;    /* 1 .. 256 */
+    int64_t steps;     /* 1 .. 100000 */
+    double sigma2;     /* > 0, or 0: the manifest's observation variance */
+    uint64_t seed;     /* start s of example i from the stream (seed, i, s) */
+} varia_invert_opts;
+
+/* z_out[n * latent] (the latent decode takes); mse[n] (may be NULL): the mean
+ * squared error of E[x | z*] against x. VARIA_ERR_UNSUPPORTED for a model
+ * with an encoder (use varia_encode) or without a joint density. */
+VARIA_API varia_status varia_invert(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
+                                    const varia_invert_opts *opts, float *z_out, double *mse);
+
+/* ---- Parzen-window estimate (for comparison with old papers only) ---------- */
+
+/* A kernel density estimate of log p(x) from the model's samples, by
+ * Goodfellow et al.'s protocol: an isotropic Gaussian of standard deviation
+ * sigma on each of `samples` samples (drawn with seed, temperature 1). It
+ * measures how close samples come to x, not the model's likelihood: Theis et
+ * al. (2015) showed it off by hundreds of nats and misordering models. Use
+ * AIS to score a decoder-only model; use this only beside published Parzen
+ * numbers, with sigma chosen on validation data as they did. */
+typedef struct varia_parzen_opts {
+    int64_t samples; /* 1 .. 1,000,000 (the protocol: 10,000) */
+    double sigma;    /* > 0 (the protocol: the best of logspace(-1, 0, 10) on validation data) */
+    uint64_t seed;
+} varia_parzen_opts;
+
+/* log_px[n] for the examples x[n * D]; any family that samples. */
+VARIA_API varia_status varia_parzen(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
+                                    const varia_parzen_opts *opts, double *log_px);
+
 /* A model drawn over T steps (DRAW; info.latent_shape is [T, L]): the image
  * after every step, E[x | z] = sigmoid(c_t) for t = 1..T, painted by the
  * decoder from n latents z[n * T * L]: out[n * T * D], example-major (latent
@@ -387,6 +429,73 @@ VARIA_API varia_status varia_eval_seq_summary(varia_ctx *ctx, const varia_model 
 VARIA_API varia_status varia_active_units(varia_ctx *ctx, const varia_model *m,
                                           const float *x, int64_t n, int *total,
                                           int per_layer[VARIA_MAX_LAYERS]);
+
+/* ---- AIS and BDMC: log p(x) for any decoder (Wu et al. 2017) -------------- */
+
+/* Annealed importance sampling (docs/ais.md) scores data under a model's
+ * decoder alone: no encoder is used, so it serves decoder-only models. The
+ * target is f_t(z) = p(z) p(x|z)^beta_t over the model's full latents (every
+ * stochastic layer), beta_0 = 0 < ... < beta_T = 1 on the sigmoid schedule
+ * (r = 4); z_0 ~ p(z); between consecutive targets one HMC trajectory of
+ * `leapfrog` steps with a Metropolis test, its step size starting at 0.01 and
+ * adapted per example toward 0.65 acceptance (x1.02 / x0.98, within [1e-4,
+ * 0.5]); the log weight adds (beta_t - beta_{t-1}) log p(x|z_{t-1}). The
+ * estimate is the log-mean-exp of the C chains' final log weights: a
+ * stochastic lower bound on log p(x).
+ *
+ * Options of one call, size-versioned like varia_opts: set size =
+ * sizeof(varia_ais_opts) and zero what you do not use. chains and steps have
+ * no default (0 is VARIA_ERR_ARG, naming the field). */
+typedef struct varia_ais_opts {
+    uint32_t size;           /* sizeof(varia_ais_opts) */
+    uint32_t reserved;       /* 0 */
+    int64_t chains;          /* C: independent chains per example, in [1, 4096] */
+    int64_t steps;           /* T: annealing steps (targets after the prior), in [1, 10^7] */
+    int64_t leapfrog;        /* leapfrog steps per HMC trajectory, in [1, 1000] (0: 10) */
+    double sigma2;           /* 0: the model's own likelihood; > 0: the Gaussian observation model
+                                N(x; E[x|z], sigma2 I) instead (what a model without a likelihood needs) */
+    uint64_t seed;           /* chain c of example i draws from a stream keyed by (seed, i, c) */
+    varia_binarize binarize; /* of the data, as varia_eval does it (the same seed gives the same images) */
+    uint32_t reserved2;      /* 0 */
+    /* Called on the calling thread now and then with the annealing steps done
+     * over all examples (out of total), and once at the end; NULL: none. */
+    void (*progress)(int64_t done, int64_t total, void *user);
+    void *user;              /* passed to progress */
+} varia_ais_opts;
+
+/* Per-example results of AIS. */
+typedef struct varia_ais_row {
+    double log_px;    /* varia_ais: the estimate (a lower bound in expectation); the reverse
+                         run of varia_bdmc: its upper bound, -log-mean-exp of the reverse weights */
+    double accept;    /* fraction of HMC proposals accepted, over the chains and T - 1 transitions
+                         (0 when T = 1: no transition) */
+    double step_size; /* the example's final leapfrog step size */
+} varia_ais_row;
+
+/* AIS estimate of log p(x) for n examples x[n * data_size]: rows[n]
+ * (required). Chains of all examples run as the rows of each pass, spread
+ * over the context's threads; example i's result depends only on (seed, i)
+ * and its data: bit-identical for any thread count and any n. The gradient
+ * d log f_t / dz is taken on the runtime's tape, the weights held constant.
+ * VARIA_ERR_ARG names a bad option; VARIA_ERR_UNSUPPORTED: the family has no
+ * joint density pass; VARIA_ERR_NONFINITE names an example for which a chain's
+ * log weight is NaN or every chain's is -inf. */
+VARIA_API varia_status varia_ais(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
+                                 const varia_ais_opts *opts, varia_ais_row *rows);
+
+/* Bidirectional Monte Carlo (Grosse et al. 2015) on n examples simulated from
+ * the model: z*_i ~ p(z) and x_i ~ p(x|z*_i) (Bernoulli draws, or the
+ * Gaussian observation model's with opts->sigma2) from a stream keyed by
+ * (seed, i); then AIS forward on x_i (lower[i], the same bits as varia_ais on
+ * x_i) and in reverse, beta from 1 to 0, every chain started at z*_i
+ * (upper[i].log_px = -log-mean-exp of the reverse log weights, a stochastic
+ * upper bound on log p(x_i)). The gap upper - lower bounds AIS's error on
+ * such data. x_out[n * data_size] receives the simulated examples (may be
+ * NULL); lower[n] and upper[n] are required. opts->binarize is not read.
+ * VARIA_ERR_UNSUPPORTED for a model with its own Gaussian likelihood and
+ * sigma2 0 (simulation then needs its variance: give sigma2). */
+VARIA_API varia_status varia_bdmc(varia_ctx *ctx, const varia_model *m, int64_t n, const varia_ais_opts *opts,
+                                  float *x_out, varia_ais_row *lower, varia_ais_row *upper);
 
 /* ---- Data I/O ------------------------------------------------------------ */
 

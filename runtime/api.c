@@ -3,6 +3,7 @@
  * Rows are independent, so batching never changes a result. */
 #include "api.h"
 
+#include "ais.h"
 #include "passes.h"
 #include "pool.h"
 #include "rng.h"
@@ -209,10 +210,29 @@ static varia_status check_encoder_call(varia_ctx *ctx, const varia_model *m, con
     return varia_check_unit_range(ctx, m, x, n * varia_call_steps(m, c), 0, op);
 }
 
+/* encode of a decoder-only model (a GAN): inversion with its defaults (8
+ * starts, 300 steps, the manifest's observation variance, opts' seed): a
+ * point, so there is no log-variance to give. */
+static varia_status encode_by_inversion(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
+                                        const varia_opts *opts, float *mean, float *logvar)
+{
+    varia_call c;
+    varia_status st = varia_opts_resolve(ctx, m, opts, n, "encode", &c);
+    if (st == VARIA_OK && logvar)
+        st = varia_fail(ctx, VARIA_ERR_ARG, "encode: family '%s' is inverted (z* maximising log p(z) + log p(x|z)): "
+                        "a point, with no log-variance (pass NULL)", m->info.family);
+    if (st == VARIA_OK && !mean && n > 0)
+        st = varia_fail(ctx, VARIA_ERR_ARG, "encode: null output");
+    varia_invert_opts io = {.size = sizeof io, .starts = 8, .steps = 300, .seed = c.seed};
+    return st == VARIA_OK ? varia_invert(ctx, m, x, n, &io, mean, NULL) : st;
+}
+
 varia_status varia_encode_ex(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
                              const varia_opts *opts, float *mean, float *logvar)
 {
     varia_call c;
+    if (m && !m->info.has_encoder && m->family->joint && m->family->obs_var && m->family->obs_var(m->cfg) > 0.0)
+        return encode_by_inversion(ctx, m, x, n, opts, mean, logvar);
     varia_status st = check_encoder_call(ctx, m, x, n, 1, opts, "encode", &c);
     if (st != VARIA_OK || (!mean && !logvar))
         return st;
@@ -431,4 +451,20 @@ varia_status varia_interpolate_latents(const float *za, const float *zb, int64_t
         if (!interp_step(za, zb, L, (double)s / (double)(steps - 1), slerp, na, nb, omega, so, out + s * L))
             return VARIA_ERR_NONFINITE;
     return VARIA_OK;
+}
+
+/* AIS and BDMC are in ais.c and bdmc.c; their entry points are here, beside
+ * every other operation's, because a library that embeds the runtime's
+ * archive (libvaria_train) takes only the objects something references, and
+ * this file is always taken: so every such library exports them. */
+varia_status varia_ais(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n, const varia_ais_opts *opts,
+                       varia_ais_row *rows)
+{
+    return varia_ais_estimate(ctx, m, x, n, opts, rows);
+}
+
+varia_status varia_bdmc(varia_ctx *ctx, const varia_model *m, int64_t n, const varia_ais_opts *opts, float *x_out,
+                        varia_ais_row *lower, varia_ais_row *upper)
+{
+    return varia_bdmc_bounds(ctx, m, n, opts, x_out, lower, upper);
 }

@@ -24,6 +24,11 @@ float *varia_ws_get(varia_ctx *ctx, const varia_model *m, int64_t rows, size_t e
 /* Extreme weights or inputs can overflow to NaN: report it, never return it. */
 varia_status varia_check_output(varia_ctx *ctx, const float *y, int64_t n, int64_t d, const char *op);
 
+/* Example `index` of a set as the estimators score it: x[D] binarized by
+ * `how` into xb[D], a dynamic binarization drawn from the stream keyed by
+ * (seed, index), so eval and AIS with one seed score the same images. */
+void varia_binarize_example(uint64_t seed, varia_binarize how, int64_t index, const float *x, float *xb, int64_t D);
+
 /* A call's options resolved against its model. */
 typedef struct varia_call {
     uint64_t seed;

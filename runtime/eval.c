@@ -47,17 +47,22 @@ typedef struct job {
     atomic_int oom;
 } job;
 
-static void binarize(const job *j, int64_t i, const float *x, float *xb, int64_t D)
+void varia_binarize_example(uint64_t seed, varia_binarize how, int64_t index, const float *x, float *xb, int64_t D)
 {
     varia_rng rng;
-    varia_rng_init(&rng, j->opts->seed, VARIA_STREAM_BINARIZE, (uint64_t)(j->first + i), 0);
+    varia_rng_init(&rng, seed, VARIA_STREAM_BINARIZE, (uint64_t)index, 0);
     for (int64_t d = 0; d < D; d++) {
-        switch (j->opts->binarize) {
+        switch (how) {
         case VARIA_BIN_NONE: xb[d] = x[d]; break;
         case VARIA_BIN_THRESHOLD: xb[d] = x[d] >= 0.5f ? 1.0f : 0.0f; break;
         case VARIA_BIN_DYNAMIC: xb[d] = varia_rng_uniform(&rng) < (double)x[d] ? 1.0f : 0.0f; break;
         }
     }
+}
+
+static void binarize(const job *j, int64_t i, const float *x, float *xb, int64_t D)
+{
+    varia_binarize_example(j->opts->seed, j->opts->binarize, j->first + i, x, xb, D);
 }
 
 /* One chunk of one example: its samples' log-weights into a fresh accumulator. */

@@ -167,6 +167,22 @@ typedef struct varia_family {
     /* A model drawn over steps (DRAW): E[x|z] after every step from latents z,
      * [rows(z), T * D], step t's image in columns t * D ... */
     void (*decode_steps)(const void *cfg, varia_ops *o, varia_v *z, varia_v **canvases);
+    /* The joint density without q, the target of AIS and of any other
+     * gradient-based inference: per row r of the full latents z [rows,
+     * noise_size] (every stochastic layer, laid out as a sample's noise),
+     * *log_pz = log p(z) and *log_px = log p(x[r / kx] | z). obs_logvar NULL:
+     * the model's own likelihood; a [1, 1] value log s2: the Gaussian
+     * observation model N(x; E[x|z], s2 I) instead (a decoder-only model has
+     * no likelihood of its own). Differentiable in z on the tape. */
+    void (*joint)(const void *cfg, varia_ops *o, varia_v *x, int64_t kx, varia_v *z, varia_v *obs_logvar,
+                  varia_v **log_pz, varia_v **log_px);
+    /* Full latents z ~ p(z) from eps [n, noise_size], as generate draws them
+     * at temperature 1: every stochastic layer's in z[l], bottom first (the
+     * layout of the joint pass's z, one layer after another). */
+    void (*prior_latents)(const void *cfg, varia_ops *o, varia_v *eps, varia_v **z);
+    /* The observation variance s2 the manifest gives the joint pass's Gaussian
+     * observation model, used when the caller gives none (NULL, or 0: none). */
+    double (*obs_var)(const void *cfg);
     /* A discriminator's logit per row of x ([rows, 1]), for adversarial
      * training: the gan family when its file has one (has_critic). */
     void (*critic)(const void *cfg, varia_ops *o, varia_v *x, varia_v **logit);

@@ -20,6 +20,7 @@
 #ifndef VARIA_OPS_H
 #define VARIA_OPS_H
 
+#include "attn.h"
 #include "conv.h"
 #include "kernels.h"
 
@@ -150,6 +151,25 @@ struct varia_ops {
      * (an inner loop's mark is taken inside the outer step). */
     varia_mark (*step_begin)(varia_ops *o);
     void (*step_end)(varia_ops *o, varia_mark mark, varia_v **carry, int n);
+    /* DRAW attention (docs/draw.md): images of g->w (A) x g->h (B) pixels,
+     * each row of an image value its B rows of A pixels; an N x N glimpse,
+     * N = g->n. g must outlive the pass (the family's configuration holds it).
+     * Every row of the ops below is one particle: the filterbank, read and
+     * write rows correspond. */
+    /* The filterbank from p [rows, 5] = (g~_X, g~_Y, log sigma^2, log delta~,
+     * log gamma): [rows, N A + N B + 1] = F_X (N x A, row-major), F_Y (N x B),
+     * gamma. Each filter is normalised to sum 1 (guarded: 0 when the window
+     * misses the image entirely). */
+    varia_v *(*attn_filterbank)(varia_ops *o, varia_v *p, const varia_attn *g);
+    /* The read: row r is gamma F_Y x F_X^T of row r / kx of x [.., B A],
+     * [rows(fb), N N], glimpse row j from filter j of F_Y. With x2 (NULL: none)
+     * [rows(fb), 2 N N]: x's glimpse, then x2's (row r / kx2), the paper's
+     * read of x and x^. */
+    varia_v *(*attn_read)(varia_ops *o, varia_v *fb, const varia_attn *g, varia_v *x, int64_t kx, varia_v *x2,
+                          int64_t kx2);
+    /* The write: row r is (1 / gamma) F_Y^T w F_X of w [rows(fb), N N],
+     * [rows(fb), B A]. */
+    varia_v *(*attn_write)(varia_ops *o, varia_v *fb, const varia_attn *g, varia_v *w);
 
     /* Sequences (families with VARIA_FAMILY_SEQ_LEN; docs/families.md 6). */
     /* Per-row terms x [rows, cols] with row r kept where step t is inside

@@ -504,6 +504,9 @@ static const varia_ops exec_ops = {
     .gmm_logp = varia_exec_gmm_logp,
     .gmm_sample = varia_exec_gmm_sample,
     .gmm_moment = varia_exec_gmm_moment,
+    .attn_filterbank = varia_exec_attn_filterbank,
+    .attn_read = varia_exec_attn_read,
+    .attn_write = varia_exec_attn_write,
 };
 
 size_t varia_exec_val_floats(size_t vals)

@@ -34,7 +34,7 @@ typedef struct varia_exec {
     int64_t place_rows, place_cols;
 } varia_exec;
 
-/* For the ops defined outside ops_exec.c (ops_conv.c): a new value of rows x
+/* For the ops defined outside ops_exec.c (ops_conv.c, ops_attn.c): a new value of rows x
  * cols in the workspace (double when dbl; data NULL under measure or once the
  * workspace ran out), and whether an op should compute now. */
 varia_v *varia_exec_val(varia_exec *e, int64_t rows, int64_t cols, int dbl);
@@ -55,6 +55,11 @@ varia_v *varia_exec_bernoulli_sample(varia_ops *o, varia_v *logits, varia_v *eps
 varia_v *varia_exec_gmm_logp(varia_ops *o, varia_v *x, int64_t kx, varia_v *w, varia_v *mu, varia_v *lv);
 varia_v *varia_exec_gmm_sample(varia_ops *o, varia_v *w, varia_v *mu, varia_v *lv, varia_v *eps);
 varia_v *varia_exec_gmm_moment(varia_ops *o, varia_v *w, varia_v *mu, varia_v *lv, int which);
+/* The exec attention ops (ops_attn.c), as ops.h declares them. */
+varia_v *varia_exec_attn_filterbank(varia_ops *o, varia_v *p, const varia_attn *g);
+varia_v *varia_exec_attn_read(varia_ops *o, varia_v *fb, const varia_attn *g, varia_v *x, int64_t kx, varia_v *x2,
+                              int64_t kx2);
+varia_v *varia_exec_attn_write(varia_ops *o, varia_v *fb, const varia_attn *g, varia_v *w);
 
 /* Floats the value records of `vals` values take at the start of a workspace. */
 size_t varia_exec_val_floats(size_t vals);

@@ -275,6 +275,22 @@ static varia_v *op_gmm_moment(varia_ops *o, varia_v *w, varia_v *mu, varia_v *lv
     return val(TR(gmm_moment)(tp(o)->t, TR(node_of)(w), TR(node_of)(mu), TR(node_of)(lv), which));
 }
 
+static varia_v *op_attn_filterbank(varia_ops *o, varia_v *p, const varia_attn *g)
+{
+    return val(TR(attn_filterbank)(tp(o)->t, TR(node_of)(p), g));
+}
+
+static varia_v *op_attn_read(varia_ops *o, varia_v *fb, const varia_attn *g, varia_v *x, int64_t kx, varia_v *x2,
+                             int64_t kx2)
+{
+    return val(TR(attn_read)(tp(o)->t, TR(node_of)(fb), g, TR(node_of)(x), kx, x2 ? TR(node_of)(x2) : NULL, kx2));
+}
+
+static varia_v *op_attn_write(varia_ops *o, varia_v *fb, const varia_attn *g, varia_v *w)
+{
+    return val(TR(attn_write)(tp(o)->t, TR(node_of)(fb), g, TR(node_of)(w)));
+}
+
 static const varia_ops tape_ops = {
     .input = op_input,
     .param = op_param,
@@ -318,6 +334,9 @@ static const varia_ops tape_ops = {
     .gmm_logp = op_gmm_logp,
     .gmm_sample = op_gmm_sample,
     .gmm_moment = op_gmm_moment,
+    .attn_filterbank = op_attn_filterbank,
+    .attn_read = op_attn_read,
+    .attn_write = op_attn_write,
 };
 
 int64_t TR(layout)(const varia_decl *decl, int64_t *off)

@@ -11,7 +11,8 @@ typedef struct varia_rng {
 } varia_rng;
 
 /* Stream purposes, so different uses of one seed never share numbers. */
-enum { VARIA_STREAM_IW = 1, VARIA_STREAM_BINARIZE = 2, VARIA_STREAM_SAMPLE = 3, VARIA_STREAM_ENCODE = 4 };
+enum { VARIA_STREAM_IW = 1, VARIA_STREAM_BINARIZE = 2, VARIA_STREAM_SAMPLE = 3, VARIA_STREAM_ENCODE = 4,
+       VARIA_STREAM_AIS = 5, VARIA_STREAM_AIS_REVERSE = 6, VARIA_STREAM_SIMULATE = 7, VARIA_STREAM_INVERT = 8 };
 
 void varia_rng_init(varia_rng *r, uint64_t seed, uint64_t purpose, uint64_t a, uint64_t b);
 uint64_t varia_rng_u64(varia_rng *r);

@@ -12,6 +12,7 @@
 #ifndef VARIA_TRAIN_TAPE_H
 #define VARIA_TRAIN_TAPE_H
 
+#include "attn.h"
 #include "conv.h"
 #include "kernels.h"
 
@@ -33,7 +34,9 @@ typedef struct tr_node {
 } tr_node;
 
 /* A linear layer's parameters as the tape sees them: the weight [out, in]
- * (PyTorch layout) and bias, where their gradients accumulate, and (float build)
+ * (PyTorch layout) and bias, where their gradients accumulate (gw and gb
+ * both NULL: the layer is a constant, its weight gradient never computed,
+ * as gradient-based inference over a loaded model needs), and (float build)
  * the weight packed for the forward product and its transpose for the input
  * gradient, packed once per step and shared read-only by every shard. */
 typedef struct tr_lin {
@@ -140,6 +143,14 @@ tr_node *TR(bernoulli_sample)(tr_tape *t, tr_node *logits, tr_node *eps);
 tr_node *TR(gmm_logp)(tr_tape *t, tr_node *x, int64_t kx, tr_node *w, tr_node *mu, tr_node *lv);
 tr_node *TR(gmm_sample)(tr_tape *t, tr_node *w, tr_node *mu, tr_node *lv, tr_node *eps);
 tr_node *TR(gmm_moment)(tr_tape *t, tr_node *w, tr_node *mu, tr_node *lv, int which);
+/* DRAW attention, the ops of ops.h, same arguments (tape_attn.c); g must
+ * outlive the tape. attn_filterbank: p [rows, 5] -> [rows, N A + N B + 1];
+ * attn_read: [rows(fb), N N] from x row r / kx, or [rows(fb), 2 N N] with
+ * x2 (row r / kx2) after it (x2 NULL: none); attn_write: w [rows(fb), N N]
+ * -> [rows(fb), B A]. */
+tr_node *TR(attn_filterbank)(tr_tape *t, tr_node *p, const varia_attn *g);
+tr_node *TR(attn_read)(tr_tape *t, tr_node *fb, const varia_attn *g, tr_node *x, int64_t kx, tr_node *x2, int64_t kx2);
+tr_node *TR(attn_write)(tr_tape *t, tr_node *fb, const varia_attn *g, tr_node *w);
 #ifdef TR_DOUBLE
 /* The activation in double (tmatmul.c), for the double tape's forward. */
 double trd_act_apply(varia_act a, double v);

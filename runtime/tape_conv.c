@@ -32,7 +32,8 @@ static void back_conv(tr_tape *t, const record *r)
         return;
     for (int64_t i = 0; i < n; i++)
         conv_to_rows(dpre + i * O * P, O, P, drows + i * P * O);
-    TR(mm_weight_grad)(l, drows, r->data, n * P, TR(alloc)(t, TR(mm_weight_scratch)(l, n * P)));
+    if (l->gw) /* NULL: constant weights (tape.h) */
+        TR(mm_weight_grad)(l, drows, r->data, n * P, TR(alloc)(t, TR(mm_weight_scratch)(l, n * P)));
     if (!x->g)
         return;
     tr_real *dcols = TR(alloc)(t, n * P * K);
@@ -81,7 +82,7 @@ static void back_convt(tr_tape *t, const record *r)
     tr_real *sink = TR(alloc)(t, Cin), *zero = TR(alloc)(t, Cin), *dx = TR(alloc)(t, n * HW * Cin);
     if (!dpre || !dcols || !sink || !zero || !dx)
         return;
-    for (int64_t i = 0; i < n; i++)
+    for (int64_t i = 0; l->gb && i < n; i++) /* gb NULL: constant weights (tape.h) */
         for (int64_t c = 0; c < C; c++) {
             tr_real s = 0;
             for (int64_t j = 0; j < OP; j++)
@@ -94,7 +95,8 @@ static void back_convt(tr_tape *t, const record *r)
      * X as its output gradient; its bias sum is not ours: it goes to a sink. */
     tr_lin lw = *l;
     lw.gb = sink;
-    TR(mm_weight_grad)(&lw, r->data, dcols, n * HW, TR(alloc)(t, TR(mm_weight_scratch)(l, n * HW)));
+    if (l->gw)
+        TR(mm_weight_grad)(&lw, r->data, dcols, n * HW, TR(alloc)(t, TR(mm_weight_scratch)(l, n * HW)));
     if (!x->g)
         return;
     tr_lin lz = *l; /* dX = dcols W^T: the layer's forward product, without its bias */

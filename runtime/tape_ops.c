@@ -65,14 +65,17 @@ tr_real *TR(pre_act_grad)(tr_tape *t, const record *r)
     return dpre;
 }
 
-/* dpre = dy * act'(y); dW += dpre^T x, db += column sums of dpre, dx += dpre W */
+/* dpre = dy * act'(y); dW += dpre^T x, db += column sums of dpre, dx += dpre W.
+ * A layer without gradient buffers (gw NULL: weights held constant, as AIS
+ * holds a loaded model's) skips the weight product, a third of the work. */
 static void back_linear(tr_tape *t, const record *r)
 {
     const tr_node *x = r->a;
     tr_real *dpre = TR(pre_act_grad)(t, r);
     if (!dpre)
         return;
-    TR(mm_weight_grad)(r->lin, dpre, x->v, x->rows, TR(alloc)(t, TR(mm_weight_scratch)(r->lin, x->rows)));
+    if (r->lin->gw)
+        TR(mm_weight_grad)(r->lin, dpre, x->v, x->rows, TR(alloc)(t, TR(mm_weight_scratch)(r->lin, x->rows)));
     if (x->g)
         TR(mm_input_grad)(r->lin, dpre, x->rows, x->g, TR(alloc)(t, TR(mm_input_scratch)(r->lin, x->rows)));
 }

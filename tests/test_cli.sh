@@ -60,6 +60,8 @@ check() {
     if "$@"; then ok "$name"; else notok "$name" "failed: $*"; fi
 }
 
+# png_size FILE W H: the IHDR's width and height.
+png_size() { [ "$(od -An -tu1 -j16 -N8 "$1" | awk '{print $3*256+$4, $7*256+$8}')" = "$2 $3" ]; }
 is_png() { [ -f "$1" ] && [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ]; }
 differ() { [ -f "$1" ] && [ -f "$2" ] && ! cmp -s "$1" "$2"; }
 out_has() { grep -q -- "$1" "$T/out"; }
@@ -292,6 +294,36 @@ expect_rc "eval on .amat values outside [0,1] exits 23 (DATASET)" 23 \
 mkdir "$T/emptydir"
 expect_rc "eval on a folder without PNGs exits 23 (DATASET)" 23 "$VARIA" eval "$VAE" --data "$T/emptydir" --k 5
 
+# ---- ais --------------------------------------------------------------------------
+expect_rc "ais --help exits 0" 0 "$VARIA" ais --help
+expect_rc "ais --data data.amat --chains 4 --steps 30 --json exits 0" 0 \
+    "$VARIA" ais "$VAE" --data "$T/data.amat" --chains 4 --steps 30 --json --threads 1
+strip_json "$T/out" >"$T/a1.json"
+check "ais JSON has n, chains, steps, log_px_mean, accept_mean, step_size_mean" \
+    grep -q '"n": 3, "chains": 4, "steps": 30, "leapfrog": 10.*"log_px_mean".*"accept_mean".*"step_size_mean"' "$T/out"
+check "ais prints a progress line on stderr" err_has "ais: 100.0%"
+expect_rc "ais --threads 2" 0 "$VARIA" ais "$VAE" --data "$T/data.amat" --chains 4 --steps 30 --json --threads 2 --quiet
+strip_json "$T/out" >"$T/a2.json"
+check "ais: --threads 1 and --threads 2 give identical results" cmp -s "$T/a1.json" "$T/a2.json"
+check "ais --quiet prints no progress" test ! -s "$T/err"
+expect_rc "ais on the 2-layer IWAE, text output, exits 0" 0 \
+    "$VARIA" ais "$IWAE" --data "$T/data.amat" --chains 3 --steps 20 --quiet
+check "ais text output reports the estimate" out_has "AIS log p(x)"
+expect_rc "ais --sigma2 0.1 (Gaussian observation model) exits 0" 0 \
+    "$VARIA" ais "$VAE" --data "$T/data.amat" --chains 2 --steps 10 --sigma2 0.1 --json --quiet
+check "... and reports sigma2" out_has '"sigma2": 0.1,'
+expect_rc "ais --bdmc 4 exits 0" 0 "$VARIA" ais "$VAE" --bdmc 4 --chains 3 --steps 30 --json --quiet
+check "BDMC JSON has lower_mean, upper_mean, gap_mean" grep -q '"lower_mean".*"upper_mean".*"gap_mean"' "$T/out"
+expect_rc "ais --chains 0 exits 2" 2 "$VARIA" ais "$VAE" --data "$T/data.amat" --chains 0 --steps 5
+check "... naming --chains" err_has "chains"
+expect_rc "ais --steps 0 exits 2" 2 "$VARIA" ais "$VAE" --data "$T/data.amat" --chains 2 --steps 0
+expect_rc "ais --sigma2 -1 exits 2" 2 "$VARIA" ais "$VAE" --data "$T/data.amat" --chains 2 --steps 5 --sigma2 -1
+expect_rc "ais --sigma2 nan exits 2" 2 "$VARIA" ais "$VAE" --data "$T/data.amat" --chains 2 --steps 5 --sigma2 nan
+expect_rc "ais without --steps exits 2" 2 "$VARIA" ais "$VAE" --data "$T/data.amat" --chains 2
+expect_rc "ais with both --data and --bdmc exits 2" 2 \
+    "$VARIA" ais "$VAE" --data "$T/data.amat" --bdmc 3 --chains 2 --steps 5
+expect_rc "ais on a missing data file exits 3 (IO)" 3 "$VARIA" ais "$VAE" --data "$T/none.amat" --chains 2 --steps 5
+
 # ---- broken models ------------------------------------------------------------------
 cp -r "$ROOT/tests/golden/vae1_tanh_bern" "$T/m"
 chmod -R u+w "$T/m"
@@ -419,6 +451,29 @@ expect_rc "eval on IDX images of 4x5 exits 0" 0 "$VARIA" eval "$VAE" --data "$T/
 expect_rc "slerp whose path leaves float range exits 19 (NONFINITE)" 19 \
     "$VARIA" interpolate "$VAE" z:3e38,3e38,0 z:3e38,-3e38,0 --steps 3 --slerp -o "$T/x.png"
 check "... saying the slerp path leaves float range" err_has "slerp path between these latents leaves float range"
+# ---- DRAW's canvases, GAN refusals, Parzen -----------------------------------------
+DRAW=$ROOT/tests/golden/draw_full/model.json  # [1,5,7], 3 steps
+GAN=$ROOT/tests/golden/gan_mlp/model.json      # data [20]
+expect_rc "sample --steps of a DRAW model exits 0" 0 "$VARIA" sample "$DRAW" -n 2 --steps -o "$T/steps.png"
+check "... and writes a PNG" is_png "$T/steps.png"
+check "... of 3 columns (steps) by 2 rows: 3*7+4*2 = 29 wide, 2*5+3*2 = 16 high" png_size "$T/steps.png" 29 16
+expect_rc "sample --steps of a VAE exits 21 (UNSUPPORTED)" 21 "$VARIA" sample "$VAE" -n 2 --steps -o "$T/x.png"
+printf '%s\n' "0 1 0 1 0 1 0 1 0 1 0 1 0 1 0 1 0 1 0 1" "1 1 0 0 1 1 0 0 1 1 0 0 1 1 0 0 1 1 0 0" >"$T/g20.amat"
+expect_rc "eval of a GAN exits 21 (UNSUPPORTED)" 21 "$VARIA" eval "$GAN" --data "$T/g20.amat" --k 2
+check "... naming AIS" err_has "AIS"
+expect_rc "parzen with --sigma exits 0" 0 "$VARIA" parzen "$GAN" --data "$T/g20.amat" --samples 50 --sigma 0.5 --json
+check "... and labels its output as Parzen" out_has '"estimator": "parzen"'
+expect_rc "parzen with both --sigma and --select exits 2" 2 \
+    "$VARIA" parzen "$GAN" --data "$T/g20.amat" --sigma 0.5 --select "$T/g20.amat"
+expect_rc "parzen --dequantize of 0/1 data exits 0" 0 \
+    "$VARIA" parzen "$GAN" --data "$T/g20.amat" --samples 50 --select "$T/g20.amat" --dequantize
+check "... choosing sigma on the selection data" out_has "sigma 1.0000"
+GANLIN=$ROOT/tests/golden/gan_linear/model.json  # data [3], its manifest gives sigma2
+printf '%s\n' "0 1 1" "1 0 1" >"$T/g3.amat"
+expect_rc "encode of a GAN whose manifest gives sigma2 exits 0" 0 "$VARIA" encode "$GANLIN" "$T/g3.amat:1"
+check "... printing the inverted latent and its reconstruction error" out_has '"mse"'
+expect_rc "encode of a GAN without an observation variance exits 2" 2 "$VARIA" encode "$GAN" "$T/g20.amat:0"
+
 SHIPPED=$ROOT/models/vae-mnist-dyn
 if [ -f "$SHIPPED/model.json" ]; then
     expect_rc "eval --k 4294967296 on the shipped 784-200-200-50 model exits 20 (TOO_LARGE) at once" 20 \

@@ -7,6 +7,7 @@
 
 #include <varia.h>
 
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,6 +133,125 @@ static void uniform_prior(void)
     varia_ctx_free(ctx);
 }
 
+/* Parzen: against the estimate computed here from the same samples by plain
+ * double loops over |x - g|^2 (varia_parzen expands it into a product), and
+ * refusals of bad options. */
+static void parzen(void)
+{
+    varia_ctx *ctx = varia_ctx_new();
+    varia_model *m = golden(ctx, "gan_dcgan");
+    enum { S = 300, N = 7, D = 256 };
+    static float g[S * D], x[N * D];
+    double got[N], worst = 0.0;
+    varia_parzen_opts po = {S, 0.2, 11};
+    int good = m && varia_sample(ctx, m, S, 11, 1.0f, g, NULL) == VARIA_OK &&
+               varia_sample(ctx, m, N, 99, 1.3f, x, NULL) == VARIA_OK && varia_parzen(ctx, m, x, N, &po, got) == VARIA_OK;
+    for (int i = 0; good && i < N; i++) {
+        double mx = -INFINITY, sum = 0.0;
+        for (int s = 0; s < S; s++) {
+            double d2 = 0.0;
+            for (int d = 0; d < D; d++)
+                d2 += ((double)x[i * D + d] - g[s * D + d]) * ((double)x[i * D + d] - g[s * D + d]);
+            double l = -d2 / (2 * 0.2 * 0.2);
+            if (l > mx)
+                sum = sum * exp(mx - l) + 1.0, mx = l;
+            else
+                sum += exp(l - mx);
+        }
+        double want = mx + log(sum) - log((double)S) - 0.5 * D * log(2 * M_PI * 0.04);
+        worst = fmax(worst, fabs(got[i] - want));
+    }
+    tap_okf(good && worst < 1e-3, "parzen: %d examples against direct double loops over the same %d samples, "
+            "largest difference %.2e nats", N, S, worst);
+    varia_parzen_opts bad[] = {{0, 0.2, 1}, {S, 0.0, 1}, {S, NAN, 1}, {2000000, 0.2, 1}};
+    const char *needle[] = {"samples", "sigma", "sigma", "samples"};
+    for (int i = 0; m && i < 4; i++) {
+        varia_status st = varia_parzen(ctx, m, x, N, &bad[i], got);
+        tap_okf(st == VARIA_ERR_ARG && strstr(varia_ctx_message(ctx), needle[i]), "parzen refuses bad option %d: %s",
+                i, varia_ctx_message(ctx));
+    }
+    varia_model_free(m);
+    varia_ctx_free(ctx);
+}
+
+/* AIS on a GAN: a linear generator's marginal is Gaussian, log N(x; b,
+ * W W^T + s2 I), with s2 the manifest's observation variance (the API's
+ * default when the caller gives none). */
+static void ais_known_answer(void)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/tests/golden/gan_linear/golden.json", root);
+    char *text = tap_read_file(path, NULL);
+    cJSON *g = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    varia_ctx *ctx = varia_ctx_new();
+    varia_model *m = golden(ctx, "gan_linear");
+    int n = cJSON_GetArraySize(cJSON_GetObjectItem(g, "x"));
+    float x[8 * 3];
+    for (int i = 0; i < n && i < 8; i++)
+        for (int d = 0; d < 3; d++)
+            x[i * 3 + d] = (float)cJSON_GetArrayItem(cJSON_GetArrayItem(cJSON_GetObjectItem(g, "x"), i), d)->valuedouble;
+    varia_ais_opts o = {.size = sizeof o, .chains = 16, .steps = 5000, .seed = 5};
+    varia_ais_row rows[8];
+    varia_status st = m && n == 4 ? varia_ais(ctx, m, x, n, &o, rows) : VARIA_ERR_IO;
+    double mean_err = 0, worst = 0;
+    for (int i = 0; st == VARIA_OK && i < n; i++) {
+        double e = rows[i].log_px - cJSON_GetArrayItem(cJSON_GetObjectItem(g, "log_px"), i)->valuedouble;
+        mean_err += e / n;
+        worst = fmax(worst, fabs(e));
+    }
+    tap_okf(st == VARIA_OK && fabs(mean_err) < 0.1 && worst < 0.5,
+            "AIS on a linear generator with the manifest's sigma2 (16 chains, 5000 steps): mean error %.3f, worst %.3f "
+            "nats against the exact marginal (%s)", mean_err, worst, varia_ctx_message(ctx));
+    varia_ais_opts uo = {.size = sizeof uo, .chains = 4, .steps = 10, .sigma2 = -1.0};
+    st = m ? varia_ais(ctx, m, x, 1, &uo, rows) : VARIA_ERR_IO;
+    tap_okf(st == VARIA_ERR_ARG && strstr(varia_ctx_message(ctx), "sigma2"), "AIS refuses sigma2 -1 (%s)",
+            varia_ctx_message(ctx));
+    varia_model_free(m);
+    varia_ctx_free(ctx);
+    cJSON_Delete(g);
+}
+
+/* Inversion: images the generator made from known latents come back with a
+ * small reconstruction error; the same seed gives the same bits; refusals. */
+static void inversion(void)
+{
+    varia_ctx *ctx = varia_ctx_new();
+    varia_model *m = golden(ctx, "gan_dcgan"), *lin = golden(ctx, "gan_linear");
+    enum { N = 3, L = 6, D = 256 };
+    static float z0[N * L], x[N * D], z1[N * L], z2[N * L];
+    double mse[N];
+    for (int i = 0; i < N * L; i++)
+        z0[i] = (float)(0.3 * ((i * 5) % 7) - 0.9);
+    varia_invert_opts o = {.size = sizeof o, .starts = 4, .steps = 400, .sigma2 = 0.01, .seed = 2};
+    int good = m && varia_decode(ctx, m, z0, N, VARIA_DECODE_MEAN, x, NULL) == VARIA_OK &&
+               varia_invert(ctx, m, x, N, &o, z1, mse) == VARIA_OK && varia_invert(ctx, m, x, N, &o, z2, NULL) == VARIA_OK;
+    double worst = 0;
+    for (int i = 0; good && i < N; i++)
+        worst = fmax(worst, mse[i]);
+    tap_okf(good && worst < 1e-3, "inversion of 3 generated images: largest mean squared error %.2e (%s)", worst,
+            varia_ctx_message(ctx));
+    tap_okf(good && !memcmp(z1, z2, sizeof z1), "inversion: the same seed gives the same bits");
+    varia_invert_opts bad = o;
+    bad.starts = 0;
+    varia_status st = m ? varia_invert(ctx, m, x, 1, &bad, z1, NULL) : VARIA_ERR_IO;
+    tap_okf(st == VARIA_ERR_ARG && strstr(varia_ctx_message(ctx), "starts"), "starts 0 -> %s", varia_ctx_message(ctx));
+    bad = o;
+    bad.sigma2 = 0.0; /* gan_dcgan's manifest gives no observation variance */
+    st = m ? varia_invert(ctx, m, x, 1, &bad, z1, NULL) : VARIA_ERR_IO;
+    tap_okf(st == VARIA_ERR_ARG && strstr(varia_ctx_message(ctx), "sigma2"), "no sigma2 anywhere -> %s",
+            varia_ctx_message(ctx));
+    float xl[3] = {0.2f, -0.1f, 0.4f}, zl[2], lv[2];
+    tap_okf(lin && varia_encode(ctx, lin, xl, 1, zl, NULL) == VARIA_OK && isfinite(zl[0]),
+            "encode of a GAN whose manifest gives sigma2 inverts it (%s)", varia_ctx_message(ctx));
+    st = lin ? varia_encode(ctx, lin, xl, 1, zl, lv) : VARIA_ERR_IO;
+    tap_okf(st == VARIA_ERR_ARG && strstr(varia_ctx_message(ctx), "log-variance"),
+            "... asking it for a log-variance -> %s", varia_ctx_message(ctx));
+    varia_model_free(m);
+    varia_model_free(lin);
+    varia_ctx_free(ctx);
+}
+
 static void manifests(void)
 {
     arch_case("the golden architecture", "[20]", "{\"latent\": 5, \"leaky_relu_slope\": 0.2, " GEN "}", VARIA_OK, NULL);
@@ -176,6 +296,9 @@ int main(void)
     operations();
     manifests();
     uniform_prior();
+    parzen();
+    ais_known_answer();
+    inversion();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)

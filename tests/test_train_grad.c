@@ -826,6 +826,12 @@ int main(void)
                        "DRAW without attention, 3 steps, analytic KL per step, k = 2", 0);
     objective_case_fam("draw", draw, (varia_shape){3, {1, 2, 3}}, TR_OBJ_IWAE, 3, 1.0,
                        "DRAW without attention, IWAE k = 3 (whole trajectories)", 0);
+    const char *attn = "{\"steps\": 2, \"latent\": 2, \"encoder_hidden\": 3, \"decoder_hidden\": 3,"
+                       " \"read\": {\"type\": \"attention\", \"glimpse\": 2},"
+                       " \"write\": {\"type\": \"attention\", \"glimpse\": 2}, \"posterior_scale\": \"log_var\","
+                       " \"likelihood\": {\"type\": \"bernoulli\"}}";
+    objective_case_fam("draw", attn, (varia_shape){3, {1, 3, 4}}, TR_OBJ_ELBO_ANALYTIC, 2, 1.0,
+                       "DRAW with attention (read and write 2x2 on 4x3), analytic KL, k = 2", 0);
     seq_ops();
     vrnn_objectives();
     return tap_done();

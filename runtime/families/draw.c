@@ -5,6 +5,7 @@
  * leaves open: docs/draw.md. Every pass is one loop over the T steps with
  * step scoping, so a pass's workspace does not grow with T. */
 #include "../family.h"
+#include "../attn.h"
 #include "../blocks/rnn.h"
 
 #include <math.h>
@@ -21,6 +22,7 @@
 typedef struct draw {
     int64_t T, L, A, B, D; /* steps, latent per step, image width, height, A * B */
     int read_n, write_n;   /* attention glimpse sizes; 0: the full image */
+    varia_attn ra, wa;     /* the read's and the write's attention geometry (n = read_n, write_n) */
     int log_std;
     varia_cell enc, dec;
     int mean, scale, read_attn, write_attn, write; /* linear slots (-1: none) */
@@ -45,18 +47,27 @@ static varia_v *zeros(const draw *d, varia_ops *o, int64_t rows, int64_t n)
     return o->input(o, rows, n, d->zeros, 0);
 }
 
-/* read(x, x_hat, h_dec): [x, x_hat] (full; xk is x with one row per particle). */
-static varia_v *glimpse(const draw *d, varia_ops *o, varia_v *xk, varia_v *x_hat, varia_v *h_dec)
+/* read(x, x_hat, h_dec): [x, x_hat] (full: xk is x with one row per
+ * particle), or the two N x N glimpses of x (row r / k, shared by the k
+ * particles) and x_hat through the filterbank h_dec's read head gives. */
+static varia_v *glimpse(const draw *d, varia_ops *o, varia_v *x, int64_t k, varia_v *xk, varia_v *x_hat,
+                        varia_v *h_dec)
 {
-    (void)d;
-    (void)h_dec;
-    return o->concat(o, xk, x_hat);
+    if (!d->read_n)
+        return o->concat(o, xk, x_hat);
+    varia_v *fb = o->attn_filterbank(o, o->linear(o, h_dec, d->read_attn, IDENTITY), &d->ra);
+    return o->attn_read(o, fb, &d->ra, x, k, x_hat, 1);
 }
 
-/* write(h_dec): the canvas update, [rows, D]. */
+/* write(h_dec): the canvas update, [rows, D]: W h_dec (full) or the N x N
+ * patch W h_dec placed by the write head's filterbank. */
 static varia_v *paint(const draw *d, varia_ops *o, varia_v *h_dec)
 {
-    return o->linear(o, h_dec, d->write, IDENTITY);
+    varia_v *w = o->linear(o, h_dec, d->write, IDENTITY);
+    if (!d->write_n)
+        return w;
+    varia_v *fb = o->attn_filterbank(o, o->linear(o, h_dec, d->write_attn, IDENTITY), &d->wa);
+    return o->attn_write(o, fb, &d->wa, w);
 }
 
 /* The recurrent state of a pass: both LSTMs, the canvas, and the running
@@ -92,7 +103,7 @@ static varia_v *infer_step(const draw *d, varia_ops *o, varia_v *x, int64_t k, v
 {
     varia_act sig = {VARIA_ACT_SIGMOID, 0.0f};
     varia_v *x_hat = o->add(o, o->scale(o, o->act(o, s->canvas, sig), -1.0f), x, k, IDENTITY); /* x - sigma(c) */
-    varia_v *in = o->concat(o, glimpse(d, o, xk, x_hat, s->h_dec), s->h_dec);
+    varia_v *in = o->concat(o, glimpse(d, o, x, k, xk, x_hat, s->h_dec), s->h_dec);
     varia_cell_step(o, &d->enc, in, &s->h_enc, &s->c_enc);
     varia_v *mu = o->linear(o, s->h_enc, d->mean, IDENTITY), *lv = o->linear(o, s->h_enc, d->scale, IDENTITY);
     if (d->log_std)
@@ -341,8 +352,8 @@ static varia_status draw_parse(varia_ctx *ctx, const cJSON *arch, const varia_sh
         st = parse_window(ctx, arch, "write", &d->write_n);
     if (st == VARIA_OK)
         st = parse_heads(ctx, d, arch);
-    if (st == VARIA_OK && (d->read_n || d->write_n))
-        st = varia_fail(ctx, VARIA_ERR_UNSUPPORTED, "draw: attention is not built yet");
+    d->ra = (varia_attn){d->A, d->B, d->read_n ? d->read_n : 1};
+    d->wa = (varia_attn){d->A, d->B, d->write_n ? d->write_n : 1};
     if (st == VARIA_OK)
         st = declare(ctx, d, decl, He, Hd);
     int64_t z = He > Hd ? He : Hd;

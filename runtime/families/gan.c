@@ -66,6 +66,34 @@ static void gan_generate(const void *cfg, varia_ops *o, varia_v *eps, float temp
     *x = generator(g, o, *z);
 }
 
+/* AIS's target over the noise eps (the latent itself for the normal prior;
+ * for the uniform prior z = erf(eps / sqrt 2), a bijection whose Jacobian
+ * turns U(-1, 1) into N(0, I), so p(x) is the same integral over eps and
+ * HMC never meets the box's walls): log N(eps; 0, I) and the Gaussian
+ * observation model N(x; E[x|z], s2 I) of obs_logvar (log s2, [1, 1]: a GAN
+ * has no likelihood of its own; the API supplies the manifest's s2). */
+static void gan_joint(const void *cfg, varia_ops *o, varia_v *x, int64_t kx, varia_v *eps, varia_v *obs_logvar,
+                      varia_v **log_pz, varia_v **log_px)
+{
+    const gan *g = cfg;
+    *log_pz = o->std_normal_logp(o, eps);
+    varia_v *z = g->uniform ? o->normal_to_uniform(o, eps) : eps;
+    *log_px = o->gauss_logp(o, x, kx, generator(g, o, z), 1, obs_logvar);
+}
+
+/* The latent of the joint pass is the noise itself. */
+static void gan_prior_latents(const void *cfg, varia_ops *o, varia_v *eps, varia_v **z)
+{
+    (void)cfg;
+    (void)o;
+    z[0] = eps;
+}
+
+static double gan_obs_var(const void *cfg)
+{
+    return ((const gan *)cfg)->sigma2;
+}
+
 static void gan_critic(const void *cfg, varia_ops *o, varia_v *x, varia_v **logit)
 {
     *logit = varia_net_run(o, &((const gan *)cfg)->disc, x, NULL);
@@ -210,6 +238,9 @@ const varia_family varia_family_gan = {
     .noise_size = gan_noise_size,
     .decode = gan_decode,
     .generate = gan_generate,
+    .joint = gan_joint,
+    .prior_latents = gan_prior_latents,
+    .obs_var = gan_obs_var,
     .critic = gan_critic,
     .has_critic = gan_has_critic,
 };

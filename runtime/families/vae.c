@@ -85,9 +85,12 @@ static void vae_layer_means(const void *cfg, varia_ops *o, varia_v *x, varia_v *
     encode_means(cfg, o, x, means, NULL);
 }
 
-/* The noise of layer l: columns of eps, layer 1 first. */
+/* The noise of layer l: columns of eps, layer 1 first (full latents have the
+ * same layout: the joint pass splits them with it). */
 static varia_v *layer_eps(const vae *v, varia_ops *o, varia_v *eps, int l)
 {
+    if (v->L == 1)
+        return eps; /* the whole value: no view needed (the tape would copy it) */
     int64_t off = 0;
     for (int i = 0; i < l; i++)
         off += v->lat[i];
@@ -135,12 +138,17 @@ static void vae_posterior_sample(const void *cfg, varia_ops *o, varia_v *x, vari
 }
 
 /* Down from the top latent to the bottom one: each lower layer at its
- * conditional mean (eps NULL) or drawn as mean + temp * sigma * eps. */
-static varia_v *walk_down(const vae *v, varia_ops *o, varia_v *z, varia_v *eps, float temp)
+ * conditional mean (eps NULL) or drawn as mean + temp * sigma * eps; every
+ * layer's latent in layers[l] when layers is given. */
+static varia_v *walk_down(const vae *v, varia_ops *o, varia_v *z, varia_v *eps, float temp, varia_v **layers)
 {
+    if (layers)
+        layers[v->L - 1] = z;
     for (int l = v->L - 1; l >= 1; l--) {
         varia_v *cm, *clv = gauss_head(v, o, &v->dec[l], hidden(v, o, l, 1, z), &cm);
         z = eps ? o->reparam(o, cm, clv, 1, layer_eps(v, o, eps, l - 1), temp) : cm;
+        if (layers)
+            layers[l - 1] = z;
     }
     return z;
 }
@@ -180,7 +188,7 @@ static void vae_decode(const void *cfg, varia_ops *o, varia_v *z, varia_decode_k
     const vae *v = cfg;
     varia_v *head_lv = NULL;
     int params = kind == VARIA_DECODE_PARAMS, gauss = v->lik == VARIA_LIK_GAUSSIAN;
-    *out = bottom(v, o, walk_down(v, o, z, NULL, 0.0f), !params, params && gauss ? &head_lv : NULL);
+    *out = bottom(v, o, walk_down(v, o, z, NULL, 0.0f, NULL), !params, params && gauss ? &head_lv : NULL);
     *out_logvar = params && gauss ? obs_logvar(v, o, head_lv) : NULL;
 }
 
@@ -188,36 +196,69 @@ static void vae_generate(const void *cfg, varia_ops *o, varia_v *eps, float temp
 {
     const vae *v = cfg;
     *z = o->scale(o, layer_eps(v, o, eps, v->L - 1), temp);
-    *x = bottom(v, o, walk_down(v, o, *z, eps, temp), 1, NULL);
+    *x = bottom(v, o, walk_down(v, o, *z, eps, temp, NULL), 1, NULL);
 }
 
-static void vae_terms(const void *cfg, varia_ops *o, varia_v *x, int64_t k, varia_v *eps, varia_terms *t)
+/* Ancestral: the top layer is its noise, each lower one drawn given the one
+ * above, as generate draws them at temperature 1. */
+static void vae_prior_latents(const void *cfg, varia_ops *o, varia_v *eps, varia_v **z)
 {
     const vae *v = cfg;
-    varia_v *z[MAX_LAYERS], *lp[MAX_LAYERS];
+    walk_down(v, o, layer_eps(v, o, eps, v->L - 1), eps, 1.0f, z);
+}
+
+/* log p(x|z_1) by the model's own likelihood, x row r / kx for row r. */
+static varia_v *own_likelihood(const vae *v, varia_ops *o, varia_v *x, int64_t kx, varia_v *z1)
+{
+    if (v->dec_net[0].present) { /* the net's output: logits or the mean */
+        varia_v *out = varia_net_run(o, &v->dec_net[0], z1, NULL);
+        return v->lik == VARIA_LIK_BERNOULLI ? o->bernoulli_logp(o, out, x, kx)
+                                             : o->gauss_logp(o, x, kx, out, 1, obs_logvar(v, o, NULL));
+    }
+    const varia_mlp *g = &v->dec[0];
+    varia_v *h = varia_mlp_hidden(o, g, z1);
+    if (v->lik == VARIA_LIK_BERNOULLI)
+        return o->linear_bernoulli(o, h, g->mean, x, kx);
+    varia_v *out = o->linear(o, h, g->mean, IDENTITY);
+    varia_v *head_lv = v->var == VAR_DECODER ? o->linear(o, h, g->scale, IDENTITY) : NULL;
+    return o->gauss_logp(o, x, kx, out, 1, obs_logvar(v, o, head_lv));
+}
+
+/* log p(z) (the top prior, then the conditional priors down) and log p(x|z_1)
+ * of the latents z[0..L-1], bottom first, x row r / kx for row r: the model's
+ * likelihood, or N(x; E[x|z_1], exp(obs_lv)) when obs_lv is given. What the
+ * terms and the joint pass share. */
+static void joint_layers(const vae *v, varia_ops *o, varia_v *x, int64_t kx, varia_v *const *z, varia_v *obs_lv,
+                         varia_v **log_pz, varia_v **log_px)
+{
+    varia_v *lp[MAX_LAYERS];
     const double ones[MAX_LAYERS] = {1, 1, 1, 1, 1, 1, 1, 1};
-    t->log_qz = sample_up(v, o, x, k, eps, z, &t->kl_dims, &t->log_det);
     lp[0] = o->std_normal_logp(o, z[v->L - 1]);
     for (int l = v->L - 1; l >= 1; l--) {
         varia_v *cm, *clv = gauss_head(v, o, &v->dec[l], hidden(v, o, l, 1, z[l]), &cm);
         lp[v->L - l] = o->gauss_logp(o, z[l - 1], 1, cm, 1, clv);
     }
-    t->log_pz = o->combine(o, lp, ones, v->L);
-    if (v->dec_net[0].present) { /* the net's output: logits or the mean */
-        varia_v *out = varia_net_run(o, &v->dec_net[0], z[0], NULL);
-        t->log_px = v->lik == VARIA_LIK_BERNOULLI ? o->bernoulli_logp(o, out, x, k)
-                                                  : o->gauss_logp(o, x, k, out, 1, obs_logvar(v, o, NULL));
-        return;
-    }
-    const varia_mlp *g = &v->dec[0];
-    varia_v *h = varia_mlp_hidden(o, g, z[0]);
-    if (v->lik == VARIA_LIK_BERNOULLI) {
-        t->log_px = o->linear_bernoulli(o, h, g->mean, x, k);
-        return;
-    }
-    varia_v *out = o->linear(o, h, g->mean, IDENTITY);
-    varia_v *head_lv = v->var == VAR_DECODER ? o->linear(o, h, g->scale, IDENTITY) : NULL;
-    t->log_px = o->gauss_logp(o, x, k, out, 1, obs_logvar(v, o, head_lv));
+    *log_pz = o->combine(o, lp, ones, v->L);
+    *log_px = obs_lv ? o->gauss_logp(o, x, kx, bottom(v, o, z[0], 1, NULL), 1, obs_lv)
+                     : own_likelihood(v, o, x, kx, z[0]);
+}
+
+static void vae_terms(const void *cfg, varia_ops *o, varia_v *x, int64_t k, varia_v *eps, varia_terms *t)
+{
+    const vae *v = cfg;
+    varia_v *z[MAX_LAYERS];
+    t->log_qz = sample_up(v, o, x, k, eps, z, &t->kl_dims, &t->log_det);
+    joint_layers(v, o, x, k, z, NULL, &t->log_pz, &t->log_px);
+}
+
+static void vae_joint(const void *cfg, varia_ops *o, varia_v *x, int64_t kx, varia_v *z, varia_v *obs_logvar,
+                      varia_v **log_pz, varia_v **log_px)
+{
+    const vae *v = cfg;
+    varia_v *zl[MAX_LAYERS];
+    for (int l = 0; l < v->L; l++)
+        zl[l] = layer_eps(v, o, z, l);
+    joint_layers(v, o, x, kx, zl, obs_logvar, log_pz, log_px);
 }
 
 static int64_t vae_noise_size(const void *cfg)
@@ -497,4 +538,6 @@ const varia_family varia_family_vae = {
     .decode = vae_decode,
     .generate = vae_generate,
     .terms = vae_terms,
+    .joint = vae_joint,
+    .prior_latents = vae_prior_latents,
 };

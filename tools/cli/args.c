@@ -254,6 +254,33 @@ int cli_load_example(varia_ctx *ctx, const varia_info *info, const char *spec, f
     return rc;
 }
 
+/* SplitMix64 (Steele et al. 2014): the CLI's own small generator (the
+ * library's is internal), enough for dequantization noise. */
+static uint64_t splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+int cli_dequantize(varia_dataset *d, uint64_t seed, const char *path)
+{
+    for (int64_t i = 0; i < d->n; i++) {
+        uint64_t st = seed * 0xD1B54A32D192ED03ULL + (uint64_t)i; /* example i's stream */
+        splitmix(&st);
+        for (int64_t j = 0; j < d->example_size; j++) {
+            float *v = &d->x[i * d->example_size + j];
+            double q = floor((double)*v * 255.0 + 0.5);
+            if (!(q >= 0.0 && q <= 255.0) || fabs(q / 255.0 - *v) > 1e-6)
+                return cli_error(VARIA_ERR_ARG, "--dequantize: '%s' example %lld has %g, not an 8-bit value / 255",
+                                 path, (long long)i, (double)*v);
+            *v = (float)((q + (double)(splitmix(&st) >> 11) * 0x1.0p-53) / 256.0);
+        }
+    }
+    return 0;
+}
+
 int cli_parse_latent(const char *spec, int64_t L, float *z)
 {
     const char *p = spec + 2;

@@ -9,7 +9,9 @@ int cmd_encode(int argc, char **argv);
 int cmd_decode(int argc, char **argv);
 int cmd_reconstruct(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_ais(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_parzen(int argc, char **argv);
 
 /* Sequence models (cmd_seq.c), each printing its errors and returning the exit code. */
 #include "varia.h"

@@ -17,7 +17,9 @@ static const char *usage =
     "  decode       MODEL.json z:v1,... -o F.png\n"
     "  reconstruct  MODEL.json --data PATH -o F.png\n"
     "  eval         MODEL.json --data PATH [--k K] [--json]   log p(x), ELBO, ...\n"
+    "  ais          MODEL.json (--data PATH | --bdmc N) --chains C --steps T   AIS log p(x), BDMC\n"
     "  train        CONFIG.json [--resume]          learn a model (docs/training.md)\n"
+    "  parzen       MODEL.json --data PATH --select V   Parzen window (old papers' figure, not a likelihood)\n"
     "commands that read MODEL.json take --allow-outside-weights: let the manifest name a weights\n"
     "  file outside its folder (an absolute path or one with \"..\"), refused by default\n"
     "exit codes: 0 success, 2 bad arguments, other values name the failure (see varia.h)\n";
@@ -26,7 +28,8 @@ int main(int argc, char **argv)
 {
     static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
         {"info", cmd_info}, {"sample", cmd_sample}, {"interpolate", cmd_interpolate}, {"encode", cmd_encode},
-        {"decode", cmd_decode}, {"reconstruct", cmd_reconstruct}, {"eval", cmd_eval}, {"train", cmd_train}};
+        {"decode", cmd_decode}, {"reconstruct", cmd_reconstruct}, {"eval", cmd_eval}, {"ais", cmd_ais},
+        {"train", cmd_train}, {"parzen", cmd_parzen}};
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? VARIA_ERR_ARG : 0;

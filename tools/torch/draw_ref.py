@@ -14,9 +14,10 @@ R = 2*A*B without read attention, 2*Nr*Nr with it. The encoder's input is
 
 Conventions the paper leaves open (docs/draw.md states them for the runtime):
 pixel coordinates a = 1..A and b = 1..B, the grid index i = 1..N, filter rows
-normalised by max(Z, ATTN_EPS), and for N = 1 the stride factor
-(max(A, B) - 1) / (N - 1) taken as 0 (a single filter at the centre); images are
-stored row-major as B rows of A pixels (x[b, a]).
+normalised by Z + ATTN_EPS, and for N = 1 the stride factor
+(max(A, B) - 1) / (N - 1) taken as 0 (a single filter at the centre: its offset
+is 0 whatever the stride); images are stored row-major as B rows of A pixels
+(x[b, a]).
 
 Noise: eps [rows, T * L], step t in columns [t*L, (t+1)*L). Everything runs in
 the module's dtype (float64 for goldens).
@@ -27,7 +28,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-ATTN_EPS = 1e-8       # guards a filter row's normaliser (the window off the image)
+ATTN_EPS = 1e-30      # Z + eps: a filter row's normaliser guard (docs/draw.md, convention 6)
 LOG_2PI = math.log(2.0 * math.pi)
 
 
@@ -48,8 +49,8 @@ def filterbank(p, size_a, size_b, n, coord_base=1):
     b = torch.arange(size_b, dtype=p.dtype) + coord_base
     fx = torch.exp(-(a[None, None, :] - mu_x[:, :, None]) ** 2 / (2.0 * var[:, None, None]))
     fy = torch.exp(-(b[None, None, :] - mu_y[:, :, None]) ** 2 / (2.0 * var[:, None, None]))
-    fx = fx / torch.clamp(fx.sum(-1, keepdim=True), min=ATTN_EPS)
-    fy = fy / torch.clamp(fy.sum(-1, keepdim=True), min=ATTN_EPS)
+    fx = fx / (fx.sum(-1, keepdim=True) + ATTN_EPS)
+    fy = fy / (fy.sum(-1, keepdim=True) + ATTN_EPS)
     return fx, fy, gamma
 
 

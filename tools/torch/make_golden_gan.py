@@ -2,8 +2,9 @@
 float64: an MLP generator on [0, 1] data and a DCGAN generator (transposed convs,
 batch norm, tanh mapped from [-1, 1]) with a conv discriminator.
 
-golden.json keys: n, latent, decode_z [n][L], decode_out [n][D] (E[x|z]); and, where
-the file has a discriminator, x [n][D] and critic [n] (its logit), for the trainer.
+golden.json keys: n, latent, decode_z [n][L], decode_out [n][D] (E[x|z]); where the
+file has a discriminator, x [n][D] and critic [n] (its logit), for the trainer; for
+the linear generator, x [n][D] and log_px [n], its exact marginal log-density.
 
 Command (from the repository root):
     OPENBLAS_CORETYPE=Cooperlake OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=1 \
@@ -39,7 +40,10 @@ DCGAN = {"latent": 6, "leaky_relu_slope": 0.2, "output_range": [-1, 1],
                            {"type": "conv", "out": 4, "kernel": 3, "stride": 2, "padding": 1},
                            {"type": "batch_norm", "activation": "leaky_relu"},
                            {"type": "flatten"}, {"type": "dense", "out": 1}]}
-CASES = {"gan_mlp": ("MLP generator 5-16-12-20, sigmoid output on [0, 1] data", MLP, [20], 41),
+LINEAR = {"latent": 2, "observation": {"sigma2": 0.3}, "generator": [{"type": "dense", "out": 3}]}
+CASES = {"gan_linear": ("linear generator 2 -> 3 with the manifest's observation variance 0.3: log p(x) "
+                        "= log N(x; b, W W^T + 0.3 I) exactly (AIS's known answer)", LINEAR, [3], 43),
+         "gan_mlp": ("MLP generator 5-16-12-20, sigmoid output on [0, 1] data", MLP, [20], 41),
          "gan_dcgan": ("DCGAN generator 6 -> 3x4x4 -> 4x8x8 -> 1x16x16 with batch norm, tanh on [-1, 1], "
                        "conv discriminator", DCGAN, [1, 16, 16], 42)}
 
@@ -49,6 +53,13 @@ def golden_values(model, rng, D):
     g = {"n": N, "latent": model.L, "decode_z": z.tolist()}
     with torch.no_grad():
         g["decode_out"] = model.decode(z).tolist()
+        if "observation" in model.arch:  # the exact marginal of a linear generator
+            W = model.gen.net[0].weight.double()
+            b = model.gen.net[0].bias.double()
+            x = torch.from_numpy(rng.normal(0.0, 1.0, (N, model.gen.net.out_size)))
+            cov = W @ W.T + model.arch["observation"]["sigma2"] * torch.eye(W.shape[0], dtype=torch.float64)
+            mvn = torch.distributions.MultivariateNormal(b, covariance_matrix=cov)
+            g["x"], g["log_px"] = x.tolist(), mvn.log_prob(x).tolist()
         if hasattr(model, "disc"):
             x = torch.from_numpy(make_golden.make_x(rng, "fractional", N, D))
             g["x"], g["critic"] = x.tolist(), model.critic(x).tolist()

@@ -1,0 +1,41 @@
+/* Internal: the AIS runner shared by varia_ais and varia_bdmc (ais.c,
+ * bdmc.c). */
+#ifndef VARIA_AIS_H
+#define VARIA_AIS_H
+
+#include "api.h"
+
+/* Options checked and defaults resolved. */
+typedef struct varia_ais_call {
+    int64_t chains, steps, leapfrog;
+    double sigma2; /* 0: the model's likelihood */
+    uint64_t seed;
+    varia_binarize binarize;
+    void (*progress)(int64_t done, int64_t total, void *user);
+    void *user;
+} varia_ais_call;
+
+/* Check opts for operation `op` on model m (every refusal names the field)
+ * and resolve them into *c. */
+varia_status varia_ais_resolve(varia_ctx *ctx, const varia_model *m, const varia_ais_opts *opts, const char *op,
+                               varia_ais_call *c);
+
+/* beta_t of the sigmoid schedule with T steps: beta_0 = 0, beta_T = 1 exactly. */
+double varia_ais_beta(int64_t t, int64_t T);
+
+/* Run AIS on n examples x[n * D] (binarized by c->binarize first) into
+ * rows[n]. z_start NULL: forward, every chain from its own z ~ p(z); else
+ * z_start[n * E]: reverse (beta from 1 to 0), every chain of example i from
+ * z_start[i], rows[i].log_px then the upper bound -log-mean-exp(weights).
+ * progress counts `done_before` steps already done of `total` (0: n * T). */
+varia_status varia_ais_run(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n, const varia_ais_call *c,
+                           const float *z_start, int64_t done_before, int64_t total, varia_ais_row *rows);
+
+/* varia_ais and varia_bdmc (varia.h), whose exported entry points are in
+ * api.c. */
+varia_status varia_ais_estimate(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
+                                const varia_ais_opts *opts, varia_ais_row *rows);
+varia_status varia_bdmc_bounds(varia_ctx *ctx, const varia_model *m, int64_t n, const varia_ais_opts *opts,
+                               float *x_out, varia_ais_row *lower, varia_ais_row *upper);
+
+#endif

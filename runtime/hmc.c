@@ -1,0 +1,97 @@
+/* HMC transitions (Neal 2011) over rows of latents (hmc.h): leapfrog
+ * integration of H(z, p) = -log f(z) + |p|^2 / 2 with the gradient from the
+ * tape, a Metropolis correction, and the step-size adaptation of Wu et al.
+ * 2017.
+ *
+ * Step-size adaptation is per example: the C chains of one example share one
+ * step size, multiplied by 1.02 after a transition whose mean Metropolis
+ * acceptance probability over those chains exceeds 0.65, by 0.98 otherwise,
+ * and clipped to [1e-4, 0.5]. Per example, because then an example's result
+ * depends on nothing but its own chains: not on which examples share a
+ * batch, how many threads run, or how many examples the call scores; per
+ * chain would adapt on a single noisy accept bit. The mean probability
+ * rather than the fraction accepted: the same target with less noise, and a
+ * deterministic function of the chains' states. */
+#include "hmc.h"
+
+#include <math.h>
+#include <string.h>
+
+/* p ~ N(0, I) per row from the row's stream; h0 = -log f(z) + |p|^2 / 2. */
+static void draw_momentum(varia_hmc *h, double beta)
+{
+    int64_t n = h->groups * h->chains, E = h->E;
+    for (int64_t r = 0; r < n; r++) {
+        float *p = h->p + r * E;
+        varia_rng_normals(&h->rng[r], p, E);
+        double k = 0.0;
+        for (int64_t d = 0; d < E; d++)
+            k += (double)p[d] * p[d];
+        h->h0[r] = -(h->lpz[r] + beta * h->lpx[r]) + 0.5 * k;
+    }
+}
+
+/* p += c * step * grad, per row at its group's step (c = 1/2 or 1). */
+static void kick(varia_hmc *h, const float *grad, double c)
+{
+    int64_t n = h->groups * h->chains, E = h->E;
+    for (int64_t r = 0; r < n; r++) {
+        float s = (float)(c * h->step[r / h->chains]);
+        for (int64_t d = 0; d < E; d++)
+            h->p[r * E + d] += s * grad[r * E + d];
+    }
+}
+
+/* zn += step * p, per row. */
+static void drift(varia_hmc *h)
+{
+    int64_t n = h->groups * h->chains, E = h->E;
+    for (int64_t r = 0; r < n; r++) {
+        float s = (float)h->step[r / h->chains];
+        for (int64_t d = 0; d < E; d++)
+            h->zn[r * E + d] += s * h->p[r * E + d];
+    }
+}
+
+/* Accept row r's proposal with probability min(1, exp(h0 - h1)) (a
+ * non-finite h1, a trajectory that diverged, is rejected); returns that
+ * probability. The uniform is drawn whatever happens, so every row's stream
+ * advances alike. */
+static double metropolis(varia_hmc *h, int64_t r, double beta)
+{
+    int64_t E = h->E;
+    double k = 0.0;
+    for (int64_t d = 0; d < E; d++)
+        k += (double)h->p[r * E + d] * h->p[r * E + d];
+    double h1 = -(h->lpzn[r] + beta * h->lpxn[r]) + 0.5 * k, u = varia_rng_uniform(&h->rng[r]);
+    double prob = isfinite(h1) ? (h->h0[r] - h1 >= 0.0 ? 1.0 : exp(h->h0[r] - h1)) : 0.0;
+    if (u < prob) {
+        memcpy(h->z + r * E, h->zn + r * E, (size_t)E * sizeof *h->z);
+        h->lpz[r] = h->lpzn[r];
+        h->lpx[r] = h->lpxn[r];
+        h->accepted[r / h->chains]++;
+    }
+    return prob;
+}
+
+int varia_hmc_transition(varia_hmc *h, double beta)
+{
+    int64_t n = h->groups * h->chains, C = h->chains;
+    draw_momentum(h, beta);
+    memcpy(h->zn, h->z, (size_t)(n * h->E) * sizeof *h->zn);
+    kick(h, h->g, 0.5);
+    for (int64_t l = 1; l <= h->leapfrog; l++) {
+        drift(h);
+        if (!varia_joint_grad(h->j, h->x, C, h->zn, n, beta, h->lpzn, h->lpxn, h->gn))
+            return 0;
+        kick(h, h->gn, l < h->leapfrog ? 1.0 : 0.5);
+    }
+    for (int64_t b = 0; b < h->groups; b++) {
+        double mean = 0.0;
+        for (int64_t c = 0; c < C; c++)
+            mean += metropolis(h, b * C + c, beta);
+        double s = h->step[b] * (mean / (double)C > VARIA_HMC_TARGET ? VARIA_HMC_INC : VARIA_HMC_DEC);
+        h->step[b] = s < VARIA_HMC_STEP_MIN ? VARIA_HMC_STEP_MIN : s > VARIA_HMC_STEP_MAX ? VARIA_HMC_STEP_MAX : s;
+    }
+    return 1;
+}

@@ -1,0 +1,46 @@
+/* Internal: Hamiltonian Monte Carlo transitions over rows of full latents,
+ * for AIS (ais.c). Rows come in groups of `chains` consecutive rows, one
+ * group per example: the group's chains share the example's data and its
+ * step size. Each row has its own random stream, so a row's path depends on
+ * its stream, its example's group and nothing else (not on which other
+ * groups share the batch, nor on the thread). */
+#ifndef VARIA_HMC_H
+#define VARIA_HMC_H
+
+#include "joint_tape.h"
+#include "rng.h"
+
+/* The protocol of Wu et al. 2017 (docs/ais.md). */
+#define VARIA_HMC_STEP0 0.01     /* initial leapfrog step size */
+#define VARIA_HMC_TARGET 0.65    /* acceptance the step size is adapted toward */
+#define VARIA_HMC_INC 1.02       /* step *= INC when acceptance is above TARGET */
+#define VARIA_HMC_DEC 0.98       /* step *= DEC otherwise */
+#define VARIA_HMC_STEP_MIN 1e-4
+#define VARIA_HMC_STEP_MAX 0.5
+
+/* The state of n = groups * chains rows of E latents each, owned by the
+ * caller. Before a transition under beta: z, and lpz, lpx, g = log p(z),
+ * log p(x|z) and d log f_beta / dz at z (varia_joint_grad). A transition
+ * updates z, lpz and lpx (g is left stale: the next beta needs its own). */
+typedef struct varia_hmc {
+    varia_joint *j;
+    const float *x;   /* [groups * D]: group b's example */
+    int64_t groups, chains, E, leapfrog;
+    float *z, *g;     /* [n * E] */
+    double *lpz, *lpx; /* [n] */
+    varia_rng *rng;   /* [n]: each row's stream */
+    double *step;     /* [groups]: each example's step size */
+    int64_t *accepted; /* [groups]: proposals accepted so far */
+    /* scratch the transition uses: */
+    float *zn, *p, *gn; /* [n * E] */
+    double *lpzn, *lpxn, *h0; /* [n] */
+} varia_hmc;
+
+/* One HMC trajectory per row under log f = log p(z) + beta log p(x|z):
+ * momentum p ~ N(0, I) from the row's stream, `leapfrog` leapfrog steps of
+ * its group's step size, then the Metropolis test with a uniform from the
+ * same stream; then each group's step size is adapted (hmc.c says how).
+ * Returns 0 when the tape ran out of memory. */
+int varia_hmc_transition(varia_hmc *h, double beta);
+
+#endif

@@ -1,0 +1,264 @@
+/* varia ais: annealed importance sampling of log p(x) through the decoder
+ * alone (docs/ais.md), and BDMC bounds on data simulated from the model. */
+#include "args.h"
+#include "commands.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *ais_usage =
+    "usage: varia ais MODEL.json (--data PATH | --bdmc N) --chains C --steps T\n"
+    "                 [--leapfrog L] [--sigma2 S] [--limit N] [--seed S]\n"
+    "                 [--binarize auto|dynamic|threshold|none] [--threads T] [--json] [--quiet]\n"
+    "  AIS estimate of log p(x) (Wu et al. 2017) from the decoder alone: C chains per\n"
+    "  example anneal from the prior to the posterior over T steps of the sigmoid\n"
+    "  schedule, one HMC trajectory of L leapfrog steps (default 10) per step. The\n"
+    "  estimate is a stochastic lower bound; it is printed with its mean over the\n"
+    "  examples, the HMC acceptance and the final step sizes.\n"
+    "  --sigma2 S: score under the Gaussian observation model N(x; E[x|z], S I)\n"
+    "  instead of the model's own likelihood (what a GAN needs; S > 0).\n"
+    "  --bdmc N: simulate N examples from the model instead of reading data, and\n"
+    "  report AIS forward (lower bound) and reverse from the true latent (upper\n"
+    "  bound) and their gap. --binarize: as 'varia eval' (the same --seed scores\n"
+    "  the same binarized images). A progress line goes to stderr (--quiet: none).\n";
+
+typedef struct ais_args {
+    int64_t chains, steps, leapfrog, limit, threads, bdmc;
+    double sigma2;
+    uint64_t seed;
+    int quiet, json;
+} ais_args;
+
+/* Monotonic seconds. */
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The progress line: live on a terminal, every tenth otherwise. */
+typedef struct view {
+    int tty;
+    double t0;
+    int64_t last_tenth;
+} view;
+
+static void progress(int64_t done, int64_t total, void *user)
+{
+    view *v = user;
+    double f = total > 0 ? (double)done / (double)total : 1.0, el = now() - v->t0;
+    double eta = f > 0 ? el * (1.0 - f) / f : NAN;
+    int64_t tenth = (int64_t)(f * 10.0);
+    if (!v->tty && tenth == v->last_tenth)
+        return;
+    v->last_tenth = tenth;
+    fprintf(stderr, "%sais: %5.1f%% (%lld of %lld example-steps), %.0f s, ETA %.0f s%s", v->tty ? "\r" : "",
+            100.0 * f, (long long)done, (long long)total, el, isfinite(eta) ? eta : 0.0, v->tty ? " " : "\n");
+    if (v->tty && done == total)
+        fputc('\n', stderr);
+}
+
+/* Mean and standard error of n values v[i * stride]. */
+static void mean_se(const double *v, int64_t n, size_t stride, double *mean, double *se)
+{
+    double s = 0, s2 = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double x = v[i * stride];
+        s += x, s2 += x * x;
+    }
+    *mean = s / (double)n;
+    double var = n > 1 ? (s2 - (double)n * *mean * *mean) / (double)(n - 1) : 0.0;
+    *se = var > 0 ? sqrt(var / (double)n) : 0.0;
+}
+
+#define ROW_STRIDE (sizeof(varia_ais_row) / sizeof(double))
+
+/* The --binarize word for b. */
+static const char *bin_name(varia_binarize b)
+{
+    return b == VARIA_BIN_DYNAMIC ? "dynamic" : b == VARIA_BIN_THRESHOLD ? "threshold" : "none";
+}
+
+/* Every value of the set is 0 or 1. */
+static int is_binary(const varia_dataset *d)
+{
+    for (int64_t i = 0; i < d->n * d->example_size; i++)
+        if (d->x[i] != 0.0f && d->x[i] != 1.0f)
+            return 0;
+    return 1;
+}
+
+/* --binarize, "auto" as varia eval reads it: dynamic for a Bernoulli model's
+ * data that is not already 0/1 (and scored by its own likelihood). */
+static int parse_binarize(cli_opt *opts, const varia_dataset *d, const varia_info *in, double sigma2,
+                          varia_binarize *b)
+{
+    cli_opt *o = cli_find(opts, "--binarize");
+    const char *v = o->present ? o->value : "auto";
+    if (!strcmp(v, "none"))
+        *b = VARIA_BIN_NONE;
+    else if (!strcmp(v, "threshold"))
+        *b = VARIA_BIN_THRESHOLD;
+    else if (!strcmp(v, "dynamic"))
+        *b = VARIA_BIN_DYNAMIC;
+    else if (!strcmp(v, "auto"))
+        *b = in->likelihood == VARIA_LIK_BERNOULLI && sigma2 == 0.0 && !is_binary(d) ? VARIA_BIN_DYNAMIC
+                                                                                  : VARIA_BIN_NONE;
+    else
+        return cli_usage_error("ais", "--binarize must be auto, dynamic, threshold or none, got '%s'", v), 0;
+    return 1;
+}
+
+/* The JSON object's opening: the run's settings. */
+static void print_common_json(const ais_args *a, const varia_ais_opts *o, int64_t n)
+{
+    printf("{\"n\": %lld, \"chains\": %lld, \"steps\": %lld, \"leapfrog\": %lld, \"sigma2\": %.9g, ", (long long)n,
+           (long long)o->chains, (long long)o->steps, (long long)(o->leapfrog ? o->leapfrog : 10), a->sigma2);
+}
+
+/* AIS on the dataset's examples. */
+static int run_data(varia_ctx *ctx, const varia_model *m, const varia_info *in, cli_opt *opts, const ais_args *a,
+                    varia_ais_opts *o)
+{
+    varia_dataset d = {0};
+    const char *path = cli_find(opts, "--data")->value;
+    int rc = cli_report(ctx, varia_dataset_load(ctx, path, a->limit, &d));
+    if (!rc)
+        rc = cli_check_examples(in, &d, path);
+    if (!rc && !parse_binarize(opts, &d, in, a->sigma2, &o->binarize))
+        rc = VARIA_ERR_ARG;
+    varia_ais_row *rows = rc ? NULL : malloc((size_t)d.n * sizeof *rows);
+    if (!rc && !rows)
+        rc = cli_error(VARIA_ERR_NOMEM, "out of memory for %lld examples' results", (long long)d.n);
+    double t0 = now();
+    if (!rc)
+        rc = cli_report(ctx, varia_ais(ctx, m, d.x, d.n, o, rows));
+    double secs = now() - t0, lp, se, acc, acc_se, step, step_se;
+    if (!rc) {
+        mean_se(&rows[0].log_px, d.n, ROW_STRIDE, &lp, &se);
+        mean_se(&rows[0].accept, d.n, ROW_STRIDE, &acc, &acc_se);
+        mean_se(&rows[0].step_size, d.n, ROW_STRIDE, &step, &step_se);
+    }
+    if (!rc && a->json) {
+        print_common_json(a, o, d.n);
+        printf("\"log_px_mean\": %.6f, \"log_px_stderr\": %.6f, \"nll_mean\": %.6f, \"accept_mean\": %.6f, "
+               "\"step_size_mean\": %.6g, \"binarize\": \"%s\", \"seed\": %llu, \"threads\": %d, \"seconds\": %.3f}\n",
+               lp, se, -lp, acc, step, bin_name(o->binarize), (unsigned long long)a->seed, (int)a->threads, secs);
+    } else if (!rc) {
+        printf("examples:        %lld (binarization: %s)\n", (long long)d.n, bin_name(o->binarize));
+        printf("AIS log p(x):    %.3f +- %.3f nats  (NLL %.3f; %lld chains, %lld steps, %lld leapfrog)\n", lp, se, -lp,
+               (long long)o->chains, (long long)o->steps, (long long)(o->leapfrog ? o->leapfrog : 10));
+        if (a->sigma2 > 0)
+            printf("observation:     Gaussian, sigma2 %g\n", a->sigma2);
+        printf("HMC:             acceptance %.3f, final step size %.4g (mean over examples)\n", acc, step);
+        printf("time:            %.2f s\n", secs);
+    }
+    free(rows);
+    varia_dataset_free(&d);
+    return rc;
+}
+
+/* BDMC on examples simulated from the model: both bounds and their gap. */
+static int run_bdmc(varia_ctx *ctx, const varia_model *m, const ais_args *a, const varia_ais_opts *o)
+{
+    int64_t n = a->bdmc;
+    varia_ais_row *lo = malloc((size_t)n * sizeof *lo), *up = malloc((size_t)n * sizeof *up);
+    double *gap = malloc((size_t)n * sizeof *gap);
+    int rc = lo && up && gap ? 0 : cli_error(VARIA_ERR_NOMEM, "out of memory for %lld examples' results", (long long)n);
+    double t0 = now();
+    if (!rc)
+        rc = cli_report(ctx, varia_bdmc(ctx, m, n, o, NULL, lo, up));
+    double secs = now() - t0, l, lse, u, use, g, gse, gmax = -INFINITY, af, afse, ar, arse;
+    if (!rc) {
+        for (int64_t i = 0; i < n; i++) {
+            gap[i] = up[i].log_px - lo[i].log_px;
+            gmax = gap[i] > gmax ? gap[i] : gmax;
+        }
+        mean_se(&lo[0].log_px, n, ROW_STRIDE, &l, &lse);
+        mean_se(&up[0].log_px, n, ROW_STRIDE, &u, &use);
+        mean_se(gap, n, 1, &g, &gse);
+        mean_se(&lo[0].accept, n, ROW_STRIDE, &af, &afse);
+        mean_se(&up[0].accept, n, ROW_STRIDE, &ar, &arse);
+    }
+    if (!rc && a->json) {
+        print_common_json(a, o, n);
+        printf("\"bdmc\": true, \"lower_mean\": %.6f, \"upper_mean\": %.6f, \"gap_mean\": %.6f, \"gap_stderr\": %.6f, "
+               "\"gap_max\": %.6f, \"accept_forward\": %.6f, \"accept_reverse\": %.6f, \"seed\": %llu, "
+               "\"threads\": %d, \"seconds\": %.3f}\n",
+               l, u, g, gse, gmax, af, ar, (unsigned long long)a->seed, (int)a->threads, secs);
+    } else if (!rc) {
+        printf("examples:        %lld simulated from the model (seed %llu)\n", (long long)n,
+               (unsigned long long)a->seed);
+        printf("lower (forward): %.3f +- %.3f nats\n", l, lse);
+        printf("upper (reverse): %.3f +- %.3f nats\n", u, use);
+        printf("gap:             %.3f +- %.3f nats (largest %.3f; %lld chains, %lld steps)\n", g, gse, gmax,
+               (long long)o->chains, (long long)o->steps);
+        printf("HMC acceptance:  %.3f forward, %.3f reverse\n", af, ar);
+        printf("time:            %.2f s\n", secs);
+    }
+    free(lo);
+    free(up);
+    free(gap);
+    return rc;
+}
+
+/* The command line into *a and *model; the exit code of a usage error, else 0. */
+static int parse(int argc, char **argv, cli_opt *opts, const char **model, ais_args *a)
+{
+    const char *pos[1];
+    int npos;
+    if (!cli_parse(argc, argv, 2, opts, pos, 1, &npos) || !cli_int(opts, "--chains", 1, 4096, &a->chains) ||
+        !cli_int(opts, "--steps", 1, 10000000, &a->steps) || !cli_int(opts, "--leapfrog", 1, 1000, &a->leapfrog) ||
+        !cli_int(opts, "--limit", 1, (int64_t)1 << 31, &a->limit) ||
+        !cli_int(opts, "--bdmc", 1, (int64_t)1 << 31, &a->bdmc) ||
+        !cli_u64(opts, "--seed", &a->seed) || !cli_int(opts, "--threads", 0, 1024, &a->threads) ||
+        !cli_float(opts, "--sigma2", 1e-30, 1e30, &a->sigma2))
+        return VARIA_ERR_ARG;
+    if (npos != 1 || !cli_has(opts, "--chains") || !cli_has(opts, "--steps"))
+        return cli_usage_error("ais", "needs MODEL.json, --chains C and --steps T");
+    if (cli_has(opts, "--data") == cli_has(opts, "--bdmc"))
+        return cli_usage_error("ais", "needs --data PATH or --bdmc N (one of them)");
+    if (cli_has(opts, "--bdmc") && (cli_has(opts, "--limit") || cli_has(opts, "--binarize")))
+        return cli_usage_error("ais", "--bdmc simulates its data: --limit and --binarize do not apply");
+    a->quiet = cli_has(opts, "--quiet");
+    a->json = cli_has(opts, "--json");
+    *model = pos[0];
+    return 0;
+}
+
+int cmd_ais(int argc, char **argv)
+{
+    for (int i = 2; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return fputs(ais_usage, stdout), 0;
+    cli_opt opts[] = {{"--data", 0, 1, 0, 0},     {"--chains", 0, 1, 0, 0},   {"--steps", 0, 1, 0, 0},
+                      {"--leapfrog", 0, 1, 0, 0}, {"--sigma2", 0, 1, 0, 0},   {"--bdmc", 0, 1, 0, 0},
+                      {"--limit", 0, 1, 0, 0},    {"--seed", 0, 1, 0, 0},     {"--binarize", 0, 1, 0, 0},
+                      {"--threads", 0, 1, 0, 0},  {"--json", 0, 0, 0, 0},     {"--quiet", "-q", 0, 0, 0}, {0}};
+    ais_args a = {.leapfrog = 10};
+    const char *model = NULL;
+    int rc = parse(argc, argv, opts, &model, &a);
+    if (rc)
+        return rc;
+    varia_ctx *ctx = varia_ctx_new();
+    if (!ctx)
+        return VARIA_ERR_NOMEM;
+    varia_model *m = NULL;
+    varia_info in;
+    view v = {isatty(2), now(), -1};
+    varia_ais_opts o = {.size = sizeof o, .chains = a.chains, .steps = a.steps, .leapfrog = a.leapfrog,
+                        .sigma2 = a.sigma2, .seed = a.seed, .progress = a.quiet ? NULL : progress, .user = &v};
+    rc = cli_report(ctx, varia_ctx_set_threads(ctx, (int)a.threads));
+    if (!rc)
+        rc = cli_load_model(ctx, model, &m, &in);
+    if (!rc)
+        rc = a.bdmc ? run_bdmc(ctx, m, &a, &o) : run_data(ctx, m, &in, opts, &a, &o);
+    varia_model_free(m);
+    varia_ctx_free(ctx);
+    return rc;
+}
