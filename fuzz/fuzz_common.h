@@ -259,6 +259,46 @@ static FZ_UNUSED void fz_touch(const char *s)
 
 /* Run the public operations on small fixed inputs. Sizes come from the model;
  * models too big for a quick run are only queried. */
+/* A sequence model (vrnn): every operation through the _ex calls, over 9
+ * sequences of 3 frames of unequal lengths; the calls without options must
+ * refuse. Bernoulli outputs stay in [0, 1], eval's rows finite. */
+static FZ_UNUSED void fz_exercise_seq(varia_ctx *ctx, const varia_model *m, const varia_info *info)
+{
+    enum { N = 9, T = 3, NE = 2 };
+    int64_t D = info->data_size * T, L = info->latent_size * T;
+    static const int64_t lengths[N] = {3, 1, 2, 3, 3, 1, 2, 2, 3};
+    float *z = calloc((size_t)(N * L + 1), sizeof(float)), *x = malloc(sizeof(float) * (size_t)(N * D));
+    float *out = malloc(sizeof(float) * (size_t)(N * D)), *lv = malloc(sizeof(float) * (size_t)(N * D));
+    varia_opts o = {.size = sizeof o, .seed = 5, .seq_len = T, .lengths = lengths};
+    int bern = info->likelihood == VARIA_LIK_BERNOULLI;
+    if (!z || !x || !out || !lv)
+        goto done;
+    for (int64_t i = 0; i < N * D; i++)
+        x[i] = (i * 5) % 3 == 0 ? 1.0f : 0.0f;
+    if (varia_sample(ctx, m, N, 1, 1.0f, out, z) != VARIA_ERR_ARG)
+        fz_bug(); /* the old call cannot carry seq_len */
+    varia_status st = varia_sample_ex(ctx, m, N, &o, out, z);
+    for (int64_t i = 0; st == VARIA_OK && bern && i < N * D; i++)
+        if (out[i] != 0.0f && out[i] != 1.0f)
+            fz_bug(); /* a Bernoulli draw is 0 or 1 */
+    varia_decode_ex(ctx, m, z, N, &o, VARIA_DECODE_PARAMS, out, lv);
+    varia_encode_ex(ctx, m, x, N, &o, z, NULL);
+    varia_reconstruct_ex(ctx, m, x, N, &o, out);
+    varia_eval_opts eo = {.k = 3, .seed = 7, .binarize = VARIA_BIN_NONE};
+    varia_eval_row rows[NE];
+    varia_eval_summary sum;
+    st = varia_eval_ex(ctx, m, x, NE, &eo, &o, rows, &sum);
+    for (int i = 0; st == VARIA_OK && i < NE; i++)
+        if (!isfinite(rows[i].log_px) || !isfinite(rows[i].elbo))
+            fz_bug();
+    fz_touch(varia_ctx_message(ctx));
+done:
+    free(z);
+    free(x);
+    free(out);
+    free(lv);
+}
+
 static FZ_UNUSED void fz_exercise_model(varia_ctx *ctx, const varia_model *m)
 {
     varia_info info;
@@ -270,6 +310,13 @@ static FZ_UNUSED void fz_exercise_model(varia_ctx *ctx, const varia_model *m)
     if (prov)
         fz_touch(prov);
     int64_t D = info.data_size, L = info.latent_size;
+    if (varia_model_can(m, VARIA_NEEDS_SEQ_LEN)) { /* latents per step; the RNN has none */
+        if (D < 1 || L < 0 || info.n_stochastic > 1)
+            fz_bug();
+        if (D <= 1024 && L <= 1024)
+            fz_exercise_seq(ctx, m, &info);
+        return;
+    }
     if (D < 1 || L < 1 || info.n_stochastic < 1 || info.n_stochastic > 8)
         fz_bug();
     if (D > ((int64_t)1 << 16) || L > ((int64_t)1 << 16))

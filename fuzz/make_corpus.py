@@ -363,6 +363,15 @@ def corpus_model():
     c["empty_blob.model"] = jdump(manifest(TINY, {"format": "raw", "file": "w.bin", "tensors": {}})) + b"\n--\n"
     c["no_separator.model"] = jdump(manifest(TINY, {"format": "raw", "file": "w.bin", "tensors": {}}))
     c["gauss_learned_scalar.model"] = _learned_scalar()
+    # Sequence models (the vrnn family): the golden cases' files, weights renamed w.bin.
+    for case in ("vrnn_gru", "vrnn_rnn_lstm", "vrnn_gauss_lstm", "vrnn_gmm_gru"):
+        d = os.path.join(os.path.dirname(CORPUS), "..", "tests", "golden", case)
+        with open(os.path.join(d, "model.json"), "rb") as f:
+            man = json.loads(f.read())
+        man["weights"]["file"] = "w.bin"
+        man.pop("provenance", None)
+        with open(os.path.join(d, "model.safetensors"), "rb") as f:
+            c[case + ".model"] = jdump(man) + b"\n--\n" + f.read()
     return c
 
 

@@ -253,7 +253,19 @@ VARIA_API varia_status varia_buffer_sizes(varia_ctx *ctx, const varia_model *m, 
 
 /* The operations above with per-call options (opts may be NULL: defaults).
  * Each behaves exactly as its counterpart; the counterparts are these with
- * opts carrying their seed and temperature. */
+ * opts carrying their seed and temperature.
+ *
+ * Sequence models (varia_model_can(m, VARIA_NEEDS_SEQ_LEN): the vrnn family)
+ * take their length per call: opts->seq_len = T > 0 and, optionally,
+ * opts->lengths[n] in [1, T]. info.data_shape is one frame [F] and
+ * info.latent_size one step's L; an example is T frames, x[n * T * F] (frame
+ * t of example i at (i * T + t) * F), padded past its length with finite
+ * values that no result depends on; a latent is T steps, z[n * T * L]. So
+ * encode's mean and logvar are [n * T * L] (each step's posterior along the
+ * mean path), decode and sample write [n * T * F] (decode: E[x_t] with x_t's
+ * mean fed back; sample: 0/1 frames drawn and fed back) and sample's z_out
+ * [n * T * L]; outputs past an example's length come from its padding. The
+ * calls without opts are refused (VARIA_ERR_ARG naming varia_opts.seq_len). */
 VARIA_API varia_status varia_encode_ex(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
                                        const varia_opts *opts, float *mean, float *logvar);
 /* z[n * latent] ~ q(z | x) by the family's posterior sampling (every
@@ -363,6 +375,15 @@ VARIA_API varia_status varia_eval_ex(varia_ctx *ctx, const varia_model *m, const
                                      const varia_eval_opts *eval_opts, const varia_opts *opts,
                                      varia_eval_row *rows, varia_eval_summary *summary);
 
+/* Sequence models (above): varia_eval_ex and varia_eval_part score each
+ * example over its own length (opts->lengths; every log-density past it
+ * counts nothing), with k particles each carrying its own recurrent state;
+ * the summary's bits_per_dim counts each example's frames and its active
+ * units count every step within each length as one observation of the L
+ * latents; varia_eval_part's means are [n * T * L]. varia_eval_seq_summary
+ * gives the per-time-step figures; varia_eval_summarise refuses them
+ * (VARIA_ERR_ARG: it has no lengths). */
+
 /* Score part of a larger set, for callers that split one evaluation across
  * processes (varia's MPI build) or machines. ctx, m, opts: as varia_eval_ex.
  * x[n * data_size]: examples first .. first + n - 1 of the set; their
@@ -382,6 +403,26 @@ VARIA_API varia_status varia_eval_part(varia_ctx *ctx, const varia_model *m, con
 VARIA_API varia_status varia_eval_summarise(varia_ctx *ctx, const varia_model *m, const varia_eval_row *rows,
                                             int64_t n, int64_t k, const float *means,
                                             varia_eval_summary *summary);
+
+/* A sequence model's evaluation per time step (the polyphonic-music
+ * benchmarks' figure): totals over the frames of all examples, each example
+ * counting its own length. Set size = sizeof(varia_seq_summary); the
+ * library fills what it knows of the caller's version. */
+typedef struct varia_seq_summary {
+    uint32_t size;           /* sizeof(varia_seq_summary): the struct's version */
+    uint32_t reserved;
+    int64_t frames;          /* total frames: the sum of varia_opts.lengths (or n * seq_len) */
+    double log_px_per_step;  /* sum of rows[i].log_px / frames, nats (the IW estimate; exact for the RNN) */
+    double elbo_per_step;    /* sum of rows[i].elbo / frames, nats */
+    double bits_per_dim;     /* -sum log_px / (frames * frame size * ln 2) */
+} varia_seq_summary;
+
+/* The per-step figures of n rows from varia_eval_ex (or gathered
+ * varia_eval_part calls) of a sequence model, with the same opts (its
+ * seq_len and lengths). VARIA_ERR_UNSUPPORTED for a model without
+ * sequences; VARIA_ERR_ARG for a size smaller than this library's struct. */
+VARIA_API varia_status varia_eval_seq_summary(varia_ctx *ctx, const varia_model *m, const varia_eval_row *rows,
+                                              int64_t n, const varia_opts *opts, varia_seq_summary *out);
 
 /* Active units (Burda et al.): dimension u of layer l is active when the variance
  * over the n examples of its posterior mean exceeds 0.01. x is used as given. */

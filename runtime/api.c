@@ -50,9 +50,11 @@ varia_status varia_check_unit_range(varia_ctx *ctx, const varia_model *m, const 
     if (m->info.likelihood != VARIA_LIK_BERNOULLI && !force)
         return VARIA_OK;
     int64_t D = m->info.data_size, i = varia_find_outside(x, n * D, 0.0f, 1.0f);
+    int seq = (m->family->needs & VARIA_FAMILY_SEQ_LEN) != 0; /* rows are frames: n counts every example's */
     if (i >= 0)
-        return varia_fail(ctx, VARIA_ERR_ARG, "%s: example %lld, element %lld = %g is outside [0, 1]%s", op,
-                          (long long)(i / D), (long long)(i % D), (double)x[i],
+        return varia_fail(ctx, VARIA_ERR_ARG, "%s: %s %lld, element %lld = %g is outside [0, 1]%s", op,
+                          seq ? "frame (of all the examples' seq_len each)" : "example", (long long)(i / D),
+                          (long long)(i % D), (double)x[i],
                           m->info.likelihood == VARIA_LIK_BERNOULLI
                               ? " (a Bernoulli model reads intensities in [0, 1], not 0..255)"
                               : " (dynamic binarization reads each value as a probability)");
@@ -95,7 +97,24 @@ typedef struct batch_job {
     atomic_llong next;
     atomic_int oom;
     atomic_llong *bad_row; /* reconstruct: lowest row whose latent is not finite */
+    int seq;                /* a sequence family: rows are T steps long, the runners varia_run_seq_* */
+    int64_t T;              /* steps per row (1 unless seq) */
+    const int64_t *lengths; /* [n] each example's steps, or NULL: all T */
 } batch_job;
+
+/* The call's steps on j (a sequence family's seq_len; else 1). */
+static void set_steps(batch_job *j, const varia_call *c)
+{
+    j->seq = (j->m->family->needs & VARIA_FAMILY_SEQ_LEN) != 0;
+    j->T = varia_call_steps(j->m, c);
+    j->lengths = j->seq ? c->lengths : NULL;
+}
+
+/* Rows [r, r + b) of j's sequences: T steps, their lengths. */
+static varia_seq seq_at(const batch_job *j, int64_t r)
+{
+    return (varia_seq){j->T, j->lengths ? j->lengths + r : NULL};
+}
 
 static void batch_worker(void *arg, int worker)
 {
@@ -130,27 +149,41 @@ static varia_status run_batches(batch_job *j)
 
 static void encode_batch(const batch_job *j, float *ws, int64_t r, int64_t b)
 {
-    int64_t D = j->m->info.data_size, L = j->m->info.latent_size;
-    varia_run_encode(j->m, ws, j->team, j->in + r * D, b, j->out ? j->out + r * L : NULL, j->out2 ? j->out2 + r * L : NULL);
+    int64_t D = j->m->info.data_size * j->T, L = j->m->info.latent_size * j->T;
+    float *mean = j->out ? j->out + r * L : NULL, *lv = j->out2 ? j->out2 + r * L : NULL;
+    varia_seq s = seq_at(j, r);
+    if (j->seq)
+        varia_run_seq_encode(j->m, ws, j->team, &s, j->in + r * D, b, mean, lv);
+    else
+        varia_run_encode(j->m, ws, j->team, j->in + r * D, b, mean, lv);
 }
 
 static void decode_batch(const batch_job *j, float *ws, int64_t r, int64_t b)
 {
-    int64_t D = j->m->info.data_size, L = j->m->info.latent_size;
-    varia_run_decode(j->m, ws, j->team, j->in + r * L, b, j->kind, j->out + r * D, j->out2 ? j->out2 + r * D : NULL);
+    int64_t D = j->m->info.data_size * j->T, L = j->m->info.latent_size * j->T;
+    varia_seq s = seq_at(j, r);
+    if (j->seq)
+        varia_run_seq_decode(j->m, ws, j->team, &s, j->in + r * L, b, j->kind, j->out + r * D,
+                             j->out2 ? j->out2 + r * D : NULL);
+    else
+        varia_run_decode(j->m, ws, j->team, j->in + r * L, b, j->kind, j->out + r * D, j->out2 ? j->out2 + r * D : NULL);
 }
 
 static void sample_batch(const batch_job *j, float *ws, int64_t r, int64_t b)
 {
     const varia_model *m = j->m;
-    int64_t D = m->info.data_size, L = m->info.latent_size, E = varia_model_noise(m);
-    float *eps = ws + varia_model_ws(m);
+    int64_t D = m->info.data_size * j->T, L = m->info.latent_size * j->T, E = varia_model_noise(m) * j->T;
+    float *eps = ws + varia_model_ws(m), *z = j->out2 ? j->out2 + r * L : NULL;
     for (int64_t i = 0; i < b; i++) { /* sample r+i depends only on (seed, r+i) */
         varia_rng rng;
         varia_rng_init(&rng, j->seed, VARIA_STREAM_SAMPLE, (uint64_t)(r + i), 0);
         varia_rng_normals(&rng, eps + i * E, E);
     }
-    varia_run_generate(m, ws, j->team, b, eps, j->temperature, j->out + r * D, j->out2 ? j->out2 + r * L : NULL);
+    varia_seq s = seq_at(j, r);
+    if (j->seq)
+        varia_run_seq_generate(m, ws, j->team, &s, b, eps, j->temperature, j->out + r * D, z);
+    else
+        varia_run_generate(m, ws, j->team, b, eps, j->temperature, j->out + r * D, z);
 }
 
 /* The checks every operation on examples makes before running the encoder:
@@ -172,9 +205,9 @@ static varia_status check_encoder_call(varia_ctx *ctx, const varia_model *m, con
     if ((st = varia_opts_resolve(ctx, m, opts, n, op, c)) != VARIA_OK)
         return st;
     snprintf(what, sizeof what, "%s: example", op);
-    if ((st = varia_check_finite(ctx, x, n, m->info.data_size, what)) != VARIA_OK)
+    if ((st = varia_check_finite(ctx, x, n, m->info.data_size * varia_call_steps(m, c), what)) != VARIA_OK)
         return st;
-    return varia_check_unit_range(ctx, m, x, n, 0, op);
+    return varia_check_unit_range(ctx, m, x, n * varia_call_steps(m, c), 0, op);
 }
 
 /* encode of a decoder-only model (a GAN): inversion with its defaults (8
@@ -203,8 +236,9 @@ varia_status varia_encode_ex(varia_ctx *ctx, const varia_model *m, const float *
     varia_status st = check_encoder_call(ctx, m, x, n, 1, opts, "encode", &c);
     if (st != VARIA_OK || (!mean && !logvar))
         return st;
-    int64_t L = m->info.latent_size;
+    int64_t L = m->info.latent_size * varia_call_steps(m, &c);
     batch_job j = {.ctx = ctx, .m = m, .n = n, .fn = encode_batch, .in = x, .out = mean, .out2 = logvar};
+    set_steps(&j, &c);
     if ((st = run_batches(&j)) != VARIA_OK)
         return st;
     st = varia_check_output(ctx, mean, n, L, "encode");
@@ -217,7 +251,7 @@ varia_status varia_encode_ex(varia_ctx *ctx, const varia_model *m, const float *
 static void encode_sample_batch(const batch_job *j, float *ws, int64_t r, int64_t b)
 {
     const varia_model *m = j->m;
-    int64_t D = m->info.data_size, L = m->info.latent_size, E = varia_model_noise(m);
+    int64_t D = m->info.data_size * j->T, L = m->info.latent_size * j->T, E = varia_model_noise(m) * j->T;
     float *eps = ws + varia_model_ws(m);
     for (int64_t i = 0; i < b; i++) {
         varia_rng rng;
@@ -225,7 +259,11 @@ static void encode_sample_batch(const batch_job *j, float *ws, int64_t r, int64_
         for (int64_t k = 0; k < E; k++) /* one pair per value: the stream as first published */
             eps[i * E + k] = varia_rng_normal(&rng);
     }
-    varia_run_posterior_sample(m, ws, j->team, j->in + r * D, b, eps, j->out + r * L, NULL);
+    varia_seq s = seq_at(j, r);
+    if (j->seq)
+        varia_run_seq_posterior_sample(m, ws, j->team, &s, j->in + r * D, b, eps, j->out + r * L, NULL);
+    else
+        varia_run_posterior_sample(m, ws, j->team, j->in + r * D, b, eps, j->out + r * L, NULL);
 }
 
 varia_status varia_encode_sample_ex(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
@@ -235,9 +273,10 @@ varia_status varia_encode_sample_ex(varia_ctx *ctx, const varia_model *m, const 
     varia_status st = check_encoder_call(ctx, m, x, n, z != NULL, opts, "encode_sample", &c);
     if (st != VARIA_OK)
         return st;
-    int64_t L = m->info.latent_size;
-    batch_job j = {.ctx = ctx, .m = m, .n = n, .extra = (size_t)(VARIA_BATCH * varia_model_noise(m)),
+    int64_t T = varia_call_steps(m, &c), L = m->info.latent_size * T;
+    batch_job j = {.ctx = ctx, .m = m, .n = n, .extra = (size_t)(VARIA_BATCH * varia_model_noise(m) * T),
                    .fn = encode_sample_batch, .in = x, .out = z, .seed = c.seed};
+    set_steps(&j, &c);
     if ((st = run_batches(&j)) != VARIA_OK)
         return st;
     return varia_check_output(ctx, z, n, L, "encode_sample");
@@ -278,10 +317,11 @@ varia_status varia_decode_ex(varia_ctx *ctx, const varia_model *m, const float *
         return unsupported(ctx, m, "decode");
     if ((st = varia_opts_resolve(ctx, m, opts, n, "decode", &c)) != VARIA_OK)
         return st;
-    int64_t D = m->info.data_size, L = m->info.latent_size;
+    int64_t T = varia_call_steps(m, &c), D = m->info.data_size * T, L = m->info.latent_size * T;
     if ((st = varia_check_finite(ctx, z, n, L, "decode: latent")) != VARIA_OK)
         return st;
     batch_job j = {.ctx = ctx, .m = m, .n = n, .fn = decode_batch, .in = z, .out = out, .out2 = out_logvar, .kind = kind};
+    set_steps(&j, &c);
     if ((st = run_batches(&j)) != VARIA_OK)
         return st;
     st = varia_check_output(ctx, out, n, D, "decode");
@@ -301,12 +341,14 @@ varia_status varia_sample_ex(varia_ctx *ctx, const varia_model *m, int64_t n, co
         return unsupported(ctx, m, "sample");
     if ((st = varia_opts_resolve(ctx, m, opts, n, "sample", &c)) != VARIA_OK)
         return st;
-    size_t eps = (size_t)(VARIA_BATCH * varia_model_noise(m));
+    int64_t T = varia_call_steps(m, &c);
+    size_t eps = (size_t)(VARIA_BATCH * varia_model_noise(m) * T);
     batch_job j = {.ctx = ctx, .m = m, .n = n, .extra = eps, .fn = sample_batch, .out = x_out, .out2 = z_out,
                    .seed = c.seed, .temperature = c.temperature};
+    set_steps(&j, &c);
     if ((st = run_batches(&j)) != VARIA_OK)
         return st;
-    return varia_check_output(ctx, x_out, n, m->info.data_size, "sample");
+    return varia_check_output(ctx, x_out, n, m->info.data_size * T, "sample");
 }
 
 /* Encode to the posterior mean and decode it, one batch at a time, the means
@@ -315,9 +357,13 @@ varia_status varia_sample_ex(varia_ctx *ctx, const varia_model *m, int64_t n, co
 static void reconstruct_batch(const batch_job *j, float *ws, int64_t r, int64_t b)
 {
     const varia_model *m = j->m;
-    int64_t D = m->info.data_size, L = m->info.latent_size;
+    int64_t D = m->info.data_size * j->T, L = m->info.latent_size * j->T;
     float *z = ws + varia_model_ws(m);
-    varia_run_encode(m, ws, j->team, j->in + r * D, b, z, NULL);
+    varia_seq s = seq_at(j, r);
+    if (j->seq)
+        varia_run_seq_encode(m, ws, j->team, &s, j->in + r * D, b, z, NULL);
+    else
+        varia_run_encode(m, ws, j->team, j->in + r * D, b, z, NULL);
     int64_t bad = varia_find_bad(z, b * L, 0);
     if (bad >= 0) {
         long long row = r + bad / L, seen = atomic_load(j->bad_row);
@@ -325,7 +371,10 @@ static void reconstruct_batch(const batch_job *j, float *ws, int64_t r, int64_t 
             ;
         return;
     }
-    varia_run_decode(m, ws, j->team, z, b, VARIA_DECODE_MEAN, j->out + r * D, NULL);
+    if (j->seq)
+        varia_run_seq_decode(m, ws, j->team, &s, z, b, VARIA_DECODE_MEAN, j->out + r * D, NULL);
+    else
+        varia_run_decode(m, ws, j->team, z, b, VARIA_DECODE_MEAN, j->out + r * D, NULL);
 }
 
 varia_status varia_reconstruct_ex(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
@@ -335,11 +384,12 @@ varia_status varia_reconstruct_ex(varia_ctx *ctx, const varia_model *m, const fl
     varia_status st = check_encoder_call(ctx, m, x, n, x_out != NULL, opts, "reconstruct", &c);
     if (st != VARIA_OK)
         return st;
-    int64_t D = m->info.data_size;
+    int64_t T = varia_call_steps(m, &c), D = m->info.data_size * T;
     atomic_llong bad_row;
     atomic_init(&bad_row, n);
-    batch_job j = {.ctx = ctx, .m = m, .n = n, .extra = (size_t)(VARIA_BATCH * m->info.latent_size),
+    batch_job j = {.ctx = ctx, .m = m, .n = n, .extra = (size_t)(VARIA_BATCH * m->info.latent_size * T),
                    .fn = reconstruct_batch, .in = x, .out = x_out, .bad_row = &bad_row};
+    set_steps(&j, &c);
     if ((st = run_batches(&j)) != VARIA_OK)
         return st;
     long long bad = atomic_load(&bad_row);

@@ -3,6 +3,7 @@
 #define VARIA_API_H
 
 #include "family.h"
+#include "passes.h"
 
 /* Rows per batch inside encode/decode/sample: bounds the workspace. */
 #define VARIA_BATCH VARIA_WS_ROWS
@@ -13,7 +14,8 @@ varia_status varia_check_model(varia_ctx *ctx, const varia_model *m, const void 
 varia_status varia_check_finite(varia_ctx *ctx, const float *x, int64_t n, int64_t d, const char *what);
 /* Examples for a Bernoulli model (or any model when force is set, e.g. for
  * dynamic binarization) must lie in [0, 1]: 0..255 pixels would otherwise
- * give confident nonsense. VARIA_ERR_ARG names the first value outside. */
+ * give confident nonsense. VARIA_ERR_ARG names the first value outside. A
+ * sequence family's callers pass n = examples x seq_len: rows are frames. */
 varia_status varia_check_unit_range(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n, int force,
                                     const char *op);
 /* The context's workspace for `rows` rows plus `extra` floats, reused across
@@ -41,5 +43,10 @@ typedef struct varia_call {
  * refused with a message naming the field (opts.c). */
 varia_status varia_opts_resolve(varia_ctx *ctx, const varia_model *m, const varia_opts *opts, int64_t n,
                                 const char *op, varia_call *c);
+
+/* Steps of one example in a call: a sequence family's (VARIA_FAMILY_SEQ_LEN)
+ * seq_len, whose examples, latents and noise rows are that many frames or
+ * steps long; 1 for every other family. */
+int64_t varia_call_steps(const varia_model *m, const varia_call *c);
 
 #endif

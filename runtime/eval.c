@@ -38,7 +38,11 @@ typedef struct job {
     int64_t e0, ne, c0, nc;  /* this pass: examples [e0, e0+ne), chunks [c0, c0+nc) */
     varia_iw_acc *accs;      /* [ne * nc] */
     double *kl;              /* [ne] analytic KL (NaN if none), from chunk 0 */
-    float *means;            /* [n * noise_size] posterior means, for active units (NULL: not wanted) */
+    float *means;            /* [n * noise_size] posterior means, for active units (NULL: not wanted);
+                                a sequence family's: [n * T * latent], every step */
+    int seq;                 /* a sequence family: examples of T frames, run by varia_run_seq_* */
+    int64_t T;               /* steps per example (1 unless seq) */
+    const int64_t *lengths;  /* [n] each example's steps, or NULL: all T */
     atomic_llong next;
     atomic_int oom;
 } job;
@@ -65,17 +69,23 @@ static void binarize(const job *j, int64_t i, const float *x, float *xb, int64_t
 static void run_item(job *j, int64_t item, float *ws, float *eps, float *xb, double *log_w, double *log_px)
 {
     const varia_model *m = j->m;
-    int64_t e = j->e0 + item / j->nc, c = j->c0 + item % j->nc, D = m->info.data_size;
-    int64_t k = j->opts->k, E = varia_model_noise(m);
+    int64_t e = j->e0 + item / j->nc, c = j->c0 + item % j->nc, D = m->info.data_size * j->T;
+    int64_t k = j->opts->k, E = varia_model_noise(m) * j->T;
     int64_t cnt = k - c * IW_CHUNK < IW_CHUNK ? k - c * IW_CHUNK : IW_CHUNK;
+    varia_seq s = {j->T, j->lengths ? j->lengths + e : NULL};
     binarize(j, e, j->x + e * D, xb, D); /* the same realisation for every chunk */
-    if (c == 0 && j->means)
+    if (c == 0 && j->means && j->seq)
+        varia_run_seq_encode(m, ws, NULL, &s, xb, 1, j->means + e * j->T * m->info.latent_size, NULL);
+    else if (c == 0 && j->means)
         varia_run_layer_means(m, ws, xb, 1, j->means + e * E);
     varia_rng rng;
     varia_rng_init(&rng, j->opts->seed, VARIA_STREAM_IW, (uint64_t)(j->first + e), (uint64_t)c);
     varia_rng_normals(&rng, eps, cnt * E);
-    double kl, log_det;
-    varia_run_log_weights(m, ws, xb, cnt, eps, log_w, log_px, &kl, &log_det);
+    double kl, log_det = 0.0;
+    if (j->seq)
+        varia_run_seq_log_weights(m, ws, &s, xb, cnt, eps, log_w, log_px, &kl);
+    else
+        varia_run_log_weights(m, ws, xb, cnt, eps, log_w, log_px, &kl, &log_det);
     varia_iw_init(&j->accs[item]);
     varia_iw_add(&j->accs[item], log_w, log_px, cnt);
     j->accs[item].log_det = log_det;
@@ -87,10 +97,10 @@ static void work(void *arg, int worker)
 {
     job *j = arg;
     const varia_model *m = j->m;
-    size_t nws = varia_model_ws(m), neps = (size_t)(IW_CHUNK * varia_model_noise(m));
+    size_t nws = varia_model_ws(m), neps = (size_t)(IW_CHUNK * varia_model_noise(m) * j->T);
     float *f;
     double *d;
-    if (!varia_scratch_get(j->ctx, worker, nws + neps + (size_t)m->info.data_size, 2 * IW_CHUNK, &f, &d)) {
+    if (!varia_scratch_get(j->ctx, worker, nws + neps + (size_t)(m->info.data_size * j->T), 2 * IW_CHUNK, &f, &d)) {
         atomic_store(&j->oom, 1);
         return;
     }
@@ -183,6 +193,34 @@ static void active_units(const varia_model *m, const float *means, int64_t n, in
     }
 }
 
+/* A sequence family's summary: bits per dimension over every example's own
+ * frames (lengths), and active units over every example's steps within its
+ * length, each step's posterior mean one observation of the L latents. */
+static varia_status seq_summary_fix(varia_ctx *ctx, const varia_model *m, const varia_call *c,
+                                    const varia_eval_row *rows, int64_t n, const float *means, varia_eval_summary *s)
+{
+    int64_t T = c->seq_len, L = m->info.latent_size, frames = 0;
+    double nll = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        frames += c->lengths ? c->lengths[i] : T;
+        nll -= rows[i].log_px;
+    }
+    s->bits_per_dim = nll / ((double)frames * (double)m->info.data_size * log(2.0));
+    s->active_units = s->active_units_layer[0] = 0;
+    float *steps = L > 0 ? malloc((size_t)(frames * L) * sizeof(float)) : NULL;
+    if (L > 0 && !steps)
+        return varia_fail(ctx, VARIA_ERR_NOMEM, "eval: cannot allocate the posterior means of %lld steps",
+                          (long long)frames);
+    int64_t row = 0;
+    for (int64_t i = 0; steps && i < n; i++)
+        for (int64_t t = 0; t < (c->lengths ? c->lengths[i] : T); t++)
+            memcpy(steps + row++ * L, means + (i * T + t) * L, (size_t)L * sizeof(float));
+    if (steps)
+        active_units(m, steps, frames, L, &s->active_units, s->active_units_layer);
+    free(steps);
+    return VARIA_OK;
+}
+
 /* The floats of posterior means per example in the public layout: every
  * stochastic layer's, bottom first, nothing else. */
 static int64_t means_width(const varia_model *m)
@@ -230,7 +268,7 @@ static void summarise(const varia_model *m, const varia_eval_row *rows, int64_t 
 }
 
 static varia_status check_eval_args(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
-                                    const varia_eval_opts *o, const varia_opts *opts)
+                                    const varia_eval_opts *o, const varia_opts *opts, varia_call *c)
 {
     varia_status st = varia_check_model(ctx, m, x, n, "eval");
     if (st != VARIA_OK)
@@ -241,17 +279,16 @@ static varia_status check_eval_args(varia_ctx *ctx, const varia_model *m, const 
         return varia_fail(ctx, VARIA_ERR_UNSUPPORTED, "family '%s' has no encoder, so no ELBO or IW bound: "
                           "score it with AIS (varia_ais, varia ais)",
                           m->info.family);
-    varia_call c;
-    if ((st = varia_opts_resolve(ctx, m, opts, n, "eval", &c)) != VARIA_OK)
+    if ((st = varia_opts_resolve(ctx, m, opts, n, "eval", c)) != VARIA_OK)
         return st;
     if (o->k < 1 || o->k > K_CAP)
         return varia_fail(ctx, VARIA_ERR_ARG, "eval: k = %lld outside [1, %lld]", (long long)o->k, (long long)K_CAP);
     if (o->binarize != VARIA_BIN_NONE && o->binarize != VARIA_BIN_THRESHOLD && o->binarize != VARIA_BIN_DYNAMIC)
         return varia_fail(ctx, VARIA_ERR_ARG, "eval: unknown binarization %d", (int)o->binarize);
-    int64_t D = m->info.data_size;
+    int64_t T = varia_call_steps(m, c), D = m->info.data_size * T;
     if ((st = varia_check_finite(ctx, x, n, D, "eval: example")) != VARIA_OK)
         return st;
-    return varia_check_unit_range(ctx, m, x, n, o->binarize == VARIA_BIN_DYNAMIC, "eval");
+    return varia_check_unit_range(ctx, m, x, n * T, o->binarize == VARIA_BIN_DYNAMIC, "eval");
 }
 
 /* Copy n examples' posterior means from the passes' layout (stride noise) to
@@ -267,18 +304,25 @@ varia_status varia_eval_part(varia_ctx *ctx, const varia_model *m, const float *
                              const varia_eval_opts *opts, const varia_opts *call_opts, varia_eval_row *rows,
                              float *means)
 {
-    varia_status st = check_eval_args(ctx, m, x, n, opts, call_opts);
+    varia_call c;
+    varia_status st = check_eval_args(ctx, m, x, n, opts, call_opts, &c);
     if (st != VARIA_OK)
         return st;
     if (!rows || first < 0 || first > VARIA_MAX_ROWS - n)
         return varia_fail(ctx, VARIA_ERR_ARG, "eval_part: needs rows and a first index in [0, 2^31 - n], got %lld",
                           (long long)first);
-    job j = {.ctx = ctx, .m = m, .x = x, .opts = opts, .first = first};
+    job j = {.ctx = ctx, .m = m, .x = x, .opts = opts, .first = first,
+             .seq = (m->family->needs & VARIA_FAMILY_SEQ_LEN) != 0, .T = varia_call_steps(m, &c)};
+    j.lengths = j.seq ? c.lengths : NULL;
     atomic_init(&j.next, 0);
     atomic_init(&j.oom, 0);
-    if (means && !(j.means = malloc((size_t)(n * varia_model_noise(m)) * sizeof(float))))
+    if (means && j.seq) /* every step's means, as the public layout has them */
+        j.means = means;
+    else if (means && !(j.means = malloc((size_t)(n * varia_model_noise(m)) * sizeof(float))))
         return varia_fail(ctx, VARIA_ERR_NOMEM, "eval: cannot allocate results for %lld examples", (long long)n);
     st = run_eval(&j, n, rows);
+    if (j.seq)
+        return st;
     if (st == VARIA_OK && means)
         compact_means(m, j.means, n, means);
     free(j.means);
@@ -293,6 +337,9 @@ varia_status varia_eval_summarise(varia_ctx *ctx, const varia_model *m, const va
         return st;
     if (!means || !summary || n < 1 || k < 1)
         return varia_fail(ctx, VARIA_ERR_ARG, "eval_summarise: needs rows, means, a summary, n >= 1 and k >= 1");
+    if (m->family->needs & VARIA_FAMILY_SEQ_LEN)
+        return varia_fail(ctx, VARIA_ERR_ARG, "eval_summarise: family '%s' needs varia_opts.seq_len and lengths "
+                          "(use varia_eval_ex and varia_eval_seq_summary)", m->info.family);
     summarise(m, rows, n, k, means, summary);
     return VARIA_OK;
 }
@@ -303,17 +350,22 @@ varia_status varia_eval_ex(varia_ctx *ctx, const varia_model *m, const float *x,
                            const varia_eval_opts *opts, const varia_opts *call_opts, varia_eval_row *rows,
                            varia_eval_summary *summary)
 {
-    varia_status st = check_eval_args(ctx, m, x, n, opts, call_opts);
+    varia_call c;
+    varia_status st = check_eval_args(ctx, m, x, n, opts, call_opts, &c);
     if (st != VARIA_OK)
         return st;
+    int64_t T = varia_call_steps(m, &c);
+    int64_t width = (m->family->needs & VARIA_FAMILY_SEQ_LEN) ? T * m->info.latent_size : varia_model_noise(m);
     varia_eval_row *r = rows ? rows : malloc((size_t)n * sizeof *r);
-    float *means = summary ? malloc((size_t)(n * varia_model_noise(m)) * sizeof(float)) : NULL;
+    float *means = summary ? malloc((size_t)(n * (width > 0 ? width : 1)) * sizeof(float)) : NULL;
     if (!r || (summary && !means))
         st = varia_fail(ctx, VARIA_ERR_NOMEM, "eval: cannot allocate results for %lld examples", (long long)n);
     if (st == VARIA_OK)
         st = varia_eval_part(ctx, m, x, 0, n, opts, call_opts, r, means);
     if (st == VARIA_OK && summary)
         summarise(m, r, n, opts->k, means, summary);
+    if (st == VARIA_OK && summary && (m->family->needs & VARIA_FAMILY_SEQ_LEN))
+        st = seq_summary_fix(ctx, m, &c, r, n, means, summary);
     if (!rows)
         free(r);
     free(means);
@@ -330,6 +382,9 @@ varia_status varia_active_units(varia_ctx *ctx, const varia_model *m, const floa
         return varia_fail(ctx, VARIA_ERR_ARG, "active_units: null output or no examples");
     if (!varia_model_can(m, VARIA_CAN_ENCODE))
         return varia_fail(ctx, VARIA_ERR_UNSUPPORTED, "family '%s' has no encoder", m->info.family);
+    if (m->family->needs & VARIA_FAMILY_SEQ_LEN) /* no options to carry the length: its eval counts them */
+        return varia_fail(ctx, VARIA_ERR_ARG, "active_units: family '%s' needs varia_opts.seq_len (use varia_eval_ex: "
+                          "its summary counts the active units over every step)", m->info.family);
     if ((st = varia_check_finite(ctx, x, n, m->info.data_size, "active_units: example")) != VARIA_OK ||
         (st = varia_check_unit_range(ctx, m, x, n, 0, "active_units")) != VARIA_OK)
         return st;
@@ -345,5 +400,37 @@ varia_status varia_active_units(varia_ctx *ctx, const varia_model *m, const floa
     }
     active_units(m, means, n, E, total, per_layer);
     free(means);
+    return VARIA_OK;
+}
+
+varia_status varia_eval_seq_summary(varia_ctx *ctx, const varia_model *m, const varia_eval_row *rows, int64_t n,
+                                    const varia_opts *opts, varia_seq_summary *out)
+{
+    varia_status st = varia_check_model(ctx, m, rows, n, "eval_seq_summary");
+    if (st != VARIA_OK)
+        return st;
+    if (!out || n < 1 || out->size < sizeof *out)
+        return varia_fail(ctx, VARIA_ERR_ARG, "eval_seq_summary: needs rows, n >= 1 and an output with "
+                          "size = sizeof(varia_seq_summary) = %zu", sizeof *out);
+    if (!(m->family->needs & VARIA_FAMILY_SEQ_LEN))
+        return varia_fail(ctx, VARIA_ERR_UNSUPPORTED, "eval_seq_summary: family '%s' has no sequences (use "
+                          "varia_eval_summary's bits_per_dim)", m->info.family);
+    varia_call c;
+    if ((st = varia_opts_resolve(ctx, m, opts, n, "eval_seq_summary", &c)) != VARIA_OK)
+        return st;
+    double lp = 0.0, elbo = 0.0;
+    int64_t frames = 0;
+    for (int64_t i = 0; i < n; i++) { /* in example order, as every summary sums */
+        frames += c.lengths ? c.lengths[i] : c.seq_len;
+        lp += rows[i].log_px;
+        elbo += rows[i].elbo;
+    }
+    uint32_t size = out->size;
+    memset(out, 0, sizeof *out);
+    out->size = size;
+    out->frames = frames;
+    out->log_px_per_step = lp / (double)frames;
+    out->elbo_per_step = elbo / (double)frames;
+    out->bits_per_dim = -lp / ((double)frames * (double)m->info.data_size * log(2.0));
     return VARIA_OK;
 }

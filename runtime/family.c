@@ -108,8 +108,10 @@ void varia_json_warn_unknown(varia_ctx *ctx, const cJSON *obj, const char *where
 
 const varia_family *varia_family_find(const char *name)
 {
-    static const varia_family *const families[] = {&varia_family_vae, &varia_family_gan, &varia_family_draw};
-    static const char *const aliases[][2] = {{"vae", "vae"}, {"iwae", "vae"}, {"gan", "gan"}, {"draw", "draw"}};
+    static const varia_family *const families[] = {&varia_family_vae, &varia_family_gan, &varia_family_draw,
+                                                   &varia_family_vrnn};
+    static const char *const aliases[][2] = {{"vae", "vae"}, {"iwae", "vae"}, {"gan", "gan"}, {"draw", "draw"},
+                                                {"vrnn", "vrnn"}};
     for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
         for (size_t f = 0; !strcmp(name, aliases[i][0]) && f < sizeof families / sizeof families[0]; f++)
             if (!strcmp(families[f]->name, aliases[i][1]))

@@ -192,6 +192,7 @@ typedef struct varia_family {
 extern const varia_family varia_family_vae;
 extern const varia_family varia_family_gan;
 extern const varia_family varia_family_draw;
+extern const varia_family varia_family_vrnn;
 
 /* The family called `name` (aliases included), or NULL. */
 const varia_family *varia_family_find(const char *name);

@@ -39,6 +39,8 @@ typedef struct varia_mark {
 
 /* Most values one step_end may carry. */
 #define VARIA_CARRY_MAX 16
+/* Most T-long outputs one pass emits (emit's `which`). */
+#define VARIA_EMIT_MAX 2
 
 struct varia_ops {
     /* A constant rows x cols matrix read from data (row stride ld; data may be
@@ -168,6 +170,48 @@ struct varia_ops {
     /* The write: row r is (1 / gamma) F_Y^T w F_X of w [rows(fb), N N],
      * [rows(fb), B A]. */
     varia_v *(*attn_write)(varia_ops *o, varia_v *fb, const varia_attn *g, varia_v *w);
+
+    /* Sequences (families with VARIA_FAMILY_SEQ_LEN; docs/families.md 6). */
+    /* Per-row terms x [rows, cols] with row r kept where step t is inside
+     * its example, t < lengths[r / k], and 0 past it (a selection, not a
+     * product: padding's values never reach the result). lengths NULL: x. */
+    varia_v *(*row_mask)(varia_ops *o, varia_v *x, const int64_t *lengths, int64_t k, int64_t t);
+    /* A T-long output written as it is made, one step at a time: row r of v
+     * goes to out[which] + r * out_ld[which] + col (double values rounded
+     * to float). So a pass's workspace stays one step's whatever T. exec
+     * and the tape copy when out[which] is set; measure does nothing. */
+    void (*emit)(varia_ops *o, int which, varia_v *v, int64_t col);
+    /* 2 log(softplus(a) + floor), elementwise: the log-variance of a
+     * standard deviation made positive by a softplus and kept off 0. */
+    varia_v *(*softplus_logvar)(varia_ops *o, varia_v *a, float floor);
+    /* KL(N(mu, exp lv) || N(mu_p, exp lv_p)) per row and dimension, all four
+     * of one shape: (lv_p - lv + (exp lv + (mu - mu_p)^2) / exp lv_p - 1) / 2. */
+    varia_v *(*gauss_kl_to)(varia_ops *o, varia_v *mu, varia_v *lv, varia_v *mu_p, varia_v *lv_p);
+    /* A Bernoulli draw per element from logits l and standard normal noise
+     * e of l's shape: 1 where Phi(e) < sigmoid(l), else 0 (a constant: no
+     * gradient flows through a draw). */
+    varia_v *(*bernoulli_sample)(varia_ops *o, varia_v *logits, varia_v *eps);
+    /* Mixtures of K diagonal Gaussians over d values, one per row: weights'
+     * logits w [rows, K], means mu and log-variances lv [rows, K d]
+     * (component j in columns j d ...). gmm_logp: per row r, log sum_j
+     * softmax(w_r)_j N(x[r / kx]; mu_rj, exp lv_rj) (a log-density: double
+     * in exec). gmm_sample: a draw per row from eps [rows, 1 + d], the
+     * component j whose interval of the cumulative softmax(w_r) holds
+     * Phi(eps_r0), then mu_rj + exp(lv_rj / 2) eps_r[1..d]. gmm_moment: the
+     * mixture's mean (which 0) or the log of its variance per value (which
+     * 1), sum_j pi_j (exp lv_j + mu_j^2) - mean^2. Draws and moments are
+     * constants (no gradient flows through them). */
+    varia_v *(*gmm_logp)(varia_ops *o, varia_v *x, int64_t kx, varia_v *w, varia_v *mu, varia_v *lv);
+    varia_v *(*gmm_sample)(varia_ops *o, varia_v *w, varia_v *mu, varia_v *lv, varia_v *eps);
+    varia_v *(*gmm_moment)(varia_ops *o, varia_v *w, varia_v *mu, varia_v *lv, int which);
+
+    /* Per-call data the runner sets before a pass (the exec runner in
+     * passes.c, the trainer's objective for the tape); zero for the
+     * families without sequences, which never read them. */
+    int64_t seq_len;         /* T: frames per example in x, latents per example, steps to run */
+    const int64_t *lengths;  /* [examples of the pass]: each one's steps (1..seq_len); NULL: all seq_len */
+    float *out[VARIA_EMIT_MAX]; /* emit's destinations (NULL: the output is not wanted) */
+    int64_t out_ld[VARIA_EMIT_MAX];
 };
 
 #endif

@@ -46,6 +46,15 @@ varia_v *varia_exec_conv_transpose2d(varia_ops *o, varia_v *x, int slot, const v
  * is a new value; the inputs may be views (any row stride). */
 varia_v *varia_exec_lstm_cell(varia_ops *o, varia_v *gates, varia_v *c);
 varia_v *varia_exec_gru_cell(varia_ops *o, varia_v *gi, varia_v *gh, varia_v *h);
+/* The exec sequence ops (ops_seq.c), as ops.h declares them. */
+varia_v *varia_exec_row_mask(varia_ops *o, varia_v *x, const int64_t *lengths, int64_t k, int64_t t);
+void varia_exec_emit(varia_ops *o, int which, varia_v *v, int64_t col);
+varia_v *varia_exec_softplus_logvar(varia_ops *o, varia_v *a, float floor);
+varia_v *varia_exec_gauss_kl_to(varia_ops *o, varia_v *mu, varia_v *lv, varia_v *mu_p, varia_v *lv_p);
+varia_v *varia_exec_bernoulli_sample(varia_ops *o, varia_v *logits, varia_v *eps);
+varia_v *varia_exec_gmm_logp(varia_ops *o, varia_v *x, int64_t kx, varia_v *w, varia_v *mu, varia_v *lv);
+varia_v *varia_exec_gmm_sample(varia_ops *o, varia_v *w, varia_v *mu, varia_v *lv, varia_v *eps);
+varia_v *varia_exec_gmm_moment(varia_ops *o, varia_v *w, varia_v *mu, varia_v *lv, int which);
 /* The exec attention ops (ops_attn.c), as ops.h declares them. */
 varia_v *varia_exec_attn_filterbank(varia_ops *o, varia_v *p, const varia_attn *g);
 varia_v *varia_exec_attn_read(varia_ops *o, varia_v *fb, const varia_attn *g, varia_v *x, int64_t kx, varia_v *x2,

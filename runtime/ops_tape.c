@@ -229,6 +229,52 @@ static void op_step_end(varia_ops *o, varia_mark mark, varia_v **carry, int n)
     (void)n;
 }
 
+static varia_v *op_row_mask(varia_ops *o, varia_v *x, const int64_t *lengths, int64_t k, int64_t t)
+{
+    return lengths ? val(TR(row_mask)(tp(o)->t, TR(node_of)(x), lengths, k, t)) : x;
+}
+
+/* The forward values out, for a caller that wants a T-long output of a
+ * recorded pass (its gradient is not the emit's business). */
+static void op_emit(varia_ops *o, int which, varia_v *v, int64_t col)
+{
+    const tr_node *n = TR(node_of)(v);
+    float *dst = which >= 0 && which < VARIA_EMIT_MAX ? o->out[which] : NULL;
+    for (int64_t r = 0; dst && r < n->rows; r++)
+        for (int64_t j = 0; j < n->cols; j++)
+            dst[r * o->out_ld[which] + col + j] = (float)n->v[r * n->cols + j];
+}
+
+static varia_v *op_softplus_logvar(varia_ops *o, varia_v *a, float floor)
+{
+    return val(TR(softplus_logvar)(tp(o)->t, TR(node_of)(a), floor));
+}
+
+static varia_v *op_gauss_kl_to(varia_ops *o, varia_v *mu, varia_v *lv, varia_v *mu_p, varia_v *lv_p)
+{
+    return val(TR(gauss_kl_to)(tp(o)->t, TR(node_of)(mu), TR(node_of)(lv), TR(node_of)(mu_p), TR(node_of)(lv_p)));
+}
+
+static varia_v *op_bernoulli_sample(varia_ops *o, varia_v *logits, varia_v *eps)
+{
+    return val(TR(bernoulli_sample)(tp(o)->t, TR(node_of)(logits), TR(node_of)(eps)));
+}
+
+static varia_v *op_gmm_logp(varia_ops *o, varia_v *x, int64_t kx, varia_v *w, varia_v *mu, varia_v *lv)
+{
+    return val(TR(gmm_logp)(tp(o)->t, TR(node_of)(x), kx, TR(node_of)(w), TR(node_of)(mu), TR(node_of)(lv)));
+}
+
+static varia_v *op_gmm_sample(varia_ops *o, varia_v *w, varia_v *mu, varia_v *lv, varia_v *eps)
+{
+    return val(TR(gmm_sample)(tp(o)->t, TR(node_of)(w), TR(node_of)(mu), TR(node_of)(lv), TR(node_of)(eps)));
+}
+
+static varia_v *op_gmm_moment(varia_ops *o, varia_v *w, varia_v *mu, varia_v *lv, int which)
+{
+    return val(TR(gmm_moment)(tp(o)->t, TR(node_of)(w), TR(node_of)(mu), TR(node_of)(lv), which));
+}
+
 static varia_v *op_attn_filterbank(varia_ops *o, varia_v *p, const varia_attn *g)
 {
     return val(TR(attn_filterbank)(tp(o)->t, TR(node_of)(p), g));
@@ -280,6 +326,14 @@ static const varia_ops tape_ops = {
     .gru_cell = op_gru_cell,
     .step_begin = op_step_begin,
     .step_end = op_step_end,
+    .row_mask = op_row_mask,
+    .emit = op_emit,
+    .softplus_logvar = op_softplus_logvar,
+    .gauss_kl_to = op_gauss_kl_to,
+    .bernoulli_sample = op_bernoulli_sample,
+    .gmm_logp = op_gmm_logp,
+    .gmm_sample = op_gmm_sample,
+    .gmm_moment = op_gmm_moment,
     .attn_filterbank = op_attn_filterbank,
     .attn_read = op_attn_read,
     .attn_write = op_attn_write,

@@ -72,13 +72,18 @@ varia_status varia_opts_resolve(varia_ctx *ctx, const varia_model *m, const vari
     return VARIA_OK;
 }
 
+int64_t varia_call_steps(const varia_model *m, const varia_call *c)
+{
+    return (m->family->needs & VARIA_FAMILY_SEQ_LEN) ? c->seq_len : 1;
+}
+
 int varia_model_can(const varia_model *m, varia_capability what)
 {
     if (!m)
         return 0;
     const varia_family *f = m->family;
     switch (what) {
-    case VARIA_CAN_ENCODE: return f->encode && f->posterior_sample && f->layer_means;
+    case VARIA_CAN_ENCODE: return f->encode && f->posterior_sample && f->layer_means && m->info.has_encoder;
     case VARIA_CAN_EVAL: return f->terms != NULL;
     case VARIA_CAN_SAMPLE: return f->generate && f->decode;
     case VARIA_NEEDS_SEQ_LEN: return (f->needs & VARIA_FAMILY_SEQ_LEN) != 0;
@@ -92,13 +97,13 @@ varia_status varia_buffer_sizes(varia_ctx *ctx, const varia_model *m, const vari
 {
     if (!ctx || !m)
         return varia_fail(ctx, VARIA_ERR_ARG, "buffer_sizes: null argument");
-    varia_call c;
+    varia_call c = {0};
     varia_status st = varia_opts_resolve(ctx, m, opts, 0, "buffer_sizes", &c);
     if (st != VARIA_OK)
         return st;
     if (example_floats)
-        *example_floats = m->info.data_size;
+        *example_floats = m->info.data_size * varia_call_steps(m, &c);
     if (latent_floats)
-        *latent_floats = m->info.latent_size;
+        *latent_floats = m->info.latent_size * varia_call_steps(m, &c);
     return VARIA_OK;
 }

@@ -155,6 +155,100 @@ void varia_run_decode_steps(const varia_model *m, float *ws, const float *z, flo
     out_f(&e, c, out);
 }
 
+/* ---- sequence families (VARIA_FAMILY_SEQ_LEN) ---- */
+
+/* Begin a pass of a sequence family: its steps and lengths on the ops, and
+ * the T-long outputs' destinations (rows of ld floats) for emit. */
+static void seq_begin(varia_exec *e, const varia_model *m, float *ws, struct varia_pool *team, const varia_seq *seq,
+                      float *out0, int64_t ld0, float *out1, int64_t ld1)
+{
+    varia_exec_begin(e, m, ws, team);
+    e->ops.seq_len = seq->T;
+    e->ops.lengths = seq->lengths;
+    e->ops.out[0] = out0;
+    e->ops.out_ld[0] = ld0;
+    e->ops.out[1] = out1;
+    e->ops.out_ld[1] = ld1;
+}
+
+/* An emitted output of n rows of w when the pass failed: NaN, as out_f does. */
+static void seq_poison(const varia_exec *e, float *dst, int64_t n, int64_t w)
+{
+    if (e->failed)
+        poison(dst, n * w);
+}
+
+void varia_run_seq_encode(const varia_model *m, float *ws, struct varia_pool *team, const varia_seq *seq,
+                          const float *x, int64_t n, float *mean, float *logvar)
+{
+    varia_exec e;
+    int64_t TD = seq->T * m->info.data_size, TL = seq->T * m->info.latent_size;
+    seq_begin(&e, m, ws, team, seq, mean, TL, logvar, TL);
+    varia_v *mu, *lv = NULL;
+    m->family->encode(m->cfg, &e.ops, e.ops.input(&e.ops, n, TD, x, TD), &mu, logvar ? &lv : NULL);
+    seq_poison(&e, mean, n, TL);
+    seq_poison(&e, logvar, n, TL);
+}
+
+void varia_run_seq_posterior_sample(const varia_model *m, float *ws, struct varia_pool *team, const varia_seq *seq,
+                                    const float *x, int64_t n, const float *eps, float *z, double *logq)
+{
+    varia_exec e;
+    int64_t TD = seq->T * m->info.data_size, TL = seq->T * m->info.latent_size, TE = seq->T * varia_model_noise(m);
+    seq_begin(&e, m, ws, team, seq, z, TL, NULL, 0);
+    varia_v *zv, *qv;
+    m->family->posterior_sample(m->cfg, &e.ops, e.ops.input(&e.ops, n, TD, x, TD),
+                                e.ops.input(&e.ops, n, TE, eps, TE), &zv, &qv);
+    seq_poison(&e, z, n, TL);
+    for (int64_t r = 0; logq && r < n; r++)
+        logq[r] = e.failed ? NAN : qv->d[r];
+}
+
+void varia_run_seq_decode(const varia_model *m, float *ws, struct varia_pool *team, const varia_seq *seq,
+                          const float *z, int64_t n, varia_decode_kind kind, float *out, float *out_logvar)
+{
+    varia_exec e;
+    int64_t TD = seq->T * m->info.data_size, TL = seq->T * m->info.latent_size;
+    seq_begin(&e, m, ws, team, seq, out, TD, out_logvar, TD);
+    varia_v *xv, *lv;
+    m->family->decode(m->cfg, &e.ops, e.ops.input(&e.ops, n, TL, z, TL), kind, &xv, &lv);
+    seq_poison(&e, out, n, TD);
+    if (kind == VARIA_DECODE_PARAMS && m->info.likelihood == VARIA_LIK_GAUSSIAN)
+        seq_poison(&e, out_logvar, n, TD);
+}
+
+void varia_run_seq_generate(const varia_model *m, float *ws, struct varia_pool *team, const varia_seq *seq,
+                            int64_t n, const float *eps, float temp, float *x_out, float *z_out)
+{
+    varia_exec e;
+    int64_t TD = seq->T * m->info.data_size, TL = seq->T * m->info.latent_size, TE = seq->T * varia_model_noise(m);
+    seq_begin(&e, m, ws, team, seq, x_out, TD, z_out, TL);
+    varia_v *xv, *zv;
+    m->family->generate(m->cfg, &e.ops, e.ops.input(&e.ops, n, TE, eps, TE), temp, &xv, &zv);
+    seq_poison(&e, x_out, n, TD);
+    seq_poison(&e, z_out, n, TL);
+}
+
+void varia_run_seq_log_weights(const varia_model *m, float *ws, const varia_seq *seq, const float *x,
+                               int64_t count, const float *eps, double *log_w, double *log_px, double *kl)
+{
+    varia_exec e;
+    int64_t TD = seq->T * m->info.data_size, TE = seq->T * varia_model_noise(m);
+    seq_begin(&e, m, ws, NULL, seq, NULL, 0, NULL, 0);
+    varia_terms t = {0};
+    m->family->terms(m->cfg, &e.ops, e.ops.input(&e.ops, 1, TD, x, TD), count,
+                     e.ops.input(&e.ops, count, TE, eps, TE), &t);
+    varia_v *klv = e.ops.row_sum(&e.ops, t.kl_dims);
+    double kls = 0.0;
+    for (int64_t r = 0; !e.failed && r < klv->rows; r++)
+        kls += klv->d[r];
+    *kl = e.failed ? NAN : kls / (double)klv->rows;
+    for (int64_t r = 0; r < count; r++) {
+        log_px[r] = e.failed ? NAN : t.log_px->d[r];
+        log_w[r] = e.failed ? NAN : t.log_pz->d[r] - t.log_qz->d[r] + log_px[r];
+    }
+}
+
 /* The passes the measure runs, each as the API calls it (decode_steps for
  * one row: the API runs it row by row, its output being T images a row). */
 enum { M_ENCODE, M_LAYER_MEANS, M_POSTERIOR, M_DECODE_MEAN, M_DECODE_PARAMS, M_GENERATE, M_TERMS, M_DECODE_STEPS,
@@ -162,12 +256,18 @@ enum { M_ENCODE, M_LAYER_MEANS, M_POSTERIOR, M_DECODE_MEAN, M_DECODE_PARAMS, M_G
 
 /* Run pass `which` for VARIA_WS_ROWS rows (the terms: one example, that many
  * samples) under measure; track the largest need. */
-static void measure_one(const varia_model *m, int which, varia_v *vals, size_t *nv, size_t *nf, int *failed)
+static void measure_one(const varia_model *m, int which, const varia_seq *seq, varia_v *vals, size_t *nv,
+                        size_t *nf, int *failed)
 {
     varia_exec e;
     varia_measure_begin(&e, m, vals, MEASURE_VALS);
     varia_ops *o = &e.ops;
-    int64_t R = VARIA_WS_ROWS, D = m->info.data_size, E = varia_model_noise(m), L = m->info.latent_size;
+    int64_t T = seq ? seq->T : 1, R = VARIA_WS_ROWS;
+    int64_t D = m->info.data_size * T, E = varia_model_noise(m) * T, L = m->info.latent_size * T;
+    if (seq) {
+        o->seq_len = seq->T;
+        o->lengths = seq->lengths;
+    }
     varia_v *a, *b, *mv[VARIA_MAX_LAYERS];
     varia_terms t = {0};
     const varia_family *f = m->family;
@@ -194,20 +294,42 @@ static void measure_one(const varia_model *m, int which, varia_v *vals, size_t *
     *failed |= e.failed;
 }
 
-varia_status varia_passes_measure(varia_ctx *ctx, varia_model *m)
+int varia_passes_need(const varia_model *m, int64_t T, size_t *vals_out, size_t *floats_out)
 {
+    int is_seq = (m->family->needs & VARIA_FAMILY_SEQ_LEN) != 0;
     varia_v *vals = malloc(MEASURE_VALS * sizeof *vals);
-    if (!vals)
-        return varia_fail(ctx, VARIA_ERR_NOMEM, "out of memory");
+    int64_t *lengths = is_seq ? malloc(VARIA_WS_ROWS * sizeof *lengths) : NULL;
+    if (!vals || (is_seq && !lengths)) {
+        free(vals);
+        free(lengths);
+        return -1;
+    }
+    /* lengths given (the masks run, as with a caller's), every example T long
+     * (so the terms run every step: a pass stops at its longest example) */
+    for (int64_t i = 0; lengths && i < VARIA_WS_ROWS; i++)
+        lengths[i] = T;
+    varia_seq seq = {T, lengths};
     size_t nv = 0, nf = 0;
     int failed = 0;
     for (int which = 0; which < M_PASSES; which++)
-        measure_one(m, which, vals, &nv, &nf, &failed);
+        measure_one(m, which, is_seq ? &seq : NULL, vals, &nv, &nf, &failed);
     free(vals);
+    free(lengths);
+    *vals_out = nv;
+    *floats_out = varia_exec_val_floats(nv) + nf;
+    return failed;
+}
+
+varia_status varia_passes_measure(varia_ctx *ctx, varia_model *m)
+{
+    size_t nv = 0, nf = 0;
+    int failed = varia_passes_need(m, VARIA_MEASURE_STEPS, &nv, &nf);
+    if (failed < 0)
+        return varia_fail(ctx, VARIA_ERR_NOMEM, "out of memory");
     if (failed)
         return varia_fail(ctx, VARIA_ERR_TOO_LARGE, "the architecture's passes need more than %d values", MEASURE_VALS);
     m->ws_vals = nv;
-    m->ws_floats = varia_exec_val_floats(nv) + nf;
+    m->ws_floats = nf;
     if (m->ws_floats > VARIA_WS_CAP_FLOATS)
         return varia_fail(ctx, VARIA_ERR_TOO_LARGE, "model needs %zu MiB of workspace per %d-row batch (cap %llu MiB)",
                           m->ws_floats / (256 * 1024), VARIA_WS_ROWS,

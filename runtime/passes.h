@@ -12,6 +12,15 @@ struct varia_pool;
  * set m->ws_vals and m->ws_floats (VARIA_ERR_TOO_LARGE past the cap). */
 varia_status varia_passes_measure(varia_ctx *ctx, varia_model *m);
 
+/* The steps a sequence family's passes are measured over at load: any T
+ * gives the same workspace (step scoping; T-long outputs are emitted). */
+#define VARIA_MEASURE_STEPS 2
+/* Measure every pass of m as passes_measure does, a sequence family's over T
+ * steps (lengths all T, given): *vals and *floats, the workspace they need. Returns
+ * 0, 1 when the passes need more values than measure tracks, -1 when out of
+ * memory. */
+int varia_passes_need(const varia_model *m, int64_t T, size_t *vals, size_t *floats);
+
 /* Workspace floats every pass below needs for up to VARIA_WS_ROWS rows. */
 size_t varia_model_ws(const varia_model *m);
 /* Standard normals one sample consumes. */
@@ -43,5 +52,33 @@ void varia_run_generate(const varia_model *m, float *ws, struct varia_pool *team
  * samples of a flow posterior's log|det| (0 without a flow). */
 void varia_run_log_weights(const varia_model *m, float *ws, const float *x, int64_t count, const float *eps,
                            double *log_w, double *log_px, double *kl, double *log_det);
+
+/* A sequence family's call (VARIA_FAMILY_SEQ_LEN): T steps; lengths, one
+ * per example of the pass (NULL: all T), mask each example's terms past its
+ * length. Its runners below read x as n rows of T * data_size, latents as
+ * T * latent_size and noise as T * noise per row; their T-long outputs are
+ * emitted step by step into the caller's buffers (any T in the measured
+ * workspace); what they hold past an example's length comes from its padding. */
+typedef struct varia_seq {
+    int64_t T;
+    const int64_t *lengths;
+} varia_seq;
+
+void varia_run_seq_encode(const varia_model *m, float *ws, struct varia_pool *team, const varia_seq *seq,
+                          const float *x, int64_t n, float *mean, float *logvar);
+void varia_run_seq_posterior_sample(const varia_model *m, float *ws, struct varia_pool *team, const varia_seq *seq,
+                                    const float *x, int64_t n, const float *eps, float *z, double *logq);
+/* out: E[x_t] (x_t's mean fed back) or, kind PARAMS, the logits (Bernoulli)
+ * or the means and in out_logvar the log-variances (Gaussian; may be NULL),
+ * n rows of T * data_size each. */
+void varia_run_seq_decode(const varia_model *m, float *ws, struct varia_pool *team, const varia_seq *seq,
+                          const float *z, int64_t n, varia_decode_kind kind, float *out, float *out_logvar);
+void varia_run_seq_generate(const varia_model *m, float *ws, struct varia_pool *team, const varia_seq *seq,
+                            int64_t n, const float *eps, float temp, float *x_out, float *z_out);
+/* One example x (seq->lengths: its own length, or NULL) and `count`
+ * particles: log_w, log_px as varia_run_log_weights, *kl the mean over the
+ * particles of each one's KL along its own trajectory (0 for the RNN). */
+void varia_run_seq_log_weights(const varia_model *m, float *ws, const varia_seq *seq, const float *x,
+                               int64_t count, const float *eps, double *log_w, double *log_px, double *kl);
 
 #endif

@@ -128,6 +128,21 @@ tr_node *TR(iaf_logdet)(tr_tape *t, tr_node *s);
  * gh [rows, 3H] and h [rows, H] give h' [rows, H]. */
 tr_node *TR(lstm_cell)(tr_tape *t, tr_node *gates, tr_node *c);
 tr_node *TR(gru_cell)(tr_tape *t, tr_node *gi, tr_node *gh, tr_node *h);
+/* The sequence ops of ops.h (tape_seq.c): row_mask keeps row r of x where
+ * step < lengths[r / k] (else 0; the gradient reaches the kept rows only);
+ * softplus_logvar is 2 log(softplus(a) + floor); gauss_kl_to the KL of
+ * N(mu, e^lv) from N(mu_p, e^lv_p) per element (all four of one shape);
+ * bernoulli_sample a constant draw, 1 where Phi(eps) < sigmoid(logits). */
+tr_node *TR(row_mask)(tr_tape *t, tr_node *x, const int64_t *lengths, int64_t k, int64_t step);
+tr_node *TR(softplus_logvar)(tr_tape *t, tr_node *a, double floor);
+tr_node *TR(gauss_kl_to)(tr_tape *t, tr_node *mu, tr_node *lv, tr_node *mu_p, tr_node *lv_p);
+tr_node *TR(bernoulli_sample)(tr_tape *t, tr_node *logits, tr_node *eps);
+/* The mixtures of ops.h (tape_seq.c): gmm_logp per row, with gradients to
+ * w, mu and lv (x is data, row r / kx); gmm_sample and gmm_moment are
+ * constants. */
+tr_node *TR(gmm_logp)(tr_tape *t, tr_node *x, int64_t kx, tr_node *w, tr_node *mu, tr_node *lv);
+tr_node *TR(gmm_sample)(tr_tape *t, tr_node *w, tr_node *mu, tr_node *lv, tr_node *eps);
+tr_node *TR(gmm_moment)(tr_tape *t, tr_node *w, tr_node *mu, tr_node *lv, int which);
 /* DRAW attention, the ops of ops.h, same arguments (tape_attn.c); g must
  * outlive the tape. attn_filterbank: p [rows, 5] -> [rows, N A + N B + 1];
  * attn_read: [rows(fb), N N] from x row r / kx, or [rows(fb), 2 N N] with

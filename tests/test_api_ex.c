@@ -98,29 +98,15 @@ static void refusals(varia_ctx *ctx, const varia_model *m, const float *x)
     ok(varia_buffer_sizes(ctx, m, &cases[5].o, &df, &lf) == VARIA_ERR_ARG, "buffer sizes refuse a VAE a seq_len");
 }
 
-/* A family that needs a sequence length (or labels) refuses the old calls,
- * naming the option, and takes the _ex calls that carry it. */
+/* A family that needs labels refuses the old calls, naming the option (the
+ * sequence family's refusals, with a real vrnn model: tests/test_vrnn.c). */
 static void needs(varia_ctx *ctx, varia_model *m, const float *x)
 {
-    float out[4 * 784], z[4 * 64];
+    float out[4 * 784];
     const varia_family *saved = m->family;
     varia_family seq = *saved;
-    seq.needs = VARIA_FAMILY_SEQ_LEN;
     m->family = &seq;
-    varia_status st = varia_sample(ctx, m, 4, 1, 1.0f, out, z);
-    ok(st == VARIA_ERR_ARG && strstr(varia_ctx_message(ctx), "seq_len") && strstr(varia_ctx_message(ctx), "_ex"),
-       "a sequence family refuses varia_sample naming the option (%s)", varia_ctx_message(ctx));
-    st = varia_eval(ctx, m, x, 4, &(varia_eval_opts){5, 1, VARIA_BIN_DYNAMIC}, NULL, NULL);
-    ok(st == VARIA_ERR_ARG && strstr(varia_ctx_message(ctx), "seq_len"), "... and varia_eval (%s)",
-       varia_ctx_message(ctx));
-    varia_opts o = {.size = sizeof o, .seq_len = 4};
-    ok(varia_sample_ex(ctx, m, 4, &o, out, z) == VARIA_OK, "... and takes varia_sample_ex with seq_len");
-    int64_t bad[4] = {1, 2, 9, 1};
-    o.lengths = bad;
-    st = varia_sample_ex(ctx, m, 4, &o, out, z);
-    ok(st == VARIA_ERR_ARG && strstr(varia_ctx_message(ctx), "lengths[2]"), "... and refuses a length over seq_len "
-       "(%s)", varia_ctx_message(ctx));
-    ok(varia_model_can(m, VARIA_NEEDS_SEQ_LEN) && !varia_model_can(m, VARIA_NEEDS_LABELS), "it says it needs seq_len");
+    varia_status st;
     seq.needs = VARIA_FAMILY_LABELS;
     st = varia_reconstruct(ctx, m, x, 4, out);
     ok(st == VARIA_ERR_ARG && strstr(varia_ctx_message(ctx), "labels"), "a conditional family refuses "

@@ -483,6 +483,29 @@ else
     skip "eval with a k of hours per example" "no shipped model"
 fi
 
+# ---- sequence models (vrnn): piano rolls, eval of IDX images as rows ----------------------
+VRNN=$ROOT/tests/golden/vrnn_rows28/model.json  # frames of 28
+expect_rc "sample of a vrnn without --length exits 2" 2 "$VARIA" sample "$VRNN" -n 2 -o "$T/x.png"
+check "... naming --length" err_has "needs --length"
+expect_rc "sample --length of a VAE exits 2" 2 "$VARIA" sample "$VAE" -n 2 --length 5 -o "$T/x.png"
+expect_rc "sample --length 40 -n 3 of a vrnn exits 0" 0 "$VARIA" sample "$VRNN" --length 40 -n 3 --seed 4 -o "$T/roll.png"
+check "... writing a PNG" is_png "$T/roll.png"
+check "... of three 28x40 piano rolls stacked, padded by 2 (44 wide, 3 x 28 + 4 x 2 high)" \
+    [ "$(head -c 24 "$T/roll.png" | tail -c 8 | od -An -tu1 | tr -s ' ')" = " 0 0 0 44 0 0 0 92" ]
+run "$VARIA" sample "$VRNN" --length 40 -n 3 --seed 4 -o "$T/roll2.png"
+check "... the same seed, the same bytes" cmp -s "$T/roll.png" "$T/roll2.png"
+if [ -f "$SHIPPED/heldout-images-idx3-ubyte.gz" ]; then
+    expect_rc "eval of a vrnn on IDX images (28 frames of 28) exits 0" 0 \
+        "$VARIA" eval "$VRNN" --data "$SHIPPED/heldout-images-idx3-ubyte.gz" --limit 20 --k 5 --json
+    check "... reporting 560 frames and the log-likelihood per step" out_has '"frames": 560, "log_px_per_step": -'
+else
+    skip "eval of a vrnn on IDX images" "no shipped images"
+fi
+expect_rc "eval --per-example of a vrnn exits 2 (not built for sequences yet)" 2 \
+    "$VARIA" eval "$VRNN" --data "$T/g45-images-idx3-ubyte" --k 2 --per-example "$T/x.csv"
+expect_rc "eval of a vrnn on 4x5 images (not whole frames of 28) exits 15 (SHAPE)" 15 \
+    "$VARIA" eval "$VRNN" --data "$T/g45-images-idx3-ubyte" --k 2
+
 # ---- summary --------------------------------------------------------------------------
 if [ "$signals" -eq 0 ]; then ok "no command died by a signal"; else notok "no command died by a signal" "$signals did"; fi
 echo "# passed $((n - fail)) failed $fail"

@@ -229,6 +229,133 @@ static void check_draw(const char *cas, varia_ctx *ctx, varia_model *m, const cJ
     check_err(cas, "ELBO, recon and KL (analytic per step, along each trajectory)", e_terms);
 }
 
+/* n numbers of the JSON array j (of arrays, flattened in order) into f. */
+static int flat(const cJSON *j, float *f, int n)
+{
+    int i = 0;
+    for (const cJSON *e = j ? j->child : NULL; e && i < n; e = e->next) {
+        if (cJSON_IsArray(e))
+            i += flat(e, f + i, n - i);
+        else
+            f[i++] = (float)e->valuedouble;
+    }
+    return i;
+}
+
+/* The larger error, NaN counting as infinitely large (fmax would drop it). */
+static double worse(double e, double v)
+{
+    return isnan(v) || isnan(e) ? INFINITY : fmax(e, v);
+}
+
+static const cJSON *key(const cJSON *g, const char *k) { return cJSON_GetObjectItem(g, k); }
+
+/* The terms of every example (its own length, k particles), then the same
+ * with the length cut to 1..T: the KL summed so far, step by step. */
+static void check_vrnn_terms(const char *cas, const varia_model *m, const cJSON *g, float *ws)
+{
+    int n = key(g, "n")->valueint, k = key(g, "k")->valueint, T = key(g, "T")->valueint;
+    int D = T * (int)m->info.data_size, E = T * (int)varia_model_noise(m);
+    double log_w[16], log_px[16], kl, e_w = 0, e_px = 0, e_terms = 0, e_iw = 0, e_steps = 0;
+    float x[512], eps[16 * 512];
+    for (int i = 0; i < n && k <= 16 && D <= 512 && E <= 512; i++) {
+        int64_t len = (int64_t)at(key(g, "lengths"), i)->valueint;
+        flat(at(key(g, "x"), i), x, D);
+        flat(at(key(g, "eps"), i), eps, k * E);
+        varia_seq seq = {T, &len};
+        varia_run_seq_log_weights(m, ws, &seq, x, k, eps, log_w, log_px, &kl);
+        for (int s = 0; s < k; s++) {
+            e_w = worse(e_w, worst_d(log_w[s], at(at(key(g, "log_w"), i), s)->valuedouble));
+            e_px = worse(e_px, worst_d(log_px[s], at(at(key(g, "log_px_z"), i), s)->valuedouble));
+        }
+        varia_iw_acc acc;
+        varia_eval_row row;
+        varia_iw_init(&acc);
+        varia_iw_add(&acc, log_w, log_px, k);
+        varia_iw_finish(&acc, kl, &row);
+        e_iw = worse(e_iw, worst_d(row.log_px, at(key(g, "iw"), i)->valuedouble));
+        e_terms = worse(e_terms, worst_d(row.recon, at(key(g, "recon"), i)->valuedouble));
+        e_terms = worse(e_terms, worst_d(row.kl, at(key(g, "kl"), i)->valuedouble));
+        e_terms = worse(e_terms, worst_d(row.elbo, at(key(g, "elbo"), i)->valuedouble));
+        double want = 0.0;
+        for (int t = 1; t <= T; t++) { /* steps past the length add nothing */
+            int64_t cut = t < len ? t : len;
+            for (int s = 0; s < k; s++)
+                want += at(at(at(key(g, "kl_steps"), i), s), t - 1)->valuedouble / k;
+            varia_seq part = {T, &cut};
+            varia_run_seq_log_weights(m, ws, &part, x, k, eps, log_w, log_px, &kl);
+            e_steps = worse(e_steps, worst_d(kl, want));
+        }
+    }
+    check_err(cas, "log-weights over whole sequences, unequal lengths", e_w);
+    check_err(cas, "log p(x|z)", e_px);
+    check_err(cas, "IW estimate", e_iw);
+    check_err(cas, "ELBO, recon and KL (analytic Gaussian-Gaussian per step per particle)", e_terms);
+    check_err(cas, "KL summed step by step (lengths 1..T; zero past each length)", e_steps);
+}
+
+/* encode (mean path), decode from given latents (means and logits) and
+ * generation from given noise; the draws must agree exactly. */
+static void check_vrnn_passes(const char *cas, const varia_model *m, const cJSON *g, float *ws)
+{
+    int n = key(g, "n")->valueint, nd = key(g, "m")->valueint, T = key(g, "T")->valueint;
+    int D = T * (int)m->info.data_size, TL = T * (int)m->info.latent_size, E = T * (int)varia_model_noise(m);
+    float x[4 * 512], a[4 * 512], b[4 * 512], want[4 * 512];
+    double e_mean = 0, e_lv = 0, e_out = 0, e_gz = 0;
+    int64_t lengths[4], draws_differ = 0;
+    varia_seq seq = {T, NULL};
+    if (n > 4 || nd > 4 || D > 512 || E > 512)
+        return (void)tap_check(0, "vrnn golden case within the test's buffers");
+    if (m->info.has_encoder) {
+        for (int i = 0; i < n; i++)
+            lengths[i] = at(key(g, "lengths"), i)->valueint;
+        seq.lengths = lengths;
+        flat(key(g, "x"), x, n * D);
+        varia_run_seq_encode(m, ws, NULL, &seq, x, n, a, b);
+        flat(key(g, "enc_mean"), want, n * TL);
+        for (int i = 0; i < n * TL; i++)
+            e_mean = worse(e_mean, worst_d(a[i], want[i]));
+        flat(key(g, "enc_logvar"), want, n * TL);
+        for (int i = 0; i < n * TL; i++)
+            e_lv = worse(e_lv, worst_d(b[i], want[i]));
+        check_err(cas, "posterior means along the mean path, every step", e_mean);
+        check_err(cas, "posterior log-variances, every step", e_lv);
+    }
+    seq.lengths = NULL;
+    flat(key(g, "decode_z"), x, nd * TL);
+    int gauss = m->info.likelihood == VARIA_LIK_GAUSSIAN;
+    for (int kind = 0; kind < 2; kind++) { /* PARAMS: the logits, or the means and log-variances */
+        varia_run_seq_decode(m, ws, NULL, &seq, x, nd, kind ? VARIA_DECODE_PARAMS : VARIA_DECODE_MEAN, a, b);
+        flat(key(g, kind && !gauss ? "decode_logits" : "decode_out"), want, nd * D);
+        for (int i = 0; i < nd * D; i++)
+            e_out = worse(e_out, worst_d(a[i], want[i]));
+        flat(key(g, "decode_logvar"), want, kind && gauss ? nd * D : 0);
+        for (int i = 0; kind && gauss && i < nd * D; i++)
+            e_out = worse(e_out, worst_d(b[i], want[i]));
+    }
+    check_err(cas, gauss ? "decode from given latents: means and log-variances, the mean fed back"
+                         : "decode from given latents: E[x_t] and logits, x_t's mean fed back", e_out);
+    flat(key(g, "gen_eps"), x, nd * E);
+    varia_run_seq_generate(m, ws, NULL, &seq, nd, x, (float)key(g, "gen_temp")->valuedouble, a, b);
+    flat(key(g, "gen_x"), want, nd * D);
+    for (int i = 0; i < nd * D; i++) /* Bernoulli draws exactly; Gaussian ones to the tolerance */
+        draws_differ += gauss ? !(worst_d(a[i], want[i]) <= RTOL) : a[i] != want[i];
+    flat(key(g, "gen_z"), want, nd * TL);
+    for (int i = 0; i < nd * TL; i++)
+        e_gz = worse(e_gz, worst_d(b[i], want[i]));
+    tap_check(draws_differ == 0, gauss ? "vrnn: generated frames (mean + sigma * noise) match the reference's"
+                                       : "vrnn: generated frames equal the reference's draws");
+    check_err(cas, "generated latents from the prior, temperature 0.8", e_gz);
+}
+
+static void check_vrnn(const char *cas, varia_model *m, const cJSON *g)
+{
+    float *ws = aligned_alloc(64, varia_model_ws(m) * sizeof(float));
+    check_vrnn_terms(cas, m, g, ws);
+    check_vrnn_passes(cas, m, g, ws);
+    free(ws);
+}
+
 static void run_case(const char *dir, const char *cas)
 {
     char path[1024];
@@ -244,6 +371,8 @@ static void run_case(const char *dir, const char *cas)
     snprintf(name, sizeof name, "%s: loads (%s)", cas, st ? varia_ctx_message(ctx) : "ok");
     if (tap_check(g && st == VARIA_OK, name) && !strcmp(m->info.family, "gan")) {
         check_gan(cas, ctx, m, g);
+    } else if (st == VARIA_OK && g && !strcmp(m->info.family, "vrnn")) {
+        check_vrnn(cas, m, g);
     } else if (st == VARIA_OK && g && !strcmp(m->info.family, "draw")) {
         check_draw(cas, ctx, m, g);
     } else if (st == VARIA_OK && g) {

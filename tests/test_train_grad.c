@@ -450,6 +450,58 @@ static void flow_ops(void)
     }
 }
 
+/* ---- the sequence ops (tape_seq.c) ---- */
+
+/* *ctx 0: row_mask of x [2R, C] by lengths {3, 1, 2} at step 1 (k = 2: rows
+ * 0-1 kept, 2-3 zeroed, 4-5 kept); 1: softplus_logvar, floor 0.01; 2:
+ * gauss_kl_to with all four inputs parameters. */
+static tr_node *op_seq(tr_tape *t, double *th, double *g, void *ctx)
+{
+    static const int64_t lengths[R] = {3, 1, 2};
+    int which = *(int *)ctx, n = 2 * R * C;
+    tr_node *a = trd_param(t, 2 * R, C, th, g);
+    if (which == 0)
+        return trd_row_mask(t, a, lengths, 2, 1);
+    if (which == 1)
+        return trd_softplus_logvar(t, a, 0.01);
+    if (which == 3) { /* gmm_logp: 3 components over C / 2 values, x row r / 2 (a constant) */
+        static double x[R * C / 2];
+        fill(x, R * C / 2, 96, 1.5);
+        int64_t K = 3, d = C / 2;
+        tr_node *w = trd_param(t, 2 * R, K, th, g), *mu = trd_param(t, 2 * R, K * d, th + 2 * R * K, g + 2 * R * K);
+        tr_node *lv = trd_param(t, 2 * R, K * d, th + 2 * R * K * (1 + d), g + 2 * R * K * (1 + d));
+        return trd_gmm_logp(t, trd_input(t, R, d, x), 2, w, mu, lv);
+    }
+    return trd_gauss_kl_to(t, a, trd_param(t, 2 * R, C, th + n, g + n), trd_param(t, 2 * R, C, th + 2 * n, g + 2 * n),
+                           trd_param(t, 2 * R, C, th + 3 * n, g + 3 * n));
+}
+
+static void seq_ops(void)
+{
+    static double th[MAXP];
+    static const char *const what[] = {"row_mask (k = 2, one group of rows past its length)",
+                                       "softplus_logvar, floor 0.01, a from -4 to 4",
+                                       "gauss_kl_to: both means and both log-variances",
+                                       "gmm_logp, 3 components (x shared by 2 rows): weights, means, log-variances"};
+    for (int which = 0; which < 4; which++) {
+        int n = which == 3 ? 2 * R * 3 * (1 + C) : (which == 2 ? 4 : 1) * 2 * R * C;
+        fill(th, n, 90 + which, which == 1 ? 4.0 : 1.5);
+        double e = check(op_seq, th, n, &which);
+        ok(e < 1e-6, "%s (%.1e)", what[which], e);
+    }
+    /* the masked rows get no gradient at all, whatever the output's weight */
+    int which = 0;
+    fill(th, 2 * R * C, 95, 1.0);
+    check(op_seq, th, 2 * R * C, &which);
+    int zero = 1, some = 0;
+    for (int i = 0; i < 2 * R * C; i++) {
+        int masked = i / C == 2 || i / C == 3;
+        zero &= !masked || last_grad[i] == 0.0;
+        some |= !masked && last_grad[i] != 0.0;
+    }
+    ok(zero && some, "row_mask: rows past their length get gradient 0 exactly, the others theirs");
+}
+
 /* ---- whole objectives ---- */
 
 typedef struct netcase {
@@ -490,24 +542,30 @@ static void objective_case_full(const char *arch_json, varia_shape shape, int ki
 }
 
 /* objective_case_full for a model of `family`. */
+/* A sequence family's call for objective_case_fam: T steps (0: none), lengths[3]. */
+static int64_t case_T;
+static const int64_t *case_lengths;
+
 static void objective_case_fam(const char *family, const char *arch_json, varia_shape shape, int kind, int64_t k,
                                double beta, const char *what, int masked)
 {
     static double th[MAXP], tmp[3 * 4 * 16];
     static netcase nc;
     memset(&nc, 0, sizeof nc);
+    int64_t T = case_T ? case_T : 1;
     cJSON *arch = cJSON_Parse(arch_json);
     varia_ctx *ctx = varia_ctx_new();
     varia_status st = tr_model_build(ctx, family, arch, &shape, &nc.md);
     ok(st == VARIA_OK && nc.md.P < MAXP && nc.md.decl.n_lin <= 64, "%s: architecture parses (%s)", what,
        varia_ctx_message(ctx));
-    nc.obj = (tr_objective){kind, k, beta, 0, NULL};
+    nc.obj = (tr_objective){kind, k, beta, 0, NULL, case_T, case_lengths};
     nc.B = 3;
-    fill(tmp, (int)(3 * nc.md.D), 40, 1.0);
-    for (int i = 0; i < 3 * nc.md.D; i++)
+    ok(3 * nc.md.D * T <= 3 * 16 && 3 * k * nc.md.noise * T <= 3 * 4 * 16, "%s: the case fits the buffers", what);
+    fill(tmp, (int)(3 * nc.md.D * T), 40, 1.0);
+    for (int i = 0; i < 3 * nc.md.D * T; i++)
         nc.x[i] = tmp[i] > 0 ? 1.0f : 0.0f;
-    fill(tmp, (int)(nc.B * k * nc.md.noise), 41, 1.7);
-    for (int i = 0; i < nc.B * k * nc.md.noise; i++)
+    fill(tmp, (int)(nc.B * k * nc.md.noise * T), 41, 1.7);
+    for (int i = 0; i < nc.B * k * nc.md.noise * T; i++)
         nc.eps[i] = (float)tmp[i];
     fill(th, (int)nc.md.P, 42, 0.6);
     static float fv[MAXP];
@@ -551,6 +609,50 @@ static void objective_case_fam(const char *family, const char *arch_json, varia_
 static void objective_case(const char *arch_json, int kind, int64_t k, double beta, const char *what)
 {
     objective_case_m(arch_json, kind, k, beta, what, 0);
+}
+
+/* The VRNN and its ablations: BPTT through 4 steps of 2-value frames, the
+ * three examples 4, 2 and 1 steps long (their padding random and nonzero),
+ * the analytic ELBO (KL per step against the learned prior) and IWAE. */
+static void vrnn_objectives(void)
+{
+    static const int64_t lengths[3] = {4, 2, 1};
+    static const struct { const char *arch, *what; int kind; int64_t k; } cases[] = {
+        {"{\"cell\": \"gru\", \"hidden\": 3, \"latent\": 2, \"phi_x\": [3], \"phi_z\": [2], \"prior\": [3],"
+         " \"encoder\": [3], \"decoder\": [3], \"activation\": \"tanh\", \"std_floor\": 0.01,"
+         " \"likelihood\": {\"type\": \"bernoulli\"}}", "VRNN, GRU, analytic ELBO", TR_OBJ_ELBO_ANALYTIC, 2},
+        {"{\"cell\": \"lstm\", \"hidden\": 3, \"latent\": 2, \"phi_x\": [3], \"phi_z\": [2], \"prior\": [],"
+         " \"encoder\": [3], \"decoder\": [3], \"activation\": \"elu\","
+         " \"likelihood\": {\"type\": \"bernoulli\"}}", "VRNN, LSTM, IWAE k = 3", TR_OBJ_IWAE, 3},
+        {"{\"cell\": \"lstm\", \"hidden\": 3, \"latent\": 2, \"phi_x\": [3], \"phi_z\": [2], \"prior\": [],"
+         " \"encoder\": [3], \"decoder\": [3], \"activation\": \"tanh\","
+         " \"likelihood\": {\"type\": \"bernoulli\"}}", "VRNN, LSTM, analytic ELBO", TR_OBJ_ELBO_ANALYTIC, 1},
+        {"{\"variant\": \"vrnn_i\", \"cell\": \"gru\", \"hidden\": 3, \"latent\": 2, \"phi_x\": [3],"
+         " \"phi_z\": [2], \"encoder\": [], \"decoder\": [3], \"activation\": \"tanh\","
+         " \"likelihood\": {\"type\": \"bernoulli\"}}", "VRNN-I, GRU, IWAE k = 2", TR_OBJ_IWAE, 2},
+        {"{\"cell\": \"gru\", \"hidden\": 3, \"latent\": 2, \"phi_x\": [3], \"phi_z\": [2], \"prior\": [2],"
+         " \"encoder\": [3], \"decoder\": [3], \"activation\": \"tanh\", \"std_floor\": 0.05,"
+         " \"likelihood\": {\"type\": \"gaussian\"}}", "VRNN, GRU, Gaussian frames, IWAE k = 2", TR_OBJ_IWAE, 2},
+        {"{\"cell\": \"lstm\", \"hidden\": 3, \"latent\": 2, \"phi_x\": [3], \"phi_z\": [2], \"prior\": [],"
+         " \"encoder\": [3], \"decoder\": [], \"activation\": \"tanh\", \"std_floor\": 0.05,"
+         " \"likelihood\": {\"type\": \"gaussian_mixture\", \"components\": 3}}",
+         "VRNN, LSTM, frames a mixture of 3 Gaussians, analytic ELBO", TR_OBJ_ELBO_ANALYTIC, 1},
+        {"{\"variant\": \"rnn\", \"cell\": \"lstm\", \"hidden\": 3, \"phi_x\": [3], \"decoder\": [3],"
+         " \"activation\": \"tanh\", \"likelihood\": {\"type\": \"bernoulli\"}}",
+         "RNN (no latent), LSTM, exact log p(x)", TR_OBJ_ELBO_ANALYTIC, 1},
+        {"{\"variant\": \"rnn\", \"cell\": \"gru\", \"hidden\": 3, \"phi_x\": [3, 2], \"decoder\": [],"
+         " \"activation\": \"relu\", \"likelihood\": {\"type\": \"bernoulli\"}}",
+         "RNN (no latent), GRU, IWAE k = 2 (equal to log p(x))", TR_OBJ_IWAE, 2},
+    };
+    case_T = 4;
+    case_lengths = lengths;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char what[128];
+        snprintf(what, sizeof what, "%s, lengths 4, 2, 1", cases[i].what);
+        objective_case_fam("vrnn", cases[i].arch, (varia_shape){1, {2}}, cases[i].kind, cases[i].k, 1.0, what, 0);
+    }
+    case_T = 0;
+    case_lengths = NULL;
 }
 
 /* Flow posteriors: each type, amortized and global, IAF with context and
@@ -730,5 +832,7 @@ int main(void)
                        " \"likelihood\": {\"type\": \"bernoulli\"}}";
     objective_case_fam("draw", attn, (varia_shape){3, {1, 3, 4}}, TR_OBJ_ELBO_ANALYTIC, 2, 1.0,
                        "DRAW with attention (read and write 2x2 on 4x3), analytic KL, k = 2", 0);
+    seq_ops();
+    vrnn_objectives();
     return tap_done();
 }

@@ -48,6 +48,11 @@ typedef struct tr_objective {
     double beta;   /* KL weight (warm-up) */
     int free_bits; /* analytic ELBO: the KL is left out of obj, for the caller */
     double *bn_stats; /* [bn_floats]: receives the batch norms' batch statistics (NULL: not kept) */
+    /* A sequence family's (VARIA_FAMILY_SEQ_LEN): x holds seq_len frames of D
+     * per example and eps seq_len steps of noise per sample; lengths [B] the
+     * steps of each (NULL: all seq_len). 0 for every other family. */
+    int64_t seq_len;
+    const int64_t *lengths;
 } tr_objective;
 
 /* Per-example results, [B, 1] unless said: obj is what training maximizes;
@@ -59,7 +64,7 @@ typedef struct tr_terms {
 } tr_terms;
 
 /* Record the family's terms pass for x[B, D] (k samples each, noise
- * eps[B * k, noise], sample j of example b at row b * k + j) and the
+ * eps[B * k, noise]; both times o->seq_len for a sequence family), sample j of example b at row b * k + j) and the
  * objective over them. lins come from TR(bind) over theta/grad. */
 tr_terms TR(objective_record)(tr_tape *t, const tr_model *m, const tr_lin *lins, const tr_real *theta, tr_real *grad,
                        const float *x, int64_t B, const float *eps, const tr_objective *o);

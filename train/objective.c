@@ -13,9 +13,11 @@ tr_terms TR(objective_record)(tr_tape *t, const tr_model *m, const tr_lin *lins,
     TR(ops_begin)(&ops, t, &m->decl, lins, m->off, theta, grad);
     ops.bn_stats = o->bn_stats;
     varia_ops *op = &ops.ops;
+    op->seq_len = o->seq_len;
+    op->lengths = o->lengths;
+    int64_t T = o->seq_len > 0 ? o->seq_len : 1, D = m->D * T, E = m->noise * T;
     varia_terms ft = {0};
-    m->family->terms(m->cfg, op, op->input(op, B, m->D, x, m->D), k, op->input(op, B * k, m->noise, eps, m->noise),
-                     &ft);
+    m->family->terms(m->cfg, op, op->input(op, B, D, x, D), k, op->input(op, B * k, E, eps, E), &ft);
     tr_node *lpx = TR(node_of)(ft.log_px);
     r.recon = TR(mean_groups)(t, lpx, k);
     tr_node *kl_parts[2] = {TR(node_of)(ft.log_qz), TR(node_of)(ft.log_pz)};

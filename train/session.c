@@ -118,6 +118,10 @@ static varia_status setup(varia_ctx *ctx, varia_trainer *t)
     varia_status st = tr_data_load(ctx, &t->c, &t->data);
     if (st == VARIA_OK)
         st = tr_model_build(ctx, t->c.family, t->c.arch, &t->data.set.shape, &t->mdl);
+    if (st == VARIA_OK && (t->mdl.family->needs & VARIA_FAMILY_SEQ_LEN))
+        st = varia_fail(ctx, VARIA_ERR_UNSUPPORTED, "train: family '%s' trains on sequences, and the trainer's "
+                        "sequence data (minibatches of unequal lengths, tr_objective.seq_len and lengths) is not "
+                        "built yet", t->mdl.family_name);
     if (st == VARIA_OK)
         st = check_gan(ctx, t);
     if (st == VARIA_OK && t->c.objective == TR_OBJ_ELBO_ANALYTIC && t->mdl.info.n_stochastic > 1)

@@ -75,7 +75,7 @@ static void shard_forward(varia_trainer *t, tr_shard *s)
     memset(s->grad, 0, (size_t)t->mdl.P * sizeof(float));
     tr_reset(s->tape);
     tr_bind(&t->mdl.decl, t->mdl.off, t->theta, s->grad, t->packs, t->packs_t, s->lins);
-    tr_objective o = {t->c.objective, c->k, t->beta, c->free_bits > 0.0, s->bn};
+    tr_objective o = {t->c.objective, c->k, t->beta, c->free_bits > 0.0, s->bn, 0, NULL};
     s->terms = tr_objective_record(s->tape, &t->mdl, s->lins, t->theta, s->grad, s->x, rows, s->eps, &o);
     s->sum_obj = s->sum_recon = s->sum_kl = 0.0;
     if (tr_failed(s->tape) || !s->terms.obj)

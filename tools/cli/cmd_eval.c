@@ -24,7 +24,10 @@ static const char *eval_usage =
     "  an hour or more, with no progress shown) is refused (exit 20).\n"
     "  Built with MPI (meson -Dmpi=enabled), 'mpirun -n N varia eval ...' splits\n"
     "  the examples across N ranks and prints the same bytes as one process\n"
-    "  (but for the time taken); rank 0 prints and writes.\n";
+    "  (but for the time taken); rank 0 prints and writes.\n"
+    "  A sequence model (vrnn) reads each example as frames of its frame size (an IDX\n"
+    "  image of 28x28 as 28 frames of 28) and adds the log-likelihood per time step\n"
+    "  (total over total frames); --per-example and mpirun are not for it yet.\n";
 
 static int is_binary(const varia_dataset *d)
 {
@@ -180,10 +183,21 @@ static int run(varia_ctx *ctx, cli_opt *opts, const char *model_path, const eval
         rc = check_work(&in, a->k);
     if (!rc)
         rc = cli_report(ctx, varia_dataset_load(ctx, cli_find(opts, "--data")->value, a->limit, &d));
-    if (!rc)
+    int seq = !rc && varia_model_can(m, VARIA_NEEDS_SEQ_LEN);
+    if (!rc && seq && cli_has(opts, "--per-example"))
+        rc = cli_usage_error("eval", "--per-example is not built for sequence models yet");
+    if (!rc && !seq)
         rc = cli_check_examples(&in, &d, cli_find(opts, "--data")->value);
     if (!rc && !parse_binarize(opts, &d, &in, &eo.binarize))
         rc = VARIA_ERR_ARG;
+    if (!rc && seq && cli_mpi_size() > 1)
+        rc = cli_error(VARIA_ERR_UNSUPPORTED, "a sequence model is evaluated by one process (not under mpirun yet)");
+    if (!rc && seq) { /* one process: the per-step figures need every example's frames */
+        rc = cli_seq_eval(ctx, m, &in, &d, &eo, cli_find(opts, "--data")->value, cli_has(opts, "--json"));
+        varia_dataset_free(&d);
+        varia_model_free(m);
+        return rc;
+    }
     int64_t U = 0;
     for (int l = 0; !rc && l < in.n_stochastic; l++)
         U += in.layer_sizes[l];

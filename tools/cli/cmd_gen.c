@@ -50,9 +50,11 @@ int cmd_info(int argc, char **argv)
     varia_info in;
     int rc = open_cmd(argc, argv, info_usage, opts, pos, 1, &ctx, &m, &in);
     if (rc == 0) {
+        int seq = varia_model_can(m, VARIA_NEEDS_SEQ_LEN);
         printf("family:      %s\ndata shape:  ", in.family);
         print_shape(&in.data_shape);
-        printf("\nlatent:      %lld", (long long)in.latent_size);
+        printf("%s\nlatent:      %lld%s", seq ? " per frame (sequences of any length: seq_len per call)" : "",
+               (long long)in.latent_size, seq ? " per step" : "");
         if (in.n_stochastic > 1) { /* the top one is the latent above */
             printf(" (stochastic layers:");
             for (int l = 0; l < in.n_stochastic; l++)
@@ -77,9 +79,11 @@ int cmd_info(int argc, char **argv)
 }
 
 static const char *sample_usage =
-    "usage: varia sample MODEL.json -n N [--seed S] [--temperature T] [--cols C] [--steps] -o FILE.png\n"
+    "usage: varia sample MODEL.json -n N [--seed S] [--temperature T] [--cols C] [--steps] [--length L] -o FILE.png\n"
     "  Draw N samples (z from the prior, scaled by T) and write E[x|z] as a PNG grid.\n"
-    "  --steps (DRAW): one row per sample, one column per step: the canvas as it is painted.\n";
+    "  --steps (DRAW): one row per sample, one column per step: the canvas as it is painted.\n"
+    "  --length L (sequence models, required): N sequences of L steps drawn frame by frame,\n"
+    "  written as piano rolls (time on x, pitch on y, the highest at the top), one per sample, stacked.\n";
 
 /* --steps: the canvases of the samples' latents z[n * latent], one row of T per sample. */
 static int write_steps(varia_ctx *ctx, const varia_model *m, const varia_info *in, const float *z, int64_t n,
@@ -103,14 +107,15 @@ int cmd_sample(int argc, char **argv)
     if (wants_help(argc, argv, sample_usage))
         return 0;
     cli_opt opts[] = {{"-n", "--count", 1, 0, 0}, {"--seed", 0, 1, 0, 0}, {"--temperature", "-t", 1, 0, 0},
-                      {"--cols", 0, 1, 0, 0}, {"-o", "--output", 1, 0, 0}, {"--steps", 0, 0, 0, 0}, {0}};
+                      {"--cols", 0, 1, 0, 0}, {"-o", "--output", 1, 0, 0}, {"--steps", 0, 0, 0, 0},
+                      {"--length", 0, 1, 0, 0}, {0}};
     const char *pos[1];
-    int64_t n = 64, cols = 0;
+    int64_t n = 64, cols = 0, length = 0;
     uint64_t seed = 0;
     double temp = 1.0;
     if (!cli_parse(argc, argv, 2, opts, pos, 1, &(int){0}) || !cli_int(opts, "-n", 1, 1 << 20, &n) ||
         !cli_u64(opts, "--seed", &seed) || !cli_float(opts, "--temperature", 0, 100, &temp) ||
-        !cli_int(opts, "--cols", 1, 4096, &cols))
+        !cli_int(opts, "--cols", 1, 4096, &cols) || !cli_int(opts, "--length", 1, 1 << 20, &length))
         return VARIA_ERR_ARG;
     if (!cli_has(opts, "-o"))
         return cli_usage_error("sample", "-o FILE.png is required");
@@ -118,6 +123,16 @@ int cmd_sample(int argc, char **argv)
     varia_model *m = NULL;
     varia_info in;
     int rc = open_cmd(argc, argv, sample_usage, opts, pos, 1, &ctx, &m, &in);
+    int seq = !rc && varia_model_can(m, VARIA_NEEDS_SEQ_LEN);
+    if (!rc && seq != (length > 0))
+        rc = cli_usage_error("sample", seq ? "a sequence model needs --length L (steps per sample)"
+                                           : "--length is for sequence models; this one is '%s'", in.family);
+    if (!rc && seq) {
+        rc = cli_seq_sample(ctx, m, &in, n, length, seed, temp, cli_find(opts, "-o")->value);
+        varia_model_free(m);
+        varia_ctx_free(ctx);
+        return rc;
+    }
     int grid_cols = (int)(cols ? cols : (n < 10 ? n : 10));
     if (!rc) /* a grid too large to write is refused before the samples are drawn */
         rc = cli_check_grid(ctx, n, &in.data_shape, grid_cols, "sampling");
