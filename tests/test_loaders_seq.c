@@ -77,8 +77,9 @@ static void test_built(void)
 {
     static const int flags[] = {0, SB_ZIP64_EXTRA, SB_ZIP64_END | SB_COMMENT, SB_COMMENT,
                                 SB_ZIP64_CENTRAL | SB_ZIP64_EXTRA};
-    static const char *const names[] = {"plain", "zip64 extra fields", "zip64 end records and a "
-                                        "comment holding a fake end signature", "a comment",
+    static const char *const names[] = {"plain", "zip64 extra fields",
+                                        ("zip64 end records and a comment holding a fake end signature"),
+                                        "a comment",
                                         "directory sizes and offsets saturated, in zip64 fields"};
     for (int method = 0; method <= 8; method += 8)
         for (int f = 0; f < 5; f++) {
