@@ -474,6 +474,14 @@ expect_rc "encode of a GAN whose manifest gives sigma2 exits 0" 0 "$VARIA" encod
 check "... printing the inverted latent and its reconstruction error" out_has '"mse"'
 expect_rc "encode of a GAN without an observation variance exits 2" 2 "$VARIA" encode "$GAN" "$T/g20.amat:0"
 
+# ---- a sequence model on .npz sequences (x [6, 3], lengths [2]) ----------------------
+expect_rc "eval of a VRNN on an .npz of two sequences exits 0" 0 \
+    "$VARIA" eval "$ROOT/tests/golden/vrnn_gmm_gru/model.json" --data "$ROOT/tests/npy/dtype_f8.npz" --k 4 --json
+check "... counting their 6 frames for the per-step figure" out_has '"frames": 6'
+expect_rc "eval of a 6-value-frame VRNN on 3-value frames exits 15 (SHAPE)" 15 \
+    "$VARIA" eval "$ROOT/tests/golden/vrnn_gru/model.json" --data "$ROOT/tests/npy/dtype_f8.npz" --k 4
+check "... naming both frame sizes" err_has "frames of 3 values; the model's are 6"
+
 SHIPPED=$ROOT/models/vae-mnist-dyn
 if [ -f "$SHIPPED/model.json" ]; then
     expect_rc "eval --k 4294967296 on the shipped 784-200-200-50 model exits 20 (TOO_LARGE) at once" 20 \

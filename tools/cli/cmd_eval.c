@@ -29,15 +29,15 @@ static const char *eval_usage =
     "  image of 28x28 as 28 frames of 28) and adds the log-likelihood per time step\n"
     "  (total over total frames); --per-example and mpirun are not for it yet.\n";
 
-static int is_binary(const varia_dataset *d)
+static int is_binary(const float *x, int64_t count)
 {
-    for (int64_t i = 0; i < d->n * d->example_size; i++)
-        if (d->x[i] != 0.0f && d->x[i] != 1.0f)
+    for (int64_t i = 0; i < count; i++)
+        if (x[i] != 0.0f && x[i] != 1.0f)
             return 0;
     return 1;
 }
 
-static int parse_binarize(cli_opt *opts, const varia_dataset *d, const varia_info *in, varia_binarize *b)
+int cli_parse_binarize(cli_opt *opts, const float *x, int64_t count, const varia_info *in, varia_binarize *b)
 {
     cli_opt *o = cli_find(opts, "--binarize");
     const char *v = o->present ? o->value : "auto";
@@ -48,7 +48,7 @@ static int parse_binarize(cli_opt *opts, const varia_dataset *d, const varia_inf
     else if (!strcmp(v, "dynamic"))
         *b = VARIA_BIN_DYNAMIC;
     else if (!strcmp(v, "auto"))
-        *b = (in->likelihood == VARIA_LIK_BERNOULLI && !is_binary(d)) ? VARIA_BIN_DYNAMIC : VARIA_BIN_NONE;
+        *b = (in->likelihood == VARIA_LIK_BERNOULLI && !is_binary(x, count)) ? VARIA_BIN_DYNAMIC : VARIA_BIN_NONE;
     else
         return cli_usage_error("eval", "--binarize must be auto, dynamic, threshold or none, got '%s'", v), 0;
     return 1;
@@ -181,23 +181,22 @@ static int run(varia_ctx *ctx, cli_opt *opts, const char *model_path, const eval
     int rc = cli_load_model(ctx, model_path, &m, &in), root = cli_mpi_rank() == 0;
     if (!rc)
         rc = check_work(&in, a->k);
-    if (!rc)
-        rc = cli_report(ctx, varia_dataset_load(ctx, cli_find(opts, "--data")->value, a->limit, &d));
-    int seq = !rc && varia_model_can(m, VARIA_NEEDS_SEQ_LEN);
-    if (!rc && seq && cli_has(opts, "--per-example"))
-        rc = cli_usage_error("eval", "--per-example is not built for sequence models yet");
-    if (!rc && !seq)
-        rc = cli_check_examples(&in, &d, cli_find(opts, "--data")->value);
-    if (!rc && !parse_binarize(opts, &d, &in, &eo.binarize))
-        rc = VARIA_ERR_ARG;
-    if (!rc && seq && cli_mpi_size() > 1)
-        rc = cli_error(VARIA_ERR_UNSUPPORTED, "a sequence model is evaluated by one process (not under mpirun yet)");
-    if (!rc && seq) { /* one process: the per-step figures need every example's frames */
-        rc = cli_seq_eval(ctx, m, &in, &d, &eo, cli_find(opts, "--data")->value, cli_has(opts, "--json"));
-        varia_dataset_free(&d);
+    if (!rc && varia_model_can(m, VARIA_NEEDS_SEQ_LEN)) { /* sequences: their own loader and figures */
+        if (cli_has(opts, "--per-example"))
+            rc = cli_usage_error("eval", "--per-example is not built for sequence models yet");
+        else if (cli_mpi_size() > 1) /* the per-step figures need every example's frames */
+            rc = cli_error(VARIA_ERR_UNSUPPORTED, "a sequence model is evaluated by one process (not under mpirun yet)");
+        else
+            rc = cli_seq_eval(ctx, m, &in, opts, a->limit, &eo);
         varia_model_free(m);
         return rc;
     }
+    if (!rc)
+        rc = cli_report(ctx, varia_dataset_load(ctx, cli_find(opts, "--data")->value, a->limit, &d));
+    if (!rc)
+        rc = cli_check_examples(&in, &d, cli_find(opts, "--data")->value);
+    if (!rc && !cli_parse_binarize(opts, d.x, d.n * d.example_size, &in, &eo.binarize))
+        rc = VARIA_ERR_ARG;
     int64_t U = 0;
     for (int l = 0; !rc && l < in.n_stochastic; l++)
         U += in.layer_sizes[l];

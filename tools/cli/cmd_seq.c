@@ -53,45 +53,66 @@ int cli_seq_sample(varia_ctx *ctx, const varia_model *m, const varia_info *in, i
     return rc;
 }
 
-/* The dataset's examples as sequences of the model's frames: T = example size / F. */
-static int seq_steps(const varia_info *in, const varia_dataset *d, const char *path, int64_t *T)
+/* The sequences padded to the longest, frame-major: x[n * T * F] (zeros past
+ * each length), lengths[n] (the set's own array). */
+static float *pad(const varia_seqset *q, int64_t *T)
 {
-    if (in->data_size < 1 || d->example_size % in->data_size)
-        return cli_error(VARIA_ERR_SHAPE, "'%s': examples of %lld values are not whole frames of %lld", path,
-                         (long long)d->example_size, (long long)in->data_size);
-    *T = d->example_size / in->data_size;
-    return 0;
+    *T = 0;
+    for (int64_t i = 0; i < q->n; i++)
+        *T = q->lengths[i] > *T ? q->lengths[i] : *T;
+    float *x = calloc((size_t)(q->n * *T * q->dim) + 1, sizeof *x);
+    for (int64_t i = 0; x && i < q->n; i++)
+        memcpy(x + i * *T * q->dim, q->x + q->offsets[i] * q->dim, (size_t)(q->lengths[i] * q->dim) * sizeof *x);
+    return x;
 }
 
-int cli_seq_eval(varia_ctx *ctx, const varia_model *m, const varia_info *in, const varia_dataset *d,
-                 const varia_eval_opts *eo, const char *path, int json)
+static void print_seq(const varia_info *in, const varia_eval_summary *s, const varia_seq_summary *q, int64_t T,
+                      int json)
 {
-    int64_t T = 0;
-    int rc = seq_steps(in, d, path, &T);
-    varia_opts o = {.size = sizeof o, .seq_len = T};
-    varia_eval_summary s;
-    varia_seq_summary q = {.size = sizeof q};
-    varia_eval_row *rows = rc ? NULL : malloc((size_t)d->n * sizeof *rows);
-    if (!rc && !rows)
-        rc = cli_error(VARIA_ERR_NOMEM, "out of memory for %lld examples' results", (long long)d->n);
-    if (!rc)
-        rc = cli_report(ctx, varia_eval_ex(ctx, m, d->x, d->n, eo, &o, rows, &s));
-    if (!rc)
-        rc = cli_report(ctx, varia_eval_seq_summary(ctx, m, rows, d->n, &o, &q));
-    if (!rc && json)
+    if (json)
         printf("{\"n\": %lld, \"k\": %lld, \"seq_len\": %lld, \"frames\": %lld, \"log_px_per_step\": %.6f, "
                "\"elbo_per_step\": %.6f, \"log_px_mean\": %.6f, \"nll_stderr\": %.6f, \"elbo\": %.6f, \"recon\": %.6f, "
-               "\"kl\": %.6f, \"bits_per_dim\": %.6f, \"active_units\": %d}\n", (long long)s.n, (long long)s.k,
-               (long long)T, (long long)q.frames, q.log_px_per_step, q.elbo_per_step, -s.nll_mean, s.nll_stderr,
-               s.elbo, s.recon, s.kl, q.bits_per_dim, s.active_units);
-    else if (!rc)
-        printf("sequences:       %lld of %lld frames of %lld\n"
-               "log p per step:  %.4f nats (k=%lld; total over %lld frames), ELBO %.4f\n"
+               "\"kl\": %.6f, \"bits_per_dim\": %.6f, \"active_units\": %d}\n", (long long)s->n, (long long)s->k,
+               (long long)T, (long long)q->frames, q->log_px_per_step, q->elbo_per_step, -s->nll_mean, s->nll_stderr,
+               s->elbo, s->recon, s->kl, q->bits_per_dim, s->active_units);
+    else
+        printf("sequences:       %lld, up to %lld frames of %lld (%lld frames in all)\n"
+               "log p per step:  %.4f nats (k=%lld; total over total frames), ELBO %.4f\n"
                "per sequence:    log p %.3f +- %.3f, ELBO %.3f = recon %.3f - KL %.3f\n"
                "bits/dim:        %.4f\nactive units:    %d of %lld\n",
-               (long long)s.n, (long long)T, (long long)in->data_size, q.log_px_per_step, (long long)s.k,
-               (long long)q.frames, q.elbo_per_step, -s.nll_mean, s.nll_stderr, s.elbo, s.recon, s.kl,
-               q.bits_per_dim, s.active_units, (long long)in->latent_size);
+               (long long)s->n, (long long)T, (long long)in->data_size, (long long)q->frames, q->log_px_per_step,
+               (long long)s->k, q->elbo_per_step, -s->nll_mean, s->nll_stderr, s->elbo, s->recon, s->kl,
+               q->bits_per_dim, s->active_units, (long long)in->latent_size);
+}
+
+int cli_seq_eval(varia_ctx *ctx, const varia_model *m, const varia_info *in, cli_opt *opts, int64_t limit,
+                 varia_eval_opts *eo)
+{
+    const char *path = cli_find(opts, "--data")->value;
+    varia_seqset q = {0};
+    int64_t T = 0;
+    int rc = cli_report(ctx, varia_seqset_load(ctx, path, limit, &q));
+    if (!rc && q.dim != in->data_size)
+        rc = cli_error(VARIA_ERR_SHAPE, "'%s' has frames of %lld values; the model's are %lld", path, (long long)q.dim,
+                       (long long)in->data_size);
+    if (!rc && !cli_parse_binarize(opts, q.x, q.total * q.dim, in, &eo->binarize))
+        rc = VARIA_ERR_ARG;
+    float *x = rc ? NULL : pad(&q, &T);
+    varia_eval_row *rows = rc ? NULL : malloc((size_t)q.n * sizeof *rows);
+    if (!rc && (!x || !rows))
+        rc = cli_error(VARIA_ERR_NOMEM, "out of memory for %lld sequences of up to %lld frames", (long long)q.n,
+                       (long long)T);
+    varia_opts o = {.size = sizeof o, .seq_len = T, .lengths = q.lengths};
+    varia_eval_summary s;
+    varia_seq_summary sq = {.size = sizeof sq};
+    if (!rc)
+        rc = cli_report(ctx, varia_eval_ex(ctx, m, x, q.n, eo, &o, rows, &s));
+    if (!rc)
+        rc = cli_report(ctx, varia_eval_seq_summary(ctx, m, rows, q.n, &o, &sq));
+    if (!rc)
+        print_seq(in, &s, &sq, T, cli_has(opts, "--json"));
     free(rows);
+    free(x);
+    varia_seqset_free(&q);
     return rc;
 }

@@ -20,9 +20,13 @@ int cli_seq_write_rolls(varia_ctx *ctx, const char *path, const float *x, int64_
 /* varia sample --length T: n sequences drawn and written as piano rolls to path. */
 int cli_seq_sample(varia_ctx *ctx, const varia_model *m, const varia_info *in, int64_t n, int64_t T, uint64_t seed,
                    double temp, const char *path);
-/* varia eval of a sequence model: every example of d is T = example size / frame size frames
- * (IDX images as rows: 28 frames of 28); the per-step figures beside the per-sequence ones. */
-int cli_seq_eval(varia_ctx *ctx, const varia_model *m, const varia_info *in, const varia_dataset *d,
-                 const varia_eval_opts *eo, const char *path, int json);
+/* varia eval of a sequence model on --data (varia_seqset_load: an .npz of x and lengths, an
+ * .npy [n, T, F], or images as rows), the first `limit` sequences (0: all), padded to the
+ * longest with each one's length: the per-step figures beside the per-sequence ones. */
+struct cli_opt;
+int cli_seq_eval(varia_ctx *ctx, const varia_model *m, const varia_info *in, struct cli_opt *opts, int64_t limit,
+                 varia_eval_opts *eo);
+/* --binarize (cmd_eval.c): auto is dynamic for a Bernoulli model's data that is not all 0/1. */
+int cli_parse_binarize(struct cli_opt *opts, const float *x, int64_t count, const varia_info *in, varia_binarize *b);
 
 #endif
