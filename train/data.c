@@ -11,29 +11,64 @@
 #define STREAM_SHUFFLE 102
 #define STREAM_TRAIN_BIN 103
 
-varia_status tr_data_load(varia_ctx *ctx, const tr_config *c, tr_data *d)
+/* The sequences of c's data into d: the set, its split, its frame size. */
+static varia_status load_seq(varia_ctx *ctx, const tr_config *c, tr_data *d)
 {
-    memset(d, 0, sizeof *d);
-    varia_status st = varia_dataset_load(ctx, c->train_path, c->limit, &d->set);
+    varia_status st = varia_seqset_load(ctx, c->train_path, c->limit, &d->seq);
     if (st != VARIA_OK)
         return st;
-    d->D = d->set.example_size;
+    d->is_seq = 1;
+    d->D = d->seq.dim;
+    d->set.shape = (varia_shape){1, {d->seq.dim}};
     d->n_val = c->validation;
-    d->n_train = d->set.n - d->n_val;
+    d->n_train = d->seq.n - d->n_val;
+    for (int64_t i = 0; i < d->seq.n; i++)
+        d->T_max = d->seq.lengths[i] > d->T_max ? d->seq.lengths[i] : d->T_max;
+    if (d->n_train < c->batch)
+        return varia_fail(ctx, VARIA_ERR_ARG, "train: '%s' has %lld sequences: fewer than the validation split (%lld) "
+                          "plus one batch (%lld)", c->train_path, (long long)d->seq.n, (long long)c->validation,
+                          (long long)c->batch);
+    return VARIA_OK;
+}
+
+/* The values the per-dimension statistics run over: the training examples,
+ * or the training sequences' frames. */
+static const float *train_values(const tr_data *d, int64_t *rows)
+{
+    *rows = d->is_seq ? d->seq.offsets[d->n_train] : d->n_train;
+    return d->is_seq ? d->seq.x : d->set.x;
+}
+
+varia_status tr_data_load(varia_ctx *ctx, const tr_config *c, int seq, tr_data *d)
+{
+    memset(d, 0, sizeof *d);
     d->perm_epoch = -1;
-    if (d->n_train < c->batch) {
+    varia_status st = seq ? load_seq(ctx, c, d) : varia_dataset_load(ctx, c->train_path, c->limit, &d->set);
+    if (st != VARIA_OK) {
+        tr_data_free(d);
+        return st;
+    }
+    if (!seq) {
+        d->D = d->set.example_size;
+        d->n_val = c->validation;
+        d->n_train = d->set.n - d->n_val;
+    }
+    if (!seq && d->n_train < c->batch) {
         st = varia_fail(ctx, VARIA_ERR_ARG, "train: '%s' has %lld examples: fewer than the validation split (%lld) "
                         "plus one batch (%lld)", c->train_path, (long long)(d->set.n), (long long)c->validation,
                         (long long)c->batch);
         tr_data_free(d);
         return st;
     }
+    int64_t all = seq ? d->seq.total : d->set.n;
+    const float *vals = seq ? d->seq.x : d->set.x;
     int unit = c->binarize == TR_BIN_DYNAMIC || c->binarize == TR_BIN_DEQUANTIZE;
-    for (int64_t i = 0; unit && i < d->set.n * d->D; i++)
-        if (!(d->set.x[i] >= 0.0f && d->set.x[i] <= 1.0f)) {
-            st = varia_fail(ctx, VARIA_ERR_ARG, "train: %s needs values in [0, 1]; '%s' example %lld has %g",
+    for (int64_t i = 0; unit && i < all * d->D; i++)
+        if (!(vals[i] >= 0.0f && vals[i] <= 1.0f)) {
+            st = varia_fail(ctx, VARIA_ERR_ARG, "train: %s needs values in [0, 1]; '%s' %s %lld has %g",
                             c->binarize == TR_BIN_DYNAMIC ? "dynamic binarization" : "dequantization",
-                            c->train_path, (long long)(i / (d->D ? d->D : 1)), (double)d->set.x[i]);
+                            c->train_path, seq ? "frame" : "example", (long long)(i / (d->D ? d->D : 1)),
+                            (double)vals[i]);
             tr_data_free(d);
             return st;
         }
@@ -45,18 +80,20 @@ varia_status tr_data_load(varia_ctx *ctx, const tr_config *c, tr_data *d)
         tr_data_free(d);
         return varia_fail(ctx, VARIA_ERR_NOMEM, "train: out of memory for the data index");
     }
-    for (int64_t i = 0; i < d->n_train; i++)
+    int64_t rows;
+    const float *tv = train_values(d, &rows);
+    for (int64_t i = 0; i < rows; i++)
         for (int64_t j = 0; j < d->D; j++)
-            acc[j] += d->set.x[i * d->D + j];
+            acc[j] += tv[i * d->D + j];
     for (int64_t j = 0; j < d->D; j++)
-        d->mean[j] = (float)(acc[j] / (double)d->n_train);
+        d->mean[j] = (float)(acc[j] / (double)rows);
     double ss = 0.0;
-    for (int64_t i = 0; i < d->n_train; i++)
+    for (int64_t i = 0; i < rows; i++)
         for (int64_t j = 0; j < d->D; j++) {
-            double e = (double)d->set.x[i * d->D + j] - d->mean[j];
+            double e = (double)tv[i * d->D + j] - d->mean[j];
             ss += e * e;
         }
-    d->var = ss / (double)(d->n_train * d->D);
+    d->var = ss / (double)(rows * d->D);
     free(acc);
     return VARIA_OK;
 }
@@ -64,6 +101,7 @@ varia_status tr_data_load(varia_ctx *ctx, const tr_config *c, tr_data *d)
 void tr_data_free(tr_data *d)
 {
     varia_dataset_free(&d->set);
+    varia_seqset_free(&d->seq);
     free(d->perm);
     free(d->mean);
     d->perm = NULL;
@@ -87,6 +125,48 @@ void tr_data_epoch(tr_data *d, uint64_t seed, int64_t e)
     d->perm_epoch = e;
 }
 
+/* One value as configured (rng: the example's stream). */
+static float prep(const tr_config *c, varia_rng *rng, float v)
+{
+    switch (c->binarize) {
+    case TR_BIN_DYNAMIC: return varia_rng_uniform(rng) < (double)v ? 1.0f : 0.0f;
+    case TR_BIN_THRESHOLD: return v >= 0.5f ? 1.0f : 0.0f;
+    /* 8-bit intensities v / 255 to (v + u) / 256, u ~ U(0, 1): continuous data
+     * whose density is comparable with the discrete one's (Wu et al. 2017) */
+    case TR_BIN_DEQUANTIZE: return (float)((floor((double)v * 255.0 + 0.5) + varia_rng_uniform(rng)) / 256.0);
+    default: return v;
+    }
+}
+
+void tr_data_seq_batch(const tr_data *d, const tr_config *c, int64_t e, int64_t b, int64_t r0, int64_t r1, float *x,
+                       int64_t *lengths, int64_t *T)
+{
+    *T = 0;
+    for (int64_t r = r0; r < r1; r++) {
+        int64_t len = d->seq.lengths[d->perm[b * c->batch + r]];
+        *T = len > *T ? len : *T;
+    }
+    memset(x, 0, (size_t)((r1 - r0) * *T * d->D) * sizeof *x);
+    for (int64_t r = r0; r < r1; r++) {
+        int64_t idx = d->perm[b * c->batch + r], n = d->seq.lengths[idx] * d->D;
+        const float *src = d->seq.x + d->seq.offsets[idx] * d->D;
+        float *dst = x + (r - r0) * *T * d->D;
+        varia_rng rng;
+        varia_rng_init(&rng, c->seed, STREAM_TRAIN_BIN, (uint64_t)e, (uint64_t)idx);
+        for (int64_t j = 0; j < n; j++)
+            dst[j] = prep(c, &rng, src[j]);
+        lengths[r - r0] = d->seq.lengths[idx];
+    }
+}
+
+int64_t tr_data_batch_frames(const tr_data *d, const tr_config *c, int64_t b)
+{
+    int64_t f = 0;
+    for (int64_t r = 0; d->is_seq && r < c->batch; r++)
+        f += d->seq.lengths[d->perm[b * c->batch + r]];
+    return f;
+}
+
 void tr_data_batch(const tr_data *d, const tr_config *c, int64_t e, int64_t b, int64_t r0, int64_t r1, float *x)
 {
     for (int64_t r = r0; r < r1; r++) {
@@ -95,17 +175,7 @@ void tr_data_batch(const tr_data *d, const tr_config *c, int64_t e, int64_t b, i
         float *dst = x + (r - r0) * d->D;
         varia_rng rng;
         varia_rng_init(&rng, c->seed, STREAM_TRAIN_BIN, (uint64_t)e, (uint64_t)idx);
-        for (int64_t j = 0; j < d->D; j++) {
-            switch (c->binarize) {
-            case TR_BIN_DYNAMIC: dst[j] = varia_rng_uniform(&rng) < (double)src[j] ? 1.0f : 0.0f; break;
-            case TR_BIN_THRESHOLD: dst[j] = src[j] >= 0.5f ? 1.0f : 0.0f; break;
-            /* 8-bit intensities v / 255 to (v + u) / 256, u ~ U(0, 1): continuous data
-             * whose density is comparable with the discrete one's (Wu et al. 2017) */
-            case TR_BIN_DEQUANTIZE:
-                dst[j] = (float)((floor((double)src[j] * 255.0 + 0.5) + varia_rng_uniform(&rng)) / 256.0);
-                break;
-            default: dst[j] = src[j];
-            }
-        }
+        for (int64_t j = 0; j < d->D; j++)
+            dst[j] = prep(c, &rng, src[j]);
     }
 }

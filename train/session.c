@@ -55,10 +55,12 @@ static varia_status alloc_state(varia_ctx *ctx, varia_trainer *t)
         sh->tape = tr_tape_new();
         sh->grad = t->grads + s * md->P;
         sh->bn = t->bn_stats ? t->bn_stats + s * md->bn_floats : NULL;
-        sh->x = calloc((size_t)((sh->r1 - sh->r0) * md->D), sizeof(float));
-        sh->eps = calloc((size_t)((sh->r1 - sh->r0) * c->k * md->noise), sizeof(float));
+        int64_t T = t->data.is_seq ? t->data.T_max : 1; /* a sequence's frames and noise, T of each */
+        sh->x = calloc((size_t)((sh->r1 - sh->r0) * md->D * T), sizeof(float));
+        sh->eps = calloc((size_t)((sh->r1 - sh->r0) * c->k * md->noise * T), sizeof(float));
         sh->lins = calloc((size_t)n_lin + 1, sizeof *sh->lins);
-        ok = sh->tape && sh->x && sh->eps && sh->lins;
+        sh->lengths = t->data.is_seq ? calloc((size_t)(sh->r1 - sh->r0), sizeof(int64_t)) : NULL;
+        ok = sh->tape && sh->x && sh->eps && sh->lins && (sh->lengths || !t->data.is_seq);
     }
     return ok ? VARIA_OK : varia_fail(ctx, VARIA_ERR_NOMEM, "train: out of memory for %lld parameters",
                                       (long long)md->P);
@@ -73,6 +75,8 @@ static varia_status check_sizes(varia_ctx *ctx, const varia_trainer *t)
     double per_row = (double)md->D, rows = (double)t->c.batch * (double)t->c.k;
     for (int i = 0; i < md->decl.n_lin; i++) /* a conv keeps its output and its im2col rows */
         per_row += (double)(md->decl.lin[i].row_floats ? md->decl.lin[i].row_floats : md->decl.lin[i].out);
+    if (t->data.is_seq) /* every step of the longest sequence is kept for the backward pass */
+        per_row *= (double)t->data.T_max;
     double floats = 4.0 * rows * per_row + 8.0 * (double)md->P;
     if (floats > (double)((int64_t)1 << 28))
         return varia_fail(ctx, VARIA_ERR_TOO_LARGE, "train: batch %lld x k %lld with these widths needs about %.0f MiB "
@@ -115,13 +119,10 @@ static varia_status check_gan(varia_ctx *ctx, varia_trainer *t)
 
 static varia_status setup(varia_ctx *ctx, varia_trainer *t)
 {
-    varia_status st = tr_data_load(ctx, &t->c, &t->data);
+    const varia_family *fam = varia_family_find(t->c.family);
+    varia_status st = tr_data_load(ctx, &t->c, fam && (fam->needs & VARIA_FAMILY_SEQ_LEN), &t->data);
     if (st == VARIA_OK)
         st = tr_model_build(ctx, t->c.family, t->c.arch, &t->data.set.shape, &t->mdl);
-    if (st == VARIA_OK && (t->mdl.family->needs & VARIA_FAMILY_SEQ_LEN))
-        st = varia_fail(ctx, VARIA_ERR_UNSUPPORTED, "train: family '%s' trains on sequences, and the trainer's "
-                        "sequence data (minibatches of unequal lengths, tr_objective.seq_len and lengths) is not "
-                        "built yet", t->mdl.family_name);
     if (st == VARIA_OK)
         st = check_gan(ctx, t);
     if (st == VARIA_OK && t->c.objective == TR_OBJ_ELBO_ANALYTIC && t->mdl.info.n_stochastic > 1)
@@ -223,6 +224,7 @@ void varia_train_close(varia_trainer *t)
         free(t->sh[s].x);
         free(t->sh[s].eps);
         free(t->sh[s].lins);
+        free(t->sh[s].lengths);
     }
     for (int i = 0; i < t->mdl.decl.n_lin; i++) {
         free(t->packs ? t->packs[i] : NULL);
@@ -251,6 +253,34 @@ const char *varia_train_report(const varia_trainer *t)
     return t ? t->report : NULL;
 }
 
+/* Sequences: the held-out tail padded to its longest, scored by the runtime
+ * with each one's length; *bound is log p per frame (total over total
+ * frames, the music benchmarks' figure). */
+static varia_status validate_seq(varia_ctx *ctx, varia_trainer *t, const varia_model *m, const varia_eval_opts *eo,
+                                 double *bound)
+{
+    const varia_seqset *q = &t->data.seq;
+    int64_t n = t->data.n_val, first = t->data.n_train, T = 0, F = q->dim;
+    for (int64_t i = first; i < q->n; i++)
+        T = q->lengths[i] > T ? q->lengths[i] : T;
+    float *x = calloc((size_t)(n * T * F) + 1, sizeof *x);
+    varia_eval_row *rows = malloc((size_t)n * sizeof *rows);
+    varia_status st = x && rows ? VARIA_OK : varia_fail(ctx, VARIA_ERR_NOMEM, "train: out of memory for validation");
+    for (int64_t i = 0; st == VARIA_OK && i < n; i++)
+        memcpy(x + i * T * F, q->x + q->offsets[first + i] * F, (size_t)(q->lengths[first + i] * F) * sizeof *x);
+    varia_opts o = {.size = sizeof o, .seq_len = T, .lengths = q->lengths + first};
+    varia_eval_summary s;
+    varia_seq_summary sq = {.size = sizeof sq};
+    if (st == VARIA_OK)
+        st = varia_eval_ex(ctx, m, x, n, eo, &o, rows, &s);
+    if (st == VARIA_OK)
+        st = varia_eval_seq_summary(ctx, m, rows, n, &o, &sq);
+    *bound = st == VARIA_OK ? sq.log_px_per_step : NAN;
+    free(x);
+    free(rows);
+    return st;
+}
+
 /* The validation IW bound (mean L_k over the held-out tail), computed by the
  * runtime on the current weights written in the model format: what validation
  * scores is exactly what will be shipped. */
@@ -271,6 +301,11 @@ static varia_status validate(varia_ctx *ctx, varia_trainer *t, double *bound)
     varia_eval_opts eo = {t->c.val_k, t->c.seed,
                           t->c.binarize == TR_BIN_DYNAMIC ? VARIA_BIN_DYNAMIC
                           : t->c.binarize == TR_BIN_THRESHOLD ? VARIA_BIN_THRESHOLD : VARIA_BIN_NONE};
+    if (st == VARIA_OK && t->data.is_seq) {
+        st = validate_seq(ctx, t, m, &eo, bound);
+        varia_model_free(m);
+        return st;
+    }
     if (st == VARIA_OK)
         st = varia_eval(ctx, m, t->data.set.x + t->data.n_train * t->data.D, t->data.n_val, &eo, NULL, &sum);
     varia_model_free(m);
@@ -367,9 +402,10 @@ static void report_progress(varia_trainer *t, varia_train_progress *p, const dou
     p->step = done / t->c.batch;
     p->examples_per_s = rate;
     p->eta_s = rate > 0 ? ((double)(E - t->cur_epoch) * (double)per_epoch - (double)done) / rate : NAN;
-    p->objective = done ? sums[0] / (double)done : NAN;
-    p->recon = done ? sums[1] / (double)done : NAN;
-    p->kl = done ? sums[2] / (double)done : NAN;
+    double per = t->data.is_seq ? (double)t->frames_done : (double)done; /* sequences: per frame */
+    p->objective = done ? sums[0] / per : NAN;
+    p->recon = done ? sums[1] / per : NAN;
+    p->kl = done ? sums[2] / per : NAN;
     p->elbo = p->recon - p->kl;
     p->adversarial = t->c.objective == TR_OBJ_GAN;
     if (p->adversarial) { /* the two passes' objectives; no likelihood terms */
@@ -391,6 +427,7 @@ static varia_status run_epoch(varia_ctx *ctx, varia_trainer *t, double t0, int64
     double sums[3] = {0, 0, 0}, last = now_s();
     int64_t nb = t->data.n_train / t->c.batch;
     tr_data_epoch(&t->data, t->c.seed, t->cur_epoch);
+    t->frames_done = 0;
     p->lr = tr_config_lr(&t->c, t->cur_epoch);
     p->epoch_done = 0;
     p->val_bound = NAN;

@@ -64,8 +64,12 @@ static void shard_forward(varia_trainer *t, tr_shard *s)
         gan_forward(t, s);
         return;
     }
-    int64_t rows = s->r1 - s->r0, noise = c->k * t->mdl.noise;
-    tr_data_batch(&t->data, c, t->cur_epoch, t->cur_batch, s->r0, s->r1, s->x);
+    int64_t rows = s->r1 - s->r0, T = 0;
+    if (t->data.is_seq) /* padded to this shard's longest sequence */
+        tr_data_seq_batch(&t->data, c, t->cur_epoch, t->cur_batch, s->r0, s->r1, s->x, s->lengths, &T);
+    else
+        tr_data_batch(&t->data, c, t->cur_epoch, t->cur_batch, s->r0, s->r1, s->x);
+    int64_t noise = c->k * t->mdl.noise * (T ? T : 1);
     for (int64_t r = 0; r < rows; r++) {
         varia_rng rng;
         varia_rng_init(&rng, c->seed, STREAM_TRAIN_NOISE, (uint64_t)t->cur_epoch,
@@ -75,7 +79,7 @@ static void shard_forward(varia_trainer *t, tr_shard *s)
     memset(s->grad, 0, (size_t)t->mdl.P * sizeof(float));
     tr_reset(s->tape);
     tr_bind(&t->mdl.decl, t->mdl.off, t->theta, s->grad, t->packs, t->packs_t, s->lins);
-    tr_objective o = {t->c.objective, c->k, t->beta, c->free_bits > 0.0, s->bn, 0, NULL};
+    tr_objective o = {t->c.objective, c->k, t->beta, c->free_bits > 0.0, s->bn, T, s->lengths};
     s->terms = tr_objective_record(s->tape, &t->mdl, s->lins, t->theta, s->grad, s->x, rows, s->eps, &o);
     s->sum_obj = s->sum_recon = s->sum_kl = 0.0;
     if (tr_failed(s->tape) || !s->terms.obj)
@@ -95,8 +99,11 @@ static void shard_backward(varia_trainer *t, tr_shard *s)
     float *seed = tr_alloc(s->tape, rows);
     if (!seed)
         return;
-    for (int64_t r = 0; r < rows; r++) /* the loss is minus the batch mean */
-        seed[r] = -1.0f / (float)t->c.batch;
+    /* the loss is minus the batch mean: per example, or, for sequences, per
+     * frame (each sequence's objective is its frames' sum) */
+    float per = (float)(t->data.is_seq ? t->batch_frames : t->c.batch);
+    for (int64_t r = 0; r < rows; r++)
+        seed[r] = -1.0f / per;
     tr_seed(s->tape, s->terms.obj, seed);
     if (t->c.free_bits > 0.0) {
         int64_t L = s->terms.kl_dims->cols;
@@ -414,6 +421,8 @@ varia_status tr_step(varia_ctx *ctx, varia_trainer *t, double lr, double sums[3]
                   : 1.0;
     if (t->c.objective == TR_OBJ_GAN)
         return gan_step(ctx, t, lr, sums);
+    t->batch_frames = tr_data_batch_frames(&t->data, &t->c, t->cur_batch);
+    t->frames_done += t->batch_frames;
     int split_shards = t->c.free_bits > 0.0;
     t->upd_lo = 0;
     t->upd_hi = t->mdl.P;

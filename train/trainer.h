@@ -24,6 +24,7 @@ typedef struct tr_shard {
     tr_lin *lins; /* [n_lin], bound to theta and this shard's gradient */
     double *bn;   /* [bn_floats] in the trainer's bn_stats: this shard's batch statistics (NULL: no batch norm) */
     tr_terms terms;
+    int64_t *lengths; /* sequences: this step's rows' lengths (NULL otherwise) */
     int64_t r0, r1;
     double sum_obj, sum_recon, sum_kl;
 } tr_shard;
@@ -62,6 +63,9 @@ struct varia_trainer {
     int gan_pass;
     int64_t d_lo, d_steps;
     tr_optim opt_view;
+    /* sequences: the frames of this step's minibatch (the loss is per frame)
+     * and of the epoch so far (progress is per frame) */
+    int64_t batch_frames, frames_done;
     double beta, lr, gscale, block_sq[TR_BLOCKS];
     char *report;
 };
