@@ -197,8 +197,10 @@ VARIA_API varia_status varia_sample(varia_ctx *ctx, const varia_model *m, int64_
 
 /* Reconstruct: encode to the posterior mean, decode to E[x|z]; x_out[n*D].
  * Bit-identical to varia_encode then varia_decode(VARIA_DECODE_MEAN), but needs
- * no buffer for the latents. VARIA_ERR_NONFINITE names the first example whose
- * posterior mean overflows. */
+ * no buffer for the latents; for a flow posterior, the latent decoded is q_0's
+ * mean pushed through the flow (varia_encode_sample's with zero noise), since
+ * q_0's own mean (what varia_encode returns) is not where the posterior is.
+ * VARIA_ERR_NONFINITE names the first example whose posterior mean overflows. */
 VARIA_API varia_status varia_reconstruct(varia_ctx *ctx, const varia_model *m,
                                          const float *x, int64_t n, float *x_out);
 

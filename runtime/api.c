@@ -360,10 +360,15 @@ static void reconstruct_batch(const batch_job *j, float *ws, int64_t r, int64_t 
     int64_t D = m->info.data_size * j->T, L = m->info.latent_size * j->T;
     float *z = ws + varia_model_ws(m);
     varia_seq s = seq_at(j, r);
-    if (j->seq)
+    if (j->seq) {
         varia_run_seq_encode(m, ws, j->team, &s, j->in + r * D, b, z, NULL);
-    else
+    } else if (m->info.flow_steps > 0) { /* q_0's mean pushed through the flow: the posterior's latent */
+        float *eps = z + VARIA_BATCH * L;
+        memset(eps, 0, (size_t)(b * varia_model_noise(m)) * sizeof *eps);
+        varia_run_posterior_sample(m, ws, j->team, j->in + r * D, b, eps, z, NULL);
+    } else {
         varia_run_encode(m, ws, j->team, j->in + r * D, b, z, NULL);
+    }
     int64_t bad = varia_find_bad(z, b * L, 0);
     if (bad >= 0) {
         long long row = r + bad / L, seen = atomic_load(j->bad_row);
@@ -387,7 +392,8 @@ varia_status varia_reconstruct_ex(varia_ctx *ctx, const varia_model *m, const fl
     int64_t T = varia_call_steps(m, &c), D = m->info.data_size * T;
     atomic_llong bad_row;
     atomic_init(&bad_row, n);
-    batch_job j = {.ctx = ctx, .m = m, .n = n, .extra = (size_t)(VARIA_BATCH * m->info.latent_size * T),
+    batch_job j = {.ctx = ctx, .m = m, .n = n,
+                   .extra = (size_t)(VARIA_BATCH * (m->info.latent_size * T + varia_model_noise(m))),
                    .fn = reconstruct_batch, .in = x, .out = x_out, .bad_row = &bad_row};
     set_steps(&j, &c);
     if ((st = run_batches(&j)) != VARIA_OK)

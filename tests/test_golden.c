@@ -356,6 +356,32 @@ static void check_vrnn(const char *cas, varia_model *m, const cJSON *g)
     free(ws);
 }
 
+/* reconstruct decodes the posterior's latent: q's mean, or for a flow q_0's
+ * mean pushed through the flow (the posterior pass with zero noise), which
+ * is not decode(encode) for a flow. */
+static void check_reconstruct(const char *cas, varia_ctx *ctx, varia_model *m, const cJSON *g)
+{
+    int D = (int)m->info.data_size, L = (int)m->info.latent_size, E = (int)varia_model_noise(m);
+    float x[4096], rec[4096], want[4096], z[256], eps[512] = {0}, mean[256];
+    for (int d = 0; d < D && D <= 4096; d++)
+        x[d] = (float)at(at(cJSON_GetObjectItem(g, "x"), 0), d)->valuedouble;
+    float *ws = aligned_alloc(64, varia_model_ws(m) * sizeof(float));
+    int good = ws && D <= 4096 && L <= 256 && E <= 512 && varia_reconstruct(ctx, m, x, 1, rec) == VARIA_OK;
+    if (good && m->info.flow_steps > 0)
+        varia_run_posterior_sample(m, ws, NULL, x, 1, eps, z, NULL);
+    else if (good)
+        good = varia_encode(ctx, m, x, 1, z, NULL) == VARIA_OK;
+    good = good && varia_decode(ctx, m, z, 1, VARIA_DECODE_MEAN, want, NULL) == VARIA_OK;
+    int differs = 0;
+    if (good && m->info.flow_steps > 0 && varia_encode(ctx, m, x, 1, mean, NULL) == VARIA_OK)
+        differs = memcmp(mean, z, (size_t)L * sizeof *z) != 0;
+    char name[200];
+    snprintf(name, sizeof name, "%s: reconstruct decodes %s, bit for bit", cas,
+             m->info.flow_steps > 0 ? "q_0's mean through the flow (not q_0's mean)" : "the posterior mean");
+    tap_check(good && !memcmp(rec, want, (size_t)D * sizeof *rec) && (m->info.flow_steps == 0 || differs), name);
+    free(ws);
+}
+
 static void run_case(const char *dir, const char *cas)
 {
     char path[1024];
@@ -379,6 +405,7 @@ static void run_case(const char *dir, const char *cas)
         check_encoder(cas, ctx, m, g);
         check_decoder(cas, ctx, m, g);
         check_weights(cas, m, g);
+        check_reconstruct(cas, ctx, m, g);
     }
     varia_model_free(m);
     varia_ctx_free(ctx);
