@@ -61,6 +61,14 @@ static inline char *tap_read_file(const char *path, size_t *len)
     return p;
 }
 
+/* Write n bytes of p to path; 1 on success. */
+static inline int tap_write_file(const char *path, const void *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    int good = f && fwrite(p, 1, n, f) == n;
+    return f && fclose(f) == 0 && good;
+}
+
 static inline int tap_done(void)
 {
     printf("# passed %d failed %d skipped %d\n", tap_run - tap_fail - tap_skipped, tap_fail, tap_skipped);

@@ -15,13 +15,6 @@
 static char dir[256];
 static const char *root;
 
-static int write_all(const char *path, const void *p, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    int good = f && fwrite(p, 1, n, f) == n;
-    return f && fclose(f) == 0 && good;
-}
-
 static varia_model *golden(varia_ctx *ctx)
 {
     char path[512];
@@ -81,7 +74,7 @@ static void arch_case(const char *what, const char *shape, const char *arch, var
              "\"%s/tests/golden/draw_attn/model.safetensors\"}}", shape, arch, root);
     varia_ctx *ctx = varia_ctx_new();
     varia_model *m = NULL;
-    varia_status st = write_all(path, text, strlen(text)) ? varia_model_load_ex(ctx, path, VARIA_LOAD_ALLOW_OUTSIDE, &m)
+    varia_status st = tap_write_file(path, text, strlen(text)) ? varia_model_load_ex(ctx, path, VARIA_LOAD_ALLOW_OUTSIDE, &m)
                                                           : VARIA_ERR_IO;
     const char *msg = varia_ctx_message(ctx);
     tap_okf(st == want && (!needle || strstr(msg, needle)) && (st == VARIA_OK) == (m != NULL), "%s -> %s (%s)", what,

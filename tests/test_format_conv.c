@@ -14,13 +14,6 @@
 static char dir[256];
 static const char *root;
 
-static int write_all(const char *path, const void *p, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    int good = f && fwrite(p, 1, n, f) == n;
-    return f && fclose(f) == 0 && good;
-}
-
 /* Copy golden case `name`'s weights into dir (as `name`.safetensors). */
 static int copy_weights(const char *name)
 {
@@ -29,7 +22,7 @@ static int copy_weights(const char *name)
     snprintf(src, sizeof src, "%s/tests/golden/%s/model.safetensors", root, name);
     snprintf(dst, sizeof dst, "%s/%s.safetensors", dir, name);
     char *p = tap_read_file(src, &n);
-    int good = p && write_all(dst, p, n);
+    int good = p && tap_write_file(dst, p, n);
     free(p);
     return good;
 }
@@ -51,7 +44,7 @@ static void arch_case(const char *what, const char *shape, const char *arch, con
             shape, arch, weights);
     varia_ctx *ctx = varia_ctx_new();
     varia_model *m = NULL;
-    varia_status st = write_all(path, text, strlen(text)) ? varia_model_load(ctx, path, &m) : VARIA_ERR_IO;
+    varia_status st = tap_write_file(path, text, strlen(text)) ? varia_model_load(ctx, path, &m) : VARIA_ERR_IO;
     const char *msg = varia_ctx_message(ctx);
     tap_okf(st == want && (!needle || strstr(msg, needle)) && (st == VARIA_OK) == (m != NULL), "%s -> %s (%s)", what,
             varia_status_name(st), msg);
@@ -214,14 +207,14 @@ static void bad_running_var(void)
     if (good) {
         float bad = -2.0f;
         memcpy(p + 8 + hl + (size_t)cJSON_GetArrayItem(rv, 0)->valuedouble, &bad, sizeof bad);
-        good = write_all(dst, p, n);
+        good = tap_write_file(dst, p, n);
     }
     snprintf(src, sizeof src, "%s/tests/golden/conv_bn_gauss/model.json", root);
     char *manifest = tap_read_file(src, NULL), *at = manifest ? strstr(manifest, "\"model.safetensors\"") : NULL;
     if (at)
         memcpy(at, "\"bn.safetensors\"   ", 19); /* same length: the rest of the text stays put */
     snprintf(mpath, sizeof mpath, "%s/bn.json", dir);
-    good = good && at && write_all(mpath, manifest, strlen(manifest));
+    good = good && at && tap_write_file(mpath, manifest, strlen(manifest));
     varia_ctx *ctx = varia_ctx_new();
     varia_model *m = NULL;
     varia_status st = good ? varia_model_load(ctx, mpath, &m) : VARIA_ERR_IO;

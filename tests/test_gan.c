@@ -16,13 +16,6 @@
 static char dir[256];
 static const char *root;
 
-static int write_all(const char *path, const void *p, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    int good = f && fwrite(p, 1, n, f) == n;
-    return f && fclose(f) == 0 && good;
-}
-
 /* Load golden case `name` (NULL on failure, reported). */
 static varia_model *golden(varia_ctx *ctx, const char *name)
 {
@@ -93,7 +86,7 @@ static void arch_case(const char *what, const char *shape, const char *arch, var
              "\"%s/tests/golden/gan_mlp/model.safetensors\"}}", shape, arch, root);
     varia_ctx *ctx = varia_ctx_new();
     varia_model *m = NULL;
-    varia_status st = write_all(path, text, strlen(text)) ? varia_model_load_ex(ctx, path, VARIA_LOAD_ALLOW_OUTSIDE, &m)
+    varia_status st = tap_write_file(path, text, strlen(text)) ? varia_model_load_ex(ctx, path, VARIA_LOAD_ALLOW_OUTSIDE, &m)
                                                           : VARIA_ERR_IO;
     const char *msg = varia_ctx_message(ctx);
     tap_okf(st == want && (!needle || strstr(msg, needle)) && (st == VARIA_OK) == (m != NULL), "%s -> %s (%s)", what,
@@ -120,7 +113,7 @@ static void uniform_prior(void)
     varia_model *m = NULL;
     enum { N = 4000 };
     static float x[N * 20], z[N * 5];
-    int good = write_all(path, text, strlen(text)) &&
+    int good = tap_write_file(path, text, strlen(text)) &&
                varia_model_load_ex(ctx, path, VARIA_LOAD_ALLOW_OUTSIDE, &m) == VARIA_OK &&
                varia_sample(ctx, m, N, 3, 1.0f, x, z) == VARIA_OK;
     double s = 0, ss = 0, lo = 1, hi = -1;

@@ -10,6 +10,7 @@
 #include "optim.h"
 #include "rng.h"
 #include "varia_train.h"
+#include "train_util.h"
 #include "weights.h"
 
 #include <math.h>
@@ -19,28 +20,9 @@
 #include <string.h>
 #include <unistd.h>
 
-static char dir[256];
 static const char *root;
 
 #define ok tap_okf
-
-static const char *tp(const char *name)
-{
-    static char buf[4][1024];
-    static int next;
-    char *p = buf[next++ & 3];
-    snprintf(p, sizeof buf[0], "%s/%s", dir, name);
-    return p;
-}
-
-static void write_text(const char *name, const char *text)
-{
-    FILE *f = fopen(tp(name), "w");
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
-}
 
 /* ---- the float products ---- */
 
@@ -141,38 +123,6 @@ static void optimizers(void)
 }
 
 /* ---- helpers for whole runs ---- */
-
-static varia_status train(const char *config, int threads, int resume, int64_t stop_after, char *report, size_t cap)
-{
-    varia_ctx *ctx = varia_ctx_new();
-    varia_train_opts o = {threads, resume, stop_after};
-    varia_trainer *t = NULL;
-    varia_status st = varia_train_open(ctx, tp(config), &o, &t);
-    if (st == VARIA_OK)
-        st = varia_train_run(ctx, t, NULL, NULL);
-    if (report)
-        snprintf(report, cap, "%s", st == VARIA_OK ? varia_train_report(t) : varia_ctx_message(ctx));
-    varia_train_close(t);
-    varia_ctx_free(ctx);
-    return st;
-}
-
-static int same_file(const char *a, const char *b)
-{
-    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
-    int same = fa && fb;
-    while (same) {
-        int ca = fgetc(fa), cb = fgetc(fb);
-        same = ca == cb;
-        if (ca == EOF)
-            break;
-    }
-    if (fa)
-        fclose(fa);
-    if (fb)
-        fclose(fb);
-    return same;
-}
 
 
 /* ---- a linear Gaussian VAE converges to probabilistic PCA ---- */
@@ -573,7 +523,7 @@ static void config_errors(void)
     write_text("tiny.amat", "0 1 0 1\n1 1 0 0\n0 0 1 1\n1 0 1 0\n");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char body[1024], text[1200], rep[600];
-        snprintf(body, sizeof body, cases[i].body, arch, i == 5 ? dir : tp("tiny.amat"), tp("bad-out"));
+        snprintf(body, sizeof body, cases[i].body, arch, i == 5 ? train_dir : tp("tiny.amat"), tp("bad-out"));
         snprintf(text, sizeof text, "{%s}\n", body);
         write_text("bad.json", text);
         varia_status st = train("bad.json", 1, 0, 0, rep, sizeof rep);
@@ -799,8 +749,8 @@ int main(int argc, char **argv)
 {
     int only_ppca = argc > 1 && !strcmp(argv[1], "ppca");
     root = getenv("VARIA_SOURCE_ROOT");
-    snprintf(dir, sizeof dir, "/tmp/varia-train-XXXXXX");
-    if (!root || !mkdtemp(dir)) {
+    snprintf(train_dir, sizeof train_dir, "/tmp/varia-train-XXXXXX");
+    if (!root || !mkdtemp(train_dir)) {
         printf("not ok 1 - VARIA_SOURCE_ROOT set and a scratch directory\n");
         return 1;
     }
@@ -818,10 +768,10 @@ int main(int argc, char **argv)
         flow_training();
     }
     char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", train_dir);
     if (getenv("VARIA_KEEP_TMP")) /* for debugging a failure */
-        printf("# kept %s\n", dir);
+        printf("# kept %s\n", train_dir);
     else if (system(cmd) != 0)
-        printf("# could not remove %s\n", dir);
+        printf("# could not remove %s\n", train_dir);
     return tap_done();
 }

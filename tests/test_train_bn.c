@@ -9,6 +9,7 @@
 #include "tap.h"
 
 #include "varia_train.h"
+#include "train_util.h"
 #include "weights.h"
 
 #include <math.h>
@@ -21,26 +22,7 @@
 
 enum { N = 40, NTRAIN = 32, D = 16 };
 
-static char dir[256];
 static float data[N * D];
-
-static const char *tp(const char *name)
-{
-    static char buf[4][1024];
-    static int next;
-    char *p = buf[next++ & 3];
-    snprintf(p, sizeof buf[0], "%s/%s", dir, name);
-    return p;
-}
-
-static void write_text(const char *name, const char *text)
-{
-    FILE *f = fopen(tp(name), "w");
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
-}
 
 /* Two 4x4 prototypes (a bar, a frame) with one pixel flipped per row, kept in
  * data[] and written as img.amat. */
@@ -77,37 +59,6 @@ static void write_config(const char *name, const char *out, int batch, int shard
              "\"epochs\": %d}, \"output\": \"%s\"}\n",
              tp("img.amat"), N - NTRAIN, batch, shards, lr, epochs, tp(out));
     write_text(name, cfg);
-}
-
-static varia_status train(const char *config, int threads, int resume, int64_t stop_after, char *report, size_t cap)
-{
-    varia_ctx *ctx = varia_ctx_new();
-    varia_train_opts o = {threads, resume, stop_after};
-    varia_trainer *t = NULL;
-    varia_status st = varia_train_open(ctx, tp(config), &o, &t);
-    if (st == VARIA_OK)
-        st = varia_train_run(ctx, t, NULL, NULL);
-    snprintf(report, cap, "%s", st == VARIA_OK ? varia_train_report(t) : varia_ctx_message(ctx));
-    varia_train_close(t);
-    varia_ctx_free(ctx);
-    return st;
-}
-
-static int same_file(const char *a, const char *b)
-{
-    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
-    int same = fa && fb;
-    while (same) {
-        int ca = fgetc(fa), cb = fgetc(fb);
-        same = ca == cb;
-        if (ca == EOF)
-            break;
-    }
-    if (fa)
-        fclose(fa);
-    if (fb)
-        fclose(fb);
-    return same;
 }
 
 /* -log p(x) (mean, k = 50) of the model in `out` on the whole data set: the
@@ -235,8 +186,8 @@ static void running_statistics(void)
 
 int main(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/varia-train-bn-XXXXXX");
-    if (!mkdtemp(dir)) {
+    snprintf(train_dir, sizeof train_dir, "/tmp/varia-train-bn-XXXXXX");
+    if (!mkdtemp(train_dir)) {
         printf("not ok 1 - a scratch directory\n");
         return 1;
     }
@@ -244,10 +195,10 @@ int main(void)
     trains();
     running_statistics();
     char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", train_dir);
     if (getenv("VARIA_KEEP_TMP"))
-        printf("# kept %s\n", dir);
+        printf("# kept %s\n", train_dir);
     else if (system(cmd) != 0)
-        printf("# could not remove %s\n", dir);
+        printf("# could not remove %s\n", train_dir);
     return tap_done();
 }

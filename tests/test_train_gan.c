@@ -9,6 +9,7 @@
 #include "optim.h"
 #include "rng.h"
 #include "varia_train.h"
+#include "train_util.h"
 #include "weights.h"
 
 #include <math.h>
@@ -16,59 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char dir[256];
 
 #define ok tap_okf
-
-static const char *tp(const char *name)
-{
-    static char buf[4][1024];
-    static int next;
-    char *p = buf[next++ & 3];
-    snprintf(p, sizeof buf[0], "%s/%s", dir, name);
-    return p;
-}
-
-static void write_text(const char *name, const char *text)
-{
-    FILE *f = fopen(tp(name), "w");
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
-}
-
-static varia_status train(const char *config, int threads, int resume, int64_t stop_after, char *report, size_t cap)
-{
-    varia_ctx *ctx = varia_ctx_new();
-    varia_train_opts o = {threads, resume, stop_after};
-    varia_trainer *t = NULL;
-    varia_status st = varia_train_open(ctx, tp(config), &o, &t);
-    if (st == VARIA_OK)
-        st = varia_train_run(ctx, t, NULL, NULL);
-    if (report)
-        snprintf(report, cap, "%s", st == VARIA_OK ? varia_train_report(t) : varia_ctx_message(ctx));
-    varia_train_close(t);
-    varia_ctx_free(ctx);
-    return st;
-}
-
-static int same_file(const char *a, const char *b)
-{
-    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
-    int same = fa && fb;
-    while (same) {
-        int ca = fgetc(fa), cb = fgetc(fb);
-        same = ca == cb;
-        if (ca == EOF)
-            break;
-    }
-    if (fa)
-        fclose(fa);
-    if (fb)
-        fclose(fb);
-    return same;
-}
 
 static void rmsprop(void)
 {
@@ -247,8 +197,8 @@ static void config_errors(void)
 
 int main(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/varia-train-gan-XXXXXX");
-    if (!mkdtemp(dir)) {
+    snprintf(train_dir, sizeof train_dir, "/tmp/varia-train-gan-XXXXXX");
+    if (!mkdtemp(train_dir)) {
         printf("not ok 1 - a scratch directory\n");
         return 1;
     }
@@ -258,10 +208,10 @@ int main(void)
     resume_and_threads();
     config_errors();
     char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", train_dir);
     if (getenv("VARIA_KEEP_TMP"))
-        printf("# kept %s\n", dir);
+        printf("# kept %s\n", train_dir);
     else if (system(cmd) != 0)
-        printf("# could not remove %s\n", dir);
+        printf("# could not remove %s\n", train_dir);
     return tap_done();
 }

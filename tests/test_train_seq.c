@@ -6,6 +6,7 @@
 #include "tap.h"
 
 #include "varia_train.h"
+#include "train_util.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -13,49 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-static char dir[256];
 
 #define ok tap_okf
-
-static const char *tp(const char *name)
-{
-    static char buf[4][1024];
-    static int next;
-    char *p = buf[next++ & 3];
-    snprintf(p, sizeof buf[0], "%s/%s", dir, name);
-    return p;
-}
-
-static varia_status train(const char *config, int threads, int resume, int64_t stop_after, char *report, size_t cap)
-{
-    varia_ctx *ctx = varia_ctx_new();
-    varia_train_opts o = {threads, resume, stop_after};
-    varia_trainer *t = NULL;
-    varia_status st = varia_train_open(ctx, tp(config), &o, &t);
-    if (st == VARIA_OK)
-        st = varia_train_run(ctx, t, NULL, NULL);
-    snprintf(report, cap, "%s", st == VARIA_OK ? varia_train_report(t) : varia_ctx_message(ctx));
-    varia_train_close(t);
-    varia_ctx_free(ctx);
-    return st;
-}
-
-static int same_file(const char *a, const char *b)
-{
-    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
-    int same = fa && fb;
-    while (same) {
-        int ca = fgetc(fa), cb = fgetc(fb);
-        same = ca == cb;
-        if (ca == EOF)
-            break;
-    }
-    if (fa)
-        fclose(fa);
-    if (fb)
-        fclose(fb);
-    return same;
-}
 
 /* A small VRNN (or its `variant`) over the first 48 JSB training sequences,
  * the last 8 held out. */
@@ -89,8 +49,8 @@ int main(void)
     const char *data = "../shared/data/music/jsb_chorales_train.npz";
     char path[600], rep[2048], a[200], b[200];
     snprintf(path, sizeof path, "%s/%s", getenv("VARIA_SOURCE_ROOT") ? getenv("VARIA_SOURCE_ROOT") : ".", data);
-    snprintf(dir, sizeof dir, "/tmp/varia-train-seq-XXXXXX");
-    if (!mkdtemp(dir)) {
+    snprintf(train_dir, sizeof train_dir, "/tmp/varia-train-seq-XXXXXX");
+    if (!mkdtemp(train_dir)) {
         printf("not ok 1 - a scratch directory\n");
         return 1;
     }
@@ -126,8 +86,8 @@ int main(void)
     config("rnn.json", "rnn", path, "rnn", "");
     ok(train("rnn.json", 1, 0, 0, rep, sizeof rep) == VARIA_OK, "the RNN ablation trains too (%s)", rep);
     char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", train_dir);
     if (system(cmd) != 0)
-        printf("# could not remove %s\n", dir);
+        printf("# could not remove %s\n", train_dir);
     return tap_done();
 }
