@@ -3,6 +3,7 @@
  * latents painting the sampled image, and every bad manifest of the family
  * with its named status. Weights: the golden case draw_attn (data [1, 6, 7],
  * T = 4, L = 3, read 2x2, write 3x3, H_enc 10, H_dec 8). */
+#include "manifest_case.h"
 #include "tap.h"
 
 #include <varia.h>
@@ -67,20 +68,7 @@ static void operations(void)
 /* Load a draw manifest of architecture arch over draw_attn's weights. */
 static void arch_case(const char *what, const char *shape, const char *arch, varia_status want, const char *needle)
 {
-    char path[512], text[4096];
-    snprintf(path, sizeof path, "%s/model.json", dir);
-    snprintf(text, sizeof text, "{\"format\": \"varia\", \"version\": \"1.0\", \"family\": \"draw\", \"data\": "
-             "{\"shape\": %s}, \"architecture\": %s, \"weights\": {\"format\": \"safetensors\", \"file\": "
-             "\"%s/tests/golden/draw_attn/model.safetensors\"}}", shape, arch, root);
-    varia_ctx *ctx = varia_ctx_new();
-    varia_model *m = NULL;
-    varia_status st = tap_write_file(path, text, strlen(text)) ? varia_model_load_ex(ctx, path, VARIA_LOAD_ALLOW_OUTSIDE, &m)
-                                                          : VARIA_ERR_IO;
-    const char *msg = varia_ctx_message(ctx);
-    tap_okf(st == want && (!needle || strstr(msg, needle)) && (st == VARIA_OK) == (m != NULL), "%s -> %s (%s)", what,
-            varia_status_name(st), msg);
-    varia_model_free(m);
-    varia_ctx_free(ctx);
+    manifest_case(dir, root, "draw", "draw_attn", what, shape, arch, want, needle);
 }
 
 #define SIZES "\"steps\": 4, \"latent\": 3, \"encoder_hidden\": 10, \"decoder_hidden\": 8"

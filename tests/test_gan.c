@@ -3,6 +3,7 @@
  * reconstruct, eval: VARIA_ERR_UNSUPPORTED naming AIS), and every bad
  * manifest of the family with its named status. Weights are the golden cases
  * gan_mlp and gan_dcgan (tools/torch/make_golden_gan.py). */
+#include "manifest_case.h"
 #include "tap.h"
 
 #include <varia.h>
@@ -79,20 +80,7 @@ static void operations(void)
 /* Load architecture `arch` over gan_mlp's weights (data [20]); check status and message. */
 static void arch_case(const char *what, const char *shape, const char *arch, varia_status want, const char *needle)
 {
-    char path[512], text[4096];
-    snprintf(path, sizeof path, "%s/model.json", dir);
-    snprintf(text, sizeof text, "{\"format\": \"varia\", \"version\": \"1.0\", \"family\": \"gan\", \"data\": "
-             "{\"shape\": %s}, \"architecture\": %s, \"weights\": {\"format\": \"safetensors\", \"file\": "
-             "\"%s/tests/golden/gan_mlp/model.safetensors\"}}", shape, arch, root);
-    varia_ctx *ctx = varia_ctx_new();
-    varia_model *m = NULL;
-    varia_status st = tap_write_file(path, text, strlen(text)) ? varia_model_load_ex(ctx, path, VARIA_LOAD_ALLOW_OUTSIDE, &m)
-                                                          : VARIA_ERR_IO;
-    const char *msg = varia_ctx_message(ctx);
-    tap_okf(st == want && (!needle || strstr(msg, needle)) && (st == VARIA_OK) == (m != NULL), "%s -> %s (%s)", what,
-            varia_status_name(st), msg);
-    varia_model_free(m);
-    varia_ctx_free(ctx);
+    manifest_case(dir, root, "gan", "gan_mlp", what, shape, arch, want, needle);
 }
 
 #define GEN "\"generator\": [{\"type\": \"dense\", \"out\": 16, \"activation\": \"leaky_relu\"}," \

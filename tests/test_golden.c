@@ -106,6 +106,23 @@ static void gather_eps(const varia_model *m, const cJSON *eps_i, int k, float *e
                 eps[s * tot + off + j] = (float)at(at(at(eps_i, l), s), j)->valuedouble;
 }
 
+/* Example i's k log-weights reduced as the estimators do (varia_iw_*),
+ * against the golden IW estimate, recon, KL and ELBO: the worst relative
+ * errors so far in *e_iw and *e_terms. */
+static void reduce_errors(const cJSON *g, int i, const double *log_w, const double *log_px, int k, double kl,
+                          double *e_iw, double *e_terms)
+{
+    varia_iw_acc acc;
+    varia_eval_row row;
+    varia_iw_init(&acc);
+    varia_iw_add(&acc, log_w, log_px, k);
+    varia_iw_finish(&acc, kl, &row);
+    *e_iw = fmax(*e_iw, worst_d(row.log_px, at(cJSON_GetObjectItem(g, "iw"), i)->valuedouble));
+    *e_terms = fmax(*e_terms, worst_d(row.recon, at(cJSON_GetObjectItem(g, "recon"), i)->valuedouble));
+    *e_terms = fmax(*e_terms, worst_d(row.kl, at(cJSON_GetObjectItem(g, "kl"), i)->valuedouble));
+    *e_terms = fmax(*e_terms, worst_d(row.elbo, at(cJSON_GetObjectItem(g, "elbo"), i)->valuedouble));
+}
+
 static void check_weights(const char *cas, varia_model *m, const cJSON *g)
 {
     int n = cJSON_GetObjectItem(g, "n")->valueint, k = cJSON_GetObjectItem(g, "k")->valueint;
@@ -123,15 +140,7 @@ static void check_weights(const char *cas, varia_model *m, const cJSON *g)
             e_w = fmax(e_w, worst_d(log_w[s], at(at(cJSON_GetObjectItem(g, "log_w"), i), s)->valuedouble));
             e_px = fmax(e_px, worst_d(log_px[s], at(at(cJSON_GetObjectItem(g, "log_px_z"), i), s)->valuedouble));
         }
-        varia_iw_acc acc;
-        varia_eval_row row;
-        varia_iw_init(&acc);
-        varia_iw_add(&acc, log_w, log_px, k);
-        varia_iw_finish(&acc, kl, &row);
-        e_iw = fmax(e_iw, worst_d(row.log_px, at(cJSON_GetObjectItem(g, "iw"), i)->valuedouble));
-        e_terms = fmax(e_terms, worst_d(row.recon, at(cJSON_GetObjectItem(g, "recon"), i)->valuedouble));
-        e_terms = fmax(e_terms, worst_d(row.kl, at(cJSON_GetObjectItem(g, "kl"), i)->valuedouble));
-        e_terms = fmax(e_terms, worst_d(row.elbo, at(cJSON_GetObjectItem(g, "elbo"), i)->valuedouble));
+        reduce_errors(g, i, log_w, log_px, k, kl, &e_iw, &e_terms);
         double want_ld = 0.0;
         for (int s = 0; g_ld && s < k; s++)
             want_ld += at(at(g_ld, i), s)->valuedouble;
@@ -192,15 +201,7 @@ static void check_draw(const char *cas, varia_ctx *ctx, varia_model *m, const cJ
             e_w = fmax(e_w, worst_d(log_w[s], at(at(cJSON_GetObjectItem(g, "log_w"), i), s)->valuedouble));
             e_px = fmax(e_px, worst_d(log_px[s], at(at(cJSON_GetObjectItem(g, "log_px_z"), i), s)->valuedouble));
         }
-        varia_iw_acc acc;
-        varia_eval_row row;
-        varia_iw_init(&acc);
-        varia_iw_add(&acc, log_w, log_px, k);
-        varia_iw_finish(&acc, kl, &row);
-        e_iw = fmax(e_iw, worst_d(row.log_px, at(cJSON_GetObjectItem(g, "iw"), i)->valuedouble));
-        e_terms = fmax(e_terms, worst_d(row.recon, at(cJSON_GetObjectItem(g, "recon"), i)->valuedouble));
-        e_terms = fmax(e_terms, worst_d(row.kl, at(cJSON_GetObjectItem(g, "kl"), i)->valuedouble));
-        e_terms = fmax(e_terms, worst_d(row.elbo, at(cJSON_GetObjectItem(g, "elbo"), i)->valuedouble));
+        reduce_errors(g, i, log_w, log_px, k, kl, &e_iw, &e_terms);
     }
     const cJSON *zs = cJSON_GetObjectItem(g, "decode_z");
     int T = (int)m->info.latent_shape.dims[0];
