@@ -271,7 +271,10 @@ VARIA_API varia_status varia_buffer_sizes(varia_ctx *ctx, const varia_model *m, 
 VARIA_API varia_status varia_encode_ex(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
                                        const varia_opts *opts, float *mean, float *logvar);
 /* z[n * latent] ~ q(z | x) by the family's posterior sampling (every
- * stochastic layer drawn; z is the top one), noise from (opts->seed, i). */
+ * stochastic layer drawn; z is the top one), noise from (opts->seed, i),
+ * scaled by opts' temperature (default 1): at 0, the posterior's mean
+ * latent, which for a flow posterior is q_0's mean pushed through the flow
+ * (varia_encode gives q_0's own parameters). */
 VARIA_API varia_status varia_encode_sample_ex(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
                                               const varia_opts *opts, float *z);
 VARIA_API varia_status varia_decode_ex(varia_ctx *ctx, const varia_model *m, const float *z, int64_t n,

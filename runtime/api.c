@@ -257,7 +257,7 @@ static void encode_sample_batch(const batch_job *j, float *ws, int64_t r, int64_
         varia_rng rng;
         varia_rng_init(&rng, j->seed, VARIA_STREAM_ENCODE, (uint64_t)(r + i), 0);
         for (int64_t k = 0; k < E; k++) /* one pair per value: the stream as first published */
-            eps[i * E + k] = varia_rng_normal(&rng);
+            eps[i * E + k] = j->temperature * varia_rng_normal(&rng); /* x 1: the same bits */
     }
     varia_seq s = seq_at(j, r);
     if (j->seq)
@@ -275,7 +275,7 @@ varia_status varia_encode_sample_ex(varia_ctx *ctx, const varia_model *m, const 
         return st;
     int64_t T = varia_call_steps(m, &c), L = m->info.latent_size * T;
     batch_job j = {.ctx = ctx, .m = m, .n = n, .extra = (size_t)(VARIA_BATCH * varia_model_noise(m) * T),
-                   .fn = encode_sample_batch, .in = x, .out = z, .seed = c.seed};
+                   .fn = encode_sample_batch, .in = x, .out = z, .seed = c.seed, .temperature = c.temperature};
     set_steps(&j, &c);
     if ((st = run_batches(&j)) != VARIA_OK)
         return st;

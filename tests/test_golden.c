@@ -376,8 +376,11 @@ static void check_reconstruct(const char *cas, varia_ctx *ctx, varia_model *m, c
     int differs = 0;
     if (good && m->info.flow_steps > 0 && varia_encode(ctx, m, x, 1, mean, NULL) == VARIA_OK)
         differs = memcmp(mean, z, (size_t)L * sizeof *z) != 0;
+    varia_opts zero = {.size = sizeof zero, .flags = VARIA_OPT_TEMPERATURE, .temperature = 0.0f};
+    float z0[256];
+    good = good && varia_encode_sample_ex(ctx, m, x, 1, &zero, z0) == VARIA_OK && !memcmp(z0, z, (size_t)L * sizeof *z);
     char name[200];
-    snprintf(name, sizeof name, "%s: reconstruct decodes %s, bit for bit", cas,
+    snprintf(name, sizeof name, "%s: reconstruct decodes %s (encode_sample at temperature 0), bit for bit", cas,
              m->info.flow_steps > 0 ? "q_0's mean through the flow (not q_0's mean)" : "the posterior mean");
     tap_check(good && !memcmp(rec, want, (size_t)D * sizeof *rec) && (m->info.flow_steps == 0 || differs), name);
     free(ws);

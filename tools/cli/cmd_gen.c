@@ -171,8 +171,11 @@ static int endpoint(varia_ctx *ctx, const varia_model *m, const varia_info *in, 
     if (!x)
         return VARIA_ERR_NOMEM;
     int rc = cli_load_example(ctx, in, spec, x);
+    /* a flow posterior's latent is q_0's mean through the flow, not q_0's mean */
+    varia_opts zero = {.size = sizeof zero, .flags = VARIA_OPT_TEMPERATURE, .temperature = 0.0f};
     if (!rc)
-        rc = cli_report(ctx, varia_encode(ctx, m, x, 1, z, NULL));
+        rc = cli_report(ctx, in->flow_steps > 0 ? varia_encode_sample_ex(ctx, m, x, 1, &zero, z)
+                                                : varia_encode(ctx, m, x, 1, z, NULL));
     free(x);
     return rc;
 }
