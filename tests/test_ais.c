@@ -523,8 +523,13 @@ int main(int argc, char **argv)
          * stayed within 0.06 nats and no example was off by more than 0.30
          * (0.03 and 0.26 with s2 = 0.5): tolerances 0.1 and 0.5. A wrong
          * gradient, weight or schedule is off by nats. */
-        known_answer(ctx, lg, 0.0, 2000, 0.1, 0.5);
-        known_answer(ctx, lg, 0.5, 2000, 0.1, 0.5);
+        /* Under valgrind (VARIA_TEST_LIGHT, tools/run-tests.sh), which is
+         * there for memory errors, T = 200 and tolerances to match (its
+         * figures measured: within 0.1 nat on average, 0.8 at worst); the full statistics run
+         * in the optimized and sanitizer passes. */
+        int light = getenv("VARIA_TEST_LIGHT") != NULL;
+        known_answer(ctx, lg, 0.0, light ? 200 : 2000, light ? 0.5 : 0.1, light ? 2.0 : 0.5);
+        known_answer(ctx, lg, 0.5, light ? 200 : 2000, light ? 0.5 : 0.1, light ? 2.0 : 0.5);
         one_step(ctx, lg);
         schedule(ctx, lg);
         bdmc_brackets(ctx, lg);

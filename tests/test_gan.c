@@ -172,7 +172,9 @@ static void ais_known_answer(void)
     for (int i = 0; i < n && i < 8; i++)
         for (int d = 0; d < 3; d++)
             x[i * 3 + d] = (float)cJSON_GetArrayItem(cJSON_GetArrayItem(cJSON_GetObjectItem(g, "x"), i), d)->valuedouble;
-    varia_ais_opts o = {.size = sizeof o, .chains = 16, .steps = 5000, .seed = 5};
+    /* VARIA_TEST_LIGHT (the valgrind pass, for memory errors): T = 300, a tolerance to match */
+    int light = getenv("VARIA_TEST_LIGHT") != NULL;
+    varia_ais_opts o = {.size = sizeof o, .chains = 16, .steps = light ? 300 : 5000, .seed = 5};
     varia_ais_row rows[8];
     varia_status st = m && n == 4 ? varia_ais(ctx, m, x, n, &o, rows) : VARIA_ERR_IO;
     double mean_err = 0, worst = 0;
@@ -181,9 +183,9 @@ static void ais_known_answer(void)
         mean_err += e / n;
         worst = fmax(worst, fabs(e));
     }
-    tap_okf(st == VARIA_OK && fabs(mean_err) < 0.1 && worst < 0.5,
-            "AIS on a linear generator with the manifest's sigma2 (16 chains, 5000 steps): mean error %.3f, worst %.3f "
-            "nats against the exact marginal (%s)", mean_err, worst, varia_ctx_message(ctx));
+    tap_okf(st == VARIA_OK && fabs(mean_err) < (light ? 0.5 : 0.1) && worst < (light ? 1.5 : 0.5),
+            "AIS on a linear generator with the manifest's sigma2 (16 chains, %lld steps): mean error %.3f, worst %.3f "
+            "nats against the exact marginal (%s)", (long long)o.steps, mean_err, worst, varia_ctx_message(ctx));
     varia_ais_opts uo = {.size = sizeof uo, .chains = 4, .steps = 10, .sigma2 = -1.0};
     st = m ? varia_ais(ctx, m, x, 1, &uo, rows) : VARIA_ERR_IO;
     tap_okf(st == VARIA_ERR_ARG && strstr(varia_ctx_message(ctx), "sigma2"), "AIS refuses sigma2 -1 (%s)",
