@@ -1,7 +1,8 @@
 /* The matrix kernel's GFLOP/s on the shapes the 784-200-200-50 VAE uses,
  * against the system OpenBLAS's sgemm in the same run (loaded with dlopen, so
  * nothing is needed at build time). One thread; medians over repeats.
- * Usage: bench_kernel [REPEATS]. Set OPENBLAS_CORETYPE to the real core type
+ * Usage: bench_kernel [REPEATS [KERNEL]], KERNEL one of avx512, avx2, generic
+ * (default: the best this CPU runs). Set OPENBLAS_CORETYPE to the real core type
  * (OpenBLAS misdetects some CPUs) and OPENBLAS_NUM_THREADS=1. */
 #include "kernels.h"
 
@@ -42,6 +43,10 @@ int main(int argc, char **argv)
     int reps = argc > 1 ? atoi(argv[1]) : 15;
     if (reps < 1 || reps > 64)
         reps = 15;
+    if (argc > 2 && !varia_kernels_use(argv[2])) {
+        fprintf(stderr, "bench_kernel: kernel '%s' unknown or not supported by this CPU\n", argv[2]);
+        return 2;
+    }
     void *blas = dlopen("libopenblas.so.0", RTLD_NOW);
     sgemm_fn sgemm = blas ? (sgemm_fn)(uintptr_t)dlsym(blas, "cblas_sgemm") : NULL;
     printf("kernel: %s; reference: %s\n", varia_kernel_name(), sgemm ? "OpenBLAS cblas_sgemm" : "none found");

@@ -62,11 +62,11 @@ __attribute__((target("avx512f"))) static void transpose16(const float *src, int
 
 /* Every kernel once per instruction set (bodies in kernel_bodies.h). */
 __attribute__((target("avx512f,fma"))) static void tile_avx512(TILE_ARGS) { TILE8_BODY }
-__attribute__((target("avx2,fma"))) static void tile_avx2(TILE_ARGS) { TILE4_BODY }
-static void tile_generic(TILE_ARGS) { TILE4_BODY }
+__attribute__((target("avx2,fma"))) static void tile_avx2(TILE_ARGS) { NTILE4_BODY(v8) }
+static void tile_generic(TILE_ARGS) { NTILE4_BODY(v4) }
 __attribute__((target("avx512f,fma"))) static void row_avx512(ROW_ARGS) { ROW_BODY }
-__attribute__((target("avx2,fma"))) static void row_avx2(ROW_ARGS) { ROW_BODY }
-static void row_generic(ROW_ARGS) { ROW_BODY }
+__attribute__((target("avx2,fma"))) static void row_avx2(ROW_ARGS) { NROW_BODY(v8) }
+static void row_generic(ROW_ARGS) { NROW_BODY(v4) }
 __attribute__((target("avx512f,fma"))) static void epi_avx512(EPI_ARGS) { EPILOGUE_BODY }
 __attribute__((target("avx2,fma"))) static void epi_avx2(EPI_ARGS) { EPILOGUE_BODY }
 static void epi_generic(EPI_ARGS) { EPILOGUE_BODY }
