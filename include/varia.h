@@ -124,6 +124,9 @@ typedef struct varia_info {
     char flow[8];
     int flow_steps;
     int flow_amortized;
+    /* The manifest's observation variance sigma2 (a GAN's "observation", what
+     * AIS and encode-by-inversion use when not given one), 0 when it has none. */
+    double obs_var;
 } varia_info;
 
 /* Load a model from its JSON manifest. The weights file named by the manifest is

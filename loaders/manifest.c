@@ -272,6 +272,7 @@ varia_status varia_model_info(const varia_model *m, varia_info *info)
     if (!m || !info)
         return VARIA_ERR_ARG;
     *info = m->info;
+    info->obs_var = m->family->obs_var ? m->family->obs_var(m->cfg) : 0.0;
     return VARIA_OK;
 }
 

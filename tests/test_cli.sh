@@ -472,6 +472,9 @@ GANLIN=$ROOT/tests/golden/gan_linear/model.json  # data [3], its manifest gives 
 printf '%s\n' "0 1 1" "1 0 1" >"$T/g3.amat"
 expect_rc "encode of a GAN whose manifest gives sigma2 exits 0" 0 "$VARIA" encode "$GANLIN" "$T/g3.amat:1"
 check "... printing the inverted latent and its reconstruction error" out_has '"mse"'
+expect_rc "ais of a GAN whose manifest gives sigma2, without --sigma2, exits 0" 0 \
+    "$VARIA" ais "$GANLIN" --data "$T/g3.amat" --chains 2 --steps 5 --json --quiet
+check "... and reports the manifest's sigma2, the one used" out_has "\"sigma2\": $(sed -n 's/.*"sigma2": *\([0-9.e-]*\).*/\1/p' "$(dirname "$GANLIN")/model.json"),"
 expect_rc "encode of a GAN without an observation variance exits 2" 2 "$VARIA" encode "$GAN" "$T/g20.amat:0"
 
 # ---- a sequence model on .npz sequences (x [6, 3], lengths [2]) ----------------------

@@ -166,10 +166,11 @@ static int parse_binarize(cli_opt *opts, const varia_dataset *d, const varia_inf
     return 1;
 }
 
-/* The JSON object's opening: the run's settings. */
+/* The JSON object's opening: the run's settings. sigma2 to 7 digits, a
+ * float's precision: a manifest's 0.3 is stored as a float and prints as 0.3. */
 static void print_common_json(const ais_args *a, const varia_ais_opts *o, int64_t n)
 {
-    printf("{\"n\": %lld, \"chains\": %lld, \"steps\": %lld, \"leapfrog\": %lld, \"sigma2\": %.9g, ", (long long)n,
+    printf("{\"n\": %lld, \"chains\": %lld, \"steps\": %lld, \"leapfrog\": %lld, \"sigma2\": %.7g, ", (long long)n,
            (long long)o->chains, (long long)o->steps, (long long)(o->leapfrog ? o->leapfrog : 10), a->sigma2);
 }
 
@@ -321,6 +322,8 @@ int cmd_ais(int argc, char **argv)
     rc = cli_report(ctx, varia_ctx_set_threads(ctx, (int)a.threads));
     if (!rc)
         rc = cli_load_model(ctx, model, &m, &in);
+    if (!rc && a.sigma2 == 0.0) /* report the variance used: the manifest's, if it has one */
+        a.sigma2 = o.sigma2 = in.obs_var;
     if (!rc)
         rc = a.bdmc ? run_bdmc(ctx, m, &a, &o) : run_data(ctx, m, &in, opts, &a, &o);
     varia_model_free(m);
