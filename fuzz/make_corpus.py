@@ -12,7 +12,6 @@ import gzip
 import io
 import json
 import os
-import shutil
 import struct
 import zipfile
 import zlib
@@ -707,10 +706,11 @@ def corpus_train_config():
 
 
 def write(name, files):
+    """Write the generated seeds into the corpus folder, overwriting earlier
+    versions of them. Other files there are kept: seeds added by hand and the
+    inputs of fixed crashes are corpus too, and this script did not make them."""
     d = os.path.join(CORPUS, name)
-    if os.path.isdir(d):
-        shutil.rmtree(d)
-    os.makedirs(d)
+    os.makedirs(d, exist_ok=True)
     for fname, data in sorted(files.items()):
         assert len(data) < 20000, fname
         with open(os.path.join(d, fname), "wb") as f:
