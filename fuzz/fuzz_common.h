@@ -156,7 +156,7 @@ static int fz_add_net(fz_tensor *t, int n, const char *pfx, int64_t in, const in
 static FZ_UNUSED int fz_vae_tensors(fz_tensor *t, int64_t D, const fz_layer *ly, int L, int var)
 {
     int n = 0;
-    char pfx[8];
+    char pfx[16]; /* "enc"/"dec" and any int: no truncation warning at -O0 either */
     for (int l = 0; l < L; l++) {
         int64_t below = l ? ly[l - 1].latent : D;
         snprintf(pfx, sizeof pfx, "enc%d", l + 1);
