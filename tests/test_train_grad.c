@@ -701,7 +701,8 @@ static void flow_objectives(void)
 typedef struct gancase {
     tr_model md;
     int pass, loss;
-    float x[3 * 6], eps[3 * 2];
+    float x[3 * 6], eps[3 * 2], mix[3];
+    double lambda;
     tr_lin lins[16];
 } gancase;
 
@@ -709,7 +710,8 @@ static tr_node *gan_obj(tr_tape *t, double *th, double *g, void *ctx)
 {
     gancase *gc = ctx;
     trd_bind(&gc->md.decl, gc->md.off, th, g, NULL, NULL, gc->lins);
-    return trd_gan_record(t, &gc->md, gc->lins, th, g, gc->x, 3, gc->eps, gc->pass, gc->loss, NULL);
+    tr_gan gg = {gc->pass, gc->loss, NULL, gc->mix, gc->lambda, NULL};
+    return trd_gan_record(t, &gc->md, gc->lins, th, g, gc->x, 3, gc->eps, &gg);
 }
 
 /* Each pass and loss: the generator's pass differentiates every parameter
