@@ -154,11 +154,11 @@ static void pair_close(pair *p)
 }
 
 static const char *const MLP_ARCH =
-    "{\"latent\": 2, \"leaky_relu_slope\": 0.2, \"generator\": [{\"type\": \"dense\", \"out\": 6}],"
+    "{\"latent\": 2, \"leaky_relu_slope\": 0.25, \"generator\": [{\"type\": \"dense\", \"out\": 6}],"
     " \"discriminator\": [{\"type\": \"dense\", \"out\": 8, \"activation\": \"leaky_relu\"},"
     " {\"type\": \"dense\", \"out\": 5, \"activation\": \"relu\"}, {\"type\": \"dense\", \"out\": 1}]}";
 static const char *const CONV_ARCH =
-    "{\"latent\": 2, \"leaky_relu_slope\": 0.2, \"generator\": [{\"type\": \"dense\", \"out\": 60}],"
+    "{\"latent\": 2, \"leaky_relu_slope\": 0.25, \"generator\": [{\"type\": \"dense\", \"out\": 60}],"
     " \"discriminator\": [{\"type\": \"conv\", \"out\": 3, \"kernel\": 3, \"stride\": 2, \"padding\": 1,"
     " \"activation\": \"leaky_relu\"}, {\"type\": \"conv\", \"out\": 2, \"kernel\": 2, \"activation\": \"relu\"},"
     " {\"type\": \"flatten\"}, {\"type\": \"dense\", \"out\": 1}]}";
