@@ -33,9 +33,9 @@ static void back_linear_t(tr_tape *t, const record *r)
     }
     if (!g->g)
         return;
+    memset(sink, 0, (size_t)l->out * sizeof *sink); /* zeroed again: now the product's bias */
     tr_lin lz = *l;
-    lz.b = sink; /* zeros unless the weight gradient wrote its sums there */
-    memset(sink, 0, (size_t)l->out * sizeof *sink);
+    lz.b = sink;
     TR(mm_forward)(&lz, y->g, n, dg, IDENTITY);
     for (int64_t i = 0; i < n * l->out; i++)
         g->g[i] += dg[i];
