@@ -329,8 +329,9 @@ static void gp_ops(void)
         memmove(th + 2 * c->cin * c->h * c->w, th, (size_t)n * sizeof *th);
         fill(th, (int)(2 * c->cin * c->h * c->w), 75 + (uint64_t)i, 1.0);
         double a = good ? adjoint_gap(c, th) : 1.0;
-        ok(e < 1e-6 && a < 1e-12, "conv2d_t, the adjoint of conv %lldx%lldx%lld -> %lld (kernel %lldx%lld, stride %lld, "
-           "padding %lld): g and W gradients match finite differences (%.1e); <conv x, g> = <x, conv2d_t g> (%.1e)",
+        ok(e < 1e-6 && a < 1e-12, "conv2d_t, the adjoint of conv %lldx%lldx%lld -> %lld (kernel %lldx%lld, stride "
+           "%lld, padding %lld): g and W gradients match finite differences (%.1e); <conv x, g> = <x, conv2d_t g> "
+           "(%.1e)",
            (long long)c->cin, (long long)c->h, (long long)c->w, (long long)c->cout, (long long)c->kh,
            (long long)c->kw, (long long)c->sh, (long long)c->ph, e, a);
     }
@@ -1028,7 +1029,8 @@ int main(void)
               (varia_shape){1, {6}}, wg_mlp_tensors, wg_mlp_x, wg_mlp_fake, wg_mlp_eps, wg_mlp_penalty);
     gp_golden("conv", "{\"latent\": 2, \"leaky_relu_slope\": 0.25, \"generator\": [{\"type\": \"dense\", \"out\": 60}],"
               " \"discriminator\": [{\"type\": \"conv\", \"out\": 3, \"kernel\": 3, \"stride\": 2, \"padding\": 1,"
-              " \"activation\": \"leaky_relu\"}, {\"type\": \"conv\", \"out\": 2, \"kernel\": 2, \"activation\": \"relu\"},"
+              " \"activation\": \"leaky_relu\"}, {\"type\": \"conv\", \"out\": 2, \"kernel\": 2,"
+              " \"activation\": \"relu\"},"
               " {\"type\": \"flatten\"}, {\"type\": \"dense\", \"out\": 1}]}",
               (varia_shape){3, {2, 6, 5}}, wg_conv_tensors, wg_conv_x, wg_conv_fake, wg_conv_eps, wg_conv_penalty);
     /* DRAW: BPTT through 3 steps of both LSTMs, the error image and the
