@@ -48,6 +48,11 @@ typedef struct varia_train_progress {
      * (NAN then; objective is the discriminator's) */
     int adversarial;
     double d_objective, g_objective;
+    /* loss "wgan_gp": the running mean of the discriminator's gradient
+     * penalty lambda (|grad D(x^)| - 1)^2, already inside d_objective (so
+     * d_objective + gradient_penalty estimates the Wasserstein distance);
+     * NAN otherwise */
+    double gradient_penalty;
 } varia_train_progress;
 
 typedef void (*varia_train_progress_fn)(const varia_train_progress *p, void *user);

@@ -187,6 +187,13 @@ typedef struct varia_family {
      * training: the gan family when its file has one (has_critic). */
     void (*critic)(const void *cfg, varia_ops *o, varia_v *x, varia_v **logit);
     int (*has_critic)(const void *cfg);
+    /* The critic's logit on x and the gradient of sum(dy * logit) with
+     * respect to x ([rows, data size]), built as a forward graph
+     * (varia_net_input_grad), for WGAN-GP's penalty. critic_grad_check says
+     * first whether the critic admits it (VARIA_ERR_UNSUPPORTED naming the
+     * layer otherwise). */
+    void (*critic_grad)(const void *cfg, varia_ops *o, varia_v *x, varia_v *dy, varia_v **logit, varia_v **gx);
+    varia_status (*critic_grad_check)(const void *cfg, varia_ctx *ctx);
 } varia_family;
 
 extern const varia_family varia_family_vae;

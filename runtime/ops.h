@@ -205,6 +205,32 @@ struct varia_ops {
     varia_v *(*gmm_sample)(varia_ops *o, varia_v *w, varia_v *mu, varia_v *lv, varia_v *eps);
     varia_v *(*gmm_moment)(varia_ops *o, varia_v *w, varia_v *mu, varia_v *lv, int which);
 
+    /* A network's input gradient built as a forward graph (WGAN-GP's penalty,
+     * docs/training.md): backwards through a critic, each layer's output
+     * gradient times its activation's derivative, then times its weight
+     * untransposed. The parameter gradient of anything computed from the
+     * result is then the ordinary backward of these ops (a double backward
+     * without one). */
+    /* g W for linear slot `slot` (W [out, in]; g [rows, out], the result
+     * [rows, in]): the slot's weight used transposed, no bias. The gradient
+     * reaches g and the slot's weight (its bias gets none). */
+    varia_v *(*linear_t)(varia_ops *o, varia_v *g, int slot);
+    /* The adjoint of conv slot `slot` of geometry c (c is the conv's own,
+     * c->transposed 0): g [rows, cout*oh*ow] to [rows, cin*h*w], the
+     * transposed convolution by the same weight read as [cin' = cout, cout' =
+     * cin, kh, kw], output padding to the conv's input size, no bias.
+     * Gradients reach g and the weight. c must outlive the pass. */
+    varia_v *(*conv2d_t)(varia_ops *o, varia_v *g, int slot, const varia_conv *c);
+    /* g * act'(a) elementwise, with act'(a) read from the layer's output y =
+     * act(a) (one shape with g), for the piecewise-linear activations
+     * (identity, relu, leaky relu of slope >= 0) whose derivative the output
+     * determines. The derivative is a constant: no gradient reaches y (act''
+     * = 0 almost everywhere). */
+    varia_v *(*act_mask)(varia_ops *o, varia_v *g, varia_v *y, varia_act act);
+    /* Per row: (|g_r|_2 - 1)^2, [rows, 1] (a per-row term: double in exec).
+     * Its gradient 2 (|g| - 1) g / |g| is taken as 0 at g = 0. */
+    varia_v *(*norm_penalty)(varia_ops *o, varia_v *g);
+
     /* Per-call data the runner sets before a pass (the exec runner in
      * passes.c, the trainer's objective for the tape); zero for the
      * families without sequences, which never read them. */

@@ -507,6 +507,10 @@ static const varia_ops exec_ops = {
     .attn_filterbank = varia_exec_attn_filterbank,
     .attn_read = varia_exec_attn_read,
     .attn_write = varia_exec_attn_write,
+    .linear_t = varia_exec_linear_t,
+    .conv2d_t = varia_exec_conv2d_t,
+    .act_mask = varia_exec_act_mask,
+    .norm_penalty = varia_exec_norm_penalty,
 };
 
 size_t varia_exec_val_floats(size_t vals)

@@ -61,6 +61,12 @@ varia_v *varia_exec_attn_read(varia_ops *o, varia_v *fb, const varia_attn *g, va
                               int64_t kx2);
 varia_v *varia_exec_attn_write(varia_ops *o, varia_v *fb, const varia_attn *g, varia_v *w);
 
+/* The exec input-gradient ops (ops_gp.c), as ops.h declares them. */
+varia_v *varia_exec_linear_t(varia_ops *o, varia_v *g, int slot);
+varia_v *varia_exec_conv2d_t(varia_ops *o, varia_v *g, int slot, const varia_conv *c);
+varia_v *varia_exec_act_mask(varia_ops *o, varia_v *g, varia_v *y, varia_act act);
+varia_v *varia_exec_norm_penalty(varia_ops *o, varia_v *g);
+
 /* Floats the value records of `vals` values take at the start of a workspace. */
 size_t varia_exec_val_floats(size_t vals);
 /* Run passes of m in ws (m->ws_floats floats, 64-byte aligned), layers shared

@@ -291,6 +291,26 @@ static varia_v *op_attn_write(varia_ops *o, varia_v *fb, const varia_attn *g, va
     return val(TR(attn_write)(tp(o)->t, TR(node_of)(fb), g, TR(node_of)(w)));
 }
 
+static varia_v *op_linear_t(varia_ops *o, varia_v *g, int slot)
+{
+    return val(TR(linear_t)(tp(o)->t, TR(node_of)(g), &tp(o)->lins[slot]));
+}
+
+static varia_v *op_conv2d_t(varia_ops *o, varia_v *g, int slot, const varia_conv *c)
+{
+    return val(TR(conv2d_t)(tp(o)->t, TR(node_of)(g), &tp(o)->lins[slot], c));
+}
+
+static varia_v *op_act_mask(varia_ops *o, varia_v *g, varia_v *y, varia_act act)
+{
+    return val(TR(act_mask)(tp(o)->t, TR(node_of)(g), TR(node_of)(y), act));
+}
+
+static varia_v *op_norm_penalty(varia_ops *o, varia_v *g)
+{
+    return val(TR(norm_penalty)(tp(o)->t, TR(node_of)(g)));
+}
+
 static const varia_ops tape_ops = {
     .input = op_input,
     .param = op_param,
@@ -337,6 +357,10 @@ static const varia_ops tape_ops = {
     .attn_filterbank = op_attn_filterbank,
     .attn_read = op_attn_read,
     .attn_write = op_attn_write,
+    .linear_t = op_linear_t,
+    .conv2d_t = op_conv2d_t,
+    .act_mask = op_act_mask,
+    .norm_penalty = op_norm_penalty,
 };
 
 int64_t TR(layout)(const varia_decl *decl, int64_t *off)

@@ -151,6 +151,16 @@ tr_node *TR(gmm_moment)(tr_tape *t, tr_node *w, tr_node *mu, tr_node *lv, int wh
 tr_node *TR(attn_filterbank)(tr_tape *t, tr_node *p, const varia_attn *g);
 tr_node *TR(attn_read)(tr_tape *t, tr_node *fb, const varia_attn *g, tr_node *x, int64_t kx, tr_node *x2, int64_t kx2);
 tr_node *TR(attn_write)(tr_tape *t, tr_node *fb, const varia_attn *g, tr_node *w);
+/* A network's input gradient as a forward graph (ops.h; tape_gp.c):
+ * linear_t is g W for l's weight [out, in] (no bias; gradients to g and
+ * l->gw); conv2d_t the adjoint of the conv of geometry c (its own, not
+ * transposed) by l's weight, no bias; act_mask g * act'(a) read from y =
+ * act(a), no gradient to y; norm_penalty (|g_r| - 1)^2 per row, [rows, 1].
+ * c must outlive the tape. */
+tr_node *TR(linear_t)(tr_tape *t, tr_node *g, const tr_lin *l);
+tr_node *TR(conv2d_t)(tr_tape *t, tr_node *g, const tr_lin *l, const varia_conv *c);
+tr_node *TR(act_mask)(tr_tape *t, tr_node *g, tr_node *y, varia_act act);
+tr_node *TR(norm_penalty)(tr_tape *t, tr_node *g);
 #ifdef TR_DOUBLE
 /* The activation in double (tmatmul.c), for the double tape's forward. */
 double trd_act_apply(varia_act a, double v);

@@ -6,6 +6,7 @@
 
 #include "model.h"
 #include "rng.h"
+#include "wgan_gp_golden.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -253,6 +254,102 @@ static void conv_ops(void)
         double e = good && n <= MAXP ? check(op_conv, th, n, c) : 1.0;
         ok(e < 1e-6, "%s: x, W, b gradients match finite differences (%.1e) %s", cases[i].what, e, why);
     }
+}
+
+/* ---- a critic's input gradient as a forward graph (WGAN-GP) ---- */
+
+/* linear_t: g [R, O], then W [O, C] (the layer's bias plays no part). */
+static tr_node *op_linear_t(tr_tape *t, double *th, double *g, void *ctx)
+{
+    (void)ctx;
+    static tr_lin l;
+    static double b[O], gb[O];
+    l = (tr_lin){C, O, th + R * O, b, g + R * O, gb, NULL, NULL};
+    return trd_linear_t(t, trd_param(t, R, O, th, g), &l);
+}
+
+/* conv2d_t of geometry *ctx: g [2, cout oh ow], then W [cout, cin kk]. */
+static tr_node *op_conv_t(tr_tape *t, double *th, double *g, void *ctx)
+{
+    const varia_conv *c = ctx;
+    static tr_lin l;
+    static double b[16], gb[16];
+    int64_t ng = 2 * c->cout * c->oh * c->ow;
+    l = (tr_lin){c->cin * c->kh * c->kw, c->cout, th + ng, b, g + ng, gb, NULL, NULL};
+    return trd_conv2d_t(t, trd_param(t, 2, c->cout * c->oh * c->ow, th, g), &l, c);
+}
+
+/* act_mask of g [R, C] by the outputs y [R, C] that follow it in th (some
+ * negative, some exactly 0), activation *ctx; and norm_penalty of g (ctx
+ * NULL). */
+static tr_node *op_mask_pen(tr_tape *t, double *th, double *g, void *ctx)
+{
+    tr_node *x = trd_param(t, R, C, th, g);
+    if (!ctx)
+        return trd_norm_penalty(t, x);
+    return trd_act_mask(t, x, trd_param(t, R, C, th + R * C, g + R * C), *(varia_act *)ctx);
+}
+
+/* <conv(x), g> = <x, conv2d_t(g)> for the conv of geometry c with a zero
+ * bias: conv2d_t is the adjoint (PyTorch's conv_transpose2d by the same
+ * weight). Returns the relative gap. */
+static double adjoint_gap(const varia_conv *c, double *th)
+{
+    tr_tape *t = trd_tape_new();
+    int64_t nx = 2 * c->cin * c->h * c->w, ng = 2 * c->cout * c->oh * c->ow;
+    static double b[16], gb[16], gw[4096];
+    tr_lin l = {c->cin * c->kh * c->kw, c->cout, th + nx + ng, b, gw, gb, NULL, NULL};
+    const varia_act id = {VARIA_ACT_IDENTITY, 0.0f};
+    tr_node *y = trd_conv2d(t, trd_input(t, 2, nx / 2, th), &l, c, id);
+    tr_node *z = trd_conv2d_t(t, trd_input(t, 2, ng / 2, th + nx), &l, c);
+    double a = 0.0, bb = 0.0, scale = 0.0;
+    for (int64_t i = 0; i < ng; i++)
+        a += y->v[i] * th[nx + i], scale += fabs(y->v[i] * th[nx + i]);
+    for (int64_t i = 0; i < nx; i++)
+        bb += th[i] * z->v[i];
+    trd_tape_free(t);
+    return fabs(a - bb) / fmax(scale, 1e-300);
+}
+
+static void gp_ops(void)
+{
+    static double th[MAXP];
+    fill(th, R * O + O * C, 70, 1.0);
+    ok(check(op_linear_t, th, R * O + O * C, NULL) < 1e-6, "linear_t g W: g and W gradients match finite differences");
+    varia_conv cs[] = {{0, 2, 6, 5, 3, 0, 0, 3, 3, 2, 2, 1, 1, 0, 0}, {0, 1, 7, 7, 2, 0, 0, 5, 5, 2, 2, 2, 2, 0, 0},
+                       {0, 2, 5, 4, 3, 0, 0, 3, 2, 2, 1, 1, 0, 0, 0}};
+    for (int i = 0; i < 3; i++) {
+        const char *why = "";
+        varia_conv *c = &cs[i];
+        int good = varia_conv_resolve(c, &why);
+        int64_t n = 2 * c->cout * c->oh * c->ow + c->cout * c->cin * c->kh * c->kw;
+        fill(th, (int)(n + 2 * c->cin * c->h * c->w), 71 + (uint64_t)i, 1.0);
+        double e = good && n <= MAXP ? check(op_conv_t, th, (int)n, c) : 1.0;
+        /* the adjoint identity reads x after g and W: shift them */
+        memmove(th + 2 * c->cin * c->h * c->w, th, (size_t)n * sizeof *th);
+        fill(th, (int)(2 * c->cin * c->h * c->w), 75 + (uint64_t)i, 1.0);
+        double a = good ? adjoint_gap(c, th) : 1.0;
+        ok(e < 1e-6 && a < 1e-12, "conv2d_t, the adjoint of conv %lldx%lldx%lld -> %lld (kernel %lldx%lld, stride "
+           "%lld, padding %lld): g and W gradients match finite differences (%.1e); <conv x, g> = <x, conv2d_t g> "
+           "(%.1e)",
+           (long long)c->cin, (long long)c->h, (long long)c->w, (long long)c->cout, (long long)c->kh,
+           (long long)c->kw, (long long)c->sh, (long long)c->ph, e, a);
+    }
+    static const varia_act acts[] = {{VARIA_ACT_LEAKY_RELU, 0.2f}, {VARIA_ACT_RELU, 0.0f}, {VARIA_ACT_IDENTITY, 0.0f}};
+    for (int i = 0; i < 3; i++) {
+        fill(th, 2 * R * C, 80 + (uint64_t)i, 1.0);
+        th[R * C + 2] = th[R * C + 7] = 0.0;
+        for (int j = R * C; j < 2 * R * C; j++) /* outputs of the activation: relu's are >= 0 */
+            th[j] = acts[i].kind == VARIA_ACT_RELU ? fmax(th[j], 0.0) : th[j];
+        double e = check_from(op_mask_pen, th, 0, R * C, (void *)&acts[i]);
+        int none = 1;
+        for (int j = R * C; j < 2 * R * C; j++)
+            none = none && last_grad[j] == 0.0;
+        ok(e < 1e-9 && none, "act_mask (%s): the gradient of g matches finite differences (%.1e); y gets none",
+           i == 0 ? "leaky relu 0.2" : i == 1 ? "relu" : "identity", e);
+    }
+    fill(th, R * C, 83, 1.0);
+    ok(check(op_mask_pen, th, R * C, NULL) < 1e-7, "norm_penalty (|g| - 1)^2: gradient matches finite differences");
 }
 
 /* ---- batch norm with batch statistics ---- */
@@ -701,7 +798,8 @@ static void flow_objectives(void)
 typedef struct gancase {
     tr_model md;
     int pass, loss;
-    float x[3 * 6], eps[3 * 2];
+    float x[3 * 6], eps[3 * 2], mix[3];
+    double lambda;
     tr_lin lins[16];
 } gancase;
 
@@ -709,7 +807,8 @@ static tr_node *gan_obj(tr_tape *t, double *th, double *g, void *ctx)
 {
     gancase *gc = ctx;
     trd_bind(&gc->md.decl, gc->md.off, th, g, NULL, NULL, gc->lins);
-    return trd_gan_record(t, &gc->md, gc->lins, th, g, gc->x, 3, gc->eps, gc->pass, gc->loss, NULL);
+    tr_gan gg = {gc->pass, gc->loss, NULL, gc->mix, gc->lambda, NULL};
+    return trd_gan_record(t, &gc->md, gc->lins, th, g, gc->x, 3, gc->eps, &gg);
 }
 
 /* Each pass and loss: the generator's pass differentiates every parameter
@@ -766,6 +865,111 @@ static void gan_objectives(void)
     varia_ctx_free(ctx);
 }
 
+/* WGAN-GP (loss TR_GAN_WGAN_GP): the discriminator's whole objective,
+ * D(x) - D(G(z)) - 10 (|grad D(x^)| - 1)^2, differentiated through the
+ * critic's input gradient built as a forward graph, against finite
+ * differences of every critic parameter (the penalty's parameter gradient is
+ * the double backward the construction replaces); an MLP critic with leaky
+ * relu and relu, and a conv one whose first layer's adjoint needs output
+ * padding. The generator's gradient is exactly 0 in this pass. */
+static void gp_objectives(void)
+{
+    static const char *const archs[][2] = {
+        {"MLP critic (leaky relu, relu)",
+         "{\"latent\": 2, \"leaky_relu_slope\": 0.2, \"generator\": [{\"type\": \"dense\", \"out\": 4, \"activation\":"
+         " \"relu\"}, {\"type\": \"dense\", \"out\": 6, \"activation\": \"sigmoid\"}], \"discriminator\": [{\"type\":"
+         " \"dense\", \"out\": 5, \"activation\": \"leaky_relu\"}, {\"type\": \"dense\", \"out\": 3, \"activation\":"
+         " \"relu\"}, {\"type\": \"dense\", \"out\": 1}]}"},
+        {"conv critic (1x3x2 data: conv 2, kernel 2, stride 2, padding 1, leaky relu; flatten; dense)",
+         "{\"latent\": 2, \"leaky_relu_slope\": 0.2, \"generator\": [{\"type\": \"dense\", \"out\": 6}],"
+         " \"discriminator\": [{\"type\": \"conv\", \"out\": 2, \"kernel\": 2, \"stride\": 2, \"padding\": 1,"
+         " \"activation\": \"leaky_relu\"}, {\"type\": \"flatten\"}, {\"type\": \"dense\", \"out\": 1}]}"}};
+    static double th[MAXP], tmp[32];
+    static gancase gc;
+    for (int a = 0; a < 2; a++) {
+        memset(&gc, 0, sizeof gc);
+        cJSON *arch = cJSON_Parse(archs[a][1]);
+        varia_ctx *ctx = varia_ctx_new();
+        varia_shape shape = a == 0 ? (varia_shape){1, {6}} : (varia_shape){3, {1, 3, 2}};
+        varia_status st = tr_model_build(ctx, "gan", arch, &shape, &gc.md);
+        int d_lo = 0;
+        while (st == VARIA_OK && d_lo < gc.md.decl.n_t && gc.md.decl.t[d_lo].group != VARIA_GROUP_INFERENCE)
+            d_lo++;
+        d_lo = st == VARIA_OK ? (int)gc.md.off[d_lo] : 0;
+        fill(tmp, 18 + 6 + 3, 95 + (uint64_t)a, 1.0);
+        for (int i = 0; i < 18; i++)
+            gc.x[i] = (float)(0.5 + 0.5 * tmp[i]);
+        for (int i = 0; i < 6; i++)
+            gc.eps[i] = (float)(1.7 * tmp[18 + i]);
+        for (int i = 0; i < 3; i++)
+            gc.mix[i] = (float)(0.5 + 0.5 * tmp[24 + i]);
+        gc.pass = TR_GAN_PASS_D;
+        gc.loss = TR_GAN_WGAN_GP;
+        gc.lambda = 10.0;
+        fill(th, (int)gc.md.P, 97 + (uint64_t)a, 0.8);
+        double e = st == VARIA_OK ? check_from(gan_obj, th, d_lo, (int)gc.md.P, &gc) : 1.0;
+        int stopped = 1;
+        for (int i = 0; i < d_lo; i++)
+            stopped = stopped && last_grad[i] == 0.0;
+        ok(e < 1e-6 && stopped && d_lo > 0, "wgan_gp, %s: the discriminator's objective with the penalty matches "
+           "finite differences (%.1e); the generator's gradient is exactly 0", archs[a][0], e);
+        tr_model_free(&gc.md);
+        cJSON_Delete(arch);
+        varia_ctx_free(ctx);
+    }
+}
+
+/* The golden penalty (tests/wgan_gp_golden.h, PyTorch float64) on the double
+ * tape: the same weights and rows, the penalty lambda mean (|grad D| - 1)^2
+ * and its gradient for every critic tensor to 1e-9 relative; what the float
+ * test checks to float rounding, here checked to double's. */
+static void gp_golden(const char *name, const char *arch_json, varia_shape shape, const wg_tensor *gt,
+                      const float *x, const float *fake, const float *eps, double penalty)
+{
+    static double th[MAXP], g[MAXP], xh[WG_B * 60], seed[WG_B];
+    static tr_lin lins[16];
+    static const double ones[WG_B] = {1, 1, 1, 1};
+    tr_model md;
+    cJSON *arch = cJSON_Parse(arch_json);
+    varia_ctx *ctx = varia_ctx_new();
+    int good = tr_model_build(ctx, "gan", arch, &shape, &md) == VARIA_OK && md.P <= MAXP && md.D <= 60;
+    memset(th, 0, sizeof th);
+    memset(g, 0, sizeof g);
+    for (int i = 0; good && i < 6; i++)
+        for (int j = 0; j < md.decl.n_t; j++)
+            for (int k = 0; !strcmp(md.decl.t[j].name, gt[i].name) && k < gt[i].n; k++)
+                th[md.off[j] + k] = gt[i].w[k];
+    for (int64_t r = 0; good && r < WG_B; r++)
+        for (int64_t j = 0; j < md.D; j++)
+            xh[r * md.D + j] = (double)eps[r] * x[r * md.D + j] + (1.0 - (double)eps[r]) * fake[r * md.D + j];
+    tr_tape *t = trd_tape_new();
+    double v = 0.0, worst = 0.0;
+    if (good) {
+        trd_ops ops;
+        trd_bind(&md.decl, md.off, th, g, NULL, NULL, lins);
+        trd_ops_begin(&ops, t, &md.decl, lins, md.off, th, g);
+        varia_v *logit, *gx;
+        md.family->critic_grad(md.cfg, &ops.ops, trd_value_of(trd_input(t, WG_B, md.D, xh)),
+                               trd_value_of(trd_input(t, WG_B, 1, ones)), &logit, &gx);
+        tr_node *pen = trd_norm_penalty(t, trd_node_of(gx));
+        for (int r = 0; r < WG_B; r++)
+            v += WG_LAMBDA / WG_B * pen->v[r], seed[r] = WG_LAMBDA / WG_B;
+        trd_seed(t, pen, seed);
+        trd_backward(t);
+    }
+    for (int i = 0; good && i < 6; i++)
+        for (int j = 0; j < md.decl.n_t; j++)
+            for (int k = 0; !strcmp(md.decl.t[j].name, gt[i].name) && k < gt[i].n; k++)
+                worst = fmax(worst, fabs(g[md.off[j] + k] - gt[i].g[k]) / fmax(1.0, fabs(gt[i].g[k])));
+    double pe = fabs(v - penalty) / penalty;
+    ok(good && pe < 1e-12 && worst < 1e-9, "%s critic in double: PyTorch's penalty (%.1e) and its gradient for every "
+       "tensor (%.1e)", name, pe, worst);
+    trd_tape_free(t);
+    tr_model_free(&md);
+    cJSON_Delete(arch);
+    varia_ctx_free(ctx);
+}
+
 int main(void)
 {
     single_ops();
@@ -793,6 +997,7 @@ int main(void)
     objective_case(log_std, TR_OBJ_IWAE, 2, 1.0, "log_std heads, decoder variance head, two layers, IWAE k = 2");
     objective_case(fixed, TR_OBJ_ELBO_ANALYTIC, 2, 1.0, "gaussian likelihood with fixed variance, analytic ELBO");
     conv_ops();
+    gp_ops();
     const char *conv = "{\"likelihood\":{\"type\":\"bernoulli\"},\"layers\":[{\"latent\":2,"
                        "\"encoder_net\":[{\"type\":\"conv\",\"out\":2,\"kernel\":3,\"stride\":2,\"padding\":1,"
                        "\"activation\":\"tanh\"}],"
@@ -817,6 +1022,17 @@ int main(void)
                         "conv VAE with batch norm (batch statistics), analytic ELBO", 0);
     flow_objectives();
     gan_objectives();
+    gp_objectives();
+    gp_golden("MLP", "{\"latent\": 2, \"leaky_relu_slope\": 0.25, \"generator\": [{\"type\": \"dense\", \"out\": 6}],"
+              " \"discriminator\": [{\"type\": \"dense\", \"out\": 8, \"activation\": \"leaky_relu\"},"
+              " {\"type\": \"dense\", \"out\": 5, \"activation\": \"relu\"}, {\"type\": \"dense\", \"out\": 1}]}",
+              (varia_shape){1, {6}}, wg_mlp_tensors, wg_mlp_x, wg_mlp_fake, wg_mlp_eps, wg_mlp_penalty);
+    gp_golden("conv", "{\"latent\": 2, \"leaky_relu_slope\": 0.25, \"generator\": [{\"type\": \"dense\", \"out\": 60}],"
+              " \"discriminator\": [{\"type\": \"conv\", \"out\": 3, \"kernel\": 3, \"stride\": 2, \"padding\": 1,"
+              " \"activation\": \"leaky_relu\"}, {\"type\": \"conv\", \"out\": 2, \"kernel\": 2,"
+              " \"activation\": \"relu\"},"
+              " {\"type\": \"flatten\"}, {\"type\": \"dense\", \"out\": 1}]}",
+              (varia_shape){3, {2, 6, 5}}, wg_conv_tensors, wg_conv_x, wg_conv_fake, wg_conv_eps, wg_conv_penalty);
     /* DRAW: BPTT through 3 steps of both LSTMs, the error image and the
      * canvas; the analytic KL per particle along its own trajectory */
     const char *draw = "{\"steps\": 3, \"latent\": 2, \"encoder_hidden\": 3, \"decoder_hidden\": 2,"

@@ -96,11 +96,13 @@ static varia_status parse_data(varia_ctx *ctx, const cJSON *d, tr_config *c)
     return st;
 }
 
-/* objective "gan": its own keys (docs/training.md, "GAN"). */
+/* objective "gan": its own keys (docs/training.md, "GAN"). The loss sets
+ * the defaults: the WGAN paper's clip c = 0.01 for "wasserstein", none and
+ * the penalty weight lambda = 10 for "wgan_gp" (Gulrajani et al.'s). */
 static varia_status parse_gan_objective(varia_ctx *ctx, const cJSON *o, tr_config *c)
 {
-    static const char *const known[] = {"kind", "loss", "critic_steps", "weight_clip", NULL};
-    static const char *const losses[] = {"non_saturating", "wasserstein", NULL};
+    static const char *const known[] = {"kind", "loss", "critic_steps", "weight_clip", "gradient_penalty", NULL};
+    static const char *const losses[] = {"non_saturating", "wasserstein", "wgan_gp", NULL};
     varia_status st = unknown_keys(ctx, o, "objective", known);
     if (st == VARIA_OK)
         st = get_enum(ctx, o, "objective", "loss", losses, &c->gan_loss);
@@ -108,8 +110,15 @@ static varia_status parse_gan_objective(varia_ctx *ctx, const cJSON *o, tr_confi
         st = get_int(ctx, o, "objective", "critic_steps", 1, 100, &c->critic_steps);
     if (c->gan_loss == TR_GAN_WASSERSTEIN)
         c->weight_clip = 0.01; /* the WGAN paper's c */
+    if (c->gan_loss == TR_GAN_WGAN_GP)
+        c->gradient_penalty = 10.0;
     if (st == VARIA_OK)
         st = get_num(ctx, o, "objective", "weight_clip", 0.0, 1e3, &c->weight_clip);
+    if (st == VARIA_OK && c->gan_loss != TR_GAN_WGAN_GP && cJSON_GetObjectItemCaseSensitive(o, "gradient_penalty"))
+        st = varia_fail(ctx, VARIA_ERR_MANIFEST, "config: \"objective.gradient_penalty\" belongs to the "
+                        "\"wgan_gp\" loss");
+    if (st == VARIA_OK)
+        st = get_num(ctx, o, "objective", "gradient_penalty", 0.0, 1e6, &c->gradient_penalty);
     c->objective = TR_OBJ_GAN;
     return st;
 }

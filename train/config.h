@@ -23,10 +23,11 @@ typedef struct tr_config {
     int64_t k;
     double beta0, free_bits;
     /* objective "gan" (TR_OBJ_GAN): the generator's loss, discriminator
-     * updates per generator update, and the WGAN critic's weight clip */
+     * updates per generator update, the WGAN critic's weight clip, and
+     * WGAN-GP's penalty weight lambda */
     int gan_loss; /* TR_GAN_* (model.h) */
     int64_t critic_steps;
-    double weight_clip;
+    double weight_clip, gradient_penalty;
     int64_t warmup_steps;
     int opt;
     double lr, beta1, beta2, adam_eps, momentum, clip;

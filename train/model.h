@@ -72,12 +72,21 @@ tr_terms TR(objective_record)(tr_tape *t, const tr_model *m, const tr_lin *lins,
 /* The adversarial objectives (objective "gan"), per row, to maximise, for
  * real rows x[B, D] and noise eps[B, noise]: pass TR_GAN_PASS_D, the
  * discriminator's, log sigma(D(x)) + log(1 - sigma(D(G(z)))) (loss
- * TR_GAN_NON_SATURATING) or D(x) - D(G(z)) (TR_GAN_WASSERSTEIN), with G(z)
- * held constant (no gradient reaches the generator); pass TR_GAN_PASS_G, the
- * generator's, log sigma(D(G(z))) or D(G(z)). bn_stats as in tr_objective. */
+ * TR_GAN_NON_SATURATING) or D(x) - D(G(z)) (TR_GAN_WASSERSTEIN), or that
+ * minus lambda (|grad D(x^)|_2 - 1)^2 at x^ = mix x + (1 - mix) G(z), mix
+ * per example (TR_GAN_WGAN_GP, Gulrajani et al. 2017), with G(z) held
+ * constant (no gradient reaches the generator); pass TR_GAN_PASS_G, the
+ * generator's, log sigma(D(G(z))) or D(G(z)). */
 enum { TR_GAN_PASS_D, TR_GAN_PASS_G };
-enum { TR_GAN_NON_SATURATING, TR_GAN_WASSERSTEIN };
+enum { TR_GAN_NON_SATURATING, TR_GAN_WASSERSTEIN, TR_GAN_WGAN_GP };
+typedef struct tr_gan {
+    int pass, loss;      /* TR_GAN_PASS_*, TR_GAN_* */
+    double *bn_stats;    /* as in tr_objective */
+    const float *mix;    /* TR_GAN_WGAN_GP, discriminator's pass: [B], each in [0, 1] */
+    double lambda;       /* the penalty's weight */
+    tr_node *penalty;    /* set by the record: (|grad D(x^)| - 1)^2 per row [B, 1], unweighted; else NULL */
+} tr_gan;
 tr_node *TR(gan_record)(tr_tape *t, const tr_model *m, const tr_lin *lins, const tr_real *theta, tr_real *grad,
-                        const float *x, int64_t B, const float *eps, int pass, int loss, double *bn_stats);
+                        const float *x, int64_t B, const float *eps, tr_gan *g);
 
 #endif

@@ -51,26 +51,53 @@ static tr_node *log_sig(tr_tape *t, tr_node *l, int target)
     return TR(bernoulli_logp)(t, l, target ? &one : &zero, l->rows);
 }
 
+/* WGAN-GP's penalty per row, (|grad D(x^)|_2 - 1)^2 at x^ = mix x + (1 -
+ * mix) fake, x^ a constant: the critic's input gradient is built as a
+ * forward graph (varia_net_input_grad), so the ordinary backward pass gives
+ * the penalty's gradient with respect to the critic's weights. */
+static tr_node *gradient_penalty(tr_tape *t, const tr_model *m, varia_ops *op, const float *x, const tr_node *fake,
+                                 const float *mix)
+{
+    int64_t B = fake->rows, D = fake->cols;
+    tr_real *xh = TR(alloc)(t, B * D), *ones = TR(alloc)(t, B);
+    if (!xh || !ones)
+        return TR(norm_penalty)(t, TR(input)(t, B, D, fake->v)); /* the tape failed: records nothing */
+    for (int64_t r = 0; r < B; r++) {
+        ones[r] = 1;
+        for (int64_t j = 0; j < D; j++) /* in double for the gradient checks, as every tape value */
+            xh[r * D + j] = (tr_real)((double)mix[r] * x[r * D + j] + (1.0 - (double)mix[r]) * fake->v[r * D + j]);
+    }
+    varia_v *logit, *gx;
+    m->family->critic_grad(m->cfg, op, TR(value_of)(TR(input)(t, B, D, xh)), TR(value_of)(TR(input)(t, B, 1, ones)),
+                           &logit, &gx);
+    return TR(norm_penalty)(t, TR(node_of)(gx));
+}
+
 tr_node *TR(gan_record)(tr_tape *t, const tr_model *m, const tr_lin *lins, const tr_real *theta, tr_real *grad,
-                        const float *x, int64_t B, const float *eps, int pass, int loss, double *bn_stats)
+                        const float *x, int64_t B, const float *eps, tr_gan *g)
 {
     TR(ops) ops;
     TR(ops_begin)(&ops, t, &m->decl, lins, m->off, theta, grad);
-    ops.bn_stats = bn_stats;
+    ops.bn_stats = g->bn_stats;
     varia_ops *op = &ops.ops;
     varia_v *fake, *z, *lf, *lr;
+    g->penalty = NULL;
     m->family->generate(m->cfg, op, op->input(op, B, m->noise, eps, m->noise), 1.0f, &fake, &z);
     tr_node *fn = TR(node_of)(fake);
-    if (pass == TR_GAN_PASS_D) /* G(z) as a constant: the discriminator's step leaves G alone */
+    if (g->pass == TR_GAN_PASS_D) /* G(z) as a constant: the discriminator's step leaves G alone */
         fake = TR(value_of)(TR(input)(t, fn->rows, fn->cols, fn->v));
     m->family->critic(m->cfg, op, fake, &lf);
     tr_node *f = TR(node_of)(lf);
-    if (pass == TR_GAN_PASS_G)
-        return loss == TR_GAN_WASSERSTEIN ? f : log_sig(t, f, 1);
+    if (g->pass == TR_GAN_PASS_G)
+        return g->loss != TR_GAN_NON_SATURATING ? f : log_sig(t, f, 1);
     m->family->critic(m->cfg, op, op->input(op, B, m->D, x, m->D), &lr);
-    tr_node *parts[2] = {TR(node_of)(lr), f};
-    const double c[2] = {1.0, -1.0}, c2[2] = {1.0, 1.0};
-    if (loss == TR_GAN_WASSERSTEIN)
+    tr_node *parts[3] = {TR(node_of)(lr), f, NULL};
+    const double c[3] = {1.0, -1.0, -g->lambda}, c2[2] = {1.0, 1.0};
+    if (g->loss == TR_GAN_WGAN_GP) {
+        parts[2] = g->penalty = gradient_penalty(t, m, op, x, fn, g->mix);
+        return TR(combine)(t, parts, c, 3);
+    }
+    if (g->loss == TR_GAN_WASSERSTEIN)
         return TR(combine)(t, parts, c, 2);
     parts[0] = log_sig(t, parts[0], 1);
     parts[1] = log_sig(t, f, 0);

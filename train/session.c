@@ -101,6 +101,14 @@ static varia_status check_gan(varia_ctx *ctx, varia_trainer *t)
     if (!md->family->critic || !md->family->has_critic(md->cfg))
         return varia_fail(ctx, VARIA_ERR_MANIFEST, "config: the gan objective needs an architecture with a "
                           "\"discriminator\"");
+    varia_status st = VARIA_OK;
+    if (t->c.gan_loss == TR_GAN_WGAN_GP && !md->family->critic_grad)
+        st = varia_fail(ctx, VARIA_ERR_UNSUPPORTED, "config: family '%s' has no critic input gradient for the "
+                        "wgan_gp loss", md->family_name);
+    else if (t->c.gan_loss == TR_GAN_WGAN_GP)
+        st = md->family->critic_grad_check(md->cfg, ctx);
+    if (st != VARIA_OK)
+        return st;
     const cJSON *val = cJSON_GetObjectItemCaseSensitive(t->c.root, "validation");
     if (val && t->c.val_every > 0)
         return varia_fail(ctx, VARIA_ERR_MANIFEST, "config: a gan has no validation bound; set \"validation.every\" "
@@ -408,9 +416,12 @@ static void report_progress(varia_trainer *t, varia_train_progress *p, const dou
     p->kl = done ? sums[2] / per : NAN;
     p->elbo = p->recon - p->kl;
     p->adversarial = t->c.objective == TR_OBJ_GAN;
+    p->gradient_penalty = NAN;
     if (p->adversarial) { /* the two passes' objectives; no likelihood terms */
         p->d_objective = p->objective;
         p->g_objective = p->recon;
+        if (t->c.gan_loss == TR_GAN_WGAN_GP)
+            p->gradient_penalty = p->kl;
         p->elbo = p->recon = p->kl = NAN;
     }
     p->beta = t->beta;

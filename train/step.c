@@ -30,11 +30,31 @@ enum { PHASE_PACK, PHASE_FORWARD, PHASE_BACKWARD, PHASE_SHARDS, PHASE_REDUCE, PH
 /* ---- one step, in phases run on every worker ---- */
 
 #define STREAM_GAN_NOISE 105
+#define STREAM_GAN_MIX 106
+
+/* WGAN-GP's mixing weights for shard s's rows, each U(0, 1) keyed by epoch
+ * and example like the noise (so neither threads nor a resume change them),
+ * on the shard's tape; NULL when the pass has no penalty (or memory ran out:
+ * the tape is then marked failed). */
+static const float *gan_mix(varia_trainer *t, tr_shard *s)
+{
+    const tr_config *c = &t->c;
+    int64_t rows = s->r1 - s->r0;
+    float *mix = c->gan_loss == TR_GAN_WGAN_GP && t->gan_pass == TR_GAN_PASS_D ? tr_alloc(s->tape, rows) : NULL;
+    for (int64_t r = 0; mix && r < rows; r++) {
+        varia_rng rng;
+        varia_rng_init(&rng, c->seed, STREAM_GAN_MIX, (uint64_t)t->cur_epoch,
+                       (uint64_t)(t->cur_batch * c->batch + s->r0 + r));
+        mix[r] = (float)varia_rng_uniform(&rng);
+    }
+    return mix;
+}
 
 /* A GAN step's pass t->gan_pass on shard s: the batch's real rows, the
  * generator's noise (keyed by epoch and example: the same for the
  * discriminator's pass and the generator's, as PyTorch's DCGAN example reuses
- * one fake batch), and the adversarial objective recorded (model.h). */
+ * one fake batch), and the adversarial objective recorded (model.h). The
+ * penalty's weighted sum, if any, goes where the ELBO's KL would (sum_kl). */
 static void gan_forward(varia_trainer *t, tr_shard *s)
 {
     const tr_config *c = &t->c;
@@ -49,12 +69,18 @@ static void gan_forward(varia_trainer *t, tr_shard *s)
     memset(s->grad, 0, (size_t)t->mdl.P * sizeof(float));
     tr_reset(s->tape);
     tr_bind(&t->mdl.decl, t->mdl.off, t->theta, s->grad, t->packs, t->packs_t, s->lins);
+    tr_gan g = {t->gan_pass, c->gan_loss, t->gan_pass == TR_GAN_PASS_G ? s->bn : NULL, gan_mix(t, s),
+                c->gradient_penalty, NULL};
     s->terms = (tr_terms){0};
-    s->terms.obj = tr_gan_record(s->tape, &t->mdl, s->lins, t->theta, s->grad, s->x, rows, s->eps, t->gan_pass,
-                                 c->gan_loss, t->gan_pass == TR_GAN_PASS_G ? s->bn : NULL);
     s->sum_obj = s->sum_recon = s->sum_kl = 0.0;
-    for (int64_t r = 0; !tr_failed(s->tape) && r < rows; r++)
+    if (c->gan_loss == TR_GAN_WGAN_GP && t->gan_pass == TR_GAN_PASS_D && !g.mix)
+        return;
+    s->terms.obj = tr_gan_record(s->tape, &t->mdl, s->lins, t->theta, s->grad, s->x, rows, s->eps, &g);
+    for (int64_t r = 0; !tr_failed(s->tape) && r < rows; r++) {
         s->sum_obj += s->terms.obj->v[r];
+        if (g.penalty)
+            s->sum_kl += c->gradient_penalty * (double)g.penalty->v[r];
+    }
 }
 
 static void shard_forward(varia_trainer *t, tr_shard *s)
@@ -363,9 +389,9 @@ static void clip_critic(varia_trainer *t, double c)
 /* One pass of a GAN step (pass TR_GAN_PASS_*): record and differentiate it
  * on every shard, gather, and update that network's parameters alone, as its
  * own optimizer would (its own step count). *sum gets the batch's sum of the
- * pass's objective. The generator's pass also keeps the batch norms'
- * running statistics. */
-static varia_status gan_pass(varia_ctx *ctx, varia_trainer *t, int pass, double lr, double *sum)
+ * pass's objective, *pen that of its gradient penalty (0 without one). The
+ * generator's pass also keeps the batch norms' running statistics. */
+static varia_status gan_pass(varia_ctx *ctx, varia_trainer *t, int pass, double lr, double *sum, double *pen)
 {
     int disc = pass == TR_GAN_PASS_D;
     t->gan_pass = pass;
@@ -395,21 +421,24 @@ static varia_status gan_pass(varia_ctx *ctx, varia_trainer *t, int pass, double 
     if (disc && t->c.weight_clip > 0.0)
         clip_critic(t, t->c.weight_clip);
     *sum = s3[0];
+    *pen = s3[2];
     return VARIA_OK;
 }
 
 /* A GAN step: the discriminator's update on this batch, then, every
  * critic_steps batches, the generator's. sums[0] gets the discriminator's
- * objective, sums[1] the generator's (once per its update), sums[2] nothing. */
+ * objective, sums[1] the generator's (once per its update), sums[2] the
+ * discriminator's gradient penalty, weighted (WGAN-GP; else 0). */
 static varia_status gan_step(varia_ctx *ctx, varia_trainer *t, double lr, double sums[3])
 {
-    double d = 0.0, g = 0.0;
+    double d = 0.0, g = 0.0, pen = 0.0, none;
     int64_t global = t->cur_epoch * (t->data.n_train / t->c.batch) + t->cur_batch;
-    varia_status st = gan_pass(ctx, t, TR_GAN_PASS_D, lr, &d);
+    varia_status st = gan_pass(ctx, t, TR_GAN_PASS_D, lr, &d, &pen);
     if (st == VARIA_OK && (global + 1) % t->c.critic_steps == 0)
-        st = gan_pass(ctx, t, TR_GAN_PASS_G, lr, &g);
+        st = gan_pass(ctx, t, TR_GAN_PASS_G, lr, &g, &none);
     sums[0] += d;
     sums[1] += g * (double)t->c.critic_steps; /* a per-batch mean, though it runs every critic_steps */
+    sums[2] += pen;
     return st;
 }
 

@@ -65,7 +65,7 @@ static varia_status pair(pstate *s, const cJSON *e, const char *key, int allow_p
 static void push(pstate *s, int kind, int slot, varia_act act, const varia_conv *g)
 {
     varia_net_op *op = &s->net->op[s->net->n++];
-    *op = (varia_net_op){.kind = kind, .slot = slot, .act = act};
+    *op = (varia_net_op){.kind = kind, .slot = slot, .act = act, .entry = s->index};
     if (g)
         op->g = *g;
     s->prev = PREV_WEIGHTED;
@@ -284,4 +284,53 @@ varia_v *varia_net_run(varia_ops *o, const varia_net *net, varia_v *x, const var
             x = o->batch_norm(o, x, op->slot, act);
     }
     return x;
+}
+
+varia_status varia_net_check_input_grad(varia_ctx *ctx, const varia_net *net, const char *where)
+{
+    static const char *const names[] = {"identity", "tanh", "relu", "leaky_relu", "elu", "softplus", "sigmoid"};
+    for (int i = 0; i < net->n; i++) {
+        const varia_net_op *op = &net->op[i];
+        varia_act_kind k = op->act.kind;
+        if (op->bn)
+            return varia_fail(ctx, VARIA_ERR_UNSUPPORTED, "%s[%d]: the gradient penalty needs a critic without "
+                              "batch norm (its batch statistics couple the examples; WGAN-GP recommends none)",
+                              where, op->entry);
+        if (op->kind == VARIA_NET_CONV_T)
+            return varia_fail(ctx, VARIA_ERR_UNSUPPORTED, "%s[%d]: the gradient penalty covers dense and conv "
+                              "layers in the critic, not conv_transpose", where, op->entry);
+        if (k == VARIA_ACT_LEAKY_RELU && !(op->act.param >= 0.0f))
+            return varia_fail(ctx, VARIA_ERR_UNSUPPORTED, "%s[%d]: the gradient penalty needs leaky_relu_slope >= 0 "
+                              "(%g: its derivative is not a function of its output)", where, op->entry,
+                              (double)op->act.param);
+        if (k != VARIA_ACT_IDENTITY && k != VARIA_ACT_RELU && k != VARIA_ACT_LEAKY_RELU)
+            return varia_fail(ctx, VARIA_ERR_UNSUPPORTED, "%s[%d]: the gradient penalty needs piecewise-linear "
+                              "activations in the critic (identity, relu, leaky_relu), not %s: its second "
+                              "derivative is not 0", where, op->entry, names[k]);
+    }
+    return VARIA_OK;
+}
+
+/* Forward, keeping every layer's output; then backward from dy, one layer at
+ * a time: through the activation's derivative (a constant mask read from
+ * the layer's output), then the layer's weight untransposed (a conv's
+ * adjoint). Flatten and reshape entries cost nothing either way. */
+varia_v *varia_net_input_grad(varia_ops *o, const varia_net *net, varia_v *x, varia_v *dy, varia_v **y)
+{
+    varia_v *out[VARIA_NET_MAX];
+    varia_v *h = x;
+    for (int i = 0; i < net->n; i++) {
+        const varia_net_op *op = &net->op[i];
+        h = out[i] = op->kind == VARIA_NET_DENSE ? o->linear(o, h, op->slot, op->act)
+                                                 : o->conv2d(o, h, op->slot, &op->g, op->act);
+    }
+    *y = h;
+    varia_v *g = dy;
+    for (int i = net->n - 1; i >= 0; i--) {
+        const varia_net_op *op = &net->op[i];
+        if (op->act.kind != VARIA_ACT_IDENTITY)
+            g = o->act_mask(o, g, out[i], op->act);
+        g = op->kind == VARIA_NET_DENSE ? o->linear_t(o, g, op->slot) : o->conv2d_t(o, g, op->slot, &op->g);
+    }
+    return g;
 }

@@ -22,6 +22,7 @@ typedef struct varia_net_op {
     varia_act act; /* its own, a following batch norm's or activation entry's */
     int bn;        /* a batch norm follows (folded at load; the tape runs it on the batch) */
     varia_conv g;  /* conv kinds */
+    int entry;     /* its index in the manifest's list (messages name it) */
 } varia_net_op;
 
 typedef struct varia_net {
@@ -46,5 +47,22 @@ varia_status varia_net_parse(varia_ctx *ctx, varia_net *net, const cJSON *list, 
 /* Run the network on x (rows x in-size): its output, rows x out_size. last,
  * if not NULL, replaces the last layer's activation (a sigmoid for E[x|z]). */
 varia_v *varia_net_run(varia_ops *o, const varia_net *net, varia_v *x, const varia_act *last);
+
+/* Whether varia_net_input_grad covers the network: dense and conv layers
+ * with piecewise-linear activations (identity, relu, leaky relu of slope >=
+ * 0), whose second derivative is 0 almost everywhere, so the input
+ * gradient's dependence on the parameters runs through the weights alone.
+ * Otherwise VARIA_ERR_UNSUPPORTED naming the entry (`where`[i]) and why: a
+ * batch norm (its statistics couple the rows), a transposed conv, another
+ * activation (tanh, sigmoid, softplus, elu: act'' != 0). */
+varia_status varia_net_check_input_grad(varia_ctx *ctx, const varia_net *net, const char *where);
+
+/* The network's output on x ([rows, out_size], *y) and the gradient of
+ * sum(dy * output) with respect to x ([rows, in size], returned), dy a value
+ * of the output's shape: a forward graph (ops linear_t, conv2d_t, act_mask),
+ * so the backward of anything computed from it differentiates the input
+ * gradient with respect to the weights. For the networks the check above
+ * admits. */
+varia_v *varia_net_input_grad(varia_ops *o, const varia_net *net, varia_v *x, varia_v *dy, varia_v **y);
 
 #endif

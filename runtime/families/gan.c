@@ -99,6 +99,16 @@ static void gan_critic(const void *cfg, varia_ops *o, varia_v *x, varia_v **logi
     *logit = varia_net_run(o, &((const gan *)cfg)->disc, x, NULL);
 }
 
+static void gan_critic_grad(const void *cfg, varia_ops *o, varia_v *x, varia_v *dy, varia_v **logit, varia_v **gx)
+{
+    *gx = varia_net_input_grad(o, &((const gan *)cfg)->disc, x, dy, logit);
+}
+
+static varia_status gan_critic_grad_check(const void *cfg, varia_ctx *ctx)
+{
+    return varia_net_check_input_grad(ctx, &((const gan *)cfg)->disc, "discriminator");
+}
+
 static int gan_has_critic(const void *cfg)
 {
     return ((const gan *)cfg)->disc.present;
@@ -243,4 +253,6 @@ const varia_family varia_family_gan = {
     .obs_var = gan_obs_var,
     .critic = gan_critic,
     .has_critic = gan_has_critic,
+    .critic_grad = gan_critic_grad,
+    .critic_grad_check = gan_critic_grad_check,
 };

@@ -42,7 +42,9 @@ typedef struct view {
 /* What the objective line says: the ELBO's terms, or a GAN's two objectives. */
 static void terms(const varia_train_progress *p, char *buf, size_t cap)
 {
-    if (p->adversarial)
+    if (p->adversarial && !isnan(p->gradient_penalty))
+        snprintf(buf, cap, "D %.4f (GP %.4f)  G %.4f", p->d_objective, p->gradient_penalty, p->g_objective);
+    else if (p->adversarial)
         snprintf(buf, cap, "D %.4f  G %.4f", p->d_objective, p->g_objective);
     else
         snprintf(buf, cap, "obj %.3f  elbo %.3f (rec %.3f, kl %.3f)", p->objective, p->elbo, p->recon, p->kl);
