@@ -61,6 +61,16 @@ eval_case "vae-mnist-dyn, 7 examples, k 300" "$DYN" 3 2 --limit 7 --k 300 --seed
 eval_case "two stochastic layers (active units per layer), k 600" "$ROOT/models/iwae2-mnist-k5/model.json" 3 1 \
     --limit 8 --k 600
 eval_case "more ranks than examples" "$DYN" 3 1 --limit 2 --k 50
+# Fewer examples than ranks: each example's k samples are split by their
+# chunks of 256 (the set's (example, chunk) items in contiguous blocks), and
+# rank 0 folds them in chunk order.
+eval_case "one example, its k 1000 (4 chunks) split" "$DYN" 1 1 --limit 1 --k 1000 --seed 3
+eval_case "one example, its k 1000 (4 chunks) split" "$DYN" 2 1 --limit 1 --k 1000 --seed 3
+eval_case "one example, its k 1000 (4 chunks) split" "$DYN" 3 2 --limit 1 --k 1000 --seed 3
+eval_case "two examples, k 2600 (11 chunks each), two layers" "$ROOT/models/iwae2-mnist-k5/model.json" 3 1 \
+    --limit 2 --k 2600
+eval_case "two examples of a planar-flow model (log_det), k 700" "$ROOT/models/vae-planar-mnist/model.json" 3 2 \
+    --limit 2 --k 700 --seed 5
 
 # ---- ais and BDMC: the same bytes for any rank and thread count ----
 # ais_case NAME RANKS THREADS ARGS...: plain run vs mpirun -n RANKS (AIS's streams
