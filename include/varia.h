@@ -515,6 +515,25 @@ typedef struct varia_ais_opts {
     int64_t first;           /* the index of x[0] (of the first simulated example for BDMC) in the whole
                                 set: example i's streams are keyed by first + i, so a part of a set run
                                 elsewhere (an MPI rank's block) gives the bits of the whole run (0: none) */
+    /* Every example's chains split across processes (varia's MPI build, for
+     * fewer examples than processes). parts 0 or 1: every chain runs here.
+     * parts > 1 (at most chains): this call runs part `part` (0 <= part <
+     * parts) of each example's chains, chains [part C / parts, (part + 1) C
+     * / parts), and `parts` calls, one per part, with the same x, n and
+     * options but `part`, run together: after every HMC transition (the step
+     * size adapts on every chain's acceptance) and at the end (the chains'
+     * log weights) they exchange through allgather. Every part then returns
+     * every example's whole rows, the bits of one call with parts 0. Such a
+     * call runs on the calling thread alone (the exchanges must come in the
+     * same order on every part). */
+    int32_t part, parts;
+    /* Required with parts > 1; called on the calling thread: part p's bytes
+     * [off[p], off[p + 1]) of buf sent to every part, into the same place
+     * of its buf (MPI_Allgatherv in place, as varia_train_comm's). Returns 0,
+     * or nonzero to fail the call (VARIA_ERR_IO). A part that fails for any
+     * reason stops calling it: its caller must end the others. */
+    int (*allgather)(void *comm, void *buf, const int64_t *off);
+    void *comm;              /* passed to allgather */
 } varia_ais_opts;
 
 /* Per-example results of AIS. */
