@@ -89,6 +89,16 @@ ais_case() {
 ais_case "ais, 5 examples, 4 chains, 30 steps" 2 1 --data "$DATA" --limit 5 --chains 4 --steps 30 --seed 2
 ais_case "ais, 5 examples, 4 chains, 30 steps" 3 2 --data "$DATA" --limit 5 --chains 4 --steps 30 --seed 2
 ais_case "BDMC, 4 simulated examples" 3 1 --bdmc 4 --chains 3 --steps 20 --seed 4
+# Fewer examples than ranks: each example's chains are split across the
+# ranks, which exchange every chain's acceptance probability after each
+# transition (the step size adapts on their mean) and the final log weights.
+# 300 steps, so that the step size both grows and shrinks.
+ais_case "ais, one example, its 8 chains split" 1 1 --data "$DATA" --limit 1 --chains 8 --steps 300 --seed 2
+ais_case "ais, one example, its 8 chains split" 2 1 --data "$DATA" --limit 1 --chains 8 --steps 300 --seed 2
+ais_case "ais, one example, its 8 chains split" 3 2 --data "$DATA" --limit 1 --chains 8 --steps 300 --seed 2
+ais_case "BDMC, 2 simulated examples, their 5 chains split" 3 1 --bdmc 2 --chains 5 --steps 200 --seed 4
+ais_case "ais, one example with fewer chains (2) than ranks: the example split" 3 1 --data "$DATA" --limit 1 \
+    --chains 2 --steps 30
 
 # ---- train: the same weights, optimizer state and output for any rank count ----
 # config NAME OUT OBJECTIVE OPTIMIZER [FLOW]: a tiny run on the repository's
