@@ -235,6 +235,8 @@ kill_case() {
 }
 export VARIA_MPI_TEST=$T  # marks this test's processes, so only they are killed
 kill_case "eval" eval "$ROOT/models/vae-mnist-dyn/model.json" --data "$DATA" --limit 200 --k 5000 --threads 1
+kill_case "ais with split chains (rank 0 waiting in an exchange)" ais "$DYN" --data "$DATA" --limit 1 --chains 8 \
+    --steps 1000000 --quiet --threads 1
 config long.json long "$IWAE" "$CLIP"
 sed -i 's/"epochs": 3/"epochs": 100000/' long.json
 kill_case "train" train long.json --quiet --threads 1
@@ -277,6 +279,13 @@ if make_hosts 2> err; then
         check "two hosts over TCP: eval's --per-example CSV is the plain run's" cmp -s plain.csv hosts.csv
     else
         notok "two hosts over TCP: eval exits 0" "$(cat err)"
+    fi
+    A1="ais $DYN --data $DATA --limit 1 --chains 8 --steps 100 --seed 6 --json --quiet --threads 1"
+    "$VARIA" $A1 > plain.json
+    if hosts $A1 > hosts.json 2> err; then
+        check "two hosts over TCP: ais with one example's chains split is the plain run's" same_json plain.json hosts.json
+    else
+        notok "two hosts over TCP: ais exits 0" "$(cat err)"
     fi
     config h2.json h2 "$IWAE" "$CLIP"
     if hosts train h2.json --quiet --threads 1 > /dev/null 2> err; then
