@@ -10,7 +10,11 @@
  * adapts per example (hmc.c), and every row of a pass is computed by the
  * same instructions whatever the other rows are (kernels.h): so example i's
  * result depends on (seed, i) and its data alone, whatever the grouping, the
- * threads or n. The log weights, and their log-mean-exp, are in double. */
+ * threads or n. The log weights, and their log-mean-exp, are in double.
+ * A split call (varia_ais_opts.parts) runs only its part of each example's
+ * chains, keyed by their indices among all C, and shares every chain's
+ * acceptance probabilities and final weights with the other parts
+ * (ais_parts.c), so each part computes the rows one call would. */
 #include "ais.h"
 
 #include "hmc.h"
@@ -23,9 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Rows (examples x chains) one pass aims at (VARIA_AIS_ROWS): enough for
- * the products to run at speed, few enough that every worker gets a group.
- * Not part of any result (see above). */
 #define SCHEDULE_R 4.0
 
 #define STEPS_MAX 10000000
@@ -304,7 +305,7 @@ varia_status varia_ais_run(varia_ctx *ctx, const varia_model *m, const float *x,
     int split = c->parts > 1;
     struct varia_pool *pool = split ? NULL : varia_ctx_pool(ctx);
     int64_t workers = pool ? varia_pool_size(pool) : 1, group = VARIA_AIS_ROWS * c->parts / c->chains;
-    int64_t share = (n + workers - 1) / workers;
+    int64_t share = (n + workers - 1) / workers; /* at most: so that every worker has a group */
     group = group < 1 ? 1 : group > share ? share : group;
     ais_job j = {.m = m, .x = x, .z_start = z_start, .n = n, .group = group, .items = (n + group - 1) / group,
                  .c = c, .obs_logvar = c->sigma2 > 0.0 ? (float)log(c->sigma2) : NAN, .rows = rows,

@@ -19,8 +19,9 @@ typedef struct varia_ais_call {
     void *comm;
 } varia_ais_call;
 
-/* Rows (examples x chains) one pass aims at; also the most examples a group
- * of a split call holds. */
+/* Rows (examples x chains) one pass aims at: enough for the products to run
+ * at speed, few enough that every worker gets a group; not part of any
+ * result (ais.c). Also the most examples a group of a split call holds. */
 #define VARIA_AIS_ROWS 256
 #define VARIA_AIS_CHAINS_MAX 4096
 
