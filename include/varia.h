@@ -412,6 +412,52 @@ VARIA_API varia_status varia_eval_summarise(varia_ctx *ctx, const varia_model *m
                                             int64_t n, int64_t k, const float *means,
                                             varia_eval_summary *summary);
 
+/* One example's k samples split into chunks, for callers that spread one
+ * example (or fewer examples than processes) over processes: varia's MPI
+ * build. varia_eval draws an example's samples in chunks of VARIA_EVAL_CHUNK,
+ * chunk c from a stream keyed by (seed, example index, c), whatever the
+ * threads, and folds the chunks' partial sums in chunk order; a caller can
+ * compute any contiguous runs of chunks anywhere and fold them with
+ * varia_eval_combine, which gives varia_eval's row bit for bit. */
+#define VARIA_EVAL_CHUNK 256
+
+/* One chunk's partial result: plain data, safe to copy between processes
+ * of the same build and machine type. */
+typedef struct varia_eval_chunk {
+    int64_t example;          /* the example's index in its set */
+    int64_t chunk;            /* samples [chunk * VARIA_EVAL_CHUNK, + count) of its k */
+    int64_t count;
+    double max, sum;          /* the log-sum-exp of its log-weights: max + log(sum) */
+    double recon, mc_kl;      /* sums over its samples: log p(x|z), log q(z|x) - log p(z) */
+    double log_det;           /* sum over its samples of a flow's log|det| (0 without a flow) */
+    double kl;                /* the analytic KL (NaN where none); chunk 0's is the row's */
+    int32_t saw_nan;          /* 1 if a log-weight was NaN */
+    int32_t reserved;         /* 0 */
+} varia_eval_chunk;
+
+/* The number of chunks k samples make: ceil(k / VARIA_EVAL_CHUNK); 0 for k < 1. */
+VARIA_API int64_t varia_eval_chunk_count(int64_t k);
+
+/* Chunks [c0, c0 + nc) of one example's opts->k samples into chunks[nc]
+ * (owned by the caller). x[data_size]: the example, `index` its index in the
+ * set (it keys the binarization and the samples' randomness, as in
+ * varia_eval_part). means[U] (may be NULL; U as in varia_eval_part): its
+ * posterior means, whatever the chunks; nc may be 0 to get them alone.
+ * Runs on the ctx's threads; results do not depend on their number.
+ * VARIA_ERR_ARG for a range outside [0, varia_eval_chunk_count(k)) or an
+ * index outside [0, 2^31); VARIA_ERR_UNSUPPORTED for a sequence model. */
+VARIA_API varia_status varia_eval_chunks(varia_ctx *ctx, const varia_model *m, const float *x, int64_t index,
+                                         int64_t c0, int64_t nc, const varia_eval_opts *opts,
+                                         varia_eval_chunk *chunks, float *means);
+
+/* The row of one example from all its chunks[varia_eval_chunk_count(k)],
+ * in chunk order (from any mix of varia_eval_chunks calls): the fold
+ * varia_eval runs, so the same bits as its row. VARIA_ERR_ARG if the chunks
+ * are not one example's 0, 1, ... with the counts k gives;
+ * VARIA_ERR_NONFINITE if the estimate is not finite (as varia_eval). */
+VARIA_API varia_status varia_eval_combine(varia_ctx *ctx, const varia_eval_chunk *chunks, int64_t k,
+                                          varia_eval_row *row);
+
 /* A sequence model's evaluation per time step (the polyphonic-music
  * benchmarks' figure): totals over the frames of all examples, each example
  * counting its own length. Set size = sizeof(varia_seq_summary); the
@@ -472,6 +518,25 @@ typedef struct varia_ais_opts {
     int64_t first;           /* the index of x[0] (of the first simulated example for BDMC) in the whole
                                 set: example i's streams are keyed by first + i, so a part of a set run
                                 elsewhere (an MPI rank's block) gives the bits of the whole run (0: none) */
+    /* Every example's chains split across processes (varia's MPI build, for
+     * fewer examples than processes). parts 0 or 1: every chain runs here.
+     * parts > 1 (at most chains): this call runs part `part` (0 <= part <
+     * parts) of each example's chains, chains [part C / parts, (part + 1) C
+     * / parts), and `parts` calls, one per part, with the same x, n and
+     * options but `part`, run together: after every HMC transition (the step
+     * size adapts on every chain's acceptance) and at the end (the chains'
+     * log weights) they exchange through allgather. Every part then returns
+     * every example's whole rows, the bits of one call with parts 0. Such a
+     * call runs on the calling thread alone (the exchanges must come in the
+     * same order on every part). */
+    int32_t part, parts;
+    /* Required with parts > 1; called on the calling thread: part p's bytes
+     * [off[p], off[p + 1]) of buf sent to every part, into the same place
+     * of its buf (MPI_Allgatherv in place, as varia_train_comm's). Returns 0,
+     * or nonzero to fail the call (VARIA_ERR_IO). A part that fails for any
+     * reason stops calling it: its caller must end the others. */
+    int (*allgather)(void *comm, void *buf, const int64_t *off);
+    void *comm;              /* passed to allgather */
 } varia_ais_opts;
 
 /* Per-example results of AIS. */

@@ -10,7 +10,11 @@
  * adapts per example (hmc.c), and every row of a pass is computed by the
  * same instructions whatever the other rows are (kernels.h): so example i's
  * result depends on (seed, i) and its data alone, whatever the grouping, the
- * threads or n. The log weights, and their log-mean-exp, are in double. */
+ * threads or n. The log weights, and their log-mean-exp, are in double.
+ * A split call (varia_ais_opts.parts) runs only its part of each example's
+ * chains, keyed by their indices among all C, and shares every chain's
+ * acceptance probabilities and final weights with the other parts
+ * (ais_parts.c), so each part computes the rows one call would. */
 #include "ais.h"
 
 #include "hmc.h"
@@ -23,13 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Rows (examples x chains) one pass aims at: enough for the products to run
- * at speed, few enough that every worker gets a group. Not part of any
- * result (see above). */
-#define AIS_ROWS 256
 #define SCHEDULE_R 4.0
 
-#define CHAINS_MAX 4096
 #define STEPS_MAX 10000000
 #define LEAPFROG_MAX 1000
 #define LEAPFROG_DEFAULT 10
@@ -94,9 +93,9 @@ varia_status varia_ais_resolve(varia_ctx *ctx, const varia_model *m, const varia
     if (o.reserved || o.reserved2)
         return varia_fail(ctx, VARIA_ERR_ARG, "%s: varia_ais_opts.%s must be 0", op,
                           o.reserved ? "reserved" : "reserved2");
-    if (o.chains < 1 || o.chains > CHAINS_MAX)
+    if (o.chains < 1 || o.chains > VARIA_AIS_CHAINS_MAX)
         return varia_fail(ctx, VARIA_ERR_ARG, "%s: varia_ais_opts.chains = %lld outside [1, %d]", op,
-                          (long long)o.chains, CHAINS_MAX);
+                          (long long)o.chains, VARIA_AIS_CHAINS_MAX);
     if (o.steps < 1 || o.steps > STEPS_MAX)
         return varia_fail(ctx, VARIA_ERR_ARG, "%s: varia_ais_opts.steps = %lld outside [1, %d]", op, (long long)o.steps,
                           STEPS_MAX);
@@ -115,8 +114,15 @@ varia_status varia_ais_resolve(varia_ctx *ctx, const varia_model *m, const varia
         return st;
     if (o.first < 0)
         return varia_fail(ctx, VARIA_ERR_ARG, "%s: varia_ais_opts.first = %lld is negative", op, (long long)o.first);
+    int split = o.parts > 1;
+    if (o.parts < 0 || o.part < 0 || o.part >= (split ? o.parts : 1) || o.parts > o.chains ||
+        (split && !o.allgather))
+        return varia_fail(ctx, VARIA_ERR_ARG, "%s: varia_ais_opts.part = %d of parts = %d: needs 0 <= part < parts "
+                          "<= chains (%lld) and, for parts > 1, an allgather (parts 0 or 1: part 0)", op, (int)o.part,
+                          (int)o.parts, (long long)o.chains);
     *c = (varia_ais_call){o.chains, o.steps, o.leapfrog ? o.leapfrog : LEAPFROG_DEFAULT, o.sigma2, o.seed,
-                          o.binarize, o.progress, o.user, o.first};
+                          o.binarize, o.progress, o.user, o.first, o.part, split ? o.parts : 1,
+                          o.allgather, o.comm};
     return VARIA_OK;
 }
 
@@ -124,19 +130,21 @@ typedef struct ais_job {
     const varia_model *m;
     const float *x, *z_start;
     int64_t n, group, items;
+    int64_t c0, nc; /* this part's chains of each example (all: 0, chains) */
     const varia_ais_call *c;
     varia_joint_consts consts;
     float obs_logvar; /* NaN: the model's likelihood */
     varia_ais_row *rows;
     int64_t done_before, total, report_every;
     atomic_llong next, done;
-    atomic_int oom;
+    atomic_int oom, comm_failed;
 } ais_job;
 
-/* One worker's buffers for a group of G examples (R = G * C rows). */
+/* One worker's buffers for a group of G examples (R = G * nc rows: this
+ * part's chains); all and buf (G * C) only for a split call. */
 typedef struct ais_mem {
     float *z, *g, *zn, *p, *gn, *eps, *xb;
-    double *lpz, *lpx, *lpzn, *lpxn, *h0, *logw, *step;
+    double *lpz, *lpx, *lpzn, *lpxn, *h0, *logw, *step, *prob, *all, *buf;
     int64_t *acc;
     varia_rng *rng;
 } ais_mem;
@@ -145,23 +153,25 @@ typedef struct ais_mem {
 static void mem_free(ais_mem *w)
 {
     void *all[] = {w->z, w->g, w->zn, w->p, w->gn, w->eps, w->xb, w->lpz, w->lpx, w->lpzn,
-                   w->lpxn, w->h0, w->logw, w->step, w->acc, w->rng};
+                   w->lpxn, w->h0, w->logw, w->step, w->prob, w->all, w->buf, w->acc, w->rng};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         free(all[i]);
 }
 
 /* Returns 0 when memory is exhausted (w is then safe to free). */
-static int mem_alloc(ais_mem *w, int64_t G, int64_t C, int64_t E, int64_t D)
+static int mem_alloc(ais_mem *w, int64_t G, int64_t C, int64_t E, int64_t D, int64_t split_chains)
 {
     size_t R = (size_t)(G * C), fz = R * (size_t)E * sizeof(float), fd = R * sizeof(double);
+    size_t fs = (size_t)(G * split_chains) * sizeof(double);
     memset(w, 0, sizeof *w);
     w->z = malloc(fz), w->g = malloc(fz), w->zn = malloc(fz), w->p = malloc(fz), w->gn = malloc(fz);
     w->eps = malloc(fz), w->xb = malloc((size_t)(G * D) * sizeof(float));
     w->lpz = malloc(fd), w->lpx = malloc(fd), w->lpzn = malloc(fd), w->lpxn = malloc(fd), w->h0 = malloc(fd);
     w->logw = malloc(fd), w->step = malloc((size_t)G * sizeof(double)), w->acc = malloc((size_t)G * sizeof(int64_t));
-    w->rng = malloc(R * sizeof(varia_rng));
+    w->rng = malloc(R * sizeof(varia_rng)), w->prob = malloc(fd);
+    w->all = fs ? malloc(fs) : NULL, w->buf = fs ? malloc(fs) : NULL;
     return w->z && w->g && w->zn && w->p && w->gn && w->eps && w->xb && w->lpz && w->lpx && w->lpzn && w->lpxn &&
-           w->h0 && w->logw && w->step && w->acc && w->rng;
+           w->h0 && w->logw && w->step && w->acc && w->rng && w->prob && (!fs || (w->all && w->buf));
 }
 
 /* beta at step s of the run: forward beta_s, reverse beta_{T - s}. */
@@ -174,7 +184,7 @@ static double run_beta(const ais_job *j, int64_t s)
  * p(z) (forward) or the given latent of their example (reverse). */
 static int start_chains(ais_job *j, varia_joint *jt, ais_mem *w, int64_t e0, int64_t G)
 {
-    int64_t C = j->c->chains, E = varia_model_noise(j->m), D = j->m->info.data_size, R = G * C;
+    int64_t C = j->nc, E = varia_model_noise(j->m), D = j->m->info.data_size, R = G * C;
     uint64_t stream = j->z_start ? VARIA_STREAM_AIS_REVERSE : VARIA_STREAM_AIS;
     for (int64_t b = 0; b < G; b++) {
         varia_binarize_example(j->c->seed, j->c->binarize, j->c->first + e0 + b, j->x + (e0 + b) * D, w->xb + b * D,
@@ -183,7 +193,8 @@ static int start_chains(ais_job *j, varia_joint *jt, ais_mem *w, int64_t e0, int
         w->acc[b] = 0;
     }
     for (int64_t r = 0; r < R; r++) {
-        varia_rng_init(&w->rng[r], j->c->seed, stream, (uint64_t)(j->c->first + e0 + r / C), (uint64_t)(r % C));
+        varia_rng_init(&w->rng[r], j->c->seed, stream, (uint64_t)(j->c->first + e0 + r / C),
+                       (uint64_t)(j->c0 + r % C));
         w->logw[r] = 0.0;
         if (j->z_start)
             memcpy(w->z + r * E, j->z_start + (e0 + r / C) * E, (size_t)E * sizeof(float));
@@ -203,12 +214,13 @@ static void add_progress(ais_job *j, int64_t steps, int worker, int64_t *last)
     }
 }
 
-/* log-mean-exp of the group's weights into its rows (negated in reverse). */
-static void finish_group(ais_job *j, ais_mem *w, int64_t e0, int64_t G)
+/* log-mean-exp of the group's weights logw[G * C] (every chain's) into its
+ * rows (negated in reverse). */
+static void finish_group(ais_job *j, ais_mem *w, const double *logw, int64_t e0, int64_t G)
 {
     int64_t C = j->c->chains, T = j->c->steps;
     for (int64_t b = 0; b < G; b++) {
-        const double *lw = w->logw + b * C;
+        const double *lw = logw + b * C;
         double mx = -INFINITY, sum = 0.0;
         int nan = 0;
         for (int64_t c = 0; c < C; c++)
@@ -223,15 +235,20 @@ static void finish_group(ais_job *j, ais_mem *w, int64_t e0, int64_t G)
     }
 }
 
-/* Item `item`: its group's T steps. 0 when the tape ran out of memory. */
+/* Item `item`: its group's T steps (this part's chains), every chain's
+ * weights and acceptances shared in a split call. 0 when the tape ran out of
+ * memory or an exchange failed (share.failed). */
 static int run_item(ais_job *j, varia_joint *jt, ais_mem *w, int64_t item, int worker, int64_t *last)
 {
-    int64_t e0 = item * j->group, G = j->n - e0 < j->group ? j->n - e0 : j->group, C = j->c->chains;
+    int64_t e0 = item * j->group, G = j->n - e0 < j->group ? j->n - e0 : j->group, C = j->nc;
     int64_t R = G * C, E = varia_model_noise(j->m);
+    int split = j->c->parts > 1;
+    varia_ais_share share = {j->c, G, w->buf, 0};
     if (!start_chains(j, jt, w, e0, G))
         return 0;
     varia_hmc h = {jt, w->xb, G, C, E, j->c->leapfrog, w->z, w->g, w->lpz, w->lpx, w->rng, w->step, w->acc,
-                   w->zn, w->p, w->gn, w->lpzn, w->lpxn, w->h0};
+                   w->zn, w->p, w->gn, w->lpzn, w->lpxn, w->h0, w->prob, split ? varia_ais_share_chains : NULL,
+                   &share, w->all, j->c->chains};
     for (int64_t s = 1; s <= j->c->steps; s++) {
         double bp = run_beta(j, s - 1), b = run_beta(j, s);
         if (!varia_joint_grad(jt, w->xb, C, w->z, R, b, w->lpz, w->lpx, w->g))
@@ -239,10 +256,12 @@ static int run_item(ais_job *j, varia_joint *jt, ais_mem *w, int64_t item, int w
         for (int64_t r = 0; r < R; r++) /* (beta_s - beta_{s-1}) log p(x | z_{s-1}) */
             w->logw[r] += (b - bp) * w->lpx[r];
         if (s < j->c->steps && !varia_hmc_transition(&h, b)) /* a transition after the last would change nothing */
-            return 0;
+            return share.failed ? (atomic_store(&j->comm_failed, 1), 0) : 0;
         add_progress(j, G, worker, last);
     }
-    finish_group(j, w, e0, G);
+    if (split && !(varia_ais_share_chains(&share, w->logw, w->all) && varia_ais_share_counts(&share, w->acc)))
+        return atomic_store(&j->comm_failed, 1), 0;
+    finish_group(j, w, split ? w->all : w->logw, e0, G);
     return 1;
 }
 
@@ -257,10 +276,11 @@ static void ais_worker(void *arg, int worker)
     ais_mem w = {0};
     varia_joint jt;
     int ok = varia_joint_open(&jt, &j->consts, j->obs_logvar) &&
-             mem_alloc(&w, j->group, j->c->chains, varia_model_noise(j->m), j->m->info.data_size);
+             mem_alloc(&w, j->group, j->nc, varia_model_noise(j->m), j->m->info.data_size,
+                       j->c->parts > 1 ? j->c->chains : 0);
     for (; ok && item < j->items; item = atomic_fetch_add(&j->next, 1))
         ok = run_item(j, &jt, &w, item, worker, &last);
-    if (!ok)
+    if (!ok && !atomic_load(&j->comm_failed))
         atomic_store(&j->oom, 1);
     mem_free(&w);
     varia_joint_close(&jt);
@@ -279,8 +299,12 @@ static varia_status check_rows(varia_ctx *ctx, const varia_ais_row *rows, int64_
 varia_status varia_ais_run(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n, const varia_ais_call *c,
                            const float *z_start, int64_t done_before, int64_t total, varia_ais_row *rows)
 {
-    struct varia_pool *pool = varia_ctx_pool(ctx);
-    int64_t workers = pool ? varia_pool_size(pool) : 1, group = AIS_ROWS / c->chains;
+    /* A split call runs on the calling thread, in groups that every part
+     * forms alike (its exchanges are collective); otherwise every worker
+     * should get a group. */
+    int split = c->parts > 1;
+    struct varia_pool *pool = split ? NULL : varia_ctx_pool(ctx);
+    int64_t workers = pool ? varia_pool_size(pool) : 1, group = VARIA_AIS_ROWS * c->parts / c->chains;
     int64_t share = (n + workers - 1) / workers; /* at most: so that every worker has a group */
     group = group < 1 ? 1 : group > share ? share : group;
     ais_job j = {.m = m, .x = x, .z_start = z_start, .n = n, .group = group, .items = (n + group - 1) / group,
@@ -290,6 +314,8 @@ varia_status varia_ais_run(varia_ctx *ctx, const varia_model *m, const float *x,
     atomic_init(&j.next, 0);
     atomic_init(&j.done, 0);
     atomic_init(&j.oom, 0);
+    atomic_init(&j.comm_failed, 0);
+    varia_ais_part_chains(c->chains, c->part, c->parts, &j.c0, &j.nc);
     varia_status st = varia_joint_consts_init(ctx, m, &j.consts);
     if (st == VARIA_OK) {
         if (pool)
@@ -299,6 +325,9 @@ varia_status varia_ais_run(varia_ctx *ctx, const varia_model *m, const float *x,
         if (atomic_load(&j.oom))
             st = varia_fail(ctx, VARIA_ERR_NOMEM, "%s: out of memory for the chains' passes",
                             z_start ? "bdmc" : "ais");
+        else if (atomic_load(&j.comm_failed))
+            st = varia_fail(ctx, VARIA_ERR_IO, "%s: part %d of %d: the allgather of the chains' values failed",
+                            z_start ? "bdmc" : "ais", c->part, c->parts);
     }
     varia_joint_consts_free(&j.consts);
     if (st == VARIA_OK && c->progress)

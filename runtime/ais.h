@@ -14,7 +14,38 @@ typedef struct varia_ais_call {
     void (*progress)(int64_t done, int64_t total, void *user);
     void *user;
     int64_t first; /* added to every example index that keys a stream */
+    int part, parts; /* this call's part of every example's chains (parts 1: all of them) */
+    int (*allgather)(void *comm, void *buf, const int64_t *off);
+    void *comm;
 } varia_ais_call;
+
+/* Rows (examples x chains) one pass aims at: enough for the products to run
+ * at speed, few enough that every worker gets a group; not part of any
+ * result (ais.c). Also the most examples a group of a split call holds. */
+#define VARIA_AIS_ROWS 256
+#define VARIA_AIS_CHAINS_MAX 4096
+
+/* Chains [*c0, *c0 + *nc) of C that part `part` of `parts` runs (all of
+ * them for parts <= 1): contiguous, in part order, sizes differing by at
+ * most one (ais_parts.c). */
+void varia_ais_part_chains(int64_t C, int part, int parts, int64_t *c0, int64_t *nc);
+
+/* A group of G examples' exchanges between the parts of a split call:
+ * buf[G * chains] the caller's scratch; failed set when allgather failed. */
+typedef struct varia_ais_share {
+    const varia_ais_call *c;
+    int64_t G;
+    double *buf;
+    int failed;
+} varia_ais_share;
+
+/* varia_hmc's share (arg: a varia_ais_share): this part's values
+ * mine[G * nc] to all[G * chains], every part's, each example's in chain
+ * order. Returns 0 when allgather failed. */
+int varia_ais_share_chains(void *arg, const double *mine, double *all);
+/* counts[G] (this part's) replaced by their sums over the parts. Returns 0
+ * when allgather failed. */
+int varia_ais_share_counts(varia_ais_share *s, int64_t *counts);
 
 /* Check opts for operation `op` on model m (every refusal names the field)
  * and resolve them into *c. */

@@ -9,6 +9,7 @@ void varia_iw_init(varia_iw_acc *a)
     a->max = -INFINITY;
     a->sum = 0.0;
     a->recon = a->mc_kl = a->log_det = 0.0;
+    a->kl = NAN;
     a->count = 0;
     a->saw_nan = 0;
 }

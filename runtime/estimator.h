@@ -11,6 +11,8 @@ typedef struct varia_iw_acc {
     double max, sum;   /* running log-sum-exp: max + log(sum) */
     double recon, mc_kl;
     double log_det;    /* sum over the samples of a flow's log|det| (the caller adds it) */
+    double kl;         /* the analytic KL its samples' pass gave (NaN if none; the caller sets it):
+                          merging keeps a's, so a fold in chunk order keeps chunk 0's */
     int64_t count;
     int saw_nan;
 } varia_iw_acc;

@@ -6,6 +6,7 @@
  * gives the same bits. */
 #include "api.h"
 #include "estimator.h"
+#include "eval.h"
 #include "rng.h"
 
 #include <math.h>
@@ -20,6 +21,7 @@
 /* Samples per chunk. Part of the definition of the random streams: changing it
  * changes every estimate, so it is fixed. */
 #define IW_CHUNK VARIA_WS_ROWS
+_Static_assert(IW_CHUNK == VARIA_EVAL_CHUNK, "varia.h's VARIA_EVAL_CHUNK is the chunk eval folds");
 #define K_CAP ((int64_t)1 << 32)
 
 /* Work items are (example, chunk) pairs, so one example's k samples can spread
@@ -36,8 +38,7 @@ typedef struct job {
     int64_t first;           /* the set's index of x's first example: what keys its randomness */
     int64_t chunks;          /* chunks per example */
     int64_t e0, ne, c0, nc;  /* this pass: examples [e0, e0+ne), chunks [c0, c0+nc) */
-    varia_iw_acc *accs;      /* [ne * nc] */
-    double *kl;              /* [ne] analytic KL (NaN if none), from chunk 0 */
+    varia_iw_acc *accs;      /* [ne * nc]: each with its chunk's analytic KL (NaN if none) */
     float *means;            /* [n * noise_size] posterior means, for active units (NULL: not wanted);
                                 a sequence family's: [n * T * latent], every step */
     int seq;                 /* a sequence family: examples of T frames, run by varia_run_seq_* */
@@ -89,8 +90,7 @@ static void run_item(job *j, int64_t item, float *ws, float *eps, float *xb, dou
     varia_iw_init(&j->accs[item]);
     varia_iw_add(&j->accs[item], log_w, log_px, cnt);
     j->accs[item].log_det = log_det;
-    if (c == 0)
-        j->kl[item / j->nc] = kl;
+    j->accs[item].kl = kl;
 }
 
 static void work(void *arg, int worker)
@@ -134,7 +134,7 @@ static varia_status eval_group(job *j, struct varia_pool *pool, varia_iw_acc *ru
         j->nc = nc;
     }
     for (int64_t e = 0; e < j->ne; e++)
-        if (!varia_iw_finish(&run[e], j->kl[e], &rows[j->e0 + e]))
+        if (!varia_iw_finish(&run[e], run[e].kl, &rows[j->e0 + e])) /* chunk 0's KL, kept by the merges */
             return varia_fail(j->ctx, VARIA_ERR_NONFINITE,
                               "eval: example %lld gives a non-finite log-weight (extreme weights or input)",
                               (long long)(j->first + j->e0 + e));
@@ -149,16 +149,31 @@ static varia_status run_eval(job *j, int64_t n, varia_eval_row *rows)
     int64_t group = PASS_ITEMS / j->nc;
     varia_iw_acc *run = malloc((size_t)group * sizeof *run);
     j->accs = malloc((size_t)(group * j->nc) * sizeof *j->accs);
-    j->kl = malloc((size_t)group * sizeof *j->kl);
-    varia_status st = run && j->accs && j->kl ? VARIA_OK : varia_fail(j->ctx, VARIA_ERR_NOMEM, "eval: out of memory");
+    varia_status st = run && j->accs ? VARIA_OK : varia_fail(j->ctx, VARIA_ERR_NOMEM, "eval: out of memory");
     for (j->e0 = 0; st == VARIA_OK && j->e0 < n; j->e0 += group) {
         j->ne = n - j->e0 < group ? n - j->e0 : group;
         st = eval_group(j, pool, run, rows);
     }
     free(run);
     free(j->accs);
-    free(j->kl);
     return st;
+}
+
+varia_status varia_eval_run_chunks(varia_ctx *ctx, const varia_model *m, const float *x, int64_t index, int64_t c0,
+                                   int64_t nc, const varia_eval_opts *opts, varia_iw_acc *accs)
+{
+    job j = {.ctx = ctx, .m = m, .x = x, .opts = opts, .first = index, .T = 1, .ne = 1,
+             .chunks = (opts->k + IW_CHUNK - 1) / IW_CHUNK};
+    atomic_init(&j.next, 0);
+    atomic_init(&j.oom, 0);
+    for (int64_t done = 0; done < nc; done += PASS_ITEMS) {
+        j.c0 = c0 + done;
+        j.nc = nc - done < PASS_ITEMS ? nc - done : PASS_ITEMS;
+        j.accs = accs + done;
+        if (!run_pass(&j, varia_ctx_pool(ctx)))
+            return varia_fail(ctx, VARIA_ERR_NOMEM, "eval: cannot allocate worker workspace");
+    }
+    return VARIA_OK;
 }
 
 static int count_active(const float *means, int64_t n, int64_t stride, int64_t off, int64_t d)
@@ -267,8 +282,8 @@ static void summarise(const varia_model *m, const varia_eval_row *rows, int64_t 
     active_units(m, means, count, means_width(m), &s->active_units, s->active_units_layer);
 }
 
-static varia_status check_eval_args(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
-                                    const varia_eval_opts *o, const varia_opts *opts, varia_call *c)
+varia_status varia_eval_check(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
+                              const varia_eval_opts *o, const varia_opts *opts, varia_call *c)
 {
     varia_status st = varia_check_model(ctx, m, x, n, "eval");
     if (st != VARIA_OK)
@@ -305,7 +320,7 @@ varia_status varia_eval_part(varia_ctx *ctx, const varia_model *m, const float *
                              float *means)
 {
     varia_call c;
-    varia_status st = check_eval_args(ctx, m, x, n, opts, call_opts, &c);
+    varia_status st = varia_eval_check(ctx, m, x, n, opts, call_opts, &c);
     if (st != VARIA_OK)
         return st;
     if (!rows || first < 0 || first > VARIA_MAX_ROWS - n)
@@ -351,7 +366,7 @@ varia_status varia_eval_ex(varia_ctx *ctx, const varia_model *m, const float *x,
                            varia_eval_summary *summary)
 {
     varia_call c;
-    varia_status st = check_eval_args(ctx, m, x, n, opts, call_opts, &c);
+    varia_status st = varia_eval_check(ctx, m, x, n, opts, call_opts, &c);
     if (st != VARIA_OK)
         return st;
     int64_t T = varia_call_steps(m, &c);

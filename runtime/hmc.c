@@ -74,6 +74,21 @@ static double metropolis(varia_hmc *h, int64_t r, double beta)
     return prob;
 }
 
+/* Each group's step size from the mean acceptance probability over all its
+ * chains (the rows here and, with share, elsewhere), summed in chain order. */
+static void adapt(varia_hmc *h)
+{
+    const double *all = h->share ? h->all : h->prob;
+    int64_t C = h->share ? h->total : h->chains;
+    for (int64_t b = 0; b < h->groups; b++) {
+        double mean = 0.0;
+        for (int64_t c = 0; c < C; c++)
+            mean += all[b * C + c];
+        double s = h->step[b] * (mean / (double)C > VARIA_HMC_TARGET ? VARIA_HMC_INC : VARIA_HMC_DEC);
+        h->step[b] = s < VARIA_HMC_STEP_MIN ? VARIA_HMC_STEP_MIN : s > VARIA_HMC_STEP_MAX ? VARIA_HMC_STEP_MAX : s;
+    }
+}
+
 int varia_hmc_transition(varia_hmc *h, double beta)
 {
     int64_t n = h->groups * h->chains, C = h->chains;
@@ -86,12 +101,7 @@ int varia_hmc_transition(varia_hmc *h, double beta)
             return 0;
         kick(h, h->gn, l < h->leapfrog ? 1.0 : 0.5);
     }
-    for (int64_t b = 0; b < h->groups; b++) {
-        double mean = 0.0;
-        for (int64_t c = 0; c < C; c++)
-            mean += metropolis(h, b * C + c, beta);
-        double s = h->step[b] * (mean / (double)C > VARIA_HMC_TARGET ? VARIA_HMC_INC : VARIA_HMC_DEC);
-        h->step[b] = s < VARIA_HMC_STEP_MIN ? VARIA_HMC_STEP_MIN : s > VARIA_HMC_STEP_MAX ? VARIA_HMC_STEP_MAX : s;
-    }
-    return 1;
+    for (int64_t r = 0; r < n; r++)
+        h->prob[r] = metropolis(h, r, beta);
+    return (!h->share || h->share(h->share_arg, h->prob, h->all)) && (adapt(h), 1);
 }

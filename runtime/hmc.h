@@ -34,13 +34,24 @@ typedef struct varia_hmc {
     /* scratch the transition uses: */
     float *zn, *p, *gn; /* [n * E] */
     double *lpzn, *lpxn, *h0; /* [n] */
+    double *prob;     /* [n]: each row's Metropolis acceptance probability */
+    /* The rows may be part of each example's chains, the others elsewhere
+     * (ais.c's parts): share, when not NULL, turns prob (this part's rows)
+     * into all[groups * total], every chain's in chain order per group, and
+     * returns 0 when it cannot; NULL: the rows are every chain (all = prob,
+     * total = chains). */
+    int (*share)(void *arg, const double *prob, double *all);
+    void *share_arg;
+    double *all;
+    int64_t total;
 } varia_hmc;
 
 /* One HMC trajectory per row under log f = log p(z) + beta log p(x|z):
  * momentum p ~ N(0, I) from the row's stream, `leapfrog` leapfrog steps of
  * its group's step size, then the Metropolis test with a uniform from the
- * same stream; then each group's step size is adapted (hmc.c says how).
- * Returns 0 when the tape ran out of memory. */
+ * same stream; then each group's step size is adapted on the mean
+ * probability over all its chains, summed in chain order (hmc.c says how).
+ * Returns 0 when the tape ran out of memory or share failed. */
 int varia_hmc_transition(varia_hmc *h, double beta);
 
 #endif

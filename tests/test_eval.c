@@ -403,6 +403,95 @@ static void test_parts(varia_ctx *ctx)
     varia_model_free(m);
 }
 
+/* Example `at` of x[N] scored by varia_eval_chunks over the runs of chunks
+ * [cut[i], cut[i+1]) (threads per run alternating 1 and 3), folded by
+ * varia_eval_combine: 1 when that gives whole[at] and the means of
+ * varia_eval_part, bit for bit. */
+static int chunks_match(const varia_model *m, const float *x, int64_t at, const varia_eval_opts *o,
+                        const int64_t *cut, int runs, const varia_eval_row *whole)
+{
+    int64_t D = m->info.data_size, U = 0, nc = varia_eval_chunk_count(o->k);
+    for (int l = 0; l < m->info.n_stochastic; l++)
+        U += m->info.layer_sizes[l];
+    varia_eval_chunk *c = calloc((size_t)nc, sizeof *c);
+    float mc[64], mp[64];
+    varia_eval_row row, part;
+    int good = c && U <= 64 && cut[0] == 0 && cut[runs] == nc;
+    for (int i = 0; good && i < runs; i++) {
+        varia_ctx *t = varia_ctx_new();
+        good = t && varia_ctx_set_threads(t, i % 2 ? 3 : 1) == VARIA_OK &&
+               varia_eval_chunks(t, m, x + at * D, at, cut[i], cut[i + 1] - cut[i], o, c + cut[i],
+                                 i == 0 ? mc : NULL) == VARIA_OK;
+        varia_ctx_free(t);
+    }
+    varia_ctx *ctx = varia_ctx_new();
+    good = good && varia_eval_combine(ctx, c, o->k, &row) == VARIA_OK &&
+           varia_eval_part(ctx, m, x + at * D, at, 1, o, NULL, &part, mp) == VARIA_OK;
+    good = good && !memcmp(&row, &whole[at], sizeof row) && !memcmp(&part, &row, sizeof row) &&
+           !memcmp(mc, mp, (size_t)U * sizeof *mc);
+    varia_ctx_free(ctx);
+    free(c);
+    return good;
+}
+
+/* One example's k samples split by chunks across calls (what the MPI build
+ * does with fewer examples than ranks) give varia_eval's row bit for bit:
+ * two layers with dynamic binarization, and a flow posterior (log_det, a
+ * Monte Carlo KL). */
+static void test_chunks(varia_ctx *ctx)
+{
+    enum { N = 7 };
+    static const struct { const char *cas; int64_t k; int64_t cut[5]; int runs; } cases[] = {
+        {"iwae2_tanh_bern", 700, {0, 1, 3}, 2},       /* chunks of 256, 256, 188 */
+        {"iwae2_tanh_bern", 700, {0, 0, 2, 3}, 3},    /* an empty run holding the means */
+        {"iwae2_tanh_bern", 256, {0, 1}, 1},          /* one full chunk */
+        {"flow_planar_amort_k1", 1025, {0, 2, 3, 4, 5}, 4},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        varia_model *m = load(ctx, cases[i].cas);
+        if (!m)
+            continue;
+        float *x = malloc(sizeof(float) * N * (size_t)m->info.data_size);
+        varia_sample(ctx, m, N, 78, 1.0f, x, NULL);
+        varia_eval_opts o = {.k = cases[i].k, .seed = 4, .binarize = VARIA_BIN_DYNAMIC};
+        varia_eval_row whole[N];
+        int good = varia_eval(ctx, m, x, N, &o, whole, NULL) == VARIA_OK;
+        tap_okf(good && chunks_match(m, x, 5, &o, cases[i].cut, cases[i].runs, whole),
+                "%s, k %lld: example 5's chunks in %d runs, combined: varia_eval's row and means, bit for bit",
+                cases[i].cas, (long long)cases[i].k, cases[i].runs);
+        free(x);
+        varia_model_free(m);
+    }
+}
+
+/* What varia_eval_chunks and varia_eval_combine refuse. */
+static void test_chunks_refused(varia_ctx *ctx)
+{
+    varia_model *m = load(ctx, "vae1_tanh_bern");
+    if (!m)
+        return;
+    float *x = calloc((size_t)m->info.data_size, sizeof(float));
+    varia_eval_opts o = {.k = 600, .seed = 1, .binarize = VARIA_BIN_NONE};
+    varia_eval_chunk c[3];
+    varia_eval_row row;
+    tap_check(varia_eval_chunk_count(600) == 3 && varia_eval_chunk_count(256) == 1 && varia_eval_chunk_count(0) == 0,
+              "varia_eval_chunk_count: 600 -> 3, 256 -> 1, 0 -> 0");
+    tap_check(varia_eval_chunks(ctx, m, x, 0, 2, 2, &o, c, NULL) == VARIA_ERR_ARG &&
+                  varia_eval_chunks(ctx, m, x, -1, 0, 1, &o, c, NULL) == VARIA_ERR_ARG &&
+                  varia_eval_chunks(ctx, m, x, 0, 0, 1, &o, NULL, NULL) == VARIA_ERR_ARG,
+              "eval_chunks: chunks past the last, a negative index, no output -> VARIA_ERR_ARG");
+    int good = varia_eval_chunks(ctx, m, x, 3, 0, 3, &o, c, NULL) == VARIA_OK &&
+               varia_eval_combine(ctx, c, 600, &row) == VARIA_OK;
+    tap_check(good && c[0].example == 3 && c[2].chunk == 2 && c[2].count == 600 - 512 && isfinite(row.log_px),
+              "eval_chunks: each chunk names its example, index and count (the last: 88)");
+    varia_eval_chunk swapped[3] = {c[0], c[2], c[1]};
+    tap_check(varia_eval_combine(ctx, swapped, 600, &row) == VARIA_ERR_ARG &&
+                  varia_eval_combine(ctx, c, 700, &row) == VARIA_ERR_ARG,
+              "eval_combine: chunks out of order, or counts that are not k's -> VARIA_ERR_ARG");
+    free(x);
+    varia_model_free(m);
+}
+
 int main(void)
 {
     const char *r = getenv("VARIA_SOURCE_ROOT");
@@ -412,6 +501,8 @@ int main(void)
     test_bounds(ctx, "iwae2_tanh_bern");
     test_reproducible(ctx);
     test_parts(ctx);
+    test_chunks(ctx);
+    test_chunks_refused(ctx);
     test_binarize_and_units(ctx);
     test_unsupported(ctx);
     test_small_batch_threads();

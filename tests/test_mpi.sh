@@ -61,6 +61,16 @@ eval_case "vae-mnist-dyn, 7 examples, k 300" "$DYN" 3 2 --limit 7 --k 300 --seed
 eval_case "two stochastic layers (active units per layer), k 600" "$ROOT/models/iwae2-mnist-k5/model.json" 3 1 \
     --limit 8 --k 600
 eval_case "more ranks than examples" "$DYN" 3 1 --limit 2 --k 50
+# Fewer examples than ranks: each example's k samples are split by their
+# chunks of 256 (the set's (example, chunk) items in contiguous blocks), and
+# rank 0 folds them in chunk order.
+eval_case "one example, its k 1000 (4 chunks) split" "$DYN" 1 1 --limit 1 --k 1000 --seed 3
+eval_case "one example, its k 1000 (4 chunks) split" "$DYN" 2 1 --limit 1 --k 1000 --seed 3
+eval_case "one example, its k 1000 (4 chunks) split" "$DYN" 3 2 --limit 1 --k 1000 --seed 3
+eval_case "two examples, k 2600 (11 chunks each), two layers" "$ROOT/models/iwae2-mnist-k5/model.json" 3 1 \
+    --limit 2 --k 2600
+eval_case "two examples of a planar-flow model (log_det), k 700" "$ROOT/models/vae-planar-mnist/model.json" 3 2 \
+    --limit 2 --k 700 --seed 5
 
 # ---- ais and BDMC: the same bytes for any rank and thread count ----
 # ais_case NAME RANKS THREADS ARGS...: plain run vs mpirun -n RANKS (AIS's streams
@@ -79,6 +89,16 @@ ais_case() {
 ais_case "ais, 5 examples, 4 chains, 30 steps" 2 1 --data "$DATA" --limit 5 --chains 4 --steps 30 --seed 2
 ais_case "ais, 5 examples, 4 chains, 30 steps" 3 2 --data "$DATA" --limit 5 --chains 4 --steps 30 --seed 2
 ais_case "BDMC, 4 simulated examples" 3 1 --bdmc 4 --chains 3 --steps 20 --seed 4
+# Fewer examples than ranks: each example's chains are split across the
+# ranks, which exchange every chain's acceptance probability after each
+# transition (the step size adapts on their mean) and the final log weights.
+# 300 steps, so that the step size both grows and shrinks.
+ais_case "ais, one example, its 8 chains split" 1 1 --data "$DATA" --limit 1 --chains 8 --steps 300 --seed 2
+ais_case "ais, one example, its 8 chains split" 2 1 --data "$DATA" --limit 1 --chains 8 --steps 300 --seed 2
+ais_case "ais, one example, its 8 chains split" 3 2 --data "$DATA" --limit 1 --chains 8 --steps 300 --seed 2
+ais_case "BDMC, 2 simulated examples, their 5 chains split" 3 1 --bdmc 2 --chains 5 --steps 200 --seed 4
+ais_case "ais, one example with fewer chains (2) than ranks: the example split" 3 1 --data "$DATA" --limit 1 \
+    --chains 2 --steps 30
 
 # ---- train: the same weights, optimizer state and output for any rank count ----
 # config NAME OUT OBJECTIVE OPTIMIZER [FLOW]: a tiny run on the repository's
@@ -215,6 +235,8 @@ kill_case() {
 }
 export VARIA_MPI_TEST=$T  # marks this test's processes, so only they are killed
 kill_case "eval" eval "$ROOT/models/vae-mnist-dyn/model.json" --data "$DATA" --limit 200 --k 5000 --threads 1
+kill_case "ais with split chains (rank 0 waiting in an exchange)" ais "$DYN" --data "$DATA" --limit 1 --chains 8 \
+    --steps 1000000 --quiet --threads 1
 config long.json long "$IWAE" "$CLIP"
 sed -i 's/"epochs": 3/"epochs": 100000/' long.json
 kill_case "train" train long.json --quiet --threads 1
@@ -257,6 +279,13 @@ if make_hosts 2> err; then
         check "two hosts over TCP: eval's --per-example CSV is the plain run's" cmp -s plain.csv hosts.csv
     else
         notok "two hosts over TCP: eval exits 0" "$(cat err)"
+    fi
+    A1="ais $DYN --data $DATA --limit 1 --chains 8 --steps 100 --seed 6 --json --quiet --threads 1"
+    "$VARIA" $A1 > plain.json
+    if hosts $A1 > hosts.json 2> err; then
+        check "two hosts over TCP: ais with one example's chains split is the plain run's" same_json plain.json hosts.json
+    else
+        notok "two hosts over TCP: ais exits 0" "$(cat err)"
     fi
     config h2.json h2 "$IWAE" "$CLIP"
     if hosts train h2.json --quiet --threads 1 > /dev/null 2> err; then

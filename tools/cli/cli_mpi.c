@@ -152,11 +152,7 @@ int cli_mpi_gather(const void *mine, void *all, int64_t n, int64_t unit)
     return 0;
 }
 
-#ifdef VARIA_HAVE_TRAIN
-/* varia_train_comm.allgather: part r of buf, bytes [off[r], off[r+1]), from
- * rank r to every rank, in place. Returns non-zero only for parts beyond
- * MPI's int counts (the trainer then stops with an error on every rank). */
-static int train_allgather(void *user, void *buf, const int64_t *off)
+int cli_mpi_allgather(void *user, void *buf, const int64_t *off)
 {
     (void)user;
     int size = cli_mpi_size();
@@ -164,17 +160,19 @@ static int train_allgather(void *user, void *buf, const int64_t *off)
         return 1;
     int *counts = malloc(2 * (size_t)size * sizeof *counts);
     if (!counts)
-        fail(MPI_ERR_NO_MEM, "train allgather");
+        fail(MPI_ERR_NO_MEM, "cli_mpi_allgather");
     for (int r = 0; r < size; r++) {
         counts[r] = (int)(off[r + 1] - off[r]);
         counts[size + r] = (int)off[r];
     }
     int err = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, counts, counts + size, MPI_BYTE, MPI_COMM_WORLD);
     if (err != MPI_SUCCESS)
-        fail(err, "MPI_Allgatherv of the shards' results");
+        fail(err, "MPI_Allgatherv of the parts' results");
     free(counts);
     return 0;
 }
+
+#ifdef VARIA_HAVE_TRAIN
 
 /* varia_train_comm.broadcast: bytes of buf from rank 0 to every rank. */
 static int train_broadcast(void *user, void *buf, int64_t bytes)
@@ -194,7 +192,7 @@ int cli_mpi_train_comm(varia_train_comm *comm)
         return 0;
     comm->rank = cli_mpi_rank();
     comm->size = cli_mpi_size();
-    comm->allgather = train_allgather;
+    comm->allgather = cli_mpi_allgather;
     comm->broadcast = train_broadcast;
     comm->user = NULL;
     return 1;
@@ -239,6 +237,14 @@ int cli_mpi_gather(const void *mine, void *all, int64_t n, int64_t unit)
     if (mine != all)
         memmove(all, mine, (size_t)(n * unit));
     return 0;
+}
+
+int cli_mpi_allgather(void *user, void *buf, const int64_t *off)
+{
+    (void)user;
+    (void)buf;
+    (void)off;
+    return 0; /* one process: its part is already in place */
 }
 
 #ifdef VARIA_HAVE_TRAIN

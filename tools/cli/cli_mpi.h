@@ -36,6 +36,12 @@ void cli_mpi_block(int64_t n, int rank, int size, int64_t *first, int64_t *count
  * (it may lie inside all on rank 0). Returns 0 or an exit code after printing why. */
 int cli_mpi_gather(const void *mine, void *all, int64_t n, int64_t unit);
 
+/* Part r of buf, bytes [off[r], off[r + 1]), from rank r to every rank,
+ * in place (the allgather of varia_train_comm and varia_ais_opts; user is
+ * unused). Returns non-zero only for parts beyond MPI's int counts; a
+ * failed MPI call ends the job. Collective. */
+int cli_mpi_allgather(void *user, void *buf, const int64_t *off);
+
 #ifdef VARIA_HAVE_TRAIN
 /* Fill *comm with the exchanges of a data-parallel training job over
  * MPI_COMM_WORLD and return 1; 0 outside a job of more than one rank (the

@@ -27,14 +27,12 @@ static const char *ais_usage =
     "  bound) and their gap. --binarize: as 'varia eval' (the same --seed scores\n"
     "  the same binarized images). A progress line goes to stderr (--quiet: none).\n"
     "  Built with MPI, 'mpirun -n N varia ais ...' splits the examples across the\n"
-    "  ranks and prints the same bytes as one process (but for the time taken);\n"
-    "  rank 0 prints, and its progress counts its own block.\n";
+    "  ranks (with fewer examples than ranks and at least N chains, each example's\n"
+    "  chains) and prints the same bytes as one process (but for the time taken);\n"
+    "  rank 0 prints, and its progress counts its own block (of the examples).\n";
 
-/* This rank's block of n examples run by fn into rows (rank 0: the whole
- * set's array, its block first; two arrays for BDMC's bounds), gathered to
- * rank 0 in example order. Example i's streams are keyed by its index in
- * the whole set (varia_ais_opts.first), so the gathered rows are the bytes
- * one process computes. Returns the exit code agreed by every rank. */
+/* Runs AIS (a) or BDMC (a, b: the lower and upper bounds) on count
+ * examples x[count * D] (BDMC: simulated, x unused). */
 typedef varia_status (*block_fn)(varia_ctx *ctx, const varia_model *m, const float *x, int64_t count,
                                  const varia_ais_opts *o, varia_ais_row *a, varia_ais_row *b);
 
@@ -52,9 +50,36 @@ static varia_status bdmc_block(varia_ctx *ctx, const varia_model *m, const float
     return varia_bdmc(ctx, m, count, o, NULL, a, b);
 }
 
+/* Fewer examples than ranks (and at least as many chains): every rank runs
+ * its part of every example's chains (varia_ais_opts.parts), the parts
+ * exchanging through cli_mpi_allgather, and every rank gets the whole rows
+ * (a and b on every rank). A rank that fails stops exchanging, so it does
+ * not wait for the others' agreement: cli_mpi_end then ends the job. */
+static int run_parts(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n, block_fn fn,
+                     varia_ais_opts *o, varia_ais_row *a, varia_ais_row *b)
+{
+    o->first = 0;
+    o->part = cli_mpi_rank();
+    o->parts = cli_mpi_size();
+    o->allgather = cli_mpi_allgather;
+    o->comm = NULL;
+    if (cli_mpi_rank() != 0)
+        o->progress = NULL;
+    int rc = cli_report(ctx, fn(ctx, m, x, n, o, a, b));
+    return rc ? rc : cli_mpi_agree(0);
+}
+
+/* This rank's block of n examples run by fn into rows (rank 0: the whole
+ * set's array, its block first; two arrays for BDMC's bounds), gathered to
+ * rank 0 in example order; or, with fewer examples than ranks, run_parts.
+ * Example i's streams are keyed by its index in the whole set
+ * (varia_ais_opts.first) and chain c's by c, so rank 0's rows are the bytes
+ * one process computes. Returns the exit code agreed by every rank. */
 static int run_blocks(varia_ctx *ctx, const varia_model *m, const float *x, int64_t D, int64_t n, block_fn fn,
                       varia_ais_opts *o, varia_ais_row *a, varia_ais_row *b)
 {
+    if (n < cli_mpi_size() && o->chains >= cli_mpi_size())
+        return run_parts(ctx, m, x, n, fn, o, a, b);
     int64_t first, count, unit = (int64_t)sizeof *a;
     int root = cli_mpi_rank() == 0;
     cli_mpi_block(n, cli_mpi_rank(), cli_mpi_size(), &first, &count);

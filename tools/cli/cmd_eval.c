@@ -23,8 +23,9 @@ static const char *eval_usage =
     "  A K for which one example needs over 4e14 multiply-adds (K x parameters:\n"
     "  an hour or more, with no progress shown) is refused (exit 20).\n"
     "  Built with MPI (meson -Dmpi=enabled), 'mpirun -n N varia eval ...' splits\n"
-    "  the examples across N ranks and prints the same bytes as one process\n"
-    "  (but for the time taken); rank 0 prints and writes.\n"
+    "  the examples across N ranks (with fewer examples than ranks, each one's K\n"
+    "  samples, in chunks of 256) and prints the same bytes as one process (but\n"
+    "  for the time taken); rank 0 prints and writes.\n"
     "  A sequence model (vrnn) reads each example as frames of its frame size (an IDX\n"
     "  image of 28x28 as 28 frames of 28) and adds the log-likelihood per time step\n"
     "  (total over total frames); --per-example and mpirun are not for it yet.\n";
@@ -138,36 +139,6 @@ typedef struct eval_args {
     uint64_t seed;
 } eval_args;
 
-/* This rank's block of the examples (all of them outside an MPI job) into
- * rows and means (rank 0: the whole set's arrays, its block first), then
- * every block gathered to rank 0 in example order. The rows of example i
- * depend only on (seed, i), so the gathered arrays are the same bytes as one
- * process's. Returns the exit code agreed by every rank. */
-static int eval_blocks(varia_ctx *ctx, const varia_model *m, const varia_info *in, const varia_dataset *d,
-                       const varia_eval_opts *eo, varia_eval_row *rows, float *means)
-{
-    int64_t first, count, U = 0;
-    for (int l = 0; l < in->n_stochastic; l++)
-        U += in->layer_sizes[l];
-    cli_mpi_block(d->n, cli_mpi_rank(), cli_mpi_size(), &first, &count);
-    varia_eval_row *my_rows = cli_mpi_rank() == 0 ? rows : malloc((size_t)(count + 1) * sizeof *my_rows);
-    float *my_means = cli_mpi_rank() == 0 ? means : malloc((size_t)(count * U + 1) * sizeof *my_means);
-    int rc = my_rows && my_means ? 0 : cli_error(VARIA_ERR_NOMEM, "out of memory for %lld rows", (long long)count);
-    if (!rc && count > 0)
-        rc = cli_report(ctx, varia_eval_part(ctx, m, d->x + first * d->example_size, first, count, eo, NULL, my_rows,
-                                             my_means));
-    rc = cli_mpi_agree(rc);
-    if (!rc)
-        rc = cli_mpi_gather(my_rows, rows, d->n, (int64_t)sizeof *rows);
-    if (!rc)
-        rc = cli_mpi_gather(my_means, means, d->n, U * (int64_t)sizeof *means);
-    if (my_rows != rows)
-        free(my_rows);
-    if (my_means != means)
-        free(my_means);
-    return rc;
-}
-
 /* Rank 0 summarises and prints; under MPI the other ranks only compute. */
 static int run(varia_ctx *ctx, cli_opt *opts, const char *model_path, const eval_args *a)
 {
@@ -205,7 +176,7 @@ static int run(varia_ctx *ctx, cli_opt *opts, const char *model_path, const eval
     rc = cli_mpi_agree(rc); /* a rank that could not load or allocate stops them all */
     double t0 = now();
     if (!rc)
-        rc = eval_blocks(ctx, m, &in, &d, &eo, rows, means);
+        rc = cli_eval_split(ctx, m, &in, &d, &eo, rows, means);
     if (!rc && root)
         rc = cli_report(ctx, varia_eval_summarise(ctx, m, rows, d.n, eo.k, means, &s));
     double secs = now() - t0;

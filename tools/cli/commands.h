@@ -26,6 +26,14 @@ int cli_seq_sample(varia_ctx *ctx, const varia_model *m, const varia_info *in, i
 struct cli_opt;
 int cli_seq_eval(varia_ctx *ctx, const varia_model *m, const varia_info *in, struct cli_opt *opts, int64_t limit,
                  varia_eval_opts *eo);
+/* varia eval's scoring of d's examples under MPI (eval_split.c; one rank
+ * outside a job): rows[n] and means[n * U] (U: the stochastic units; both
+ * rank 0's alone, NULL on the others) filled on rank 0 with the bytes one
+ * process computes. Examples are split into blocks across ranks, or, with
+ * fewer examples than ranks, their chunks of samples are. Returns the exit
+ * code (every rank's agreed one, or rank 0's after gathering). */
+int cli_eval_split(varia_ctx *ctx, const varia_model *m, const varia_info *in, const varia_dataset *d,
+                   const varia_eval_opts *eo, varia_eval_row *rows, float *means);
 /* --binarize (cmd_eval.c): auto is dynamic for a Bernoulli model's data that is not all 0/1. */
 int cli_parse_binarize(struct cli_opt *opts, const float *x, int64_t count, const varia_info *in, varia_binarize *b);
 
