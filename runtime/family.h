@@ -187,6 +187,11 @@ typedef struct varia_family {
      * training: the gan family when its file has one (has_critic). */
     void (*critic)(const void *cfg, varia_ops *o, varia_v *x, varia_v **logit);
     int (*has_critic)(const void *cfg);
+    /* Floats of recurrent state per row of a pass (a GRU's h; an LSTM's h
+     * then c), which ops.state_in starts a pass from and
+     * ops.out[VARIA_EMIT_STATE] receives after its last step; NULL: the
+     * family carries no state from one call to the next. */
+    int64_t (*state_size)(const void *cfg);
 } varia_family;
 
 extern const varia_family varia_family_vae;

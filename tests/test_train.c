@@ -395,7 +395,7 @@ static void round_trip(void)
     /* The trainer at eps = 0 (z = the posterior mean): recon = log p(x | mean). */
     tr_tape *t = tr_tape_new();
     tr_bind(&md.decl, md.off, theta, grad, packs, NULL, lins);
-    tr_objective o = {TR_OBJ_ELBO_ANALYTIC, 1, 1.0, 0, NULL, 0, NULL};
+    tr_objective o = {.kind = TR_OBJ_ELBO_ANALYTIC, .k = 1, .beta = 1.0};
     tr_terms r = tr_objective_record(t, &md, lins, theta, grad, x, B, eps, &o);
     varia_eval_row rows[B];
     varia_eval_opts eo = {1, 1, VARIA_BIN_NONE};

@@ -53,6 +53,14 @@ typedef struct tr_objective {
      * steps of each (NULL: all seq_len). 0 for every other family. */
     int64_t seq_len;
     const int64_t *lengths;
+    /* Truncated BPTT (a window of longer sequences): x's and eps's row
+     * strides in floats (0: packed, D * seq_len and noise * seq_len), so a
+     * window is read in place; the recurrent state to start from, [B * k,
+     * state_size] (NULL: zeros), held constant (no gradient reaches it); and
+     * where the state after the window goes (NULL: not wanted). */
+    int64_t x_ld, eps_ld;
+    const float *state_in;
+    float *state_out;
 } tr_objective;
 
 /* Per-example results, [B, 1] unless said: obj is what training maximizes;
