@@ -79,36 +79,6 @@ static void shard_load(varia_trainer *t, tr_shard *s)
     }
 }
 
-/* Narrow o to shard s's part of the window [win_t0, win_t0 + tbptt) of
- * truncated BPTT: its frames (read in place: o's strides are the whole
- * rows'), each row's frames in it (0 for a sequence already ended, whose
- * state then restarts from zeros: it counts nothing and stays bounded), and
- * the state carried from the window before (zeros for the first). *x and
- * *eps move to the window's first frame. Returns 0 when none of the shard's
- * sequences reaches the window. */
-static int window_of(const varia_trainer *t, tr_shard *s, tr_objective *o, const float **x, const float **eps)
-{
-    int64_t t0 = t->win_t0, n = s->T - t0 < t->c.tbptt ? s->T - t0 : t->c.tbptt;
-    int64_t rows = s->r1 - s->r0, k = t->c.k, S = t->state_size;
-    if (n <= 0)
-        return 0;
-    for (int64_t r = 0; r < rows; r++) {
-        int64_t in = s->lengths[r] - t0;
-        s->wlen[r] = in < 0 ? 0 : in < n ? in : n;
-        if (t0 == 0 || s->wlen[r] == 0)
-            memset(s->state[0] + r * k * S, 0, (size_t)(k * S) * sizeof(float));
-    }
-    o->seq_len = n;
-    o->lengths = s->wlen;
-    o->x_ld = s->T * t->mdl.D;
-    o->eps_ld = s->T * t->mdl.noise;
-    o->state_in = s->state[0];
-    o->state_out = s->state[1];
-    *x += t0 * t->mdl.D;
-    *eps += t0 * t->mdl.noise;
-    return 1;
-}
-
 /* Record shard s's objective for the step (for truncated BPTT, the current
  * window; the minibatch is loaded with the first) and its sums. */
 static void shard_forward(varia_trainer *t, tr_shard *s)
@@ -128,8 +98,12 @@ static void shard_forward(varia_trainer *t, tr_shard *s)
     const float *x = s->x, *eps = s->eps;
     tr_objective o = {.kind = t->c.objective, .k = c->k, .beta = t->beta, .free_bits = c->free_bits > 0.0,
                       .bn_stats = s->bn, .seq_len = s->T, .lengths = s->lengths};
-    if (c->tbptt && !window_of(t, s, &o, &x, &eps))
-        return; /* nothing of this shard in the window: no terms, gradient 0 */
+    if (c->tbptt) { /* the window [win_t0, win_t0 + tbptt) of the shard's sequences */
+        if (!tr_window(&t->mdl, &o, t->win_t0, c->tbptt, s->T, rows, s->lengths, s->wlen, s->state[0], s->state[1]))
+            return; /* none of them reaches it: no terms, gradient 0 */
+        x += t->win_t0 * t->mdl.D;
+        eps += t->win_t0 * t->mdl.noise;
+    }
     tr_bind(&t->mdl.decl, t->mdl.off, t->theta, s->grad, t->packs, t->packs_t, s->lins);
     s->terms = tr_objective_record(s->tape, &t->mdl, s->lins, t->theta, s->grad, x, rows, eps, &o);
     if (tr_failed(s->tape) || !s->terms.obj)
