@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The MPI build of the varia command (meson -Dmpi=enabled) against itself run
 # as one plain process: eval under mpirun -n 1, 2 and 3 prints the same JSON
-# (but for "seconds") and writes the same per-example CSV, byte for byte; ais
+# (but for "seconds") and writes the same per-example CSV, byte for byte, for
+# image models and for sequence models (their sequences split by rank); ais
 # and BDMC under 2 and 3 ranks print the same JSON;
 # training under -n 1, 2 and 3 writes the same safetensors (weights, optimizer
 # state, output model), also with free bits over uneven shards, with a
@@ -61,6 +62,38 @@ eval_case "vae-mnist-dyn, 7 examples, k 300" "$DYN" 3 2 --limit 7 --k 300 --seed
 eval_case "two stochastic layers (active units per layer), k 600" "$ROOT/models/iwae2-mnist-k5/model.json" 3 1 \
     --limit 8 --k 600
 eval_case "more ranks than examples" "$DYN" 3 1 --limit 2 --k 50
+
+# ---- eval of sequence models: the same bytes for any rank and thread count ----
+# seq_case NAME MODEL DATA RANKS THREADS ARGS...: plain run vs mpirun -n RANKS
+# (sequences of unequal lengths, padded to the set's longest on every rank).
+seq_case() {
+    local name=$1 model=$2 data=$3 np=$4 th=$5
+    shift 5
+    if ! "$VARIA" eval "$model" --data "$data" --json --threads "$th" --per-example plain.csv "$@" > plain.json 2> err; then
+        notok "$name: the plain run" "$(cat err)"; return
+    fi
+    if ! mpi "$np" eval "$model" --data "$data" --json --threads "$th" --per-example ranks.csv "$@" > ranks.json 2> err; then
+        notok "$name: mpirun -n $np exits 0" "$(cat err)"; return
+    fi
+    check "$name: mpirun -n $np, $th thread(s): the --json output is the plain run's" cmp -s plain.json ranks.json
+    check "$name: mpirun -n $np, $th thread(s): the per-sequence CSV is the plain run's" cmp -s plain.csv ranks.csv
+}
+JSB=$ROOT/../shared/data/music/jsb_chorales_test.npz
+if [ -f "$JSB" ] && [ -f "$ROOT/models/vrnn-jsb/model.json" ]; then
+    seq_case "VRNN on 7 JSB test pieces, k 20" "$ROOT/models/vrnn-jsb/model.json" "$JSB" 2 1 --limit 7 --k 20 --seed 3
+    seq_case "VRNN on 7 JSB test pieces, k 20" "$ROOT/models/vrnn-jsb/model.json" "$JSB" 3 2 --limit 7 --k 20 --seed 3
+else
+    echo "ok $((n + 1)) - eval of a VRNN on JSB under mpirun # SKIP ../shared/data/music or models/vrnn-jsb missing"
+    n=$((n + 1))
+fi
+seq_case "a VRNN on 2 .npz sequences, more ranks than sequences" "$ROOT/tests/golden/vrnn_gmm_gru/model.json" \
+    "$ROOT/tests/npy/dtype_f8.npz" 3 1 --k 4 --seed 1
+# 4 IDX images of 5 x 6 pixels, 0 or 255: sequences of 5 frames of 6 values
+{ printf '\0\0\10\3\0\0\0\4\0\0\0\5\0\0\0\6'; awk 'BEGIN {for (i = 0; i < 120; i++) printf "%c", (i * 7 % 5 < 2) ? 255 : 0}'; } > s56-idx3-ubyte
+seq_case "the RNN (no latent: no means to gather) on 4 sequences of 5 frames" \
+    "$ROOT/tests/golden/vrnn_rnn_lstm/model.json" s56-idx3-ubyte 3 1 --k 2
+seq_case "a VRNN on MNIST images as 28 frames of 28" "$ROOT/tests/golden/vrnn_rows28/model.json" "$DATA" 2 1 \
+    --limit 9 --k 5
 
 # ---- ais and BDMC: the same bytes for any rank and thread count ----
 # ais_case NAME RANKS THREADS ARGS...: plain run vs mpirun -n RANKS (AIS's streams
