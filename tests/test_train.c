@@ -517,6 +517,10 @@ static void config_errors(void)
         {"\"data\": {\"train\": \"%2$s\"}, \"output\": \"%3$s\"", "architecture", VARIA_ERR_MANIFEST},
         {"\"architecture\": %s, \"data\": {\"train\": \"%s\"}, \"output\": \"%s\", \"batch\": 100",
          "one batch", VARIA_ERR_ARG},
+        {"\"architecture\": %s, \"data\": {\"train\": \"%s\"}, \"output\": \"%s\", \"batch\": 2, \"tbptt\": 3",
+         "\"tbptt\" is for sequence families", VARIA_ERR_MANIFEST},
+        {"\"architecture\": %s, \"data\": {\"train\": \"%s\"}, \"output\": \"%s\", \"tbptt\": 2.5",
+         "config.tbptt", VARIA_ERR_MANIFEST},
     };
     const char *arch = "{\"likelihood\": {\"type\": \"bernoulli\"}, \"layers\": [{\"latent\": 2, \"encoder\": [], "
                        "\"decoder\": []}]}";
