@@ -6,7 +6,8 @@
 # and BDMC under 2 and 3 ranks print the same JSON;
 # training under -n 1, 2 and 3 writes the same safetensors (weights, optimizer
 # state, output model), also with free bits over uneven shards, with a
-# flow and with batch norms (batch statistics), and a run interrupted under
+# flow, with batch norms (batch statistics) and for a VRNN with truncated
+# BPTT, and a run interrupted under
 # 2 ranks and resumed under 3 ends with the same bytes; a rank count that does
 # not divide the shards, and a command that does not split its work, are
 # refused; a rank killed mid-run ends the job
@@ -201,6 +202,31 @@ for np in 2 3; do
         notok "batch norm: mpirun -n $np exits 0" "$(cat err)"
     fi
 done
+# Truncated BPTT: each rank carries its own shards' recurrent state from one
+# window (one optimizer step) to the next; shards with no frames left in a
+# window still take part in its exchanges.
+seq_config() {
+    cat > "$1" <<JSON
+{"family": "vrnn", "architecture": {"cell": "lstm", "hidden": 8, "latent": 3, "phi_x": [8], "phi_z": [4],
+  "prior": [4], "encoder": [4], "decoder": [8], "likelihood": {"type": "bernoulli"}},
+ "data": {"train": "$JSB", "validation": 4, "limit": 28, "binarize": "none"},
+ "objective": {"kind": "elbo", "k": 2, "warmup_start": 0.5, "warmup_steps": 5},
+ "optimizer": {"kind": "adam", "lr": 0.003, "clip": 10}, "schedule": {"kind": "constant", "epochs": 3},
+ "batch": 8, "shards": 6, "tbptt": 12, "seed": 5, "validation": {"every": 2, "k": 4}, "output": "$2"}
+JSON
+}
+if [ -f "$JSB" ]; then
+    seq_config splain.json splain
+    "$VARIA" train splain.json --quiet > /dev/null 2> err || notok "tbptt: the plain run" "$(cat err)"
+    for np in 2 3; do
+        seq_config s$np.json s$np
+        if mpi "$np" train s$np.json --quiet --threads 1 > /dev/null 2> err; then
+            check "VRNN (LSTM) with tbptt 12, k 2, 6 shards: mpirun -n $np writes the plain run's bytes" same_files splain s$np
+        else
+            notok "tbptt: mpirun -n $np exits 0" "$(cat err)"
+        fi
+    done
+fi
 config res.json res "$IWAE" "$CLIP"
 if mpi 2 train res.json --quiet --stop-after 1 > /dev/null 2> err && mpi 3 train res.json --quiet --resume > /dev/null 2>> err; then
     check "interrupted under 2 ranks, resumed under 3: the uninterrupted plain run's bytes" same_files plain res
