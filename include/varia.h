@@ -390,7 +390,7 @@ VARIA_API varia_status varia_eval_ex(varia_ctx *ctx, const varia_model *m, const
  * units count every step within each length as one observation of the L
  * latents; varia_eval_part's means are [n * T * L]. varia_eval_seq_summary
  * gives the per-time-step figures; varia_eval_summarise refuses them
- * (VARIA_ERR_ARG: it has no lengths). */
+ * (VARIA_ERR_ARG: it has no lengths), varia_eval_summarise_ex takes them. */
 
 /* Score part of a larger set, for callers that split one evaluation across
  * processes (varia's MPI build) or machines. ctx, m, opts: as varia_eval_ex.
@@ -457,6 +457,15 @@ VARIA_API varia_status varia_eval_chunks(varia_ctx *ctx, const varia_model *m, c
  * VARIA_ERR_NONFINITE if the estimate is not finite (as varia_eval). */
 VARIA_API varia_status varia_eval_combine(varia_ctx *ctx, const varia_eval_chunk *chunks, int64_t k,
                                           varia_eval_row *row);
+
+/* varia_eval_summarise with per-call options (opts may be NULL where the
+ * model needs none): for a sequence model, the same opts (seq_len and the
+ * lengths of all n examples) as the varia_eval_part calls, and means[n *
+ * seq_len * L] as they write them; the summary is then varia_eval_ex's, bit
+ * for bit. So a sequence evaluation splits across processes too. */
+VARIA_API varia_status varia_eval_summarise_ex(varia_ctx *ctx, const varia_model *m, const varia_eval_row *rows,
+                                               int64_t n, int64_t k, const float *means, const varia_opts *opts,
+                                               varia_eval_summary *summary);
 
 /* A sequence model's evaluation per time step (the polyphonic-music
  * benchmarks' figure): totals over the frames of all examples, each example

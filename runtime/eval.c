@@ -359,8 +359,30 @@ varia_status varia_eval_summarise(varia_ctx *ctx, const varia_model *m, const va
     return VARIA_OK;
 }
 
+/* varia_eval_summarise with the call's options, which a sequence model's
+ * summary needs (its lengths: bits per dimension over every example's own
+ * frames, active units over every step within them): the summary
+ * varia_eval_ex writes, by the same code in the same order. */
+varia_status varia_eval_summarise_ex(varia_ctx *ctx, const varia_model *m, const varia_eval_row *rows, int64_t n,
+                                     int64_t k, const float *means, const varia_opts *opts,
+                                     varia_eval_summary *summary)
+{
+    varia_status st = varia_check_model(ctx, m, rows, n, "eval_summarise_ex");
+    if (st != VARIA_OK)
+        return st;
+    if (!means || !summary || n < 1 || k < 1)
+        return varia_fail(ctx, VARIA_ERR_ARG, "eval_summarise_ex: needs rows, means, a summary, n >= 1 and k >= 1");
+    varia_call c;
+    if ((st = varia_opts_resolve(ctx, m, opts, n, "eval_summarise_ex", &c)) != VARIA_OK)
+        return st;
+    summarise(m, rows, n, k, means, summary);
+    if (m->family->needs & VARIA_FAMILY_SEQ_LEN)
+        st = seq_summary_fix(ctx, m, &c, rows, n, means, summary);
+    return st;
+}
+
 /* varia_eval is varia_eval_part over the whole set from index 0, then
- * varia_eval_summarise: the path a distributed caller reproduces. */
+ * varia_eval_summarise(_ex): the path a distributed caller reproduces. */
 varia_status varia_eval_ex(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
                            const varia_eval_opts *opts, const varia_opts *call_opts, varia_eval_row *rows,
                            varia_eval_summary *summary)

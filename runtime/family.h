@@ -194,6 +194,11 @@ typedef struct varia_family {
      * layer otherwise). */
     void (*critic_grad)(const void *cfg, varia_ops *o, varia_v *x, varia_v *dy, varia_v **logit, varia_v **gx);
     varia_status (*critic_grad_check)(const void *cfg, varia_ctx *ctx);
+    /* Floats of recurrent state per row of a pass (a GRU's h; an LSTM's h
+     * then c), which ops.state_in starts a pass from and
+     * ops.out[VARIA_EMIT_STATE] receives after its last step; NULL: the
+     * family carries no state from one call to the next. */
+    int64_t (*state_size)(const void *cfg);
 } varia_family;
 
 extern const varia_family varia_family_vae;

@@ -39,8 +39,10 @@ typedef struct varia_mark {
 
 /* Most values one step_end may carry. */
 #define VARIA_CARRY_MAX 16
-/* Most T-long outputs one pass emits (emit's `which`). */
-#define VARIA_EMIT_MAX 2
+/* Most T-long outputs one pass emits (emit's `which`), and the one a
+ * recurrent pass's final state goes to (out[VARIA_EMIT_STATE], state_in). */
+#define VARIA_EMIT_MAX 3
+#define VARIA_EMIT_STATE 2
 
 struct varia_ops {
     /* A constant rows x cols matrix read from data (row stride ld; data may be
@@ -235,9 +237,19 @@ struct varia_ops {
      * passes.c, the trainer's objective for the tape); zero for the
      * families without sequences, which never read them. */
     int64_t seq_len;         /* T: frames per example in x, latents per example, steps to run */
-    const int64_t *lengths;  /* [examples of the pass]: each one's steps (1..seq_len); NULL: all seq_len */
+    const int64_t *lengths;  /* [examples of the pass]: each one's steps (1..seq_len; 0 for one that ended
+                                before a window of truncated BPTT: nothing counted); NULL: all seq_len */
     float *out[VARIA_EMIT_MAX]; /* emit's destinations (NULL: the output is not wanted) */
     int64_t out_ld[VARIA_EMIT_MAX];
+    /* A recurrent pass continued from an earlier one (truncated BPTT,
+     * docs/families.md 6): the state to start from, one row per row of the
+     * pass (examples times particles), state_in_ld floats apart, laid out as
+     * the family's state_size says. Read as a constant: no gradient flows
+     * back through it, which is what truncates the backpropagation. NULL:
+     * the family's own initial state (zeros). The pass emits its state after
+     * its last step to out[VARIA_EMIT_STATE] (when that is set). */
+    const float *state_in;
+    int64_t state_in_ld;
 };
 
 #endif

@@ -512,8 +512,15 @@ if [ -f "$SHIPPED/heldout-images-idx3-ubyte.gz" ]; then
 else
     skip "eval of a vrnn on IDX images" "no shipped images"
 fi
-expect_rc "eval --per-example of a vrnn exits 2 (not built for sequences yet)" 2 \
-    "$VARIA" eval "$VRNN" --data "$T/g45-images-idx3-ubyte" --k 2 --per-example "$T/x.csv"
+expect_rc "eval --per-example of a vrnn on two .npz sequences exits 0" 0 \
+    "$VARIA" eval "$ROOT/tests/golden/vrnn_gmm_gru/model.json" --data "$ROOT/tests/npy/dtype_f8.npz" --k 4 --json \
+    --per-example "$T/seq.csv"
+check "... writing the header index,frames,log_px,elbo,recon,kl and one row per sequence" \
+    test "$(head -n 1 "$T/seq.csv")" = "index,frames,log_px,elbo,recon,kl" -a "$(wc -l < "$T/seq.csv")" = 3
+check "... whose frames add up to the set's 6" test "$(awk -F, 'NR > 1 {s += $2} END {print s}' "$T/seq.csv")" = 6
+seq_step=$(awk -F, 'NR > 1 {l += $3; f += $2} END {printf "%.6f", l / f}' "$T/seq.csv")
+check "... whose log_px total over total frames is the printed log p per step ($seq_step)" \
+    out_has "\"log_px_per_step\": $seq_step"
 expect_rc "eval of a vrnn on 4x5 images (not whole frames of 28) exits 15 (SHAPE)" 15 \
     "$VARIA" eval "$VRNN" --data "$T/g45-images-idx3-ubyte" --k 2
 

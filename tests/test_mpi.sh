@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The MPI build of the varia command (meson -Dmpi=enabled) against itself run
 # as one plain process: eval under mpirun -n 1, 2 and 3 prints the same JSON
-# (but for "seconds") and writes the same per-example CSV, byte for byte; ais
+# (but for "seconds") and writes the same per-example CSV, byte for byte, for
+# image models and for sequence models (their sequences split by rank); ais
 # and BDMC under 2 and 3 ranks print the same JSON;
 # training under -n 1, 2 and 3 writes the same safetensors (weights, optimizer
 # state, output model), also with free bits over uneven shards, with a
-# flow and with batch norms (batch statistics), and a run interrupted under
+# flow, with batch norms (batch statistics) and for a VRNN with truncated
+# BPTT, and a run interrupted under
 # 2 ranks and resumed under 3 ends with the same bytes; a rank count that does
 # not divide the shards, and a command that does not split its work, are
 # refused; a rank killed mid-run ends the job
@@ -71,6 +73,38 @@ eval_case "two examples, k 2600 (11 chunks each), two layers" "$ROOT/models/iwae
     --limit 2 --k 2600
 eval_case "two examples of a planar-flow model (log_det), k 700" "$ROOT/models/vae-planar-mnist/model.json" 3 2 \
     --limit 2 --k 700 --seed 5
+
+# ---- eval of sequence models: the same bytes for any rank and thread count ----
+# seq_case NAME MODEL DATA RANKS THREADS ARGS...: plain run vs mpirun -n RANKS
+# (sequences of unequal lengths, padded to the set's longest on every rank).
+seq_case() {
+    local name=$1 model=$2 data=$3 np=$4 th=$5
+    shift 5
+    if ! "$VARIA" eval "$model" --data "$data" --json --threads "$th" --per-example plain.csv "$@" > plain.json 2> err; then
+        notok "$name: the plain run" "$(cat err)"; return
+    fi
+    if ! mpi "$np" eval "$model" --data "$data" --json --threads "$th" --per-example ranks.csv "$@" > ranks.json 2> err; then
+        notok "$name: mpirun -n $np exits 0" "$(cat err)"; return
+    fi
+    check "$name: mpirun -n $np, $th thread(s): the --json output is the plain run's" cmp -s plain.json ranks.json
+    check "$name: mpirun -n $np, $th thread(s): the per-sequence CSV is the plain run's" cmp -s plain.csv ranks.csv
+}
+JSB=$ROOT/../shared/data/music/jsb_chorales_test.npz
+if [ -f "$JSB" ] && [ -f "$ROOT/models/vrnn-jsb/model.json" ]; then
+    seq_case "VRNN on 7 JSB test pieces, k 20" "$ROOT/models/vrnn-jsb/model.json" "$JSB" 2 1 --limit 7 --k 20 --seed 3
+    seq_case "VRNN on 7 JSB test pieces, k 20" "$ROOT/models/vrnn-jsb/model.json" "$JSB" 3 2 --limit 7 --k 20 --seed 3
+else
+    echo "ok $((n + 1)) - eval of a VRNN on JSB under mpirun # SKIP ../shared/data/music or models/vrnn-jsb missing"
+    n=$((n + 1))
+fi
+seq_case "a VRNN on 2 .npz sequences, more ranks than sequences" "$ROOT/tests/golden/vrnn_gmm_gru/model.json" \
+    "$ROOT/tests/npy/dtype_f8.npz" 3 1 --k 4 --seed 1
+# 4 IDX images of 5 x 6 pixels, 0 or 255: sequences of 5 frames of 6 values
+{ printf '\0\0\10\3\0\0\0\4\0\0\0\5\0\0\0\6'; awk 'BEGIN {for (i = 0; i < 120; i++) printf "%c", (i * 7 % 5 < 2) ? 255 : 0}'; } > s56-idx3-ubyte
+seq_case "the RNN (no latent: no means to gather) on 4 sequences of 5 frames" \
+    "$ROOT/tests/golden/vrnn_rnn_lstm/model.json" s56-idx3-ubyte 3 1 --k 2
+seq_case "a VRNN on MNIST images as 28 frames of 28" "$ROOT/tests/golden/vrnn_rows28/model.json" "$DATA" 2 1 \
+    --limit 9 --k 5
 
 # ---- ais and BDMC: the same bytes for any rank and thread count ----
 # ais_case NAME RANKS THREADS ARGS...: plain run vs mpirun -n RANKS (AIS's streams
@@ -188,6 +222,31 @@ for np in 2 3; do
         notok "batch norm: mpirun -n $np exits 0" "$(cat err)"
     fi
 done
+# Truncated BPTT: each rank carries its own shards' recurrent state from one
+# window (one optimizer step) to the next; shards with no frames left in a
+# window still take part in its exchanges.
+seq_config() {
+    cat > "$1" <<JSON
+{"family": "vrnn", "architecture": {"cell": "lstm", "hidden": 8, "latent": 3, "phi_x": [8], "phi_z": [4],
+  "prior": [4], "encoder": [4], "decoder": [8], "likelihood": {"type": "bernoulli"}},
+ "data": {"train": "$JSB", "validation": 4, "limit": 28, "binarize": "none"},
+ "objective": {"kind": "elbo", "k": 2, "warmup_start": 0.5, "warmup_steps": 5},
+ "optimizer": {"kind": "adam", "lr": 0.003, "clip": 10}, "schedule": {"kind": "constant", "epochs": 3},
+ "batch": 8, "shards": 6, "tbptt": 12, "seed": 5, "validation": {"every": 2, "k": 4}, "output": "$2"}
+JSON
+}
+if [ -f "$JSB" ]; then
+    seq_config splain.json splain
+    "$VARIA" train splain.json --quiet > /dev/null 2> err || notok "tbptt: the plain run" "$(cat err)"
+    for np in 2 3; do
+        seq_config s$np.json s$np
+        if mpi "$np" train s$np.json --quiet --threads 1 > /dev/null 2> err; then
+            check "VRNN (LSTM) with tbptt 12, k 2, 6 shards: mpirun -n $np writes the plain run's bytes" same_files splain s$np
+        else
+            notok "tbptt: mpirun -n $np exits 0" "$(cat err)"
+        fi
+    done
+fi
 config res.json res "$IWAE" "$CLIP"
 if mpi 2 train res.json --quiet --stop-after 1 > /dev/null 2> err && mpi 3 train res.json --quiet --resume > /dev/null 2>> err; then
     check "interrupted under 2 ranks, resumed under 3: the uninterrupted plain run's bytes" same_files plain res

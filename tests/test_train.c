@@ -395,7 +395,7 @@ static void round_trip(void)
     /* The trainer at eps = 0 (z = the posterior mean): recon = log p(x | mean). */
     tr_tape *t = tr_tape_new();
     tr_bind(&md.decl, md.off, theta, grad, packs, NULL, lins);
-    tr_objective o = {TR_OBJ_ELBO_ANALYTIC, 1, 1.0, 0, NULL, 0, NULL};
+    tr_objective o = {.kind = TR_OBJ_ELBO_ANALYTIC, .k = 1, .beta = 1.0};
     tr_terms r = tr_objective_record(t, &md, lins, theta, grad, x, B, eps, &o);
     varia_eval_row rows[B];
     varia_eval_opts eo = {1, 1, VARIA_BIN_NONE};
@@ -517,6 +517,10 @@ static void config_errors(void)
         {"\"data\": {\"train\": \"%2$s\"}, \"output\": \"%3$s\"", "architecture", VARIA_ERR_MANIFEST},
         {"\"architecture\": %s, \"data\": {\"train\": \"%s\"}, \"output\": \"%s\", \"batch\": 100",
          "one batch", VARIA_ERR_ARG},
+        {"\"architecture\": %s, \"data\": {\"train\": \"%s\"}, \"output\": \"%s\", \"batch\": 2, \"tbptt\": 3",
+         "\"tbptt\" is for sequence families", VARIA_ERR_MANIFEST},
+        {"\"architecture\": %s, \"data\": {\"train\": \"%s\"}, \"output\": \"%s\", \"tbptt\": 2.5",
+         "config.tbptt", VARIA_ERR_MANIFEST},
     };
     const char *arch = "{\"likelihood\": {\"type\": \"bernoulli\"}, \"layers\": [{\"latent\": 2, \"encoder\": [], "
                        "\"decoder\": []}]}";

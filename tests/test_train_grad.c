@@ -655,7 +655,7 @@ static void objective_case_fam(const char *family, const char *arch_json, varia_
     varia_status st = tr_model_build(ctx, family, arch, &shape, &nc.md);
     ok(st == VARIA_OK && nc.md.P < MAXP && nc.md.decl.n_lin <= 64, "%s: architecture parses (%s)", what,
        varia_ctx_message(ctx));
-    nc.obj = (tr_objective){kind, k, beta, 0, NULL, case_T, case_lengths};
+    nc.obj = (tr_objective){.kind = kind, .k = k, .beta = beta, .seq_len = case_T, .lengths = case_lengths};
     nc.B = 3;
     ok(3 * nc.md.D * T <= 3 * 16 && 3 * k * nc.md.noise * T <= 3 * 4 * 16, "%s: the case fits the buffers", what);
     fill(tmp, (int)(3 * nc.md.D * T), 40, 1.0);

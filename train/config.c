@@ -211,6 +211,8 @@ static varia_status parse_rest(varia_ctx *ctx, const cJSON *r, tr_config *c)
     varia_status st = get_int(ctx, r, "config", "batch", 1, 100000, &c->batch);
     if (st == VARIA_OK)
         st = get_int(ctx, r, "config", "shards", 1, 64, &c->shards);
+    if (st == VARIA_OK)
+        st = get_int(ctx, r, "config", "tbptt", 0, INT32_MAX, &c->tbptt);
     int64_t seed = (int64_t)c->seed;
     if (st == VARIA_OK)
         st = get_int(ctx, r, "config", "seed", 0, INT64_MAX / 2, &seed);
@@ -266,7 +268,7 @@ static void defaults(tr_config *c)
 static varia_status parse_root(varia_ctx *ctx, tr_config *c)
 {
     static const char *const known[] = {"family", "architecture", "data", "objective", "optimizer", "schedule",
-                                        "batch", "shards", "seed", "init", "output_bias_from_data", "validation",
+                                        "batch", "shards", "tbptt", "seed", "init", "output_bias_from_data", "validation",
                                         "checkpoint_every", "output", NULL};
     const cJSON *r = c->root;
     const cJSON *part;

@@ -35,6 +35,7 @@ typedef struct tr_config {
     int64_t epochs, stages, step_every;
     double epoch_scale, gamma;
     int64_t batch, shards;
+    int64_t tbptt;      /* sequences: frames per window of truncated BPTT (0: whole sequences) */
     uint64_t seed;
     int he, output_bias;
     int64_t val_every, val_k, patience, ckpt_every;

@@ -167,6 +167,26 @@ int64_t tr_data_batch_frames(const tr_data *d, const tr_config *c, int64_t b)
     return f;
 }
 
+int64_t tr_data_window_frames(const tr_data *d, const tr_config *c, int64_t b, int64_t t0, int64_t n)
+{
+    int64_t f = 0;
+    for (int64_t r = 0; d->is_seq && r < c->batch; r++) {
+        int64_t in = d->seq.lengths[d->perm[b * c->batch + r]] - t0;
+        f += in < 0 ? 0 : in < n ? in : n;
+    }
+    return f;
+}
+
+int64_t tr_data_batch_longest(const tr_data *d, const tr_config *c, int64_t b)
+{
+    int64_t most = 0;
+    for (int64_t r = 0; d->is_seq && r < c->batch; r++) {
+        int64_t len = d->seq.lengths[d->perm[b * c->batch + r]];
+        most = len > most ? len : most;
+    }
+    return most;
+}
+
 void tr_data_batch(const tr_data *d, const tr_config *c, int64_t e, int64_t b, int64_t r0, int64_t r1, float *x)
 {
     for (int64_t r = r0; r < r1; r++) {

@@ -37,5 +37,9 @@ void tr_data_seq_batch(const tr_data *d, const tr_config *c, int64_t e, int64_t 
                        int64_t *lengths, int64_t *T);
 /* The frames of minibatch b's sequences (0 for examples). */
 int64_t tr_data_batch_frames(const tr_data *d, const tr_config *c, int64_t b);
+/* Sequences: the frames of minibatch b's sequences that fall in frames
+ * [t0, t0 + n) (a window of truncated BPTT), and the longest of them. */
+int64_t tr_data_window_frames(const tr_data *d, const tr_config *c, int64_t b, int64_t t0, int64_t n);
+int64_t tr_data_batch_longest(const tr_data *d, const tr_config *c, int64_t b);
 
 #endif

@@ -113,3 +113,24 @@ void tr_model_init(const tr_model *m, float *theta, uint64_t seed, int he, const
         }
     }
 }
+
+int64_t tr_window(const tr_model *m, tr_objective *o, int64_t t0, int64_t W, int64_t T, int64_t B,
+                  const int64_t *lengths, int64_t *wlen, float *state_in, float *state_out)
+{
+    int64_t n = T - t0 < W ? T - t0 : W, k = o->k, S = m->family->state_size(m->cfg);
+    if (n <= 0)
+        return 0;
+    for (int64_t r = 0; r < B; r++) {
+        int64_t in = lengths[r] - t0;
+        wlen[r] = in < 0 ? 0 : in < n ? in : n;
+        if (t0 == 0 || wlen[r] == 0)
+            memset(state_in + r * k * S, 0, (size_t)(k * S) * sizeof(float));
+    }
+    o->seq_len = n;
+    o->lengths = wlen;
+    o->x_ld = T * m->D;
+    o->eps_ld = T * m->noise;
+    o->state_in = state_in;
+    o->state_out = state_out;
+    return n;
+}

@@ -53,7 +53,27 @@ typedef struct tr_objective {
      * steps of each (NULL: all seq_len). 0 for every other family. */
     int64_t seq_len;
     const int64_t *lengths;
+    /* Truncated BPTT (a window of longer sequences): x's and eps's row
+     * strides in floats (0: packed, D * seq_len and noise * seq_len), so a
+     * window is read in place; the recurrent state to start from, [B * k,
+     * state_size] (NULL: zeros), held constant (no gradient reaches it); and
+     * where the state after the window goes (NULL: not wanted). */
+    int64_t x_ld, eps_ld;
+    const float *state_in;
+    float *state_out;
 } tr_objective;
+
+/* Truncated BPTT: narrow o, set up for B sequences of lengths[B] padded to
+ * T frames (o->k samples each), to the window of at most W frames from
+ * frame t0. Sets o->seq_len to the window's frames n, each row's frames in
+ * it in wlen[B] (0 for a sequence already ended), o's strides (so x and
+ * eps, advanced by t0 frames, are read in place), and the state: in from
+ * state_in [B * k, state_size] (zeroed here for the first window and for
+ * the rows of ended sequences, which count nothing and so stay bounded),
+ * out to state_out. Returns n, 0 when no sequence reaches the window (o is
+ * then left alone). */
+int64_t tr_window(const tr_model *m, tr_objective *o, int64_t t0, int64_t W, int64_t T, int64_t B,
+                  const int64_t *lengths, int64_t *wlen, float *state_in, float *state_out);
 
 /* Per-example results, [B, 1] unless said: obj is what training maximizes;
  * recon = mean over samples of log p(x|z); kl = analytic KL or the Monte

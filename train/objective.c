@@ -15,9 +15,15 @@ tr_terms TR(objective_record)(tr_tape *t, const tr_model *m, const tr_lin *lins,
     varia_ops *op = &ops.ops;
     op->seq_len = o->seq_len;
     op->lengths = o->lengths;
+    int64_t S = m->family->state_size ? m->family->state_size(m->cfg) : 0;
+    op->state_in = o->state_in;
+    op->state_in_ld = S;
+    op->out[VARIA_EMIT_STATE] = o->state_out;
+    op->out_ld[VARIA_EMIT_STATE] = S;
     int64_t T = o->seq_len > 0 ? o->seq_len : 1, D = m->D * T, E = m->noise * T;
     varia_terms ft = {0};
-    m->family->terms(m->cfg, op, op->input(op, B, D, x, D), k, op->input(op, B * k, E, eps, E), &ft);
+    m->family->terms(m->cfg, op, op->input(op, B, D, x, o->x_ld ? o->x_ld : D), k,
+                     op->input(op, B * k, E, eps, o->eps_ld ? o->eps_ld : E), &ft);
     tr_node *lpx = TR(node_of)(ft.log_px);
     r.recon = TR(mean_groups)(t, lpx, k);
     tr_node *kl_parts[2] = {TR(node_of)(ft.log_qz), TR(node_of)(ft.log_pz)};

@@ -61,6 +61,13 @@ static varia_status alloc_state(varia_ctx *ctx, varia_trainer *t)
         sh->lins = calloc((size_t)n_lin + 1, sizeof *sh->lins);
         sh->lengths = t->data.is_seq ? calloc((size_t)(sh->r1 - sh->r0), sizeof(int64_t)) : NULL;
         ok = sh->tape && sh->x && sh->eps && sh->lins && (sh->lengths || !t->data.is_seq);
+        if (ok && c->tbptt) { /* the window's lengths, and the carried state in and out */
+            size_t state = (size_t)((sh->r1 - sh->r0) * c->k * t->state_size);
+            sh->wlen = calloc((size_t)(sh->r1 - sh->r0), sizeof(int64_t));
+            sh->state[0] = calloc(state + 1, sizeof(float));
+            sh->state[1] = calloc(state + 1, sizeof(float));
+            ok = sh->wlen && sh->state[0] && sh->state[1];
+        }
     }
     return ok ? VARIA_OK : varia_fail(ctx, VARIA_ERR_NOMEM, "train: out of memory for %lld parameters",
                                       (long long)md->P);
@@ -75,13 +82,32 @@ static varia_status check_sizes(varia_ctx *ctx, const varia_trainer *t)
     double per_row = (double)md->D, rows = (double)t->c.batch * (double)t->c.k;
     for (int i = 0; i < md->decl.n_lin; i++) /* a conv keeps its output and its im2col rows */
         per_row += (double)(md->decl.lin[i].row_floats ? md->decl.lin[i].row_floats : md->decl.lin[i].out);
-    if (t->data.is_seq) /* every step of the longest sequence is kept for the backward pass */
-        per_row *= (double)t->data.T_max;
+    if (t->data.is_seq) /* every step of the longest sequence (or window) is kept for the backward pass */
+        per_row *= (double)(t->c.tbptt && t->c.tbptt < t->data.T_max ? t->c.tbptt : t->data.T_max);
     double floats = 4.0 * rows * per_row + 8.0 * (double)md->P;
     if (floats > (double)((int64_t)1 << 28))
         return varia_fail(ctx, VARIA_ERR_TOO_LARGE, "train: batch %lld x k %lld with these widths needs about %.0f MiB "
                           "of activations and state (at most 1024)", (long long)t->c.batch, (long long)t->c.k,
                           floats * 4.0 / 1048576.0);
+    return VARIA_OK;
+}
+
+/* "tbptt" needs a family that carries a recurrent state from one call to
+ * the next, and an objective that splits into windows: the ELBO is a sum
+ * over frames, but the IWAE bound's log-mean-exp over whole sequences is not
+ * a sum of the windows' bounds. Sets t->state_size. */
+static varia_status check_tbptt(varia_ctx *ctx, varia_trainer *t)
+{
+    const tr_model *md = &t->mdl;
+    if (!t->c.tbptt)
+        return VARIA_OK;
+    if (!t->data.is_seq || !md->family->state_size)
+        return varia_fail(ctx, VARIA_ERR_MANIFEST, "config: \"tbptt\" is for sequence families with a recurrent "
+                          "state (vrnn); family '%s' has none", md->family_name);
+    if (t->c.objective == TR_OBJ_IWAE)
+        return varia_fail(ctx, VARIA_ERR_MANIFEST, "config: \"tbptt\" needs the \"elbo\" objective (the IWAE "
+                          "bound of a whole sequence does not split into windows)");
+    t->state_size = md->family->state_size(md->cfg);
     return VARIA_OK;
 }
 
@@ -133,6 +159,8 @@ static varia_status setup(varia_ctx *ctx, varia_trainer *t)
         st = tr_model_build(ctx, t->c.family, t->c.arch, &t->data.set.shape, &t->mdl);
     if (st == VARIA_OK)
         st = check_gan(ctx, t);
+    if (st == VARIA_OK)
+        st = check_tbptt(ctx, t);
     if (st == VARIA_OK && t->c.objective == TR_OBJ_ELBO_ANALYTIC && t->mdl.info.n_stochastic > 1)
         st = varia_fail(ctx, VARIA_ERR_MANIFEST, "config: the analytic KL needs one stochastic layer; use "
                         "\"kl\": \"monte_carlo\" or the \"iwae\" objective");
@@ -233,6 +261,9 @@ void varia_train_close(varia_trainer *t)
         free(t->sh[s].eps);
         free(t->sh[s].lins);
         free(t->sh[s].lengths);
+        free(t->sh[s].wlen);
+        free(t->sh[s].state[0]);
+        free(t->sh[s].state[1]);
     }
     for (int i = 0; i < t->mdl.decl.n_lin; i++) {
         free(t->packs ? t->packs[i] : NULL);

@@ -83,6 +83,30 @@ static void gan_forward(varia_trainer *t, tr_shard *s)
     }
 }
 
+/* Shard s's rows of the step's minibatch: examples, or sequences padded to
+ * the shard's longest (s->T frames, s->lengths), and their noise, keyed by
+ * epoch and example (a sequence's noise is drawn whole, so every window of
+ * truncated BPTT reads the same noise for a frame as the whole pass would). */
+static void shard_load(varia_trainer *t, tr_shard *s)
+{
+    const tr_config *c = &t->c;
+    int64_t rows = s->r1 - s->r0;
+    s->T = 0;
+    if (t->data.is_seq)
+        tr_data_seq_batch(&t->data, c, t->cur_epoch, t->cur_batch, s->r0, s->r1, s->x, s->lengths, &s->T);
+    else
+        tr_data_batch(&t->data, c, t->cur_epoch, t->cur_batch, s->r0, s->r1, s->x);
+    int64_t noise = c->k * t->mdl.noise * (s->T ? s->T : 1);
+    for (int64_t r = 0; r < rows; r++) {
+        varia_rng rng;
+        varia_rng_init(&rng, c->seed, STREAM_TRAIN_NOISE, (uint64_t)t->cur_epoch,
+                       (uint64_t)(t->cur_batch * c->batch + s->r0 + r));
+        varia_rng_normals(&rng, s->eps + r * noise, noise);
+    }
+}
+
+/* Record shard s's objective for the step (for truncated BPTT, the current
+ * window; the minibatch is loaded with the first) and its sums. */
 static void shard_forward(varia_trainer *t, tr_shard *s)
 {
     const tr_config *c = &t->c;
@@ -90,24 +114,24 @@ static void shard_forward(varia_trainer *t, tr_shard *s)
         gan_forward(t, s);
         return;
     }
-    int64_t rows = s->r1 - s->r0, T = 0;
-    if (t->data.is_seq) /* padded to this shard's longest sequence */
-        tr_data_seq_batch(&t->data, c, t->cur_epoch, t->cur_batch, s->r0, s->r1, s->x, s->lengths, &T);
-    else
-        tr_data_batch(&t->data, c, t->cur_epoch, t->cur_batch, s->r0, s->r1, s->x);
-    int64_t noise = c->k * t->mdl.noise * (T ? T : 1);
-    for (int64_t r = 0; r < rows; r++) {
-        varia_rng rng;
-        varia_rng_init(&rng, c->seed, STREAM_TRAIN_NOISE, (uint64_t)t->cur_epoch,
-                       (uint64_t)(t->cur_batch * c->batch + s->r0 + r));
-        varia_rng_normals(&rng, s->eps + r * noise, noise);
-    }
+    int64_t rows = s->r1 - s->r0;
+    if (!c->tbptt || t->win_t0 == 0)
+        shard_load(t, s);
     memset(s->grad, 0, (size_t)t->mdl.P * sizeof(float));
     tr_reset(s->tape);
-    tr_bind(&t->mdl.decl, t->mdl.off, t->theta, s->grad, t->packs, t->packs_t, s->lins);
-    tr_objective o = {t->c.objective, c->k, t->beta, c->free_bits > 0.0, s->bn, T, s->lengths};
-    s->terms = tr_objective_record(s->tape, &t->mdl, s->lins, t->theta, s->grad, s->x, rows, s->eps, &o);
+    s->terms = (tr_terms){0};
     s->sum_obj = s->sum_recon = s->sum_kl = 0.0;
+    const float *x = s->x, *eps = s->eps;
+    tr_objective o = {.kind = t->c.objective, .k = c->k, .beta = t->beta, .free_bits = c->free_bits > 0.0,
+                      .bn_stats = s->bn, .seq_len = s->T, .lengths = s->lengths};
+    if (c->tbptt) { /* the window [win_t0, win_t0 + tbptt) of the shard's sequences */
+        if (!tr_window(&t->mdl, &o, t->win_t0, c->tbptt, s->T, rows, s->lengths, s->wlen, s->state[0], s->state[1]))
+            return; /* none of them reaches it: no terms, gradient 0 */
+        x += t->win_t0 * t->mdl.D;
+        eps += t->win_t0 * t->mdl.noise;
+    }
+    tr_bind(&t->mdl.decl, t->mdl.off, t->theta, s->grad, t->packs, t->packs_t, s->lins);
+    s->terms = tr_objective_record(s->tape, &t->mdl, s->lins, t->theta, s->grad, x, rows, eps, &o);
     if (tr_failed(s->tape) || !s->terms.obj)
         return;
     for (int64_t r = 0; r < rows; r++) {
@@ -442,16 +466,21 @@ static varia_status gan_step(varia_ctx *ctx, varia_trainer *t, double lr, double
     return st;
 }
 
-varia_status tr_step(varia_ctx *ctx, varia_trainer *t, double lr, double sums[3])
+/* The KL weight of warm-up at optimizer step `step` (0-based). */
+static double warmup_beta(const tr_config *c, int64_t step)
 {
-    int64_t global = t->cur_epoch * (t->data.n_train / t->c.batch) + t->cur_batch;
-    t->beta = t->c.warmup_steps > 0 && global < t->c.warmup_steps
-                  ? t->c.beta0 + (1.0 - t->c.beta0) * (double)global / (double)t->c.warmup_steps
-                  : 1.0;
-    if (t->c.objective == TR_OBJ_GAN)
-        return gan_step(ctx, t, lr, sums);
-    t->batch_frames = tr_data_batch_frames(&t->data, &t->c, t->cur_batch);
-    t->frames_done += t->batch_frames;
+    return c->warmup_steps > 0 && step < c->warmup_steps
+               ? c->beta0 + (1.0 - c->beta0) * (double)step / (double)c->warmup_steps
+               : 1.0;
+}
+
+/* One optimizer step on what the shards record now (the minibatch, or a
+ * window of it): forward and backward on every shard, the batch norms'
+ * running statistics, the gathered gradients' update. Adds the recorded
+ * objective, reconstruction and KL sums to sums (the epoch's running sums,
+ * which are also what is checked for being finite). */
+static varia_status update_once(varia_ctx *ctx, varia_trainer *t, double lr, double sums[3])
+{
     int split_shards = t->c.free_bits > 0.0;
     t->upd_lo = 0;
     t->upd_hi = t->mdl.P;
@@ -476,4 +505,41 @@ varia_status tr_step(varia_ctx *ctx, varia_trainer *t, double lr, double sums[3]
     tr_optim_begin(&t->opt);
     apply_update(t, lr);
     return VARIA_OK;
+}
+
+/* Truncated BPTT: the minibatch's sequences in windows of tbptt frames, one
+ * optimizer step per window (so a long piece gives many updates, each
+ * through at most tbptt frames of activations), each window's loss minus
+ * its summed objective over its own real frames, and every shard's
+ * recurrent state carried from one window to the next as a constant. Warm-up
+ * counts optimizer steps, here windows. */
+static varia_status tbptt_step(varia_ctx *ctx, varia_trainer *t, double lr, double sums[3])
+{
+    int64_t longest = tr_data_batch_longest(&t->data, &t->c, t->cur_batch);
+    for (t->win_t0 = 0; t->win_t0 < longest; t->win_t0 += t->c.tbptt) {
+        t->beta = warmup_beta(&t->c, t->opt.t);
+        t->batch_frames = tr_data_window_frames(&t->data, &t->c, t->cur_batch, t->win_t0, t->c.tbptt);
+        varia_status st = update_once(ctx, t, lr, sums);
+        if (st != VARIA_OK)
+            return st;
+        for (int s = t->s0; s < t->s1; s++) { /* the state a window ended with starts the next */
+            float *end = t->sh[s].state[1];
+            t->sh[s].state[1] = t->sh[s].state[0];
+            t->sh[s].state[0] = end;
+        }
+    }
+    return VARIA_OK;
+}
+
+varia_status tr_step(varia_ctx *ctx, varia_trainer *t, double lr, double sums[3])
+{
+    int64_t global = t->cur_epoch * (t->data.n_train / t->c.batch) + t->cur_batch;
+    t->beta = warmup_beta(&t->c, global);
+    if (t->c.objective == TR_OBJ_GAN)
+        return gan_step(ctx, t, lr, sums);
+    t->frames_done += tr_data_batch_frames(&t->data, &t->c, t->cur_batch);
+    if (t->c.tbptt)
+        return tbptt_step(ctx, t, lr, sums);
+    t->batch_frames = tr_data_batch_frames(&t->data, &t->c, t->cur_batch);
+    return update_once(ctx, t, lr, sums);
 }

@@ -25,6 +25,12 @@ typedef struct tr_shard {
     double *bn;   /* [bn_floats] in the trainer's bn_stats: this shard's batch statistics (NULL: no batch norm) */
     tr_terms terms;
     int64_t *lengths; /* sequences: this step's rows' lengths (NULL otherwise) */
+    int64_t T;        /* sequences: the frames x holds per row (this shard's longest) */
+    /* truncated BPTT: each row's frames in the current window, and the
+     * recurrent state the window starts from ([0]) and ends with ([1]),
+     * [rows * k, state_size] each (NULL without tbptt) */
+    int64_t *wlen;
+    float *state[2];
     int64_t r0, r1;
     double sum_obj, sum_recon, sum_kl;
 } tr_shard;
@@ -66,6 +72,9 @@ struct varia_trainer {
     /* sequences: the frames of this step's minibatch (the loss is per frame)
      * and of the epoch so far (progress is per frame) */
     int64_t batch_frames, frames_done;
+    /* truncated BPTT: the first frame of the window being run, and the
+     * recurrent state's floats per row (the family's state_size) */
+    int64_t win_t0, state_size;
     double beta, lr, gscale, block_sq[TR_BLOCKS];
     char *report;
 };

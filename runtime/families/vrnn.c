@@ -259,19 +259,28 @@ static int64_t steps(varia_ops *o, const pass *p)
     return most < T ? most : T;
 }
 
-/* The recurrence from h_0 = 0 over the pass's steps, state and sums in *s. */
+/* The recurrence over the pass's steps, state and sums in *s: from h_0 = 0
+ * (and c_0 = 0), or from the call's o->state_in (h, then an LSTM's c: a
+ * constant, so a window of truncated BPTT sends no gradient back past its
+ * start); the state after the last step is emitted to out[VARIA_EMIT_STATE]
+ * for the next window. */
 static void run(const vrnn *v, varia_ops *o, const pass *p, state *s)
 {
     int64_t rows = p->x ? o->rows_of(o, p->x) * p->k : o->rows_of(o, p->z ? p->z : p->eps), T = steps(o, p);
+    const float *h0 = o->state_in ? o->state_in : v->zeros;
+    int64_t ld = o->state_in ? o->state_in_ld : 0;
     memset(s, 0, sizeof *s);
-    s->h = o->input(o, rows, v->H, v->zeros, 0);
+    s->h = o->input(o, rows, v->H, h0, ld);
     if (!v->rnn.gru)
-        s->c = o->input(o, rows, v->H, v->zeros, 0);
+        s->c = o->input(o, rows, v->H, o->state_in ? h0 + v->H : v->zeros, ld);
     varia_mark mark = o->step_begin(o);
     for (int64_t t = 0; t < T; t++) {
         step(v, o, p, s, rows, t);
         end_step(o, mark, s);
     }
+    o->emit(o, VARIA_EMIT_STATE, s->h, 0);
+    if (s->c)
+        o->emit(o, VARIA_EMIT_STATE, s->c, v->H);
 }
 
 /* A per-row zero (double on exec, like every log-density) for a sum no step added to. */
@@ -342,6 +351,13 @@ static void vrnn_terms(const void *cfg, varia_ops *o, varia_v *x, int64_t k, var
     t->log_qz = s.logq ? s.logq : zero_terms(v, o, rows);
     t->kl_dims = s.kl ? s.kl : zero_terms(v, o, rows);
     t->log_det = NULL;
+}
+
+/* The recurrent state a pass carries per row: h, and an LSTM's c after it. */
+static int64_t vrnn_state_size(const void *cfg)
+{
+    const vrnn *v = cfg;
+    return v->rnn.gru ? v->H : 2 * v->H;
 }
 
 /* Per step: L normals for z_t, then those of x_t's draw (generate only reads them). */
@@ -533,4 +549,5 @@ const varia_family varia_family_vrnn = {
     .decode = vrnn_decode,
     .generate = vrnn_generate,
     .terms = vrnn_terms,
+    .state_size = vrnn_state_size,
 };

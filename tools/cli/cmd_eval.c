@@ -27,8 +27,13 @@ static const char *eval_usage =
     "  samples, in chunks of 256) and prints the same bytes as one process (but\n"
     "  for the time taken); rank 0 prints and writes.\n"
     "  A sequence model (vrnn) reads each example as frames of its frame size (an IDX\n"
-    "  image of 28x28 as 28 frames of 28) and adds the log-likelihood per time step\n"
-    "  (total over total frames); --per-example and mpirun are not for it yet.\n";
+    "  image of 28x28 as 28 frames of 28; a .npz of x and lengths; a .npy) and adds\n"
+    "  the log-likelihood per time step (total over total frames); mpirun splits\n"
+    "  its sequences across the ranks the same way.\n"
+    "  --per-example FILE.csv: one row per example, 'index,log_px,elbo,recon,kl'\n"
+    "  (a flow model adds log_det); for a sequence model\n"
+    "  'index,frames,log_px,elbo,recon,kl', each summed over the sequence's frames.\n"
+    "  log_px is the IW estimate L_k (exact for an RNN), elbo = recon - kl.\n";
 
 static int is_binary(const float *x, int64_t count)
 {
@@ -152,13 +157,8 @@ static int run(varia_ctx *ctx, cli_opt *opts, const char *model_path, const eval
     int rc = cli_load_model(ctx, model_path, &m, &in), root = cli_mpi_rank() == 0;
     if (!rc)
         rc = check_work(&in, a->k);
-    if (!rc && varia_model_can(m, VARIA_NEEDS_SEQ_LEN)) { /* sequences: their own loader and figures */
-        if (cli_has(opts, "--per-example"))
-            rc = cli_usage_error("eval", "--per-example is not built for sequence models yet");
-        else if (cli_mpi_size() > 1) /* the per-step figures need every example's frames */
-            rc = cli_error(VARIA_ERR_UNSUPPORTED, "a sequence model is evaluated by one process (not under mpirun yet)");
-        else
-            rc = cli_seq_eval(ctx, m, &in, opts, a->limit, &eo);
+    if (!rc && varia_model_can(m, VARIA_NEEDS_SEQ_LEN)) { /* sequences: their own loader, figures and rows */
+        rc = cli_seq_eval(ctx, m, &in, opts, a->limit, &eo);
         varia_model_free(m);
         return rc;
     }

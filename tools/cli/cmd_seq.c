@@ -2,6 +2,7 @@
  * rolls, and evaluation with the per-time-step figures. Every example is
  * seq_len frames of the model's frame size, passed through varia_opts. */
 #include "args.h"
+#include "cli_mpi.h"
 #include "commands.h"
 
 #include <math.h>
@@ -85,33 +86,94 @@ static void print_seq(const varia_info *in, const varia_eval_summary *s, const v
                q->bits_per_dim, s->active_units, (long long)in->latent_size);
 }
 
+/* One CSV row per sequence: its index, its frames, log p (the IW estimate;
+ * exact for the RNN), the ELBO, its reconstruction and KL, all per sequence
+ * (summed over its frames). */
+static int write_seq_rows(const char *path, const varia_eval_row *rows, const int64_t *lengths, int64_t n)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return cli_error(VARIA_ERR_IO, "cannot write '%s'", path);
+    fprintf(f, "index,frames,log_px,elbo,recon,kl\n");
+    for (int64_t i = 0; i < n; i++)
+        fprintf(f, "%lld,%lld,%.9g,%.9g,%.9g,%.9g\n", (long long)i, (long long)lengths[i], rows[i].log_px,
+                rows[i].elbo, rows[i].recon, rows[i].kl);
+    return fclose(f) ? cli_error(VARIA_ERR_IO, "cannot write '%s'", path) : 0;
+}
+
+/* This rank's block of the n padded sequences x (T frames of F each) into
+ * rows[] and means[] (rank 0: the whole set's arrays, its block first; a
+ * step's means are L floats), then every block gathered to rank 0 in
+ * sequence order. A sequence's rows depend only on (seed, its index) and
+ * its padded frames, which every rank pads to the same T, so the gathered
+ * arrays are one process's bytes. L: the latent per step (0: the RNN, no
+ * means to gather). Returns the exit code every rank agrees on. */
+static int seq_blocks(varia_ctx *ctx, const varia_model *m, const varia_seqset *q, const float *x, int64_t T,
+                      int64_t L, const varia_eval_opts *eo, varia_eval_row *rows, float *means)
+{
+    int64_t first, count;
+    cli_mpi_block(q->n, cli_mpi_rank(), cli_mpi_size(), &first, &count);
+    int root = cli_mpi_rank() == 0;
+    varia_eval_row *my_rows = root ? rows : malloc((size_t)(count + 1) * sizeof *my_rows);
+    float *my_means = root ? means : malloc((size_t)(count * T * L + 1) * sizeof *my_means);
+    int rc = my_rows && my_means ? 0 : cli_error(VARIA_ERR_NOMEM, "out of memory for %lld rows", (long long)count);
+    varia_opts o = {.size = sizeof o, .seq_len = T, .lengths = q->lengths + first};
+    if (!rc && count > 0)
+        rc = cli_report(ctx, varia_eval_part(ctx, m, x + first * T * q->dim, first, count, eo, &o, my_rows,
+                                             my_means));
+    rc = cli_mpi_agree(rc);
+    if (!rc)
+        rc = cli_mpi_gather(my_rows, rows, q->n, (int64_t)sizeof *rows);
+    if (!rc && L > 0) /* the RNN has no latent: no means */
+        rc = cli_mpi_gather(my_means, means, q->n, T * L * (int64_t)sizeof *means);
+    if (my_rows != rows)
+        free(my_rows);
+    if (my_means != means)
+        free(my_means);
+    return rc;
+}
+
+/* The sequences of --data, padded to the longest, scored by blocks across
+ * the job's ranks (one block outside MPI); rank 0 summarises, prints, and
+ * writes --per-example. */
 int cli_seq_eval(varia_ctx *ctx, const varia_model *m, const varia_info *in, cli_opt *opts, int64_t limit,
                  varia_eval_opts *eo)
 {
     const char *path = cli_find(opts, "--data")->value;
     varia_seqset q = {0};
     int64_t T = 0;
+    int root = cli_mpi_rank() == 0;
     int rc = cli_report(ctx, varia_seqset_load(ctx, path, limit, &q));
     if (!rc && q.dim != in->data_size)
         rc = cli_error(VARIA_ERR_SHAPE, "'%s' has frames of %lld values; the model's are %lld", path, (long long)q.dim,
                        (long long)in->data_size);
     if (!rc && !cli_parse_binarize(opts, q.x, q.total * q.dim, in, &eo->binarize))
         rc = VARIA_ERR_ARG;
-    float *x = rc ? NULL : pad(&q, &T);
-    varia_eval_row *rows = rc ? NULL : malloc((size_t)q.n * sizeof *rows);
-    if (!rc && (!x || !rows))
+    float *x = rc ? NULL : pad(&q, &T), *means = NULL;
+    varia_eval_row *rows = NULL;
+    if (!rc && root) {
+        rows = malloc((size_t)q.n * sizeof *rows);
+        means = malloc((size_t)(q.n * T * in->latent_size + 1) * sizeof *means);
+    }
+    if (!rc && (!x || (root && (!rows || !means))))
         rc = cli_error(VARIA_ERR_NOMEM, "out of memory for %lld sequences of up to %lld frames", (long long)q.n,
                        (long long)T);
+    rc = cli_mpi_agree(rc); /* a rank that could not load or allocate stops them all */
+    if (!rc)
+        rc = seq_blocks(ctx, m, &q, x, T, in->latent_size, eo, rows, means);
     varia_opts o = {.size = sizeof o, .seq_len = T, .lengths = q.lengths};
     varia_eval_summary s;
     varia_seq_summary sq = {.size = sizeof sq};
-    if (!rc)
-        rc = cli_report(ctx, varia_eval_ex(ctx, m, x, q.n, eo, &o, rows, &s));
-    if (!rc)
+    if (!rc && root)
+        rc = cli_report(ctx, varia_eval_summarise_ex(ctx, m, rows, q.n, eo->k, means, &o, &s));
+    if (!rc && root)
         rc = cli_report(ctx, varia_eval_seq_summary(ctx, m, rows, q.n, &o, &sq));
-    if (!rc)
+    if (!rc && root && cli_has(opts, "--per-example"))
+        rc = write_seq_rows(cli_find(opts, "--per-example")->value, rows, q.lengths, q.n);
+    if (!rc && root)
         print_seq(in, &s, &sq, T, cli_has(opts, "--json"));
     free(rows);
+    free(means);
     free(x);
     varia_seqset_free(&q);
     return rc;
