@@ -745,7 +745,7 @@ def report(raw, a):
     """The markdown table from raw/{varia,torch}-{task}-t{T}-r{R}.txt; returns
     (text, ok) where ok is False when an estimate check failed."""
     threads = a.thread_list.split()
-    lines, ok, notes = [], True, []
+    lines, ok = [], True
     lines.append("| threads | family | measurement | varia | PyTorch (form) | ratio | varia CPU | PyTorch CPU | "
                  "ratio CPU | target |")
     lines.append("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|")
