@@ -362,8 +362,11 @@ def corpus_model():
     c["empty_blob.model"] = jdump(manifest(TINY, {"format": "raw", "file": "w.bin", "tensors": {}})) + b"\n--\n"
     c["no_separator.model"] = jdump(manifest(TINY, {"format": "raw", "file": "w.bin", "tensors": {}}))
     c["gauss_learned_scalar.model"] = _learned_scalar()
-    # Sequence models (the vrnn family): the golden cases' files, weights renamed w.bin.
-    for case in ("vrnn_gru", "vrnn_rnn_lstm", "vrnn_gauss_lstm", "vrnn_gmm_gru"):
+    # The families beyond the VAE (DRAW with and without attention, MLP and
+    # DCGAN generators, the VRNN and its ablations): the golden cases' files,
+    # weights renamed w.bin, so mutations start from every family's parser.
+    for case in ("vrnn_gru", "vrnn_rnn_lstm", "vrnn_gauss_lstm", "vrnn_gmm_gru", "vrnn_i_gru",
+                 "draw_full", "draw_attn", "draw_attn_n1", "gan_mlp", "gan_linear", "gan_dcgan"):
         d = os.path.join(os.path.dirname(CORPUS), "..", "tests", "golden", case)
         with open(os.path.join(d, "model.json"), "rb") as f:
             man = json.loads(f.read())
