@@ -176,3 +176,24 @@ void TR(backward)(tr_tape *t)
         if (t->rec[i].out->g)
             t->rec[i].back(t, &t->rec[i]);
 }
+
+/* 1 when any of g[0, n) is not zero. */
+static int any_nonzero(const tr_real *g, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (g[i] != 0)
+            return 1;
+    return 0;
+}
+
+void TR(backward_live)(tr_tape *t)
+{
+    for (int64_t i = t->n_rec - 1; i >= 0 && !t->failed; i--) {
+        const record *r = &t->rec[i];
+        int64_t n = r->out->rows * r->out->cols;
+        if (!r->out->g || !any_nonzero(r->out->g, n))
+            continue;
+        r->back(t, r);
+        memset(r->out->g, 0, (size_t)n * sizeof(tr_real)); /* its consumers all ran before it */
+    }
+}
