@@ -143,7 +143,7 @@ typedef struct ais_job {
 /* One worker's buffers for a group of G examples (R = G * nc rows: this
  * part's chains); all and buf (G * C) only for a split call. */
 typedef struct ais_mem {
-    float *z, *g, *zn, *p, *gn, *eps, *xb;
+    float *z, *gz, *gx, *zn, *p, *gzn, *gxn, *eps, *xb;
     double *lpz, *lpx, *lpzn, *lpxn, *h0, *logw, *step, *prob, *all, *buf;
     int64_t *acc;
     varia_rng *rng;
@@ -152,7 +152,7 @@ typedef struct ais_mem {
 /* Free what mem_alloc got (any of it NULL). */
 static void mem_free(ais_mem *w)
 {
-    void *all[] = {w->z, w->g, w->zn, w->p, w->gn, w->eps, w->xb, w->lpz, w->lpx, w->lpzn,
+    void *all[] = {w->z, w->gz, w->gx, w->zn, w->p, w->gzn, w->gxn, w->eps, w->xb, w->lpz, w->lpx, w->lpzn,
                    w->lpxn, w->h0, w->logw, w->step, w->prob, w->all, w->buf, w->acc, w->rng};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         free(all[i]);
@@ -164,13 +164,14 @@ static int mem_alloc(ais_mem *w, int64_t G, int64_t C, int64_t E, int64_t D, int
     size_t R = (size_t)(G * C), fz = R * (size_t)E * sizeof(float), fd = R * sizeof(double);
     size_t fs = (size_t)(G * split_chains) * sizeof(double);
     memset(w, 0, sizeof *w);
-    w->z = malloc(fz), w->g = malloc(fz), w->zn = malloc(fz), w->p = malloc(fz), w->gn = malloc(fz);
+    w->z = malloc(fz), w->gz = malloc(fz), w->gx = malloc(fz), w->zn = malloc(fz), w->p = malloc(fz);
+    w->gzn = malloc(fz), w->gxn = malloc(fz);
     w->eps = malloc(fz), w->xb = malloc((size_t)(G * D) * sizeof(float));
     w->lpz = malloc(fd), w->lpx = malloc(fd), w->lpzn = malloc(fd), w->lpxn = malloc(fd), w->h0 = malloc(fd);
     w->logw = malloc(fd), w->step = malloc((size_t)G * sizeof(double)), w->acc = malloc((size_t)G * sizeof(int64_t));
     w->rng = malloc(R * sizeof(varia_rng)), w->prob = malloc(fd);
     w->all = fs ? malloc(fs) : NULL, w->buf = fs ? malloc(fs) : NULL;
-    return w->z && w->g && w->zn && w->p && w->gn && w->eps && w->xb && w->lpz && w->lpx && w->lpzn && w->lpxn &&
+    return w->z && w->gz && w->gx && w->zn && w->p && w->gzn && w->gxn && w->eps && w->xb && w->lpz && w->lpx && w->lpzn && w->lpxn &&
            w->h0 && w->logw && w->step && w->acc && w->rng && w->prob && (!fs || (w->all && w->buf));
 }
 
@@ -246,13 +247,16 @@ static int run_item(ais_job *j, varia_joint *jt, ais_mem *w, int64_t item, int w
     varia_ais_share share = {j->c, G, w->buf, 0};
     if (!start_chains(j, jt, w, e0, G))
         return 0;
-    varia_hmc h = {jt, w->xb, G, C, E, j->c->leapfrog, w->z, w->g, w->lpz, w->lpx, w->rng, w->step, w->acc,
-                   w->zn, w->p, w->gn, w->lpzn, w->lpxn, w->h0, w->prob, split ? varia_ais_share_chains : NULL,
-                   &share, w->all, j->c->chains};
+    varia_hmc h = {jt, w->xb, G, C, E, j->c->leapfrog, w->z, w->gz, w->gx, w->lpz, w->lpx, w->rng, w->step,
+                   w->acc, w->zn, w->p, w->gzn, w->gxn, w->lpzn, w->lpxn, w->h0, w->prob,
+                   split ? varia_ais_share_chains : NULL, &share, w->all, j->c->chains};
+    /* The one pass at the start: after it each transition leaves the chains'
+     * densities and gradients at their new states (hmc.h), which is all the
+     * next increment and transition read. */
+    if (!varia_joint_grads(jt, w->xb, C, w->z, R, w->lpz, w->lpx, w->gz, w->gx))
+        return 0;
     for (int64_t s = 1; s <= j->c->steps; s++) {
         double bp = run_beta(j, s - 1), b = run_beta(j, s);
-        if (!varia_joint_grad(jt, w->xb, C, w->z, R, b, w->lpz, w->lpx, w->g))
-            return 0;
         for (int64_t r = 0; r < R; r++) /* (beta_s - beta_{s-1}) log p(x | z_{s-1}) */
             w->logw[r] += (b - bp) * w->lpx[r];
         if (s < j->c->steps && !varia_hmc_transition(&h, b)) /* a transition after the last would change nothing */

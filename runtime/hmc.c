@@ -31,14 +31,16 @@ static void draw_momentum(varia_hmc *h, double beta)
     }
 }
 
-/* p += c * step * grad, per row at its group's step (c = 1/2 or 1). */
-static void kick(varia_hmc *h, const float *grad, double c)
+/* p += c * step * (gz + beta gx), per row at its group's step (c = 1/2 or
+ * 1): the gradient of log f_beta from the two the chains carry, in float. */
+static void kick(varia_hmc *h, const float *gz, const float *gx, double beta, double c)
 {
     int64_t n = h->groups * h->chains, E = h->E;
+    float b = (float)beta;
     for (int64_t r = 0; r < n; r++) {
         float s = (float)(c * h->step[r / h->chains]);
         for (int64_t d = 0; d < E; d++)
-            h->p[r * E + d] += s * grad[r * E + d];
+            h->p[r * E + d] += s * (gz[r * E + d] + b * gx[r * E + d]);
     }
 }
 
@@ -65,8 +67,10 @@ static double metropolis(varia_hmc *h, int64_t r, double beta)
         k += (double)h->p[r * E + d] * h->p[r * E + d];
     double h1 = -(h->lpzn[r] + beta * h->lpxn[r]) + 0.5 * k, u = varia_rng_uniform(&h->rng[r]);
     double prob = isfinite(h1) ? (h->h0[r] - h1 >= 0.0 ? 1.0 : exp(h->h0[r] - h1)) : 0.0;
-    if (u < prob) {
+    if (u < prob) { /* the chain's state is the proposal's, gradients and densities with it */
         memcpy(h->z + r * E, h->zn + r * E, (size_t)E * sizeof *h->z);
+        memcpy(h->gz + r * E, h->gzn + r * E, (size_t)E * sizeof *h->gz);
+        memcpy(h->gx + r * E, h->gxn + r * E, (size_t)E * sizeof *h->gx);
         h->lpz[r] = h->lpzn[r];
         h->lpx[r] = h->lpxn[r];
         h->accepted[r / h->chains]++;
@@ -94,12 +98,12 @@ int varia_hmc_transition(varia_hmc *h, double beta)
     int64_t n = h->groups * h->chains, C = h->chains;
     draw_momentum(h, beta);
     memcpy(h->zn, h->z, (size_t)(n * h->E) * sizeof *h->zn);
-    kick(h, h->g, 0.5);
+    kick(h, h->gz, h->gx, beta, 0.5);
     for (int64_t l = 1; l <= h->leapfrog; l++) {
         drift(h);
-        if (!varia_joint_grad(h->j, h->x, C, h->zn, n, beta, h->lpzn, h->lpxn, h->gn))
+        if (!varia_joint_grads(h->j, h->x, C, h->zn, n, h->lpzn, h->lpxn, h->gzn, h->gxn))
             return 0;
-        kick(h, h->gn, l < h->leapfrog ? 1.0 : 0.5);
+        kick(h, h->gzn, h->gxn, beta, l < h->leapfrog ? 1.0 : 0.5);
     }
     for (int64_t r = 0; r < n; r++)
         h->prob[r] = metropolis(h, r, beta);

@@ -19,20 +19,24 @@
 #define VARIA_HMC_STEP_MAX 0.5
 
 /* The state of n = groups * chains rows of E latents each, owned by the
- * caller. Before a transition under beta: z, and lpz, lpx, g = log p(z),
- * log p(x|z) and d log f_beta / dz at z (varia_joint_grad). A transition
- * updates z, lpz and lpx (g is left stale: the next beta needs its own). */
+ * caller. Before a transition: z, and lpz, lpx, gz, gx = log p(z),
+ * log p(x|z) and their gradients at z (varia_joint_grads). The chains carry
+ * the two gradients apart so that d log f_beta / dz = gz + beta gx is formed
+ * for any beta without a pass; a transition updates all five to the chain's
+ * new state (the proposal's, computed at its last leapfrog step, or the old
+ * state's kept), so the next step's weight increment and transition need no
+ * pass of their own. */
 typedef struct varia_hmc {
     varia_joint *j;
     const float *x;   /* [groups * D]: group b's example */
     int64_t groups, chains, E, leapfrog;
-    float *z, *g;     /* [n * E] */
+    float *z, *gz, *gx; /* [n * E] */
     double *lpz, *lpx; /* [n] */
     varia_rng *rng;   /* [n]: each row's stream */
     double *step;     /* [groups]: each example's step size */
     int64_t *accepted; /* [groups]: proposals accepted so far */
     /* scratch the transition uses: */
-    float *zn, *p, *gn; /* [n * E] */
+    float *zn, *p, *gzn, *gxn; /* [n * E] */
     double *lpzn, *lpxn, *h0; /* [n] */
     double *prob;     /* [n]: each row's Metropolis acceptance probability */
     /* The rows may be part of each example's chains, the others elsewhere

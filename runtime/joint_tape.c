@@ -139,6 +139,38 @@ int varia_joint_grad(varia_joint *j, const float *x, int64_t kx, const float *z,
     return !TR(failed)(j->t);
 }
 
+int varia_joint_grads(varia_joint *j, const float *x, int64_t kx, const float *z, int64_t n, double *log_pz,
+                      double *log_px, float *grad_pz, float *grad_px)
+{
+    const varia_model *m = j->c->m;
+    int64_t E = varia_model_noise(m), D = m->info.data_size;
+    joint_ops o;
+    begin(j, &o);
+    varia_ops *ops = &o.base.ops;
+    memset(grad_px, 0, (size_t)(n * E) * sizeof *grad_px);
+    memset(grad_pz, 0, (size_t)(n * E) * sizeof *grad_pz);
+    tr_node *zn = TR(param)(j->t, n, E, z, grad_px); /* the likelihood's sweep first, then the prior's */
+    varia_v *xv = ops->input(ops, (n + kx - 1) / kx, D, x, D), *lv = NULL, *pz, *px;
+    if (!isnan(j->obs_logvar))
+        lv = ops->input(ops, 1, 1, &j->obs_logvar, 1);
+    m->family->joint(m->cfg, ops, xv, kx, val(zn), lv, &pz, &px);
+    tr_real *ones = TR(alloc)(j->t, n);
+    if (!ones || TR(failed)(j->t))
+        return 0;
+    for (int64_t r = 0; r < n; r++)
+        ones[r] = 1.0f;
+    TR(seed)(j->t, TR(node_of)(px), ones);
+    TR(backward_live)(j->t);
+    zn->g = grad_pz;
+    TR(seed)(j->t, TR(node_of)(pz), ones);
+    TR(backward_live)(j->t);
+    for (int64_t r = 0; r < n; r++) {
+        log_pz[r] = TR(node_of)(pz)->v[r];
+        log_px[r] = TR(node_of)(px)->v[r];
+    }
+    return !TR(failed)(j->t);
+}
+
 int varia_joint_prior(varia_joint *j, const float *eps, int64_t n, float *z, float *mean)
 {
     const varia_model *m = j->c->m;

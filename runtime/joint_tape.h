@@ -48,6 +48,22 @@ void varia_joint_close(varia_joint *j);
 int varia_joint_grad(varia_joint *j, const float *x, int64_t kx, const float *z, int64_t n, double beta,
                      double *log_pz, double *log_px, float *grad);
 
+/* log p(z) and log p(x|z) for n rows of full latents z[n * E], as
+ * varia_joint_grad, with their gradients apart: grad_pz[n * E] =
+ * d log p(z) / dz and grad_px[n * E] = d log p(x|z) / dz, so that a caller
+ * whose beta changes forms d log f / dz = grad_pz + beta grad_px itself
+ * without another pass (AIS's chains carry both). One forward pass and two
+ * backward sweeps over it (TR(backward_live)), each running only the records
+ * its output reaches: log p(x|z)'s the decoder, log p(z)'s the prior (for a
+ * standard normal prior, one record). Each gradient is summed as
+ * varia_joint_grad sums its part with the other seed 0; grad_pz + beta
+ * grad_px is then rounded in the caller, not the tape: not the bits of
+ * varia_joint_grad's gradient, which seeds beta at the top of the pass. The
+ * log densities are the same bits as varia_joint_grad's (the same forward).
+ * Returns 0 when the tape ran out of memory. */
+int varia_joint_grads(varia_joint *j, const float *x, int64_t kx, const float *z, int64_t n, double *log_pz,
+                      double *log_px, float *grad_pz, float *grad_px);
+
 /* Ancestral samples of n full latents z[n * E] and their E[x|z] mean[n * D]
  * (may be NULL) from eps[n * E], by the family's prior_latents and generate
  * passes. Returns 0 when the tape ran out of memory. */

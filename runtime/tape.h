@@ -179,5 +179,16 @@ void TR(mm_input_grad)(const tr_lin *l, const tr_real *dy, int64_t n, tr_real *d
  * in reverse. Several outputs may be seeded before one call. */
 void TR(seed)(tr_tape *t, tr_node *out, const tr_real *seed);
 void TR(backward)(tr_tape *t);
+/* TR(backward) for one of several sweeps over one recorded pass: a record
+ * whose output gradient is zero in every element is skipped (its rule would
+ * only add zeros, finite values times zero: the same result unless the pass
+ * holds a non-finite value), and each record's output gradient is zeroed
+ * once its rule has run (nothing reads it after that), so the tape is left
+ * as it was before the seeds. Then the next sweep may seed other outputs,
+ * into other gradient buffers of the params (param nodes keep theirs:
+ * point their g elsewhere between sweeps), and costs only the records its
+ * seeds reach: AIS takes d log p(z) and d log p(x|z) separately this way,
+ * the prior's sweep skipping the decoder. */
+void TR(backward_live)(tr_tape *t);
 
 #endif

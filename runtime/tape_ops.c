@@ -214,6 +214,10 @@ static int64_t lv_row(const tr_node *lv, int64_t r, int64_t kmu)
     return lv->rows == 1 ? 0 : r / kmu;
 }
 
+/* A row whose log-variance is one value (lv of one column: a shared or
+ * per-row scalar, as AIS's Gaussian observation model) takes exp(-lv) once,
+ * not once per element: the same double, so the same bits, and the loop
+ * then has no libm call in it (AIS spent an eighth of its time in that exp). */
 static void back_gauss(tr_tape *t, const record *r)
 {
     (void)t;
@@ -224,8 +228,20 @@ static void back_gauss(tr_tape *t, const record *r)
         tr_real g = o->g[i];
         int64_t zr = (i / r->k) * L, mr = (i / r->k2) * L, lr = lv_row(lv, i, r->k2) * lv->cols;
         int64_t step = lv->cols == 1 ? 0 : 1;
+        double iv1 = exp(-(double)lv->v[lr]); /* element 0's, and every element's when step is 0 */
+        if (!step && !lv->g) { /* z's and mu's gradients one loop each, vectorized: the same values */
+            const tr_real *zv = z->v + zr, *mv = mu->v + mr;
+            if (z->g)
+                for (int64_t d = 0; d < L; d++)
+                    z->g[zr + d] += (tr_real)(-((double)zv[d] - (double)mv[d]) * iv1) * g;
+            if (mu->g)
+                for (int64_t d = 0; d < L; d++)
+                    mu->g[mr + d] -= (tr_real)(-((double)zv[d] - (double)mv[d]) * iv1) * g;
+            continue;
+        }
         for (int64_t d = 0; d < L; d++) {
-            double iv = exp(-(double)lv->v[lr + d * step]), e = (double)z->v[zr + d] - (double)mu->v[mr + d];
+            double iv = step ? exp(-(double)lv->v[lr + d]) : iv1;
+            double e = (double)z->v[zr + d] - (double)mu->v[mr + d];
             tr_real de = (tr_real)(-e * iv) * g; /* d logp / dz */
             if (z->g)
                 z->g[zr + d] += de;
@@ -251,12 +267,18 @@ tr_node *TR(gauss_logp)(tr_tape *t, tr_node *z, int64_t kz, tr_node *mu, int64_t
     for (int64_t i = 0; i < rows; i++) {
         const tr_real *zr = z->v + (i / kz) * L, *mr = mu->v + (i / kmu) * L;
         const tr_real *lr = lv->v + lv_row(lv, i, kmu) * lv->cols;
-        int64_t step = lv->cols == 1 ? 0 : 1;
         double s = 0.0;
-        for (int64_t d = 0; d < L; d++) {
-            double e = (double)zr[d] - (double)mr[d], l = (double)lr[d * step];
-            s += -HALF_LOG_2PI - 0.5 * l - 0.5 * e * e * exp(-l);
-        }
+        if (lv->cols == 1) { /* one log-variance: its exp once (back_gauss says why), the same bits */
+            double l = (double)lr[0], c = -HALF_LOG_2PI - 0.5 * l, iv = exp(-l);
+            for (int64_t d = 0; d < L; d++) {
+                double e = (double)zr[d] - (double)mr[d];
+                s += c - 0.5 * e * e * iv;
+            }
+        } else
+            for (int64_t d = 0; d < L; d++) {
+                double e = (double)zr[d] - (double)mr[d], l = (double)lr[d];
+                s += -HALF_LOG_2PI - 0.5 * l - 0.5 * e * e * exp(-l);
+            }
         o->v[i] = (tr_real)s;
     }
     return o;

@@ -10,6 +10,7 @@
  * and Gaussian likelihoods (fixed, learned, per-output decoder variance),
  * and the Gaussian observation model. */
 #include "family.h"
+#include "hmc.h"
 #include "joint_tape.h"
 #include "ops_tape.h"
 #include "passes.h"
@@ -192,11 +193,84 @@ static void check_model(varia_ctx *ctx, const char *cas, double sigma2)
     double e_f = ok ? rel_err(f32, lf, n) : INFINITY, e_g = ok ? rel_err(g32, g, n * E) : INFINITY;
     tap_okf(ok && e_f < 1e-5 && e_g < 1e-3, "%s: the runtime's float log f (%.1e < 1e-5) and gradient (%.1e < 1e-3) "
             "against the double tape", name, e_f, e_g);
+    /* The split gradients AIS's chains carry (varia_joint_grads): the same
+     * densities, bit for bit (the same forward pass); d log p(z) / dz against
+     * the double tape's at beta = 0, and gz + beta gx against its d log f / dz. */
+    float *gz = malloc((size_t)(n * E) * sizeof *gz), *gx = malloc((size_t)(n * E) * sizeof *gx);
+    double *gpz = malloc((size_t)(n * E) * sizeof *gpz), pz2[5], px2[5], lf0[5];
+    deval(t, &d, x, z, n, 0.0, obs, lf0, gpz);
+    int ok2 = ok && varia_joint_grads(&j, x, n, zf, n, pz2, px2, gz, gx);
+    int same = ok2 && !memcmp(pz, pz2, sizeof pz2) && !memcmp(px, px2, sizeof px2);
+    for (int64_t i = 0; ok2 && i < n * E; i++)
+        g32[i] = gz[i];
+    double e_z = ok2 ? rel_err(g32, gpz, n * E) : INFINITY;
+    for (int64_t i = 0; ok2 && i < n * E; i++)
+        g32[i] = (double)gz[i] + beta * gx[i];
+    double e_s = ok2 ? rel_err(g32, g, n * E) : INFINITY;
+    tap_okf(same && e_z < 1e-3 && e_s < 1e-3, "%s: the split gradients: log p(z), log p(x|z) the same bits as the "
+            "joint pass's (%s); d log p(z) / dz (%.1e < 1e-3) and gz + beta gx (%.1e < 1e-3) against the double "
+            "tape", name, same ? "yes" : "no", e_z, e_s);
+    free(gz), free(gx), free(gpz);
     varia_joint_close(&j);
     varia_joint_consts_free(&c);
     TR(tape_free)(t);
     dmodel_free(&d);
     free(x), free(zf), free(gf), free(z), free(g), free(fd), free(g32);
+    varia_model_free(m);
+}
+
+/* What ais.c relies on to run no pass of its own between transitions: after
+ * each HMC transition, the log densities and both gradients the chains carry
+ * (the proposal's from its last leapfrog step, or the old state's) are the
+ * bits a fresh pass at the chains' new states gives, the rows' other
+ * company in that pass notwithstanding (the kernels are batch-invariant).
+ * 2 examples x 3 chains, 6 transitions at rising beta, each at step0 (the
+ * adaptation undone: a step large enough for the model that proposals are
+ * both accepted and rejected). */
+static void check_carried(varia_ctx *ctx, const char *cas, double sigma2, double step0)
+{
+    char path[1200], name[200];
+    snprintf(path, sizeof path, "%s/tests/golden/%s/model.json", root, cas);
+    snprintf(name, sizeof name, "%s%s: HMC's carried state", cas, sigma2 > 0 ? " (Gaussian observation model)" : "");
+    varia_model *m = NULL;
+    if (!tap_check(varia_model_load(ctx, path, &m) == VARIA_OK, name))
+        return;
+    enum { G = 2, C = 3, N = G * C, T = 6 };
+    int64_t E = varia_model_noise(m), D = m->info.data_size;
+    size_t fz = (size_t)(N * E) * sizeof(float);
+    float *x = malloc((size_t)(G * D) * sizeof *x), *z = malloc(fz), *gz = malloc(fz), *gx = malloc(fz);
+    float *zn = malloc(fz), *p = malloc(fz), *gzn = malloc(fz), *gxn = malloc(fz), *fz1 = malloc(fz), *fx1 = malloc(fz);
+    double lpz[N], lpx[N], lpzn[N], lpxn[N], h0[N], prob[N], fpz[N], fpx[N], step[G];
+    int64_t acc[G] = {0, 0};
+    varia_rng rng[N], r;
+    varia_rng_init(&r, 23, 5, 0, 0);
+    for (int64_t i = 0; i < G * D; i++)
+        x[i] = varia_rng_uniform(&r) < 0.4 ? 1.0f : 0.0f;
+    varia_rng_normals(&r, z, N * E);
+    for (int i = 0; i < N; i++)
+        varia_rng_init(&rng[i], 23, 6, (uint64_t)(i / C), (uint64_t)(i % C));
+    varia_joint_consts c;
+    varia_joint j;
+    int ok = varia_joint_consts_init(ctx, m, &c) == VARIA_OK &&
+             varia_joint_open(&j, &c, sigma2 > 0 ? (float)log(sigma2) : NAN) &&
+             varia_joint_grads(&j, x, C, z, N, lpz, lpx, gz, gx);
+    varia_hmc h = {.j = &j, .x = x, .groups = G, .chains = C, .E = E, .leapfrog = 4, .z = z, .gz = gz, .gx = gx,
+                   .lpz = lpz, .lpx = lpx, .rng = rng, .step = step, .accepted = acc, .zn = zn, .p = p, .gzn = gzn,
+                   .gxn = gxn, .lpzn = lpzn, .lpxn = lpxn, .h0 = h0, .prob = prob, .total = C};
+    int same = 1;
+    for (int t = 1; ok && t <= T; t++) {
+        step[0] = step[1] = step0;
+        ok = varia_hmc_transition(&h, 0.1 * t) && varia_joint_grads(&j, x, C, z, N, fpz, fpx, fz1, fx1);
+        same &= ok && !memcmp(fpz, lpz, sizeof lpz) && !memcmp(fpx, lpx, sizeof lpx) && !memcmp(fz1, gz, fz) &&
+                !memcmp(fx1, gx, fz);
+    }
+    int64_t accepted = acc[0] + acc[1];
+    tap_okf(ok && same && accepted > 0 && accepted < N * T, "%s: log p(z), log p(x|z) and both gradients the bits of "
+            "a fresh pass after each of %d transitions (%lld of %d proposals accepted)", name, T,
+            (long long)accepted, N * T);
+    varia_joint_close(&j);
+    varia_joint_consts_free(&c);
+    free(x), free(z), free(gz), free(gx), free(zn), free(p), free(gzn), free(gxn), free(fz1), free(fx1);
     varia_model_free(m);
 }
 
@@ -213,6 +287,10 @@ int main(void)
         check_model(ctx, cases[i], 0.0);
     check_model(ctx, "vae1_tanh_bern", 0.1);
     check_model(ctx, "conv_bern_odd", 0.05);
+    check_model(ctx, "gan_mlp", 0.025); /* a GAN: log p(z) one record, its sweep skipping the generator */
+    check_carried(ctx, "iwae2_tanh_bern", 0.0, 1.5);
+    check_carried(ctx, "conv_bn_gauss", 0.0, 0.6);
+    check_carried(ctx, "gan_mlp", 0.025, 0.4);
     varia_ctx_free(ctx);
     return tap_done();
 }
