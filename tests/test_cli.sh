@@ -503,6 +503,10 @@ check "... the mean and standard error of the rows' mse" awk -F, -v se="$(json_n
      exit !(se > 0 && d * d < 1e-12 * se * se)}' "$T/inv1.csv"
 check "... and a PNG of 3 originals above 3 reconstructions: 3*16+4*2 = 56 wide, 2*16+3*2 = 38 high" \
     png_size "$T/inv1.png" 56 38
+expect_rc "invert -o --show 2 exits 0" 0 "$VARIA" invert "$DCGAN" $INV --steps 2 -o "$T/inv_show.png" --show 2
+check "... showing the first 2 of the 3 images: 2*16+3*2 = 38 wide, 38 high" png_size "$T/inv_show.png" 38 38
+expect_rc "invert --show 0 exits 2" 2 "$VARIA" invert "$DCGAN" $INV -o "$T/x.png" --show 0
+check "... naming --show" err_has "\-\-show"
 expect_rc "invert with --threads 2 exits 0" 0 \
     "$VARIA" invert "$DCGAN" $INV --threads 2 --json --per-example "$T/inv2.csv" -o "$T/inv2.png"
 check "... the same rows, bytes for bytes" cmp -s "$T/inv1.csv" "$T/inv2.csv"

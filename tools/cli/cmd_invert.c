@@ -13,7 +13,7 @@
 static const char *invert_usage =
     "usage: varia invert MODEL.json --data PATH [--limit N] [--starts S] [--steps T]\n"
     "                    [--sigma2 S] [--seed S] [--threads T] [--json]\n"
-    "                    [--per-example FILE.csv] [-o FILE.png]\n"
+    "                    [--per-example FILE.csv] [-o FILE.png [--show K]]\n"
     "  Invert a model without an encoder (a GAN) on the first N examples of PATH\n"
     "  (default all; an IDX/.amat file or PNG folder, values in [0, 1]): for each,\n"
     "  z* maximising log p(z) + log p(x|z) under p(x|z) = N(x; E[x|z], S I), by Adam\n"
@@ -24,10 +24,11 @@ static const char *invert_usage =
     "  the manifest's). Example i's start s is drawn from the stream (seed, i, s):\n"
     "  results are bit-identical for any --threads (default: all cores).\n"
     "  --per-example FILE.csv: 'index,mse,log_pz,log_px_z,log_joint' per example.\n"
-    "  -o FILE.png: the examples (10 a row) each above its reconstruction E[x|z*].\n";
+    "  -o FILE.png: the first K examples (default 100; 10 a row) each above its\n"
+    "  reconstruction E[x|z*].\n";
 
 typedef struct invert_args {
-    int64_t limit, threads;
+    int64_t limit, threads, show;
     varia_invert_opts io;
 } invert_args;
 
@@ -45,11 +46,13 @@ static void mean_se(const varia_invert_row *rows, int64_t n, double (*v)(const v
     *se = n > 1 ? sqrt(ss / (double)(n - 1) / (double)n) : 0.0;
 }
 
+/* The figures mean_se summarises, one accessor each. */
 static double row_mse(const varia_invert_row *r) { return r->mse; }
 static double row_joint(const varia_invert_row *r) { return r->log_pz + r->log_px_z; }
 static double row_pz(const varia_invert_row *r) { return r->log_pz; }
 static double row_pxz(const varia_invert_row *r) { return r->log_px_z; }
 
+/* --per-example: one CSV row per example, index first, log_joint the sum. */
 static int write_rows(const char *path, const varia_invert_row *rows, int64_t n)
 {
     FILE *f = fopen(path, "w");
@@ -70,7 +73,8 @@ static int64_t grid_cols(int64_t n) { return n < INVERT_COLS ? n : INVERT_COLS; 
 
 static int64_t grid_tiles(int64_t n) { return 2 * ((n + grid_cols(n) - 1) / grid_cols(n)) * grid_cols(n); }
 
-/* Decode z[n * L] and lay out the grid of x[n * D] above them; written to path. */
+/* Decode the first n latents of z[n * L] and lay out the grid of x[n * D]
+ * above them; written to path. */
 static int write_pairs(varia_ctx *ctx, const varia_model *m, const varia_info *in, const float *x, const float *z,
                        int64_t n, const char *path)
 {
@@ -94,6 +98,7 @@ static int write_pairs(varia_ctx *ctx, const varia_model *m, const varia_info *i
     return rc;
 }
 
+/* Seconds on the monotonic clock, for the report's time. */
 static double now(void)
 {
     struct timespec ts;
@@ -137,8 +142,9 @@ static int run(varia_ctx *ctx, cli_opt *opts, const char *model_path, invert_arg
         rc = cli_report(ctx, varia_dataset_load(ctx, data_path, a->limit, &d));
     if (!rc)
         rc = cli_check_examples(&in, &d, data_path);
+    int64_t shown = rc ? 0 : d.n < a->show ? d.n : a->show;
     if (!rc && cli_has(opts, "-o")) /* a grid too large to write is refused before the work */
-        rc = cli_check_grid(ctx, grid_tiles(d.n), &in.data_shape, (int)grid_cols(d.n), "inverting");
+        rc = cli_check_grid(ctx, grid_tiles(shown), &in.data_shape, (int)grid_cols(shown), "inverting");
     varia_invert_row *rows = rc ? NULL : malloc((size_t)d.n * sizeof *rows);
     float *z = rc ? NULL : malloc((size_t)(d.n * in.latent_size) * sizeof *z);
     if (!rc && (!rows || !z))
@@ -150,7 +156,7 @@ static int run(varia_ctx *ctx, cli_opt *opts, const char *model_path, invert_arg
     if (!rc && cli_has(opts, "--per-example"))
         rc = write_rows(cli_find(opts, "--per-example")->value, rows, d.n);
     if (!rc && cli_has(opts, "-o"))
-        rc = write_pairs(ctx, m, &in, d.x, z, d.n, cli_find(opts, "-o")->value);
+        rc = write_pairs(ctx, m, &in, d.x, z, shown, cli_find(opts, "-o")->value);
     if (!rc)
         print_summary(rows, d.n, a, s2, cli_has(opts, "--json"), secs);
     free(rows);
@@ -168,14 +174,14 @@ int cmd_invert(int argc, char **argv)
     cli_opt opts[] = {{"--data", 0, 1, 0, 0},   {"--limit", 0, 1, 0, 0},   {"--starts", 0, 1, 0, 0},
                       {"--steps", 0, 1, 0, 0},  {"--sigma2", 0, 1, 0, 0},  {"--seed", 0, 1, 0, 0},
                       {"--threads", 0, 1, 0, 0}, {"--json", 0, 0, 0, 0},   {"--per-example", 0, 1, 0, 0},
-                      {"-o", "--output", 1, 0, 0}, {0}};
+                      {"-o", "--output", 1, 0, 0}, {"--show", 0, 1, 0, 0}, {0}};
     const char *pos[1];
     int npos;
-    invert_args a = {.io = {.size = sizeof a.io, .starts = 8, .steps = 300}};
+    invert_args a = {.show = 100, .io = {.size = sizeof a.io, .starts = 8, .steps = 300}};
     if (!cli_parse(argc, argv, 2, opts, pos, 1, &npos) || !cli_int(opts, "--limit", 1, (int64_t)1 << 31, &a.limit) ||
         !cli_int(opts, "--starts", 1, 256, &a.io.starts) || !cli_int(opts, "--steps", 1, 100000, &a.io.steps) ||
         !cli_float(opts, "--sigma2", 1e-30, 1e6, &a.io.sigma2) || !cli_u64(opts, "--seed", &a.io.seed) ||
-        !cli_int(opts, "--threads", 0, 1024, &a.threads))
+        !cli_int(opts, "--threads", 0, 1024, &a.threads) || !cli_int(opts, "--show", 1, (int64_t)1 << 31, &a.show))
         return VARIA_ERR_ARG;
     if (npos != 1 || !cli_has(opts, "--data"))
         return cli_usage_error("invert", "needs MODEL.json and --data PATH");
