@@ -304,9 +304,24 @@ typedef struct varia_invert_opts {
 
 /* z_out[n * latent] (the latent decode takes); mse[n] (may be NULL): the mean
  * squared error of E[x | z*] against x. VARIA_ERR_UNSUPPORTED for a model
- * with an encoder (use varia_encode) or without a joint density. */
+ * with an encoder (use varia_encode) or without a joint density. Examples are
+ * shared among the ctx's threads; example i's results depend only on (seed, i)
+ * and its data: bit-identical for any thread count and any n. */
 VARIA_API varia_status varia_invert(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
                                     const varia_invert_opts *opts, float *z_out, double *mse);
+
+/* One example's inversion: the reconstruction error and the two terms of the
+ * objective at the z* kept. */
+typedef struct varia_invert_row {
+    double mse;      /* mean over the D values of (x - E[x | z*])^2 */
+    double log_pz;   /* log p(z*) under the prior */
+    double log_px_z; /* log N(x; E[x | z*], sigma2 I), sigma2 as resolved (the call's or the manifest's) */
+} varia_invert_row;
+
+/* varia_invert with each example's row: rows[n] (may be NULL). The same z_out
+ * and mse bytes as varia_invert. */
+VARIA_API varia_status varia_invert_rows(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
+                                         const varia_invert_opts *opts, float *z_out, varia_invert_row *rows);
 
 /* ---- Parzen-window estimate (for comparison with old papers only) ---------- */
 

@@ -4,14 +4,18 @@
  * (the weights constant: joint_tape.h) from several seeded starts, keeping
  * the start that ends highest. What `encode` means for such a model; never an
  * encoder's guess. The starts of an example are rows of one pass; examples
- * run one after another on the calling thread, so the result depends only on
- * (seed, example), never on threads or batching. */
+ * are taken in turn by the context's pool workers, each with its own tape,
+ * buffers and workspace, and an example's result depends only on (seed,
+ * example) and its data, never on the threads or which worker ran it. */
 #include "api.h"
+#include "ctx.h"
 #include "joint_tape.h"
 #include "passes.h"
+#include "pool.h"
 #include "rng.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,10 +24,10 @@
 #define LR0 0.05   /* Adam's rate, decayed linearly to LR0 / 10: the latent is O(1) */
 
 /* One example's starts (rows of z[starts * E]) optimised in place by Adam
- * on -log f; their final log f in logf[starts]. m1, m2, g: scratch of
- * starts * E. Returns 0 when the tape ran out of memory. */
+ * on -log f; their final log p(z) and log p(x|z) in lpz[starts], lpx[starts].
+ * m1, m2, g: scratch of starts * E. Returns 0 when the tape ran out of memory. */
 static int ascend(varia_joint *j, const float *x, int64_t starts, int64_t E, int64_t steps, float *z, float *m1,
-                  float *m2, float *g, double *lpz, double *lpx, double *logf)
+                  float *m2, float *g, double *lpz, double *lpx)
 {
     memset(m1, 0, (size_t)(starts * E) * sizeof(float));
     memset(m2, 0, (size_t)(starts * E) * sizeof(float));
@@ -38,11 +42,7 @@ static int ascend(varia_joint *j, const float *x, int64_t starts, int64_t E, int
             z[i] += (float)(lr * (m1[i] / c1) / (sqrt(m2[i] / c2) + 1e-8));
         }
     }
-    if (!varia_joint_grad(j, x, starts, z, starts, 1.0, lpz, lpx, g))
-        return 0;
-    for (int64_t s = 0; s < starts; s++)
-        logf[s] = lpz[s] + lpx[s];
-    return 1;
+    return varia_joint_grad(j, x, starts, z, starts, 1.0, lpz, lpx, g);
 }
 
 /* The checks of the options, each naming its field; *s2 resolved (the
@@ -68,8 +68,84 @@ static varia_status check(varia_ctx *ctx, const varia_model *m, const varia_inve
     return VARIA_OK;
 }
 
-varia_status varia_invert(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n, const varia_invert_opts *o,
-                          float *z_out, double *mse)
+/* What the workers share: the call, the bound weights, the next example to
+ * take and whether any worker ran out of memory. */
+typedef struct invert_job {
+    varia_ctx *ctx;
+    const varia_model *m;
+    const float *x;
+    int64_t n;
+    const varia_invert_opts *o;
+    float obs_logvar;
+    varia_joint_consts consts;
+    float *z_out;
+    varia_invert_row *rows;
+    atomic_llong next;
+    atomic_int oom;
+} invert_job;
+
+/* A worker's memory: the starts' latents and Adam's moments, the gradient,
+ * E[x|z*], the latent decode takes, and the starts' log densities. */
+typedef struct invert_mem {
+    float *buf, *z, *m1, *m2, *g, *xh, *zd, *ws;
+    double *d;
+} invert_mem;
+
+/* Example i by worker w (its tape jt, memory w): starts drawn from their
+ * streams, ascended, the best kept (the first of equals: a fixed rule), its
+ * latent and row written. Returns 0 when the tape ran out of memory. */
+static int invert_one(invert_job *j, varia_joint *jt, invert_mem *w, int64_t i)
+{
+    int64_t S = j->o->starts, E = varia_model_noise(j->m), D = j->m->info.data_size, L = j->m->info.latent_size;
+    for (int64_t s = 0; s < S; s++) { /* start s of example i: its own stream */
+        varia_rng rng;
+        varia_rng_init(&rng, j->o->seed, VARIA_STREAM_INVERT, (uint64_t)i, (uint64_t)s);
+        varia_rng_normals(&rng, w->z + s * E, E);
+    }
+    if (!ascend(jt, j->x + i * D, S, E, j->o->steps, w->z, w->m1, w->m2, w->g, w->d, w->d + S))
+        return 0;
+    int64_t best = 0;
+    for (int64_t s = 1; s < S; s++)
+        best = w->d[s] + w->d[S + s] > w->d[best] + w->d[S + best] ? s : best;
+    varia_run_generate(j->m, w->ws, NULL, 1, w->z + best * E, 1.0f, w->xh, w->zd); /* the latent as decode takes it */
+    memcpy(j->z_out + i * L, w->zd, (size_t)L * sizeof(float));
+    double e = 0.0;
+    for (int64_t k = 0; k < D; k++)
+        e += ((double)j->x[i * D + k] - w->xh[k]) * ((double)j->x[i * D + k] - w->xh[k]);
+    if (j->rows)
+        j->rows[i] = (varia_invert_row){e / (double)D, w->d[best], w->d[S + best]};
+    return 1;
+}
+
+/* A pool worker: its own tape and buffers, examples taken in turn until none
+ * is left; out of memory is flagged for the caller. */
+static void invert_worker(void *arg, int worker)
+{
+    invert_job *j = arg;
+    int64_t i = atomic_fetch_add(&j->next, 1);
+    if (i >= j->n)
+        return; /* nothing left: spare the buffers */
+    int64_t S = j->o->starts, E = varia_model_noise(j->m), D = j->m->info.data_size, L = j->m->info.latent_size;
+    invert_mem w = {.buf = malloc((size_t)(4 * S * E + D + L) * sizeof(float)),
+                    .d = malloc((size_t)(2 * S) * sizeof(double))};
+    varia_joint jt = {0};
+    int ok = w.buf && w.d && varia_scratch_get(j->ctx, worker, varia_model_ws(j->m), 0, &w.ws, NULL) &&
+             varia_joint_open(&jt, &j->consts, j->obs_logvar);
+    if (ok) {
+        w.z = w.buf, w.m1 = w.z + S * E, w.m2 = w.m1 + S * E, w.g = w.m2 + S * E, w.xh = w.g + S * E;
+        w.zd = w.xh + D;
+    }
+    for (; ok && i < j->n; i = atomic_fetch_add(&j->next, 1))
+        ok = invert_one(j, &jt, &w, i);
+    if (!ok)
+        atomic_store(&j->oom, 1);
+    varia_joint_close(&jt);
+    free(w.buf);
+    free(w.d);
+}
+
+varia_status varia_invert_rows(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n,
+                               const varia_invert_opts *o, float *z_out, varia_invert_row *rows)
 {
     double s2 = 0.0;
     varia_status st = varia_check_model(ctx, m, x, n, "invert");
@@ -77,44 +153,35 @@ varia_status varia_invert(varia_ctx *ctx, const varia_model *m, const float *x, 
         st = check(ctx, m, o, &s2);
     if (st == VARIA_OK && n > 0 && !z_out)
         st = varia_fail(ctx, VARIA_ERR_ARG, "invert: null output");
-    int64_t D = m ? m->info.data_size : 0, E = m ? varia_model_noise(m) : 0, L = m ? m->info.latent_size : 0;
     if (st == VARIA_OK)
-        st = varia_check_finite(ctx, x, n, D, "invert: input");
-    if (st != VARIA_OK)
+        st = varia_check_finite(ctx, x, n, m->info.data_size, "invert: input");
+    if (st != VARIA_OK || n == 0)
         return st;
-    int64_t S = o->starts;
-    varia_joint_consts c = {0};
-    varia_joint j = {0};
-    float *buf = malloc((size_t)(4 * S * E + D + L) * sizeof(float)), *ws = varia_ws_get(ctx, m, 1, 0);
-    double *d = malloc((size_t)(3 * S) * sizeof(double));
-    st = buf && d && ws ? varia_joint_consts_init(ctx, m, &c) : varia_fail(ctx, VARIA_ERR_NOMEM, "invert: out of memory");
-    if (st == VARIA_OK && !varia_joint_open(&j, &c, (float)log(s2)))
-        st = varia_fail(ctx, VARIA_ERR_NOMEM, "invert: out of memory for the tape");
-    float *z = buf, *m1 = z + S * E, *m2 = m1 + S * E, *g = m2 + S * E, *xh = g + S * E, *zd = xh + D;
-    for (int64_t i = 0; st == VARIA_OK && i < n; i++) {
-        for (int64_t s = 0; s < S; s++) { /* start s of example i: its own stream */
-            varia_rng rng;
-            varia_rng_init(&rng, o->seed, VARIA_STREAM_INVERT, (uint64_t)i, (uint64_t)s);
-            varia_rng_normals(&rng, z + s * E, E);
-        }
-        if (!ascend(&j, x + i * D, S, E, o->steps, z, m1, m2, g, d, d + S, d + 2 * S)) {
-            st = varia_fail(ctx, VARIA_ERR_NOMEM, "invert: out of memory for the tape");
-            break;
-        }
-        int64_t best = 0;
-        for (int64_t s = 1; s < S; s++) /* the first of equals: a fixed rule */
-            best = d[2 * S + s] > d[2 * S + best] ? s : best;
-        varia_run_generate(m, ws, NULL, 1, z + best * E, 1.0f, xh, zd); /* the latent as decode takes it */
-        memcpy(z_out + i * L, zd, (size_t)L * sizeof(float));
-        double e = 0.0;
-        for (int64_t k = 0; k < D; k++)
-            e += ((double)x[i * D + k] - xh[k]) * ((double)x[i * D + k] - xh[k]);
-        if (mse)
-            mse[i] = e / (double)D;
-    }
-    varia_joint_close(&j);
-    varia_joint_consts_free(&c);
-    free(buf);
-    free(d);
-    return st == VARIA_OK ? varia_check_output(ctx, z_out, n, L, "invert") : st;
+    invert_job j = {.ctx = ctx, .m = m, .x = x, .n = n, .o = o, .obs_logvar = (float)log(s2), .z_out = z_out,
+                    .rows = rows};
+    atomic_init(&j.next, 0);
+    atomic_init(&j.oom, 0);
+    struct varia_pool *pool = n > 1 ? varia_ctx_pool(ctx) : NULL; /* one example: no pool to wake */
+    st = varia_joint_consts_init(ctx, m, &j.consts);
+    if (st == VARIA_OK && pool)
+        varia_pool_run(pool, invert_worker, &j);
+    else if (st == VARIA_OK)
+        invert_worker(&j, 0);
+    varia_joint_consts_free(&j.consts);
+    if (st == VARIA_OK && atomic_load(&j.oom))
+        st = varia_fail(ctx, VARIA_ERR_NOMEM, "invert: out of memory for the tape or its buffers");
+    return st == VARIA_OK ? varia_check_output(ctx, z_out, n, m->info.latent_size, "invert") : st;
+}
+
+varia_status varia_invert(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n, const varia_invert_opts *o,
+                          float *z_out, double *mse)
+{
+    varia_invert_row *rows = mse && n > 0 ? malloc((size_t)n * sizeof *rows) : NULL;
+    if (mse && n > 0 && !rows)
+        return varia_fail(ctx, VARIA_ERR_NOMEM, "invert: out of memory for %lld rows", (long long)n);
+    varia_status st = varia_invert_rows(ctx, m, x, n, o, z_out, rows);
+    for (int64_t i = 0; st == VARIA_OK && rows && i < n; i++)
+        mse[i] = rows[i].mse;
+    free(rows);
+    return st;
 }

@@ -476,6 +476,61 @@ expect_rc "ais of a GAN whose manifest gives sigma2, without --sigma2, exits 0" 
     "$VARIA" ais "$GANLIN" --data "$T/g3.amat" --chains 2 --steps 5 --json --quiet
 check "... and reports the manifest's sigma2, the one used" out_has "\"sigma2\": $(sed -n 's/.*"sigma2": *\([0-9.e-]*\).*/\1/p' "$(dirname "$GANLIN")/model.json"),"
 expect_rc "encode of a GAN without an observation variance exits 2" 2 "$VARIA" encode "$GAN" "$T/g20.amat:0"
+# ---- invert: a GAN inverted over a dataset ------------------------------------------
+DCGAN=$ROOT/tests/golden/gan_dcgan/model.json  # [1,16,16], latent 6, tanh; no sigma2 in its manifest
+{ printf '\000\000\010\003\000\000\000\003\000\000\000\020\000\000\000\020'
+  LC_ALL=C awk 'BEGIN { for (i = 0; i < 768; i++) printf "%c", (i * 37 + int(i / 16) * 11) % 256 }'; } >"$T/d16-images-idx3-ubyte"
+INV="--data $T/d16-images-idx3-ubyte --sigma2 0.05 --starts 2 --steps 20 --seed 3"
+expect_rc "invert of a DCGAN on three 16x16 images (--threads 1) exits 0" 0 \
+    "$VARIA" invert "$DCGAN" $INV --threads 1 --json --per-example "$T/inv1.csv" -o "$T/inv1.png"
+cp "$T/out" "$T/inv1.json"
+check "... reporting 3 examples, 2 starts, 20 steps, sigma2 0.05" \
+    out_has '"n": 3, "starts": 2, "steps": 20, "sigma2": 0.05, "seed": 3, '
+check "... writing the header index,mse,log_pz,log_px_z,log_joint and a row per example" \
+    test "$(head -n 1 "$T/inv1.csv")" = "index,mse,log_pz,log_px_z,log_joint" -a "$(wc -l < "$T/inv1.csv")" = 4
+json_num() { sed -n "s/.*\"$1\": \([-0-9.e+]*\).*/\1/p" "$2"; }
+check "... whose mse_mean is the mean of the rows' mse" awk -F, -v m="$(json_num mse_mean "$T/inv1.json")" \
+    'NR > 1 {s += $2; k++} END {d = s / k - m; exit !(k == 3 && m > 0 && d * d < 1e-16 * m * m)}' "$T/inv1.csv"
+check "... and log_joint_mean the mean of the rows' log_pz + log_px_z" awk -F, \
+    -v m="$(json_num log_joint_mean "$T/inv1.json")" \
+    'NR > 1 {s += $3 + $4; d = $5 - $3 - $4; if (d * d > 1e-10) bad = 1} END {d = s / 3 - m; exit bad || !(d * d < 1e-8)}' \
+    "$T/inv1.csv"
+check "... each log_px_z the Gaussian's -D/2 log(2 pi s2) - D mse / (2 s2), D = 256, s2 = 0.05" awk -F, \
+    'NR > 1 {e = -128 * log(2 * 3.141592653589793 * 0.05) - 256 * $2 / 0.1 - $4; if (e * e > 1e-6 * $4 * $4) bad = 1}
+     END {exit bad}' "$T/inv1.csv"
+check "... the mean and standard error of the rows' mse" awk -F, -v se="$(json_num mse_stderr "$T/inv1.json")" \
+    'NR > 1 {x[NR] = $2; s += $2} END {m = s / 3; for (i in x) v += (x[i] - m) ^ 2; d = sqrt(v / 2 / 3) - se;
+     exit !(se > 0 && d * d < 1e-12 * se * se)}' "$T/inv1.csv"
+check "... and a PNG of 3 originals above 3 reconstructions: 3*16+4*2 = 56 wide, 2*16+3*2 = 38 high" \
+    png_size "$T/inv1.png" 56 38
+expect_rc "invert -o --show 2 exits 0" 0 "$VARIA" invert "$DCGAN" $INV --steps 2 -o "$T/inv_show.png" --show 2
+check "... showing the first 2 of the 3 images: 2*16+3*2 = 38 wide, 38 high" png_size "$T/inv_show.png" 38 38
+expect_rc "invert --show 0 exits 2" 2 "$VARIA" invert "$DCGAN" $INV -o "$T/x.png" --show 0
+check "... naming --show" err_has "\-\-show"
+expect_rc "invert with --threads 2 exits 0" 0 \
+    "$VARIA" invert "$DCGAN" $INV --threads 2 --json --per-example "$T/inv2.csv" -o "$T/inv2.png"
+check "... the same rows, bytes for bytes" cmp -s "$T/inv1.csv" "$T/inv2.csv"
+check "... the same PNG" cmp -s "$T/inv1.png" "$T/inv2.png"
+check "... the same summary but for threads and time" test "$(strip_json "$T/inv1.json")" = "$(strip_json "$T/out")"
+expect_rc "invert --limit 1 exits 0" 0 "$VARIA" invert "$DCGAN" $INV --limit 1 --per-example "$T/inv3.csv"
+check "... giving example 0 the same row as in the set of three" test "$(sed -n 2p "$T/inv3.csv")" = "$(sed -n 2p "$T/inv1.csv")"
+check "... in text: the mean squared error with its standard error 0" out_has "^MSE: .* +- 0.000000"
+expect_rc "invert of a GAN whose manifest gives sigma2 (no --sigma2) exits 0" 0 \
+    "$VARIA" invert "$GANLIN" --data "$T/g3.amat" --steps 50 --json
+check "... reporting the manifest's sigma2" out_has '"sigma2": 0.3,'
+expect_rc "invert --starts 0 exits 2" 2 "$VARIA" invert "$DCGAN" $INV --starts 0
+check "... naming --starts" err_has "\-\-starts"
+expect_rc "invert --steps 100001 exits 2" 2 "$VARIA" invert "$DCGAN" $INV --steps 100001
+check "... naming --steps" err_has "\-\-steps"
+expect_rc "invert --sigma2 -1 exits 2" 2 "$VARIA" invert "$DCGAN" $INV --sigma2 -1
+check "... naming --sigma2" err_has "\-\-sigma2"
+expect_rc "invert without --data exits 2" 2 "$VARIA" invert "$DCGAN" --sigma2 0.05
+check "... naming --data" err_has "\-\-data"
+expect_rc "invert of a GAN with no observation variance and no --sigma2 exits 2" 2 \
+    "$VARIA" invert "$GAN" --data "$T/g20.amat"
+check "... naming sigma2" err_has "sigma2"
+expect_rc "invert of a VAE exits 21 (UNSUPPORTED)" 21 "$VARIA" invert "$VAE" --data "$T/g45-images-idx3-ubyte"
+check "... saying to use encode" err_has "use encode"
 
 # ---- a sequence model on .npz sequences (x [6, 3], lengths [2]) ----------------------
 expect_rc "eval of a VRNN on an .npz of two sequences exits 0" 0 \

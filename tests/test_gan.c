@@ -195,6 +195,32 @@ static void ais_known_answer(void)
     cJSON_Delete(g);
 }
 
+/* varia_invert_rows against varia_invert's z1 and mse for the same call: the
+ * same bytes on 1 and on 2 threads, and each row's log p(x|z*) the Gaussian
+ * N(x; E[x|z*], 0.01 I) at the row's mean squared error over D = 256 values. */
+static void inversion_rows(varia_ctx *ctx, const varia_model *m, const float *x, const varia_invert_opts *o,
+                           const float *z1, const double *mse)
+{
+    enum { N = 3, L = 6 };
+    float z[2][N * L];
+    varia_invert_row rows[2][N];
+    int good = m != NULL;
+    for (int t = 0; good && t < 2; t++)
+        good = varia_ctx_set_threads(ctx, t + 1) == VARIA_OK &&
+               varia_invert_rows(ctx, m, x, N, o, z[t], rows[t]) == VARIA_OK;
+    varia_ctx_set_threads(ctx, 0);
+    tap_okf(good && !memcmp(z[0], z1, sizeof z[0]) && !memcmp(z[1], z1, sizeof z[1]) &&
+            !memcmp(rows[0], rows[1], sizeof rows[0]), "invert_rows: varia_invert's latents, on 1 and 2 threads alike");
+    double worst = 0.0;
+    for (int i = 0; good && i < N; i++) {
+        double want = -128.0 * log(2.0 * 3.14159265358979324 * 0.01) - 256.0 * rows[0][i].mse / 0.02;
+        worst = fmax(worst, fabs(rows[0][i].log_px_z - want) / fabs(want));
+        good = rows[0][i].mse == mse[i] && rows[0][i].log_pz < 0.0;
+    }
+    tap_okf(good && worst < 1e-4, "invert_rows: varia_invert's mse; log p(x|z*) the Gaussian's at it (relative "
+            "error %.1e)", worst);
+}
+
 /* Inversion: images the generator made from known latents come back with a
  * small reconstruction error; the same seed gives the same bits; refusals. */
 static void inversion(void)
@@ -215,6 +241,7 @@ static void inversion(void)
     tap_okf(good && worst < 1e-3, "inversion of 3 generated images: largest mean squared error %.2e (%s)", worst,
             varia_ctx_message(ctx));
     tap_okf(good && !memcmp(z1, z2, sizeof z1), "inversion: the same seed gives the same bits");
+    inversion_rows(ctx, m, x, &o, z1, mse);
     varia_invert_opts bad = o;
     bad.starts = 0;
     varia_status st = m ? varia_invert(ctx, m, x, 1, &bad, z1, NULL) : VARIA_ERR_IO;

@@ -230,7 +230,7 @@ static const char *encode_usage =
     "  log-variance as JSON; with --sample also one draw z ~ q(z|x). A model without\n"
     "  an encoder (a GAN) is inverted instead: z* maximising log p(z) + log p(x|z)\n"
     "  (8 starts, 300 steps, the manifest's observation variance) and the mean\n"
-    "  squared error of its reconstruction.\n";
+    "  squared error of its reconstruction ('varia invert' does a dataset).\n";
 
 static void print_vec(const char *key, const float *v, int64_t L)
 {

@@ -12,6 +12,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_ais(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_parzen(int argc, char **argv);
+int cmd_invert(int argc, char **argv);
 
 /* Sequence models (cmd_seq.c), each printing its errors and returning the exit code. */
 #include "varia.h"

@@ -14,6 +14,7 @@ static const char *usage =
     "  sample       MODEL.json -n N --seed S -o F.png   samples from the prior\n"
     "  interpolate  MODEL.json A B --steps N [--slerp] -o F.png\n"
     "  encode       MODEL.json INPUT                posterior mean and log-variance\n"
+    "  invert       MODEL.json --data PATH [--limit N] [--json]   a GAN inverted: MSE, log p(z*) + log p(x|z*)\n"
     "  decode       MODEL.json z:v1,... -o F.png\n"
     "  reconstruct  MODEL.json --data PATH -o F.png\n"
     "  eval         MODEL.json --data PATH [--k K] [--json]   log p(x), ELBO, ...\n"
@@ -29,7 +30,7 @@ int main(int argc, char **argv)
     static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
         {"info", cmd_info}, {"sample", cmd_sample}, {"interpolate", cmd_interpolate}, {"encode", cmd_encode},
         {"decode", cmd_decode}, {"reconstruct", cmd_reconstruct}, {"eval", cmd_eval}, {"ais", cmd_ais},
-        {"train", cmd_train}, {"parzen", cmd_parzen}};
+        {"train", cmd_train}, {"parzen", cmd_parzen}, {"invert", cmd_invert}};
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? VARIA_ERR_ARG : 0;
