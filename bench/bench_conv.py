@@ -23,9 +23,10 @@ backend: what PyTorch's convolutions run on (oneDNN or its own), from
 
 The timed form (class ConvFast): float32, torch.inference_mode(), torch's threads T;
 F.conv2d / F.conv_transpose2d / F.linear on the model's tensors, ReLU in place, the
-encoder's mean and scale heads one product; four variants (oneDNN on or off, NCHW
-or channels-last tensors) are timed in a warm-up and the fastest is used for each
-measurement. Before timing, log w is checked against varia_ref's generic code.
+encoder's mean and scale heads one product; six variants (oneDNN on or off, NCHW
+or channels-last tensors; with oneDNN, also each transposed conv rewritten as a
+stride-1 conv2d over its zero-inserted input, which oneDNN runs threaded) are
+timed in a warm-up and the fastest is used for each measurement. Before timing, log w is checked against varia_ref's generic code.
 """
 import argparse
 import json
@@ -44,10 +45,38 @@ from bench_flows import varia_iw_noise  # noqa: E402
 from bench_torch import log, read_amat  # noqa: E402
 
 LOG_2PI = math.log(2.0 * math.pi)
-VARIANTS = [(True, False), (True, True), (False, False), (False, True)]  # (oneDNN, channels-last)
+# (oneDNN, channels-last, transposed convs as conv2d over the zero-inserted input)
+VARIANTS = [(True, False, False), (True, True, False), (False, False, False), (False, True, False),
+            (True, False, True), (True, True, True)]
 
 
 # ---------------------------------------------------------------- the timed form
+
+def pair(a):
+    return tuple(a) if isinstance(a, (tuple, list)) else (a, a)
+
+
+def as_conv_weight(w):
+    """A transposed conv's weight [in, out, kh, kw] as the equivalent stride-1
+    conv2d's [out, in, kh, kw]: in and out swapped, the kernel flipped."""
+    return w.flip(2, 3).transpose(0, 1)
+
+
+def zero_inserted(F, v, mod, kernel, fmt):
+    """The input of conv_transpose2d(v, w, stride s, padding p, output padding o)
+    rewritten for a stride-1 conv2d with as_conv_weight(w): s - 1 zeros between
+    pixels, then k - 1 - p rows and columns of zeros around (o more at the bottom
+    and right). oneDNN runs that conv2d threaded; this torch has no oneDNN path
+    for conv_transpose2d itself (see cmd_backend)."""
+    (sh, sw), (ph, pw), (oh, ow) = pair(mod.stride), pair(mod.padding), pair(mod.output_padding)
+    qh, qw = kernel[0] - 1 - ph, kernel[1] - 1 - pw
+    if qh < 0 or qw < 0:
+        raise SystemExit("bench_conv: padding larger than kernel - 1: no zero-inserted form")
+    n, c, h, w = v.shape
+    up = v.new_zeros(n, c, (h - 1) * sh + 1, (w - 1) * sw + 1)
+    up[:, :, ::sh, ::sw] = v
+    return F.pad(up, (qw, qw + ow, qh, qh + oh)).contiguous(memory_format=fmt)
+
 
 class ConvFast:
     """The model's passes written on its tensors. variant = (oneDNN enabled,
@@ -65,7 +94,7 @@ class ConvFast:
         self.head_b = torch.cat([enc.mean.bias, enc.scale.bias]).detach().contiguous()
         self.nets = {"enc": enc.net, "dec": dec.net}
         self.enc, self.trainable = enc, False
-        self.use((True, False))
+        self.use((True, False, False))
 
     def use(self, variant):
         """Select (oneDNN, channels-last); conv weights are laid out for it once."""
@@ -79,6 +108,8 @@ class ConvFast:
                 w = b = None
                 if kind in ("dense", "conv", "conv_transpose"):
                     w, b = mod.weight.detach(), mod.bias.detach()
+                    if kind == "conv_transpose" and variant[2]:
+                        w = as_conv_weight(w)
                     w = w.contiguous(memory_format=fmt) if kind != "dense" else w.contiguous()
                 bn = mod if isinstance(mod, varia_ref.EvalBatchNorm) else None
                 steps.append((kind, mod, w, b, act, shape, bn))
@@ -95,11 +126,15 @@ class ConvFast:
             for kind, mod, w, b, act, shape, bn in self.steps[name]:
                 if self.trainable and w is not None:
                     w, b = mod.weight, mod.bias
+                    if kind == "conv_transpose" and self.variant[2]:
+                        w = as_conv_weight(w)
                     w = w.contiguous(memory_format=fmt) if kind != "dense" else w
                 if kind == "dense":
                     v = F.linear(v.reshape(n, -1), w, b)
                 elif kind == "conv":
                     v = F.conv2d(v, w, b, mod.stride, mod.padding)
+                elif kind == "conv_transpose" and self.variant[2]:
+                    v = F.conv2d(zero_inserted(F, v, mod, w.shape[2:], fmt), w, b)
                 elif kind == "conv_transpose":
                     v = F.conv_transpose2d(v, w, b, mod.stride, mod.padding, mod.output_padding)
                 elif bn is not None:
@@ -185,7 +220,8 @@ def fastest(fast, fn, rounds=3):
 
 
 def variant_name(v):
-    return "%s%s" % ("onednn" if v[0] else "native", "+channels_last" if v[1] else "+nchw")
+    return "%s%s%s" % ("onednn" if v[0] else "native", "+channels_last" if v[1] else "+nchw",
+                       "+tconv_as_conv" if v[2] else "")
 
 
 # ---------------------------------------------------------------- run
@@ -412,7 +448,7 @@ def cmd_backend(args):
                                   if e.name not in ("aten::conv2d", "aten::conv_transpose2d", "aten::convolution",
                                                     "aten::_convolution")
                                   and ("conv" in e.name or "mkldnn" in e.name)})
-                    print("RESULT ops_%s_%s %s" % (name, variant_name((enabled, last)), ",".join(ops)))
+                    print("RESULT ops_%s_%s %s" % (name, variant_name((enabled, last, False)), ",".join(ops)))
 
 
 # ---------------------------------------------------------------- report
@@ -496,9 +532,10 @@ def cmd_report(args):
     w("- PyTorch %s: oneDNN available %s; %s. What each form's convolutions dispatch to (profiler):"
       % (back.get("torch_version", "?"), back.get("mkldnn_available", "?"), back.get("config", "?")))
     for v in VARIANTS:
-        n = variant_name(v)
-        w("  - %s: conv2d `%s`, conv_transpose2d `%s`" % (n, back.get("ops_conv2d_" + n, "?"),
-                                                          back.get("ops_conv_transpose2d_" + n, "?")))
+        n, base = variant_name(v), variant_name(v[:2] + (False,))
+        tconv = ("`%s` on the zero-inserted input" % back.get("ops_conv2d_" + base, "?") if v[2]
+                 else "`%s`" % back.get("ops_conv_transpose2d_" + base, "?"))
+        w("  - %s: conv2d `%s`, conv_transpose2d %s" % (n, back.get("ops_conv2d_" + base, "?"), tconv))
     w("- FLOP per row (products only): encoder + heads %d, decoder %d" % (enc_f, dec_f))
     w("- agreement on varia's own noise (k %s, %s images): varia NLL %s, PyTorch %s, max |diff| %s nats: %s"
       % (agree.get("agree_k", "?"), agree.get("agree_n", "?"), agree.get("agree_varia_nll", "?"),
