@@ -8,7 +8,7 @@
 #include "tap.h"
 
 #include "model.h"
-#include "ops_exec.h"
+#include "op_pair.h"
 #include "passes.h"
 #include "rng.h"
 #include "save.h"
@@ -21,113 +21,30 @@
 #define ok tap_okf
 #define TOL 2e-5
 #define D 6
-#define WS_VALS 4096
-#define WS_FLOATS ((size_t)1 << 20)
 
 static char dir[256];
 
-/* Both backends over one model: the runtime's (exec) and the trainer's (tape). */
-typedef struct pair {
-    tr_model md;
-    float *theta, *grad, **packs, **packs_t;
-    int64_t dx; /* values of one example */
-    tr_lin *lins;
-    varia_model *m;
-    float *ws;
-    varia_exec e;
-    tr_ops t;
-    tr_tape *tape;
-} pair;
-
-/* |a - b| / max(1, |b|) over the worst element of two values of one shape;
- * a shape mismatch is an error of 1e9. */
-static double diff(varia_v *ev, varia_v *tv)
+/* theta uniform in [-0.8, 0.8) from seed *ctx, the IAF's masked weights zeroed
+ * as the trainer keeps them (the tape does not mask, the runtime does). */
+static int seeded_masked(const tr_model *md, float *theta, void *ctx)
 {
-    const tr_node *n = tr_node_of(tv);
-    if (ev->rows != n->rows || ev->cols != n->cols || (!ev->d && !ev->f))
-        return 1e9;
-    double w = 0.0;
-    for (int64_t r = 0; r < ev->rows; r++)
-        for (int64_t c = 0; c < ev->cols; c++) {
-            double a = ev->d ? ev->d[r * ev->ld + c] : ev->f[r * ev->ld + c], b = n->v[r * n->cols + c];
-            double e = fabs(a - b) / fmax(1.0, fabs(b));
-            w = isnan(e) ? 1e9 : fmax(w, e);
-        }
-    return w;
+    varia_rng rng;
+    varia_rng_init(&rng, *(const uint64_t *)ctx, 9, 0, 0);
+    for (int64_t i = 0; i < md->P; i++)
+        theta[i] = (float)(0.8 * (2.0 * varia_rng_uniform(&rng) - 1.0));
+    tr_model_mask(md, theta);
+    return 1;
 }
 
-/* Build the trainer's model for arch, fill theta with seeded values, save it
- * and load it in the runtime; begin both backends. 0 on failure. */
+/* A VAE-family pair (op_pair.h) for arch_json on data of `shape`. */
 static int pair_open_shape(pair *p, const char *arch_json, uint64_t seed, varia_shape shape)
 {
-    memset(p, 0, sizeof *p);
-    varia_ctx *ctx = varia_ctx_new();
-    cJSON *arch = cJSON_Parse(arch_json);
-    p->dx = 1;
-    for (int i = 0; i < shape.rank; i++)
-        p->dx *= shape.dims[i];
-    int good = tr_model_build(ctx, "vae", arch, &shape, &p->md) == VARIA_OK;
-    int n_lin = p->md.decl.n_lin;
-    p->theta = good ? calloc((size_t)p->md.P, sizeof(float)) : NULL;
-    p->grad = good ? calloc((size_t)p->md.P, sizeof(float)) : NULL;
-    p->packs = calloc((size_t)n_lin + 1, sizeof *p->packs);
-    p->packs_t = calloc((size_t)n_lin + 1, sizeof *p->packs_t);
-    p->lins = calloc((size_t)n_lin + 1, sizeof *p->lins);
-    good = good && p->theta && p->grad && p->packs && p->lins;
-    varia_rng rng;
-    varia_rng_init(&rng, seed, 9, 0, 0);
-    for (int64_t i = 0; good && i < p->md.P; i++)
-        p->theta[i] = (float)(0.8 * (2.0 * varia_rng_uniform(&rng) - 1.0));
-    if (good) /* masked (IAF) weights as the trainer keeps them: the tape does not mask, the runtime does */
-        tr_model_mask(&p->md, p->theta);
-    for (int i = 0; good && i < n_lin; i++) {
-        const varia_decl_linear *l = &p->md.decl.lin[i];
-        p->packs[i] = aligned_alloc(64, (size_t)varia_packed_floats(l->in, l->out) * sizeof(float));
-        varia_pack_panels(p->packs[i], p->theta + p->md.off[l->weight], l->in, l->out, 0);
-        p->packs_t[i] = aligned_alloc(64, (size_t)varia_packed_floats(l->out, l->in) * sizeof(float));
-        varia_pack_panels(p->packs_t[i], p->theta + p->md.off[l->weight], l->out, l->in, 1);
-    }
-    cJSON *data = cJSON_CreateObject(), *dims = cJSON_AddArrayToObject(data, "shape");
-    for (int i = 0; i < shape.rank; i++)
-        cJSON_AddItemToArray(dims, cJSON_CreateNumber((double)shape.dims[i]));
-    char path[300];
-    snprintf(path, sizeof path, "%s/model.json", dir);
-    good = good && tr_save_model(ctx, dir, &p->md, arch, p->theta, "model.safetensors", data, NULL) == VARIA_OK &&
-           varia_model_load(ctx, path, &p->m) == VARIA_OK;
-    if (!good)
-        printf("# %s\n", varia_ctx_message(ctx));
-    cJSON_Delete(arch);
-    varia_ctx_free(ctx);
-    if (!good)
-        return 0;
-    p->ws = aligned_alloc(64, WS_FLOATS * sizeof(float)); /* room for every pass at once */
-    p->tape = tr_tape_new();
-    tr_bind(&p->md.decl, p->md.off, p->theta, p->grad, p->packs, p->packs_t, p->lins);
-    varia_exec_begin_sized(&p->e, p->m, p->ws, WS_VALS, WS_FLOATS, NULL);
-    tr_ops_begin(&p->t, p->tape, &p->md.decl, p->lins, p->md.off, p->theta, p->grad);
-    return p->ws && p->tape;
+    return pair_open_family(p, dir, "vae", arch_json, shape, seeded_masked, &seed);
 }
 
 static int pair_open(pair *p, const char *arch_json, uint64_t seed)
 {
     return pair_open_shape(p, arch_json, seed, (varia_shape){1, {D}});
-}
-
-static void pair_close(pair *p)
-{
-    for (int i = 0; p->packs && i < p->md.decl.n_lin; i++)
-        free(p->packs[i]);
-    for (int i = 0; p->packs_t && i < p->md.decl.n_lin; i++)
-        free(p->packs_t[i]);
-    free(p->packs);
-    free(p->packs_t);
-    free(p->lins);
-    free(p->theta);
-    free(p->grad);
-    free(p->ws);
-    tr_tape_free(p->tape);
-    varia_model_free(p->m);
-    tr_model_free(&p->md);
 }
 
 /* Seeded floats: uniform in [lo, hi). */

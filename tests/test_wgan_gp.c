@@ -10,7 +10,7 @@
 #include "tap.h"
 
 #include "model.h"
-#include "ops_exec.h"
+#include "op_pair.h"
 #include "rng.h"
 #include "save.h"
 #include "wgan_gp_golden.h"
@@ -22,39 +22,8 @@
 
 #define ok tap_okf
 #define TOL 2e-5
-#define WS_VALS 1024
-#define WS_FLOATS ((size_t)1 << 20)
 
 static char dir[256];
-
-/* Both backends over one gan model: the runtime's (exec) and the trainer's (tape). */
-typedef struct pair {
-    tr_model md;
-    float *theta, *grad, **packs, **packs_t;
-    tr_lin *lins;
-    varia_model *m;
-    float *ws;
-    varia_exec e;
-    tr_ops t;
-    tr_tape *tape;
-} pair;
-
-/* |a - b| / max(1, |b|) over the worst element of two values of one shape
- * (a shape mismatch is an error of 1e9). */
-static double diff(varia_v *ev, varia_v *tv)
-{
-    const tr_node *n = tr_node_of(tv);
-    if (ev->rows != n->rows || ev->cols != n->cols || (!ev->d && !ev->f))
-        return 1e9;
-    double w = 0.0;
-    for (int64_t r = 0; r < ev->rows; r++)
-        for (int64_t c = 0; c < ev->cols; c++) {
-            double a = ev->d ? ev->d[r * ev->ld + c] : ev->f[r * ev->ld + c], b = n->v[r * n->cols + c];
-            double e = fabs(a - b) / fmax(1.0, fabs(b));
-            w = isnan(e) ? 1e9 : fmax(w, e);
-        }
-    return w;
-}
 
 /* Seeded floats, uniform in [lo, hi). */
 static void fill(float *x, int64_t n, uint64_t seed, double lo, double hi)
@@ -84,73 +53,32 @@ static int slot_of(const tr_model *md, const char *name)
     return -1;
 }
 
-/* Build the gan model for arch and data shape, theta seeded and the critic's
- * tensors set from golden[n] (matched by name), save it and load it in the
- * runtime; begin both backends. 0 on failure. */
-static int pair_open(pair *p, const char *arch_json, varia_shape shape, const wg_tensor *golden, int n)
+/* The golden critic tensors a pair starts from. */
+typedef struct golden_init {
+    const wg_tensor *golden;
+    int n;
+} golden_init;
+
+/* theta uniform in [-0.8, 0.8), then the critic's tensors from the golden[n]
+ * of *ctx (matched by name); 0 if one is missing or of another size. */
+static int seeded_golden(const tr_model *md, float *theta, void *ctx)
 {
-    memset(p, 0, sizeof *p);
-    varia_ctx *ctx = varia_ctx_new();
-    cJSON *arch = cJSON_Parse(arch_json);
-    int good = tr_model_build(ctx, "gan", arch, &shape, &p->md) == VARIA_OK;
-    int n_lin = p->md.decl.n_lin;
-    p->theta = good ? calloc((size_t)p->md.P, sizeof(float)) : NULL;
-    p->grad = good ? calloc((size_t)p->md.P, sizeof(float)) : NULL;
-    p->packs = calloc((size_t)n_lin + 1, sizeof *p->packs);
-    p->packs_t = calloc((size_t)n_lin + 1, sizeof *p->packs_t);
-    p->lins = calloc((size_t)n_lin + 1, sizeof *p->lins);
-    good = good && p->theta && p->grad && p->packs && p->packs_t && p->lins;
-    if (good)
-        fill(p->theta, p->md.P, 3, -0.8, 0.8);
-    for (int i = 0; good && i < n; i++) {
-        int t = tensor_of(&p->md, golden[i].name);
-        good = t >= 0 && varia_decl_numel(&p->md.decl.t[t]) == golden[i].n;
-        if (good)
-            memcpy(p->theta + p->md.off[t], golden[i].w, (size_t)golden[i].n * sizeof(float));
+    const golden_init *g = ctx;
+    fill(theta, md->P, 3, -0.8, 0.8);
+    for (int i = 0; i < g->n; i++) {
+        int t = tensor_of(md, g->golden[i].name);
+        if (t < 0 || varia_decl_numel(&md->decl.t[t]) != g->golden[i].n)
+            return 0;
+        memcpy(theta + md->off[t], g->golden[i].w, (size_t)g->golden[i].n * sizeof(float));
     }
-    for (int i = 0; good && i < n_lin; i++) {
-        const varia_decl_linear *l = &p->md.decl.lin[i];
-        p->packs[i] = aligned_alloc(64, (size_t)varia_packed_floats(l->in, l->out) * sizeof(float));
-        p->packs_t[i] = aligned_alloc(64, (size_t)varia_packed_floats(l->out, l->in) * sizeof(float));
-        varia_pack_panels(p->packs[i], p->theta + p->md.off[l->weight], l->in, l->out, 0);
-        varia_pack_panels(p->packs_t[i], p->theta + p->md.off[l->weight], l->out, l->in, 1);
-    }
-    cJSON *data = cJSON_CreateObject(), *dims = cJSON_AddArrayToObject(data, "shape");
-    for (int i = 0; i < shape.rank; i++)
-        cJSON_AddItemToArray(dims, cJSON_CreateNumber((double)shape.dims[i]));
-    char path[300];
-    snprintf(path, sizeof path, "%s/model.json", dir);
-    good = good && tr_save_model(ctx, dir, &p->md, arch, p->theta, "model.safetensors", data, NULL) == VARIA_OK &&
-           varia_model_load(ctx, path, &p->m) == VARIA_OK;
-    if (!good)
-        printf("# %s\n", varia_ctx_message(ctx));
-    cJSON_Delete(arch);
-    varia_ctx_free(ctx);
-    if (!good)
-        return 0;
-    p->ws = aligned_alloc(64, WS_FLOATS * sizeof(float));
-    p->tape = tr_tape_new();
-    tr_bind(&p->md.decl, p->md.off, p->theta, p->grad, p->packs, p->packs_t, p->lins);
-    varia_exec_begin_sized(&p->e, p->m, p->ws, WS_VALS, WS_FLOATS, NULL);
-    tr_ops_begin(&p->t, p->tape, &p->md.decl, p->lins, p->md.off, p->theta, p->grad);
-    return p->ws && p->tape;
+    return 1;
 }
 
-static void pair_close(pair *p)
+/* A gan pair (op_pair.h) for arch and data shape, the critic from golden[n]. */
+static int pair_open(pair *p, const char *arch_json, varia_shape shape, const wg_tensor *golden, int n)
 {
-    for (int i = 0; p->packs && i < p->md.decl.n_lin; i++)
-        free(p->packs[i]);
-    for (int i = 0; p->packs_t && i < p->md.decl.n_lin; i++)
-        free(p->packs_t[i]);
-    free(p->packs);
-    free(p->packs_t);
-    free(p->lins);
-    free(p->theta);
-    free(p->grad);
-    free(p->ws);
-    tr_tape_free(p->tape);
-    varia_model_free(p->m);
-    tr_model_free(&p->md);
+    golden_init g = {golden, n};
+    return pair_open_family(p, dir, "gan", arch_json, shape, seeded_golden, &g);
 }
 
 static const char *const MLP_ARCH =
