@@ -130,7 +130,7 @@ static void learning(void)
  * resume exactly and not depend on threads. */
 static void resume_and_threads(void)
 {
-    char rep[1024], a[200], b[200];
+    char rep[1024];
     const char *bn_gen = "}, {\"type\": \"batch_norm\", \"activation\": \"relu\"";
     const char *bn_disc = "}, {\"type\": \"batch_norm\", \"activation\": \"leaky_relu\"";
     for (int i = 0; i < 3; i++) {
@@ -145,15 +145,8 @@ static void resume_and_threads(void)
     ok(train("rB.json", 1, 1, 0, rep, sizeof rep) == VARIA_OK && strstr(rep, "\"epochs_this_process\":2"),
        "resumed for the last 2 epochs (%s)", rep);
     ok(train("rC.json", 2, 0, 0, rep, sizeof rep) == VARIA_OK, "the same on 2 threads");
-    static const char *const files[] = {"checkpoint/model-000003.safetensors", "checkpoint/optimizer-000003.safetensors",
-                                        "model.safetensors"};
-    for (int i = 0; i < 3; i++) {
-        snprintf(a, sizeof a, "rA/%s", files[i]);
-        snprintf(b, sizeof b, "rB/%s", files[i]);
-        ok(same_file(tp(a), tp(b)), "interrupted and resumed = uninterrupted: %s is bit-identical", files[i]);
-        snprintf(b, sizeof b, "rC/%s", files[i]);
-        ok(same_file(tp(a), tp(b)), "2 threads = 1 thread: %s is bit-identical", files[i]);
-    }
+    check_same_run("rA", "rB", 3, "interrupted and resumed = uninterrupted");
+    check_same_run("rA", "rC", 3, "2 threads = 1 thread");
 }
 
 /* WGAN-GP (loss "wgan_gp", lambda 10 by default): the critic's gradient
@@ -162,7 +155,7 @@ static void resume_and_threads(void)
  * keyed by epoch and example, like the noise). */
 static void wgan_gp(void)
 {
-    char rep[1024], a[200], b[200];
+    char rep[1024];
     double mean[2], sd;
     for (int i = 0; i < 3; i++) {
         char name[16], out[16];
@@ -182,15 +175,8 @@ static void wgan_gp(void)
     ok(train("gpB.json", 1, 1, 0, rep, sizeof rep) == VARIA_OK && strstr(rep, "\"epochs_this_process\":33"),
        "resumed for the last 33 epochs (%s)", rep);
     ok(train("gpC.json", 2, 0, 0, rep, sizeof rep) == VARIA_OK, "the same on 2 threads");
-    static const char *const files[] = {"checkpoint/model-000040.safetensors", "checkpoint/optimizer-000040.safetensors",
-                                        "model.safetensors"};
-    for (int i = 0; i < 3; i++) {
-        snprintf(a, sizeof a, "gpA/%s", files[i]);
-        snprintf(b, sizeof b, "gpB/%s", files[i]);
-        ok(same_file(tp(a), tp(b)), "WGAN-GP interrupted and resumed = uninterrupted: %s is bit-identical", files[i]);
-        snprintf(b, sizeof b, "gpC/%s", files[i]);
-        ok(same_file(tp(a), tp(b)), "WGAN-GP on 2 threads = 1 thread: %s is bit-identical", files[i]);
-    }
+    check_same_run("gpA", "gpB", 40, "WGAN-GP interrupted and resumed = uninterrupted");
+    check_same_run("gpA", "gpC", 40, "WGAN-GP on 2 threads = 1 thread");
 }
 
 static void config_case(const char *what, const char *text, const char *needle)

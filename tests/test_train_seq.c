@@ -53,7 +53,7 @@ static double field(const char *report, const char *key)
 int main(void)
 {
     const char *data = "../shared/data/music/jsb_chorales_train.npz";
-    char path[600], rep[2048], a[200], b[200];
+    char path[600], rep[2048];
     snprintf(path, sizeof path, "%s/%s", getenv("VARIA_SOURCE_ROOT") ? getenv("VARIA_SOURCE_ROOT") : ".", data);
     snprintf(train_dir, sizeof train_dir, "/tmp/varia-train-seq-XXXXXX");
     if (!mkdtemp(train_dir)) {
@@ -80,24 +80,13 @@ int main(void)
     ok(train("rB.json", 1, 1, 0, rep, sizeof rep) == VARIA_OK && strstr(rep, "\"epochs_this_process\":2"),
        "resumed on 1 thread for the last 2 epochs (%s)", rep);
     ok(train("rC.json", 2, 0, 0, rep, sizeof rep) == VARIA_OK, "the same on 2 threads (%s)", rep);
-    static const char *const files[] = {"checkpoint/model-000003.safetensors", "checkpoint/optimizer-000003.safetensors",
-                                        "model.safetensors"};
-    for (int i = 0; i < 3; i++) {
-        snprintf(a, sizeof a, "rA/%s", files[i]);
-        snprintf(b, sizeof b, "rB/%s", files[i]);
-        ok(same_file(tp(a), tp(b)), "interrupted and resumed = uninterrupted: %s is bit-identical", files[i]);
-        snprintf(b, sizeof b, "rC/%s", files[i]);
-        ok(same_file(tp(a), tp(b)), "2 threads = 1 thread: %s is bit-identical", files[i]);
-    }
+    check_same_run("rA", "rB", 3, "interrupted and resumed = uninterrupted");
+    check_same_run("rA", "rC", 3, "2 threads = 1 thread");
     /* truncated BPTT: a window at least as long as every sequence is the
      * whole-sequence training, bit for bit */
     config_x("tA.json", "tA", path, "vrnn", vrnn, "\"tbptt\": 129, ");
     ok(train("tA.json", 1, 0, 0, rep, sizeof rep) == VARIA_OK, "tbptt 129 (the longest JSB piece) trains (%s)", rep);
-    for (int i = 0; i < 3; i++) {
-        snprintf(a, sizeof a, "rA/%s", files[i]);
-        snprintf(b, sizeof b, "tA/%s", files[i]);
-        ok(same_file(tp(a), tp(b)), "tbptt >= the longest sequence = whole sequences: %s is bit-identical", files[i]);
-    }
+    check_same_run("rA", "tA", 3, "tbptt >= the longest sequence = whole sequences");
     /* windows of 16 frames: several optimizer steps per minibatch, the state
      * carried; the same bits on 2 threads and across --resume */
     for (int i = 0; i < 3; i++) {
@@ -112,14 +101,8 @@ int main(void)
     ok(train("wB.json", 2, 0, 1, rep, sizeof rep) == VARIA_OK && train("wB.json", 1, 1, 0, rep, sizeof rep) ==
        VARIA_OK, "tbptt 16: 2 threads interrupted after epoch 1, resumed on 1 thread (%s)", rep);
     ok(train("wC.json", 2, 0, 0, rep, sizeof rep) == VARIA_OK, "tbptt 16, 2 threads (%s)", rep);
-    for (int i = 0; i < 3; i++) {
-        snprintf(a, sizeof a, "wA/%s", files[i]);
-        snprintf(b, sizeof b, "wB/%s", files[i]);
-        ok(same_file(tp(a), tp(b)), "tbptt 16: interrupted and resumed = uninterrupted: %s is bit-identical",
-           files[i]);
-        snprintf(b, sizeof b, "wC/%s", files[i]);
-        ok(same_file(tp(a), tp(b)), "tbptt 16: 2 threads = 1 thread: %s is bit-identical", files[i]);
-    }
+    check_same_run("wA", "wB", 3, "tbptt 16: interrupted and resumed = uninterrupted");
+    check_same_run("wA", "wC", 3, "tbptt 16: 2 threads = 1 thread");
     ok(!same_file(tp("wA/model.safetensors"), tp("rA/model.safetensors")),
        "tbptt 16 trains other weights than whole sequences (the windows are real)");
     config_x("wrnn.json", "wrnn", path, "rnn", "", "\"tbptt\": 7, ");

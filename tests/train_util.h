@@ -5,6 +5,7 @@
 #ifndef VARIA_TESTS_TRAIN_UTIL_H
 #define VARIA_TESTS_TRAIN_UTIL_H
 
+#include "tap.h"
 #include "varia_train.h"
 
 #include <stdio.h>
@@ -64,6 +65,22 @@ static inline int same_file(const char *a, const char *b)
     if (fb)
         fclose(fb);
     return same;
+}
+
+/* TAP checks that run OUT/other ended with the same checkpoint of `epoch`
+ * (model and optimizer) and output model as OUT/ref, byte for byte; `what`
+ * says why they must. */
+static inline void check_same_run(const char *ref, const char *other, int epoch, const char *what)
+{
+    char files[3][64], a[200], b[200];
+    snprintf(files[0], sizeof files[0], "checkpoint/model-%06d.safetensors", epoch);
+    snprintf(files[1], sizeof files[1], "checkpoint/optimizer-%06d.safetensors", epoch);
+    snprintf(files[2], sizeof files[2], "model.safetensors");
+    for (int i = 0; i < 3; i++) {
+        snprintf(a, sizeof a, "%s/%s", ref, files[i]);
+        snprintf(b, sizeof b, "%s/%s", other, files[i]);
+        tap_okf(same_file(tp(a), tp(b)), "%s: %s is bit-identical", what, files[i]);
+    }
 }
 
 #endif
