@@ -191,8 +191,10 @@ static varia_status check_workspace(varia_ctx *ctx, const varia_model *m)
 
 static varia_status build(varia_ctx *ctx, const char *path, uint32_t flags, const cJSON *root, varia_model *m)
 {
+    /* "training" is a checkpoint's resume state (train/checkpoint.c): the
+     * runtime ignores it, but a checkpoint is a model and loads quietly. */
     static const char *const known[] = {"format", "version", "family", "data", "architecture",
-                                        "weights", "provenance", NULL};
+                                        "weights", "provenance", "training", NULL};
     if (!cJSON_IsObject(root))
         return varia_fail(ctx, VARIA_ERR_MANIFEST, "manifest '%s' is not a JSON object", path);
     varia_status st = check_header(ctx, root);

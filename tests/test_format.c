@@ -1274,6 +1274,12 @@ static void test_manifest(void)
         tap_check(ok, "warnings are reset by the next load");
         free(text);
         free(t2);
+        /* A checkpoint's resume state is a known key: it loads quietly. */
+        text = replace(good_manifest, "\"family\": \"vae\",", "\"family\": \"vae\", \"training\": {\"epoch\": 3},");
+        ok = write_text("ckpt.json", text) && load_is("ckpt.json", VARIA_OK, NULL, "checkpoint manifest", NULL) &&
+             varia_ctx_warnings(ctx)[0] == '\0';
+        tap_check(ok, "a checkpoint's \"training\" object -> OK, no warning");
+        free(text);
     }
     /* The weights file is resolved relative to the manifest's directory. */
     {
