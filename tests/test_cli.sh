@@ -476,6 +476,26 @@ expect_rc "ais of a GAN whose manifest gives sigma2, without --sigma2, exits 0" 
     "$VARIA" ais "$GANLIN" --data "$T/g3.amat" --chains 2 --steps 5 --json --quiet
 check "... and reports the manifest's sigma2, the one used" out_has "\"sigma2\": $(sed -n 's/.*"sigma2": *\([0-9.e-]*\).*/\1/p' "$(dirname "$GANLIN")/model.json"),"
 expect_rc "encode of a GAN without an observation variance exits 2" 2 "$VARIA" encode "$GAN" "$T/g20.amat:0"
+# --binarize dequantize: Wu et al.'s continuous MNIST, (v + u)/256 seeded by --seed.
+expect_rc "ais --binarize dequantize exits 0" 0 \
+    "$VARIA" ais "$GANLIN" --data "$T/g3.amat" --chains 2 --steps 5 --json --quiet --binarize dequantize
+cp "$T/out" "$T/dq1.json"
+check "... and says so in its JSON" out_has '"binarize": "dequantize"'
+lp() { sed -n 's/.*"log_px_mean": \([-0-9.e]*\).*/\1/p' "$1"; }
+"$VARIA" ais "$GANLIN" --data "$T/g3.amat" --chains 2 --steps 5 --json --quiet --binarize dequantize >"$T/dq2.json"
+check "... the same seed gives the same estimate" test "$(lp "$T/dq1.json")" = "$(lp "$T/dq2.json")"
+"$VARIA" ais "$GANLIN" --data "$T/g3.amat" --chains 2 --steps 5 --json --quiet >"$T/dq0.json"
+check "... and scores other data than --binarize none" test "$(lp "$T/dq0.json")" != "$(lp "$T/dq1.json")"
+"$VARIA" ais "$GANLIN" --data "$T/g3.amat" --chains 2 --steps 5 --json --quiet --binarize dequantize --seed 7 >"$T/dq3.json"
+check "... another seed, other noise" test "$(lp "$T/dq3.json")" != "$(lp "$T/dq1.json")"
+printf '%s\n' "0 0.3 1" >"$T/g3x.amat"
+expect_rc "ais --binarize dequantize of data that are not 8-bit exits 2" 2 \
+    "$VARIA" ais "$GANLIN" --data "$T/g3x.amat" --chains 2 --steps 5 --binarize dequantize --quiet
+check "... naming the file and the value" err_has "g3x.amat' example 0 has 0.3"
+expect_rc "eval --binarize dequantize exits 0" 0 "$VARIA" eval "$VAE" --data "$T/data.amat" --k 4 --json --binarize dequantize
+check "... and says so in its JSON" out_has '"binarize": "dequantize"'
+expect_rc "eval --binarize frob exits 2 listing dequantize" 2 "$VARIA" eval "$VAE" --data "$T/data.amat" --binarize frob
+check "... naming the choices" err_has "none or dequantize"
 # ---- invert: a GAN inverted over a dataset ------------------------------------------
 DCGAN=$ROOT/tests/golden/gan_dcgan/model.json  # [1,16,16], latent 6, tanh; no sigma2 in its manifest
 { printf '\000\000\010\003\000\000\000\003\000\000\000\020\000\000\000\020'
@@ -539,6 +559,10 @@ check "... counting their 6 frames for the per-step figure" out_has '"frames": 6
 expect_rc "eval of a 6-value-frame VRNN on 3-value frames exits 15 (SHAPE)" 15 \
     "$VARIA" eval "$ROOT/tests/golden/vrnn_gru/model.json" --data "$ROOT/tests/npy/dtype_f8.npz" --k 4
 check "... naming both frame sizes" err_has "frames of 3 values; the model's are 6"
+expect_rc "eval --binarize dequantize of sequences exits 2" 2 \
+    "$VARIA" eval "$ROOT/tests/golden/vrnn_gmm_gru/model.json" --data "$ROOT/tests/npy/dtype_f8.npz" --k 4 \
+    --binarize dequantize
+check "... saying it is for images" err_has "dequantize is for images"
 
 SHIPPED=$ROOT/models/vae-mnist-dyn
 if [ -f "$SHIPPED/model.json" ]; then

@@ -14,7 +14,8 @@
 static const char *ais_usage =
     "usage: varia ais MODEL.json (--data PATH | --bdmc N) --chains C --steps T\n"
     "                 [--leapfrog L] [--sigma2 S] [--limit N] [--seed S]\n"
-    "                 [--binarize auto|dynamic|threshold|none] [--threads T] [--json] [--quiet]\n"
+    "                 [--binarize auto|dynamic|threshold|none|dequantize] [--threads T]\n"
+    "                 [--json] [--quiet]\n"
     "  AIS estimate of log p(x) (Wu et al. 2017) from the decoder alone: C chains per\n"
     "  example anneal from the prior to the posterior over T steps of the sigmoid\n"
     "  schedule, one HMC trajectory of L leapfrog steps (default 10) per step. The\n"
@@ -25,7 +26,10 @@ static const char *ais_usage =
     "  --bdmc N: simulate N examples from the model instead of reading data, and\n"
     "  report AIS forward (lower bound) and reverse from the true latent (upper\n"
     "  bound) and their gap. --binarize: as 'varia eval' (the same --seed scores\n"
-    "  the same binarized images). A progress line goes to stderr (--quiet: none).\n"
+    "  the same binarized images); dequantize: 8-bit data v/255 becomes (v + u)/256,\n"
+    "  u ~ U(0, 1) seeded per example by --seed (Wu et al.'s continuous MNIST, as\n"
+    "  the trainer's \"binarize\": \"dequantize\"). A progress line goes to stderr\n"
+    "  (--quiet: none).\n"
     "  Built with MPI, 'mpirun -n N varia ais ...' splits the examples across the\n"
     "  ranks (with fewer examples than ranks and at least N chains, each example's\n"
     "  chains) and prints the same bytes as one process (but for the time taken);\n"
@@ -155,42 +159,6 @@ static void mean_se(const double *v, int64_t n, size_t stride, double *mean, dou
 
 #define ROW_STRIDE (sizeof(varia_ais_row) / sizeof(double))
 
-/* The --binarize word for b. */
-static const char *bin_name(varia_binarize b)
-{
-    return b == VARIA_BIN_DYNAMIC ? "dynamic" : b == VARIA_BIN_THRESHOLD ? "threshold" : "none";
-}
-
-/* Every value of the set is 0 or 1. */
-static int is_binary(const varia_dataset *d)
-{
-    for (int64_t i = 0; i < d->n * d->example_size; i++)
-        if (d->x[i] != 0.0f && d->x[i] != 1.0f)
-            return 0;
-    return 1;
-}
-
-/* --binarize, "auto" as varia eval reads it: dynamic for a Bernoulli model's
- * data that is not already 0/1 (and scored by its own likelihood). */
-static int parse_binarize(cli_opt *opts, const varia_dataset *d, const varia_info *in, double sigma2,
-                          varia_binarize *b)
-{
-    cli_opt *o = cli_find(opts, "--binarize");
-    const char *v = o->present ? o->value : "auto";
-    if (!strcmp(v, "none"))
-        *b = VARIA_BIN_NONE;
-    else if (!strcmp(v, "threshold"))
-        *b = VARIA_BIN_THRESHOLD;
-    else if (!strcmp(v, "dynamic"))
-        *b = VARIA_BIN_DYNAMIC;
-    else if (!strcmp(v, "auto"))
-        *b = in->likelihood == VARIA_LIK_BERNOULLI && sigma2 == 0.0 && !is_binary(d) ? VARIA_BIN_DYNAMIC
-                                                                                  : VARIA_BIN_NONE;
-    else
-        return cli_usage_error("ais", "--binarize must be auto, dynamic, threshold or none, got '%s'", v), 0;
-    return 1;
-}
-
 /* The JSON object's opening: the run's settings. sigma2 to 7 digits, a
  * float's precision: a manifest's 0.3 is stored as a float and prints as 0.3. */
 static void print_common_json(const ais_args *a, const varia_ais_opts *o, int64_t n)
@@ -208,8 +176,11 @@ static int run_data(varia_ctx *ctx, const varia_model *m, const varia_info *in, 
     int rc = cli_report(ctx, varia_dataset_load(ctx, path, a->limit, &d));
     if (!rc)
         rc = cli_check_examples(in, &d, path);
-    if (!rc && !parse_binarize(opts, &d, in, a->sigma2, &o->binarize))
+    int deq = 0;
+    if (!rc && !cli_parse_binarize("ais", opts, d.x, d.n * d.example_size, in, a->sigma2, &o->binarize, &deq))
         rc = VARIA_ERR_ARG;
+    if (!rc && deq)
+        rc = cli_dequantize(&d, a->seed, path);
     varia_ais_row *rows = rc ? NULL : malloc((size_t)d.n * sizeof *rows);
     if (!rc && !rows)
         rc = cli_error(VARIA_ERR_NOMEM, "out of memory for %lld examples' results", (long long)d.n);
@@ -232,9 +203,9 @@ static int run_data(varia_ctx *ctx, const varia_model *m, const varia_info *in, 
         print_common_json(a, o, d.n);
         printf("\"log_px_mean\": %.6f, \"log_px_stderr\": %.6f, \"nll_mean\": %.6f, \"accept_mean\": %.6f, "
                "\"step_size_mean\": %.6g, \"binarize\": \"%s\", \"seed\": %llu, \"threads\": %d, \"seconds\": %.3f}\n",
-               lp, se, -lp, acc, step, bin_name(o->binarize), (unsigned long long)a->seed, (int)a->threads, secs);
+               lp, se, -lp, acc, step, cli_binarize_name(o->binarize, deq), (unsigned long long)a->seed, (int)a->threads, secs);
     } else if (!rc) {
-        printf("examples:        %lld (binarization: %s)\n", (long long)d.n, bin_name(o->binarize));
+        printf("examples:        %lld (binarization: %s)\n", (long long)d.n, cli_binarize_name(o->binarize, deq));
         printf("AIS log p(x):    %.3f +- %.3f nats  (NLL %.3f; %lld chains, %lld steps, %lld leapfrog)\n", lp, se, -lp,
                (long long)o->chains, (long long)o->steps, (long long)(o->leapfrog ? o->leapfrog : 10));
         if (a->sigma2 > 0)

@@ -12,7 +12,7 @@
 
 static const char *eval_usage =
     "usage: varia eval MODEL.json --data PATH [--k K] [--limit N]\n"
-    "                  [--binarize auto|dynamic|threshold|none] [--seed S]\n"
+    "                  [--binarize auto|dynamic|threshold|none|dequantize] [--seed S]\n"
     "                  [--threads T] [--json] [--per-example FILE.csv]\n"
     "  Importance-weighted estimate of log p(x) with K samples per example\n"
     "  (default 5000), mean NLL with its standard error, bits/dim, the ELBO with\n"
@@ -20,6 +20,8 @@ static const char *eval_usage =
     "  a binarized-MNIST .amat file (either may be gzipped) or a PNG folder.\n"
     "  --binarize auto (default): data already 0/1 is used as is, other data is\n"
     "  binarized dynamically (once per example, seeded) for Bernoulli models.\n"
+    "  --binarize dequantize: 8-bit data v/255 becomes (v + u)/256, u ~ U(0, 1)\n"
+    "  seeded per example by --seed (continuous MNIST; as 'varia ais').\n"
     "  A K for which one example needs over 4e14 multiply-adds (K x parameters:\n"
     "  an hour or more, with no progress shown) is refused (exit 20).\n"
     "  Built with MPI (meson -Dmpi=enabled), 'mpirun -n N varia eval ...' splits\n"
@@ -43,29 +45,37 @@ static int is_binary(const float *x, int64_t count)
     return 1;
 }
 
-int cli_parse_binarize(cli_opt *opts, const float *x, int64_t count, const varia_info *in, varia_binarize *b)
+int cli_parse_binarize(const char *cmd, cli_opt *opts, const float *x, int64_t count, const varia_info *in,
+                       double sigma2, varia_binarize *b, int *deq)
 {
     cli_opt *o = cli_find(opts, "--binarize");
     const char *v = o->present ? o->value : "auto";
-    if (!strcmp(v, "none"))
+    int dq = !strcmp(v, "dequantize");
+    if (dq && !deq)
+        return cli_usage_error(cmd, "--binarize dequantize is for images, not sequences"), 0;
+    if (deq)
+        *deq = dq;
+    if (!strcmp(v, "none") || dq)
         *b = VARIA_BIN_NONE;
     else if (!strcmp(v, "threshold"))
         *b = VARIA_BIN_THRESHOLD;
     else if (!strcmp(v, "dynamic"))
         *b = VARIA_BIN_DYNAMIC;
     else if (!strcmp(v, "auto"))
-        *b = (in->likelihood == VARIA_LIK_BERNOULLI && !is_binary(x, count)) ? VARIA_BIN_DYNAMIC : VARIA_BIN_NONE;
+        *b = in->likelihood == VARIA_LIK_BERNOULLI && sigma2 == 0.0 && !is_binary(x, count) ? VARIA_BIN_DYNAMIC
+                                                                                           : VARIA_BIN_NONE;
     else
-        return cli_usage_error("eval", "--binarize must be auto, dynamic, threshold or none, got '%s'", v), 0;
+        return cli_usage_error(cmd, "--binarize must be auto, dynamic, threshold, none or dequantize, got '%s'", v),
+               0;
     return 1;
 }
 
-static const char *bin_name(varia_binarize b)
+const char *cli_binarize_name(varia_binarize b, int deq)
 {
-    return b == VARIA_BIN_DYNAMIC ? "dynamic" : b == VARIA_BIN_THRESHOLD ? "threshold" : "none";
+    return deq ? "dequantize" : b == VARIA_BIN_DYNAMIC ? "dynamic" : b == VARIA_BIN_THRESHOLD ? "threshold" : "none";
 }
 
-static void print_json(const varia_eval_summary *s, const varia_info *in, varia_binarize b, uint64_t seed,
+static void print_json(const varia_eval_summary *s, const varia_info *in, const char *bin, uint64_t seed,
                        int threads, double secs)
 {
     printf("{\"n\": %lld, \"k\": %lld, \"nll_mean\": %.6f, \"nll_stderr\": %.6f, \"log_px_mean\": %.6f, "
@@ -78,13 +88,13 @@ static void print_json(const varia_eval_summary *s, const varia_info *in, varia_
     printf("]");
     if (in->flow_steps > 0) /* what the flow does: the mean of sum_k log|det J_k| */
         printf(", \"log_det\": %.6f", s->log_det);
-    printf(", \"binarize\": \"%s\", \"seed\": %llu, \"threads\": %d, \"seconds\": %.3f}\n", bin_name(b),
+    printf(", \"binarize\": \"%s\", \"seed\": %llu, \"threads\": %d, \"seconds\": %.3f}\n", bin,
            (unsigned long long)seed, threads, secs);
 }
 
-static void print_text(const varia_eval_summary *s, const varia_info *in, varia_binarize b, double secs)
+static void print_text(const varia_eval_summary *s, const varia_info *in, const char *bin, double secs)
 {
-    printf("examples:        %lld (binarization: %s)\n", (long long)s->n, bin_name(b));
+    printf("examples:        %lld (binarization: %s)\n", (long long)s->n, bin);
     printf("NLL (k=%lld):     %.3f +- %.3f nats  (%.4f bits/dim)\n", (long long)s->k, s->nll_mean, s->nll_stderr,
            s->bits_per_dim);
     printf("ELBO:            %.3f = recon %.3f - KL %.3f\n", s->elbo, s->recon, s->kl);
@@ -166,8 +176,11 @@ static int run(varia_ctx *ctx, cli_opt *opts, const char *model_path, const eval
         rc = cli_report(ctx, varia_dataset_load(ctx, cli_find(opts, "--data")->value, a->limit, &d));
     if (!rc)
         rc = cli_check_examples(&in, &d, cli_find(opts, "--data")->value);
-    if (!rc && !cli_parse_binarize(opts, d.x, d.n * d.example_size, &in, &eo.binarize))
+    int deq = 0;
+    if (!rc && !cli_parse_binarize("eval", opts, d.x, d.n * d.example_size, &in, 0.0, &eo.binarize, &deq))
         rc = VARIA_ERR_ARG;
+    if (!rc && deq)
+        rc = cli_dequantize(&d, a->seed, cli_find(opts, "--data")->value);
     int64_t U = 0;
     for (int l = 0; !rc && l < in.n_stochastic; l++)
         U += in.layer_sizes[l];
@@ -183,9 +196,9 @@ static int run(varia_ctx *ctx, cli_opt *opts, const char *model_path, const eval
     if (!rc && root && cli_has(opts, "--per-example"))
         rc = write_rows(cli_find(opts, "--per-example")->value, rows, d.n, in.flow_steps > 0);
     if (!rc && root && cli_has(opts, "--json"))
-        print_json(&s, &in, eo.binarize, a->seed, (int)a->threads, secs);
+        print_json(&s, &in, cli_binarize_name(eo.binarize, deq), a->seed, (int)a->threads, secs);
     else if (!rc && root)
-        print_text(&s, &in, eo.binarize, secs);
+        print_text(&s, &in, cli_binarize_name(eo.binarize, deq), secs);
     free(rows);
     free(means);
     varia_dataset_free(&d);

@@ -147,7 +147,7 @@ int cli_seq_eval(varia_ctx *ctx, const varia_model *m, const varia_info *in, cli
     if (!rc && q.dim != in->data_size)
         rc = cli_error(VARIA_ERR_SHAPE, "'%s' has frames of %lld values; the model's are %lld", path, (long long)q.dim,
                        (long long)in->data_size);
-    if (!rc && !cli_parse_binarize(opts, q.x, q.total * q.dim, in, &eo->binarize))
+    if (!rc && !cli_parse_binarize("eval", opts, q.x, q.total * q.dim, in, 0.0, &eo->binarize, NULL))
         rc = VARIA_ERR_ARG;
     float *x = rc ? NULL : pad(&q, &T), *means = NULL;
     varia_eval_row *rows = NULL;

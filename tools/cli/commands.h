@@ -35,7 +35,14 @@ int cli_seq_eval(varia_ctx *ctx, const varia_model *m, const varia_info *in, str
  * code (every rank's agreed one, or rank 0's after gathering). */
 int cli_eval_split(varia_ctx *ctx, const varia_model *m, const varia_info *in, const varia_dataset *d,
                    const varia_eval_opts *eo, varia_eval_row *rows, float *means);
-/* --binarize (cmd_eval.c): auto is dynamic for a Bernoulli model's data that is not all 0/1. */
-int cli_parse_binarize(struct cli_opt *opts, const float *x, int64_t count, const varia_info *in, varia_binarize *b);
+/* --binarize of command cmd (cmd_eval.c) over the count values x: auto is
+ * dynamic for a Bernoulli model scored by its own likelihood (sigma2 0) whose
+ * data are not all 0/1, else none. "dequantize" gives none and sets *deq (the
+ * caller then dequantizes the data: cli_dequantize); deq NULL refuses it
+ * (sequences). Returns 1, or 0 after printing a usage error. */
+int cli_parse_binarize(const char *cmd, struct cli_opt *opts, const float *x, int64_t count, const varia_info *in,
+                       double sigma2, varia_binarize *b, int *deq);
+/* The word --binarize takes for b, "dequantize" when deq. */
+const char *cli_binarize_name(varia_binarize b, int deq);
 
 #endif
