@@ -521,12 +521,25 @@ VARIA_API varia_status varia_active_units(varia_ctx *ctx, const varia_model *m,
  * estimate is the log-mean-exp of the C chains' final log weights: a
  * stochastic lower bound on log p(x).
  *
+ * AIS+encoder (Wu et al.'s "AIS+encoder"; start VARIA_AIS_FROM_ENCODER) starts
+ * from the model's own posterior instead: f_t(z) = q(z|x)^(1 - beta_t)
+ * (p(z) p(x|z))^beta_t, z_0 ~ q(z|x), the log weight adding (beta_t -
+ * beta_{t-1}) (log p(z) + log p(x|z) - log q(z|x)) at z_{t-1}. Still a
+ * stochastic lower bound, and exact at any T when q is the true posterior.
+ * It needs an encoder whose q(z|x) is one Gaussian over all the latents (a
+ * VAE of one stochastic layer without a flow; else VARIA_ERR_UNSUPPORTED).
+ *
  * Options of one call, size-versioned like varia_opts: set size =
  * sizeof(varia_ais_opts) and zero what you do not use. chains and steps have
  * no default (0 is VARIA_ERR_ARG, naming the field). */
+typedef enum varia_ais_start {
+    VARIA_AIS_FROM_PRIOR = 0,  /* z_0 ~ p(z): any decoder, a GAN's included */
+    VARIA_AIS_FROM_ENCODER = 1 /* z_0 ~ q(z|x): AIS+encoder (above) */
+} varia_ais_start;
+
 typedef struct varia_ais_opts {
     uint32_t size;           /* sizeof(varia_ais_opts) */
-    uint32_t reserved;       /* 0 */
+    uint32_t start;          /* a varia_ais_start (0: from the prior) */
     int64_t chains;          /* C: independent chains per example, in [1, 4096] */
     int64_t steps;           /* T: annealing steps (targets after the prior), in [1, 10^7] */
     int64_t leapfrog;        /* leapfrog steps per HMC trajectory, in [1, 1000] (0: 10) */

@@ -83,6 +83,21 @@ static varia_status check_model(varia_ctx *ctx, const varia_model *m, double sig
     return VARIA_OK;
 }
 
+/* AIS+encoder needs the family to say its encoder's Gaussian is q(z|x). */
+static varia_status check_start(varia_ctx *ctx, const varia_model *m, uint32_t start, const char *op)
+{
+    if (start != VARIA_AIS_FROM_PRIOR && start != VARIA_AIS_FROM_ENCODER)
+        return varia_fail(ctx, VARIA_ERR_ARG, "%s: varia_ais_opts.start = %u is no varia_ais_start (0: from the "
+                          "prior, 1: from the encoder)", op, start);
+    const varia_family *f = m->family;
+    if (start == VARIA_AIS_FROM_PRIOR || (f->encode && f->encode_not_q && !f->encode_not_q(m->cfg)))
+        return VARIA_OK;
+    const char *why = !f->encode ? "no encoder" : f->encode_not_q ? f->encode_not_q(m->cfg) : NULL;
+    return varia_fail(ctx, VARIA_ERR_UNSUPPORTED, "%s: AIS from the encoder needs q(z|x) as one Gaussian over all the "
+                      "latents (a VAE of one stochastic layer without a flow); this '%s' model has %s", op,
+                      m->info.family, why ? why : "a posterior that is not one (each step's depends on the last)");
+}
+
 varia_status varia_ais_resolve(varia_ctx *ctx, const varia_model *m, const varia_ais_opts *opts, const char *op,
                                varia_ais_call *c)
 {
@@ -90,9 +105,10 @@ varia_status varia_ais_resolve(varia_ctx *ctx, const varia_model *m, const varia
     varia_status st = read_opts(ctx, opts, op, &o);
     if (st != VARIA_OK)
         return st;
-    if (o.reserved || o.reserved2)
-        return varia_fail(ctx, VARIA_ERR_ARG, "%s: varia_ais_opts.%s must be 0", op,
-                          o.reserved ? "reserved" : "reserved2");
+    if (o.reserved2)
+        return varia_fail(ctx, VARIA_ERR_ARG, "%s: varia_ais_opts.reserved2 must be 0", op);
+    if ((st = check_start(ctx, m, o.start, op)) != VARIA_OK)
+        return st;
     if (o.chains < 1 || o.chains > VARIA_AIS_CHAINS_MAX)
         return varia_fail(ctx, VARIA_ERR_ARG, "%s: varia_ais_opts.chains = %lld outside [1, %d]", op,
                           (long long)o.chains, VARIA_AIS_CHAINS_MAX);
@@ -120,7 +136,8 @@ varia_status varia_ais_resolve(varia_ctx *ctx, const varia_model *m, const varia
         return varia_fail(ctx, VARIA_ERR_ARG, "%s: varia_ais_opts.part = %d of parts = %d: needs 0 <= part < parts "
                           "<= chains (%lld) and, for parts > 1, an allgather (parts 0 or 1: part 0)", op, (int)o.part,
                           (int)o.parts, (long long)o.chains);
-    *c = (varia_ais_call){o.chains, o.steps, o.leapfrog ? o.leapfrog : LEAPFROG_DEFAULT, o.sigma2, o.seed,
+    *c = (varia_ais_call){o.chains, o.steps, o.leapfrog ? o.leapfrog : LEAPFROG_DEFAULT,
+                          o.start == VARIA_AIS_FROM_ENCODER, o.sigma2, o.seed,
                           o.binarize, o.progress, o.user, o.first, o.part, split ? o.parts : 1,
                           o.allgather, o.comm};
     return VARIA_OK;
@@ -141,10 +158,11 @@ typedef struct ais_job {
 } ais_job;
 
 /* One worker's buffers for a group of G examples (R = G * nc rows: this
- * part's chains); all and buf (G * C) only for a split call. */
+ * part's chains); all and buf (G * C) only for a split call; qmu, qiv (G *
+ * E), qc (G), lq and lqn (R) only for AIS+encoder. */
 typedef struct ais_mem {
-    float *z, *gz, *gx, *zn, *p, *gzn, *gxn, *eps, *xb;
-    double *lpz, *lpx, *lpzn, *lpxn, *h0, *logw, *step, *prob, *all, *buf;
+    float *z, *gz, *gx, *zn, *p, *gzn, *gxn, *eps, *xb, *qmu, *qiv;
+    double *lpz, *lpx, *lpzn, *lpxn, *h0, *logw, *step, *prob, *all, *buf, *qc, *lq, *lqn;
     int64_t *acc;
     varia_rng *rng;
 } ais_mem;
@@ -153,13 +171,23 @@ typedef struct ais_mem {
 static void mem_free(ais_mem *w)
 {
     void *all[] = {w->z, w->gz, w->gx, w->zn, w->p, w->gzn, w->gxn, w->eps, w->xb, w->lpz, w->lpx, w->lpzn,
-                   w->lpxn, w->h0, w->logw, w->step, w->prob, w->all, w->buf, w->acc, w->rng};
+                   w->lpxn, w->h0, w->logw, w->step, w->prob, w->all, w->buf, w->acc, w->rng, w->qmu, w->qiv,
+                   w->qc, w->lq, w->lqn};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         free(all[i]);
 }
 
+/* AIS+encoder's buffers (mem_alloc's). Returns 0 when memory is exhausted. */
+static int mem_alloc_q(ais_mem *w, int64_t G, int64_t C, int64_t E)
+{
+    size_t fq = (size_t)(G * E) * sizeof(float), fd = (size_t)(G * C) * sizeof(double);
+    w->qmu = malloc(fq), w->qiv = malloc(fq), w->qc = malloc((size_t)G * sizeof(double));
+    w->lq = malloc(fd), w->lqn = malloc(fd);
+    return w->qmu && w->qiv && w->qc && w->lq && w->lqn;
+}
+
 /* Returns 0 when memory is exhausted (w is then safe to free). */
-static int mem_alloc(ais_mem *w, int64_t G, int64_t C, int64_t E, int64_t D, int64_t split_chains)
+static int mem_alloc(ais_mem *w, int64_t G, int64_t C, int64_t E, int64_t D, int64_t split_chains, int q)
 {
     size_t R = (size_t)(G * C), fz = R * (size_t)E * sizeof(float), fd = R * sizeof(double);
     size_t fs = (size_t)(G * split_chains) * sizeof(double);
@@ -172,7 +200,8 @@ static int mem_alloc(ais_mem *w, int64_t G, int64_t C, int64_t E, int64_t D, int
     w->rng = malloc(R * sizeof(varia_rng)), w->prob = malloc(fd);
     w->all = fs ? malloc(fs) : NULL, w->buf = fs ? malloc(fs) : NULL;
     return w->z && w->gz && w->gx && w->zn && w->p && w->gzn && w->gxn && w->eps && w->xb && w->lpz && w->lpx && w->lpzn && w->lpxn &&
-           w->h0 && w->logw && w->step && w->acc && w->rng && w->prob && (!fs || (w->all && w->buf));
+           w->h0 && w->logw && w->step && w->acc && w->rng && w->prob && (!fs || (w->all && w->buf)) &&
+           (!q || mem_alloc_q(w, G, C, E));
 }
 
 /* beta at step s of the run: forward beta_s, reverse beta_{T - s}. */
@@ -181,8 +210,34 @@ static double run_beta(const ais_job *j, int64_t s)
     return varia_ais_beta(j->z_start ? j->c->steps - s : s, j->c->steps);
 }
 
+/* AIS+encoder: the group's posteriors q(z|x) = N(qmu, exp lv) (qiv = exp
+ * -lv, qc log q's constant) from its data; forward, z_0 = qmu + exp(lv/2)
+ * eps from the noise each chain drew into w->eps. Returns 0 when the tape
+ * ran out of memory. */
+static int start_q(ais_job *j, varia_joint *jt, ais_mem *w, int64_t G, int forward)
+{
+    int64_t C = j->nc, E = varia_model_noise(j->m);
+    if (!varia_joint_posterior(jt, w->xb, G, w->qmu, w->qiv))
+        return 0;
+    for (int64_t r = 0; forward && r < G * C; r++) {
+        const float *mu = w->qmu + (r / C) * E, *lv = w->qiv + (r / C) * E;
+        for (int64_t d = 0; d < E; d++)
+            w->z[r * E + d] = mu[d] + expf(0.5f * lv[d]) * w->eps[r * E + d];
+    }
+    for (int64_t b = 0; b < G; b++) {
+        double c = -0.5 * (double)E * log(2.0 * M_PI);
+        for (int64_t d = 0; d < E; d++) {
+            float *v = &w->qiv[b * E + d];
+            c -= 0.5 * (double)*v;
+            *v = expf(-*v);
+        }
+        w->qc[b] = c;
+    }
+    return 1;
+}
+
 /* The group's chains at their start: their streams, their data, and z_0 ~
- * p(z) (forward) or the given latent of their example (reverse). */
+ * p(z) or q(z|x) (forward) or the given latent of their example (reverse). */
 static int start_chains(ais_job *j, varia_joint *jt, ais_mem *w, int64_t e0, int64_t G)
 {
     int64_t C = j->nc, E = varia_model_noise(j->m), D = j->m->info.data_size, R = G * C;
@@ -202,6 +257,8 @@ static int start_chains(ais_job *j, varia_joint *jt, ais_mem *w, int64_t e0, int
         else
             varia_rng_normals(&w->rng[r], w->eps + r * E, E);
     }
+    if (j->c->from_encoder)
+        return start_q(j, jt, w, G, !j->z_start);
     return j->z_start || varia_joint_prior(jt, w->eps, R, w->z, NULL);
 }
 
@@ -249,16 +306,19 @@ static int run_item(ais_job *j, varia_joint *jt, ais_mem *w, int64_t item, int w
         return 0;
     varia_hmc h = {jt, w->xb, G, C, E, j->c->leapfrog, w->z, w->gz, w->gx, w->lpz, w->lpx, w->rng, w->step,
                    w->acc, w->zn, w->p, w->gzn, w->gxn, w->lpzn, w->lpxn, w->h0, w->prob,
-                   split ? varia_ais_share_chains : NULL, &share, w->all, j->c->chains};
+                   split ? varia_ais_share_chains : NULL, &share, w->all, j->c->chains,
+                   j->c->from_encoder ? w->qmu : NULL, w->qiv, w->qc, w->lq, w->lqn};
     /* The one pass at the start: after it each transition leaves the chains'
      * densities and gradients at their new states (hmc.h), which is all the
      * next increment and transition read. */
     if (!varia_joint_grads(jt, w->xb, C, w->z, R, w->lpz, w->lpx, w->gz, w->gx))
         return 0;
+    for (int64_t r = 0; h.qmu && r < R; r++)
+        w->lq[r] = varia_hmc_logq(&h, r, w->z + r * E);
     for (int64_t s = 1; s <= j->c->steps; s++) {
         double bp = run_beta(j, s - 1), b = run_beta(j, s);
-        for (int64_t r = 0; r < R; r++) /* (beta_s - beta_{s-1}) log p(x | z_{s-1}) */
-            w->logw[r] += (b - bp) * w->lpx[r];
+        for (int64_t r = 0; r < R; r++) /* (beta_s - beta_{s-1}) log (f_1 / f_0)(z_{s-1}) */
+            w->logw[r] += (b - bp) * (h.qmu ? w->lpz[r] + w->lpx[r] - w->lq[r] : w->lpx[r]);
         if (s < j->c->steps && !varia_hmc_transition(&h, b)) /* a transition after the last would change nothing */
             return share.failed ? (atomic_store(&j->comm_failed, 1), 0) : 0;
         add_progress(j, G, worker, last);
@@ -281,7 +341,7 @@ static void ais_worker(void *arg, int worker)
     varia_joint jt;
     int ok = varia_joint_open(&jt, &j->consts, j->obs_logvar) &&
              mem_alloc(&w, j->group, j->nc, varia_model_noise(j->m), j->m->info.data_size,
-                       j->c->parts > 1 ? j->c->chains : 0);
+                       j->c->parts > 1 ? j->c->chains : 0, j->c->from_encoder);
     for (; ok && item < j->items; item = atomic_fetch_add(&j->next, 1))
         ok = run_item(j, &jt, &w, item, worker, &last);
     if (!ok && !atomic_load(&j->comm_failed))

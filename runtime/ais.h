@@ -8,6 +8,7 @@
 /* Options checked and defaults resolved. */
 typedef struct varia_ais_call {
     int64_t chains, steps, leapfrog;
+    int from_encoder; /* AIS+encoder: start from q(z|x) (varia_ais_start) */
     double sigma2; /* 0: the model's likelihood */
     uint64_t seed;
     varia_binarize binarize;

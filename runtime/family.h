@@ -180,6 +180,11 @@ typedef struct varia_family {
      * at temperature 1: every stochastic layer's in z[l], bottom first (the
      * layout of the joint pass's z, one layer after another). */
     void (*prior_latents)(const void *cfg, varia_ops *o, varia_v *eps, varia_v **z);
+    /* NULL when encode's mean and log-variance are the whole posterior
+     * q(z|x) over the full latents, one diagonal Gaussian (AIS+encoder starts
+     * from it); else why not, for a message ("a flow posterior"). A family
+     * without this entry has no such encoder. */
+    const char *(*encode_not_q)(const void *cfg);
     /* The observation variance s2 the manifest gives the joint pass's Gaussian
      * observation model, used when the caller gives none (NULL, or 0: none). */
     double (*obs_var)(const void *cfg);

@@ -17,6 +17,24 @@
 #include <math.h>
 #include <string.h>
 
+double varia_hmc_logq(const varia_hmc *h, int64_t r, const float *z)
+{
+    int64_t b = r / h->chains, E = h->E;
+    const float *mu = h->qmu + b * E, *iv = h->qiv + b * E;
+    double q = 0.0;
+    for (int64_t d = 0; d < E; d++) {
+        double u = (double)z[d] - mu[d];
+        q += u * u * iv[d];
+    }
+    return h->qc[b] - 0.5 * q;
+}
+
+/* log f_beta of a row from its densities (lq unused without an encoder). */
+static double log_f(const varia_hmc *h, double lpz, double lpx, double lq, double beta)
+{
+    return h->qmu ? (1.0 - beta) * lq + beta * (lpz + lpx) : lpz + beta * lpx;
+}
+
 /* p ~ N(0, I) per row from the row's stream; h0 = -log f(z) + |p|^2 / 2. */
 static void draw_momentum(varia_hmc *h, double beta)
 {
@@ -27,14 +45,35 @@ static void draw_momentum(varia_hmc *h, double beta)
         double k = 0.0;
         for (int64_t d = 0; d < E; d++)
             k += (double)p[d] * p[d];
-        h->h0[r] = -(h->lpz[r] + beta * h->lpx[r]) + 0.5 * k;
+        h->h0[r] = -log_f(h, h->lpz[r], h->lpx[r], h->lq ? h->lq[r] : 0.0, beta) + 0.5 * k;
+    }
+}
+
+/* AIS+encoder's kick: p += c * step * ((1 - beta) d log q + beta (gz +
+ * gx)) at z, d log q = -(z - qmu) qiv. */
+static void kick_q(varia_hmc *h, const float *z, const float *gz, const float *gx, double beta, double c)
+{
+    int64_t n = h->groups * h->chains, E = h->E;
+    float a = (float)(1.0 - beta), b = (float)beta;
+    for (int64_t r = 0; r < n; r++) {
+        float s = (float)(c * h->step[r / h->chains]);
+        const float *mu = h->qmu + (r / h->chains) * E, *iv = h->qiv + (r / h->chains) * E;
+        for (int64_t d = 0; d < E; d++) {
+            float gq = -(z[r * E + d] - mu[d]) * iv[d];
+            h->p[r * E + d] += s * (a * gq + b * (gz[r * E + d] + gx[r * E + d]));
+        }
     }
 }
 
 /* p += c * step * (gz + beta gx), per row at its group's step (c = 1/2 or
- * 1): the gradient of log f_beta from the two the chains carry, in float. */
-static void kick(varia_hmc *h, const float *gz, const float *gx, double beta, double c)
+ * 1): the gradient of log f_beta at z from the two the chains carry, in
+ * float (AIS+encoder: kick_q). */
+static void kick(varia_hmc *h, const float *z, const float *gz, const float *gx, double beta, double c)
 {
+    if (h->qmu) {
+        kick_q(h, z, gz, gx, beta, c);
+        return;
+    }
     int64_t n = h->groups * h->chains, E = h->E;
     float b = (float)beta;
     for (int64_t r = 0; r < n; r++) {
@@ -65,7 +104,8 @@ static double metropolis(varia_hmc *h, int64_t r, double beta)
     double k = 0.0;
     for (int64_t d = 0; d < E; d++)
         k += (double)h->p[r * E + d] * h->p[r * E + d];
-    double h1 = -(h->lpzn[r] + beta * h->lpxn[r]) + 0.5 * k, u = varia_rng_uniform(&h->rng[r]);
+    double lqn = h->qmu ? (h->lqn[r] = varia_hmc_logq(h, r, h->zn + r * E)) : 0.0;
+    double h1 = -log_f(h, h->lpzn[r], h->lpxn[r], lqn, beta) + 0.5 * k, u = varia_rng_uniform(&h->rng[r]);
     double prob = isfinite(h1) ? (h->h0[r] - h1 >= 0.0 ? 1.0 : exp(h->h0[r] - h1)) : 0.0;
     if (u < prob) { /* the chain's state is the proposal's, gradients and densities with it */
         memcpy(h->z + r * E, h->zn + r * E, (size_t)E * sizeof *h->z);
@@ -73,6 +113,8 @@ static double metropolis(varia_hmc *h, int64_t r, double beta)
         memcpy(h->gx + r * E, h->gxn + r * E, (size_t)E * sizeof *h->gx);
         h->lpz[r] = h->lpzn[r];
         h->lpx[r] = h->lpxn[r];
+        if (h->qmu)
+            h->lq[r] = lqn;
         h->accepted[r / h->chains]++;
     }
     return prob;
@@ -98,12 +140,12 @@ int varia_hmc_transition(varia_hmc *h, double beta)
     int64_t n = h->groups * h->chains, C = h->chains;
     draw_momentum(h, beta);
     memcpy(h->zn, h->z, (size_t)(n * h->E) * sizeof *h->zn);
-    kick(h, h->gz, h->gx, beta, 0.5);
+    kick(h, h->z, h->gz, h->gx, beta, 0.5);
     for (int64_t l = 1; l <= h->leapfrog; l++) {
         drift(h);
         if (!varia_joint_grads(h->j, h->x, C, h->zn, n, h->lpzn, h->lpxn, h->gzn, h->gxn))
             return 0;
-        kick(h, h->gzn, h->gxn, beta, l < h->leapfrog ? 1.0 : 0.5);
+        kick(h, h->zn, h->gzn, h->gxn, beta, l < h->leapfrog ? 1.0 : 0.5);
     }
     for (int64_t r = 0; r < n; r++)
         h->prob[r] = metropolis(h, r, beta);

@@ -48,9 +48,21 @@ typedef struct varia_hmc {
     void *share_arg;
     double *all;
     int64_t total;
+    /* AIS+encoder, when qmu is not NULL: the target is log f = (1 - beta)
+     * log q(z|x) + beta (log p(z) + log p(x|z)) with q = N(qmu, 1 / qiv) of
+     * the row's group; log q's gradient is analytic, so no pass computes it.
+     * qmu, qiv [groups * E]; qc [groups]: log q's constant, -sum(log var)/2 -
+     * E log(2 pi)/2; lq [n]: log q at z (carried like lpz), lqn [n] scratch. */
+    const float *qmu, *qiv;
+    const double *qc;
+    double *lq, *lqn;
 } varia_hmc;
 
-/* One HMC trajectory per row under log f = log p(z) + beta log p(x|z):
+/* log q(z|x) of row r of h at z[E] (h->qmu set), in double. */
+double varia_hmc_logq(const varia_hmc *h, int64_t r, const float *z);
+
+/* One HMC trajectory per row under log f = log p(z) + beta log p(x|z) (or
+ * AIS+encoder's, above):
  * momentum p ~ N(0, I) from the row's stream, `leapfrog` leapfrog steps of
  * its group's step size, then the Metropolis test with a uniform from the
  * same stream; then each group's step size is adapted on the mean

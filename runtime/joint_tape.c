@@ -194,3 +194,22 @@ int varia_joint_prior(varia_joint *j, const float *eps, int64_t n, float *z, flo
         memcpy(mean, TR(node_of)(xv)->v, (size_t)(n * D) * sizeof *mean);
     return 1;
 }
+
+int varia_joint_posterior(varia_joint *j, const float *x, int64_t n, float *mean, float *logvar)
+{
+    const varia_model *m = j->c->m;
+    int64_t E = varia_model_noise(m), D = m->info.data_size;
+    joint_ops o;
+    begin(j, &o);
+    varia_ops *ops = &o.base.ops;
+    varia_v *mu, *lv;
+    m->family->encode(m->cfg, ops, ops->input(ops, n, D, x, D), &mu, &lv);
+    if (TR(failed)(j->t))
+        return 0;
+    const tr_node *a = TR(node_of)(mu), *b = TR(node_of)(lv);
+    for (int64_t r = 0; r < n; r++) { /* rows of E values (a node's row stride is its cols) */
+        memcpy(mean + r * E, a->v + r * a->cols, (size_t)E * sizeof *mean);
+        memcpy(logvar + r * E, b->v + r * b->cols, (size_t)E * sizeof *logvar);
+    }
+    return 1;
+}

@@ -64,6 +64,11 @@ int varia_joint_grad(varia_joint *j, const float *x, int64_t kx, const float *z,
 int varia_joint_grads(varia_joint *j, const float *x, int64_t kx, const float *z, int64_t n, double *log_pz,
                       double *log_px, float *grad_pz, float *grad_px);
 
+/* The posterior q(z|x) = N(mean, exp(logvar)) of n examples x[n * D] by the
+ * family's encode pass (the caller has checked encode_is_q): mean[n * E],
+ * logvar[n * E]. Returns 0 when the tape ran out of memory. */
+int varia_joint_posterior(varia_joint *j, const float *x, int64_t n, float *mean, float *logvar);
+
 /* Ancestral samples of n full latents z[n * E] and their E[x|z] mean[n * D]
  * (may be NULL) from eps[n * E], by the family's prior_latents and generate
  * passes. Returns 0 when the tape ran out of memory. */

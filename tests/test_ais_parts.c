@@ -88,21 +88,23 @@ static int split_matches(group *g, int parts, const varia_ais_row *want, const v
     return good;
 }
 
-static void test_split(varia_ctx *ctx, const varia_model *m, const float *x, int bdmc)
+/* start: a varia_ais_start (AIS+encoder splits as AIS from the prior does). */
+static void test_split(varia_ctx *ctx, const varia_model *m, const float *x, int bdmc, uint32_t start)
 {
     static group g;
     g = (group){.m = m, .x = x, .bdmc = bdmc};
-    g.opts = (varia_ais_opts){.size = sizeof g.opts, .chains = 7, .steps = 400, .seed = 11,
+    g.opts = (varia_ais_opts){.size = sizeof g.opts, .start = start, .chains = 7, .steps = 400, .seed = 11,
                               .binarize = VARIA_BIN_DYNAMIC};
+    const char *what = bdmc ? (start ? "BDMC+encoder" : "BDMC") : start ? "AIS+encoder" : "AIS";
     varia_ais_row want[N], up[N];
     int good = bdmc ? varia_bdmc(ctx, m, N, &g.opts, NULL, want, up) == VARIA_OK
                     : varia_ais(ctx, m, x, N, &g.opts, want) == VARIA_OK;
-    tap_okf(good && want[0].accept > 0.0 && want[0].accept < 1.0, "%s, one call: accept %.3f, step %.4f",
-            bdmc ? "BDMC" : "AIS", want[0].accept, want[0].step_size);
+    tap_okf(good && want[0].accept > 0.0 && want[0].accept < 1.0, "%s, one call: accept %.3f, step %.4f", what,
+            want[0].accept, want[0].step_size);
     for (int parts = 2; parts <= PARTS_MAX; parts++)
         tap_okf(good && split_matches(&g, parts, want, up),
                 "%s, 3 examples x 7 chains split in %d parts: every part returns the whole call's rows, bit for bit",
-                bdmc ? "BDMC (both bounds)" : "AIS", parts);
+                what, parts);
 }
 
 static void test_refused(varia_ctx *ctx, const varia_model *m, const float *x)
@@ -134,8 +136,10 @@ int main(void)
     varia_model_info(m, &in);
     float *x = malloc(sizeof(float) * N * (size_t)in.data_size);
     varia_sample(ctx, m, N, 5, 1.0f, x, NULL); /* means in (0, 1): dynamically binarized */
-    test_split(ctx, m, x, 0);
-    test_split(ctx, m, x, 1);
+    test_split(ctx, m, x, 0, VARIA_AIS_FROM_PRIOR);
+    test_split(ctx, m, x, 1, VARIA_AIS_FROM_PRIOR);
+    test_split(ctx, m, x, 0, VARIA_AIS_FROM_ENCODER);
+    test_split(ctx, m, x, 1, VARIA_AIS_FROM_ENCODER);
     test_refused(ctx, m, x);
     free(x);
     varia_model_free(m);

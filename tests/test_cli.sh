@@ -314,6 +314,12 @@ expect_rc "ais --sigma2 0.1 (Gaussian observation model) exits 0" 0 \
 check "... and reports sigma2" out_has '"sigma2": 0.1,'
 expect_rc "ais --bdmc 4 exits 0" 0 "$VARIA" ais "$VAE" --bdmc 4 --chains 3 --steps 30 --json --quiet
 check "BDMC JSON has lower_mean, upper_mean, gap_mean" grep -q '"lower_mean".*"upper_mean".*"gap_mean"' "$T/out"
+expect_rc "ais --from-encoder (AIS+encoder) exits 0" 0 \
+    "$VARIA" ais "$VAE" --data "$T/data.amat" --chains 4 --steps 30 --json --quiet --from-encoder
+check "... and says it started from the encoder" out_has '"start": "encoder"'
+expect_rc "ais --from-encoder of a 2-layer IWAE exits 21 (UNSUPPORTED)" 21 \
+    "$VARIA" ais "$IWAE" --data "$T/data.amat" --chains 2 --steps 5 --quiet --from-encoder
+check "... naming its several stochastic layers" err_has "several stochastic layers"
 expect_rc "ais --chains 0 exits 2" 2 "$VARIA" ais "$VAE" --data "$T/data.amat" --chains 0 --steps 5
 check "... naming --chains" err_has "chains"
 expect_rc "ais --steps 0 exits 2" 2 "$VARIA" ais "$VAE" --data "$T/data.amat" --chains 2 --steps 0

@@ -80,6 +80,13 @@ static void vae_encode(const void *cfg, varia_ops *o, varia_v *x, varia_v **mean
     *mean = encode_means(cfg, o, x, NULL, logvar); /* logvar NULL: the scale head is skipped */
 }
 
+/* One stochastic layer without a flow: encode's Gaussian is q(z|x) itself. */
+static const char *vae_encode_not_q(const void *cfg)
+{
+    const vae *v = cfg;
+    return v->L > 1 ? "several stochastic layers" : v->flow.type != VARIA_FLOW_NONE ? "a flow posterior" : NULL;
+}
+
 static void vae_layer_means(const void *cfg, varia_ops *o, varia_v *x, varia_v **means)
 {
     encode_means(cfg, o, x, means, NULL);
@@ -540,4 +547,5 @@ const varia_family varia_family_vae = {
     .terms = vae_terms,
     .joint = vae_joint,
     .prior_latents = vae_prior_latents,
+    .encode_not_q = vae_encode_not_q,
 };

@@ -13,7 +13,7 @@
 
 static const char *ais_usage =
     "usage: varia ais MODEL.json (--data PATH | --bdmc N) --chains C --steps T\n"
-    "                 [--leapfrog L] [--sigma2 S] [--limit N] [--seed S]\n"
+    "                 [--leapfrog L] [--sigma2 S] [--from-encoder] [--limit N] [--seed S]\n"
     "                 [--binarize auto|dynamic|threshold|none|dequantize] [--threads T]\n"
     "                 [--json] [--quiet]\n"
     "  AIS estimate of log p(x) (Wu et al. 2017) from the decoder alone: C chains per\n"
@@ -23,6 +23,8 @@ static const char *ais_usage =
     "  examples, the HMC acceptance and the final step sizes.\n"
     "  --sigma2 S: score under the Gaussian observation model N(x; E[x|z], S I)\n"
     "  instead of the model's own likelihood (what a GAN needs; S > 0).\n"
+    "  --from-encoder: AIS+encoder, annealing from the model's posterior q(z|x)\n"
+    "  instead of the prior (a VAE of one stochastic layer without a flow).\n"
     "  --bdmc N: simulate N examples from the model instead of reading data, and\n"
     "  report AIS forward (lower bound) and reverse from the true latent (upper\n"
     "  bound) and their gap. --binarize: as 'varia eval' (the same --seed scores\n"
@@ -111,7 +113,7 @@ typedef struct ais_args {
     int64_t chains, steps, leapfrog, limit, threads, bdmc;
     double sigma2;
     uint64_t seed;
-    int quiet, json;
+    int quiet, json, from_encoder;
 } ais_args;
 
 /* Monotonic seconds. */
@@ -163,8 +165,9 @@ static void mean_se(const double *v, int64_t n, size_t stride, double *mean, dou
  * float's precision: a manifest's 0.3 is stored as a float and prints as 0.3. */
 static void print_common_json(const ais_args *a, const varia_ais_opts *o, int64_t n)
 {
-    printf("{\"n\": %lld, \"chains\": %lld, \"steps\": %lld, \"leapfrog\": %lld, \"sigma2\": %.7g, ", (long long)n,
-           (long long)o->chains, (long long)o->steps, (long long)(o->leapfrog ? o->leapfrog : 10), a->sigma2);
+    printf("{\"n\": %lld, \"chains\": %lld, \"steps\": %lld, \"leapfrog\": %lld, \"sigma2\": %.7g, \"start\": \"%s\", ",
+           (long long)n, (long long)o->chains, (long long)o->steps, (long long)(o->leapfrog ? o->leapfrog : 10),
+           a->sigma2, a->from_encoder ? "encoder" : "prior");
 }
 
 /* AIS on the dataset's examples. */
@@ -203,11 +206,13 @@ static int run_data(varia_ctx *ctx, const varia_model *m, const varia_info *in, 
         print_common_json(a, o, d.n);
         printf("\"log_px_mean\": %.6f, \"log_px_stderr\": %.6f, \"nll_mean\": %.6f, \"accept_mean\": %.6f, "
                "\"step_size_mean\": %.6g, \"binarize\": \"%s\", \"seed\": %llu, \"threads\": %d, \"seconds\": %.3f}\n",
-               lp, se, -lp, acc, step, cli_binarize_name(o->binarize, deq), (unsigned long long)a->seed, (int)a->threads, secs);
+               lp, se, -lp, acc, step, cli_binarize_name(o->binarize, deq), (unsigned long long)a->seed, (int)a->threads,
+               secs);
     } else if (!rc) {
         printf("examples:        %lld (binarization: %s)\n", (long long)d.n, cli_binarize_name(o->binarize, deq));
-        printf("AIS log p(x):    %.3f +- %.3f nats  (NLL %.3f; %lld chains, %lld steps, %lld leapfrog)\n", lp, se, -lp,
-               (long long)o->chains, (long long)o->steps, (long long)(o->leapfrog ? o->leapfrog : 10));
+        printf("AIS log p(x):    %.3f +- %.3f nats  (NLL %.3f; %lld chains, %lld steps, %lld leapfrog%s)\n", lp, se,
+               -lp, (long long)o->chains, (long long)o->steps, (long long)(o->leapfrog ? o->leapfrog : 10),
+               a->from_encoder ? ", from the encoder" : "");
         if (a->sigma2 > 0)
             printf("observation:     Gaussian, sigma2 %g\n", a->sigma2);
         printf("HMC:             acceptance %.3f, final step size %.4g (mean over examples)\n", acc, step);
@@ -288,6 +293,7 @@ static int parse(int argc, char **argv, cli_opt *opts, const char **model, ais_a
     if (cli_has(opts, "--bdmc") && (cli_has(opts, "--limit") || cli_has(opts, "--binarize")))
         return cli_usage_error("ais", "--bdmc simulates its data: --limit and --binarize do not apply");
     a->quiet = cli_has(opts, "--quiet");
+    a->from_encoder = cli_has(opts, "--from-encoder");
     a->json = cli_has(opts, "--json");
     *model = pos[0];
     return 0;
@@ -301,7 +307,8 @@ int cmd_ais(int argc, char **argv)
     cli_opt opts[] = {{"--data", 0, 1, 0, 0},     {"--chains", 0, 1, 0, 0},   {"--steps", 0, 1, 0, 0},
                       {"--leapfrog", 0, 1, 0, 0}, {"--sigma2", 0, 1, 0, 0},   {"--bdmc", 0, 1, 0, 0},
                       {"--limit", 0, 1, 0, 0},    {"--seed", 0, 1, 0, 0},     {"--binarize", 0, 1, 0, 0},
-                      {"--threads", 0, 1, 0, 0},  {"--json", 0, 0, 0, 0},     {"--quiet", "-q", 0, 0, 0}, {0}};
+                      {"--threads", 0, 1, 0, 0},  {"--json", 0, 0, 0, 0},     {"--quiet", "-q", 0, 0, 0},
+                      {"--from-encoder", 0, 0, 0, 0}, {0}};
     ais_args a = {.leapfrog = 10};
     const char *model = NULL;
     int rc = parse(argc, argv, opts, &model, &a);
@@ -313,7 +320,8 @@ int cmd_ais(int argc, char **argv)
     varia_model *m = NULL;
     varia_info in;
     view v = {isatty(2), now(), -1};
-    varia_ais_opts o = {.size = sizeof o, .chains = a.chains, .steps = a.steps, .leapfrog = a.leapfrog,
+    varia_ais_opts o = {.size = sizeof o, .start = a.from_encoder ? VARIA_AIS_FROM_ENCODER : VARIA_AIS_FROM_PRIOR,
+                        .chains = a.chains, .steps = a.steps, .leapfrog = a.leapfrog,
                         .sigma2 = a.sigma2, .seed = a.seed, .progress = a.quiet ? NULL : progress, .user = &v};
     rc = cli_report(ctx, varia_ctx_set_threads(ctx, (int)a.threads));
     if (!rc)
