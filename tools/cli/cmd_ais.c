@@ -61,10 +61,10 @@ static varia_status bdmc_block(varia_ctx *ctx, const varia_model *m, const float
  * exchanging through cli_mpi_allgather, and every rank gets the whole rows
  * (a and b on every rank). A rank that fails stops exchanging, so it does
  * not wait for the others' agreement: cli_mpi_end then ends the job. */
-static int run_parts(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n, block_fn fn,
+static int run_parts(varia_ctx *ctx, const varia_model *m, const float *x, int64_t first, int64_t n, block_fn fn,
                      varia_ais_opts *o, varia_ais_row *a, varia_ais_row *b)
 {
-    o->first = 0;
+    o->first = first;
     o->part = cli_mpi_rank();
     o->parts = cli_mpi_size();
     o->allgather = cli_mpi_allgather;
@@ -77,15 +77,12 @@ static int run_parts(varia_ctx *ctx, const varia_model *m, const float *x, int64
 
 /* This rank's block of n examples run by fn into rows (rank 0: the whole
  * set's array, its block first; two arrays for BDMC's bounds), gathered to
- * rank 0 in example order; or, with fewer examples than ranks, run_parts.
- * Example i's streams are keyed by its index in the whole set
- * (varia_ais_opts.first) and chain c's by c, so rank 0's rows are the bytes
- * one process computes. Returns the exit code agreed by every rank. */
-static int run_blocks(varia_ctx *ctx, const varia_model *m, const float *x, int64_t D, int64_t n, block_fn fn,
-                      varia_ais_opts *o, varia_ais_row *a, varia_ais_row *b)
+ * rank 0 in example order. Example i's streams are keyed by its index in the
+ * whole set (varia_ais_opts.first) and chain c's by c, so rank 0's rows are
+ * the bytes one process computes. Returns the exit code agreed by every rank. */
+static int run_even(varia_ctx *ctx, const varia_model *m, const float *x, int64_t D, int64_t n, block_fn fn,
+                    varia_ais_opts *o, varia_ais_row *a, varia_ais_row *b)
 {
-    if (n < cli_mpi_size() && o->chains >= cli_mpi_size())
-        return run_parts(ctx, m, x, n, fn, o, a, b);
     int64_t first, count, unit = (int64_t)sizeof *a;
     int root = cli_mpi_rank() == 0;
     cli_mpi_block(n, cli_mpi_rank(), cli_mpi_size(), &first, &count);
@@ -107,6 +104,28 @@ static int run_blocks(varia_ctx *ctx, const varia_model *m, const float *x, int6
     if (mb != b)
         free(mb);
     return rc;
+}
+
+/* n examples over the ranks: in blocks (run_even); with fewer examples than
+ * ranks, every example's chains split (run_parts); and when the blocks
+ * would be uneven by more than 5% (5 examples on 4 ranks: one rank takes
+ * two), the largest multiple of the ranks in blocks and the rest's chains
+ * split, so every rank does about n / ranks examples' work. Either way rank
+ * 0 ends with every row, the bytes of one process. */
+static int run_blocks(varia_ctx *ctx, const varia_model *m, const float *x, int64_t D, int64_t n, block_fn fn,
+                      varia_ais_opts *o, varia_ais_row *a, varia_ais_row *b)
+{
+    int64_t size = cli_mpi_size(), rest = n % size, even = n - rest;
+    if (o->chains < size || !rest)
+        return run_even(ctx, m, x, D, n, fn, o, a, b);
+    if (!even)
+        return run_parts(ctx, m, x, 0, n, fn, o, a, b);
+    if ((double)(even / size + 1) <= 1.05 * (double)n / (double)size)
+        return run_even(ctx, m, x, D, n, fn, o, a, b);
+    void (*progress)(int64_t, int64_t, void *) = o->progress;
+    int rc = run_even(ctx, m, x, D, even, fn, o, a, b);
+    o->progress = progress;
+    return rc ? rc : run_parts(ctx, m, x ? x + even * D : NULL, even, rest, fn, o, a + even, b ? b + even : NULL);
 }
 
 typedef struct ais_args {

@@ -1,9 +1,10 @@
 /* varia eval's work shared among the ranks of an MPI job (one rank outside
  * one), and gathered to rank 0 in an order that makes the same bytes as one
  * process:
- * - at least as many examples as ranks: each rank scores a contiguous block
- *   of examples (varia_eval_part) and rank 0 gathers the rows and means;
- * - fewer examples than ranks (one huge example, say): the set's (example,
+ * - by examples: each rank scores a contiguous block of examples
+ *   (varia_eval_part) and rank 0 gathers the rows and means;
+ * - by chunks, with fewer examples than ranks (one huge example, say) or
+ *   where blocks would be uneven (5 examples on 4 ranks): the set's (example,
  *   chunk of VARIA_EVAL_CHUNK samples) items are cut into contiguous blocks,
  *   each rank computes its items' partial sums (varia_eval_chunks), rank 0
  *   gathers them in item order and folds each example's chunks in chunk
@@ -94,10 +95,15 @@ static int eval_chunks(varia_ctx *ctx, const varia_model *m, const varia_info *i
     return rc;
 }
 
+/* Chunks when blocks of examples would leave one rank more than 5% above
+ * the even share (always with fewer examples than ranks; 5 examples on 4
+ * ranks: blocks give one rank 2, chunks every rank 1.25 examples' samples). */
 int cli_eval_split(varia_ctx *ctx, const varia_model *m, const varia_info *in, const varia_dataset *d,
                    const varia_eval_opts *eo, varia_eval_row *rows, float *means)
 {
-    if (d->n < cli_mpi_size())
+    int64_t size = cli_mpi_size(), C = varia_eval_chunk_count(eo->k);
+    double blocks = (double)((d->n + size - 1) / size * C), chunks = (double)((d->n * C + size - 1) / size);
+    if (d->n < size || blocks > 1.05 * chunks)
         return eval_chunks(ctx, m, in, d, eo, rows, means);
     return eval_blocks(ctx, m, in, d, eo, rows, means);
 }
