@@ -269,26 +269,42 @@ void varia_linear_forward(const varia_linear *l, const float *x, int64_t n, floa
 
 /* Output panels [p_begin, p_end) of every row: the whole layer, or one
  * worker's share of it. */
+/* Leftover rows from which one padded tile beats a row pass each: a row pass
+ * reads the whole weight for one row, a tile once for mr rows. */
+#define LEFT_TILE_MIN 2
+
+/* Rows [r, r + m) of x, m <= mr, through the tile kernel against panels
+ * [p_begin, p_end): missing rows repeat the last one and are dropped. */
+static void forward_tiles(const varia_linear *l, const float *x, int64_t r, int m, float *y, varia_act act,
+                          int64_t p_begin, int64_t p_end, const kernel_table *k)
+{
+    float acc[MR_MAX][VARIA_PANEL];
+    const float *xr[MR_MAX];
+    for (int q = 0; q < k->mr; q++)
+        xr[q] = x + (r + (q < m ? q : m - 1)) * l->in;
+    for (int64_t o0 = p_begin * VARIA_PANEL; o0 < p_end * VARIA_PANEL; o0 += VARIA_PANEL) {
+        k->tile(xr, l->packed + o0 * l->in, l->in, acc);
+        int64_t cols = l->out - o0 < VARIA_PANEL ? l->out - o0 : VARIA_PANEL;
+        for (int q = 0; q < m; q++)
+            k->epi(y + (r + q) * l->out + o0, acc[q], l->bias + o0, cols, act);
+    }
+}
+
+/* The tile and row kernels give a row the same bits (kernels.h), so which
+ * path a row takes (it depends on n) changes no result. */
 static void forward_panels(const varia_linear *l, const float *x, int64_t n, float *y, varia_act act,
                            int64_t p_begin, int64_t p_end)
 {
-    float acc[MR_MAX][VARIA_PANEL];
     const kernel_table *k = kernels();
     int mr = k->mr;
     int64_t full = n / mr * mr;
-    for (int64_t r = full; r < n; r++) /* leftover rows, one at a time */
-        forward_row(l, x + r * l->in, y + r * l->out, act, p_begin, p_end, k);
-    for (int64_t r = 0; r < full; r += mr) {
-        const float *xr[MR_MAX];
-        for (int q = 0; q < mr; q++)
-            xr[q] = x + (r + q) * l->in;
-        for (int64_t o0 = p_begin * VARIA_PANEL; o0 < p_end * VARIA_PANEL; o0 += VARIA_PANEL) {
-            k->tile(xr, l->packed + o0 * l->in, l->in, acc);
-            int64_t cols = l->out - o0 < VARIA_PANEL ? l->out - o0 : VARIA_PANEL;
-            for (int q = 0; q < mr; q++)
-                k->epi(y + (r + q) * l->out + o0, acc[q], l->bias + o0, cols, act);
-        }
-    }
+    if (n - full >= LEFT_TILE_MIN)
+        forward_tiles(l, x, full, (int)(n - full), y, act, p_begin, p_end, k);
+    else
+        for (int64_t r = full; r < n; r++) /* a leftover row alone */
+            forward_row(l, x + r * l->in, y + r * l->out, act, p_begin, p_end, k);
+    for (int64_t r = 0; r < full; r += mr)
+        forward_tiles(l, x, r, mr, y, act, p_begin, p_end, k);
 }
 
 static int64_t panel_count(const varia_linear *l)
