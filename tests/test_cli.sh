@@ -590,6 +590,19 @@ check "... of three 28x40 piano rolls stacked, padded by 2 (44 wide, 3 x 28 + 4 
     [ "$(head -c 24 "$T/roll.png" | tail -c 8 | od -An -tu1 | tr -s ' ')" = " 0 0 0 44 0 0 0 92" ]
 run "$VARIA" sample "$VRNN" --length 40 -n 3 --seed 4 -o "$T/roll2.png"
 check "... the same seed, the same bytes" cmp -s "$T/roll.png" "$T/roll2.png"
+expect_rc "sample -o x.mid of a vrnn of 28-value frames exits 2" 2 "$VARIA" sample "$VRNN" --length 4 -n 1 -o "$T/x.mid"
+check "... saying MIDI needs frames of 88 notes" err_has "needs frames of 88 notes"
+JSBM=$ROOT/models/vrnn-jsb/model.json
+if [ -f "$JSBM" ]; then
+    expect_rc "sample -o x.mid of the JSB VRNN exits 0" 0 "$VARIA" sample "$JSBM" --length 16 -n 2 --seed 1 -o "$T/s.mid"
+    check "... writing a Standard MIDI File: format 0, 1 track, 4 ticks a quarter" \
+        [ "$(head -c 18 "$T/s.mid" | od -An -tx1 | tr -d ' \n')" = "4d546864000000060000000100044d54726b" ]
+    check "... whose track length is the file's size less its 22 header bytes" \
+        [ "$(head -c 22 "$T/s.mid" | tail -c 4 | od -An -tu1 | awk '{print $1*16777216+$2*65536+$3*256+$4}')" \
+          = "$(($(stat -c %s "$T/s.mid") - 22))" ]
+else
+    skip "MIDI of the JSB VRNN" "no shipped model"
+fi
 if [ -f "$SHIPPED/heldout-images-idx3-ubyte.gz" ]; then
     expect_rc "eval of a vrnn on IDX images (28 frames of 28) exits 0" 0 \
         "$VARIA" eval "$VRNN" --data "$SHIPPED/heldout-images-idx3-ubyte.gz" --limit 20 --k 5 --json

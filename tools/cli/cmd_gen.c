@@ -83,7 +83,9 @@ static const char *sample_usage =
     "  Draw N samples (z from the prior, scaled by T) and write E[x|z] as a PNG grid.\n"
     "  --steps (DRAW): one row per sample, one column per step: the canvas as it is painted.\n"
     "  --length L (sequence models, required): N sequences of L steps drawn frame by frame,\n"
-    "  written as piano rolls (time on x, pitch on y, the highest at the top), one per sample, stacked.\n";
+    "  written as piano rolls (time on x, pitch on y, the highest at the top), one per sample, stacked;\n"
+    "  or, for -o FILE.mid and frames of 88 notes (MIDI 21-108), as a MIDI file to listen to: one frame\n"
+    "  a quarter note at 120 bpm, the sequences one after another, a silent frame between them.\n";
 
 /* --steps: the canvases of the samples' latents z[n * latent], one row of T per sample. */
 static int write_steps(varia_ctx *ctx, const varia_model *m, const varia_info *in, const float *z, int64_t n,

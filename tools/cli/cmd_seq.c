@@ -1,14 +1,16 @@
 /* The CLI's sequence models (the vrnn family): samples written as piano
- * rolls, and evaluation with the per-time-step figures. Every example is
+ * rolls (or a MIDI file, midi.c), and evaluation with the per-time-step figures. Every example is
  * seq_len frames of the model's frame size, passed through varia_opts. */
 #include "args.h"
 #include "cli_mpi.h"
 #include "commands.h"
+#include "midi.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* n sequences x[n * T * F] (frame-major) as piano rolls: roll i is F rows
  * (pitch, the highest at the top) by T columns (time), the rolls stacked
@@ -30,6 +32,32 @@ int cli_seq_write_rolls(varia_ctx *ctx, const char *path, const float *x, int64_
     return rc;
 }
 
+/* cli_midi_encode's file for n sequences x[n * T * 88] written to path; 0,
+ * or the exit code of the printed error. */
+static int write_midi(const char *path, const float *x, int64_t n, int64_t T)
+{
+    int64_t len = cli_midi_encode(x, n, T, NULL, 0);
+    if (len < 0)
+        return cli_error(VARIA_ERR_TOO_LARGE, "%lld sequences of %lld frames are too long for one MIDI track",
+                         (long long)n, (long long)T);
+    unsigned char *buf = malloc((size_t)len);
+    if (!buf)
+        return cli_error(VARIA_ERR_NOMEM, "out of memory for a MIDI file of %lld bytes", (long long)len);
+    cli_midi_encode(x, n, T, buf, (size_t)len);
+    FILE *f = fopen(path, "wb");
+    int ok = f && fwrite(buf, 1, (size_t)len, f) == (size_t)len;
+    ok = (f && fclose(f) == 0) && ok;
+    free(buf);
+    return ok ? 0 : cli_error(VARIA_ERR_IO, "cannot write '%s'", path);
+}
+
+/* A path ending in .mid or .midi (any case): the samples go to a MIDI file. */
+static int is_midi(const char *path)
+{
+    size_t n = strlen(path);
+    return (n >= 4 && !strcasecmp(path + n - 4, ".mid")) || (n >= 5 && !strcasecmp(path + n - 5, ".midi"));
+}
+
 int cli_seq_sample(varia_ctx *ctx, const varia_model *m, const varia_info *in, int64_t n, int64_t T, uint64_t seed,
                    double temp, const char *path)
 {
@@ -44,11 +72,15 @@ int cli_seq_sample(varia_ctx *ctx, const varia_model *m, const varia_info *in, i
         rc = cli_error(VARIA_ERR_NOMEM, "out of memory for %lld sequences of %lld steps", (long long)n, (long long)T);
     if (!rc)
         rc = cli_report(ctx, varia_sample_ex(ctx, m, n, &o, x, z));
+    int midi = is_midi(path);
+    if (!rc && midi && F != CLI_MIDI_NOTES)
+        rc = cli_error(VARIA_ERR_ARG, "a MIDI file needs frames of %d notes (MIDI 21-108); this model's have %lld "
+                       "values", CLI_MIDI_NOTES, (long long)F);
     if (!rc)
-        rc = cli_seq_write_rolls(ctx, path, x, n, T, F);
+        rc = midi ? write_midi(path, x, n, T) : cli_seq_write_rolls(ctx, path, x, n, T, F);
     if (!rc)
-        printf("wrote %lld piano rolls of %lld steps (seed %llu, temperature %g) to %s\n", (long long)n, (long long)T,
-               (unsigned long long)seed, temp, path);
+        printf("wrote %lld %s of %lld steps (seed %llu, temperature %g) to %s\n", (long long)n,
+               midi ? "sequences as MIDI" : "piano rolls", (long long)T, (unsigned long long)seed, temp, path);
     free(x);
     free(z);
     return rc;
