@@ -565,6 +565,15 @@ check "... counting their 6 frames for the per-step figure" out_has '"frames": 6
 expect_rc "eval of a 6-value-frame VRNN on 3-value frames exits 15 (SHAPE)" 15 \
     "$VARIA" eval "$ROOT/tests/golden/vrnn_gru/model.json" --data "$ROOT/tests/npy/dtype_f8.npz" --k 4
 check "... naming both frame sizes" err_has "frames of 3 values; the model's are 6"
+expect_rc "reconstruct of a VRNN on an .npz of two sequences exits 0" 0 \
+    "$VARIA" reconstruct "$ROOT/tests/golden/vrnn_gmm_gru/model.json" --data "$ROOT/tests/npy/dtype_f8.npz" -o "$T/rr.png"
+check "... writing 4 piano rolls (each sequence above its reconstruction) of 3 x 4: 8 wide, 4 x 3 + 5 x 2 high" \
+    [ "$(head -c 24 "$T/rr.png" | tail -c 8 | od -An -tu1 | tr -s ' ')" = " 0 0 0 8 0 0 0 22" ]
+expect_rc "reconstruct of a 6-value-frame VRNN on 3-value frames exits 15 (SHAPE)" 15 \
+    "$VARIA" reconstruct "$ROOT/tests/golden/vrnn_gru/model.json" --data "$ROOT/tests/npy/dtype_f8.npz" -o "$T/rr.png"
+expect_rc "reconstruct --stride of a VRNN exits 2" 2 \
+    "$VARIA" reconstruct "$ROOT/tests/golden/vrnn_gmm_gru/model.json" --data "$ROOT/tests/npy/dtype_f8.npz" \
+    --stride 2 -o "$T/rr.png"
 expect_rc "eval --binarize dequantize of sequences exits 2" 2 \
     "$VARIA" eval "$ROOT/tests/golden/vrnn_gmm_gru/model.json" --data "$ROOT/tests/npy/dtype_f8.npz" --k 4 \
     --binarize dequantize

@@ -373,7 +373,10 @@ static const char *recon_usage =
     "usage: varia reconstruct MODEL.json --data PATH [--limit N] [--stride S] -o FILE.png\n"
     "  Encode N examples (default 10: examples 0, S, 2S, ...; S defaults to 1) to\n"
     "  their posterior means and decode them: the PNG shows the inputs on the top\n"
-    "  row, reconstructions below.\n";
+    "  row, reconstructions below. A sequence model (vrnn) reads PATH as 'varia eval'\n"
+    "  does (an .npz or .npy of sequences, or images as rows) and writes piano rolls,\n"
+    "  each sequence's above its reconstruction (its posterior means decoded, the\n"
+    "  decoder feeding back its own mean frames, as varia decode does), stacked.\n";
 
 int cmd_reconstruct(int argc, char **argv)
 {
@@ -394,6 +397,13 @@ int cmd_reconstruct(int argc, char **argv)
     varia_dataset d = {0};
     const char *out_path = cli_find(opts, "-o")->value, *data_path = cli_find(opts, "--data")->value;
     int rc = open_cmd(argc, argv, recon_usage, opts, pos, 1, &ctx, &m, &in);
+    if (!rc && varia_model_can(m, VARIA_NEEDS_SEQ_LEN)) {
+        rc = stride > 1 ? cli_usage_error("reconstruct", "--stride is for images; this is a sequence model")
+                        : cli_seq_reconstruct(ctx, m, &in, data_path, n, out_path);
+        varia_model_free(m);
+        varia_ctx_free(ctx);
+        return rc;
+    }
     if (!rc)
         rc = cli_report(ctx, varia_dataset_load(ctx, data_path, (n - 1) * stride + 1, &d));
     int64_t picked = rc ? 0 : (d.n + stride - 1) / stride; /* inputs: examples 0, S, 2S, ... */

@@ -165,6 +165,46 @@ static int seq_blocks(varia_ctx *ctx, const varia_model *m, const varia_seqset *
     return rc;
 }
 
+/* The set's frames against the model's: VARIA_ERR_SHAPE naming both. */
+static int check_frames(const varia_seqset *q, const varia_info *in, const char *path)
+{
+    if (q->dim == in->data_size)
+        return 0;
+    return cli_error(VARIA_ERR_SHAPE, "'%s' has frames of %lld values; the model's are %lld", path, (long long)q->dim,
+                     (long long)in->data_size);
+}
+
+int cli_seq_reconstruct(varia_ctx *ctx, const varia_model *m, const varia_info *in, const char *path, int64_t n,
+                        const char *out)
+{
+    varia_seqset q = {0};
+    int64_t T = 0, F = in->data_size;
+    int rc = cli_report(ctx, varia_seqset_load(ctx, path, n, &q));
+    if (!rc)
+        rc = check_frames(&q, in, path);
+    float *x = rc ? NULL : pad(&q, &T), *both = NULL;
+    if (!rc && (!x || !(both = calloc((size_t)(2 * q.n * T * F) + 1, sizeof *both))))
+        rc = cli_error(VARIA_ERR_NOMEM, "out of memory for %lld sequences of up to %lld frames", (long long)q.n,
+                       (long long)T);
+    varia_opts o = {.size = sizeof o, .seq_len = T, .lengths = q.lengths};
+    for (int64_t i = 0; !rc && i < q.n; i++) /* rolls 2i (the data) and 2i + 1 (its reconstruction) */
+        memcpy(both + 2 * i * T * F, x + i * T * F, (size_t)(T * F) * sizeof *both);
+    for (int64_t i = 0; !rc && i < q.n; i++) {
+        o.lengths = q.lengths + i; /* one at a time: each one's own length, its frames past it left 0 */
+        rc = cli_report(ctx, varia_reconstruct_ex(ctx, m, x + i * T * F, 1, &o, both + (2 * i + 1) * T * F));
+        for (int64_t t = q.lengths[i]; !rc && t < T; t++)
+            memset(both + ((2 * i + 1) * T + t) * F, 0, (size_t)F * sizeof *both);
+    }
+    if (!rc)
+        rc = cli_seq_write_rolls(ctx, out, both, 2 * q.n, T, F);
+    if (!rc)
+        printf("wrote %lld sequence(s) of %s, each above its reconstruction, to %s\n", (long long)q.n, path, out);
+    free(x);
+    free(both);
+    varia_seqset_free(&q);
+    return rc;
+}
+
 /* The sequences of --data, padded to the longest, scored by blocks across
  * the job's ranks (one block outside MPI); rank 0 summarises, prints, and
  * writes --per-example. */
@@ -176,9 +216,8 @@ int cli_seq_eval(varia_ctx *ctx, const varia_model *m, const varia_info *in, cli
     int64_t T = 0;
     int root = cli_mpi_rank() == 0;
     int rc = cli_report(ctx, varia_seqset_load(ctx, path, limit, &q));
-    if (!rc && q.dim != in->data_size)
-        rc = cli_error(VARIA_ERR_SHAPE, "'%s' has frames of %lld values; the model's are %lld", path, (long long)q.dim,
-                       (long long)in->data_size);
+    if (!rc)
+        rc = check_frames(&q, in, path);
     if (!rc && !cli_parse_binarize("eval", opts, q.x, q.total * q.dim, in, 0.0, &eo->binarize, NULL))
         rc = VARIA_ERR_ARG;
     float *x = rc ? NULL : pad(&q, &T), *means = NULL;

@@ -21,6 +21,10 @@ int cli_seq_write_rolls(varia_ctx *ctx, const char *path, const float *x, int64_
 /* varia sample --length T: n sequences drawn and written as piano rolls to path. */
 int cli_seq_sample(varia_ctx *ctx, const varia_model *m, const varia_info *in, int64_t n, int64_t T, uint64_t seed,
                    double temp, const char *path);
+/* varia reconstruct of a sequence model: the first n sequences of path
+ * (varia_seqset_load), each above its reconstruction, as piano rolls in out. */
+int cli_seq_reconstruct(varia_ctx *ctx, const varia_model *m, const varia_info *in, const char *path, int64_t n,
+                        const char *out);
 /* varia eval of a sequence model on --data (varia_seqset_load: an .npz of x and lengths, an
  * .npy [n, T, F], or images as rows), the first `limit` sequences (0: all), padded to the
  * longest with each one's length: the per-step figures beside the per-sequence ones. */
