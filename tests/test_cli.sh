@@ -502,6 +502,17 @@ expect_rc "eval --binarize dequantize exits 0" 0 "$VARIA" eval "$VAE" --data "$T
 check "... and says so in its JSON" out_has '"binarize": "dequantize"'
 expect_rc "eval --binarize frob exits 2 listing dequantize" 2 "$VARIA" eval "$VAE" --data "$T/data.amat" --binarize frob
 check "... naming the choices" err_has "none or dequantize"
+# A long run in pieces: --skip K --limit N gives the rows of one run (streams and
+# dequantization noise keyed by the index in the file).
+"$VARIA" ais "$GANLIN" --data "$T/g3.amat" --chains 2 --steps 8 --quiet --binarize dequantize --per-example "$T/pe_all.csv" >/dev/null
+"$VARIA" ais "$GANLIN" --data "$T/g3.amat" --chains 2 --steps 8 --quiet --binarize dequantize --limit 1 --per-example "$T/pe_a.csv" >/dev/null
+"$VARIA" ais "$GANLIN" --data "$T/g3.amat" --chains 2 --steps 8 --quiet --binarize dequantize --skip 1 --per-example "$T/pe_b.csv" >/dev/null
+check "ais --per-example: a header and one row per example" [ "$(wc -l < "$T/pe_all.csv")" = 3 ]
+check "ais --limit 1 then --skip 1: the rows of one run, bit for bit" \
+    cmp -s "$T/pe_all.csv" <(cat "$T/pe_a.csv"; tail -n +2 "$T/pe_b.csv")
+expect_rc "ais --skip past the data exits 2" 2 "$VARIA" ais "$GANLIN" --data "$T/g3.amat" --chains 2 --steps 5 --skip 2 --quiet
+check "... naming the examples the file has" err_has "has 2 examples"
+expect_rc "ais --bdmc with --skip exits 2" 2 "$VARIA" ais "$GANLIN" --bdmc 2 --chains 2 --steps 5 --skip 1 --quiet
 # ---- invert: a GAN inverted over a dataset ------------------------------------------
 DCGAN=$ROOT/tests/golden/gan_dcgan/model.json  # [1,16,16], latent 6, tanh; no sigma2 in its manifest
 { printf '\000\000\010\003\000\000\000\003\000\000\000\020\000\000\000\020'

@@ -123,6 +123,9 @@ ais_case() {
 ais_case "ais, 5 examples, 4 chains, 30 steps" 2 1 --data "$DATA" --limit 5 --chains 4 --steps 30 --seed 2
 ais_case "ais, 5 examples, 4 chains, 30 steps" 3 2 --data "$DATA" --limit 5 --chains 4 --steps 30 --seed 2
 ais_case "BDMC, 4 simulated examples" 3 1 --bdmc 4 --chains 3 --steps 20 --seed 4
+# A piece of a set (--skip): blocks and the split rest keyed by the file's indices.
+ais_case "ais --skip 3 --limit 5, 4 chains" 2 1 --data "$DATA" --skip 3 --limit 5 --chains 4 --steps 30 --seed 2 \
+    --per-example rows.csv
 # Fewer examples than ranks: each example's chains are split across the
 # ranks, which exchange every chain's acceptance probability after each
 # transition (the step size adapts on their mean) and the final log weights.

@@ -264,17 +264,17 @@ static uint64_t splitmix(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-int cli_dequantize(varia_dataset *d, uint64_t seed, const char *path)
+int cli_dequantize(varia_dataset *d, uint64_t seed, int64_t first, const char *path)
 {
     for (int64_t i = 0; i < d->n; i++) {
-        uint64_t st = seed * 0xD1B54A32D192ED03ULL + (uint64_t)i; /* example i's stream */
+        uint64_t st = seed * 0xD1B54A32D192ED03ULL + (uint64_t)(first + i); /* the example's stream */
         splitmix(&st);
         for (int64_t j = 0; j < d->example_size; j++) {
             float *v = &d->x[i * d->example_size + j];
             double q = floor((double)*v * 255.0 + 0.5);
             if (!(q >= 0.0 && q <= 255.0) || fabs(q / 255.0 - *v) > 1e-6)
                 return cli_error(VARIA_ERR_ARG, "--dequantize: '%s' example %lld has %g, not an 8-bit value / 255",
-                                 path, (long long)i, (double)*v);
+                                 path, (long long)(first + i), (double)*v);
             *v = (float)((q + (double)(splitmix(&st) >> 11) * 0x1.0p-53) / 256.0);
         }
     }

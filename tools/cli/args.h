@@ -43,10 +43,11 @@ int cli_load_example(varia_ctx *ctx, const varia_info *info, const char *spec, f
  * geometry when both have one (28x28 images of a [1,28,28] model, not 14x56). */
 int cli_check_examples(const varia_info *info, const varia_dataset *d, const char *path);
 /* Dequantize 8-bit data in place: each value v / 255 becomes (v + u) / 256,
- * u ~ U(0, 1) from a stream keyed by (seed, example): continuous data whose
- * density is comparable across models (Wu et al. 2017). Values not of the form
- * v / 255 are refused, naming the file. */
-int cli_dequantize(varia_dataset *d, uint64_t seed, const char *path);
+ * u ~ U(0, 1) from a stream keyed by (seed, example), d's example i being
+ * example first + i of its file: continuous data whose density is comparable
+ * across models (Wu et al. 2017), the same noise whatever part of the file is
+ * read. Values not of the form v / 255 are refused, naming the file. */
+int cli_dequantize(varia_dataset *d, uint64_t seed, int64_t first, const char *path);
 /* A latent "z:v1,v2,..." into z[L]. */
 int cli_parse_latent(const char *spec, int64_t L, float *z);
 /* Padding between the tiles of every grid the CLI writes. */

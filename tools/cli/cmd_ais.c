@@ -13,9 +13,9 @@
 
 static const char *ais_usage =
     "usage: varia ais MODEL.json (--data PATH | --bdmc N) --chains C --steps T\n"
-    "                 [--leapfrog L] [--sigma2 S] [--from-encoder] [--limit N] [--seed S]\n"
+    "                 [--leapfrog L] [--sigma2 S] [--from-encoder] [--skip K] [--limit N] [--seed S]\n"
     "                 [--binarize auto|dynamic|threshold|none|dequantize] [--threads T]\n"
-    "                 [--json] [--quiet]\n"
+    "                 [--json] [--quiet] [--per-example FILE.csv]\n"
     "  AIS estimate of log p(x) (Wu et al. 2017) from the decoder alone: C chains per\n"
     "  example anneal from the prior to the posterior over T steps of the sigmoid\n"
     "  schedule, one HMC trajectory of L leapfrog steps (default 10) per step. The\n"
@@ -23,6 +23,9 @@ static const char *ais_usage =
     "  examples, the HMC acceptance and the final step sizes.\n"
     "  --sigma2 S: score under the Gaussian observation model N(x; E[x|z], S I)\n"
     "  instead of the model's own likelihood (what a GAN needs; S > 0).\n"
+    "  --skip K --limit N: examples K .. K + N - 1 of PATH, each keyed by its index\n"
+    "  in the file, so a long run done in pieces gives the rows of one run.\n"
+    "  --per-example FILE.csv: 'index,log_px,accept,step_size' per example.\n"
     "  --from-encoder: AIS+encoder, annealing from the model's posterior q(z|x)\n"
     "  instead of the prior (a VAE of one stochastic layer without a flow).\n"
     "  --bdmc N: simulate N examples from the model instead of reading data, and\n"
@@ -64,7 +67,7 @@ static varia_status bdmc_block(varia_ctx *ctx, const varia_model *m, const float
 static int run_parts(varia_ctx *ctx, const varia_model *m, const float *x, int64_t first, int64_t n, block_fn fn,
                      varia_ais_opts *o, varia_ais_row *a, varia_ais_row *b)
 {
-    o->first = first;
+    o->first = first; /* x's first example's index in the file */
     o->part = cli_mpi_rank();
     o->parts = cli_mpi_size();
     o->allgather = cli_mpi_allgather;
@@ -80,8 +83,8 @@ static int run_parts(varia_ctx *ctx, const varia_model *m, const float *x, int64
  * rank 0 in example order. Example i's streams are keyed by its index in the
  * whole set (varia_ais_opts.first) and chain c's by c, so rank 0's rows are
  * the bytes one process computes. Returns the exit code agreed by every rank. */
-static int run_even(varia_ctx *ctx, const varia_model *m, const float *x, int64_t D, int64_t n, block_fn fn,
-                    varia_ais_opts *o, varia_ais_row *a, varia_ais_row *b)
+static int run_even(varia_ctx *ctx, const varia_model *m, const float *x, int64_t D, int64_t base, int64_t n,
+                    block_fn fn, varia_ais_opts *o, varia_ais_row *a, varia_ais_row *b)
 {
     int64_t first, count, unit = (int64_t)sizeof *a;
     int root = cli_mpi_rank() == 0;
@@ -89,7 +92,7 @@ static int run_even(varia_ctx *ctx, const varia_model *m, const float *x, int64_
     varia_ais_row *ma = root ? a : malloc((size_t)(count + 1) * sizeof *ma);
     varia_ais_row *mb = !b || root ? b : malloc((size_t)(count + 1) * sizeof *mb);
     int rc = ma && (mb || !b) ? 0 : cli_error(VARIA_ERR_NOMEM, "out of memory for %lld rows", (long long)count);
-    o->first = first;
+    o->first = base + first;
     if (!root)
         o->progress = NULL;
     if (!rc && count > 0)
@@ -111,25 +114,27 @@ static int run_even(varia_ctx *ctx, const varia_model *m, const float *x, int64_
  * would be uneven by more than 5% (5 examples on 4 ranks: one rank takes
  * two), the largest multiple of the ranks in blocks and the rest's chains
  * split, so every rank does about n / ranks examples' work. Either way rank
- * 0 ends with every row, the bytes of one process. */
+ * 0 ends with every row, the bytes of one process. x's examples are the set's
+ * from o->first on (their streams' keys). */
 static int run_blocks(varia_ctx *ctx, const varia_model *m, const float *x, int64_t D, int64_t n, block_fn fn,
                       varia_ais_opts *o, varia_ais_row *a, varia_ais_row *b)
 {
-    int64_t size = cli_mpi_size(), rest = n % size, even = n - rest;
+    int64_t size = cli_mpi_size(), rest = n % size, even = n - rest, base = o->first;
     if (o->chains < size || !rest)
-        return run_even(ctx, m, x, D, n, fn, o, a, b);
+        return run_even(ctx, m, x, D, base, n, fn, o, a, b);
     if (!even)
-        return run_parts(ctx, m, x, 0, n, fn, o, a, b);
+        return run_parts(ctx, m, x, base, n, fn, o, a, b);
     if ((double)(even / size + 1) <= 1.05 * (double)n / (double)size)
-        return run_even(ctx, m, x, D, n, fn, o, a, b);
+        return run_even(ctx, m, x, D, base, n, fn, o, a, b);
     void (*progress)(int64_t, int64_t, void *) = o->progress;
-    int rc = run_even(ctx, m, x, D, even, fn, o, a, b);
+    int rc = run_even(ctx, m, x, D, base, even, fn, o, a, b);
     o->progress = progress;
-    return rc ? rc : run_parts(ctx, m, x ? x + even * D : NULL, even, rest, fn, o, a + even, b ? b + even : NULL);
+    return rc ? rc
+              : run_parts(ctx, m, x ? x + even * D : NULL, base + even, rest, fn, o, a + even, b ? b + even : NULL);
 }
 
 typedef struct ais_args {
-    int64_t chains, steps, leapfrog, limit, threads, bdmc;
+    int64_t chains, steps, leapfrog, limit, skip, threads, bdmc;
     double sigma2;
     uint64_t seed;
     int quiet, json, from_encoder;
@@ -189,20 +194,40 @@ static void print_common_json(const ais_args *a, const varia_ais_opts *o, int64_
            a->sigma2, a->from_encoder ? "encoder" : "prior");
 }
 
+/* 'index,log_px,accept,step_size' for the n rows, indexed from first. */
+static int write_rows(const char *path, const varia_ais_row *rows, int64_t first, int64_t n)
+{
+    FILE *f = fopen(path, "w");
+    int ok = f && fprintf(f, "index,log_px,accept,step_size\n") > 0;
+    for (int64_t i = 0; ok && i < n; i++)
+        ok = fprintf(f, "%lld,%.17g,%.17g,%.17g\n", (long long)(first + i), rows[i].log_px, rows[i].accept,
+                     rows[i].step_size) > 0;
+    ok = (f && fclose(f) == 0) && ok;
+    return ok ? 0 : cli_error(VARIA_ERR_IO, "cannot write '%s'", path);
+}
+
 /* AIS on the dataset's examples. */
 static int run_data(varia_ctx *ctx, const varia_model *m, const varia_info *in, cli_opt *opts, const ais_args *a,
                     varia_ais_opts *o)
 {
     varia_dataset d = {0};
     const char *path = cli_find(opts, "--data")->value;
-    int rc = cli_report(ctx, varia_dataset_load(ctx, path, a->limit, &d));
+    int rc = cli_report(ctx, varia_dataset_load(ctx, path, a->limit ? a->skip + a->limit : 0, &d));
     if (!rc)
         rc = cli_check_examples(in, &d, path);
+    if (!rc && a->skip >= d.n)
+        rc = cli_error(VARIA_ERR_ARG, "--skip %lld: '%s' has %lld examples", (long long)a->skip, path,
+                       (long long)d.n);
+    if (!rc && a->skip) { /* the examples from --skip on, each keyed by its index in the file */
+        d.n -= a->skip;
+        memmove(d.x, d.x + a->skip * d.example_size, (size_t)(d.n * d.example_size) * sizeof *d.x);
+    }
+    o->first = a->skip;
     int deq = 0;
     if (!rc && !cli_parse_binarize("ais", opts, d.x, d.n * d.example_size, in, a->sigma2, &o->binarize, &deq))
         rc = VARIA_ERR_ARG;
     if (!rc && deq)
-        rc = cli_dequantize(&d, a->seed, path);
+        rc = cli_dequantize(&d, a->seed, a->skip, path);
     varia_ais_row *rows = rc ? NULL : malloc((size_t)d.n * sizeof *rows);
     if (!rc && !rows)
         rc = cli_error(VARIA_ERR_NOMEM, "out of memory for %lld examples' results", (long long)d.n);
@@ -216,6 +241,8 @@ static int run_data(varia_ctx *ctx, const varia_model *m, const varia_info *in, 
         return 0;
     }
     double secs = now() - t0, lp, se, acc, acc_se, step, step_se;
+    if (!rc && cli_has(opts, "--per-example"))
+        rc = write_rows(cli_find(opts, "--per-example")->value, rows, a->skip, d.n);
     if (!rc) {
         mean_se(&rows[0].log_px, d.n, ROW_STRIDE, &lp, &se);
         mean_se(&rows[0].accept, d.n, ROW_STRIDE, &acc, &acc_se);
@@ -301,6 +328,7 @@ static int parse(int argc, char **argv, cli_opt *opts, const char **model, ais_a
     if (!cli_parse(argc, argv, 2, opts, pos, 1, &npos) || !cli_int(opts, "--chains", 1, 4096, &a->chains) ||
         !cli_int(opts, "--steps", 1, 10000000, &a->steps) || !cli_int(opts, "--leapfrog", 1, 1000, &a->leapfrog) ||
         !cli_int(opts, "--limit", 1, (int64_t)1 << 31, &a->limit) ||
+        !cli_int(opts, "--skip", 0, (int64_t)1 << 31, &a->skip) ||
         !cli_int(opts, "--bdmc", 1, (int64_t)1 << 31, &a->bdmc) ||
         !cli_u64(opts, "--seed", &a->seed) || !cli_int(opts, "--threads", 0, 1024, &a->threads) ||
         !cli_float(opts, "--sigma2", 1e-30, 1e30, &a->sigma2))
@@ -309,8 +337,10 @@ static int parse(int argc, char **argv, cli_opt *opts, const char **model, ais_a
         return cli_usage_error("ais", "needs MODEL.json, --chains C and --steps T");
     if (cli_has(opts, "--data") == cli_has(opts, "--bdmc"))
         return cli_usage_error("ais", "needs --data PATH or --bdmc N (one of them)");
-    if (cli_has(opts, "--bdmc") && (cli_has(opts, "--limit") || cli_has(opts, "--binarize")))
-        return cli_usage_error("ais", "--bdmc simulates its data: --limit and --binarize do not apply");
+    if (cli_has(opts, "--bdmc") && (cli_has(opts, "--limit") || cli_has(opts, "--binarize") ||
+                                    cli_has(opts, "--skip") || cli_has(opts, "--per-example")))
+        return cli_usage_error("ais", "--bdmc simulates its data: --limit, --skip, --binarize and --per-example do "
+                               "not apply");
     a->quiet = cli_has(opts, "--quiet");
     a->from_encoder = cli_has(opts, "--from-encoder");
     a->json = cli_has(opts, "--json");
@@ -327,7 +357,8 @@ int cmd_ais(int argc, char **argv)
                       {"--leapfrog", 0, 1, 0, 0}, {"--sigma2", 0, 1, 0, 0},   {"--bdmc", 0, 1, 0, 0},
                       {"--limit", 0, 1, 0, 0},    {"--seed", 0, 1, 0, 0},     {"--binarize", 0, 1, 0, 0},
                       {"--threads", 0, 1, 0, 0},  {"--json", 0, 0, 0, 0},     {"--quiet", "-q", 0, 0, 0},
-                      {"--from-encoder", 0, 0, 0, 0}, {0}};
+                      {"--from-encoder", 0, 0, 0, 0}, {"--skip", 0, 1, 0, 0},
+                      {"--per-example", 0, 1, 0, 0}, {0}};
     ais_args a = {.leapfrog = 10};
     const char *model = NULL;
     int rc = parse(argc, argv, opts, &model, &a);

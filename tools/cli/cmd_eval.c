@@ -180,7 +180,7 @@ static int run(varia_ctx *ctx, cli_opt *opts, const char *model_path, const eval
     if (!rc && !cli_parse_binarize("eval", opts, d.x, d.n * d.example_size, &in, 0.0, &eo.binarize, &deq))
         rc = VARIA_ERR_ARG;
     if (!rc && deq)
-        rc = cli_dequantize(&d, a->seed, cli_find(opts, "--data")->value);
+        rc = cli_dequantize(&d, a->seed, 0, cli_find(opts, "--data")->value);
     int64_t U = 0;
     for (int l = 0; !rc && l < in.n_stochastic; l++)
         U += in.layer_sizes[l];

@@ -63,7 +63,7 @@ static int load(varia_ctx *ctx, const varia_info *in, const char *path, int64_t 
     if (!rc)
         rc = cli_check_examples(in, d, path);
     if (!rc && deq)
-        rc = cli_dequantize(d, seed, path);
+        rc = cli_dequantize(d, seed, 0, path);
     return rc;
 }
 
