@@ -217,6 +217,25 @@ int varia_linear_init(varia_linear *l, const float *w, const float *bias, int64_
     return 1;
 }
 
+/* The rows of each packed panel (and the weight's row stride). */
+static int64_t stride(const varia_linear *l)
+{
+    return l->ld ? l->ld : l->in;
+}
+
+varia_linear varia_linear_cols(const varia_linear *l, int64_t off, int64_t n, int bias)
+{
+    return (varia_linear){n, l->out, l->w ? l->w + off : NULL, l->packed + off * VARIA_PANEL, bias ? l->bias : NULL,
+                          stride(l)};
+}
+
+/* The bias of output panel o0 (zeros for a layer without one). */
+static const float *panel_bias(const varia_linear *l, int64_t o0)
+{
+    static const float zeros[VARIA_PANEL];
+    return l->bias ? l->bias + o0 : zeros;
+}
+
 void varia_linear_free(varia_linear *l)
 {
     free(l->packed);
@@ -232,11 +251,11 @@ static void forward_row(const varia_linear *l, const float *x, float *y, varia_a
     for (int64_t p0 = p_begin; p0 < p_end; p0 += 4) {
         const float *pp[4];
         for (int q = 0; q < 4; q++) /* past the last panel, repeat it */
-            pp[q] = l->packed + (p0 + q < p_end ? p0 + q : p_end - 1) * l->in * VARIA_PANEL;
+            pp[q] = l->packed + (p0 + q < p_end ? p0 + q : p_end - 1) * stride(l) * VARIA_PANEL;
         k->row(x, pp, l->in, acc);
         for (int q = 0; q < 4 && p0 + q < p_end; q++) {
             int64_t o0 = (p0 + q) * VARIA_PANEL;
-            k->epi(y + o0, acc[q], l->bias + o0, l->out - o0 < VARIA_PANEL ? l->out - o0 : VARIA_PANEL, act);
+            k->epi(y + o0, acc[q], panel_bias(l, o0), l->out - o0 < VARIA_PANEL ? l->out - o0 : VARIA_PANEL, act);
         }
     }
 }
@@ -245,14 +264,16 @@ static void forward_row(const varia_linear *l, const float *x, float *y, varia_a
 #include <cblas.h>
 
 /* The system BLAS computes x W^T; the same epilogue adds the bias and applies
- * the activation in place. */
+ * the activation in place, a panel at a time (panel_bias). */
 static void forward_blas(const varia_linear *l, const float *x, int64_t n, float *y, varia_act act)
 {
     void (*epi)(EPI_ARGS) = kernels()->epi;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)l->out, (int)l->in, 1.0f, x, (int)l->in, l->w,
-                (int)l->in, 0.0f, y, (int)l->out);
+                (int)stride(l), 0.0f, y, (int)l->out);
     for (int64_t r = 0; r < n; r++)
-        epi(y + r * l->out, y + r * l->out, l->bias, l->out, act);
+        for (int64_t o0 = 0; o0 < l->out; o0 += l->bias ? l->out : VARIA_PANEL) /* a whole row at once when it can */
+            epi(y + r * l->out + o0, y + r * l->out + o0, panel_bias(l, o0),
+                l->bias || l->out - o0 < VARIA_PANEL ? l->out - o0 : VARIA_PANEL, act);
 }
 #endif
 
@@ -283,10 +304,10 @@ static void forward_panels(const varia_linear *l, const float *x, int64_t n, flo
         for (int q = 0; q < mr; q++)
             xr[q] = x + (r + q) * l->in;
         for (int64_t o0 = p_begin * VARIA_PANEL; o0 < p_end * VARIA_PANEL; o0 += VARIA_PANEL) {
-            k->tile(xr, l->packed + o0 * l->in, l->in, acc);
+            k->tile(xr, l->packed + o0 * stride(l), l->in, acc);
             int64_t cols = l->out - o0 < VARIA_PANEL ? l->out - o0 : VARIA_PANEL;
             for (int q = 0; q < mr; q++)
-                k->epi(y + (r + q) * l->out + o0, acc[q], l->bias + o0, cols, act);
+                k->epi(y + (r + q) * l->out + o0, acc[q], panel_bias(l, o0), cols, act);
         }
     }
 }
@@ -342,11 +363,11 @@ static void bernoulli_row(const varia_linear *l, const float *h, const float *x,
     for (int64_t p0 = 0; p0 < panels; p0 += 4) {
         const float *pp[4];
         for (int q = 0; q < 4; q++)
-            pp[q] = l->packed + (p0 + q < panels ? p0 + q : panels - 1) * l->in * VARIA_PANEL;
+            pp[q] = l->packed + (p0 + q < panels ? p0 + q : panels - 1) * stride(l) * VARIA_PANEL;
         k->row(h, pp, l->in, acc);
         for (int q = 0; q < 4 && p0 + q < panels; q++) {
             int64_t o0 = (p0 + q) * VARIA_PANEL;
-            k->bepi(acc[q], l->bias + o0, x + o0, l->out - o0 < VARIA_PANEL ? l->out - o0 : VARIA_PANEL, s);
+            k->bepi(acc[q], panel_bias(l, o0), x + o0, l->out - o0 < VARIA_PANEL ? l->out - o0 : VARIA_PANEL, s);
         }
     }
     *logp = (s[0] + s[1]) + (s[2] + s[3]);
@@ -377,10 +398,10 @@ void varia_linear_bernoulli(const varia_linear *l, const float *h, int64_t n, co
             s[q][0] = s[q][1] = s[q][2] = s[q][3] = 0.0;
         }
         for (int64_t o0 = 0; o0 < l->out; o0 += VARIA_PANEL) {
-            k->tile(xr, l->packed + o0 * l->in, l->in, acc);
+            k->tile(xr, l->packed + o0 * stride(l), l->in, acc);
             int64_t cols = l->out - o0 < VARIA_PANEL ? l->out - o0 : VARIA_PANEL;
             for (int q = 0; q < mr; q++)
-                k->bepi(acc[q], l->bias + o0, x + o0, cols, s[q]);
+                k->bepi(acc[q], panel_bias(l, o0), x + o0, cols, s[q]);
         }
         for (int q = 0; q < mr; q++)
             logp[r + q] = (s[q][0] + s[q][1]) + (s[q][2] + s[q][3]);
