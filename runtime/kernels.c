@@ -209,6 +209,7 @@ int varia_linear_init(varia_linear *l, const float *w, const float *bias, int64_
     l->in = in;
     l->out = out;
     l->bias = bias;
+    l->ld = 0; /* a whole layer: its own in */
     size_t bytes = (size_t)varia_packed_floats(in, out) * sizeof(float);
     l->packed = aligned_alloc(64, bytes ? bytes : 64);
     if (!l->packed)
@@ -225,8 +226,8 @@ static int64_t stride(const varia_linear *l)
 
 varia_linear varia_linear_cols(const varia_linear *l, int64_t off, int64_t n, int bias)
 {
-    return (varia_linear){n, l->out, l->w ? l->w + off : NULL, l->packed + off * VARIA_PANEL, bias ? l->bias : NULL,
-                          stride(l)};
+    return (varia_linear){n, l->out, l->w ? l->w + off : NULL, l->packed ? l->packed + off * VARIA_PANEL : NULL,
+                          bias ? l->bias : NULL, stride(l)};
 }
 
 /* The bias of output panel o0 (zeros for a layer without one). */
