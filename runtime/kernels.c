@@ -62,6 +62,7 @@ __attribute__((target("avx512f"))) static void transpose16(const float *src, int
 
 /* Every kernel once per instruction set (bodies in kernel_bodies.h). */
 __attribute__((target("avx512f,fma"))) static void tile_avx512(TILE_ARGS) { TILE8_BODY }
+__attribute__((target("avx512f,fma"))) static void tile4_avx512(TILE_ARGS) { TILE4_BODY }
 __attribute__((target("avx2,fma"))) static void tile_avx2(TILE_ARGS) { NTILE4_BODY(v8) }
 static void tile_generic(TILE_ARGS) { NTILE4_BODY(v4) }
 __attribute__((target("avx512f,fma"))) static void row_avx512(ROW_ARGS) { ROW_BODY }
@@ -100,6 +101,7 @@ typedef struct kernel_table {
     const char *name;                      /* what varia_kernel_name reports */
     int mr;                                /* rows of a tile (<= MR_MAX) */
     void (*tile)(TILE_ARGS);               /* mr rows x one panel */
+    void (*tile4)(TILE_ARGS);              /* 4 rows x one panel where mr is 8 (NULL: mr is 4) */
     void (*row)(ROW_ARGS);                 /* one row x four panels */
     void (*epi)(EPI_ARGS);                 /* bias and activation */
     void (*bepi)(BERN_EPI_ARGS);           /* fused Bernoulli terms of one panel */
@@ -115,7 +117,7 @@ typedef struct kernel_table {
 
 /* Best first: kernels() takes the first one the CPU can run. */
 static const kernel_table tables[] = {
-    {.name = "avx512", .mr = 8, .tile = tile_avx512, .row = row_avx512, .epi = epi_avx512, .bepi = bepi_avx512,
+    {.name = "avx512", .mr = 8, .tile = tile_avx512, .tile4 = tile4_avx512, .row = row_avx512, .epi = epi_avx512, .bepi = bepi_avx512,
      .bern = bern_avx512, .sigmoid = sigmoid_avx512, .scan = scan_avx512, .bgrad = bgrad_avx512,
      .agrad = agrad_avx512, .add = add_avx512, .transpose16 = transpose16},
     {.name = "avx2", .mr = 4, .tile = tile_avx2, .row = row_avx2, .epi = epi_avx2, .bepi = bepi_avx2,
@@ -289,28 +291,39 @@ void varia_linear_forward(const varia_linear *l, const float *x, int64_t n, floa
     varia_linear_forward_native(l, x, n, y, act);
 }
 
+/* Rows [0, mr) of x against output panels [p_begin, p_end) with the tile
+ * kernel `tile` of mr rows. */
+static void forward_tile(const varia_linear *l, const float *x, float *y, varia_act act, int64_t p_begin,
+                         int64_t p_end, void (*tile)(TILE_ARGS), int mr)
+{
+    float acc[MR_MAX][VARIA_PANEL];
+    const float *xr[MR_MAX];
+    void (*epi)(EPI_ARGS) = kernels()->epi;
+    for (int q = 0; q < mr; q++)
+        xr[q] = x + q * l->in;
+    for (int64_t o0 = p_begin * VARIA_PANEL; o0 < p_end * VARIA_PANEL; o0 += VARIA_PANEL) {
+        tile(xr, l->packed + o0 * stride(l), l->in, acc);
+        int64_t cols = l->out - o0 < VARIA_PANEL ? l->out - o0 : VARIA_PANEL;
+        for (int q = 0; q < mr; q++)
+            epi(y + q * l->out + o0, acc[q], panel_bias(l, o0), cols, act);
+    }
+}
+
 /* Output panels [p_begin, p_end) of every row: the whole layer, or one
- * worker's share of it. */
+ * worker's share of it. Rows go by tiles of mr, then (AVX-512) one tile
+ * of 4 when 4 or more are left, so a leftover row streams the weight once
+ * per tile rather than once per row; then one at a time. Every kernel sums
+ * each element in the same order: the bits do not depend on the path. */
 static void forward_panels(const varia_linear *l, const float *x, int64_t n, float *y, varia_act act,
                            int64_t p_begin, int64_t p_end)
 {
-    float acc[MR_MAX][VARIA_PANEL];
     const kernel_table *k = kernels();
-    int mr = k->mr;
-    int64_t full = n / mr * mr;
-    for (int64_t r = full; r < n; r++) /* leftover rows, one at a time */
+    int64_t full = n / k->mr * k->mr, four = k->tile4 && n - full >= 4 ? full + 4 : full;
+    for (int64_t r = four; r < n; r++) /* leftover rows, one at a time */
         forward_row(l, x + r * l->in, y + r * l->out, act, p_begin, p_end, k);
-    for (int64_t r = 0; r < full; r += mr) {
-        const float *xr[MR_MAX];
-        for (int q = 0; q < mr; q++)
-            xr[q] = x + (r + q) * l->in;
-        for (int64_t o0 = p_begin * VARIA_PANEL; o0 < p_end * VARIA_PANEL; o0 += VARIA_PANEL) {
-            k->tile(xr, l->packed + o0 * stride(l), l->in, acc);
-            int64_t cols = l->out - o0 < VARIA_PANEL ? l->out - o0 : VARIA_PANEL;
-            for (int q = 0; q < mr; q++)
-                k->epi(y + (r + q) * l->out + o0, acc[q], panel_bias(l, o0), cols, act);
-        }
-    }
+    for (int64_t r = 0; r < four; r += r < full ? k->mr : 4)
+        forward_tile(l, x + r * l->in, y + r * l->out, act, p_begin, p_end, r < full ? k->tile : k->tile4,
+                     r < full ? k->mr : 4);
 }
 
 static int64_t panel_count(const varia_linear *l)
