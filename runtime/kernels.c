@@ -291,39 +291,46 @@ void varia_linear_forward(const varia_linear *l, const float *x, int64_t n, floa
     varia_linear_forward_native(l, x, n, y, act);
 }
 
-/* Rows [0, mr) of x against output panels [p_begin, p_end) with the tile
- * kernel `tile` of mr rows. */
-static void forward_tile(const varia_linear *l, const float *x, float *y, varia_act act, int64_t p_begin,
-                         int64_t p_end, void (*tile)(TILE_ARGS), int mr)
+/* Rows [0, rows) of x against output panels [p_begin, p_end) with the tile
+ * kernel `tile` of mr >= rows rows; a short tile repeats its last row in the
+ * rows it lacks and drops their results (each element's sum reads its own
+ * row only, so the real rows' bits are a full tile's). */
+static void forward_tile(const varia_linear *l, const float *x, int64_t rows, float *y, varia_act act,
+                         int64_t p_begin, int64_t p_end, void (*tile)(TILE_ARGS), int mr)
 {
     float acc[MR_MAX][VARIA_PANEL];
     const float *xr[MR_MAX];
     void (*epi)(EPI_ARGS) = kernels()->epi;
     for (int q = 0; q < mr; q++)
-        xr[q] = x + q * l->in;
+        xr[q] = x + (q < rows ? q : rows - 1) * l->in;
     for (int64_t o0 = p_begin * VARIA_PANEL; o0 < p_end * VARIA_PANEL; o0 += VARIA_PANEL) {
         tile(xr, l->packed + o0 * stride(l), l->in, acc);
         int64_t cols = l->out - o0 < VARIA_PANEL ? l->out - o0 : VARIA_PANEL;
-        for (int q = 0; q < mr; q++)
+        for (int q = 0; q < rows; q++)
             epi(y + q * l->out + o0, acc[q], panel_bias(l, o0), cols, act);
     }
 }
 
 /* Output panels [p_begin, p_end) of every row: the whole layer, or one
- * worker's share of it. Rows go by tiles of mr, then (AVX-512) one tile
- * of 4 when 4 or more are left, so a leftover row streams the weight once
- * per tile rather than once per row; then one at a time. Every kernel sums
+ * worker's share of it. Rows go by tiles of mr; the 2 to mr - 1 rows left
+ * take one short tile (AVX-512: of 4 rows when they are at most 4), so each
+ * weight panel streams once for them rather than once per row (small
+ * batches are bound by that traffic: sampling 10 sequences is a tile of 8
+ * and 2 rows); a single row left takes the row kernel. Every kernel sums
  * each element in the same order: the bits do not depend on the path. */
 static void forward_panels(const varia_linear *l, const float *x, int64_t n, float *y, varia_act act,
                            int64_t p_begin, int64_t p_end)
 {
     const kernel_table *k = kernels();
-    int64_t full = n / k->mr * k->mr, four = k->tile4 && n - full >= 4 ? full + 4 : full;
-    for (int64_t r = four; r < n; r++) /* leftover rows, one at a time */
-        forward_row(l, x + r * l->in, y + r * l->out, act, p_begin, p_end, k);
-    for (int64_t r = 0; r < four; r += r < full ? k->mr : 4)
-        forward_tile(l, x + r * l->in, y + r * l->out, act, p_begin, p_end, r < full ? k->tile : k->tile4,
-                     r < full ? k->mr : 4);
+    int64_t full = n / k->mr * k->mr, left = n - full;
+    for (int64_t r = 0; r < full; r += k->mr)
+        forward_tile(l, x + r * l->in, k->mr, y + r * l->out, act, p_begin, p_end, k->tile, k->mr);
+    if (left == 1)
+        forward_row(l, x + full * l->in, y + full * l->out, act, p_begin, p_end, k);
+    else if (left > 1 && k->tile4 && left <= 4)
+        forward_tile(l, x + full * l->in, left, y + full * l->out, act, p_begin, p_end, k->tile4, 4);
+    else if (left > 1)
+        forward_tile(l, x + full * l->in, left, y + full * l->out, act, p_begin, p_end, k->tile, k->mr);
 }
 
 static int64_t panel_count(const varia_linear *l)
