@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MR_MAX 8
+#define MR_MAX 12
 
 int64_t varia_packed_floats(int64_t in, int64_t out)
 {
@@ -63,6 +63,7 @@ __attribute__((target("avx512f"))) static void transpose16(const float *src, int
 /* Every kernel once per instruction set (bodies in kernel_bodies.h). */
 __attribute__((target("avx512f,fma"))) static void tile_avx512(TILE_ARGS) { TILE8_BODY }
 __attribute__((target("avx512f,fma"))) static void tile4_avx512(TILE_ARGS) { TILE4_BODY }
+__attribute__((target("avx512f,fma"))) static void tile12_avx512(TILE_ARGS) { TILE12_BODY }
 __attribute__((target("avx2,fma"))) static void tile_avx2(TILE_ARGS) { NTILE4_BODY(v8) }
 static void tile_generic(TILE_ARGS) { NTILE4_BODY(v4) }
 __attribute__((target("avx512f,fma"))) static void row_avx512(ROW_ARGS) { ROW_BODY }
@@ -101,7 +102,8 @@ typedef struct kernel_table {
     const char *name;                      /* what varia_kernel_name reports */
     int mr;                                /* rows of a tile (<= MR_MAX) */
     void (*tile)(TILE_ARGS);               /* mr rows x one panel */
-    void (*tile4)(TILE_ARGS);              /* 4 rows x one panel where mr is 8 (NULL: mr is 4) */
+    void (*tile8)(TILE_ARGS);              /* 8 rows x one panel where mr is 12 (NULL: mr is 4) */
+    void (*tile4)(TILE_ARGS);              /* 4 rows x one panel where mr is 12 (NULL: mr is 4) */
     void (*row)(ROW_ARGS);                 /* one row x four panels */
     void (*epi)(EPI_ARGS);                 /* bias and activation */
     void (*bepi)(BERN_EPI_ARGS);           /* fused Bernoulli terms of one panel */
@@ -117,7 +119,7 @@ typedef struct kernel_table {
 
 /* Best first: kernels() takes the first one the CPU can run. */
 static const kernel_table tables[] = {
-    {.name = "avx512", .mr = 8, .tile = tile_avx512, .tile4 = tile4_avx512, .row = row_avx512, .epi = epi_avx512, .bepi = bepi_avx512,
+    {.name = "avx512", .mr = 12, .tile = tile12_avx512, .tile8 = tile_avx512, .tile4 = tile4_avx512, .row = row_avx512, .epi = epi_avx512, .bepi = bepi_avx512,
      .bern = bern_avx512, .sigmoid = sigmoid_avx512, .scan = scan_avx512, .bgrad = bgrad_avx512,
      .agrad = agrad_avx512, .add = add_avx512, .transpose16 = transpose16},
     {.name = "avx2", .mr = 4, .tile = tile_avx2, .row = row_avx2, .epi = epi_avx2, .bepi = bepi_avx2,
@@ -329,6 +331,8 @@ static void forward_panels(const varia_linear *l, const float *x, int64_t n, flo
         forward_row(l, x + full * l->in, y + full * l->out, act, p_begin, p_end, k);
     else if (left > 1 && k->tile4 && left <= 4)
         forward_tile(l, x + full * l->in, left, y + full * l->out, act, p_begin, p_end, k->tile4, 4);
+    else if (left > 1 && k->tile8 && left <= 8)
+        forward_tile(l, x + full * l->in, left, y + full * l->out, act, p_begin, p_end, k->tile8, 8);
     else if (left > 1)
         forward_tile(l, x + full * l->in, left, y + full * l->out, act, p_begin, p_end, k->tile, k->mr);
 }
