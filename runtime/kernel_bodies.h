@@ -24,7 +24,8 @@ typedef float v16 __attribute__((vector_size(64)));
 /* acc[r][0..31] = sum_i x[r][i] * panel[i][0..31], the sum running over i in
  * order for every element, so the tile height never changes a result. Four
  * rows (8 accumulators) fit AVX2's 16 registers; AVX-512 has 32 and takes
- * eight rows (16 accumulators), halving the panel traffic per FMA. */
+ * twelve rows (24 accumulators; TILE12_BODY), a third of the panel traffic
+ * per FMA, with eight and four for the rows a batch leaves. */
 #define ROW_DECL(q) v16 c##q##0 = {0}, c##q##1 = {0};
 #define ROW_FMA(q)                                                                                         \
     {                                                                                                      \

@@ -1,6 +1,6 @@
 /* The linear layer and log-densities. The matrix kernel computes a tile of
- * the output (8 rows on AVX-512, 4 elsewhere, by 32 columns) in registers from
- * a packed weight panel. Every kernel is compiled for AVX-512, AVX2+FMA and
+ * the output (12 rows on AVX-512, with tiles of 8 and 4 for the rows left; 4
+ * elsewhere; by 32 columns) in registers from a packed weight panel. Every kernel is compiled for AVX-512, AVX2+FMA and
  * baseline x86-64 (bodies in kernel_bodies.h); one table per instruction set
  * holds its clones, and the best table the CPU can run is chosen once, from
  * its feature flags. Every output element is a sum over the input in the same
@@ -119,8 +119,8 @@ typedef struct kernel_table {
 
 /* Best first: kernels() takes the first one the CPU can run. */
 static const kernel_table tables[] = {
-    {.name = "avx512", .mr = 12, .tile = tile12_avx512, .tile8 = tile_avx512, .tile4 = tile4_avx512, .row = row_avx512, .epi = epi_avx512, .bepi = bepi_avx512,
-     .bern = bern_avx512, .sigmoid = sigmoid_avx512, .scan = scan_avx512, .bgrad = bgrad_avx512,
+    {.name = "avx512", .mr = 12, .tile = tile12_avx512, .tile8 = tile_avx512, .tile4 = tile4_avx512,
+     .row = row_avx512, .epi = epi_avx512, .bepi = bepi_avx512, .bern = bern_avx512, .sigmoid = sigmoid_avx512, .scan = scan_avx512, .bgrad = bgrad_avx512,
      .agrad = agrad_avx512, .add = add_avx512, .transpose16 = transpose16},
     {.name = "avx2", .mr = 4, .tile = tile_avx2, .row = row_avx2, .epi = epi_avx2, .bepi = bepi_avx2,
      .bern = bern_avx2, .sigmoid = sigmoid_avx2, .scan = scan_avx2, .bgrad = bgrad_avx2, .agrad = agrad_avx2,
