@@ -24,8 +24,7 @@ typedef float v16 __attribute__((vector_size(64)));
 /* acc[r][0..31] = sum_i x[r][i] * panel[i][0..31], the sum running over i in
  * order for every element, so the tile height never changes a result. Four
  * rows (8 accumulators) fit AVX2's 16 registers; AVX-512 has 32 and takes
- * twelve rows (24 accumulators; TILE12_BODY), a third of the panel traffic
- * per FMA, with eight and four for the rows a batch leaves. */
+ * eight rows (16 accumulators), halving the panel traffic per FMA. */
 #define ROW_DECL(q) v16 c##q##0 = {0}, c##q##1 = {0};
 #define ROW_FMA(q)                                                                                         \
     {                                                                                                      \
@@ -54,7 +53,8 @@ typedef float v16 __attribute__((vector_size(64)));
     ROW_STORE(0) ROW_STORE(1) ROW_STORE(2) ROW_STORE(3) ROW_STORE(4) ROW_STORE(5) ROW_STORE(6) ROW_STORE(7)
 
 /* Twelve rows (24 accumulators, 2 panel vectors: 26 of AVX-512's 32
- * registers): a batch of 9 to 12 rows streams each weight panel once. */
+ * registers, no spills): a batch of 9 to 12 rows streams each weight panel
+ * once (small batches are bound by that traffic). */
 #define TILE12_BODY                                                                                        \
     ROW_DECL(0) ROW_DECL(1) ROW_DECL(2) ROW_DECL(3) ROW_DECL(4) ROW_DECL(5) ROW_DECL(6) ROW_DECL(7)        \
     ROW_DECL(8) ROW_DECL(9) ROW_DECL(10) ROW_DECL(11)                                                      \

@@ -1,6 +1,7 @@
 /* The linear layer and log-densities. The matrix kernel computes a tile of
- * the output (12 rows on AVX-512, with tiles of 8 and 4 for the rows left; 4
- * elsewhere; by 32 columns) in registers from a packed weight panel. Every kernel is compiled for AVX-512, AVX2+FMA and
+ * the output (8 rows on AVX-512, with tiles of 4 for the rows left and of 12
+ * for batches of 9 to 12; 4 elsewhere; by 32 columns) in registers from a
+ * packed weight panel. Every kernel is compiled for AVX-512, AVX2+FMA and
  * baseline x86-64 (bodies in kernel_bodies.h); one table per instruction set
  * holds its clones, and the best table the CPU can run is chosen once, from
  * its feature flags. Every output element is a sum over the input in the same
@@ -102,8 +103,8 @@ typedef struct kernel_table {
     const char *name;                      /* what varia_kernel_name reports */
     int mr;                                /* rows of a tile (<= MR_MAX) */
     void (*tile)(TILE_ARGS);               /* mr rows x one panel */
-    void (*tile8)(TILE_ARGS);              /* 8 rows x one panel where mr is 12 (NULL: mr is 4) */
-    void (*tile4)(TILE_ARGS);              /* 4 rows x one panel where mr is 12 (NULL: mr is 4) */
+    void (*tile4)(TILE_ARGS);              /* 4 rows x one panel where mr is 8 (NULL: mr is 4) */
+    void (*tile12)(TILE_ARGS);             /* 12 rows x one panel, for batches of 9 to 12 (NULL: none) */
     void (*row)(ROW_ARGS);                 /* one row x four panels */
     void (*epi)(EPI_ARGS);                 /* bias and activation */
     void (*bepi)(BERN_EPI_ARGS);           /* fused Bernoulli terms of one panel */
@@ -119,9 +120,9 @@ typedef struct kernel_table {
 
 /* Best first: kernels() takes the first one the CPU can run. */
 static const kernel_table tables[] = {
-    {.name = "avx512", .mr = 12, .tile = tile12_avx512, .tile8 = tile_avx512, .tile4 = tile4_avx512,
-     .row = row_avx512, .epi = epi_avx512, .bepi = bepi_avx512, .bern = bern_avx512, .sigmoid = sigmoid_avx512, .scan = scan_avx512, .bgrad = bgrad_avx512,
-     .agrad = agrad_avx512, .add = add_avx512, .transpose16 = transpose16},
+    {.name = "avx512", .mr = 8, .tile = tile_avx512, .tile4 = tile4_avx512, .tile12 = tile12_avx512,
+     .row = row_avx512, .epi = epi_avx512, .bepi = bepi_avx512, .bern = bern_avx512, .sigmoid = sigmoid_avx512,
+     .scan = scan_avx512, .bgrad = bgrad_avx512, .agrad = agrad_avx512, .add = add_avx512, .transpose16 = transpose16},
     {.name = "avx2", .mr = 4, .tile = tile_avx2, .row = row_avx2, .epi = epi_avx2, .bepi = bepi_avx2,
      .bern = bern_avx2, .sigmoid = sigmoid_avx2, .scan = scan_avx2, .bgrad = bgrad_avx2, .agrad = agrad_avx2,
      .add = add_avx2, .transpose16 = NULL},
@@ -314,25 +315,30 @@ static void forward_tile(const varia_linear *l, const float *x, int64_t rows, fl
 }
 
 /* Output panels [p_begin, p_end) of every row: the whole layer, or one
- * worker's share of it. Rows go by tiles of mr; the 2 to mr - 1 rows left
- * take one short tile (AVX-512: of 4 rows when they are at most 4), so each
- * weight panel streams once for them rather than once per row (small
- * batches are bound by that traffic: sampling 10 sequences is a tile of 8
- * and 2 rows); a single row left takes the row kernel. Every kernel sums
- * each element in the same order: the bits do not depend on the path. */
+ * worker's share of it. Small batches are bound by streaming the weight
+ * panels, so: a batch of 9 to 12 rows takes one tile of 12 (AVX-512;
+ * sampling 10 VRNN sequences: 5.5% more frames per CPU second than a tile of
+ * 8 and a short one; tiles of 12 for every batch made AIS's 64 rows 3%
+ * slower, so only these). Otherwise rows go by tiles of mr, and the 2 to
+ * mr - 1 rows left take one short tile (AVX-512: of 4 rows when they are at
+ * most 4), streaming each panel once rather than once per row; a single row
+ * left takes the row kernel. Every kernel sums each element in the same
+ * order: the bits do not depend on the path. */
 static void forward_panels(const varia_linear *l, const float *x, int64_t n, float *y, varia_act act,
                            int64_t p_begin, int64_t p_end)
 {
     const kernel_table *k = kernels();
     int64_t full = n / k->mr * k->mr, left = n - full;
+    if (k->tile12 && n > k->mr && n <= 12) { /* one stream of the weight for the whole batch */
+        forward_tile(l, x, n, y, act, p_begin, p_end, k->tile12, 12);
+        return;
+    }
     for (int64_t r = 0; r < full; r += k->mr)
         forward_tile(l, x + r * l->in, k->mr, y + r * l->out, act, p_begin, p_end, k->tile, k->mr);
     if (left == 1)
         forward_row(l, x + full * l->in, y + full * l->out, act, p_begin, p_end, k);
     else if (left > 1 && k->tile4 && left <= 4)
         forward_tile(l, x + full * l->in, left, y + full * l->out, act, p_begin, p_end, k->tile4, 4);
-    else if (left > 1 && k->tile8 && left <= 8)
-        forward_tile(l, x + full * l->in, left, y + full * l->out, act, p_begin, p_end, k->tile8, 8);
     else if (left > 1)
         forward_tile(l, x + full * l->in, left, y + full * l->out, act, p_begin, p_end, k->tile, k->mr);
 }
