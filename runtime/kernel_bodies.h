@@ -52,6 +52,19 @@ typedef float v16 __attribute__((vector_size(64)));
     }                                                                                                      \
     ROW_STORE(0) ROW_STORE(1) ROW_STORE(2) ROW_STORE(3) ROW_STORE(4) ROW_STORE(5) ROW_STORE(6) ROW_STORE(7)
 
+/* Twelve rows (24 accumulators, 2 panel vectors: 26 of AVX-512's 32
+ * registers, no spills): a batch of 9 to 12 rows streams each weight panel
+ * once (small batches are bound by that traffic). */
+#define TILE12_BODY                                                                                        \
+    ROW_DECL(0) ROW_DECL(1) ROW_DECL(2) ROW_DECL(3) ROW_DECL(4) ROW_DECL(5) ROW_DECL(6) ROW_DECL(7)        \
+    ROW_DECL(8) ROW_DECL(9) ROW_DECL(10) ROW_DECL(11)                                                      \
+    for (int64_t i = 0; i < in; i++) {                                                                     \
+        PANEL_LOAD ROW_FMA(0) ROW_FMA(1) ROW_FMA(2) ROW_FMA(3) ROW_FMA(4) ROW_FMA(5) ROW_FMA(6) ROW_FMA(7)  \
+        ROW_FMA(8) ROW_FMA(9) ROW_FMA(10) ROW_FMA(11)                                                      \
+    }                                                                                                      \
+    ROW_STORE(0) ROW_STORE(1) ROW_STORE(2) ROW_STORE(3) ROW_STORE(4) ROW_STORE(5) ROW_STORE(6) ROW_STORE(7) \
+    ROW_STORE(8) ROW_STORE(9) ROW_STORE(10) ROW_STORE(11)
+
 #define TILE_ARGS const float *const *x, const float *panel, int64_t in, float (*acc)[VARIA_PANEL]
 
 /* One row against four panels at once (128 columns, 8 accumulators): the path

@@ -1,6 +1,7 @@
 /* The linear layer and log-densities. The matrix kernel computes a tile of
- * the output (8 rows on AVX-512, 4 elsewhere, by 32 columns) in registers from
- * a packed weight panel. Every kernel is compiled for AVX-512, AVX2+FMA and
+ * the output (8 rows on AVX-512, with tiles of 4 for the rows left and of 12
+ * for batches of 9 to 12; 4 elsewhere; by 32 columns) in registers from a
+ * packed weight panel. Every kernel is compiled for AVX-512, AVX2+FMA and
  * baseline x86-64 (bodies in kernel_bodies.h); one table per instruction set
  * holds its clones, and the best table the CPU can run is chosen once, from
  * its feature flags. Every output element is a sum over the input in the same
@@ -13,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MR_MAX 8
+#define MR_MAX 12
 
 int64_t varia_packed_floats(int64_t in, int64_t out)
 {
@@ -62,6 +63,8 @@ __attribute__((target("avx512f"))) static void transpose16(const float *src, int
 
 /* Every kernel once per instruction set (bodies in kernel_bodies.h). */
 __attribute__((target("avx512f,fma"))) static void tile_avx512(TILE_ARGS) { TILE8_BODY }
+__attribute__((target("avx512f,fma"))) static void tile4_avx512(TILE_ARGS) { TILE4_BODY }
+__attribute__((target("avx512f,fma"))) static void tile12_avx512(TILE_ARGS) { TILE12_BODY }
 __attribute__((target("avx2,fma"))) static void tile_avx2(TILE_ARGS) { NTILE4_BODY(v8) }
 static void tile_generic(TILE_ARGS) { NTILE4_BODY(v4) }
 __attribute__((target("avx512f,fma"))) static void row_avx512(ROW_ARGS) { ROW_BODY }
@@ -100,6 +103,8 @@ typedef struct kernel_table {
     const char *name;                      /* what varia_kernel_name reports */
     int mr;                                /* rows of a tile (<= MR_MAX) */
     void (*tile)(TILE_ARGS);               /* mr rows x one panel */
+    void (*tile4)(TILE_ARGS);              /* 4 rows x one panel where mr is 8 (NULL: mr is 4) */
+    void (*tile12)(TILE_ARGS);             /* 12 rows x one panel, for batches of 9 to 12 (NULL: none) */
     void (*row)(ROW_ARGS);                 /* one row x four panels */
     void (*epi)(EPI_ARGS);                 /* bias and activation */
     void (*bepi)(BERN_EPI_ARGS);           /* fused Bernoulli terms of one panel */
@@ -115,9 +120,9 @@ typedef struct kernel_table {
 
 /* Best first: kernels() takes the first one the CPU can run. */
 static const kernel_table tables[] = {
-    {.name = "avx512", .mr = 8, .tile = tile_avx512, .row = row_avx512, .epi = epi_avx512, .bepi = bepi_avx512,
-     .bern = bern_avx512, .sigmoid = sigmoid_avx512, .scan = scan_avx512, .bgrad = bgrad_avx512,
-     .agrad = agrad_avx512, .add = add_avx512, .transpose16 = transpose16},
+    {.name = "avx512", .mr = 8, .tile = tile_avx512, .tile4 = tile4_avx512, .tile12 = tile12_avx512,
+     .row = row_avx512, .epi = epi_avx512, .bepi = bepi_avx512, .bern = bern_avx512, .sigmoid = sigmoid_avx512,
+     .scan = scan_avx512, .bgrad = bgrad_avx512, .agrad = agrad_avx512, .add = add_avx512, .transpose16 = transpose16},
     {.name = "avx2", .mr = 4, .tile = tile_avx2, .row = row_avx2, .epi = epi_avx2, .bepi = bepi_avx2,
      .bern = bern_avx2, .sigmoid = sigmoid_avx2, .scan = scan_avx2, .bgrad = bgrad_avx2, .agrad = agrad_avx2,
      .add = add_avx2, .transpose16 = NULL},
@@ -209,12 +214,32 @@ int varia_linear_init(varia_linear *l, const float *w, const float *bias, int64_
     l->in = in;
     l->out = out;
     l->bias = bias;
+    l->ld = 0; /* a whole layer: its own in */
     size_t bytes = (size_t)varia_packed_floats(in, out) * sizeof(float);
     l->packed = aligned_alloc(64, bytes ? bytes : 64);
     if (!l->packed)
         return 0;
     varia_pack_panels(l->packed, w, in, out, 0);
     return 1;
+}
+
+/* The rows of each packed panel (and the weight's row stride). */
+static int64_t stride(const varia_linear *l)
+{
+    return l->ld ? l->ld : l->in;
+}
+
+varia_linear varia_linear_cols(const varia_linear *l, int64_t off, int64_t n, int bias)
+{
+    return (varia_linear){n, l->out, l->w ? l->w + off : NULL, l->packed ? l->packed + off * VARIA_PANEL : NULL,
+                          bias ? l->bias : NULL, stride(l)};
+}
+
+/* The bias of output panel o0 (zeros for a layer without one). */
+static const float *panel_bias(const varia_linear *l, int64_t o0)
+{
+    static const float zeros[VARIA_PANEL];
+    return l->bias ? l->bias + o0 : zeros;
 }
 
 void varia_linear_free(varia_linear *l)
@@ -232,11 +257,11 @@ static void forward_row(const varia_linear *l, const float *x, float *y, varia_a
     for (int64_t p0 = p_begin; p0 < p_end; p0 += 4) {
         const float *pp[4];
         for (int q = 0; q < 4; q++) /* past the last panel, repeat it */
-            pp[q] = l->packed + (p0 + q < p_end ? p0 + q : p_end - 1) * l->in * VARIA_PANEL;
+            pp[q] = l->packed + (p0 + q < p_end ? p0 + q : p_end - 1) * stride(l) * VARIA_PANEL;
         k->row(x, pp, l->in, acc);
         for (int q = 0; q < 4 && p0 + q < p_end; q++) {
             int64_t o0 = (p0 + q) * VARIA_PANEL;
-            k->epi(y + o0, acc[q], l->bias + o0, l->out - o0 < VARIA_PANEL ? l->out - o0 : VARIA_PANEL, act);
+            k->epi(y + o0, acc[q], panel_bias(l, o0), l->out - o0 < VARIA_PANEL ? l->out - o0 : VARIA_PANEL, act);
         }
     }
 }
@@ -245,14 +270,16 @@ static void forward_row(const varia_linear *l, const float *x, float *y, varia_a
 #include <cblas.h>
 
 /* The system BLAS computes x W^T; the same epilogue adds the bias and applies
- * the activation in place. */
+ * the activation in place, a panel at a time (panel_bias). */
 static void forward_blas(const varia_linear *l, const float *x, int64_t n, float *y, varia_act act)
 {
     void (*epi)(EPI_ARGS) = kernels()->epi;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)l->out, (int)l->in, 1.0f, x, (int)l->in, l->w,
-                (int)l->in, 0.0f, y, (int)l->out);
+                (int)stride(l), 0.0f, y, (int)l->out);
     for (int64_t r = 0; r < n; r++)
-        epi(y + r * l->out, y + r * l->out, l->bias, l->out, act);
+        for (int64_t o0 = 0; o0 < l->out; o0 += l->bias ? l->out : VARIA_PANEL) /* a whole row at once when it can */
+            epi(y + r * l->out + o0, y + r * l->out + o0, panel_bias(l, o0),
+                l->bias || l->out - o0 < VARIA_PANEL ? l->out - o0 : VARIA_PANEL, act);
 }
 #endif
 
@@ -267,44 +294,53 @@ void varia_linear_forward(const varia_linear *l, const float *x, int64_t n, floa
     varia_linear_forward_native(l, x, n, y, act);
 }
 
-/* Output panels [p_begin, p_end) of every row: the whole layer, or one
- * worker's share of it. */
-/* Leftover rows from which one padded tile beats a row pass each: a row pass
- * reads the whole weight for one row, a tile once for mr rows. */
-#define LEFT_TILE_MIN 2
-
-/* Rows [r, r + m) of x, m <= mr, through the tile kernel against panels
- * [p_begin, p_end): missing rows repeat the last one and are dropped. */
-static void forward_tiles(const varia_linear *l, const float *x, int64_t r, int m, float *y, varia_act act,
-                          int64_t p_begin, int64_t p_end, const kernel_table *k)
+/* Rows [0, rows) of x against output panels [p_begin, p_end) with the tile
+ * kernel `tile` of mr >= rows rows; a short tile repeats its last row in the
+ * rows it lacks and drops their results (each element's sum reads its own
+ * row only, so the real rows' bits are a full tile's). */
+static void forward_tile(const varia_linear *l, const float *x, int64_t rows, float *y, varia_act act,
+                         int64_t p_begin, int64_t p_end, void (*tile)(TILE_ARGS), int mr)
 {
     float acc[MR_MAX][VARIA_PANEL];
     const float *xr[MR_MAX];
-    for (int q = 0; q < k->mr; q++)
-        xr[q] = x + (r + (q < m ? q : m - 1)) * l->in;
+    void (*epi)(EPI_ARGS) = kernels()->epi;
+    for (int q = 0; q < mr; q++)
+        xr[q] = x + (q < rows ? q : rows - 1) * l->in;
     for (int64_t o0 = p_begin * VARIA_PANEL; o0 < p_end * VARIA_PANEL; o0 += VARIA_PANEL) {
-        k->tile(xr, l->packed + o0 * l->in, l->in, acc);
+        tile(xr, l->packed + o0 * stride(l), l->in, acc);
         int64_t cols = l->out - o0 < VARIA_PANEL ? l->out - o0 : VARIA_PANEL;
-        for (int q = 0; q < m; q++)
-            k->epi(y + (r + q) * l->out + o0, acc[q], l->bias + o0, cols, act);
+        for (int q = 0; q < rows; q++)
+            epi(y + q * l->out + o0, acc[q], panel_bias(l, o0), cols, act);
     }
 }
 
-/* The tile and row kernels give a row the same bits (kernels.h), so which
- * path a row takes (it depends on n) changes no result. */
+/* Output panels [p_begin, p_end) of every row: the whole layer, or one
+ * worker's share of it. Small batches are bound by streaming the weight
+ * panels, so: a batch of 9 to 12 rows takes one tile of 12 (AVX-512;
+ * sampling 10 VRNN sequences: 5.5% more frames per CPU second than a tile of
+ * 8 and a short one; tiles of 12 for every batch made AIS's 64 rows 3%
+ * slower, so only these). Otherwise rows go by tiles of mr, and the 2 to
+ * mr - 1 rows left take one short tile (AVX-512: of 4 rows when they are at
+ * most 4), streaming each panel once rather than once per row; a single row
+ * left takes the row kernel. Every kernel sums each element in the same
+ * order: the bits do not depend on the path. */
 static void forward_panels(const varia_linear *l, const float *x, int64_t n, float *y, varia_act act,
                            int64_t p_begin, int64_t p_end)
 {
     const kernel_table *k = kernels();
-    int mr = k->mr;
-    int64_t full = n / mr * mr;
-    if (n - full >= LEFT_TILE_MIN)
-        forward_tiles(l, x, full, (int)(n - full), y, act, p_begin, p_end, k);
-    else
-        for (int64_t r = full; r < n; r++) /* a leftover row alone */
-            forward_row(l, x + r * l->in, y + r * l->out, act, p_begin, p_end, k);
-    for (int64_t r = 0; r < full; r += mr)
-        forward_tiles(l, x, r, mr, y, act, p_begin, p_end, k);
+    int64_t full = n / k->mr * k->mr, left = n - full;
+    if (k->tile12 && n > k->mr && n <= 12) { /* one stream of the weight for the whole batch */
+        forward_tile(l, x, n, y, act, p_begin, p_end, k->tile12, 12);
+        return;
+    }
+    for (int64_t r = 0; r < full; r += k->mr)
+        forward_tile(l, x + r * l->in, k->mr, y + r * l->out, act, p_begin, p_end, k->tile, k->mr);
+    if (left == 1)
+        forward_row(l, x + full * l->in, y + full * l->out, act, p_begin, p_end, k);
+    else if (left > 1 && k->tile4 && left <= 4)
+        forward_tile(l, x + full * l->in, left, y + full * l->out, act, p_begin, p_end, k->tile4, 4);
+    else if (left > 1)
+        forward_tile(l, x + full * l->in, left, y + full * l->out, act, p_begin, p_end, k->tile, k->mr);
 }
 
 static int64_t panel_count(const varia_linear *l)
@@ -358,11 +394,11 @@ static void bernoulli_row(const varia_linear *l, const float *h, const float *x,
     for (int64_t p0 = 0; p0 < panels; p0 += 4) {
         const float *pp[4];
         for (int q = 0; q < 4; q++)
-            pp[q] = l->packed + (p0 + q < panels ? p0 + q : panels - 1) * l->in * VARIA_PANEL;
+            pp[q] = l->packed + (p0 + q < panels ? p0 + q : panels - 1) * stride(l) * VARIA_PANEL;
         k->row(h, pp, l->in, acc);
         for (int q = 0; q < 4 && p0 + q < panels; q++) {
             int64_t o0 = (p0 + q) * VARIA_PANEL;
-            k->bepi(acc[q], l->bias + o0, x + o0, l->out - o0 < VARIA_PANEL ? l->out - o0 : VARIA_PANEL, s);
+            k->bepi(acc[q], panel_bias(l, o0), x + o0, l->out - o0 < VARIA_PANEL ? l->out - o0 : VARIA_PANEL, s);
         }
     }
     *logp = (s[0] + s[1]) + (s[2] + s[3]);
@@ -393,10 +429,10 @@ void varia_linear_bernoulli(const varia_linear *l, const float *h, int64_t n, co
             s[q][0] = s[q][1] = s[q][2] = s[q][3] = 0.0;
         }
         for (int64_t o0 = 0; o0 < l->out; o0 += VARIA_PANEL) {
-            k->tile(xr, l->packed + o0 * l->in, l->in, acc);
+            k->tile(xr, l->packed + o0 * stride(l), l->in, acc);
             int64_t cols = l->out - o0 < VARIA_PANEL ? l->out - o0 : VARIA_PANEL;
             for (int q = 0; q < mr; q++)
-                k->bepi(acc[q], l->bias + o0, x + o0, cols, s[q]);
+                k->bepi(acc[q], panel_bias(l, o0), x + o0, cols, s[q]);
         }
         for (int q = 0; q < mr; q++)
             logp[r + q] = (s[q][0] + s[q][1]) + (s[q][2] + s[q][3]);

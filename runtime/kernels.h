@@ -21,12 +21,20 @@ typedef struct varia_linear {
     int64_t in, out;
     const float *w;     /* the weight as given, [out, in] (for the BLAS build) */
     float *packed;      /* [ceil(out/PANEL)][in][PANEL], zero-padded */
-    const float *bias;  /* [out] */
+    const float *bias;  /* [out]; NULL: no bias (a column range taken without it) */
+    int64_t ld;         /* w's row stride and each packed panel's rows: 0 means in; a column
+                           range's (varia_linear_cols) is its layer's, so it reads the panels in place */
 } varia_linear;
 
 /* Pack W [out, in] (PyTorch layout). Returns 0 when memory is exhausted. */
 int varia_linear_init(varia_linear *l, const float *w, const float *bias, int64_t in, int64_t out);
 void varia_linear_free(varia_linear *l);
+/* Columns [off, off + n) of l's weight as a layer of its own, [out, n]: a
+ * view reading l's packed panels in place (a panel's rows are its inputs, so
+ * the range is a run of rows of every panel at l's panel stride), nothing
+ * packed or allocated. With bias it adds l's bias, without it none. Valid as
+ * long as l is; off + n <= l->in. */
+varia_linear varia_linear_cols(const varia_linear *l, int64_t off, int64_t n, int bias);
 /* Floats a packed [out, in] matrix occupies (a multiple of 16). */
 int64_t varia_packed_floats(int64_t in, int64_t out);
 /* Pack into dst[varia_packed_floats(in, out)]: element (o, i) is w[o * in + i],

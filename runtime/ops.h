@@ -54,6 +54,14 @@ struct varia_ops {
     varia_v *(*cols)(varia_ops *o, varia_v *x, int64_t off, int64_t n);
     /* act(x W^T + b) for the declared linear layer `slot`. */
     varia_v *(*linear)(varia_ops *o, varia_v *x, int slot, varia_act act);
+    /* x W[:, off:off+n]^T for columns [off, off + n) of linear slot `slot`'s
+     * weight W [out, in] (x [rows, n]), plus the slot's bias when `bias` is
+     * nonzero; no activation. One part of W [a, b]^T = W_a a + W_b b: a part
+     * that k rows share (an example's features under its k particles) is
+     * multiplied once, joined to the per-row part by add's broadcast (kb =
+     * k), which applies the activation. Gradients reach x, that column range
+     * of the weight, and the bias when it was added. */
+    varia_v *(*linear_cols)(varia_ops *o, varia_v *x, int slot, int64_t off, int64_t n, int bias);
     /* c * x, elementwise. */
     varia_v *(*scale)(varia_ops *o, varia_v *x, float c);
     /* z = mu + temp * exp(lv / 2) * eps, rows(mu) * k rows; eps is a constant. */

@@ -128,6 +128,22 @@ static varia_v *op_linear(varia_ops *o, varia_v *x, int slot, varia_act act)
     return y;
 }
 
+/* Through the packed kernel on a view of the slot's panels (varia_linear_cols):
+ * no packing, no allocation beyond the output. */
+static varia_v *op_linear_cols(varia_ops *o, varia_v *x, int slot, int64_t off, int64_t n, int bias)
+{
+    varia_exec *e = ex(o);
+    const varia_linear *l = &e->m->lin[slot];
+    if (off < 0 || n != x->cols || off + n > l->in)
+        e->failed = 1; /* a family's bug: the pass then computes nothing */
+    const float *in = contiguous(e, x);
+    varia_v *y = new_val(e, x->rows, l->out, 0);
+    varia_linear v = live(e) ? varia_linear_cols(l, off, n, bias) : *l;
+    if (live(e))
+        varia_linear_forward_team(&v, in, x->rows, y->f, (varia_act){VARIA_ACT_IDENTITY, 0.0f}, e->team);
+    return y;
+}
+
 static varia_v *op_scale(varia_ops *o, varia_v *x, float c)
 {
     varia_exec *e = ex(o);
@@ -467,6 +483,7 @@ static const varia_ops exec_ops = {
     .param = op_param,
     .cols = op_cols,
     .linear = op_linear,
+    .linear_cols = op_linear_cols,
     .scale = op_scale,
     .reparam = op_reparam,
     .logq_eps = op_logq_eps,

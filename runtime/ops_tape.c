@@ -58,6 +58,11 @@ static varia_v *op_linear(varia_ops *o, varia_v *x, int slot, varia_act act)
     return val(TR(linear)(tp(o)->t, TR(node_of)(x), &tp(o)->lins[slot], act));
 }
 
+static varia_v *op_linear_cols(varia_ops *o, varia_v *x, int slot, int64_t off, int64_t n, int bias)
+{
+    return val(TR(linear_cols)(tp(o)->t, TR(node_of)(x), &tp(o)->lins[slot], off, n, bias));
+}
+
 /* The slot's batch norm over x with the batch's statistics, reported into
  * bn_stats at the slot's channels when the caller keeps them. */
 static varia_v *op_batch_norm(varia_ops *o, varia_v *x, int slot, varia_act act)
@@ -316,6 +321,7 @@ static const varia_ops tape_ops = {
     .param = op_param,
     .cols = op_cols,
     .linear = op_linear,
+    .linear_cols = op_linear_cols,
     .scale = op_scale,
     .reparam = op_reparam,
     .logq_eps = op_logq_eps,

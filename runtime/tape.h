@@ -65,6 +65,10 @@ tr_node *TR(param)(tr_tape *t, int64_t rows, int64_t cols, const tr_real *v, tr_
 
 /* y = act(x W^T + b). */
 tr_node *TR(linear)(tr_tape *t, tr_node *x, const tr_lin *l, varia_act act);
+/* y = x W[:, off:off+n]^T (+ b when bias), x [rows, n], no activation
+ * (tape_lincols.c): dx += dy W[:, off:off+n], the weight gradient's columns
+ * [off, off + n) += dy^T x, gb += column sums of dy when bias. */
+tr_node *TR(linear_cols)(tr_tape *t, tr_node *x, const tr_lin *l, int64_t off, int64_t n, int bias);
 /* z[r] = mu[r / k] + temp * exp(lv[r / k] / 2) * eps[r], r < k * rows(mu). */
 tr_node *TR(reparam)(tr_tape *t, tr_node *mu, tr_node *lv, const tr_real *eps, int64_t k, float temp);
 /* Per row r < k * rows(lv): sum_d -eps[r]_d^2 / 2 - lv[r / k]_d / 2 - log(2 pi) / 2,

@@ -76,7 +76,7 @@ void TR(mm_input_grad)(const tr_lin *l, const tr_real *dy, int64_t n, tr_real *d
 
 void TR(mm_forward)(const tr_lin *l, const tr_real *x, int64_t n, tr_real *y, varia_act act)
 {
-    varia_linear k = {l->in, l->out, l->w, (float *)l->packed, l->b};
+    varia_linear k = {l->in, l->out, l->w, (float *)l->packed, l->b, 0};
     varia_linear_forward_native(&k, x, n, y, act);
 }
 
@@ -99,7 +99,7 @@ void TR(mm_weight_grad)(const tr_lin *l, const tr_real *dy, const tr_real *x, in
         for (int64_t o = 0; o < l->out; o++)
             dyt[o * n + r] = dy[r * l->out + o];
     memset(zero, 0, (size_t)l->in * sizeof(float));
-    varia_linear k = {n, l->in, NULL, px, zero};
+    varia_linear k = {n, l->in, NULL, px, zero, 0};
     const varia_act id = {VARIA_ACT_IDENTITY, 0.0f};
     varia_linear_forward_native(&k, dyt, l->out, prod, id);
     varia_add(l->gw, prod, l->out * l->in);
@@ -123,7 +123,7 @@ void TR(mm_input_grad)(const tr_lin *l, const tr_real *dy, int64_t n, tr_real *d
     float *prod = scratch, *zero = prod + n * l->in;
     memset(zero, 0, (size_t)l->in * sizeof(float));
     /* dx = dy W = dy (W^T)^T: a forward pass with the packed transpose. */
-    varia_linear k = {l->out, l->in, NULL, (float *)l->packed_t, zero};
+    varia_linear k = {l->out, l->in, NULL, (float *)l->packed_t, zero, 0};
     const varia_act id = {VARIA_ACT_IDENTITY, 0.0f};
     varia_linear_forward_native(&k, dy, n, prod, id);
     varia_add(dx, prod, n * l->in);

@@ -222,6 +222,89 @@ static void flow_ops(void)
     pair_close(&p);
 }
 
+/* ---- linear_cols: W [a, b]^T as W_a a + W_b b ---- */
+
+/* 70 inputs, then 40 and 36 wide: slot 0 is 70 -> 40 (three input panels
+ * of the packed transpose), slot 1 is 40 -> 36 (two output panels). */
+static const char *const ARCH_WIDE =
+    "{\"activation\": \"tanh\", \"likelihood\": {\"type\": \"bernoulli\"},"
+    " \"layers\": [{\"latent\": 3, \"encoder\": [40, 36], \"decoder\": [4]}]}";
+
+enum { WIDE = 70, EXAMPLES = 2, KB = 2 };
+
+/* relu(W [a, b]^T + bias) of slot 1 at split `off` (a = h's columns [0,
+ * off), b = the rest), h = tanh(x W0^T + b0) of slot 0 over x: a from the
+ * EXAMPLES rows of xe, broadcast to KB rows each; b from the particles' rows
+ * of xp. split: by linear_cols and add's broadcast; else over the concat of
+ * a broadcast copy of a and b, as the VRNN's passes did. */
+static varia_v *joint_pass(varia_ops *o, varia_v *xe, varia_v *xp, int64_t off, int split)
+{
+    const varia_act th = {VARIA_ACT_TANH, 0.0f}, relu = {VARIA_ACT_RELU, 0.0f}, id = {VARIA_ACT_IDENTITY, 0.0f};
+    static const float zeros[EXAMPLES * KB * 40];
+    varia_v *a = o->cols(o, o->linear(o, xe, 0, th), 0, off), *b = o->cols(o, o->linear(o, xp, 0, th), off, 40 - off);
+    if (split)
+        return o->add(o, o->linear_cols(o, b, 1, off, 40 - off, 1), o->linear_cols(o, a, 1, 0, off, 0), KB, relu);
+    varia_v *ak = o->add(o, o->input(o, EXAMPLES * KB, off, zeros, 0), a, KB, id);
+    return o->linear(o, o->concat(o, ak, b), 1, relu);
+}
+
+/* The float tape's gradient of sum(c * joint_pass) into g[P] (the weights'). */
+static void joint_grad(pair *p, const float *xe, const float *xp, int64_t off, int split, const float *c, float *g)
+{
+    tr_reset(p->tape);
+    tr_ops_begin(&p->t, p->tape, &p->md.decl, p->lins, p->md.off, p->theta, p->grad);
+    varia_ops *t = &p->t.ops;
+    memset(p->grad, 0, (size_t)p->md.P * sizeof(float));
+    varia_v *y = joint_pass(t, t->input(t, EXAMPLES, WIDE, xe, WIDE), t->input(t, EXAMPLES * KB, WIDE, xp, WIDE), off,
+                            split);
+    tr_seed(p->tape, tr_node_of(y), c);
+    tr_backward(p->tape);
+    memcpy(g, p->grad, (size_t)p->md.P * sizeof(float));
+}
+
+/* linear_cols on both backends (with and without the bias, of a view, at
+ * offsets inside and past the first panel), and W_a a + W_b b against the
+ * product over [a, b]: values on exec and the tape, and the float tape's
+ * gradients of the weights (the input gradient reaches slot 0's). */
+static void lincols_ops(void)
+{
+    pair p;
+    int good = pair_open_shape(&p, ARCH_WIDE, 5, (varia_shape){1, {WIDE}});
+    ok(good, "a model with a 70 -> 40 -> 36 encoder opens on both backends");
+    if (!good)
+        return;
+    static float xe[EXAMPLES * WIDE], xp[EXAMPLES * KB * WIDE], c[EXAMPLES * KB * 36];
+    fill(xe, EXAMPLES * WIDE, 20, -1.0, 1.0);
+    fill(xp, EXAMPLES * KB * WIDE, 21, -1.0, 1.0);
+    fill(c, EXAMPLES * KB * 36, 22, -1.0, 1.0);
+    varia_ops *e = &p.e.ops, *t = &p.t.ops;
+    varia_v *ex = e->input(e, EXAMPLES * KB, WIDE, xp, WIDE), *tx = t->input(t, EXAMPLES * KB, WIDE, xp, WIDE);
+    double d = 0.0;
+    for (int64_t off = 0; off < WIDE; off += 37)
+        for (int bias = 0; bias < 2; bias++)
+            d = fmax(d, diff(e->linear_cols(e, e->cols(e, ex, off, WIDE - off - 1), 0, off, WIDE - off - 1, bias),
+                             t->linear_cols(t, t->cols(t, tx, off, WIDE - off - 1), 0, off, WIDE - off - 1, bias)));
+    ok(d < TOL, "linear_cols of a view, columns [0, 69) and [37, 69), with and without the bias (%.1e)", d);
+    float *g1 = malloc((size_t)p.md.P * sizeof(float)), *g2 = malloc((size_t)p.md.P * sizeof(float));
+    for (int64_t off = 13; g1 && g2 && off < 40; off += 20) {
+        varia_v *exe = e->input(e, EXAMPLES, WIDE, xe, WIDE), *txe = t->input(t, EXAMPLES, WIDE, xe, WIDE);
+        varia_v *ey = joint_pass(e, exe, ex, off, 1), *ty = joint_pass(t, txe, tx, off, 1);
+        double dv = fmax(diff(ey, ty), diff(ey, joint_pass(t, txe, tx, off, 0)));
+        joint_grad(&p, xe, xp, off, 1, c, g1);
+        joint_grad(&p, xe, xp, off, 0, c, g2);
+        tx = t->input(t, EXAMPLES * KB, WIDE, xp, WIDE); /* joint_grad reset the tape */
+        double dg = 0.0;
+        for (int64_t i = 0; i < p.md.P; i++)
+            dg = fmax(dg, fabs(g1[i] - g2[i]) / fmax(1.0, fabs(g2[i])));
+        ok(dv < TOL && dg < TOL, "W_a a + W_b b (a shared by %d rows, split at %lld of 40) = W [a, b]: values on "
+           "exec and the tape (%.1e), the tape's weight gradients (%.1e)", KB, (long long)off, dv, dg);
+    }
+    ok(g1 && g2 && !p.e.failed && !tr_failed(p.tape), "neither backend ran out of room (linear_cols)");
+    free(g1);
+    free(g2);
+    pair_close(&p);
+}
+
 /* ---- the family's passes ---- */
 
 static const char *const ARCHS[][2] = {
@@ -442,6 +525,7 @@ int main(void)
     }
     single_ops();
     flow_ops();
+    lincols_ops();
     family_passes();
     conv_passes();
     conv_chunks();

@@ -183,6 +183,53 @@ static void conv_ops(void)
     }
 }
 
+/* ---- linear_cols ---- */
+
+enum { LIN = 7, LA = 3 }; /* the layer's inputs; a's columns when split */
+
+/* x [R, n] over W[:, off:off+n] of a layer [O, LIN] (+ b): ctx {off, n,
+ * bias}; or (n 0) the split relu(W_b b + bias + W_a a[r / 2]) with a [R, LA]
+ * shared by 2 of b's [2R, LIN - LA] rows. th: x (or a, b), W, bias. */
+static tr_node *op_linear_cols(tr_tape *t, double *th, double *g, void *ctx)
+{
+    const int64_t *c = ctx;
+    static tr_lin l;
+    int64_t nx = c[1] ? R * c[1] : R * LA + 2 * R * (LIN - LA);
+    l = (tr_lin){LIN, O, th + nx, th + nx + O * LIN, g + nx, g + nx + O * LIN, NULL, NULL};
+    if (c[1])
+        return trd_linear_cols(t, trd_param(t, R, c[1], th, g), &l, c[0], c[1], (int)c[2]);
+    tr_node *a = trd_param(t, R, LA, th, g), *b = trd_param(t, 2 * R, LIN - LA, th + R * LA, g + R * LA);
+    return trd_add(t, trd_linear_cols(t, b, &l, LA, LIN - LA, 1), trd_linear_cols(t, a, &l, 0, LA, 0), 2,
+                   (varia_act){VARIA_ACT_RELU, 0.0f});
+}
+
+/* Finite differences for x, the range's columns of W and the bias; and the
+ * gradient exactly 0 outside the range (and for the bias when not added). */
+static void lincols_ops(void)
+{
+    static double th[MAXP];
+    static const int64_t cases[][3] = {{0, 4, 1}, {2, 5, 0}, {5, 2, 1}, {0, 0, 0}};
+    for (int i = 0; i < 4; i++) {
+        const int64_t *c = cases[i];
+        int64_t nx = c[1] ? R * c[1] : R * LA + 2 * R * (LIN - LA), n = nx + O * LIN + O;
+        fill(th, (int)n, 80 + (uint64_t)i, 1.0);
+        double e = check(op_linear_cols, th, (int)n, (void *)c);
+        int zero = 1;
+        for (int64_t o = 0; c[1] && o < O; o++) {
+            for (int64_t j = 0; j < LIN; j++)
+                zero &= (j >= c[0] && j < c[0] + c[1]) || last_grad[nx + o * LIN + j] == 0.0;
+            zero &= c[2] || last_grad[nx + O * LIN + o] == 0.0;
+        }
+        if (c[1])
+            ok(e < 1e-6 && zero, "linear_cols, columns [%lld, %lld) of 7, %s bias: x, W and b gradients match finite "
+               "differences (%.1e), W's other columns%s get none", (long long)c[0], (long long)(c[0] + c[1]),
+               c[2] ? "with" : "without", e, c[2] ? "" : " and b");
+        else
+            ok(e < 1e-6, "relu(W_b b + bias + W_a a) with a shared by 2 rows (add's broadcast): a, b, W and bias "
+               "gradients match finite differences (%.1e)", e);
+    }
+}
+
 /* ---- a critic's input gradient as a forward graph (WGAN-GP) ---- */
 
 /* linear_t: g [R, O], then W [O, C] (the layer's bias plays no part). */
@@ -532,6 +579,7 @@ int main(void)
     flow_ops();
     conv_ops();
     gp_ops();
+    lincols_ops();
     bn_ops();
     seq_ops();
     return tap_done();

@@ -22,8 +22,13 @@ int varia_cell_declare(varia_decl *d, varia_cell *c, const char *prefix, int64_t
 
 void varia_cell_step(varia_ops *o, const varia_cell *c, varia_v *x, varia_v **h, varia_v **cs)
 {
+    varia_cell_step_gates(o, c, o->linear(o, x, c->ih, (varia_act){VARIA_ACT_IDENTITY, 0.0f}), h, cs);
+}
+
+void varia_cell_step_gates(varia_ops *o, const varia_cell *c, varia_v *gi, varia_v **h, varia_v **cs)
+{
     const varia_act id = {VARIA_ACT_IDENTITY, 0.0f};
-    varia_v *gi = o->linear(o, x, c->ih, id), *gh = o->linear(o, *h, c->hh, id);
+    varia_v *gh = o->linear(o, *h, c->hh, id);
     if (c->gru) {
         *h = o->gru_cell(o, gi, gh, *h);
         return;

@@ -21,5 +21,9 @@ int varia_cell_declare(varia_decl *d, varia_cell *c, const char *prefix, int64_t
  * *c, its cell state; unused for a GRU), written back to *h and *c (views of
  * the cell op's output for an LSTM). */
 void varia_cell_step(varia_ops *o, const varia_cell *c, varia_v *x, varia_v **h, varia_v **cs);
+/* The same step from the input gates' pre-activation gi = x W_ih^T + b_ih
+ * [rows, gates] made by the caller (in parts: a family whose input has a
+ * part shared by k rows multiplies that part once, ops.h's linear_cols). */
+void varia_cell_step_gates(varia_ops *o, const varia_cell *c, varia_v *gi, varia_v **h, varia_v **cs);
 
 #endif

@@ -71,6 +71,39 @@ static void gauss(const vrnn *v, varia_ops *o, const varia_mlp *g, varia_v *in, 
     *lv = o->softplus_logvar(o, o->linear(o, h, g->scale, IDENTITY), v->floor);
 }
 
+/* act(W [a, b]^T + bias) of linear slot `slot` over a (na columns, row r /
+ * ka: an example's, shared by its ka particles) beside b (nb columns, per
+ * row), as W_a a + (W_b b + bias): a's product once per example rather than
+ * once per particle, joined by add's broadcast. The sum's order differs from
+ * the product over [a, b] (float rounding, not the value). */
+static varia_v *joint(varia_ops *o, int slot, varia_v *a, int64_t ka, int64_t na, varia_v *b, int64_t nb, varia_act act)
+{
+    varia_v *pb = o->linear_cols(o, b, slot, na, nb, 1);
+    return o->add(o, pb, o->linear_cols(o, a, slot, 0, na, 0), ka, act);
+}
+
+/* The encoder's Gaussian over [fx, h] with fx's row r / kx: over the concat
+ * when nothing is shared (kx 1), else with its first layer (the heads, for
+ * an encoder without hidden layers) split by joint. */
+static void encoder(const vrnn *v, varia_ops *o, varia_v *fx, int64_t kx, varia_v *h, varia_v **mu, varia_v **lv)
+{
+    const varia_mlp *g = &v->enc;
+    if (kx == 1) {
+        gauss(v, o, g, o->concat(o, fx, h), mu, lv);
+        return;
+    }
+    if (!g->n_hidden) {
+        *mu = joint(o, g->mean, fx, kx, v->Fx, h, v->H, IDENTITY);
+        *lv = o->softplus_logvar(o, joint(o, g->scale, fx, kx, v->Fx, h, v->H, IDENTITY), v->floor);
+        return;
+    }
+    varia_v *x = joint(o, g->hidden[0], fx, kx, v->Fx, h, v->H, g->act);
+    for (int i = 1; i < g->n_hidden; i++)
+        x = o->linear(o, x, g->hidden[i], g->act);
+    *mu = o->linear(o, x, g->mean, IDENTITY);
+    *lv = o->softplus_logvar(o, o->linear(o, x, g->scale, IDENTITY), v->floor);
+}
+
 /* The recurrent state of a pass and the running per-row sums it keeps
  * (NULL until the first step adds to them). */
 typedef struct state {
@@ -119,13 +152,14 @@ typedef struct pass {
     int params;           /* M_DECODE: the parameters (logits; a Gaussian's means and log-variances) */
 } pass;
 
-/* z_t of step t for a pass given x: from the posterior q(z_t | x_t, h_{t-1}),
- * its terms added to s (M_TERMS; masked past each example's length). */
-static varia_v *infer(const vrnn *v, varia_ops *o, const pass *p, state *s, varia_v *fx, int64_t t)
+/* z_t of step t for a pass given x: from the posterior q(z_t | x_t, h_{t-1})
+ * (fx: phi_x(x_t), row r / kx), its terms added to s (M_TERMS; masked past
+ * each example's length). */
+static varia_v *infer(const vrnn *v, varia_ops *o, const pass *p, state *s, varia_v *fx, int64_t kx, int64_t t)
 {
     int64_t E = step_noise(v);
     varia_v *mu, *lv;
-    gauss(v, o, &v->enc, o->concat(o, fx, s->h), &mu, &lv);
+    encoder(v, o, fx, kx, s->h, &mu, &lv);
     if (p->mode == M_ENCODE) {
         o->emit(o, 0, mu, t * v->L);
         o->emit(o, 1, lv, t * v->L);
@@ -229,13 +263,15 @@ static varia_v *emit_frame(const vrnn *v, varia_ops *o, const pass *p, varia_v *
 static void step(const vrnn *v, varia_ops *o, const pass *p, state *s, int64_t rows, int64_t t)
 {
     varia_v *x_t = p->x ? o->cols(o, p->x, t * v->F, v->F) : NULL, *fx = NULL, *z = NULL, *fz = NULL;
-    if (p->x) { /* phi_x once per example, then once per particle */
+    int64_t kx = 1; /* fx's rows per example: p->k while it is shared by the particles */
+    if (p->x) { /* phi_x once per example; the products over it once per example too (joint) */
         fx = feature(o, &v->phi_x, x_t);
-        if (p->k > 1)
-            fx = o->add(o, o->input(o, rows, v->Fx, v->zeros, 0), fx, p->k, IDENTITY);
+        kx = p->k;
+        if (kx > 1 && v->variant == RNN) /* its cell reads fx alone: once per particle */
+            fx = o->add(o, o->input(o, rows, v->Fx, v->zeros, 0), fx, kx, IDENTITY), kx = 1;
     }
     if (v->variant != RNN) {
-        z = p->x ? infer(v, o, p, s, fx, t) : prior_z(v, o, p, s, t);
+        z = p->x ? infer(v, o, p, s, fx, kx, t) : prior_z(v, o, p, s, t);
         fz = feature(o, &v->phi_z, z);
     }
     if (p->mode == M_TERMS) {
@@ -244,7 +280,10 @@ static void step(const vrnn *v, varia_ops *o, const pass *p, state *s, int64_t r
     } else if (!p->x) {
         fx = feature(o, &v->phi_x, emit_frame(v, o, p, decoder_in(v, o, fz, s->h), t));
     }
-    varia_cell_step(o, &v->rnn, fz ? o->concat(o, fx, fz) : fx, &s->h, &s->c);
+    if (kx > 1) /* the input gates over [fx, fz]: fx's part once per example */
+        varia_cell_step_gates(o, &v->rnn, joint(o, v->rnn.ih, fx, kx, v->Fx, fz, v->Fz, IDENTITY), &s->h, &s->c);
+    else
+        varia_cell_step(o, &v->rnn, fz ? o->concat(o, fx, fz) : fx, &s->h, &s->c);
 }
 
 /* The steps a pass runs: the call's seq_len; for the terms, only as far as
