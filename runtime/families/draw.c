@@ -47,16 +47,26 @@ static varia_v *zeros(const draw *d, varia_ops *o, int64_t rows, int64_t n)
     return o->input(o, rows, n, d->zeros, 0);
 }
 
-/* read(x, x_hat, h_dec): [x, x_hat] (full: xk is x with one row per
- * particle), or the two N x N glimpses of x (row r / k, shared by the k
- * particles) and x_hat through the filterbank h_dec's read head gives. */
-static varia_v *glimpse(const draw *d, varia_ops *o, varia_v *x, int64_t k, varia_v *xk, varia_v *x_hat,
-                        varia_v *h_dec)
+/* The attention read: the two N x N glimpses of x (row r / k, shared by the
+ * k particles) and x_hat through the filterbank h_dec's read head gives. */
+static varia_v *glimpse(const draw *d, varia_ops *o, varia_v *x, int64_t k, varia_v *x_hat, varia_v *h_dec)
 {
-    if (!d->read_n)
-        return o->concat(o, xk, x_hat);
     varia_v *fb = o->attn_filterbank(o, o->linear(o, h_dec, d->read_attn, IDENTITY), &d->ra);
     return o->attn_read(o, fb, &d->ra, x, k, x_hat, 1);
+}
+
+/* The encoder's input gates at one step. With attention, of [read, h_dec].
+ * Without, the input is [x, x_hat, h_dec] and x is the same at every step
+ * and for the k particles of an example: its part gx = x W_x^T + b_ih was
+ * made once per pass (run), and each step multiplies [x_hat, h_dec] by the
+ * rest of W_ih and adds gx, broadcast over the k particles. */
+static varia_v *enc_gates(const draw *d, varia_ops *o, varia_v *x, int64_t k, varia_v *gx, varia_v *x_hat,
+                          varia_v *h_dec)
+{
+    if (d->read_n)
+        return o->linear(o, o->concat(o, glimpse(d, o, x, k, x_hat, h_dec), h_dec), d->enc.ih, IDENTITY);
+    varia_v *g = o->linear_cols(o, o->concat(o, x_hat, h_dec), d->enc.ih, d->D, d->D + d->dec.H, 0);
+    return o->add(o, g, gx, k, IDENTITY);
 }
 
 /* write(h_dec): the canvas update, [rows, D]: W h_dec (full) or the N x N
@@ -96,15 +106,15 @@ static void accumulate(varia_ops *o, varia_v **acc, varia_v *v)
 /* What a pass keeps: which running values it needs. */
 enum { KEEP_Z = 1, KEEP_MEANS = 2, KEEP_TERMS = 4, KEEP_CANVASES = 8 };
 
-/* One encoder step on x (k rows per example, xk: per particle) and the
- * state: the posterior of z_t; z_t itself from eps_t (NULL: its mean). */
-static varia_v *infer_step(const draw *d, varia_ops *o, varia_v *x, int64_t k, varia_v *xk, state *s,
+/* One encoder step on x (k rows per example; gx: the full read's x part of
+ * the gates, enc_gates) and the state: the posterior of z_t; z_t itself
+ * from eps_t (NULL: its mean). */
+static varia_v *infer_step(const draw *d, varia_ops *o, varia_v *x, int64_t k, varia_v *gx, state *s,
                            varia_v *eps_t, int keep)
 {
     varia_act sig = {VARIA_ACT_SIGMOID, 0.0f};
     varia_v *x_hat = o->add(o, o->scale(o, o->act(o, s->canvas, sig), -1.0f), x, k, IDENTITY); /* x - sigma(c) */
-    varia_v *in = o->concat(o, glimpse(d, o, x, k, xk, x_hat, s->h_dec), s->h_dec);
-    varia_cell_step(o, &d->enc, in, &s->h_enc, &s->c_enc);
+    varia_cell_step_gates(o, &d->enc, enc_gates(d, o, x, k, gx, x_hat, s->h_dec), &s->h_enc, &s->c_enc);
     varia_v *mu = o->linear(o, s->h_enc, d->mean, IDENTITY), *lv = o->linear(o, s->h_enc, d->scale, IDENTITY);
     if (d->log_std)
         lv = o->scale(o, lv, 2.0f);
@@ -157,18 +167,18 @@ static void run(const draw *d, varia_ops *o, varia_v *x, int64_t k, varia_v *eps
     s->h_dec = zeros(d, o, rows, Hd);
     s->c_dec = zeros(d, o, rows, Hd);
     s->canvas = zeros(d, o, rows, d->D);
-    varia_v *xk = NULL;
+    varia_v *gx = NULL;
     if (x) {
         s->h_enc = zeros(d, o, rows, He);
         s->c_enc = zeros(d, o, rows, He);
-        if (!d->read_n) /* the full read needs x once per particle */
-            xk = o->add(o, zeros(d, o, rows, d->D), x, k, IDENTITY);
+        if (!d->read_n) /* the full read's x part of the encoder's gates, once per example */
+            gx = o->linear_cols(o, x, d->enc.ih, 0, d->D, 1);
     }
     varia_mark mark = o->step_begin(o);
     for (int64_t t = 0; t < d->T; t++) {
         varia_v *e_t = eps ? o->cols(o, eps, t * d->L, d->L) : NULL, *z;
         if (x)
-            z = infer_step(d, o, x, k, xk, s, e_t, keep);
+            z = infer_step(d, o, x, k, gx, s, e_t, keep);
         else if (z_in)
             z = o->cols(o, z_in, t * d->L, d->L);
         else
