@@ -6,9 +6,9 @@
  * same bits for any thread count, run and n; refused options; and that AIS
  * reads nothing of a family but its table's joint and prior passes. */
 #include "ais.h"
+#include "ais_util.h"
 #include "family.h"
 #include "rng.h"
-#include "safetensors_out.h"
 #include "tap.h"
 
 #include <math.h>
@@ -39,27 +39,8 @@ static varia_model *linear_gaussian(varia_ctx *ctx)
     varia_rng_normals(&r, lg_w, LG_D * LG_K);
     varia_rng_normals(&r, lg_b, LG_D);
     static float enc_w[LG_K * LG_D], enc_b[LG_K]; /* the encoder is never read by AIS: zeros */
-    const tensor_out t[] = {{"enc1.mean.weight", LG_K, LG_D, enc_w}, {"enc1.mean.bias", LG_K, 0, enc_b},
-                            {"enc1.scale.weight", LG_K, LG_D, enc_w}, {"enc1.scale.bias", LG_K, 0, enc_b},
-                            {"dec1.out.weight", LG_D, LG_K, lg_w}, {"dec1.out.bias", LG_D, 0, lg_b}};
-    char path[512], manifest[1024];
-    snprintf(path, sizeof path, "%s/lg.safetensors", tmpdir);
-    if (!write_safetensors(path, t, 6))
-        return NULL;
-    snprintf(manifest, sizeof manifest,
-             "{\"format\": \"varia\", \"version\": \"1.0\", \"family\": \"vae\", \"data\": {\"shape\": [%d]},\n"
-             " \"architecture\": {\"likelihood\": {\"type\": \"gaussian\", \"variance\": \"fixed\", \"log_var\": %g},\n"
-             "  \"layers\": [{\"latent\": %d, \"encoder\": [], \"decoder\": []}]},\n"
-             " \"weights\": {\"format\": \"safetensors\", \"file\": \"lg.safetensors\"}}\n",
-             LG_D, LG_LOGVAR, LG_K);
-    snprintf(path, sizeof path, "%s/lg.json", tmpdir);
-    FILE *f = fopen(path, "w");
-    if (!f || fputs(manifest, f) < 0 || fclose(f))
-        return NULL;
-    varia_model *m = NULL;
-    if (varia_model_load(ctx, path, &m) != VARIA_OK)
-        printf("# cannot load the linear Gaussian model: %s\n", varia_ctx_message(ctx));
-    return m;
+    const lg_tensors w = {enc_w, enc_b, enc_w, enc_b, lg_w, lg_b};
+    return lg_model(ctx, tmpdir, "lg", LG_D, LG_K, LG_LOGVAR, &w);
 }
 
 /* log N(x; b, W W^T + s2 I) in double, by Cholesky. */
@@ -99,33 +80,9 @@ static double lg_exact(const float *x, double s2)
 /* n examples drawn from the linear Gaussian model with variance s2. */
 static float *lg_data(int64_t n, double s2)
 {
-    float *x = malloc((size_t)(n * LG_D) * sizeof *x), z[LG_K], e[LG_D];
-    varia_rng r;
-    varia_rng_init(&r, 3, 98, 0, 0);
-    for (int64_t i = 0; i < n; i++) {
-        varia_rng_normals(&r, z, LG_K);
-        varia_rng_normals(&r, e, LG_D);
-        for (int d = 0; d < LG_D; d++) {
-            double v = lg_b[d] + sqrt(s2) * e[d];
-            for (int k = 0; k < LG_K; k++)
-                v += (double)lg_w[d * LG_K + k] * z[k];
-            x[i * LG_D + d] = (float)v;
-        }
-    }
-    return x;
+    return lg_sample(lg_w, lg_b, LG_D, LG_K, s2, n, 3, 98);
 }
 
-/* Options with these settings, everything else at its default. */
-static varia_ais_opts ais_opts(int64_t chains, int64_t steps, uint64_t seed)
-{
-    varia_ais_opts o;
-    memset(&o, 0, sizeof o);
-    o.size = sizeof o;
-    o.chains = chains;
-    o.steps = steps;
-    o.seed = seed;
-    return o;
-}
 
 /* Mean over n rows of log_px. */
 static double mean_log_px(const varia_ais_row *r, int64_t n)
@@ -252,16 +209,6 @@ static void schedule(varia_ctx *ctx, const varia_model *m)
     free(x);
 }
 
-/* A golden model by name (NULL, said why, when it does not load). */
-static varia_model *load_golden(varia_ctx *ctx, const char *cas)
-{
-    char path[1200];
-    snprintf(path, sizeof path, "%s/tests/golden/%s/model.json", root, cas);
-    varia_model *m = NULL;
-    if (varia_model_load(ctx, path, &m) != VARIA_OK)
-        printf("# cannot load %s: %s\n", path, varia_ctx_message(ctx));
-    return m;
-}
 
 /* n binary examples drawn from the model, so its posterior is a real one. */
 static float *model_data(varia_ctx *ctx, const varia_model *m, int64_t n)
@@ -285,7 +232,7 @@ static float *model_data(varia_ctx *ctx, const varia_model *m, int64_t n)
  * +0.195 and +0.099; tolerance 0.05. */
 static void against_iw(varia_ctx *ctx, const char *cas, double tol)
 {
-    varia_model *m = load_golden(ctx, cas);
+    varia_model *m = load_golden(ctx, root, cas);
     if (!tap_check(m != NULL, cas))
         return;
     int64_t n = 24;
@@ -500,7 +447,7 @@ int main(int argc, char **argv)
     varia_model_free(lg);
     against_iw(ctx, "vae1_tanh_bern", 0.05);
     against_iw(ctx, "iwae2_tanh_bern", 0.05);
-    varia_model *m = load_golden(ctx, "vae1_tanh_bern");
+    varia_model *m = load_golden(ctx, root, "vae1_tanh_bern");
     if (tap_check(m != NULL, "vae1_tanh_bern")) {
         float *x = model_data(ctx, m, 70);
         deterministic(m, x, 70, "vae1_tanh_bern");

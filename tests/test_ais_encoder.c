@@ -7,8 +7,8 @@
  * gradient of log q is right); the same bits for any thread count; and the
  * models it refuses. */
 #include "ais.h"
+#include "ais_util.h"
 #include "rng.h"
-#include "safetensors_out.h"
 #include "tap.h"
 
 #include <math.h>
@@ -97,58 +97,21 @@ static varia_model *write_model(varia_ctx *ctx, const char *name, float shift)
     static float zero[K * D];
     for (int k = 0; k < K; k++)
         cb[k] = C[k] + shift, lvb[k] = LV[k] + shift;
-    const tensor_out t[] = {{"enc1.mean.weight", K, D, A}, {"enc1.mean.bias", K, 0, cb},
-                            {"enc1.scale.weight", K, D, zero}, {"enc1.scale.bias", K, 0, lvb},
-                            {"dec1.out.weight", D, K, W},      {"dec1.out.bias", D, 0, B}};
-    char path[600], manifest[1024];
-    snprintf(path, sizeof path, "%s/%s.safetensors", tmpdir, name);
-    if (!write_safetensors(path, t, 6))
-        return NULL;
-    snprintf(manifest, sizeof manifest,
-             "{\"format\": \"varia\", \"version\": \"1.0\", \"family\": \"vae\", \"data\": {\"shape\": [%d]},\n"
-             " \"architecture\": {\"posterior_scale\": \"log_var\",\n"
-             "  \"likelihood\": {\"type\": \"gaussian\", \"variance\": \"fixed\", \"log_var\": %g},\n"
-             "  \"layers\": [{\"latent\": %d, \"encoder\": [], \"decoder\": []}]},\n"
-             " \"weights\": {\"format\": \"safetensors\", \"file\": \"%s.safetensors\"}}\n",
-             D, LOGVAR, K, name);
-    snprintf(path, sizeof path, "%s/%s.json", tmpdir, name);
-    FILE *f = fopen(path, "w");
-    if (!f || fputs(manifest, f) < 0 || fclose(f))
-        return NULL;
-    varia_model *m = NULL;
-    if (varia_model_load(ctx, path, &m) != VARIA_OK)
-        printf("# cannot load %s: %s\n", path, varia_ctx_message(ctx));
-    return m;
+    const lg_tensors w = {A, cb, zero, lvb, W, B};
+    return lg_model(ctx, tmpdir, name, D, K, LOGVAR, &w);
 }
 
 /* n examples drawn from the model. */
 static float *data(int64_t n)
 {
-    float *x = malloc((size_t)(n * D) * sizeof *x), z[K], e[D];
-    varia_rng r;
-    varia_rng_init(&r, 8, 97, 0, 0);
-    for (int64_t i = 0; i < n; i++) {
-        varia_rng_normals(&r, z, K);
-        varia_rng_normals(&r, e, D);
-        for (int d = 0; d < D; d++) {
-            double v = B[d] + exp(0.5 * LOGVAR) * e[d];
-            for (int k = 0; k < K; k++)
-                v += (double)W[d * K + k] * z[k];
-            x[i * D + d] = (float)v;
-        }
-    }
-    return x;
+    return lg_sample(W, B, D, K, exp(LOGVAR), n, 8, 97);
 }
 
+/* ais_opts from the encoder. */
 static varia_ais_opts enc_opts(int64_t chains, int64_t steps, uint64_t seed)
 {
-    varia_ais_opts o;
-    memset(&o, 0, sizeof o);
-    o.size = sizeof o;
+    varia_ais_opts o = ais_opts(chains, steps, seed);
     o.start = VARIA_AIS_FROM_ENCODER;
-    o.chains = chains;
-    o.steps = steps;
-    o.seed = seed;
     return o;
 }
 
@@ -249,16 +212,6 @@ static void deterministic(const varia_model *m)
     varia_ctx_free(c2);
 }
 
-/* A golden model by name (NULL, said why, when it does not load). */
-static varia_model *golden(varia_ctx *ctx, const char *cas)
-{
-    char path[1200];
-    snprintf(path, sizeof path, "%s/tests/golden/%s/model.json", root, cas);
-    varia_model *m = NULL;
-    if (varia_model_load(ctx, path, &m) != VARIA_OK)
-        printf("# cannot load %s: %s\n", path, varia_ctx_message(ctx));
-    return m;
-}
 
 /* Models whose encoder is not one Gaussian over all the latents, and a start
  * that is no varia_ais_start, are refused naming why. */
@@ -273,7 +226,7 @@ static void refusals(varia_ctx *ctx, const varia_model *lg)
     float x[1024] = {0};
     varia_ais_row rows[1];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        varia_model *m = golden(ctx, cases[i].cas);
+        varia_model *m = load_golden(ctx, root, cases[i].cas);
         varia_ais_opts o = enc_opts(2, 2, 1);
         o.sigma2 = 0.1;
         varia_status st = m ? varia_ais(ctx, m, x, 1, &o, rows) : VARIA_ERR_IO;

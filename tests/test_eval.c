@@ -2,6 +2,7 @@
  * models (1 and 2 stochastic layers): bounds ordered as the theory says,
  * E[L_1] = ELBO, bit-identical results across runs and thread counts, bounded
  * memory for large k, and clear errors for operations a family lacks. */
+#include "ais_util.h"
 #include "family.h"
 #include "rng.h"
 #include "tap.h"
@@ -14,14 +15,10 @@
 
 static char root[1024];
 
+/* A golden model by name (ais_util.h). */
 static varia_model *load(varia_ctx *ctx, const char *cas)
 {
-    char path[1200];
-    snprintf(path, sizeof path, "%s/tests/golden/%s/model.json", root, cas);
-    varia_model *m = NULL;
-    if (varia_model_load(ctx, path, &m) != VARIA_OK)
-        printf("# cannot load %s: %s\n", path, varia_ctx_message(ctx));
-    return m;
+    return load_golden(ctx, root, cas);
 }
 
 /* n binary examples drawn from the model itself, so bounds are near-tight. */
