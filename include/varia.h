@@ -605,8 +605,9 @@ VARIA_API varia_status varia_ais(varia_ctx *ctx, const varia_model *m, const flo
  * upper bound on log p(x_i)). The gap upper - lower bounds AIS's error on
  * such data. x_out[n * data_size] receives the simulated examples (may be
  * NULL); lower[n] and upper[n] are required. opts->binarize is not read.
- * VARIA_ERR_UNSUPPORTED for a model with its own Gaussian likelihood and
- * sigma2 0 (simulation then needs its variance: give sigma2). */
+ * VARIA_ERR_UNSUPPORTED for a model whose own Gaussian likelihood has a
+ * learned or per-element variance and sigma2 0 (simulation then needs a
+ * variance: give sigma2); one of fixed variance is simulated from as it is. */
 VARIA_API varia_status varia_bdmc(varia_ctx *ctx, const varia_model *m, int64_t n, const varia_ais_opts *opts,
                                   float *x_out, varia_ais_row *lower, varia_ais_row *upper);
 

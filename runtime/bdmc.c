@@ -77,16 +77,22 @@ varia_status varia_bdmc_bounds(varia_ctx *ctx, const varia_model *m, int64_t n, 
     varia_ais_call c;
     if ((st = varia_ais_resolve(ctx, m, opts, "bdmc", &c)) != VARIA_OK)
         return st;
-    if (m->info.likelihood == VARIA_LIK_GAUSSIAN && c.sigma2 == 0.0)
-        return varia_fail(ctx, VARIA_ERR_UNSUPPORTED, "bdmc: simulating from the model's own Gaussian likelihood is "
-                          "not supported: set varia_ais_opts.sigma2 (the Gaussian observation model)");
+    /* simulated through the observation model, else the model's own
+     * likelihood: Bernoulli, or Gaussian of one fixed variance */
+    double sim = c.sigma2;
+    if (m->info.likelihood == VARIA_LIK_GAUSSIAN && sim == 0.0)
+        sim = m->family->fixed_var ? m->family->fixed_var(m->cfg) : 0.0;
+    if (m->info.likelihood == VARIA_LIK_GAUSSIAN && !(sim > 0.0))
+        return varia_fail(ctx, VARIA_ERR_UNSUPPORTED, "bdmc: simulating from the model's own Gaussian likelihood needs "
+                          "its variance to be one fixed number (this one's is learned or comes from the decoder): set "
+                          "varia_ais_opts.sigma2 (the Gaussian observation model)");
     c.binarize = VARIA_BIN_NONE; /* simulated data are already draws */
     int64_t E = varia_model_noise(m), D = m->info.data_size;
     float *x = x_out ? x_out : malloc((size_t)(n * D) * sizeof *x), *z = malloc((size_t)(n * E) * sizeof *z);
     if (!x || !z)
         st = varia_fail(ctx, VARIA_ERR_NOMEM, "bdmc: out of memory for %lld simulated examples", (long long)n);
     if (st == VARIA_OK)
-        st = simulate(ctx, m, n, c.sigma2, c.seed, c.first, x, z);
+        st = simulate(ctx, m, n, sim, c.seed, c.first, x, z);
     if (st == VARIA_OK)
         st = varia_ais_run(ctx, m, x, n, &c, NULL, 0, 2 * n * c.steps, lower);
     if (st == VARIA_OK)

@@ -185,6 +185,10 @@ typedef struct varia_family {
      * from it); else why not, for a message ("a flow posterior"). A family
      * without this entry has no such encoder. */
     const char *(*encode_not_q)(const void *cfg);
+    /* The variance of the model's own Gaussian likelihood when it is one
+     * fixed number (BDMC simulates from it); NULL or 0: there is none (not
+     * Gaussian, or learned, or per element from a decoder head). */
+    double (*fixed_var)(const void *cfg);
     /* The observation variance s2 the manifest gives the joint pass's Gaussian
      * observation model, used when the caller gives none (NULL, or 0: none). */
     double (*obs_var)(const void *cfg);

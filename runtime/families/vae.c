@@ -80,6 +80,13 @@ static void vae_encode(const void *cfg, varia_ops *o, varia_v *x, varia_v **mean
     *mean = encode_means(cfg, o, x, NULL, logvar); /* logvar NULL: the scale head is skipped */
 }
 
+/* A Gaussian decoder of fixed variance: that variance. */
+static double vae_fixed_var(const void *cfg)
+{
+    const vae *v = cfg;
+    return v->lik == VARIA_LIK_GAUSSIAN && v->var == VAR_FIXED ? exp((double)v->fixed_logvar) : 0.0;
+}
+
 /* One stochastic layer without a flow: encode's Gaussian is q(z|x) itself. */
 static const char *vae_encode_not_q(const void *cfg)
 {
@@ -548,4 +555,5 @@ const varia_family varia_family_vae = {
     .joint = vae_joint,
     .prior_latents = vae_prior_latents,
     .encode_not_q = vae_encode_not_q,
+    .fixed_var = vae_fixed_var,
 };
