@@ -390,7 +390,11 @@ static varia_status slot_weights(varia_ctx *ctx, varia_model *m, int i, const fl
 }
 
 /* Pack linear slot i. A transposed conv's product maps cin to cout kk: its
- * stored [cin, cout kk] weight is packed transposed, with a zero bias. */
+ * stored [cin, cout kk] weight is transposed, with a zero bias, into
+ * owned[i] (rows (c, ky, kx), what the tape binds: joint_tape.c), followed in
+ * the same block by the packed product's own copy with its rows in (ky, kx,
+ * c) order, so that each input position's product holds every tap's
+ * channels contiguous for the channel-last col2im (ops_conv.c). */
 static varia_status pack_linear(varia_ctx *ctx, varia_model *m, int i)
 {
     const varia_decl_linear *l = &m->decl.lin[i];
@@ -400,17 +404,21 @@ static varia_status pack_linear(varia_ctx *ctx, varia_model *m, int i)
         return st;
     int64_t in = l->in, out = l->out;
     if (l->kind == VARIA_SLOT_CONV_T) {
-        float *t = malloc((size_t)(in * out) * sizeof(float)), *z;
+        float *t = malloc(2 * (size_t)(in * out) * sizeof(float)), *z;
         if (!t)
             return varia_fail(ctx, VARIA_ERR_NOMEM, "out of memory transposing '%s'", m->decl.t[l->weight].name);
+        int64_t ch = l->channels, kk = l->in / ch; /* the stored rows: cin; columns: (c, tap) */
+        float *tp = t + in * out;
         for (int64_t r = 0; r < out; r++)
-            for (int64_t c = 0; c < in; c++)
+            for (int64_t c = 0; c < in; c++) {
                 t[c * out + r] = w[r * in + c];
+                tp[((c % kk) * ch + c / kk) * out + r] = w[r * in + c];
+            }
         free(m->owned[i]);
-        m->owned[i] = t; /* the transpose is what the BLAS build reads as [out, in] */
+        m->owned[i] = t; /* the permuted half is what the BLAS build reads as [out, in] */
         if (!(z = own(ctx, m, &m->owned_bias, i, NULL, (size_t)in)))
             return VARIA_ERR_NOMEM;
-        w = t, b = z, in = l->out, out = l->in;
+        w = tp, b = z, in = l->out, out = l->in;
     }
     if (!varia_linear_init(&m->lin[i], w, b, in, out))
         return varia_fail(ctx, VARIA_ERR_NOMEM, "cannot allocate packed weights for '%s'", m->decl.t[l->weight].name);

@@ -489,6 +489,18 @@ void varia_add(float *y, const float *x, int64_t n)
     kernels()->add(y, x, n);
 }
 
+void varia_transpose(const float *src, int64_t rows, int64_t cols, int64_t lds, float *dst, int64_t ldd)
+{
+    void (*t16)(const float *, int64_t, float *, int64_t) = kernels()->transpose16;
+    int64_t r16 = t16 ? rows / 16 * 16 : 0, c16 = t16 ? cols / 16 * 16 : 0;
+    for (int64_t r0 = 0; r0 < r16; r0 += 16)
+        for (int64_t c0 = 0; c0 < c16; c0 += 16)
+            t16(src + r0 * lds + c0, lds, dst + c0 * ldd + r0, ldd);
+    for (int64_t r = 0; r < rows; r++) /* the edges the blocks left: columns past c16, then rows past r16 */
+        for (int64_t c = r < r16 ? c16 : 0; c < cols; c++)
+            dst[c * ldd + r] = src[r * lds + c];
+}
+
 void varia_add_act(float *y, const float *a, const float *b, int64_t n, varia_act act)
 {
     kernels()->epi(y, a, b, n, act);

@@ -84,6 +84,11 @@ void varia_sigmoid(float *y, const float *x, int64_t n);
 void varia_bernoulli_grad(const float *x, const float *l, int64_t n, float *out);
 void varia_act_grad(varia_act act, const float *y, const float *dy, int64_t n, float *out);
 void varia_add(float *y, const float *x, int64_t n);
+/* dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols: a matrix
+ * transposed (16 x 16 blocks in registers on AVX-512, the rest element by
+ * element), the NCHW / position-major moves of the convolutions. dst must not
+ * overlap src. */
+void varia_transpose(const float *src, int64_t rows, int64_t cols, int64_t lds, float *dst, int64_t ldd);
 /* y = act(a + b) elementwise, with the linear layer's own activation code (so
  * an add then an activation gives the bits a fused bias would). */
 void varia_add_act(float *y, const float *a, const float *b, int64_t n, varia_act act);

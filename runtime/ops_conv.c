@@ -79,46 +79,72 @@ varia_v *varia_exec_conv2d(varia_ops *o, varia_v *x, int slot, const varia_conv 
             conv_im2col_range(&map, x->f + i * x->ld, p0, p1, cols->f + (i * P + p0 - r0) * K);
         }
         varia_linear_forward_team(l, cols->f, r1 - r0, prod->f, act, e->team);
-        for (int64_t r = r0; r < r1; r++) {
-            const float *src = prod->f + (r - r0) * O;
-            float *dst = y->f + (r / P) * y->ld + r % P;
-            for (int64_t c = 0; c < O; c++)
-                dst[c * P] = src[c];
+        for (int64_t i = r0 / P; i * P < r1; i++) { /* each example's rows to its NCHW planes */
+            int64_t p0 = r0 > i * P ? r0 - i * P : 0, p1 = r1 < (i + 1) * P ? r1 - i * P : P;
+            varia_transpose(prod->f + (i * P + p0 - r0) * O, p1 - p0, O, O, y->f + i * y->ld + p0, P);
         }
     }
     return y;
 }
 
+/* One example's col2im in channel-last order: img[(iy, ix), c] += the
+ * product row of every input position p = (y, x), whose entries run (ky, kx,
+ * c) (the packed weight's order: family.c). A window's taps of one kernel row
+ * are kw * C contiguous floats on both sides, so the adds run as long vector
+ * loops, not runs of kw. Each output element receives its terms in the order
+ * of p, as conv_col2im adds them into NCHW planes: the same bits. */
+static void col2im_last(const varia_conv_map *m, const float *cols, float *img)
+{
+    int64_t C = m->c, K = C * m->kh * m->kw, run = m->kw * C;
+    for (int64_t y = 0; y < m->ph_n; y++)
+        for (int64_t x = 0; x < m->pw_n; x++) {
+            const float *row = cols + (y * m->pw_n + x) * K;
+            int64_t ix0 = x * m->sw - m->pw, kx0 = ix0 < 0 ? -ix0 : 0;
+            int64_t kx1 = ix0 + m->kw > m->iw ? m->iw - ix0 : m->kw; /* the taps inside: [kx0, kx1) */
+            if (kx1 <= kx0)
+                continue;
+            for (int64_t ky = 0; ky < m->kh; ky++) {
+                int64_t iy = y * m->sh - m->ph + ky;
+                if (iy < 0 || iy >= m->ih)
+                    continue;
+                const float *src = row + ky * run + kx0 * C;
+                float *dst = img + (iy * m->iw + ix0 + kx0) * C;
+                varia_add(dst, src, (kx1 - kx0) * C);
+            }
+        }
+}
+
 /* y = act(conv_transpose(x) + b): per chunk, each example's input to
- * position-major rows [nb HW, cin], the product with the packed [cout kh kw,
- * cin] transpose into [nb HW, cout kh kw], scattered (col2im) into the
- * zeroed output; then the channel's bias and the activation, fused. */
+ * position-major rows [nb HW, cin], the product with the packed [kh kw cout,
+ * cin] transpose into [nb HW, kh kw cout], added (col2im) into a zeroed
+ * channel-last image, which goes to its NCHW place; then the channel's bias
+ * and the activation, fused, over the whole example at once. */
 varia_v *varia_exec_conv_transpose2d(varia_ops *o, varia_v *x, int slot, const varia_conv *g, varia_act act)
 {
     varia_exec *e = (varia_exec *)o;
     const varia_linear *l = &e->m->lin[slot];
     const float *bias = e->m->chan_bias[slot];
     varia_conv_map map = varia_conv_map_of(g);
-    int64_t n = x->rows, HW = g->h * g->w, OP = g->oh * g->ow, Cin = l->in, K = l->out;
+    int64_t n = x->rows, HW = g->h * g->w, OP = g->oh * g->ow, Cin = l->in, K = l->out, C = g->cout;
     int64_t nb = chunk_of(n, HW * (Cin + K));
-    varia_v *y = varia_exec_val(e, n, g->cout * OP, 0);
+    varia_v *y = varia_exec_val(e, n, C * OP, 0);
     varia_v *rows = varia_exec_val(e, nb * HW, Cin, 0), *cols = varia_exec_val(e, nb * HW, K, 0);
-    varia_v *fill = varia_exec_val(e, 1, OP, 0);
+    varia_v *img = varia_exec_val(e, 1, C * OP, 0), *fill = varia_exec_val(e, 1, C * OP, 0);
     const varia_act id = {VARIA_ACT_IDENTITY, 0.0f};
+    for (int64_t c = 0; varia_exec_live(e) && c < C; c++) /* the bias, as planes */
+        for (int64_t j = 0; j < OP; j++)
+            fill->f[c * OP + j] = bias[c];
     for (int64_t b0 = 0; varia_exec_live(e) && b0 < n; b0 += nb) {
         int64_t m = n - b0 < nb ? n - b0 : nb;
         for (int64_t i = 0; i < m; i++)
-            conv_to_rows(x->f + (b0 + i) * x->ld, Cin, HW, rows->f + i * HW * Cin);
+            varia_transpose(x->f + (b0 + i) * x->ld, Cin, HW, HW, rows->f + i * HW * Cin, Cin);
         varia_linear_forward_team(l, rows->f, m * HW, cols->f, id, e->team);
         for (int64_t i = 0; i < m; i++) {
             float *yr = y->f + (b0 + i) * y->ld;
-            memset(yr, 0, (size_t)(g->cout * OP) * sizeof(float));
-            conv_col2im(&map, cols->f + i * HW * K, yr);
-            for (int64_t c = 0; c < g->cout; c++) { /* the linear kernel's own bias-and-activation code */
-                for (int64_t j = 0; j < OP; j++)
-                    fill->f[j] = bias[c];
-                varia_add_act(yr + c * OP, yr + c * OP, fill->f, OP, act);
-            }
+            memset(img->f, 0, (size_t)(C * OP) * sizeof(float));
+            col2im_last(&map, cols->f + i * HW * K, img->f);
+            varia_transpose(img->f, OP, C, C, yr, OP);
+            varia_add_act(yr, yr, fill->f, C * OP, act); /* the linear kernel's own bias-and-activation code */
         }
     }
     return y;
