@@ -67,6 +67,19 @@ typedef float v16 __attribute__((vector_size(64)));
 
 #define TILE_ARGS const float *const *x, const float *panel, int64_t in, float (*acc)[VARIA_PANEL]
 
+/* TILE8_BODY storing each row's 32 sums straight into y + q * ldy (a full
+ * panel), for products with no bias or activation: the sums are the tile's,
+ * so the bits are those of the tile followed by an identity epilogue. */
+#define ROW_STORE_Y(q) memcpy(y + (q) * ldy, &c##q##0, 64); memcpy(y + (q) * ldy + HALF, &c##q##1, 64);
+#define TILE8Y_BODY                                                                                        \
+    ROW_DECL(0) ROW_DECL(1) ROW_DECL(2) ROW_DECL(3) ROW_DECL(4) ROW_DECL(5) ROW_DECL(6) ROW_DECL(7)        \
+    for (int64_t i = 0; i < in; i++) {                                                                     \
+        PANEL_LOAD ROW_FMA(0) ROW_FMA(1) ROW_FMA(2) ROW_FMA(3) ROW_FMA(4) ROW_FMA(5) ROW_FMA(6) ROW_FMA(7)  \
+    }                                                                                                      \
+    ROW_STORE_Y(0) ROW_STORE_Y(1) ROW_STORE_Y(2) ROW_STORE_Y(3) ROW_STORE_Y(4) ROW_STORE_Y(5)              \
+    ROW_STORE_Y(6) ROW_STORE_Y(7)
+#define TILEY_ARGS const float *const *x, const float *panel, int64_t in, float *y, int64_t ldy
+
 /* One row against four panels at once (128 columns, 8 accumulators): the path
  * for batch 1 and for rows left over below the tile height. Same per-element
  * operation order as the tiles, so the same bits. */

@@ -65,6 +65,7 @@ __attribute__((target("avx512f"))) static void transpose16(const float *src, int
 __attribute__((target("avx512f,fma"))) static void tile_avx512(TILE_ARGS) { TILE8_BODY }
 __attribute__((target("avx512f,fma"))) static void tile4_avx512(TILE_ARGS) { TILE4_BODY }
 __attribute__((target("avx512f,fma"))) static void tile12_avx512(TILE_ARGS) { TILE12_BODY }
+__attribute__((target("avx512f,fma"))) static void tiley_avx512(TILEY_ARGS) { TILE8Y_BODY }
 __attribute__((target("avx2,fma"))) static void tile_avx2(TILE_ARGS) { NTILE4_BODY(v8) }
 static void tile_generic(TILE_ARGS) { NTILE4_BODY(v4) }
 __attribute__((target("avx512f,fma"))) static void row_avx512(ROW_ARGS) { ROW_BODY }
@@ -105,6 +106,7 @@ typedef struct kernel_table {
     void (*tile)(TILE_ARGS);               /* mr rows x one panel */
     void (*tile4)(TILE_ARGS);              /* 4 rows x one panel where mr is 8 (NULL: mr is 4) */
     void (*tile12)(TILE_ARGS);             /* 12 rows x one panel, for batches of 9 to 12 (NULL: none) */
+    void (*tiley)(TILEY_ARGS);             /* mr rows x one full panel stored in place, no epilogue (NULL: none) */
     void (*row)(ROW_ARGS);                 /* one row x four panels */
     void (*epi)(EPI_ARGS);                 /* bias and activation */
     void (*bepi)(BERN_EPI_ARGS);           /* fused Bernoulli terms of one panel */
@@ -120,7 +122,7 @@ typedef struct kernel_table {
 
 /* Best first: kernels() takes the first one the CPU can run. */
 static const kernel_table tables[] = {
-    {.name = "avx512", .mr = 8, .tile = tile_avx512, .tile4 = tile4_avx512, .tile12 = tile12_avx512,
+    {.name = "avx512", .mr = 8, .tile = tile_avx512, .tile4 = tile4_avx512, .tile12 = tile12_avx512, .tiley = tiley_avx512,
      .row = row_avx512, .epi = epi_avx512, .bepi = bepi_avx512, .bern = bern_avx512, .sigmoid = sigmoid_avx512,
      .scan = scan_avx512, .bgrad = bgrad_avx512, .agrad = agrad_avx512, .add = add_avx512, .transpose16 = transpose16},
     {.name = "avx2", .mr = 4, .tile = tile_avx2, .row = row_avx2, .epi = epi_avx2, .bepi = bepi_avx2,
@@ -384,6 +386,51 @@ void varia_linear_forward_team(const varia_linear *l, const float *x, int64_t n,
     varia_pool_share(team, team_panels, &j, panels);
 }
 
+/* Output panels [p_begin, p_end) of y = x W^T for l without a bias (and
+ * no activation): tiles of mr rows store the full panels in place (no
+ * epilogue pass over them); a last partial panel, and the rows below a
+ * tile, go through forward_panels with the identity, whose zero bias leaves
+ * the sums' bits as they are. */
+static void product_panels(const varia_linear *l, const float *x, int64_t n, float *y, int64_t p_begin,
+                           int64_t p_end)
+{
+    const kernel_table *k = kernels();
+    const varia_act id = {VARIA_ACT_IDENTITY, 0.0f};
+    int64_t full = k->tiley ? n / k->mr * k->mr : 0, whole = l->out / VARIA_PANEL; /* panels below whole are full */
+    int64_t p_full = p_end < whole ? p_end : whole;
+    for (int64_t r = 0; r < full; r += k->mr) {
+        const float *xr[MR_MAX];
+        for (int q = 0; q < k->mr; q++)
+            xr[q] = x + (r + q) * l->in;
+        for (int64_t p = p_begin; p < p_full; p++)
+            k->tiley(xr, l->packed + p * VARIA_PANEL * stride(l), l->in, y + r * l->out + p * VARIA_PANEL, l->out);
+        if (p_end > whole)
+            forward_tile(l, x + r * l->in, k->mr, y + r * l->out, id, whole > p_begin ? whole : p_begin, p_end,
+                         k->tile, k->mr);
+    }
+    if (n > full)
+        forward_panels(l, x + full * l->in, n - full, y + full * l->out, id, p_begin, p_end);
+}
+
+static void team_product(void *arg, int64_t begin, int64_t end)
+{
+    const team_job *j = arg;
+    product_panels(j->l, j->x, j->n, j->y, begin, end);
+}
+
+void varia_linear_product_team(const varia_linear *l, const float *x, int64_t n, float *y, struct varia_pool *team)
+{
+    varia_linear nb = *l;
+    nb.bias = NULL;
+    int64_t panels = panel_count(&nb);
+    if (varia_pool_size(team) > 1 && n * l->in * l->out >= VARIA_TEAM_MIN_MACS && panels >= 5) {
+        team_job j = {&nb, x, y, n, {VARIA_ACT_IDENTITY, 0.0f}};
+        varia_pool_share(team, team_product, &j, panels);
+    } else {
+        product_panels(&nb, x, n, y, 0, panels);
+    }
+}
+
 /* One row of the fused Bernoulli output against every panel, with k's kernels. */
 static void bernoulli_row(const varia_linear *l, const float *h, const float *x, double *logp,
                           const kernel_table *k)
@@ -491,6 +538,10 @@ void varia_add(float *y, const float *x, int64_t n)
 
 void varia_transpose(const float *src, int64_t rows, int64_t cols, int64_t lds, float *dst, int64_t ldd)
 {
+    if ((cols == 1 && lds == 1) || (rows == 1 && ldd == 1)) { /* a vector: a copy */
+        memcpy(dst, src, (size_t)(rows * cols) * sizeof(float));
+        return;
+    }
     void (*t16)(const float *, int64_t, float *, int64_t) = kernels()->transpose16;
     int64_t r16 = t16 ? rows / 16 * 16 : 0, c16 = t16 ? cols / 16 * 16 : 0;
     for (int64_t r0 = 0; r0 < r16; r0 += 16)

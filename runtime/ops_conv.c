@@ -109,7 +109,12 @@ static void col2im_last(const varia_conv_map *m, const float *cols, float *img)
                     continue;
                 const float *src = row + ky * run + kx0 * C;
                 float *dst = img + (iy * m->iw + ix0 + kx0) * C;
-                varia_add(dst, src, (kx1 - kx0) * C);
+                int64_t len = (kx1 - kx0) * C;
+                if (len >= 16)
+                    varia_add(dst, src, len);
+                else /* a few channels: the call would cost more than the adds */
+                    for (int64_t j = 0; j < len; j++)
+                        dst[j] += src[j];
             }
         }
 }
@@ -130,7 +135,6 @@ varia_v *varia_exec_conv_transpose2d(varia_ops *o, varia_v *x, int slot, const v
     varia_v *y = varia_exec_val(e, n, C * OP, 0);
     varia_v *rows = varia_exec_val(e, nb * HW, Cin, 0), *cols = varia_exec_val(e, nb * HW, K, 0);
     varia_v *img = varia_exec_val(e, 1, C * OP, 0), *fill = varia_exec_val(e, 1, C * OP, 0);
-    const varia_act id = {VARIA_ACT_IDENTITY, 0.0f};
     for (int64_t c = 0; varia_exec_live(e) && c < C; c++) /* the bias, as planes */
         for (int64_t j = 0; j < OP; j++)
             fill->f[c * OP + j] = bias[c];
@@ -138,7 +142,7 @@ varia_v *varia_exec_conv_transpose2d(varia_ops *o, varia_v *x, int slot, const v
         int64_t m = n - b0 < nb ? n - b0 : nb;
         for (int64_t i = 0; i < m; i++)
             varia_transpose(x->f + (b0 + i) * x->ld, Cin, HW, HW, rows->f + i * HW * Cin, Cin);
-        varia_linear_forward_team(l, rows->f, m * HW, cols->f, id, e->team);
+        varia_linear_product_team(l, rows->f, m * HW, cols->f, e->team);
         for (int64_t i = 0; i < m; i++) {
             float *yr = y->f + (b0 + i) * y->ld;
             memset(img->f, 0, (size_t)(C * OP) * sizeof(float));

@@ -310,6 +310,76 @@ static void test_team_forward(void)
     tap_check(same, name);
 }
 
+/* The bare product (varia_linear_product_team, the transposed convs'
+ * product) against the whole layer with a zero bias and the identity, bit for
+ * bit: full and partial panels, 1 to 17 rows (a tile of 8, a tile of 4, the
+ * row kernel and the tile of 12 all take part), alone and with 2 workers; and
+ * the output is every element of y (no column left unwritten). */
+static void test_product(void)
+{
+    int shapes[][2] = {{1, 1}, {16, 25}, {32, 800}, {17, 33}, {33, 64}, {7, 161}};
+    varia_pool *pool = varia_pool_new(2);
+    varia_rng rng;
+    varia_rng_init(&rng, 23, 5, 0, 0);
+    int same = 1, cases = 0;
+    const varia_act id = {VARIA_ACT_IDENTITY, 0};
+    for (int s = 0; s < 6; s++) {
+        int in = shapes[s][0], out = shapes[s][1];
+        float *w = malloc(sizeof(float) * (size_t)(in * out)), *b = calloc((size_t)out, sizeof(float));
+        float *x = malloc(sizeof(float) * (size_t)(17 * in)), *y1 = malloc(sizeof(float) * (size_t)(17 * out));
+        float *y2 = malloc(sizeof(float) * (size_t)(17 * out)), *bias = malloc(sizeof(float) * (size_t)out);
+        for (int i = 0; i < in * out; i++) w[i] = (float)rand_unit(&rng);
+        for (int i = 0; i < out; i++) bias[i] = (float)rand_unit(&rng);
+        for (int i = 0; i < 17 * in; i++) x[i] = (float)rand_unit(&rng);
+        varia_linear l, lb;
+        varia_linear_init(&l, w, b, in, out);
+        varia_linear_init(&lb, w, bias, in, out); /* a bias the product must ignore */
+        for (int n = 1; n <= 17; n++)
+            for (int p = 0; p < 2; p++) {
+                varia_linear_forward_native(&l, x, n, y1, id);
+                memset(y2, 0xff, sizeof(float) * (size_t)(n * out));
+                varia_linear_product_team(&lb, x, n, y2, p ? pool : NULL);
+                same &= !memcmp(y1, y2, sizeof(float) * (size_t)(n * out));
+                cases++;
+            }
+        varia_linear_free(&l);
+        varia_linear_free(&lb);
+        free(w), free(b), free(x), free(y1), free(y2), free(bias);
+    }
+    varia_pool_free(pool);
+    char name[120];
+    snprintf(name, sizeof name, "the bare product gives the layer's bits with a zero bias (%d cases)", cases);
+    tap_check(same, name);
+}
+
+/* varia_transpose against the element-by-element definition, with row
+ * strides wider than the matrix: sizes on both sides of the 16 x 16 blocks,
+ * vectors (the copy path) included. */
+static void test_transpose(void)
+{
+    int sizes[] = {1, 2, 15, 16, 17, 33, 49};
+    float src[49 * 52], dst[52 * 52], want[52 * 52];
+    for (int i = 0; i < 49 * 52; i++)
+        src[i] = (float)i;
+    int same = 1, cases = 0;
+    for (int a = 0; a < 7; a++)
+        for (int b = 0; b < 7; b++)
+            for (int pad = 0; pad < 4; pad += 3) {
+                int rows = sizes[a], cols = sizes[b], lds = cols + pad, ldd = rows + pad;
+                for (int i = 0; i < 52 * 52; i++)
+                    dst[i] = want[i] = -1.0f;
+                for (int r = 0; r < rows; r++)
+                    for (int c = 0; c < cols; c++)
+                        want[c * ldd + r] = src[r * lds + c];
+                varia_transpose(src, rows, cols, lds, dst, ldd);
+                same &= !memcmp(dst, want, sizeof dst); /* the padding between rows untouched too */
+                cases++;
+            }
+    char name[100];
+    snprintf(name, sizeof name, "transposes of 1 to 49 rows and columns, strided (%d cases)", cases);
+    tap_check(same, name);
+}
+
 /* Every chunk of a shared job runs exactly once, whatever the chunk count,
  * the pool size (3 oversubscribes this 2-core machine) and however shared and
  * ordinary jobs interleave. */
@@ -401,6 +471,8 @@ int main(void)
         test_linear();
         test_batch_invariance();
         test_team_forward();
+        test_product();
+        test_transpose();
         test_find_bad();
         test_fused_bernoulli();
     }

@@ -10,6 +10,7 @@
 #include "model.h"
 #include "op_pair.h"
 #include "passes.h"
+#include "pool.h"
 #include "rng.h"
 #include "save.h"
 
@@ -497,6 +498,146 @@ static void conv_chunks(void)
     pair_close(&p);
 }
 
+/* ---- the exec convolutions against their definition ---- */
+
+static double ref_act(varia_act a, double v)
+{
+    return a.kind == VARIA_ACT_RELU ? (v > 0.0 ? v : 0.0) : a.kind == VARIA_ACT_TANH ? tanh(v) : v;
+}
+
+/* Worst |got - want| / (1 + the sum of |terms|) over `rows` examples of a
+ * conv (transposed or not) of geometry g with the stored weight w (conv:
+ * [cout, cin, kh, kw]; transposed: [cin, cout, kh, kw], PyTorch's layouts)
+ * and bias b, the output computed here from the definition in double: input
+ * pixel (iy, ix) meets output pixel (oy, ox) through tap (ky, kx) where, for
+ * the conv, iy = oy sh - ph + ky, and for the transposed conv, oy = iy sh -
+ * ph + ky (the same with x). want and mag are scratch of rows * cout * oh *
+ * ow doubles. */
+static double conv_error(const varia_conv *g, const float *w, const float *b, const float *x, int64_t rows,
+                         varia_act act, const varia_v *got, double *want, double *mag)
+{
+    int64_t OP = g->oh * g->ow, HW = g->h * g->w, kk = g->kh * g->kw;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t co = 0; co < g->cout; co++)
+            for (int64_t j = 0; j < OP; j++) {
+                want[(r * g->cout + co) * OP + j] = b[co];
+                mag[(r * g->cout + co) * OP + j] = fabs(b[co]);
+            }
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t ci = 0; ci < g->cin; ci++)
+            for (int64_t co = 0; co < g->cout; co++)
+                for (int64_t t = 0; t < kk; t++) {
+                    int64_t ky = t / g->kw, kx = t % g->kw;
+                    double wt = g->transposed ? w[(ci * g->cout + co) * kk + t] : w[(co * g->cin + ci) * kk + t];
+                    for (int64_t a = 0; a < (g->transposed ? g->h : g->oh); a++)
+                        for (int64_t c = 0; c < (g->transposed ? g->w : g->ow); c++) {
+                            int64_t u = a * g->sh - g->ph + ky, v = c * g->sw - g->pw + kx; /* the other side */
+                            int64_t lim_u = g->transposed ? g->oh : g->h, lim_v = g->transposed ? g->ow : g->w;
+                            if (u < 0 || u >= lim_u || v < 0 || v >= lim_v)
+                                continue;
+                            int64_t in = g->transposed ? a * g->w + c : u * g->w + v;
+                            int64_t out = g->transposed ? u * g->ow + v : a * g->ow + c;
+                            double term = wt * x[(r * g->cin + ci) * HW + in];
+                            want[(r * g->cout + co) * OP + out] += term;
+                            mag[(r * g->cout + co) * OP + out] += fabs(term);
+                        }
+                }
+    double worst = 0.0;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t j = 0; j < g->cout * OP; j++) {
+            double e = fabs(got->f[r * got->ld + j] - ref_act(act, want[r * g->cout * OP + j])) /
+                       (1.0 + mag[r * g->cout * OP + j]);
+            worst = isnan(e) ? 1e9 : fmax(worst, e);
+        }
+    return worst;
+}
+
+/* Model c1 -> c2 -> c1 channels with kernel k: its conv slot (c1 -> c2) and
+ * transposed-conv slot (c2 -> c1) run on geometries the model was not built
+ * for (the ops take the geometry; the weight fixes only channels and kernel):
+ * odd sizes, strides 1 to 3, padding, output padding, 1 to 17 rows (each row
+ * count on a geometry in turn), against the definition; and with a pool of
+ * two workers bit for bit as alone. */
+static void conv_reference_model(int c1, int c2, int k, varia_pool *pool)
+{
+    char arch[1024];
+    snprintf(arch, sizeof arch, "{\"likelihood\": {\"type\": \"bernoulli\"}, \"layers\": [{\"latent\": 2,"
+             " \"encoder_net\": [{\"type\": \"conv\", \"out\": %d, \"kernel\": %d, \"activation\": \"tanh\"}],"
+             " \"decoder_net\": [{\"type\": \"dense\", \"out\": %d}, {\"type\": \"reshape\", \"shape\": [%d, 3, 3]},"
+             " {\"type\": \"conv_transpose\", \"out\": %d, \"kernel\": %d}]}]}", c2, k, 9 * c2, c2, c1, k);
+    pair p;
+    int good = pair_open_shape(&p, arch, 60 + (uint64_t)c1, (varia_shape){3, {c1, k + 2, k + 2}});
+    ok(good, "model %d -> %d -> %d channels, kernel %d: opens", c1, c2, c1, k);
+    if (!good)
+        return;
+    /* h, w, sh, sw, ph, pw, oph, opw (output padding: the transposed conv
+     * only; padding -1: k / 2, which makes the 1-pixel-high input valid for
+     * both ops whatever the kernel) */
+    static const int geo[][8] = {{5, 5, 1, 1, 0, 0, 0, 0}, {4, 4, 2, 2, 2, 2, 0, 0}, {7, 7, 2, 2, 2, 2, 1, 1},
+                                 {3, 5, 2, 1, 1, 0, 1, 0}, {6, 3, 3, 2, 1, 1, 2, 1}, {1, 2, 2, 2, -1, -1, 1, 1}};
+    enum { NG = sizeof geo / sizeof geo[0], CAP = 17 * 33 * 15 * 15 };
+    static float x[CAP], y1[CAP];
+    static double want[CAP], mag[CAP];
+    const varia_act acts[] = {{VARIA_ACT_RELU, 0}, {VARIA_ACT_TANH, 0}, {VARIA_ACT_IDENTITY, 0}};
+    for (int transposed = 0; transposed < 2; transposed++) {
+        int slot = -1;
+        for (int i = 0; i < p.md.decl.n_lin; i++)
+            if (p.md.decl.lin[i].kind == (transposed ? VARIA_SLOT_CONV_T : VARIA_SLOT_CONV))
+                slot = i;
+        const varia_decl_linear *l = &p.md.decl.lin[slot];
+        const float *w = p.theta + p.md.off[l->weight], *b = p.theta + p.md.off[l->bias];
+        double worst = 0.0;
+        int cases = 0, same = 1;
+        for (int rows = 1; rows <= 17; rows++) {
+            const int *q = geo[rows % NG];
+            varia_conv g = {transposed, transposed ? c2 : c1, q[0], q[1], transposed ? c1 : c2, 0, 0, k, k,
+                            q[2], q[3], q[4] < 0 ? k / 2 : q[4], q[5] < 0 ? k / 2 : q[5], transposed ? q[6] : 0,
+                            transposed ? q[7] : 0};
+            const char *why;
+            if (!varia_conv_resolve(&g, &why) || rows * g.cout * g.oh * g.ow > CAP || rows * g.cin * g.h * g.w > CAP) {
+                ok(0, "geometry %d of the test is valid and fits", rows % NG);
+                continue;
+            }
+            int64_t in = g.cin * g.h * g.w, out = g.cout * g.oh * g.ow;
+            fill(x, (int)(rows * in), 70 + (uint64_t)rows, -1.0, 1.0);
+            varia_act act = acts[rows % 3];
+            for (int team = 0; team < 2; team++) {
+                varia_exec_begin_sized(&p.e, p.m, p.ws, PAIR_WS_VALS, PAIR_WS_FLOATS, team ? pool : NULL);
+                varia_ops *e = &p.e.ops;
+                varia_v *xv = e->input(e, rows, in, x, in);
+                varia_v *y = transposed ? e->conv_transpose2d(e, xv, slot, &g, act) : e->conv2d(e, xv, slot, &g, act);
+                if (p.e.failed || !y->f) {
+                    same = 0;
+                    continue;
+                }
+                if (!team) {
+                    worst = fmax(worst, conv_error(&g, w, b, x, rows, act, y, want, mag));
+                    for (int64_t r = 0; r < rows; r++)
+                        memcpy(y1 + r * out, y->f + r * y->ld, (size_t)out * sizeof(float));
+                } else {
+                    for (int64_t r = 0; r < rows; r++)
+                        same &= !memcmp(y1 + r * out, y->f + r * y->ld, (size_t)out * sizeof(float));
+                }
+            }
+            cases++;
+        }
+        ok(worst < 1e-6, "%s %d -> %d, kernel %d: %d geometries and row counts as defined (worst %.1e)",
+           transposed ? "conv_transpose2d" : "conv2d", transposed ? c2 : c1, transposed ? c1 : c2, k, cases, worst);
+        ok(same, "%s %d -> %d, kernel %d: two workers give one worker's bits", transposed ? "conv_transpose2d" : "conv2d",
+           transposed ? c2 : c1, transposed ? c1 : c2, k);
+    }
+    pair_close(&p);
+}
+
+static void conv_reference(void)
+{
+    varia_pool *pool = varia_pool_new(2);
+    static const int models[][3] = {{1, 16, 5}, {16, 24, 5}, {3, 17, 3}, {2, 5, 2}, {32, 33, 1}};
+    for (size_t i = 0; i < sizeof models / sizeof models[0]; i++)
+        conv_reference_model(models[i][0], models[i][1], models[i][2], pool);
+    varia_pool_free(pool);
+}
+
 /* A latent as long as an example: whichever value takes the output's place
  * in the caller's buffer, sample's z and x come out right (x = decode(z)). */
 static void placement(void)
@@ -529,6 +670,7 @@ int main(void)
     family_passes();
     conv_passes();
     conv_chunks();
+    conv_reference();
     placement();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
