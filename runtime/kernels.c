@@ -386,48 +386,60 @@ void varia_linear_forward_team(const varia_linear *l, const float *x, int64_t n,
     varia_pool_share(team, team_panels, &j, panels);
 }
 
-/* Output panels [p_begin, p_end) of y = x W^T for l without a bias (and
- * no activation): tiles of mr rows store the full panels in place (no
- * epilogue pass over them); a last partial panel, and the rows below a
- * tile, go through forward_panels with the identity, whose zero bias leaves
- * the sums' bits as they are. */
-static void product_panels(const varia_linear *l, const float *x, int64_t n, float *y, int64_t p_begin,
+/* Output panels [p_begin, p_end) of y = x W^T (no bias, no activation),
+ * row stride ldy >= out, tiles of mr rows: a whole tile of a whole panel goes
+ * from the registers to y (tiley); a short tile (repeating its last row, as
+ * forward_tile does) or panel goes through the tile's accumulator. Panel p
+ * stores min(32, ldy - 32 p) columns, so with ldy rounded up to whole panels
+ * every tile is stored straight. Every element is the tiles' sum: the bits of
+ * forward_panels with a zero bias and the identity. */
+static void product_panels(const varia_linear *l, const float *x, int64_t n, float *y, int64_t ldy, int64_t p_begin,
                            int64_t p_end)
 {
     const kernel_table *k = kernels();
-    const varia_act id = {VARIA_ACT_IDENTITY, 0.0f};
-    int64_t full = k->tiley ? n / k->mr * k->mr : 0, whole = l->out / VARIA_PANEL; /* panels below whole are full */
-    int64_t p_full = p_end < whole ? p_end : whole;
-    for (int64_t r = 0; r < full; r += k->mr) {
+    float acc[MR_MAX][VARIA_PANEL];
+    for (int64_t r = 0; r < n; r += k->mr) {
+        int64_t rows = n - r < k->mr ? n - r : k->mr;
         const float *xr[MR_MAX];
         for (int q = 0; q < k->mr; q++)
-            xr[q] = x + (r + q) * l->in;
-        for (int64_t p = p_begin; p < p_full; p++)
-            k->tiley(xr, l->packed + p * VARIA_PANEL * stride(l), l->in, y + r * l->out + p * VARIA_PANEL, l->out);
-        if (p_end > whole)
-            forward_tile(l, x + r * l->in, k->mr, y + r * l->out, id, whole > p_begin ? whole : p_begin, p_end,
-                         k->tile, k->mr);
+            xr[q] = x + (r + (q < rows ? q : rows - 1)) * l->in;
+        for (int64_t p = p_begin; p < p_end; p++) {
+            const float *panel = l->packed + p * VARIA_PANEL * stride(l);
+            float *yp = y + r * ldy + p * VARIA_PANEL;
+            int64_t cols = ldy - p * VARIA_PANEL < VARIA_PANEL ? ldy - p * VARIA_PANEL : VARIA_PANEL;
+            if (k->tiley && rows == k->mr && cols == VARIA_PANEL) {
+                k->tiley(xr, panel, l->in, yp, ldy);
+                continue;
+            }
+            k->tile(xr, panel, l->in, acc);
+            for (int64_t q = 0; q < rows; q++)
+                memcpy(yp + q * ldy, acc[q], (size_t)cols * sizeof(float));
+        }
     }
-    if (n > full)
-        forward_panels(l, x + full * l->in, n - full, y + full * l->out, id, p_begin, p_end);
 }
+
+typedef struct product_job {
+    const varia_linear *l;
+    const float *x;
+    float *y;
+    int64_t n, ldy;
+} product_job;
 
 static void team_product(void *arg, int64_t begin, int64_t end)
 {
-    const team_job *j = arg;
-    product_panels(j->l, j->x, j->n, j->y, begin, end);
+    const product_job *j = arg;
+    product_panels(j->l, j->x, j->n, j->y, j->ldy, begin, end);
 }
 
-void varia_linear_product_team(const varia_linear *l, const float *x, int64_t n, float *y, struct varia_pool *team)
+void varia_linear_product_team(const varia_linear *l, const float *x, int64_t n, float *y, int64_t ldy,
+                               struct varia_pool *team)
 {
-    varia_linear nb = *l;
-    nb.bias = NULL;
-    int64_t panels = panel_count(&nb);
+    int64_t panels = panel_count(l);
     if (varia_pool_size(team) > 1 && n * l->in * l->out >= VARIA_TEAM_MIN_MACS && panels >= 5) {
-        team_job j = {&nb, x, y, n, {VARIA_ACT_IDENTITY, 0.0f}};
+        product_job j = {l, x, y, n, ldy};
         varia_pool_share(team, team_product, &j, panels);
     } else {
-        product_panels(&nb, x, n, y, 0, panels);
+        product_panels(l, x, n, y, ldy, 0, panels);
     }
 }
 

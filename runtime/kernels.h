@@ -60,9 +60,13 @@ void varia_linear_forward_team(const varia_linear *l, const float *x, int64_t n,
 
 /* y[n, out] = x[n, in] W^T: the product alone, l's bias ignored, no
  * activation, always by varia's own kernels (the system-BLAS build too),
- * output panels shared with `team` as above. Each element's bits are those
- * varia_linear_forward_native gives with a zero bias and the identity. */
-void varia_linear_product_team(const varia_linear *l, const float *x, int64_t n, float *y, struct varia_pool *team);
+ * output panels shared with `team` as above. y's rows are ldy >= out floats
+ * apart; columns [out, ldy) of a row may be overwritten (with ldy a multiple
+ * of VARIA_PANEL every tile is stored straight from the registers). Each
+ * element's bits are those varia_linear_forward_native gives with a zero bias
+ * and the identity. */
+void varia_linear_product_team(const varia_linear *l, const float *x, int64_t n, float *y, int64_t ldy,
+                               struct varia_pool *team);
 
 /* The Bernoulli log-likelihood of the layer's output as logits, fused into
  * the matrix pass: logp[r] = sum_d x_d l_rd - softplus(l_rd), l = h W^T + b,

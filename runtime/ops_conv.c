@@ -88,14 +88,14 @@ varia_v *varia_exec_conv2d(varia_ops *o, varia_v *x, int slot, const varia_conv 
 }
 
 /* One example's col2im in channel-last order: img[(iy, ix), c] += the
- * product row of every input position p = (y, x), whose entries run (ky, kx,
- * c) (the packed weight's order: family.c). A window's taps of one kernel row
+ * product row of every input position p = (y, x) (rows K floats apart), whose
+ * entries run (ky, kx, c) (the packed weight's order: family.c). A window's taps of one kernel row
  * are kw * C contiguous floats on both sides, so the adds run as long vector
  * loops, not runs of kw. Each output element receives its terms in the order
  * of p, as conv_col2im adds them into NCHW planes: the same bits. */
-static void col2im_last(const varia_conv_map *m, const float *cols, float *img)
+static void col2im_last(const varia_conv_map *m, const float *cols, int64_t K, float *img)
 {
-    int64_t C = m->c, K = C * m->kh * m->kw, run = m->kw * C;
+    int64_t C = m->c, run = m->kw * C;
     for (int64_t y = 0; y < m->ph_n; y++)
         for (int64_t x = 0; x < m->pw_n; x++) {
             const float *row = cols + (y * m->pw_n + x) * K;
@@ -131,9 +131,10 @@ varia_v *varia_exec_conv_transpose2d(varia_ops *o, varia_v *x, int slot, const v
     const float *bias = e->m->chan_bias[slot];
     varia_conv_map map = varia_conv_map_of(g);
     int64_t n = x->rows, HW = g->h * g->w, OP = g->oh * g->ow, Cin = l->in, K = l->out, C = g->cout;
-    int64_t nb = chunk_of(n, HW * (Cin + K));
+    int64_t Kp = (K + VARIA_PANEL - 1) / VARIA_PANEL * VARIA_PANEL; /* whole panels: every tile stored straight */
+    int64_t nb = chunk_of(n, HW * (Cin + Kp));
     varia_v *y = varia_exec_val(e, n, C * OP, 0);
-    varia_v *rows = varia_exec_val(e, nb * HW, Cin, 0), *cols = varia_exec_val(e, nb * HW, K, 0);
+    varia_v *rows = varia_exec_val(e, nb * HW, Cin, 0), *cols = varia_exec_val(e, nb * HW, Kp, 0);
     varia_v *img = varia_exec_val(e, 1, C * OP, 0), *fill = varia_exec_val(e, 1, C * OP, 0);
     for (int64_t c = 0; varia_exec_live(e) && c < C; c++) /* the bias, as planes */
         for (int64_t j = 0; j < OP; j++)
@@ -142,11 +143,11 @@ varia_v *varia_exec_conv_transpose2d(varia_ops *o, varia_v *x, int slot, const v
         int64_t m = n - b0 < nb ? n - b0 : nb;
         for (int64_t i = 0; i < m; i++)
             varia_transpose(x->f + (b0 + i) * x->ld, Cin, HW, HW, rows->f + i * HW * Cin, Cin);
-        varia_linear_product_team(l, rows->f, m * HW, cols->f, e->team);
+        varia_linear_product_team(l, rows->f, m * HW, cols->f, Kp, e->team);
         for (int64_t i = 0; i < m; i++) {
             float *yr = y->f + (b0 + i) * y->ld;
             memset(img->f, 0, (size_t)(C * OP) * sizeof(float));
-            col2im_last(&map, cols->f + i * HW * K, img->f);
+            col2im_last(&map, cols->f + i * HW * Kp, Kp, img->f);
             varia_transpose(img->f, OP, C, C, yr, OP);
             varia_add_act(yr, yr, fill->f, C * OP, act); /* the linear kernel's own bias-and-activation code */
         }

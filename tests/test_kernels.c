@@ -313,8 +313,8 @@ static void test_team_forward(void)
 /* The bare product (varia_linear_product_team, the transposed convs'
  * product) against the whole layer with a zero bias and the identity, bit for
  * bit: full and partial panels, 1 to 17 rows (a tile of 8, a tile of 4, the
- * row kernel and the tile of 12 all take part), alone and with 2 workers; and
- * the output is every element of y (no column left unwritten). */
+ * shorter tiles all take part), alone and with 2 workers, y's rows out or
+ * whole panels apart; and every element of y is written (NaN-filled first). */
 static void test_product(void)
 {
     int shapes[][2] = {{1, 1}, {16, 25}, {32, 800}, {17, 33}, {33, 64}, {7, 161}};
@@ -327,19 +327,22 @@ static void test_product(void)
         int in = shapes[s][0], out = shapes[s][1];
         float *w = malloc(sizeof(float) * (size_t)(in * out)), *b = calloc((size_t)out, sizeof(float));
         float *x = malloc(sizeof(float) * (size_t)(17 * in)), *y1 = malloc(sizeof(float) * (size_t)(17 * out));
-        float *y2 = malloc(sizeof(float) * (size_t)(17 * out)), *bias = malloc(sizeof(float) * (size_t)out);
+        float *y2 = malloc(sizeof(float) * (size_t)(17 * ((out + 31) / 32 * 32))), *bias = malloc(sizeof(float) * (size_t)out);
         for (int i = 0; i < in * out; i++) w[i] = (float)rand_unit(&rng);
         for (int i = 0; i < out; i++) bias[i] = (float)rand_unit(&rng);
         for (int i = 0; i < 17 * in; i++) x[i] = (float)rand_unit(&rng);
         varia_linear l, lb;
         varia_linear_init(&l, w, b, in, out);
         varia_linear_init(&lb, w, bias, in, out); /* a bias the product must ignore */
+        int64_t padded = (out + 31) / 32 * 32;
         for (int n = 1; n <= 17; n++)
-            for (int p = 0; p < 2; p++) {
+            for (int p = 0; p < 4; p++) { /* alone or shared; y's rows out or whole panels apart */
+                int64_t ldy = p & 2 ? padded : out;
                 varia_linear_forward_native(&l, x, n, y1, id);
-                memset(y2, 0xff, sizeof(float) * (size_t)(n * out));
-                varia_linear_product_team(&lb, x, n, y2, p ? pool : NULL);
-                same &= !memcmp(y1, y2, sizeof(float) * (size_t)(n * out));
+                memset(y2, 0xff, sizeof(float) * (size_t)(17 * padded));
+                varia_linear_product_team(&lb, x, n, y2, ldy, p & 1 ? pool : NULL);
+                for (int r = 0; r < n; r++)
+                    same &= !memcmp(y1 + r * out, y2 + r * ldy, sizeof(float) * (size_t)out);
                 cases++;
             }
         varia_linear_free(&l);
