@@ -425,6 +425,7 @@ typedef struct product_job {
     int64_t n, ldy;
 } product_job;
 
+/* A pool worker's share of a product_job: output panels [begin, end). */
 static void team_product(void *arg, int64_t begin, int64_t end)
 {
     const product_job *j = arg;

@@ -13,7 +13,17 @@
  * stride-1 conv over the zero-stuffed input, so col2im it is; for conv2d,
  * packing im2col straight into kernel panels with the positions as output
  * columns (no transposes, full panels for few channels) was 1.5-2x slower
- * than the im2col rows used here. */
+ * than the im2col rows used here.
+ *
+ * The transposed conv's col2im runs channel-last (its packed weight's
+ * columns are (ky, kx, c): family.c), so each tap's channels are one vector
+ * run, and the product is stored straight from the tile's registers: on the
+ * conv VAE's decoder (bench/README.md, "Conv VAE", 2026-12-01 06:30) that
+ * took 1.7-1.8x less CPU time than NCHW col2im with 5-float runs and an
+ * epilogue pass over the product, bit for bit the same results. A direct
+ * sub-pixel path for the 1-channel last layer (each stride phase a
+ * correlation with a sub-kernel, vectorized over output columns) measured no
+ * faster than this one and was left out. */
 #include "ops_exec.h"
 
 #define CONV_REAL float
