@@ -65,6 +65,19 @@ typedef float v16 __attribute__((vector_size(64)));
     ROW_STORE(0) ROW_STORE(1) ROW_STORE(2) ROW_STORE(3) ROW_STORE(4) ROW_STORE(5) ROW_STORE(6) ROW_STORE(7) \
     ROW_STORE(8) ROW_STORE(9) ROW_STORE(10) ROW_STORE(11)
 
+/* Ten rows (20 accumulators): a batch of 9 or 10 rows, which in a tile of 12
+ * would spend two FMAs in twelve on repeated rows (the tile is bound by its
+ * FMAs once the panel is in L1). */
+#define TILE10_BODY                                                                                        \
+    ROW_DECL(0) ROW_DECL(1) ROW_DECL(2) ROW_DECL(3) ROW_DECL(4) ROW_DECL(5) ROW_DECL(6) ROW_DECL(7)        \
+    ROW_DECL(8) ROW_DECL(9)                                                                                \
+    for (int64_t i = 0; i < in; i++) {                                                                     \
+        PANEL_LOAD ROW_FMA(0) ROW_FMA(1) ROW_FMA(2) ROW_FMA(3) ROW_FMA(4) ROW_FMA(5) ROW_FMA(6) ROW_FMA(7)  \
+        ROW_FMA(8) ROW_FMA(9)                                                                              \
+    }                                                                                                      \
+    ROW_STORE(0) ROW_STORE(1) ROW_STORE(2) ROW_STORE(3) ROW_STORE(4) ROW_STORE(5) ROW_STORE(6) ROW_STORE(7) \
+    ROW_STORE(8) ROW_STORE(9)
+
 #define TILE_ARGS const float *const *x, const float *panel, int64_t in, float (*acc)[VARIA_PANEL]
 
 /* One row against four panels at once (128 columns, 8 accumulators): the path

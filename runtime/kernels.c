@@ -65,6 +65,7 @@ __attribute__((target("avx512f"))) static void transpose16(const float *src, int
 __attribute__((target("avx512f,fma"))) static void tile_avx512(TILE_ARGS) { TILE8_BODY }
 __attribute__((target("avx512f,fma"))) static void tile4_avx512(TILE_ARGS) { TILE4_BODY }
 __attribute__((target("avx512f,fma"))) static void tile12_avx512(TILE_ARGS) { TILE12_BODY }
+__attribute__((target("avx512f,fma"))) static void tile10_avx512(TILE_ARGS) { TILE10_BODY }
 __attribute__((target("avx2,fma"))) static void tile_avx2(TILE_ARGS) { NTILE4_BODY(v8) }
 static void tile_generic(TILE_ARGS) { NTILE4_BODY(v4) }
 __attribute__((target("avx512f,fma"))) static void row_avx512(ROW_ARGS) { ROW_BODY }
@@ -104,7 +105,8 @@ typedef struct kernel_table {
     int mr;                                /* rows of a tile (<= MR_MAX) */
     void (*tile)(TILE_ARGS);               /* mr rows x one panel */
     void (*tile4)(TILE_ARGS);              /* 4 rows x one panel where mr is 8 (NULL: mr is 4) */
-    void (*tile12)(TILE_ARGS);             /* 12 rows x one panel, for batches of 9 to 12 (NULL: none) */
+    void (*tile12)(TILE_ARGS);             /* 12 rows x one panel, for batches of 11 and 12 (NULL: none) */
+    void (*tile10)(TILE_ARGS);             /* 10 rows x one panel, for batches of 9 and 10 (NULL: none) */
     void (*row)(ROW_ARGS);                 /* one row x four panels */
     void (*epi)(EPI_ARGS);                 /* bias and activation */
     void (*bepi)(BERN_EPI_ARGS);           /* fused Bernoulli terms of one panel */
@@ -121,6 +123,7 @@ typedef struct kernel_table {
 /* Best first: kernels() takes the first one the CPU can run. */
 static const kernel_table tables[] = {
     {.name = "avx512", .mr = 8, .tile = tile_avx512, .tile4 = tile4_avx512, .tile12 = tile12_avx512,
+     .tile10 = tile10_avx512,
      .row = row_avx512, .epi = epi_avx512, .bepi = bepi_avx512, .bern = bern_avx512, .sigmoid = sigmoid_avx512,
      .scan = scan_avx512, .bgrad = bgrad_avx512, .agrad = agrad_avx512, .add = add_avx512, .transpose16 = transpose16},
     {.name = "avx2", .mr = 4, .tile = tile_avx2, .row = row_avx2, .epi = epi_avx2, .bepi = bepi_avx2,
@@ -316,10 +319,13 @@ static void forward_tile(const varia_linear *l, const float *x, int64_t rows, fl
 
 /* Output panels [p_begin, p_end) of every row: the whole layer, or one
  * worker's share of it. Small batches are bound by streaming the weight
- * panels, so: a batch of 9 to 12 rows takes one tile of 12 (AVX-512;
- * sampling 10 VRNN sequences: 5.5% more frames per CPU second than a tile of
- * 8 and a short one; tiles of 12 for every batch made AIS's 64 rows 3%
- * slower, so only these). Otherwise rows go by tiles of mr, and the 2 to
+ * panels, so: a batch of 9 to 12 rows takes one tile (AVX-512; sampling 10
+ * VRNN sequences: 5.5% more frames per CPU second than a tile of 8 and a
+ * short one; tiles of 12 for every batch made AIS's 64 rows 3% slower, so
+ * only these), of 10 rows for 9 or 10 and of 12 for 11 or 12: once the panel
+ * is in L1 a tile is bound by its FMAs, and 10 rows in a tile of 12 spent a
+ * sixth of them on repeats (a tile of 10 for the 10 sequences: 14% more
+ * frames per CPU second). Otherwise rows go by tiles of mr, and the 2 to
  * mr - 1 rows left take one short tile (AVX-512: of 4 rows when they are at
  * most 4), streaming each panel once rather than once per row; a single row
  * left takes the row kernel. Every kernel sums each element in the same
@@ -330,7 +336,10 @@ static void forward_panels(const varia_linear *l, const float *x, int64_t n, flo
     const kernel_table *k = kernels();
     int64_t full = n / k->mr * k->mr, left = n - full;
     if (k->tile12 && n > k->mr && n <= 12) { /* one stream of the weight for the whole batch */
-        forward_tile(l, x, n, y, act, p_begin, p_end, k->tile12, 12);
+        if (n <= 10)
+            forward_tile(l, x, n, y, act, p_begin, p_end, k->tile10, 10);
+        else
+            forward_tile(l, x, n, y, act, p_begin, p_end, k->tile12, 12);
         return;
     }
     for (int64_t r = 0; r < full; r += k->mr)

@@ -124,7 +124,8 @@ static void test_linear(void)
 /* Row r of the output must not depend on how many rows share the call:
  * every n from 1 to 17 against each row alone: the row kernel for one row,
  * short tiles of 4 or 8 rows over repeats of the last row for 2 to 7 left
- * below a tile of 8, AVX-512's 12-row tile for batches of 9 to 12. */
+ * below a tile of 8, AVX-512's 10-row tile for batches of 9 and 10 and its
+ * 12-row tile for 11 and 12. */
 static void test_batch_invariance(void)
 {
     int in = 50, out = 70, N = 17;
