@@ -240,6 +240,26 @@ typedef float v4 __attribute__((vector_size(16)));
     return -1;
 #define SCAN_ARGS const float *x, int64_t n, int nan_only
 
+/* varia_bern_draw_bounds (kernels.h): the logit's cell from its offset on
+ * the grid, clamped; the cell's edges checked exactly (the offset's rounding
+ * may name the next cell up, and NaN fails every comparison), then e against
+ * the cell's two thresholds. No branch, so it vectorizes (the thresholds by
+ * gathers). */
+#define BDRAW_BODY                                                                                         \
+    enum { CELLS = VARIA_BDRAW_CELLS };                                                                    \
+    for (int64_t i = 0; i < n; i++) {                                                                      \
+        float ei = e[i], li = l[i], t = (li - VARIA_BDRAW_LO) * (1.0f / VARIA_BDRAW_STEP) + 1.0f;          \
+        t = t > 0.0f ? t : 0.0f;                                                                           \
+        t = t < (float)(CELLS + 1) ? t : (float)(CELLS + 1);                                               \
+        int c = (int)t;                                                                                    \
+        float a = c >= 1 ? VARIA_BDRAW_LO + (float)(c - 1) * VARIA_BDRAW_STEP : -INFINITY;                 \
+        float b = c <= CELLS ? VARIA_BDRAW_LO + (float)c * VARIA_BDRAW_STEP : INFINITY;                    \
+        int one = ei < below[c], decided = (a <= li) & (li < b) & (one | (ei > above[c]));                 \
+        y[i] = decided ? (float)one : -1.0f;                                                               \
+    }
+#define BDRAW_ARGS float *restrict y, const float *restrict l, const float *restrict e, int64_t n,         \
+                   const float *below, const float *above
+
 /* ---- elementwise ops the trainer's backward passes run ---- */
 
 #define BGRAD_BODY for (int64_t i = 0; i < n; i++) out[i] = x[i] - vm_sigmoid(l[i]);

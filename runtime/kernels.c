@@ -86,6 +86,9 @@ static void sigmoid_generic(SIGMOID_ARGS) { SIGMOID_BODY }
 __attribute__((target("avx512f,fma"))) static int64_t scan_avx512(SCAN_ARGS) { SCAN_BODY }
 __attribute__((target("avx2,fma"))) static int64_t scan_avx2(SCAN_ARGS) { SCAN_BODY }
 static int64_t scan_generic(SCAN_ARGS) { SCAN_BODY }
+__attribute__((target("avx512f,fma"))) static void bdraw_avx512(BDRAW_ARGS) { BDRAW_BODY }
+__attribute__((target("avx2,fma"))) static void bdraw_avx2(BDRAW_ARGS) { BDRAW_BODY }
+static void bdraw_generic(BDRAW_ARGS) { BDRAW_BODY }
 __attribute__((target("avx512f,fma"))) static void bgrad_avx512(BGRAD_ARGS) { BGRAD_BODY }
 __attribute__((target("avx2,fma"))) static void bgrad_avx2(BGRAD_ARGS) { BGRAD_BODY }
 static void bgrad_generic(BGRAD_ARGS) { BGRAD_BODY }
@@ -113,6 +116,7 @@ typedef struct kernel_table {
     double (*bern)(BERN_ARGS);             /* Bernoulli log-likelihood of stored logits */
     void (*sigmoid)(SIGMOID_ARGS);
     int64_t (*scan)(SCAN_ARGS);            /* first NaN or infinity */
+    void (*bdraw)(BDRAW_ARGS);             /* the Bernoulli draw's first pass */
     void (*bgrad)(BGRAD_ARGS);             /* the trainer's elementwise backward ops */
     void (*agrad)(AGRAD_ARGS);
     void (*add)(ADD_ARGS);
@@ -123,15 +127,16 @@ typedef struct kernel_table {
 /* Best first: kernels() takes the first one the CPU can run. */
 static const kernel_table tables[] = {
     {.name = "avx512", .mr = 8, .tile = tile_avx512, .tile4 = tile4_avx512, .tile12 = tile12_avx512,
-     .tile10 = tile10_avx512,
-     .row = row_avx512, .epi = epi_avx512, .bepi = bepi_avx512, .bern = bern_avx512, .sigmoid = sigmoid_avx512,
-     .scan = scan_avx512, .bgrad = bgrad_avx512, .agrad = agrad_avx512, .add = add_avx512, .transpose16 = transpose16},
+     .tile10 = tile10_avx512, .row = row_avx512, .epi = epi_avx512, .bepi = bepi_avx512, .bern = bern_avx512,
+     .sigmoid = sigmoid_avx512, .scan = scan_avx512, .bdraw = bdraw_avx512, .bgrad = bgrad_avx512,
+     .agrad = agrad_avx512, .add = add_avx512, .transpose16 = transpose16},
     {.name = "avx2", .mr = 4, .tile = tile_avx2, .row = row_avx2, .epi = epi_avx2, .bepi = bepi_avx2,
-     .bern = bern_avx2, .sigmoid = sigmoid_avx2, .scan = scan_avx2, .bgrad = bgrad_avx2, .agrad = agrad_avx2,
-     .add = add_avx2, .transpose16 = NULL},
+     .bern = bern_avx2, .sigmoid = sigmoid_avx2, .scan = scan_avx2, .bdraw = bdraw_avx2, .bgrad = bgrad_avx2,
+     .agrad = agrad_avx2, .add = add_avx2, .transpose16 = NULL},
     {.name = "generic", .mr = 4, .tile = tile_generic, .row = row_generic, .epi = epi_generic,
      .bepi = bepi_generic, .bern = bern_generic, .sigmoid = sigmoid_generic, .scan = scan_generic,
-     .bgrad = bgrad_generic, .agrad = agrad_generic, .add = add_generic, .transpose16 = NULL},
+     .bdraw = bdraw_generic, .bgrad = bgrad_generic, .agrad = agrad_generic, .add = add_generic,
+     .transpose16 = NULL},
 };
 enum { N_TABLES = sizeof tables / sizeof tables[0] };
 
@@ -451,6 +456,12 @@ void varia_linear_bernoulli(const varia_linear *l, const float *h, int64_t n, co
 void varia_sigmoid(float *y, const float *x, int64_t n)
 {
     kernels()->sigmoid(y, x, n);
+}
+
+void varia_bern_draw_bounds(float *y, const float *l, const float *e, int64_t n, const float *below,
+                            const float *above)
+{
+    kernels()->bdraw(y, l, e, n, below, above);
 }
 
 int64_t varia_find_bad(const float *x, int64_t n, int nan_only)
