@@ -37,8 +37,7 @@
 #define DOWN (1.0 - 0x1p-30)
 #define E_FAR 40.0f /* Phi(-40) is 0 in double and Phi(40) 1: the thresholds lie within */
 
-/* below[c] and above[c] for each cell c of varia_bern_draw_bounds's grid. */
-static float below[VARIA_BDRAW_CELLS + 2], above[VARIA_BDRAW_CELLS + 2];
+/* Guards the one filling of the thresholds (varia_bern_draw_thresholds). */
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
 /* The reference's Phi(e), as tape_seq.c computes it. */
@@ -121,6 +120,7 @@ static float first_above(double q)
 static void fill_tables(void)
 {
     enum { CELLS = VARIA_BDRAW_CELLS };
+    float *below = varia_bern_draw_thresholds(0), *above = varia_bern_draw_thresholds(1);
     for (int c = 0; c <= CELLS + 1; c++) {
         double p_lo = c == 0 ? 0.0 : ref_sigmoid(VARIA_BDRAW_LO + (float)(c - 1) * VARIA_BDRAW_STEP);
         double p_hi = c == CELLS + 1 ? 1.0 : ref_sigmoid(VARIA_BDRAW_LO + (float)c * VARIA_BDRAW_STEP);
@@ -132,7 +132,7 @@ static void fill_tables(void)
 void varia_bern_draw_row(float *y, const float *l, const float *e, int64_t n)
 {
     pthread_once(&tables_once, fill_tables);
-    varia_bern_draw_bounds(y, l, e, n, below, above);
+    varia_bern_draw_bounds(y, l, e, n);
     for (int64_t i = 0; i < n; i++)
         if (y[i] < 0.0f) /* undecided: a near tie or a NaN */
             y[i] = varia_bern_draw_exact(e[i], l[i]) ? 1.0f : 0.0f;

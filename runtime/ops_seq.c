@@ -5,6 +5,7 @@
  * computes it when live. Log-densities are double, as everywhere in exec. */
 #include "ops_exec.h"
 #include "bern_draw.h"
+#include "kernels.h"
 
 #include <math.h>
 
@@ -43,16 +44,13 @@ void varia_exec_emit(varia_ops *o, int which, varia_v *v, int64_t col)
             dst[r * o->out_ld[which] + col + j] = v->dbl ? (float)v->d[r * v->ld + j] : v->f[r * v->ld + j];
 }
 
-/* In double, as the tape computes it: softplus(a) = max(a, 0) + log1p(exp(-|a|)). */
+/* The tape's floats (its double computation, rounded), by kernels.c. */
 varia_v *varia_exec_softplus_logvar(varia_ops *o, varia_v *a, float floor)
 {
     varia_exec *e = (varia_exec *)o;
     varia_v *y = varia_exec_val(e, a->rows, a->cols, 0);
     for (int64_t r = 0; varia_exec_live(e) && r < a->rows; r++)
-        for (int64_t j = 0; j < a->cols; j++) {
-            double v = a->f[r * a->ld + j], sp = fmax(v, 0.0) + log1p(exp(-fabs(v)));
-            y->f[r * y->ld + j] = (float)(2.0 * log(sp + (double)floor));
-        }
+        varia_softplus_logvar(y->f + r * y->ld, a->f + r * a->ld, a->cols, floor);
     return y;
 }
 
