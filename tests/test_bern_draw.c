@@ -10,6 +10,7 @@
 #include "tap.h"
 
 #include <float.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -164,8 +165,40 @@ static void test_extremes(void)
     tap_check(y == 0.0f, "a NaN draws 0, as the reference's comparison is false");
 }
 
+/* The thresholds are filled on first use: several threads drawing at once
+ * for the first time must all see them whole (run under ThreadSanitizer by
+ * tools/run-tests.sh too). */
+enum { FIRST_N = 2048, FIRST_THREADS = 4 };
+static float first_e[FIRST_N], first_l[FIRST_N], first_y[FIRST_THREADS][FIRST_N];
+
+static void *first_draws(void *arg)
+{
+    float *y = arg;
+    varia_bern_draw_row(y, first_l, first_e, FIRST_N);
+    return NULL;
+}
+
+static void test_first_use_threads(void)
+{
+    varia_rng rng;
+    varia_rng_init(&rng, 29, 5, 0, 0);
+    varia_rng_normals(&rng, first_e, FIRST_N);
+    varia_rng_normals(&rng, first_l, FIRST_N);
+    pthread_t tid[FIRST_THREADS];
+    int started = 0, bad = 0;
+    for (int t = 0; t < FIRST_THREADS; t++)
+        started += pthread_create(&tid[t], NULL, first_draws, first_y[t]) == 0;
+    for (int t = 0; t < started; t++)
+        pthread_join(tid[t], NULL);
+    for (int t = 0; t < started; t++)
+        for (int i = 0; i < FIRST_N; i++)
+            bad += first_y[t][i] != (varia_bern_draw_exact(first_e[i], first_l[i]) ? 1.0f : 0.0f);
+    tap_okf(started == FIRST_THREADS && bad == 0, "%d threads drawing first at once: %d disagreements", started, bad);
+}
+
 int main(void)
 {
+    test_first_use_threads();
     /* The threshold pass with every instruction set this CPU can run. */
     const char *sets[] = {"avx512", "avx2", "generic"};
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
