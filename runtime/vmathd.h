@@ -12,6 +12,7 @@
 #define VMD_LN2_HI 0x1.62e42feep-1
 #define VMD_LN2_LO 0x1.a39ef35793c76p-33
 
+/* The double with bit pattern b, and a double's bit pattern. */
 static inline double vmd_from_bits(uint64_t b)
 {
     double d;
