@@ -9,6 +9,7 @@
 
 #include "kernels.h"
 #include "vmath.h"
+#include "vmathd.h"
 
 #include <float.h>
 #include <math.h>
@@ -64,6 +65,19 @@ typedef float v16 __attribute__((vector_size(64)));
     }                                                                                                      \
     ROW_STORE(0) ROW_STORE(1) ROW_STORE(2) ROW_STORE(3) ROW_STORE(4) ROW_STORE(5) ROW_STORE(6) ROW_STORE(7) \
     ROW_STORE(8) ROW_STORE(9) ROW_STORE(10) ROW_STORE(11)
+
+/* Ten rows (20 accumulators): a batch of 9 or 10 rows, which in a tile of 12
+ * would spend two FMAs in twelve on repeated rows (the tile is bound by its
+ * FMAs once the panel is in L1). */
+#define TILE10_BODY                                                                                        \
+    ROW_DECL(0) ROW_DECL(1) ROW_DECL(2) ROW_DECL(3) ROW_DECL(4) ROW_DECL(5) ROW_DECL(6) ROW_DECL(7)        \
+    ROW_DECL(8) ROW_DECL(9)                                                                                \
+    for (int64_t i = 0; i < in; i++) {                                                                     \
+        PANEL_LOAD ROW_FMA(0) ROW_FMA(1) ROW_FMA(2) ROW_FMA(3) ROW_FMA(4) ROW_FMA(5) ROW_FMA(6) ROW_FMA(7)  \
+        ROW_FMA(8) ROW_FMA(9)                                                                              \
+    }                                                                                                      \
+    ROW_STORE(0) ROW_STORE(1) ROW_STORE(2) ROW_STORE(3) ROW_STORE(4) ROW_STORE(5) ROW_STORE(6) ROW_STORE(7) \
+    ROW_STORE(8) ROW_STORE(9)
 
 #define TILE_ARGS const float *const *x, const float *panel, int64_t in, float (*acc)[VARIA_PANEL]
 
@@ -239,6 +253,45 @@ typedef float v4 __attribute__((vector_size(16)));
     }                                                                                                      \
     return -1;
 #define SCAN_ARGS const float *x, int64_t n, int nan_only
+
+/* varia_bern_draw_bounds (kernels.h): the logit's cell from its offset on
+ * the grid, clamped, then e against the cell's two thresholds bdraw_below
+ * and bdraw_above (kernels.c: arrays of the same file, which GCC vectorizes
+ * look-ups in, where it does not through pointers). The offset's roundings
+ * are monotone and the grid points exact, so it never names a cell below
+ * l's, and they are far below a cell's width, so at most the next one up:
+ * one exact comparison with the cell's lower edge corrects that. A NaN l
+ * is undecided. No branch, so it vectorizes. */
+#define BDRAW_BODY                                                                                         \
+    enum { CELLS = VARIA_BDRAW_CELLS };                                                                    \
+    for (int64_t i = 0; i < n; i++) {                                                                      \
+        float ei = e[i], li = l[i], t = (li - VARIA_BDRAW_LO) * (1.0f / VARIA_BDRAW_STEP) + 1.0f;          \
+        t = t > 0.0f ? t : 0.0f;                                                                           \
+        t = t < (float)(CELLS + 1) ? t : (float)(CELLS + 1);                                               \
+        int c = (int)t;                                                                                    \
+        c -= (c >= 1) & (li < VARIA_BDRAW_LO + (float)(c - 1) * VARIA_BDRAW_STEP);                         \
+        int one = ei < bdraw_below[c], undecided = (li != li) | !(one | (ei > bdraw_above[c]));            \
+        y[i] = (float)(one - undecided * (one + 1)); /* 1, 0, or -1 when undecided */                      \
+    }
+#define BDRAW_ARGS float *restrict y, const float *restrict l, const float *restrict e, int64_t n
+
+/* varia_softplus_logvar's first pass (kernels.c gives the error bounds):
+ * softplus(a) + floor and 2 log of it in double by vmathd.h, and the float
+ * it rounds to when every value within D of it rounds to that float too
+ * (miss[i] = 0), else miss[i] = 1: |a| > 40, NaN, or too near a rounding
+ * boundary. No branch, so it vectorizes. */
+#define SPLV_BODY                                                                                          \
+    for (int64_t i = 0; i < n; i++) {                                                                      \
+        double v = a[i], av = fabs(v);                                                                     \
+        int in = av <= 40.0;                                                                               \
+        double x = vmd_exp_neg40(in ? -av : 0.0);                                                          \
+        double s = (v > 0.0 ? v : 0.0) + vmd_log1p_unit(x) + floor, yd = 2.0 * vmd_log(s);                \
+        double d = fabs(yd) * 0x1p-40 + 0x1p-44;                                                           \
+        float lo = (float)(yd - d), hi = (float)(yd + d);                                                  \
+        y[i] = lo;                                                                                         \
+        miss[i] = !(in & (lo == hi));                                                                      \
+    }
+#define SPLV_ARGS float *restrict y, unsigned char *restrict miss, const float *restrict a, int64_t n, double floor
 
 /* ---- elementwise ops the trainer's backward passes run ---- */
 

@@ -65,6 +65,7 @@ __attribute__((target("avx512f"))) static void transpose16(const float *src, int
 __attribute__((target("avx512f,fma"))) static void tile_avx512(TILE_ARGS) { TILE8_BODY }
 __attribute__((target("avx512f,fma"))) static void tile4_avx512(TILE_ARGS) { TILE4_BODY }
 __attribute__((target("avx512f,fma"))) static void tile12_avx512(TILE_ARGS) { TILE12_BODY }
+__attribute__((target("avx512f,fma"))) static void tile10_avx512(TILE_ARGS) { TILE10_BODY }
 __attribute__((target("avx512f,fma"))) static void tiley_avx512(TILEY_ARGS) { TILE8Y_BODY }
 __attribute__((target("avx2,fma"))) static void tile_avx2(TILE_ARGS) { NTILE4_BODY(v8) }
 static void tile_generic(TILE_ARGS) { NTILE4_BODY(v4) }
@@ -86,6 +87,14 @@ static void sigmoid_generic(SIGMOID_ARGS) { SIGMOID_BODY }
 __attribute__((target("avx512f,fma"))) static int64_t scan_avx512(SCAN_ARGS) { SCAN_BODY }
 __attribute__((target("avx2,fma"))) static int64_t scan_avx2(SCAN_ARGS) { SCAN_BODY }
 static int64_t scan_generic(SCAN_ARGS) { SCAN_BODY }
+/* The Bernoulli draw's thresholds by logit cell (bern_draw.c fills them). */
+static float bdraw_below[VARIA_BDRAW_CELLS + 2], bdraw_above[VARIA_BDRAW_CELLS + 2];
+__attribute__((target("avx512f,fma"))) static void bdraw_avx512(BDRAW_ARGS) { BDRAW_BODY }
+__attribute__((target("avx2,fma"))) static void bdraw_avx2(BDRAW_ARGS) { BDRAW_BODY }
+static void bdraw_generic(BDRAW_ARGS) { BDRAW_BODY }
+__attribute__((target("avx512f,fma"))) static void splv_avx512(SPLV_ARGS) { SPLV_BODY }
+__attribute__((target("avx2,fma"))) static void splv_avx2(SPLV_ARGS) { SPLV_BODY }
+static void splv_generic(SPLV_ARGS) { SPLV_BODY }
 __attribute__((target("avx512f,fma"))) static void bgrad_avx512(BGRAD_ARGS) { BGRAD_BODY }
 __attribute__((target("avx2,fma"))) static void bgrad_avx2(BGRAD_ARGS) { BGRAD_BODY }
 static void bgrad_generic(BGRAD_ARGS) { BGRAD_BODY }
@@ -105,7 +114,8 @@ typedef struct kernel_table {
     int mr;                                /* rows of a tile (<= MR_MAX) */
     void (*tile)(TILE_ARGS);               /* mr rows x one panel */
     void (*tile4)(TILE_ARGS);              /* 4 rows x one panel where mr is 8 (NULL: mr is 4) */
-    void (*tile12)(TILE_ARGS);             /* 12 rows x one panel, for batches of 9 to 12 (NULL: none) */
+    void (*tile12)(TILE_ARGS);             /* 12 rows x one panel, for batches of 11 and 12 (NULL: none) */
+    void (*tile10)(TILE_ARGS);             /* 10 rows x one panel, for batches of 9 and 10 (NULL: none) */
     void (*tiley)(TILEY_ARGS);             /* mr rows x one full panel stored in place, no epilogue (NULL: none) */
     void (*row)(ROW_ARGS);                 /* one row x four panels */
     void (*epi)(EPI_ARGS);                 /* bias and activation */
@@ -113,6 +123,8 @@ typedef struct kernel_table {
     double (*bern)(BERN_ARGS);             /* Bernoulli log-likelihood of stored logits */
     void (*sigmoid)(SIGMOID_ARGS);
     int64_t (*scan)(SCAN_ARGS);            /* first NaN or infinity */
+    void (*bdraw)(BDRAW_ARGS);             /* the Bernoulli draw's first pass */
+    void (*splv)(SPLV_ARGS);               /* softplus_logvar's first pass */
     void (*bgrad)(BGRAD_ARGS);             /* the trainer's elementwise backward ops */
     void (*agrad)(AGRAD_ARGS);
     void (*add)(ADD_ARGS);
@@ -122,15 +134,17 @@ typedef struct kernel_table {
 
 /* Best first: kernels() takes the first one the CPU can run. */
 static const kernel_table tables[] = {
-    {.name = "avx512", .mr = 8, .tile = tile_avx512, .tile4 = tile4_avx512, .tile12 = tile12_avx512, .tiley = tiley_avx512,
-     .row = row_avx512, .epi = epi_avx512, .bepi = bepi_avx512, .bern = bern_avx512, .sigmoid = sigmoid_avx512,
-     .scan = scan_avx512, .bgrad = bgrad_avx512, .agrad = agrad_avx512, .add = add_avx512, .transpose16 = transpose16},
+    {.name = "avx512", .mr = 8, .tile = tile_avx512, .tile4 = tile4_avx512, .tile12 = tile12_avx512,
+     .tile10 = tile10_avx512, .tiley = tiley_avx512, .row = row_avx512, .epi = epi_avx512, .bepi = bepi_avx512,
+     .bern = bern_avx512, .sigmoid = sigmoid_avx512, .scan = scan_avx512, .bdraw = bdraw_avx512, .splv = splv_avx512,
+     .bgrad = bgrad_avx512, .agrad = agrad_avx512, .add = add_avx512, .transpose16 = transpose16},
     {.name = "avx2", .mr = 4, .tile = tile_avx2, .row = row_avx2, .epi = epi_avx2, .bepi = bepi_avx2,
-     .bern = bern_avx2, .sigmoid = sigmoid_avx2, .scan = scan_avx2, .bgrad = bgrad_avx2, .agrad = agrad_avx2,
-     .add = add_avx2, .transpose16 = NULL},
+     .bern = bern_avx2, .sigmoid = sigmoid_avx2, .scan = scan_avx2, .bdraw = bdraw_avx2, .splv = splv_avx2,
+     .bgrad = bgrad_avx2, .agrad = agrad_avx2, .add = add_avx2, .transpose16 = NULL},
     {.name = "generic", .mr = 4, .tile = tile_generic, .row = row_generic, .epi = epi_generic,
      .bepi = bepi_generic, .bern = bern_generic, .sigmoid = sigmoid_generic, .scan = scan_generic,
-     .bgrad = bgrad_generic, .agrad = agrad_generic, .add = add_generic, .transpose16 = NULL},
+     .bdraw = bdraw_generic, .splv = splv_generic, .bgrad = bgrad_generic, .agrad = agrad_generic, .add = add_generic,
+     .transpose16 = NULL},
 };
 enum { N_TABLES = sizeof tables / sizeof tables[0] };
 
@@ -318,10 +332,13 @@ static void forward_tile(const varia_linear *l, const float *x, int64_t rows, fl
 
 /* Output panels [p_begin, p_end) of every row: the whole layer, or one
  * worker's share of it. Small batches are bound by streaming the weight
- * panels, so: a batch of 9 to 12 rows takes one tile of 12 (AVX-512;
- * sampling 10 VRNN sequences: 5.5% more frames per CPU second than a tile of
- * 8 and a short one; tiles of 12 for every batch made AIS's 64 rows 3%
- * slower, so only these). Otherwise rows go by tiles of mr, and the 2 to
+ * panels, so: a batch of 9 to 12 rows takes one tile (AVX-512; sampling 10
+ * VRNN sequences: 5.5% more frames per CPU second than a tile of 8 and a
+ * short one; tiles of 12 for every batch made AIS's 64 rows 3% slower, so
+ * only these), of 10 rows for 9 or 10 and of 12 for 11 or 12: once the panel
+ * is in L1 a tile is bound by its FMAs, and 10 rows in a tile of 12 spent a
+ * sixth of them on repeats (a tile of 10 for the 10 sequences: 14% more
+ * frames per CPU second). Otherwise rows go by tiles of mr, and the 2 to
  * mr - 1 rows left take one short tile (AVX-512: of 4 rows when they are at
  * most 4), streaming each panel once rather than once per row; a single row
  * left takes the row kernel. Every kernel sums each element in the same
@@ -332,7 +349,10 @@ static void forward_panels(const varia_linear *l, const float *x, int64_t n, flo
     const kernel_table *k = kernels();
     int64_t full = n / k->mr * k->mr, left = n - full;
     if (k->tile12 && n > k->mr && n <= 12) { /* one stream of the weight for the whole batch */
-        forward_tile(l, x, n, y, act, p_begin, p_end, k->tile12, 12);
+        if (n <= 10)
+            forward_tile(l, x, n, y, act, p_begin, p_end, k->tile10, 10);
+        else
+            forward_tile(l, x, n, y, act, p_begin, p_end, k->tile12, 12);
         return;
     }
     for (int64_t r = 0; r < full; r += k->mr)
@@ -502,6 +522,49 @@ void varia_linear_bernoulli(const varia_linear *l, const float *h, int64_t n, co
 void varia_sigmoid(float *y, const float *x, int64_t n)
 {
     kernels()->sigmoid(y, x, n);
+}
+
+float *varia_bern_draw_thresholds(int upper)
+{
+    return upper ? bdraw_above : bdraw_below;
+}
+
+void varia_bern_draw_bounds(float *y, const float *l, const float *e, int64_t n)
+{
+    kernels()->bdraw(y, l, e, n);
+}
+
+float varia_softplus_logvar_ref(float a, float floor)
+{
+    double v = a, sp = fmax(v, 0.0) + log1p(exp(-fabs(v)));
+    return (float)(2.0 * log(sp + (double)floor));
+}
+
+/* Why the first pass's floats are the reference's. Its double y is within
+ * 2^-47 + 2^-49 |y| of the exact 2 log(softplus(a) + floor): vmathd.h's
+ * exp, log1p and log are within a few ulps (2^-50 relative), the sums of
+ * positive terms add 2^-53 each, so s is within 2^-48 relative, which moves
+ * log s by 2^-48 at most, and log's own error is relative. The reference's
+ * double is as close (libm's functions are as accurate), so the two differ
+ * by less than D = 2^-44 + 2^-40 |y|, with room for the roundings of y +- D.
+ * Rounding to float is monotone, so when y - D and y + D round to the same
+ * float, the reference's value rounds to it as well. That fails for about
+ * one value in 2^15 (D against half a float ulp), which the reference then
+ * computes, as it does for |a| > 40 (outside vmathd.h's exp domain) and
+ * NaN. test_kernels compares the two over many values. */
+void varia_softplus_logvar(float *y, const float *a, int64_t n, float floor)
+{
+    enum { CHUNK = 256 };
+    unsigned char miss[CHUNK];
+    int fast = floor >= 0.0f && floor <= 1.0f; /* the bound's premises (the manifest's range) */
+    for (int64_t i0 = 0; i0 < n; i0 += CHUNK) {
+        int64_t m = n - i0 < CHUNK ? n - i0 : CHUNK;
+        if (fast)
+            kernels()->splv(y + i0, miss, a + i0, m, (double)floor);
+        for (int64_t i = 0; i < m; i++)
+            if (!fast || miss[i])
+                y[i0 + i] = varia_softplus_logvar_ref(a[i0 + i], floor);
+    }
 }
 
 int64_t varia_find_bad(const float *x, int64_t n, int nan_only)

@@ -88,6 +88,29 @@ int varia_kernels_use(const char *name);
 /* y[i] = 1 / (1 + exp(-x[i])), vectorized (y may equal x). */
 void varia_sigmoid(float *y, const float *x, int64_t n);
 
+/* The Bernoulli draw's first pass (runtime/bern_draw.c says why it is
+ * right): the logits' grid has VARIA_BDRAW_CELLS cells of width
+ * VARIA_BDRAW_STEP from VARIA_BDRAW_LO, cell c = 1 + i for [lo + i step,
+ * lo + (i + 1) step), 0 below and VARIA_BDRAW_CELLS + 1 above it. For l[i]
+ * in cell c, y[i] = 1 when e[i] < below[c], 0 when e[i] > above[c], and -1
+ * (undecided) otherwise, or when l[i] is NaN. Vectorized; the same values on
+ * every instruction set (exact comparisons only). below and above, of
+ * VARIA_BDRAW_CELLS + 2 floats, are varia_bern_draw_thresholds(0) and (1):
+ * filled once, before the first call, by bern_draw.c. */
+#define VARIA_BDRAW_LO -32.0f
+#define VARIA_BDRAW_STEP (1.0f / 16.0f)
+#define VARIA_BDRAW_CELLS 1024
+float *varia_bern_draw_thresholds(int upper);
+void varia_bern_draw_bounds(float *y, const float *l, const float *e, int64_t n);
+
+/* The log-variance of a softplus standard deviation, as exec and the tape
+ * compute it: (float)(2 log(softplus(a) + floor)) in double, with
+ * softplus(a) = max(a, 0) + log1p(exp(-|a|)), by libm. varia_softplus_logvar
+ * gives the same floats for y[i] from a[i], i < n, mostly by a vectorized
+ * double evaluation that can tell when its float is the reference's. */
+float varia_softplus_logvar_ref(float a, float floor);
+void varia_softplus_logvar(float *y, const float *a, int64_t n, float floor);
+
 /* Elementwise ops of the trainer's backward passes, vectorized like the rest:
  * out = x - sigmoid(l) (the Bernoulli log-likelihood's gradient in l);
  * out = dy * act'(v) computed from the activation's output y; y += x. */

@@ -4,6 +4,8 @@
  * Bernoulli draw. Each makes its value first (all measure needs), then
  * computes it when live. Log-densities are double, as everywhere in exec. */
 #include "ops_exec.h"
+#include "bern_draw.h"
+#include "kernels.h"
 
 #include <math.h>
 
@@ -42,16 +44,13 @@ void varia_exec_emit(varia_ops *o, int which, varia_v *v, int64_t col)
             dst[r * o->out_ld[which] + col + j] = v->dbl ? (float)v->d[r * v->ld + j] : v->f[r * v->ld + j];
 }
 
-/* In double, as the tape computes it: softplus(a) = max(a, 0) + log1p(exp(-|a|)). */
+/* The tape's floats (its double computation, rounded), by kernels.c. */
 varia_v *varia_exec_softplus_logvar(varia_ops *o, varia_v *a, float floor)
 {
     varia_exec *e = (varia_exec *)o;
     varia_v *y = varia_exec_val(e, a->rows, a->cols, 0);
     for (int64_t r = 0; varia_exec_live(e) && r < a->rows; r++)
-        for (int64_t j = 0; j < a->cols; j++) {
-            double v = a->f[r * a->ld + j], sp = fmax(v, 0.0) + log1p(exp(-fabs(v)));
-            y->f[r * y->ld + j] = (float)(2.0 * log(sp + (double)floor));
-        }
+        varia_softplus_logvar(y->f + r * y->ld, a->f + r * a->ld, a->cols, floor);
     return y;
 }
 
@@ -68,17 +67,14 @@ varia_v *varia_exec_gauss_kl_to(varia_ops *o, varia_v *mu, varia_v *lv, varia_v 
     return k;
 }
 
-/* Phi(e) < sigmoid(l) compared as erfc(-e / sqrt 2) / 2 < 1 / (1 + exp(-l)), in double. */
+/* Phi(e) < sigmoid(l): the tape's comparison (erfc(-e / sqrt 2) / 2 < 1 /
+ * (1 + exp(-l)) in double), decision for decision, by bern_draw.c's bounds. */
 varia_v *varia_exec_bernoulli_sample(varia_ops *o, varia_v *logits, varia_v *eps)
 {
     varia_exec *e = (varia_exec *)o;
     varia_v *y = varia_exec_val(e, logits->rows, logits->cols, 0);
     for (int64_t r = 0; varia_exec_live(e) && r < logits->rows; r++)
-        for (int64_t j = 0; j < logits->cols; j++) {
-            double u = 0.5 * erfc(-(double)eps->f[r * eps->ld + j] * 0.70710678118654752);
-            double p = 1.0 / (1.0 + exp(-(double)logits->f[r * logits->ld + j]));
-            y->f[r * y->ld + j] = u < p ? 1.0f : 0.0f;
-        }
+        varia_bern_draw_row(y->f + r * y->ld, logits->f + r * logits->ld, eps->f + r * eps->ld, logits->cols);
     return y;
 }
 

@@ -124,7 +124,8 @@ static void test_linear(void)
 /* Row r of the output must not depend on how many rows share the call:
  * every n from 1 to 17 against each row alone: the row kernel for one row,
  * short tiles of 4 or 8 rows over repeats of the last row for 2 to 7 left
- * below a tile of 8, AVX-512's 12-row tile for batches of 9 to 12. */
+ * below a tile of 8, AVX-512's 10-row tile for batches of 9 and 10 and its
+ * 12-row tile for 11 and 12. */
 static void test_batch_invariance(void)
 {
     int in = 50, out = 70, N = 17;
@@ -428,6 +429,53 @@ static void test_pool_share(void)
     tap_check(ok, "a shared job runs each chunk once (pools of 2 and 3, 1 to 128 chunks, mixed with ordinary jobs)");
 }
 
+/* varia_softplus_logvar must give the reference's floats (libm in double,
+ * rounded) bit for bit: over spreads of values (uniform on [-45, 45], where
+ * |a| > 40 takes the reference; uniform on [-1, 1]; magnitudes from 1e-30 to
+ * 1e4 of either sign) for several floors, over steps of one ulp through
+ * [0.5, 0.5 + 2^-12] (every rounding boundary there), and at extremes:
+ * +-0, denormals, +-40 and their neighbours, +-FLT_MAX, +-inf, NaN. */
+static void test_softplus_logvar(void)
+{
+    enum { N = 4096 };
+    static float a[N], y[N], want[N];
+    const float floors[] = {1e-4f, 0.0f, 0.01f, 1.0f};
+    varia_rng rng;
+    varia_rng_init(&rng, 23, 99, 0, 0);
+    int64_t bad = 0, n = 0;
+    for (size_t f = 0; f < sizeof floors / sizeof floors[0]; f++)
+        for (int rep = 0; rep < 60; rep++) {
+            for (int i = 0; i < N; i++) {
+                double u = varia_rng_uniform(&rng);
+                a[i] = rep % 3 == 0 ? (float)(90.0 * u - 45.0)
+                     : rep % 3 == 1 ? (float)(2.0 * u - 1.0)
+                                    : (float)((i % 2 ? 1.0 : -1.0) * pow(10.0, 34.0 * u - 30.0));
+            }
+            varia_softplus_logvar(y, a, N, floors[f]);
+            for (int i = 0; i < N; i++)
+                want[i] = varia_softplus_logvar_ref(a[i], floors[f]);
+            bad += memcmp(y, want, sizeof y) != 0;
+            n += N;
+        }
+    for (int i = 0; i < N; i++)
+        a[i] = nextafterf(i ? a[i - 1] : 0.5f, INFINITY);
+    varia_softplus_logvar(y, a, N, 1e-4f);
+    for (int i = 0; i < N; i++)
+        want[i] = varia_softplus_logvar_ref(a[i], 1e-4f);
+    bad += memcmp(y, want, sizeof y) != 0;
+    const float ext[] = {0.0f, -0.0f, 1e-45f, -1e-45f, 1e-38f, 40.0f, -40.0f, nextafterf(40.0f, 0.0f),
+                         nextafterf(40.0f, 100.0f), nextafterf(-40.0f, 0.0f), nextafterf(-40.0f, -100.0f), 88.0f,
+                         -88.0f, 1e30f, -1e30f, FLT_MAX, -FLT_MAX, INFINITY, -INFINITY, NAN};
+    enum { E = sizeof ext / sizeof ext[0] };
+    float ye[E], we[E];
+    varia_softplus_logvar(ye, ext, E, 1e-4f);
+    for (int i = 0; i < E; i++)
+        we[i] = varia_softplus_logvar_ref(ext[i], 1e-4f);
+    bad += memcmp(ye, we, sizeof ye) != 0;
+    tap_okf(bad == 0, "softplus_logvar: the reference's bits for %lld values, one-ulp steps and extremes "
+                      "(%lld blocks differ)", (long long)n, (long long)bad);
+}
+
 /* The vectorized scan finds the first bad element wherever it sits relative
  * to its 64-element blocks, and tells NaN from infinity. */
 static void test_find_bad(void)
@@ -478,6 +526,7 @@ int main(void)
         test_transpose();
         test_find_bad();
         test_fused_bernoulli();
+        test_softplus_logvar();
     }
     test_rng();
     test_interpolation();

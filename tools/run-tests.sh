@@ -61,7 +61,8 @@ if [ "${1:-}" != "--quick" ]; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:max_allocation_size_mb=1024 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     run "ASan + UBSan" build-asan
   setup build-tsan -Dbuildtype=debugoptimized -Db_sanitize=thread -Db_lundef=false
-  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run "ThreadSanitizer" build-tsan concurrency eval train
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run "ThreadSanitizer" build-tsan concurrency eval train \
+    bern-draw
   # VARIA_TEST_LIGHT: the AIS known-answer tests anneal over fewer steps with
   # tolerances to match (valgrind is here for memory errors; the statistics
   # run in full in the passes above)
