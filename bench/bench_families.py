@@ -207,6 +207,86 @@ class DrawFast:
         return lw + (x * canvas - F.softplus(canvas)).sum(1)
 
 
+class DrawFullFast:
+    """DRAW without attention (read [x, x_hat], write a whole-canvas update) in its
+    strongest form: each LSTM one addmm with its g rows doubled (one sigmoid for
+    every gate, as DrawFast); x's columns of the encoder's input weights applied
+    once per image and broadcast to its k particles and T steps (what varia does
+    since 34c251c), the rest one addmm of [x_hat, h_dec, h_enc]; the two encoder
+    heads one product."""
+
+    def __init__(self, ref):
+        if ref.read_n or ref.write_n:
+            raise ValueError("DrawFullFast: no attention only")
+        self.ref = ref
+        self.T, self.L, self.A, self.B = ref.T, ref.L, ref.A, ref.B
+        self.he, self.hd, self.log_std = ref.he, ref.hd, ref.log_std
+        D = self.A * self.B
+
+        def doubled(w, b, H):
+            w, b = w.detach().clone(), b.detach().clone()
+            w[2 * H:3 * H] *= 2.0
+            b[2 * H:3 * H] *= 2.0
+            return w, b
+
+        wih, b = doubled(ref.enc.weight_ih, ref.enc.bias_ih + ref.enc.bias_hh, self.he)
+        whh, _ = doubled(ref.enc.weight_hh, ref.enc.bias_hh, self.he)
+        self.enc_x = wih[:, :D].t().contiguous()
+        self.enc_b = b
+        self.enc_rest = torch.cat([wih[:, D:], whh], 1).t().contiguous()
+        w, self.dec_b = doubled(torch.cat([ref.dec.weight_ih, ref.dec.weight_hh], 1),
+                                ref.dec.bias_ih + ref.dec.bias_hh, self.hd)
+        self.dec_w = w.t().contiguous()
+        self.write_w = ref.write.weight.detach().t().contiguous()
+        self.write_b = ref.write.bias.detach().clone()
+        self.head_w = torch.cat([ref.enc_mean.weight, ref.enc_scale.weight], 0).detach().t().contiguous()
+        self.head_b = torch.cat([ref.enc_mean.bias, ref.enc_scale.bias], 0).detach().clone()
+
+    def gates(self, pre, c, H):
+        s = torch.sigmoid(pre)
+        c = torch.addcmul(s[:, H:2 * H] * c, s[:, :H], s[:, 2 * H:3 * H].mul(2.0).sub_(1.0))
+        return s[:, 3 * H:] * torch.tanh(c), c
+
+    def sample(self, z):
+        """E[x|z] from latents z [rows, T*L]."""
+        rows = z.shape[0]
+        h = c = torch.zeros(rows, self.hd)
+        canvas = self.write_b.expand(rows, -1) * 0.0
+        for t in range(self.T):
+            h, c = self.gates(torch.addmm(self.dec_b, torch.cat([z[:, t * self.L:(t + 1) * self.L], h], 1),
+                                          self.dec_w), c, self.hd)
+            canvas = torch.addmm(canvas + self.write_b, h, self.write_w)
+        return torch.sigmoid(canvas)
+
+    def log_w(self, x, eps, k=1):
+        """x [m, D] images, eps [m*k, T*L] (image i's particles rows i*k..i*k+k-1): log w per row."""
+        rows = eps.shape[0]
+        xpart = torch.addmm(self.enc_b, x, self.enc_x).repeat_interleave(k, 0)
+        x = x.repeat_interleave(k, 0) if k > 1 else x.expand(rows, -1)
+        he = ce = torch.zeros(rows, self.he)
+        hdec = cd = torch.zeros(rows, self.hd)
+        canvas = torch.zeros(rows, self.A * self.B)
+        lw = torch.zeros(rows)
+        L = self.L
+        for t in range(self.T):
+            x_hat = x - torch.sigmoid(canvas)
+            he, ce = self.gates(torch.addmm(xpart, torch.cat([x_hat, hdec, he], 1), self.enc_rest), ce, self.he)
+            ms = torch.addmm(self.head_b, he, self.head_w)
+            mu, s = ms[:, :L], ms[:, L:]
+            log_sd = s if self.log_std else 0.5 * s
+            e = eps[:, t * L:(t + 1) * L]
+            z = torch.addcmul(mu, torch.exp(log_sd), e)
+            lw += (log_sd + 0.5 * (e * e - z * z)).sum(1)
+            hdec, cd = self.gates(torch.addmm(self.dec_b, torch.cat([z, hdec], 1), self.dec_w), cd, self.hd)
+            canvas = torch.addmm(canvas + self.write_b, hdec, self.write_w)
+        return lw + (x * canvas - F.softplus(canvas)).sum(1)
+
+
+def draw_fast(ref):
+    """The strongest PyTorch form of this DRAW: DrawFast with attention, DrawFullFast without."""
+    return DrawFast(ref) if ref.read_n else DrawFullFast(ref)
+
+
 def draw_sample_script():
     """DrawFast.sample as a TorchScript function (the Python interpreter's per-op
     overhead is most of a batch-1 trajectory): 1.3x faster than the Python form."""
@@ -252,24 +332,31 @@ def read_amat(path, n):
 
 
 def task_draw_sample(a, man, ref):
-    fast = DrawFast(ref)
+    fast = draw_fast(ref)
     TL = ref.T * ref.L
     z = torch.randn(3, TL)
     got, want = fast.sample(z), torch.sigmoid(ref.decode(z)[-1])
     err = (got - want).abs().max().item()
     if err > 1e-5:
         fail("draw-sample: the fast form differs from draw_ref by %.3g" % err)
-    n = fast.wn
-    offs = torch.arange(1, n + 1, dtype=torch.float32) - n / 2.0 - 0.5
-    sargs = (fast.dec_w, fast.dec_b, fast.out_w, fast.out_b, fast.grid, fast.half, offs, fast.T, fast.L, fast.hd,
-             fast.A, n, (max(fast.A, fast.B) - 1) / (n - 1) if n > 1 else 0.0)
-    script = draw_sample_script()
-    err = (script(z, *sargs) - want).abs().max().item()
-    if err > 1e-5:
-        fail("draw-sample: the TorchScript form differs from draw_ref by %.3g" % err)
     forms = {"fused": lambda: fast.sample(torch.randn(1, TL)),
-             "fused, TorchScript": lambda: script(torch.randn(1, TL), *sargs),
              "draw_ref": lambda: torch.sigmoid(ref.decode(torch.randn(1, TL))[-1])}
+    if isinstance(fast, DrawFast):
+        n = fast.wn
+        offs = torch.arange(1, n + 1, dtype=torch.float32) - n / 2.0 - 0.5
+        sargs = (fast.dec_w, fast.dec_b, fast.out_w, fast.out_b, fast.grid, fast.half, offs, fast.T, fast.L,
+                 fast.hd, fast.A, n, (max(fast.A, fast.B) - 1) / (n - 1) if n > 1 else 0.0)
+        script = draw_sample_script()
+        err = (script(z, *sargs) - want).abs().max().item()
+        if err > 1e-5:
+            fail("draw-sample: the TorchScript form differs from draw_ref by %.3g" % err)
+        forms["fused, TorchScript"] = lambda: script(torch.randn(1, TL), *sargs)
+    else:
+        script = torch.jit.trace(fast.sample, (torch.randn(1, TL),), check_trace=False)
+        err = (script(z) - want).abs().max().item()
+        if err > 1e-5:
+            fail("draw-sample: the traced form differs from draw_ref by %.3g" % err)
+        forms["fused, TorchScript (traced)"] = lambda: script(torch.randn(1, TL))
     name = fastest(forms, lambda f: [f() for _ in range(max(5, a.calls // 20))])
     f = forms[name]
     for _ in range(a.calls // 10 + 1):
@@ -291,13 +378,15 @@ def iw_chunks(fast, x, k, imgs_per_chunk):
     for i in range(0, n, imgs_per_chunk):
         xb = x[i:i + imgs_per_chunk]
         m = xb.shape[0]
-        lw = fast.log_w(xb.repeat_interleave(k, 0), torch.randn(m * k, fast.T * fast.L)).double().reshape(m, k)
+        eps = torch.randn(m * k, fast.T * fast.L)
+        lw = (fast.log_w(xb, eps, k) if isinstance(fast, DrawFullFast)
+              else fast.log_w(xb.repeat_interleave(k, 0), eps)).double().reshape(m, k)
         out.append(torch.logsumexp(lw, 1) - math.log(k))
     return torch.cat(out)
 
 
 def task_draw_iw(a, man, ref):
-    fast = DrawFast(ref)
+    fast = draw_fast(ref)
     x = read_amat(a.data, a.n)
     eps = torch.randn(16, ref.T * ref.L)
     got, want = fast.log_w(x[:1], eps), draw_ref_log_w(ref, x[:1], eps)
