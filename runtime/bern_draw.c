@@ -57,60 +57,43 @@ int varia_bern_draw_exact(float e, float l)
     return ref_phi(e) < ref_sigmoid(l);
 }
 
-/* A float's position in the order of the floats, and back: bisection over
- * the floats themselves. */
-static uint32_t key_of(float f)
-{
-    uint32_t b;
-    memcpy(&b, &f, sizeof b);
-    return b >> 31 ? ~b : b | 0x80000000u;
-}
-
-static float float_of(uint32_t k)
-{
-    uint32_t b = k >> 31 ? k & 0x7fffffffu : ~k;
-    float f;
-    memcpy(&f, &b, sizeof f);
-    return f;
-}
-
 /* A float e in [-E_FAR, E_FAR] with u(e)(1 + m) < q, the largest the
  * bisection finds (u need not be exactly monotone: the property holds at the
  * returned point); -inf when -E_FAR has not it. */
 static float last_below(double q)
 {
-    uint32_t a = key_of(-E_FAR), b = key_of(E_FAR);
+    uint32_t a = varia_float_key(-E_FAR), b = varia_float_key(E_FAR);
     if (!(ref_phi(-E_FAR) * UP < q))
         return -INFINITY;
     if (ref_phi(E_FAR) * UP < q)
         return E_FAR;
     while (b - a > 1) { /* invariant: a has the property, b has not */
         uint32_t mid = a + (b - a) / 2;
-        if (ref_phi(float_of(mid)) * UP < q)
+        if (ref_phi(varia_key_float(mid)) * UP < q)
             a = mid;
         else
             b = mid;
     }
-    return float_of(a);
+    return varia_key_float(a);
 }
 
 /* A float e in [-E_FAR, E_FAR] with u(e)(1 - m) > q, the smallest the
  * bisection finds; +inf when E_FAR has not it. */
 static float first_above(double q)
 {
-    uint32_t a = key_of(-E_FAR), b = key_of(E_FAR);
+    uint32_t a = varia_float_key(-E_FAR), b = varia_float_key(E_FAR);
     if (!(ref_phi(E_FAR) * DOWN > q))
         return INFINITY;
     if (ref_phi(-E_FAR) * DOWN > q)
         return -E_FAR;
     while (b - a > 1) { /* invariant: b has the property, a has not */
         uint32_t mid = a + (b - a) / 2;
-        if (ref_phi(float_of(mid)) * DOWN > q)
+        if (ref_phi(varia_key_float(mid)) * DOWN > q)
             b = mid;
         else
             a = mid;
     }
-    return float_of(b);
+    return varia_key_float(b);
 }
 
 /* Both thresholds of every cell: cell 0 is l < lo (p in [0, p(lo)]), cell

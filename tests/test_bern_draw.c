@@ -15,26 +15,10 @@
 #include <stdint.h>
 #include <string.h>
 
-/* A float's position in the order of the floats (-inf lowest), and back. */
-static uint32_t key_of(float f)
-{
-    uint32_t b;
-    memcpy(&b, &f, sizeof b);
-    return b >> 31 ? ~b : b | 0x80000000u;
-}
-
-static float float_of(uint32_t k)
-{
-    uint32_t b = k >> 31 ? k & 0x7fffffffu : ~k;
-    float f;
-    memcpy(&f, &b, sizeof f);
-    return f;
-}
-
 /* The float `steps` ulps from f (steps < 0: below), along the order of keys. */
 static float ulps_from(float f, int steps)
 {
-    return float_of(key_of(f) + (uint32_t)steps);
+    return varia_key_float(varia_float_key(f) + (uint32_t)steps);
 }
 
 /* Pairs compared, and how many disagreed (with the first one printed). */
@@ -56,17 +40,17 @@ static void compare(float e, float l)
  * opposite, by bisection over the float order; hi when it never does. */
 static float flip_point(int (*decision)(float, float), float fixed, float lo, float hi, int first)
 {
-    uint32_t a = key_of(lo), b = key_of(hi);
+    uint32_t a = varia_float_key(lo), b = varia_float_key(hi);
     if (decision(fixed, hi) == first)
         return hi;
     while (b - a > 1) {
         uint32_t m = a + (b - a) / 2;
-        if (decision(fixed, float_of(m)) == first)
+        if (decision(fixed, varia_key_float(m)) == first)
             a = m;
         else
             b = m;
     }
-    return float_of(b);
+    return varia_key_float(b);
 }
 
 /* The reference's decision as a function of e (l fixed) and of l (e fixed). */
