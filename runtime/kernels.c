@@ -390,11 +390,18 @@ static void team_panels(void *arg, int64_t begin, int64_t end)
     forward_panels(j->l, j->x, j->n, j->y, j->act, begin, end);
 }
 
+/* 1 when a product of n rows by l is worth splitting over team's workers
+ * (kernels.h: at least VARIA_TEAM_MIN_MACS multiply-adds and 5 panels). */
+static int team_worth(const varia_linear *l, int64_t n, struct varia_pool *team)
+{
+    return varia_pool_size(team) > 1 && n * l->in * l->out >= VARIA_TEAM_MIN_MACS && panel_count(l) >= 5;
+}
+
 void varia_linear_forward_team(const varia_linear *l, const float *x, int64_t n, float *y, varia_act act,
                                struct varia_pool *team)
 {
     int64_t panels = panel_count(l);
-    int shared = varia_pool_size(team) > 1 && n * l->in * l->out >= VARIA_TEAM_MIN_MACS && panels >= 5;
+    int shared = team_worth(l, n, team);
 #ifdef VARIA_USE_BLAS
     shared = 0;
 #endif
@@ -456,7 +463,7 @@ void varia_linear_product_team(const varia_linear *l, const float *x, int64_t n,
                                struct varia_pool *team)
 {
     int64_t panels = panel_count(l);
-    if (varia_pool_size(team) > 1 && n * l->in * l->out >= VARIA_TEAM_MIN_MACS && panels >= 5) {
+    if (team_worth(l, n, team)) {
         product_job j = {l, x, y, n, ldy};
         varia_pool_share(team, team_product, &j, panels);
     } else {
