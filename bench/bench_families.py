@@ -107,6 +107,15 @@ def fastest(forms, trial, rounds=2):
 
 
 # ---------------------------------------------------------------- DRAW
+def fused_gates(pre, c, H):
+    """An LSTM step from its gate pre-activations pre [rows, 4H] (order i, f, g, o,
+    the g rows doubled so that one sigmoid serves every gate: tanh(a) = 2 sigmoid(2a)
+    - 1) and the cell c: (h, c)."""
+    s = torch.sigmoid(pre)
+    c = torch.addcmul(s[:, H:2 * H] * c, s[:, :H], s[:, 2 * H:3 * H].mul(2.0).sub_(1.0))
+    return s[:, 3 * H:] * torch.tanh(c), c
+
+
 class DrawFast:
     """DRAW with its products fused: each LSTM one addmm of [input, h] by the
     concatenated weights (its g rows doubled so that one sigmoid gives every gate:
@@ -155,10 +164,7 @@ class DrawFast:
         return f, e[:, 2]
 
     def lstm(self, inp, h, c, w, b, H):
-        s = torch.sigmoid(torch.addmm(b, torch.cat([inp, h], 1), w))
-        i, f, g, o = s[:, :H], s[:, H:2 * H], s[:, 2 * H:3 * H], s[:, 3 * H:]
-        c = torch.addcmul(f * c, i, g.mul(2.0).sub_(1.0))
-        return o * torch.tanh(c), c
+        return fused_gates(torch.addmm(b, torch.cat([inp, h], 1), w), c, H)
 
     def paint(self, o):
         fb, gamma = self.filterbank(o[:, :5], self.wn)
@@ -242,18 +248,13 @@ class DrawFullFast:
         self.head_w = torch.cat([ref.enc_mean.weight, ref.enc_scale.weight], 0).detach().t().contiguous()
         self.head_b = torch.cat([ref.enc_mean.bias, ref.enc_scale.bias], 0).detach().clone()
 
-    def gates(self, pre, c, H):
-        s = torch.sigmoid(pre)
-        c = torch.addcmul(s[:, H:2 * H] * c, s[:, :H], s[:, 2 * H:3 * H].mul(2.0).sub_(1.0))
-        return s[:, 3 * H:] * torch.tanh(c), c
-
     def sample(self, z):
         """E[x|z] from latents z [rows, T*L]."""
         rows = z.shape[0]
         h = c = torch.zeros(rows, self.hd)
         canvas = self.write_b.expand(rows, -1) * 0.0
         for t in range(self.T):
-            h, c = self.gates(torch.addmm(self.dec_b, torch.cat([z[:, t * self.L:(t + 1) * self.L], h], 1),
+            h, c = fused_gates(torch.addmm(self.dec_b, torch.cat([z[:, t * self.L:(t + 1) * self.L], h], 1),
                                           self.dec_w), c, self.hd)
             canvas = torch.addmm(canvas + self.write_b, h, self.write_w)
         return torch.sigmoid(canvas)
@@ -270,14 +271,14 @@ class DrawFullFast:
         L = self.L
         for t in range(self.T):
             x_hat = x - torch.sigmoid(canvas)
-            he, ce = self.gates(torch.addmm(xpart, torch.cat([x_hat, hdec, he], 1), self.enc_rest), ce, self.he)
+            he, ce = fused_gates(torch.addmm(xpart, torch.cat([x_hat, hdec, he], 1), self.enc_rest), ce, self.he)
             ms = torch.addmm(self.head_b, he, self.head_w)
             mu, s = ms[:, :L], ms[:, L:]
             log_sd = s if self.log_std else 0.5 * s
             e = eps[:, t * L:(t + 1) * L]
             z = torch.addcmul(mu, torch.exp(log_sd), e)
             lw += (log_sd + 0.5 * (e * e - z * z)).sum(1)
-            hdec, cd = self.gates(torch.addmm(self.dec_b, torch.cat([z, hdec], 1), self.dec_w), cd, self.hd)
+            hdec, cd = fused_gates(torch.addmm(self.dec_b, torch.cat([z, hdec], 1), self.dec_w), cd, self.hd)
             canvas = torch.addmm(canvas + self.write_b, hdec, self.write_w)
         return lw + (x * canvas - F.softplus(canvas)).sum(1)
 
