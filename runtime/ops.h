@@ -52,6 +52,10 @@ struct varia_ops {
     varia_v *(*param)(varia_ops *o, int tensor);
     /* Columns [off, off + n) of x, without a copy where the backend can. */
     varia_v *(*cols)(varia_ops *o, varia_v *x, int64_t off, int64_t n);
+    /* x's values, row after row, read as rows x cols (rows * cols must equal
+     * x's count): [n, T * c] <-> [n * T, c], so one product serves the T
+     * steps' rows at once. Without a copy where x's rows are contiguous. */
+    varia_v *(*reshape)(varia_ops *o, varia_v *x, int64_t rows, int64_t cols);
     /* act(x W^T + b) for the declared linear layer `slot`. */
     varia_v *(*linear)(varia_ops *o, varia_v *x, int slot, varia_act act);
     /* x W[:, off:off+n]^T for columns [off, off + n) of linear slot `slot`'s

@@ -117,6 +117,18 @@ static const float *contiguous(varia_exec *e, varia_v *x)
     return c->f;
 }
 
+static varia_v *op_reshape(varia_ops *o, varia_v *x, int64_t rows, int64_t cols)
+{
+    varia_exec *e = ex(o);
+    float *f = (float *)contiguous(e, x); /* x's own data when its rows are contiguous */
+    if (e->n_vals == e->cap_vals)
+        return new_val(e, rows, cols, 0);
+    varia_v *v = &e->vals[e->n_vals++];
+    note_peak(e);
+    *v = (varia_v){rows, cols, cols, f, NULL, 0};
+    return v;
+}
+
 static varia_v *op_linear(varia_ops *o, varia_v *x, int slot, varia_act act)
 {
     varia_exec *e = ex(o);
@@ -482,6 +494,7 @@ static const varia_ops exec_ops = {
     .input = op_input,
     .param = op_param,
     .cols = op_cols,
+    .reshape = op_reshape,
     .linear = op_linear,
     .linear_cols = op_linear_cols,
     .scale = op_scale,

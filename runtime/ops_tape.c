@@ -53,6 +53,11 @@ static varia_v *op_cols(varia_ops *o, varia_v *x, int64_t off, int64_t n)
     return val(TR(cols)(tp(o)->t, TR(node_of)(x), off, n));
 }
 
+static varia_v *op_reshape(varia_ops *o, varia_v *x, int64_t rows, int64_t cols)
+{
+    return val(TR(reshape)(tp(o)->t, TR(node_of)(x), rows, cols));
+}
+
 static varia_v *op_linear(varia_ops *o, varia_v *x, int slot, varia_act act)
 {
     return val(TR(linear)(tp(o)->t, TR(node_of)(x), &tp(o)->lins[slot], act));
@@ -320,6 +325,7 @@ static const varia_ops tape_ops = {
     .input = op_input,
     .param = op_param,
     .cols = op_cols,
+    .reshape = op_reshape,
     .linear = op_linear,
     .linear_cols = op_linear_cols,
     .scale = op_scale,

@@ -78,6 +78,8 @@ tr_node *TR(logq_eps)(tr_tape *t, tr_node *lv, const tr_real *eps, int64_t k);
 tr_node *TR(scale)(tr_tape *t, tr_node *x, double c);
 /* Columns [off, off + n) of x, copied; the gradient scatters back. */
 tr_node *TR(cols)(tr_tape *t, tr_node *x, int64_t off, int64_t n);
+/* x's values read as rows x cols (the same count); gradients flow back in place. */
+tr_node *TR(reshape)(tr_tape *t, tr_node *x, int64_t rows, int64_t cols);
 /* Per row r: sum_d log N(z[r / kz]_d; mu[r / kmu]_d, exp(lv_d)), lv's row
  * r / kmu, or its only row when it has one, and its only column when it has
  * one. Output [rows, 1]. */

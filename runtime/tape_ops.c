@@ -206,6 +206,26 @@ tr_node *TR(cols)(tr_tape *t, tr_node *x, int64_t off, int64_t n)
     return y;
 }
 
+/* ---- reshape ---- */
+
+static void back_reshape(tr_tape *t, const record *r)
+{
+    (void)t;
+    int64_t n = r->out->rows * r->out->cols;
+    for (int64_t i = 0; i < n; i++)
+        r->a->g[i] += r->out->g[i];
+}
+
+tr_node *TR(reshape)(tr_tape *t, tr_node *x, int64_t rows, int64_t cols)
+{
+    tr_node *y;
+    record *r = TR(begin_op)(t, back_reshape, rows, cols, x->g != NULL, x, &y);
+    if (!r)
+        return y;
+    memcpy(y->v, x->v, (size_t)(rows * cols) * sizeof(tr_real));
+    return y;
+}
+
 /* ---- gauss_logp ---- */
 
 /* The lv row serving output row r (one shared row broadcasts). */

@@ -114,6 +114,18 @@ static void single_ops(void)
     ok(ecat->cols == 6 && diff(ecat, tcat) == 0.0 && ecat->f[3] == lvx[0] && ecat->f[1] == x[2] &&
            ecat->f[6 + 4] == lvx[3 + 1],
        "concat: [a view of x, log-variances] on both backends, bit for bit");
+    /* reshape: [4, 6] read as [8, 3], and a view (row stride D) as [2, 6] */
+    varia_v *er = e->reshape(e, ecat, 8, 3), *tr = t->reshape(t, tcat, 8, 3);
+    varia_v *erv = e->reshape(e, emu, 2, 6), *trv = t->reshape(t, tmu, 2, 6);
+    ok(er->rows == 8 && diff(er, tr) == 0.0 && er->f[3] == ecat->f[3] && er->f[7 * 3 + 2] == ecat->f[3 * 6 + 5] &&
+           diff(erv, trv) == 0.0 && erv->f[3] == x[D + 1] && erv->f[6 + 5] == x[3 * D + 3],
+       "reshape: a contiguous value and a view, row after row, bit for bit on both");
+    float rth[6] = {1, 2, 3, 4, 5, 6}, rg[6] = {0}, rseed[6] = {0.5f, -1, 2, 0, 3, -4};
+    tr_node *rp = tr_param(p.tape, 2, 3, rth, rg), *rq = tr_reshape(p.tape, rp, 3, 2);
+    tr_seed(p.tape, rq, rseed);
+    tr_backward(p.tape);
+    ok(rq->rows == 3 && rq->v[5] == 6.0f && !memcmp(rg, rseed, sizeof rg),
+       "reshape's gradient flows back to the same elements");
     for (int a = 0; a <= VARIA_ACT_SIGMOID; a++) {
         varia_act act = {(varia_act_kind)a, a == VARIA_ACT_LEAKY_RELU ? 0.1f : 1.0f};
         ok(diff(e->act(e, ex, act), t->act(t, tx, act)) == 0.0, "act %d: the same kernel on both, bit for bit", a);
