@@ -65,6 +65,38 @@ static void operations(void)
     varia_ctx_free(ctx2);
 }
 
+/* Decoding latents known in advance (at most 64 rows a batch) runs the
+ * input gates and the full write of the T steps as one product each; larger
+ * batches and the per-step canvases go step by step. Both must give the same
+ * bits: 70 rows (step by step) against the same rows decoded 1 and 64 at a
+ * time, and a 3-row sample against the first 3 of a 70-row sample. */
+static void known_latents(const char *name, int64_t D, int64_t TL, int64_t T)
+{
+    enum { N = 70 };
+    char path[512];
+    varia_ctx *ctx = varia_ctx_new();
+    varia_model *m = NULL;
+    snprintf(path, sizeof path, "%s/tests/golden/%s/model.json", root, name);
+    varia_status st = varia_model_load(ctx, path, &m);
+    float *x = malloc(sizeof(float) * N * D), *z = malloc(sizeof(float) * N * TL);
+    float *y = malloc(sizeof(float) * N * D), *steps = malloc(sizeof(float) * T * D);
+    int good = st == VARIA_OK && x && z && y && steps && varia_sample(ctx, m, N, 9, 0.8f, x, z) == VARIA_OK;
+    for (int64_t i = 0; good && i < N; i++)
+        good = varia_decode(ctx, m, z + i * TL, 1, VARIA_DECODE_MEAN, y + i * D, NULL) == VARIA_OK;
+    tap_okf(good && !memcmp(x, y, sizeof(float) * N * D), "%s: 70 sampled rows = each decoded alone, bit for bit",
+            name);
+    good = good && varia_decode(ctx, m, z, 64, VARIA_DECODE_MEAN, y, NULL) == VARIA_OK &&
+           varia_sample(ctx, m, 3, 9, 0.8f, y + 64 * D, NULL) == VARIA_OK;
+    tap_okf(good && !memcmp(x, y, sizeof(float) * 64 * D) && !memcmp(x, y + 64 * D, sizeof(float) * 3 * D),
+            "%s: 64 rows decoded at once and a 3-row sample, the same bits", name);
+    good = good && varia_decode_steps(ctx, m, z + 5 * TL, 1, steps) == VARIA_OK;
+    tap_okf(good && !memcmp(steps + (T - 1) * D, x + 5 * D, sizeof(float) * D),
+            "%s: the last of decode_steps' canvases is the sample", name);
+    free(x), free(z), free(y), free(steps);
+    varia_model_free(m);
+    varia_ctx_free(ctx);
+}
+
 /* Load a draw manifest of architecture arch over draw_attn's weights. */
 static void arch_case(const char *what, const char *shape, const char *arch, varia_status want, const char *needle)
 {
@@ -116,6 +148,8 @@ int main(void)
         return 1;
     }
     operations();
+    known_latents("draw_attn", 42, 12, 4);
+    known_latents("draw_full", 35, 12, 3);
     manifests();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -84,6 +84,7 @@ static varia_v *paint(const draw *d, varia_ops *o, varia_v *h_dec)
  * per-row sums it accumulates. */
 typedef struct state {
     varia_v *h_enc, *c_enc, *h_dec, *c_dec, *canvas;
+    varia_v *hs;                      /* every step's h_dec so far (batched writes, decode_known) */
     varia_v *z, *mu, *lv, *kl;        /* concatenated over the steps so far (NULL before the first) */
     varia_v *canvases;                /* sigmoid of every canvas so far, likewise */
     varia_v *logq, *logp;             /* per-row sums (NULL before the first) */
@@ -144,7 +145,7 @@ static void paint_step(const draw *d, varia_ops *o, state *s, varia_v *z)
  * not NULL) is released, and the handles follow the values. */
 static void end_step(varia_ops *o, varia_mark mark, state *s)
 {
-    varia_v **v[] = {&s->h_dec, &s->c_dec, &s->canvas, &s->h_enc, &s->c_enc, &s->z,
+    varia_v **v[] = {&s->h_dec, &s->c_dec, &s->canvas, &s->hs, &s->h_enc, &s->c_enc, &s->z,
                      &s->mu, &s->lv, &s->kl, &s->logq, &s->logp, &s->canvases};
     enum { N = sizeof v / sizeof v[0] };
     varia_v *carry[N];
@@ -155,6 +156,43 @@ static void end_step(varia_ops *o, varia_mark mark, state *s)
     o->step_end(o, mark, carry, n);
     for (int i = 0; i < n; i++)
         *v[idx[i]] = carry[i];
+}
+
+/* Most rows decoded by decode_known; past it the per-step products have
+ * enough rows to reuse each weight from cache, and the T steps' inputs and
+ * writes held at once would grow with the batch. */
+#define KNOWN_ROWS_MAX 64
+
+/* The decoder alone from latents known before the first step (z_all [rows,
+ * T * L], the given or the scaled prior draws): at batch 1 a step is a
+ * matrix-vector product whose time is reading its weights, and only W_hh
+ * h_{t-1} depends on the step before. So the input gates z_t W_ih^T of all
+ * T steps are one product, and (full write) so are the T writes W h_t,
+ * added to the canvas afterwards in step order: each step reads W_hh alone.
+ * Every row of a product is computed as on its own (the kernels do not
+ * depend on the row count), so the values are run's, bit for bit. */
+static void decode_known(const draw *d, varia_ops *o, varia_v *z_all, int keep, state *s)
+{
+    int64_t rows = o->rows_of(o, z_all), T = d->T, G = 4 * d->dec.H, Hd = d->dec.H;
+    varia_v *gi = o->linear(o, o->reshape(o, z_all, rows * T, d->L), d->dec.ih, IDENTITY);
+    gi = o->reshape(o, gi, rows, T * G);
+    varia_mark mark = o->step_begin(o);
+    for (int64_t t = 0; t < T; t++) {
+        varia_cell_step_gates(o, &d->dec, o->cols(o, gi, t * G, G), &s->h_dec, &s->c_dec);
+        if (d->write_n)
+            s->canvas = o->add(o, s->canvas, paint(d, o, s->h_dec), 1, IDENTITY);
+        else
+            append(o, &s->hs, s->h_dec);
+        end_step(o, mark, s);
+    }
+    if (!d->write_n) {
+        varia_v *w = o->linear(o, o->reshape(o, s->hs, rows * T, Hd), d->write, IDENTITY);
+        w = o->reshape(o, w, rows, T * d->D);
+        for (int64_t t = 0; t < T; t++)
+            s->canvas = o->add(o, s->canvas, o->cols(o, w, t * d->D, d->D), 1, IDENTITY);
+    }
+    if (keep & KEEP_Z)
+        s->z = z_all;
 }
 
 /* The full recurrence over x (rows(x) * k particles, eps [rows * k, T * L],
@@ -173,6 +211,9 @@ static void run(const draw *d, varia_ops *o, varia_v *x, int64_t k, varia_v *eps
         s->c_enc = zeros(d, o, rows, He);
         if (!d->read_n) /* the full read's x part of the encoder's gates, once per example */
             gx = o->linear_cols(o, x, d->enc.ih, 0, d->D, 1);
+    } else if (!(keep & KEEP_CANVASES) && rows <= KNOWN_ROWS_MAX) {
+        decode_known(d, o, z_in ? z_in : o->scale(o, eps, temp), keep, s);
+        return;
     }
     varia_mark mark = o->step_begin(o);
     for (int64_t t = 0; t < d->T; t++) {
