@@ -259,6 +259,22 @@ class DrawFullFast:
             canvas = torch.addmm(canvas + self.write_b, h, self.write_w)
         return torch.sigmoid(canvas)
 
+    def sample_known(self, z):
+        """sample with the latents' and the writes' products taken out of the
+        recurrence (what varia does since decode_known): z's input gates of the
+        T steps one addmm, each step only h W_hh, the T writes one addmm summed
+        over the steps."""
+        rows, T, L, H = z.shape[0], self.T, self.L, self.hd
+        gi = torch.addmm(self.dec_b, z.reshape(rows * T, L), self.dec_w[:L]).reshape(rows, T, 4 * H)
+        wh = self.dec_w[L:]
+        h = c = torch.zeros(rows, H)
+        hs = []
+        for t in range(T):
+            h, c = fused_gates(torch.addmm(gi[:, t], h, wh), c, H)
+            hs.append(h)
+        w = torch.addmm(self.write_b, torch.stack(hs, 1).reshape(rows * T, H), self.write_w)
+        return torch.sigmoid(w.reshape(rows, T, -1).sum(1))
+
     def log_w(self, x, eps, k=1):
         """x [m, D] images, eps [m*k, T*L] (image i's particles rows i*k..i*k+k-1): log w per row."""
         rows = eps.shape[0]
@@ -293,13 +309,19 @@ def draw_sample_script():
     overhead is most of a batch-1 trajectory): 1.3x faster than the Python form."""
     @torch.jit.script
     def sample(z, dec_w, dec_b, out_w, out_b, grid, half, offs, T: int, L: int, H: int, A: int, n: int,
-               stride: float):
+               stride: float, known: bool):
         rows = z.shape[0]
         h = torch.zeros(rows, H)
         c = torch.zeros(rows, H)
         canvas = torch.zeros(rows, A * A)
+        gi = torch.zeros(0)
+        if known:  # every step's input gates in one product (varia's decode_known)
+            gi = torch.addmm(dec_b, z.reshape(rows * T, L), dec_w[:L]).reshape(rows, T, 4 * H)
         for t in range(T):
-            s = torch.sigmoid(torch.addmm(dec_b, torch.cat([z[:, t * L:(t + 1) * L], h], 1), dec_w))
+            if known:
+                s = torch.sigmoid(torch.addmm(gi[:, t], h, dec_w[L:]))
+            else:
+                s = torch.sigmoid(torch.addmm(dec_b, torch.cat([z[:, t * L:(t + 1) * L], h], 1), dec_w))
             c = torch.addcmul(s[:, H:2 * H] * c, s[:, :H], s[:, 2 * H:3 * H] * 2.0 - 1.0)
             h = s[:, 3 * H:] * torch.tanh(c)
             o = torch.addmm(out_b, h, out_w)
@@ -348,16 +370,22 @@ def task_draw_sample(a, man, ref):
         sargs = (fast.dec_w, fast.dec_b, fast.out_w, fast.out_b, fast.grid, fast.half, offs, fast.T, fast.L,
                  fast.hd, fast.A, n, (max(fast.A, fast.B) - 1) / (n - 1) if n > 1 else 0.0)
         script = draw_sample_script()
-        err = (script(z, *sargs) - want).abs().max().item()
-        if err > 1e-5:
-            fail("draw-sample: the TorchScript form differs from draw_ref by %.3g" % err)
-        forms["fused, TorchScript"] = lambda: script(torch.randn(1, TL), *sargs)
+        for known, label in ((False, "fused, TorchScript"), (True, "known latents, TorchScript")):
+            err = (script(z, *sargs, known) - want).abs().max().item()
+            if err > 1e-5:
+                fail("draw-sample: the %s form differs from draw_ref by %.3g" % (label, err))
+            forms[label] = lambda known=known: script(torch.randn(1, TL), *sargs, known)
     else:
-        script = torch.jit.trace(fast.sample, (torch.randn(1, TL),), check_trace=False)
-        err = (script(z) - want).abs().max().item()
-        if err > 1e-5:
-            fail("draw-sample: the traced form differs from draw_ref by %.3g" % err)
-        forms["fused, TorchScript (traced)"] = lambda: script(torch.randn(1, TL))
+        for label, fn in (("fused", fast.sample), ("known latents", fast.sample_known)):
+            err = (fn(z) - want).abs().max().item()
+            if err > 1e-5:
+                fail("draw-sample: the %s form differs from draw_ref by %.3g" % (label, err))
+            script = torch.jit.trace(fn, (torch.randn(1, TL),), check_trace=False)
+            err = (script(z) - want).abs().max().item()
+            if err > 1e-5:
+                fail("draw-sample: the traced %s form differs from draw_ref by %.3g" % (label, err))
+            forms[label] = lambda fn=fn: fn(torch.randn(1, TL))
+            forms[label + ", TorchScript (traced)"] = lambda script=script: script(torch.randn(1, TL))
     name = fastest(forms, lambda f: [f() for _ in range(max(5, a.calls // 20))])
     f = forms[name]
     for _ in range(a.calls // 10 + 1):
