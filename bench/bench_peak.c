@@ -4,7 +4,7 @@
  * Usage: bench_peak   (prints GFLOP/s for the widest vector unit found) */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
+#include "bench_util.h"
 
 typedef float v16 __attribute__((vector_size(64)));
 typedef float v8 __attribute__((vector_size(32)));
@@ -37,13 +37,6 @@ typedef float v8 __attribute__((vector_size(32)));
 PEAK_FN(peak512, v16, 16, "avx512f,fma")
 PEAK_FN(peak256, v8, 8, "avx2,fma")
 
-static double seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 int main(void)
 {
     long iters = 100000000;
@@ -52,9 +45,9 @@ int main(void)
         printf("peak: no AVX2/AVX-512 FMA on this CPU\n");
         return 0;
     }
-    double t0 = seconds();
+    double t0 = bench_now();
     float r = wide ? peak512(iters) : peak256(iters);
-    double s = seconds() - t0;
+    double s = bench_now() - t0;
     printf("peak FMA throughput, one core (%s): %.1f GFLOP/s (checksum %g)\n", wide ? "AVX-512" : "AVX2",
            (double)iters * 16 * lanes * 2 / s * 1e-9, (double)r);
     return 0;

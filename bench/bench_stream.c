@@ -7,7 +7,7 @@
  * Usage: bench_stream [MiB ...]   (default: 0.5 1 2 2.3 4 8 32 64) */
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
+#include "bench_util.h"
 
 typedef float v16 __attribute__((vector_size(64)));
 typedef float v8 __attribute__((vector_size(32)));
@@ -32,13 +32,6 @@ typedef float v8 __attribute__((vector_size(32)));
 SUM_FN(sum512, v16, 16, "avx512f")
 SUM_FN(sum256, v8, 8, "avx2")
 
-static double seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* GB/s for a working set of `mib` MiB: best of 7 passes, each reading about
  * 2 GB; returns 0 when the buffer cannot be allocated. */
 static double rate(double mib, int wide, float *check)
@@ -54,9 +47,9 @@ static double rate(double mib, int wide, float *check)
     int reps = (int)(2e9 / (double)(n * sizeof *p)) + 1;
     double best = 1e30;
     for (int pass = 0; pass < 7; pass++) {
-        double t0 = seconds();
+        double t0 = bench_now();
         *check += wide ? sum512(p, n, reps) : sum256(p, n, reps);
-        double s = seconds() - t0;
+        double s = bench_now() - t0;
         best = s < best ? s : best;
     }
     free(p);
