@@ -8,7 +8,7 @@ bench/bench_families.c.
         [--calls C] [--seq-n S] [--seq-len L] [--chains C] [--steps T] [--leapfrog L] [--sigma2 S]
     bench_families.py make-gan OUT_DIR           random-weight 10-64-256-256-1024-784 generator
     bench_families.py make-draw OUT_DIR          random-weight DRAW of models/draw-attn-mnist/train.json
-    bench_families.py report RAW_DIR --thread-list "1 2" --rounds R   the markdown table (exit 1: estimates disagree)
+    bench_families.py report RAW_DIR --thread-list "1 2" --rounds R [--tasks "T ..."]   the markdown table (exit 1: estimates disagree)
     bench_families.py latents MODEL.json Z.f32 [--n N] [--seq-len L]
     bench_families.py check-decode MODEL.json Z.f32 VARIA.f32 [--n N] [--seq-len L]
 
@@ -952,13 +952,15 @@ def cpu_key(key):
 def report(raw, a):
     """The markdown table from raw/{varia,torch}-{task}-t{T}-r{R}.txt; returns
     (text, ok) where ok is False when an estimate check failed."""
-    threads = a.thread_list.split()
+    threads, ran = a.thread_list.split(), a.tasks.split() if a.tasks else [row[0] for row in TASKS]
     lines, ok = [], True
     lines.append("| threads | family | measurement | varia | PyTorch (form) | ratio | varia CPU | PyTorch CPU | "
                  "ratio CPU | target |")
     lines.append("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for t in threads:
         for task, fam, what, key, higher, target in TASKS:
+            if task not in ran:
+                continue
             v, p, vc, pc, form = [], [], [], [], ""
             for r in range(1, a.rounds + 1):
                 rv = read_results(os.path.join(raw, "varia-%s-t%s-r%d.txt" % (task, t, r)))
@@ -988,6 +990,8 @@ def report(raw, a):
                  "5 x its standard error + slack | agree |" % t)
     lines.append("|---|---:|---:|---:|---:|---:|---|")
     for task, slack in (("draw-iw", 0.05), ("vrnn-iw", 0.05), ("ais", 0.1)):
+        if task not in ran:
+            continue
         rv = read_results(os.path.join(raw, "varia-%s-t%s-r1.txt" % (task, t)))
         rp = read_results(os.path.join(raw, "torch-%s-t%s-r1.txt" % (task, t)))
         if "per_example" not in rv or "per_example" not in rp:
@@ -1026,6 +1030,7 @@ def main():
     ap.add_argument("--leapfrog", type=int, default=10)
     ap.add_argument("--sigma2", type=float, default=0.0)
     ap.add_argument("--thread-list", default="1")
+    ap.add_argument("--tasks", default="")
     ap.add_argument("--rounds", type=int, default=2)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)

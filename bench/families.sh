@@ -6,14 +6,15 @@
 #   bench/families.sh [--threads "1 2"] [--rounds R] [--calls C] [--draw-n N] [--draw-k K]
 #                     [--vrnn-n N] [--vrnn-k K] [--seq-n S] [--seq-len L] [--ais-n N]
 #                     [--chains C] [--steps T] [--leapfrog L] [--sigma2 S] [--repeats R]
-#                     [--draw MODEL.json] [--gan MODEL.json] [--vrnn MODEL.json]
+#                     [--draw MODEL.json] [--gan MODEL.json] [--vrnn MODEL.json] [--tasks "T1 T2 ..."]
 #
 # Models: DRAW: --draw, else models/draw-attn-mnist/model.json, else
 # runs/draw-attn-mnist/validation/model.json (here or in ../main), copied into
 # build/bench-families/draw/; else a random-weight DRAW of that train.json.
 # VRNN: models/vrnn-jsb/model.json on ../shared/data/music/jsb_chorales_test.npz.
 # GAN: --gan, else a random-weight generator of models/gan10-mnist/train.json's
-# shape (speed does not depend on the weights). Prints a markdown table and writes
+# shape (speed does not depend on the weights). --tasks: a subset of
+# draw-sample draw-iw vrnn-iw vrnn-sample ais gan-sample (default: all). Prints a markdown table and writes
 # it to build/bench-families.md (raw outputs in build/bench-families/raw/). Exits 1
 # if varia's E[x|z] of fixed latents differs from the reference's by more than
 # 1e-4, or a log-likelihood estimate disagrees beyond Monte Carlo error.
@@ -24,7 +25,7 @@ cd "$ROOT"
 COMMAND="bench/families.sh${*:+ $*}"
 
 usage() { # print the header comment and exit 2
-    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
 }
 
@@ -32,6 +33,7 @@ THREAD_LIST="1 2" ROUNDS=4 CALLS=500 REPEATS=3
 DRAW_N=20 DRAW_K=100 VRNN_N=77 VRNN_K=100 SEQ_N=10 SEQ_LEN=1000
 AIS_N=10 CHAINS=16 STEPS=200 LEAPFROG=10 SIGMA2=0.025
 DRAW= GAN= VRNN=models/vrnn-jsb/model.json
+TASKS="draw-sample draw-iw vrnn-iw vrnn-sample ais gan-sample"
 while [ $# -gt 0 ]; do
     case "$1" in
         --threads) THREAD_LIST=${2:?}; shift ;;
@@ -52,6 +54,7 @@ while [ $# -gt 0 ]; do
         --draw) DRAW=${2:?}; shift ;;
         --gan) GAN=${2:?}; shift ;;
         --vrnn) VRNN=${2:?}; shift ;;
+        --tasks) TASKS=${2:?}; shift ;;
         -h|--help) usage ;;
         *) echo "families.sh: unknown argument '$1'" >&2; usage ;;
     esac
@@ -144,7 +147,6 @@ run() { # SIDE TASK T R: one program run of one task
             2>> "$RAW/stderr.txt" || true
     fi
 }
-TASKS="draw-sample draw-iw vrnn-iw vrnn-sample ais gan-sample"
 for t in $THREAD_LIST; do
     for r in $(seq "$ROUNDS"); do
         order="varia torch"; [ $((r % 2)) = 0 ] && order="torch varia"
@@ -173,7 +175,7 @@ REPORT=0
     echo "  [range] of the rounds' ratios. Ratio > 1: varia is faster (latency: PyTorch's time / varia's)."
     echo "  CPU: the same from each process's CPU time (the wall clock also counts other processes' time on this shared machine)."
     echo
-    torch_env 1 "$PY" bench/bench_families.py report "$RAW" --thread-list "$THREAD_LIST" --rounds "$ROUNDS" || REPORT=1
+    torch_env 1 "$PY" bench/bench_families.py report "$RAW" --thread-list "$THREAD_LIST" --rounds "$ROUNDS" --tasks "$TASKS" || REPORT=1
     echo
     echo "Deterministic check, max |varia - reference (float64)| of E[x|z] for 4 fixed latents (VRNN: 40 frames; limit 1e-4):"
     echo
