@@ -25,7 +25,7 @@ cd "$ROOT"
 COMMAND="bench/families.sh${*:+ $*}"
 
 usage() { # print the header comment and exit 2
-    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
 }
 
