@@ -160,6 +160,26 @@ VARIA_API const char *varia_model_provenance(const varia_model *model);
 VARIA_API varia_status varia_model_load_ex(varia_ctx *ctx, const char *manifest_path, uint32_t flags,
                                            varia_model **out);
 
+/* Load a model from bytes instead of files (a browser, a bundle, a network
+ * buffer): no file is opened. ctx: the calling thread's context (message and
+ * warnings). manifest[manifest_len]: the manifest's JSON text (no NUL
+ * needed; NULL only when manifest_len is 0). weights[weights_len]: the bytes
+ * of the file the manifest's "weights.file" names, safetensors or raw as its
+ * "weights.format" says (NULL only when weights_len is 0). Both buffers are
+ * copied (the weights once, 64-byte aligned): the caller keeps ownership and
+ * may free them as soon as the call returns. flags: as varia_model_load_ex;
+ * "weights.file" is only a name here, but it must still stay inside the
+ * manifest's folder unless VARIA_LOAD_ALLOW_OUTSIDE, so that both loaders
+ * accept the same manifests. out: the model (varia_model_free), NULL on
+ * failure. Validation is varia_model_load_ex's, by the same code, with the
+ * same statuses: a truncated or lying buffer fails as the same file would;
+ * messages name the manifest "<memory>" and the weights by their "file".
+ * A manifest over 4 MiB is VARIA_ERR_TOO_LARGE, a NULL buffer with a
+ * nonzero length VARIA_ERR_ARG. */
+VARIA_API varia_status varia_model_load_memory(varia_ctx *ctx, const void *manifest, size_t manifest_len,
+                                               const void *weights, size_t weights_len, uint32_t flags,
+                                               varia_model **out);
+
 /* ---- Operations ---------------------------------------------------------- */
 
 /* Posterior of the top stochastic layer for n examples: mean[n*L], logvar[n*L]
