@@ -75,19 +75,23 @@ static varia_status parse_shape(varia_ctx *ctx, varia_tensor *t, const cJSON *j,
     int rank = cJSON_GetArraySize(j);
     if (rank > VARIA_TENSOR_MAX_RANK)
         return varia_fail(ctx, VARIA_ERR_TOO_LARGE, "tensor '%s': rank %d exceeds %d", t->name, rank, VARIA_TENSOR_MAX_RANK);
-    size_t numel = 1;
+    /* In 64 bits whatever size_t is (32 in WebAssembly), so that no dimension
+     * is truncated before it is checked; 2^40 elements fit any file size. */
+    const uint64_t cap = (uint64_t)1 << 40;
+    uint64_t numel = 1;
     int i = 0;
     for (const cJSON *d = j->child; d; d = d->next, i++) {
         uint64_t v;
         if (!json_uint(d, &v))
             return varia_fail(ctx, VARIA_ERR_OFFSET, "tensor '%s': shape[%d] is not a non-negative integer", t->name, i);
-        if (!varia_mul_size(numel, (size_t)v, &numel) || numel > ((uint64_t)1 << 40))
+        if (v && numel > cap / v)
             return varia_fail(ctx, VARIA_ERR_TOO_LARGE, "tensor '%s': element count overflows at shape[%d]", t->name, i);
+        numel *= v;
         t->shape[i] = (int64_t)v;
     }
     t->rank = rank;
     t->numel = (int64_t)numel;
-    *nbytes = (uint64_t)numel * esize;
+    *nbytes = numel * esize;
     return VARIA_OK;
 }
 
