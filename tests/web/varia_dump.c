@@ -13,8 +13,12 @@
  *   decode_steps N              z[N*L] -> x[N*T*D]
  *   invert N SEED STARTS ITERS  x[N*D] -> z[N*L]
  *   sample_seq N LENGTH SEED TEMP -> x[N*LENGTH*F]
+ * VARIA_DUMP_KERNELS=generic (or avx2) runs the products on that kernel table
+ * instead of the best one, to see which differences are the products'.
  * Exit status: 0, the varia_status of a failing call, or 2 for bad usage. */
 #include <varia.h>
+
+#include "kernels.h" /* varia_kernels_use */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,6 +128,11 @@ int main(int argc, char **argv)
 {
     if (argc < 4) {
         fprintf(stderr, "usage: varia_dump MODEL.json OP N [ARGS...] < in > out\n");
+        return 2;
+    }
+    const char *kernels = getenv("VARIA_DUMP_KERNELS");
+    if (kernels && !varia_kernels_use(kernels)) {
+        fprintf(stderr, "varia_dump: this CPU has no kernel table '%s'\n", kernels);
         return 2;
     }
     varia_ctx *ctx = varia_ctx_new();
