@@ -87,7 +87,10 @@ VARIA_API const char *varia_ctx_warnings(const varia_ctx *ctx);
  * layer's output columns (1 = the calling thread only; 0 = all cores, the
  * default). The threads persist until varia_ctx_free and, between calls, poll
  * for about 100 us before they sleep, so back-to-back small calls do not pay
- * for waking them. Results never depend on this setting. */
+ * for waking them. Results never depend on this setting. A build without
+ * threads (meson -Dthreads=false: the WebAssembly build) runs every call on
+ * the calling thread and refuses threads > 1 with VARIA_ERR_UNSUPPORTED (0
+ * and 1 are accepted), rather than silently giving less than was asked. */
 VARIA_API varia_status varia_ctx_set_threads(varia_ctx *ctx, int threads);
 
 /* ---- Model --------------------------------------------------------------- */
@@ -632,6 +635,11 @@ VARIA_API varia_status varia_bdmc(varia_ctx *ctx, const varia_model *m, int64_t 
                                   float *x_out, varia_ais_row *lower, varia_ais_row *upper);
 
 /* ---- Data I/O ------------------------------------------------------------ */
+
+/* The functions of this section are absent from a build without the dataset
+ * readers (meson -Ddatasets=false: the WebAssembly build, which has neither
+ * zlib nor libpng); there data comes as float arrays and models as bytes
+ * (varia_model_load_memory). */
 
 /* A dataset in memory: n examples of shape, floats scaled to [0, 1]. */
 typedef struct varia_dataset {
