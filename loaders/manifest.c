@@ -246,7 +246,8 @@ static varia_status build(varia_ctx *ctx, const char *label, const weights_sourc
 
 /* The common core of both loaders: text[len] (NUL-terminated, at most
  * MANIFEST_CAP) is the manifest, label its name in messages, src the
- * weights. *out receives the model, or NULL on failure. flags are checked. */
+ * weights, flags as begin_load accepted them. *out receives the model, or
+ * NULL on failure. */
 static varia_status load_text(varia_ctx *ctx, const char *text, size_t len, const char *label,
                               const weights_source *src, uint32_t flags, varia_model **out)
 {
