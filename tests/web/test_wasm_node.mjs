@@ -10,7 +10,8 @@
 // Usage: node tests/web/test_wasm_node.mjs VARIA_DUMP [SOURCE_ROOT]
 // Prints TAP lines and "# passed P failed F"; exits nonzero on any failure.
 import { execFileSync } from 'child_process';
-import { readFileSync } from 'fs';
+import { existsSync, readFileSync } from 'fs';
+import { dirname } from 'path';
 import { gunzipSync } from 'zlib';
 import { loadVaria, VariaError } from '../../web/lib/varia.js';
 
@@ -114,6 +115,32 @@ console.log(`# kernels: ${varia.kernel}`);
   throwsVaria('vae: sampleSequences of a VAE', () => m.sampleSequences({ n: 1, length: 2 }), 'VARIA_ERR_ARG');
   m.free();
   throwsVaria('vae: a call after free', () => m.sample({ n: 1 }), 'VARIA_ERR_ARG');
+}
+
+{ // the varia command itself (built beside varia_dump): `varia decode --json` of two latents
+  const cli = `${dirname(dump)}/../varia`;
+  if (existsSync(cli)) {
+    const m = varia.loadModel(...files('vae-mnist-dyn'));
+    const z = m.sampleLatents({ n: 2, seed: 11 });
+    for (let i = 0; i < 2; i++) {
+      const zi = z.subarray(i * m.info.latentDim, (i + 1) * m.info.latentDim);
+      const out = execFileSync(cli, ['decode', `${root}/models/vae-mnist-dyn/model.json`, `z:${Array.from(zi).join(',')}`,
+                                     '--json']);
+      same(`varia decode --json, latent ${i}`, m.decode(zi, 1), Float32Array.from(JSON.parse(out).mean));
+    }
+    m.free();
+  } else {
+    console.log(`ok ${++run} - varia decode --json # SKIP no varia command at ${cli}`);
+  }
+}
+
+{ // the threadless build: one thread is fine, more is refused by name (not clamped)
+  const mod = varia._m, ctx = mod._varia_ctx_new();
+  const one = mod._varia_ctx_set_threads(ctx, 1), zero = mod._varia_ctx_set_threads(ctx, 0);
+  const two = mod._varia_ctx_set_threads(ctx, 2);
+  mod._varia_ctx_free(ctx);
+  check(one === 0 && zero === 0 && varia.statusName(two) === 'VARIA_ERR_UNSUPPORTED',
+        `varia_ctx_set_threads: 1 -> ${one}, 0 -> ${zero}, 2 -> ${varia.statusName(two)}`);
 }
 
 { // convolutional VAE
