@@ -721,12 +721,24 @@ def write(name, files):
     return len(files), sum(len(v) for v in files.values())
 
 
+# fuzz_memory: fuzz_model's input format, through varia_model_load_memory
+# (and, when the manifest names w.bin, compared with the file loader): a
+# subset of fuzz_model's seeds, one per kind of weights and family.
+def corpus_memory():
+    model = corpus_model()
+    keep = ("tiny_raw_f32.model", "tiny_raw_f16.model", "tiny_safetensors.model", "two_layer_raw.model",
+            "gauss_learned_raw.model", "truncated_raw.model", "trailing_raw.model",
+            "truncated_safetensors.model", "empty_blob.model", "no_separator.model", "gan_linear.model",
+            "vrnn_i_gru.model", "draw_attn_n1.model")
+    return {name: model[name] for name in keep}
+
+
 def main():
     total = 0
     for name, fn in [("fuzz_safetensors", corpus_safetensors), ("fuzz_manifest", corpus_manifest),
                      ("fuzz_model", corpus_model), ("fuzz_png", corpus_png),
                      ("fuzz_dataset", corpus_dataset), ("fuzz_train_config", corpus_train_config),
-                     ("fuzz_npz", corpus_npz)]:
+                     ("fuzz_npz", corpus_npz), ("fuzz_memory", corpus_memory)]:
         n, size = write(name, fn())
         total += size
         print("%-17s %3d files, %6d bytes" % (name, n, size))

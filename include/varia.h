@@ -87,7 +87,10 @@ VARIA_API const char *varia_ctx_warnings(const varia_ctx *ctx);
  * layer's output columns (1 = the calling thread only; 0 = all cores, the
  * default). The threads persist until varia_ctx_free and, between calls, poll
  * for about 100 us before they sleep, so back-to-back small calls do not pay
- * for waking them. Results never depend on this setting. */
+ * for waking them. Results never depend on this setting. A build without
+ * threads (meson -Dthreads=false: the WebAssembly build) runs every call on
+ * the calling thread and refuses threads > 1 with VARIA_ERR_UNSUPPORTED (0
+ * and 1 are accepted), rather than silently giving less than was asked. */
 VARIA_API varia_status varia_ctx_set_threads(varia_ctx *ctx, int threads);
 
 /* ---- Model --------------------------------------------------------------- */
@@ -159,6 +162,26 @@ VARIA_API const char *varia_model_provenance(const varia_model *model);
  * varia_model_load(ctx, path, out) is varia_model_load_ex(ctx, path, 0, out). */
 VARIA_API varia_status varia_model_load_ex(varia_ctx *ctx, const char *manifest_path, uint32_t flags,
                                            varia_model **out);
+
+/* Load a model from bytes instead of files (a browser, a bundle, a network
+ * buffer): no file is opened. ctx: the calling thread's context (message and
+ * warnings). manifest[manifest_len]: the manifest's JSON text (no NUL
+ * needed; NULL only when manifest_len is 0). weights[weights_len]: the bytes
+ * of the file the manifest's "weights.file" names, safetensors or raw as its
+ * "weights.format" says (NULL only when weights_len is 0). Both buffers are
+ * copied (the weights once, 64-byte aligned): the caller keeps ownership and
+ * may free them as soon as the call returns. flags: as varia_model_load_ex;
+ * "weights.file" is only a name here, but it must still stay inside the
+ * manifest's folder unless VARIA_LOAD_ALLOW_OUTSIDE, so that both loaders
+ * accept the same manifests. out: the model (varia_model_free), NULL on
+ * failure. Validation is varia_model_load_ex's, by the same code, with the
+ * same statuses: a truncated or lying buffer fails as the same file would;
+ * messages name the manifest "<memory>" and the weights by their "file".
+ * A manifest over 4 MiB is VARIA_ERR_TOO_LARGE, a NULL buffer with a
+ * nonzero length VARIA_ERR_ARG. */
+VARIA_API varia_status varia_model_load_memory(varia_ctx *ctx, const void *manifest, size_t manifest_len,
+                                               const void *weights, size_t weights_len, uint32_t flags,
+                                               varia_model **out);
 
 /* ---- Operations ---------------------------------------------------------- */
 
@@ -612,6 +635,11 @@ VARIA_API varia_status varia_bdmc(varia_ctx *ctx, const varia_model *m, int64_t 
                                   float *x_out, varia_ais_row *lower, varia_ais_row *upper);
 
 /* ---- Data I/O ------------------------------------------------------------ */
+
+/* The functions of this section are absent from a build without the dataset
+ * readers (meson -Ddatasets=false: the WebAssembly build, which has neither
+ * zlib nor libpng); there data comes as float arrays and models as bytes
+ * (varia_model_load_memory). */
 
 /* A dataset in memory: n examples of shape, floats scaled to [0, 1]. */
 typedef struct varia_dataset {

@@ -5,6 +5,7 @@
  * asks for exactly that much), and a whole-file read stops at a cap or after
  * the lines the caller asked for. */
 #include "gzfile.h"
+#include "file.h"
 
 #include "ctx.h"
 
@@ -24,12 +25,6 @@ struct varia_gz {
     gzFile gz;
     const char *path; /* the caller's string, for messages */
 };
-
-int varia_path_exists(const char *path)
-{
-    struct stat st;
-    return path && stat(path, &st) == 0;
-}
 
 /* Make room for at least one more byte, doubling (up to cap + 1 so that we can
  * tell "exactly cap" from "more than cap"). */
@@ -65,23 +60,6 @@ static varia_status stream_status(varia_ctx *ctx, gzFile gz, const char *path)
         msg += plen + 2;
     return varia_fail(ctx, VARIA_ERR_DATASET, "corrupt gzip stream in '%s': %s", path,
                       msg ? msg : "unknown zlib error");
-}
-
-int varia_open_regular(varia_ctx *ctx, const char *path, const char *what)
-{
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) {
-        varia_fail(ctx, VARIA_ERR_IO, "cannot open %s '%s': %s", what, path, strerror(errno));
-        return -1;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        varia_fail(ctx, VARIA_ERR_IO, "%s '%s' is not a regular file", what, path);
-        return -1;
-    }
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK); /* ordinary reads from here on */
-    return fd;
 }
 
 varia_status varia_gz_open(varia_ctx *ctx, const char *path, varia_gz **out)

@@ -4,6 +4,7 @@
 #ifndef VARIA_GZFILE_H
 #define VARIA_GZFILE_H
 
+#include "file.h"
 #include "varia.h"
 
 #include <stddef.h>
@@ -42,14 +43,5 @@ varia_status varia_gz_read_rest(varia_ctx *ctx, varia_gz *s, const uint8_t *head
  * decompression), VARIA_ERR_NOMEM. On failure *data is NULL. */
 varia_status varia_read_whole_file(varia_ctx *ctx, const char *path, size_t cap,
                                    uint8_t **data, size_t *len);
-
-/* Open `path` for reading without blocking and refuse anything but a regular
- * file: a FIFO or device named by an untrusted manifest must not hang or
- * stream forever. Returns the descriptor, or -1 with VARIA_ERR_IO recorded
- * (what names the file's role in the message, e.g. "weights"). */
-int varia_open_regular(varia_ctx *ctx, const char *path, const char *what);
-
-/* 1 when `path` names something stat() can see, else 0. */
-int varia_path_exists(const char *path);
 
 #endif

@@ -1,8 +1,10 @@
 /* varia_model_load: reads the JSON manifest, checks the format header and the
  * data block, opens the weights, lets the family build itself, and refuses any
- * tensor the family did not use. See docs/format.md. */
+ * tensor the family did not use. See docs/format.md. varia_model_load_memory
+ * takes the manifest's text and the weights file's bytes instead of paths;
+ * both go through load_text, so they validate alike, by the same code. */
 #include "family.h"
-#include "gzfile.h"
+#include "file.h"
 #include "json.h"
 
 #include <errno.h>
@@ -16,6 +18,17 @@
  * (tens of thousands of tensor entries) is plenty and costs at most ~160 MB. */
 #define MANIFEST_CAP (4u * 1024u * 1024u)
 #define DATA_SIZE_CAP ((int64_t)1 << 24)
+/* What messages call a manifest given as bytes (it has no path). */
+#define VARIA_MEMORY_LABEL "<memory>"
+
+/* Where a model's weights come from: the file the manifest names, resolved
+ * against the manifest's folder (path set), or the bytes of that file given
+ * by the caller (path NULL; bytes[len], borrowed for the load only). */
+typedef struct weights_source {
+    const char *path;  /* the manifest's path, or NULL */
+    const void *bytes; /* when path is NULL: the weights file's bytes (NULL only if len is 0) */
+    size_t len;
+} weights_source;
 
 
 /* The manifest's bytes in a fresh buffer (*out, NUL-terminated, the caller
@@ -134,11 +147,13 @@ static int stays_inside(const char *file)
     return 1;
 }
 
-/* Resolve the weights file relative to the manifest and open it. Unless
- * flags has VARIA_LOAD_ALLOW_OUTSIDE, the name must stay inside the
- * manifest's folder: a downloaded manifest must not make the loader read (and
- * report on) any file the caller can read. */
-static varia_status open_weights(varia_ctx *ctx, const char *manifest_path, uint32_t flags, const cJSON *root,
+/* The weights from src, as root's "weights" describes them, into m->w.
+ * Unless flags has VARIA_LOAD_ALLOW_OUTSIDE, the file's name must stay inside
+ * the manifest's folder: a downloaded manifest must not make the loader read
+ * (and report on) any file the caller can read. The bytes path checks the
+ * name too, though it opens nothing, so that the two loaders accept the same
+ * manifests. */
+static varia_status open_weights(varia_ctx *ctx, const weights_source *src, uint32_t flags, const cJSON *root,
                                  varia_model *m)
 {
     const cJSON *w = cJSON_GetObjectItemCaseSensitive(root, "weights");
@@ -158,13 +173,15 @@ static varia_status open_weights(varia_ctx *ctx, const char *manifest_path, uint
     } else if (strcmp(fmt, "safetensors")) {
         return varia_fail(ctx, VARIA_ERR_MANIFEST, "weights: unknown format '%.40s' (safetensors or raw)", fmt);
     }
-    const char *slash = strrchr(manifest_path, '/');
-    size_t dirlen = (file[0] == '/' || !slash) ? 0 : (size_t)(slash - manifest_path + 1);
+    if (!src->path)
+        return varia_weights_open_memory(ctx, file, src->bytes, src->len, table, &m->w);
+    const char *slash = strrchr(src->path, '/');
+    size_t dirlen = (file[0] == '/' || !slash) ? 0 : (size_t)(slash - src->path + 1);
     size_t len = dirlen + strlen(file) + 1;
     char *path = malloc(len);
     if (!path)
         return varia_fail(ctx, VARIA_ERR_NOMEM, "out of memory");
-    memcpy(path, manifest_path, dirlen);
+    memcpy(path, src->path, dirlen);
     strcpy(path + dirlen, file);
     varia_status st = varia_weights_open(ctx, path, table, &m->w);
     free(path);
@@ -189,14 +206,18 @@ static varia_status check_workspace(varia_ctx *ctx, const varia_model *m)
     return VARIA_OK;
 }
 
-static varia_status build(varia_ctx *ctx, const char *path, uint32_t flags, const cJSON *root, varia_model *m)
+/* Fill m from the parsed manifest root and the weights from src. label names
+ * the manifest in messages. On failure m holds what was built so far (free it
+ * with varia_model_free). */
+static varia_status build(varia_ctx *ctx, const char *label, const weights_source *src, uint32_t flags,
+                          const cJSON *root, varia_model *m)
 {
     /* "training" is a checkpoint's resume state (train/checkpoint.c): the
      * runtime ignores it, but a checkpoint is a model and loads quietly. */
     static const char *const known[] = {"format", "version", "family", "data", "architecture",
                                         "weights", "provenance", "training", NULL};
     if (!cJSON_IsObject(root))
-        return varia_fail(ctx, VARIA_ERR_MANIFEST, "manifest '%s' is not a JSON object", path);
+        return varia_fail(ctx, VARIA_ERR_MANIFEST, "manifest '%s' is not a JSON object", label);
     varia_status st = check_header(ctx, root);
     if (st == VARIA_OK)
         st = find_family(ctx, root, m);
@@ -206,7 +227,7 @@ static varia_status build(varia_ctx *ctx, const char *path, uint32_t flags, cons
     if (st == VARIA_OK && !cJSON_IsObject(arch))
         st = varia_fail(ctx, VARIA_ERR_MANIFEST, "manifest: \"architecture\" is missing or not an object");
     if (st == VARIA_OK)
-        st = open_weights(ctx, path, flags, root, m);
+        st = open_weights(ctx, src, flags, root, m);
     if (st == VARIA_OK)
         st = varia_model_build(ctx, m, arch);
     if (st == VARIA_OK)
@@ -223,28 +244,22 @@ static varia_status build(varia_ctx *ctx, const char *path, uint32_t flags, cons
     return VARIA_OK;
 }
 
-varia_status varia_model_load_ex(varia_ctx *ctx, const char *manifest_path, uint32_t flags, varia_model **out)
+/* The common core of both loaders: text[len] (NUL-terminated, at most
+ * MANIFEST_CAP) is the manifest, label its name in messages, src the
+ * weights, flags as begin_load accepted them. *out receives the model, or
+ * NULL on failure. */
+static varia_status load_text(varia_ctx *ctx, const char *text, size_t len, const char *label,
+                              const weights_source *src, uint32_t flags, varia_model **out)
 {
-    if (!ctx || !manifest_path || !out)
-        return varia_fail(ctx, VARIA_ERR_ARG, "varia_model_load: null argument");
-    *out = NULL;
-    if (flags & ~(uint32_t)VARIA_LOAD_ALLOW_OUTSIDE)
-        return varia_fail(ctx, VARIA_ERR_ARG, "varia_model_load_ex: unknown flags 0x%x", (unsigned)flags);
-    ctx->warnings[0] = '\0';
-    char *text = NULL;
-    size_t len = 0;
     cJSON *root = NULL;
-    varia_status st = read_text(ctx, manifest_path, &text, &len);
-    if (st == VARIA_OK)
-        st = varia_json_parse_strict(ctx, text, len, manifest_path, "manifest", 0, &root);
-    free(text);
+    varia_status st = varia_json_parse_strict(ctx, text, len, label, "manifest", 0, &root);
     if (st != VARIA_OK)
         return st;
     varia_model *m = calloc(1, sizeof *m);
     if (!m)
         st = varia_fail(ctx, VARIA_ERR_NOMEM, "out of memory");
     else
-        st = build(ctx, manifest_path, flags, root, m);
+        st = build(ctx, label, src, flags, root, m);
     cJSON_Delete(root);
     if (st != VARIA_OK) {
         varia_model_free(m);
@@ -252,6 +267,58 @@ varia_status varia_model_load_ex(varia_ctx *ctx, const char *manifest_path, uint
     }
     *out = m;
     return VARIA_OK;
+}
+
+/* Both loaders' argument checks: *out cleared, flags known, warnings reset. */
+static varia_status begin_load(varia_ctx *ctx, const char *fn, uint32_t flags, varia_model **out)
+{
+    *out = NULL;
+    if (flags & ~(uint32_t)VARIA_LOAD_ALLOW_OUTSIDE)
+        return varia_fail(ctx, VARIA_ERR_ARG, "%s: unknown flags 0x%x", fn, (unsigned)flags);
+    ctx->warnings[0] = '\0';
+    return VARIA_OK;
+}
+
+varia_status varia_model_load_ex(varia_ctx *ctx, const char *manifest_path, uint32_t flags, varia_model **out)
+{
+    if (!ctx || !manifest_path || !out)
+        return varia_fail(ctx, VARIA_ERR_ARG, "varia_model_load: null argument");
+    varia_status st = begin_load(ctx, "varia_model_load_ex", flags, out);
+    char *text = NULL;
+    size_t len = 0;
+    if (st == VARIA_OK)
+        st = read_text(ctx, manifest_path, &text, &len);
+    weights_source src = {.path = manifest_path};
+    if (st == VARIA_OK)
+        st = load_text(ctx, text, len, manifest_path, &src, flags, out);
+    free(text);
+    return st;
+}
+
+/* The manifest is copied to add the NUL the JSON reader's buffer has from
+ * read_text; the weights are copied by varia_weights_open_memory. */
+varia_status varia_model_load_memory(varia_ctx *ctx, const void *manifest, size_t manifest_len, const void *weights,
+                                     size_t weights_len, uint32_t flags, varia_model **out)
+{
+    if (out)
+        *out = NULL;
+    if (!ctx || !out || (!manifest && manifest_len) || (!weights && weights_len))
+        return varia_fail(ctx, VARIA_ERR_ARG, "varia_model_load_memory: null argument");
+    varia_status st = begin_load(ctx, "varia_model_load_memory", flags, out);
+    if (st != VARIA_OK)
+        return st;
+    if (manifest_len > MANIFEST_CAP)
+        return varia_fail(ctx, VARIA_ERR_TOO_LARGE, "manifest '%s' exceeds %u bytes", VARIA_MEMORY_LABEL, MANIFEST_CAP);
+    char *text = malloc(manifest_len + 1);
+    if (!text)
+        return varia_fail(ctx, VARIA_ERR_NOMEM, "out of memory copying the manifest");
+    if (manifest_len)
+        memcpy(text, manifest, manifest_len);
+    text[manifest_len] = '\0';
+    weights_source src = {.path = NULL, .bytes = weights, .len = weights_len};
+    st = load_text(ctx, text, manifest_len, VARIA_MEMORY_LABEL, &src, flags, out);
+    free(text);
+    return st;
 }
 
 varia_status varia_model_load(varia_ctx *ctx, const char *manifest_path, varia_model **out)

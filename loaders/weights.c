@@ -1,10 +1,12 @@
 /* Reads a weights file and validates it completely before anything uses it:
  * every size and offset is checked with overflow-safe arithmetic, the tensors
  * must tile the data region exactly, and every value must be finite. The file
- * is memory-mapped; f32 tensors that are aligned are used in place. */
+ * is memory-mapped (or, from varia_model_load_memory, its bytes copied) and
+ * checked by the same code either way; f32 tensors that are aligned are used
+ * in place. */
 #include "weights.h"
 
-#include "gzfile.h"
+#include "file.h"
 #include "json.h"
 
 #include <errno.h>
@@ -73,19 +75,23 @@ static varia_status parse_shape(varia_ctx *ctx, varia_tensor *t, const cJSON *j,
     int rank = cJSON_GetArraySize(j);
     if (rank > VARIA_TENSOR_MAX_RANK)
         return varia_fail(ctx, VARIA_ERR_TOO_LARGE, "tensor '%s': rank %d exceeds %d", t->name, rank, VARIA_TENSOR_MAX_RANK);
-    size_t numel = 1;
+    /* In 64 bits whatever size_t is (32 in WebAssembly), so that no dimension
+     * is truncated before it is checked; 2^40 elements fit any file size. */
+    const uint64_t cap = (uint64_t)1 << 40;
+    uint64_t numel = 1;
     int i = 0;
     for (const cJSON *d = j->child; d; d = d->next, i++) {
         uint64_t v;
         if (!json_uint(d, &v))
             return varia_fail(ctx, VARIA_ERR_OFFSET, "tensor '%s': shape[%d] is not a non-negative integer", t->name, i);
-        if (!varia_mul_size(numel, (size_t)v, &numel) || numel > ((uint64_t)1 << 40))
+        if (v && numel > cap / v)
             return varia_fail(ctx, VARIA_ERR_TOO_LARGE, "tensor '%s': element count overflows at shape[%d]", t->name, i);
+        numel *= v;
         t->shape[i] = (int64_t)v;
     }
     t->rank = rank;
     t->numel = (int64_t)numel;
-    *nbytes = (uint64_t)numel * esize;
+    *nbytes = numel * esize;
     return VARIA_OK;
 }
 
@@ -333,14 +339,17 @@ static varia_status read_st_header(varia_ctx *ctx, const char *path, const varia
     return st;
 }
 
-varia_status varia_weights_open(varia_ctx *ctx, const char *path, const cJSON *table, varia_weights *w)
+/* The one validation of both loaders: w->map[w->map_len] holds the file's
+ * bytes (mapped or copied; w owns them). With table NULL they are
+ * safetensors, else raw data described by table. name labels the bytes in
+ * messages. On failure *w is closed (left empty). */
+static varia_status bind_bytes(varia_ctx *ctx, const char *name, const cJSON *table, varia_weights *w)
 {
-    memset(w, 0, sizeof *w);
-    varia_status st = map_file(ctx, path, w);
+    varia_status st = VARIA_OK;
     cJSON *header = NULL;
     uint64_t start = 0;
-    if (st == VARIA_OK && !table) {
-        st = read_st_header(ctx, path, w, &header, &start);
+    if (!table) {
+        st = read_st_header(ctx, name, w, &header, &start);
         table = header;
     }
     static const unsigned char empty[1]; /* an empty file is not mapped: NULL + 0 is undefined */
@@ -353,13 +362,45 @@ varia_status varia_weights_open(varia_ctx *ctx, const char *path, const cJSON *t
     return st;
 }
 
+varia_status varia_weights_open(varia_ctx *ctx, const char *path, const cJSON *table, varia_weights *w)
+{
+    memset(w, 0, sizeof *w);
+    varia_status st = map_file(ctx, path, w);
+    if (st != VARIA_OK) {
+        varia_weights_close(w);
+        return st;
+    }
+    return bind_bytes(ctx, path, table, w);
+}
+
+/* The copy is 64-byte aligned, as a mapping is page aligned: f32 tensors at
+ * aligned offsets are then used in place, as from a file, and the same
+ * tensors are widened or realigned into w->owned. */
+varia_status varia_weights_open_memory(varia_ctx *ctx, const char *name, const void *bytes, size_t len,
+                                       const cJSON *table, varia_weights *w)
+{
+    memset(w, 0, sizeof *w);
+    if (!bytes && len)
+        return varia_fail(ctx, VARIA_ERR_ARG, "weights '%s': NULL bytes with length %zu", name, len);
+    if (len > 0) {
+        if (len > SIZE_MAX - 64 || !(w->map = aligned_alloc(64, (len + 63) / 64 * 64)))
+            return varia_fail(ctx, VARIA_ERR_NOMEM, "cannot copy the %zu bytes of weights '%s'", len, name);
+        memcpy(w->map, bytes, len);
+        w->map_len = len;
+        w->heap = 1;
+    }
+    return bind_bytes(ctx, name, table, w);
+}
+
 void varia_weights_close(varia_weights *w)
 {
     for (int i = 0; w->t && i < w->n; i++)
         free(w->t[i].name);
     free(w->t);
     free(w->owned);
-    if (w->map)
+    if (w->heap)
+        free(w->map);
+    else if (w->map)
         munmap(w->map, w->map_len);
     memset(w, 0, sizeof *w);
 }

@@ -24,8 +24,9 @@ typedef struct varia_tensor {
 } varia_tensor;
 
 typedef struct varia_weights {
-    void *map;         /* the mapped file (or NULL) */
+    void *map;         /* the file's bytes: mapped, or a heap copy (or NULL) */
     size_t map_len;
+    int heap;          /* 1 when map is the heap copy of varia_weights_open_memory */
     float *owned;      /* widened f16/bf16 and unaligned f32 tensors */
     varia_tensor *t;   /* sorted by name */
     int n;
@@ -35,6 +36,12 @@ typedef struct varia_weights {
  * blob and `table` is the manifest's tensor table. On failure *w is left empty. */
 varia_status varia_weights_open(varia_ctx *ctx, const char *path,
                                 const cJSON *table, varia_weights *w);
+/* The same from the bytes of such a file: bytes[len] (NULL only when len is
+ * 0) are copied, so the caller keeps its buffer and may free it at once.
+ * name labels the bytes in messages (the manifest's "file"). Validation and
+ * statuses are varia_weights_open's, by the same code. */
+varia_status varia_weights_open_memory(varia_ctx *ctx, const char *name, const void *bytes, size_t len,
+                                       const cJSON *table, varia_weights *w);
 void varia_weights_close(varia_weights *w);
 
 /* The tensor called `name`, or NULL. */

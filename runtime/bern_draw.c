@@ -30,15 +30,22 @@
 #include "kernels.h"
 
 #include <math.h>
+#ifndef VARIA_NO_THREADS
 #include <pthread.h>
+#endif
 #include <string.h>
 
 #define UP (1.0 + 0x1p-30)
 #define DOWN (1.0 - 0x1p-30)
 #define E_FAR 40.0f /* Phi(-40) is 0 in double and Phi(40) 1: the thresholds lie within */
 
-/* Guards the one filling of the thresholds (varia_bern_draw_thresholds). */
+/* Guards the one filling of the thresholds (varia_bern_draw_thresholds); a
+ * build without threads has one caller at a time and a plain flag. */
+#ifndef VARIA_NO_THREADS
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+#else
+static int tables_filled;
+#endif
 
 /* The reference's Phi(e), as tape_seq.c computes it. */
 static double ref_phi(float e)
@@ -114,7 +121,14 @@ static void fill_tables(void)
 
 void varia_bern_draw_row(float *y, const float *l, const float *e, int64_t n)
 {
+#ifndef VARIA_NO_THREADS
     pthread_once(&tables_once, fill_tables);
+#else
+    if (!tables_filled) {
+        fill_tables();
+        tables_filled = 1;
+    }
+#endif
     varia_bern_draw_bounds(y, l, e, n);
     for (int64_t i = 0; i < n; i++)
         if (y[i] < 0.0f) /* undecided: a near tie or a NaN */

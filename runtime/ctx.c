@@ -73,7 +73,11 @@ int varia_scratch_get(varia_ctx *ctx, int worker, size_t nf, size_t nd, float **
 
 struct varia_pool *varia_ctx_pool(varia_ctx *ctx)
 {
+#ifdef VARIA_NO_THREADS
+    long want = 1; /* a build without threads: the calling thread only */
+#else
     long want = ctx->threads > 0 ? ctx->threads : sysconf(_SC_NPROCESSORS_ONLN);
+#endif
     if (want < 1)
         want = 1;
     if (ctx->pool && varia_pool_size(ctx->pool) != want) {
@@ -95,6 +99,11 @@ varia_status varia_ctx_set_threads(varia_ctx *ctx, int threads)
         return VARIA_ERR_ARG;
     if (threads < 0 || threads > 1024)
         return varia_fail(ctx, VARIA_ERR_ARG, "threads must be 0..1024, got %d", threads);
+#ifdef VARIA_NO_THREADS
+    if (threads > 1) /* refused, not clamped: the caller asked for parallelism it will not get */
+        return varia_fail(ctx, VARIA_ERR_UNSUPPORTED, "threads %d: this build of varia has no threads "
+                          "(built with -Dthreads=false): 0 or 1 only", threads);
+#endif
     ctx->threads = threads;
     return VARIA_OK;
 }

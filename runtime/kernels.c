@@ -4,10 +4,12 @@
  * packed weight panel. Every kernel is compiled for AVX-512, AVX2+FMA and
  * baseline x86-64 (bodies in kernel_bodies.h); one table per instruction set
  * holds its clones, and the best table the CPU can run is chosen once, from
- * its feature flags. Every output element is a sum over the input in the same
+ * its feature flags. The WebAssembly build adds a SIMD128 tile and row
+ * (isa.h: the x86 clones compile there but are never chosen). Every output element is a sum over the input in the same
  * order whatever the batch size, so results do not depend on batching. */
 #include "kernel_bodies.h"
 #include "kernels.h"
+#include "isa.h"
 #include "pool.h"
 
 #include <stdatomic.h>
@@ -24,7 +26,7 @@ int64_t varia_packed_floats(int64_t in, int64_t out)
 
 /* 16 x 16 transpose in registers: three rounds of two-input shuffles that
  * swap ever smaller off-diagonal blocks (8, 4, 2, then 1 wide). */
-__attribute__((target("avx512f"))) static void transpose16(const float *src, int64_t stride, float *dst,
+VARIA_TARGET("avx512f") static void transpose16(const float *src, int64_t stride, float *dst,
                                                           int64_t dstride)
 {
     v16 r[16], t[16];
@@ -62,48 +64,52 @@ __attribute__((target("avx512f"))) static void transpose16(const float *src, int
 }
 
 /* Every kernel once per instruction set (bodies in kernel_bodies.h). */
-__attribute__((target("avx512f,fma"))) static void tile_avx512(TILE_ARGS) { TILE8_BODY }
-__attribute__((target("avx512f,fma"))) static void tile4_avx512(TILE_ARGS) { TILE4_BODY }
-__attribute__((target("avx512f,fma"))) static void tile12_avx512(TILE_ARGS) { TILE12_BODY }
-__attribute__((target("avx512f,fma"))) static void tile10_avx512(TILE_ARGS) { TILE10_BODY }
-__attribute__((target("avx512f,fma"))) static void tiley_avx512(TILEY_ARGS) { TILE8Y_BODY }
-__attribute__((target("avx2,fma"))) static void tile_avx2(TILE_ARGS) { NTILE4_BODY(v8) }
+VARIA_TARGET("avx512f,fma") static void tile_avx512(TILE_ARGS) { TILE8_BODY }
+VARIA_TARGET("avx512f,fma") static void tile4_avx512(TILE_ARGS) { TILE4_BODY }
+VARIA_TARGET("avx512f,fma") static void tile12_avx512(TILE_ARGS) { TILE12_BODY }
+VARIA_TARGET("avx512f,fma") static void tile10_avx512(TILE_ARGS) { TILE10_BODY }
+VARIA_TARGET("avx512f,fma") static void tiley_avx512(TILEY_ARGS) { TILE8Y_BODY }
+VARIA_TARGET("avx2,fma") static void tile_avx2(TILE_ARGS) { NTILE4_BODY(v8) }
 static void tile_generic(TILE_ARGS) { NTILE4_BODY(v4) }
-__attribute__((target("avx512f,fma"))) static void row_avx512(ROW_ARGS) { ROW_BODY }
-__attribute__((target("avx2,fma"))) static void row_avx2(ROW_ARGS) { NROW_BODY(v8) }
+VARIA_TARGET("avx512f,fma") static void row_avx512(ROW_ARGS) { ROW_BODY }
+VARIA_TARGET("avx2,fma") static void row_avx2(ROW_ARGS) { NROW_BODY(v8) }
 static void row_generic(ROW_ARGS) { NROW_BODY(v4) }
-__attribute__((target("avx512f,fma"))) static void epi_avx512(EPI_ARGS) { EPILOGUE_BODY }
-__attribute__((target("avx2,fma"))) static void epi_avx2(EPI_ARGS) { EPILOGUE_BODY }
+VARIA_TARGET("avx512f,fma") static void epi_avx512(EPI_ARGS) { EPILOGUE_BODY }
+VARIA_TARGET("avx2,fma") static void epi_avx2(EPI_ARGS) { EPILOGUE_BODY }
 static void epi_generic(EPI_ARGS) { EPILOGUE_BODY }
-__attribute__((target("avx512f,fma"))) static double bern_avx512(BERN_ARGS) { BERNOULLI_BODY }
-__attribute__((target("avx2,fma"))) static double bern_avx2(BERN_ARGS) { BERNOULLI_BODY }
+VARIA_TARGET("avx512f,fma") static double bern_avx512(BERN_ARGS) { BERNOULLI_BODY }
+VARIA_TARGET("avx2,fma") static double bern_avx2(BERN_ARGS) { BERNOULLI_BODY }
 static double bern_generic(BERN_ARGS) { BERNOULLI_BODY }
-__attribute__((target("avx512f,fma"))) static void bepi_avx512(BERN_EPI_ARGS) { BERN_EPI_BODY }
-__attribute__((target("avx2,fma"))) static void bepi_avx2(BERN_EPI_ARGS) { BERN_EPI_BODY }
+VARIA_TARGET("avx512f,fma") static void bepi_avx512(BERN_EPI_ARGS) { BERN_EPI_BODY }
+VARIA_TARGET("avx2,fma") static void bepi_avx2(BERN_EPI_ARGS) { BERN_EPI_BODY }
 static void bepi_generic(BERN_EPI_ARGS) { BERN_EPI_BODY }
-__attribute__((target("avx512f,fma"))) static void sigmoid_avx512(SIGMOID_ARGS) { SIGMOID_BODY }
-__attribute__((target("avx2,fma"))) static void sigmoid_avx2(SIGMOID_ARGS) { SIGMOID_BODY }
+VARIA_TARGET("avx512f,fma") static void sigmoid_avx512(SIGMOID_ARGS) { SIGMOID_BODY }
+VARIA_TARGET("avx2,fma") static void sigmoid_avx2(SIGMOID_ARGS) { SIGMOID_BODY }
 static void sigmoid_generic(SIGMOID_ARGS) { SIGMOID_BODY }
-__attribute__((target("avx512f,fma"))) static int64_t scan_avx512(SCAN_ARGS) { SCAN_BODY }
-__attribute__((target("avx2,fma"))) static int64_t scan_avx2(SCAN_ARGS) { SCAN_BODY }
+VARIA_TARGET("avx512f,fma") static int64_t scan_avx512(SCAN_ARGS) { SCAN_BODY }
+VARIA_TARGET("avx2,fma") static int64_t scan_avx2(SCAN_ARGS) { SCAN_BODY }
 static int64_t scan_generic(SCAN_ARGS) { SCAN_BODY }
 /* The Bernoulli draw's thresholds by logit cell (bern_draw.c fills them). */
 static float bdraw_below[VARIA_BDRAW_CELLS + 2], bdraw_above[VARIA_BDRAW_CELLS + 2];
-__attribute__((target("avx512f,fma"))) static void bdraw_avx512(BDRAW_ARGS) { BDRAW_BODY }
-__attribute__((target("avx2,fma"))) static void bdraw_avx2(BDRAW_ARGS) { BDRAW_BODY }
+VARIA_TARGET("avx512f,fma") static void bdraw_avx512(BDRAW_ARGS) { BDRAW_BODY }
+VARIA_TARGET("avx2,fma") static void bdraw_avx2(BDRAW_ARGS) { BDRAW_BODY }
 static void bdraw_generic(BDRAW_ARGS) { BDRAW_BODY }
-__attribute__((target("avx512f,fma"))) static void splv_avx512(SPLV_ARGS) { SPLV_BODY }
-__attribute__((target("avx2,fma"))) static void splv_avx2(SPLV_ARGS) { SPLV_BODY }
+VARIA_TARGET("avx512f,fma") static void splv_avx512(SPLV_ARGS) { SPLV_BODY }
+VARIA_TARGET("avx2,fma") static void splv_avx2(SPLV_ARGS) { SPLV_BODY }
 static void splv_generic(SPLV_ARGS) { SPLV_BODY }
-__attribute__((target("avx512f,fma"))) static void bgrad_avx512(BGRAD_ARGS) { BGRAD_BODY }
-__attribute__((target("avx2,fma"))) static void bgrad_avx2(BGRAD_ARGS) { BGRAD_BODY }
+VARIA_TARGET("avx512f,fma") static void bgrad_avx512(BGRAD_ARGS) { BGRAD_BODY }
+VARIA_TARGET("avx2,fma") static void bgrad_avx2(BGRAD_ARGS) { BGRAD_BODY }
 static void bgrad_generic(BGRAD_ARGS) { BGRAD_BODY }
-__attribute__((target("avx512f,fma"))) static void agrad_avx512(AGRAD_ARGS) { AGRAD_BODY }
-__attribute__((target("avx2,fma"))) static void agrad_avx2(AGRAD_ARGS) { AGRAD_BODY }
+VARIA_TARGET("avx512f,fma") static void agrad_avx512(AGRAD_ARGS) { AGRAD_BODY }
+VARIA_TARGET("avx2,fma") static void agrad_avx2(AGRAD_ARGS) { AGRAD_BODY }
 static void agrad_generic(AGRAD_ARGS) { AGRAD_BODY }
-__attribute__((target("avx512f,fma"))) static void add_avx512(ADD_ARGS) { ADD_BODY }
-__attribute__((target("avx2,fma"))) static void add_avx2(ADD_ARGS) { ADD_BODY }
+VARIA_TARGET("avx512f,fma") static void add_avx512(ADD_ARGS) { ADD_BODY }
+VARIA_TARGET("avx2,fma") static void add_avx2(ADD_ARGS) { ADD_BODY }
 static void add_generic(ADD_ARGS) { ADD_BODY }
+
+#ifdef __wasm_simd128__
+#include "kernel_simd128.h" /* tile_simd128, row_simd128 */
+#endif
 
 /* ---- the kernel table: every CPU-specific kernel above, resolved once ---- */
 
@@ -132,7 +138,8 @@ typedef struct kernel_table {
     void (*transpose16)(const float *src, int64_t stride, float *dst, int64_t dstride);
 } kernel_table;
 
-/* Best first: kernels() takes the first one the CPU can run. */
+/* Best first: kernels() takes the first one the CPU can run; the wasm build
+ * (-msimd128) adds its SIMD128 table before the generic one and takes it. */
 static const kernel_table tables[] = {
     {.name = "avx512", .mr = 8, .tile = tile_avx512, .tile4 = tile4_avx512, .tile12 = tile12_avx512,
      .tile10 = tile10_avx512, .tiley = tiley_avx512, .row = row_avx512, .epi = epi_avx512, .bepi = bepi_avx512,
@@ -141,6 +148,12 @@ static const kernel_table tables[] = {
     {.name = "avx2", .mr = 4, .tile = tile_avx2, .row = row_avx2, .epi = epi_avx2, .bepi = bepi_avx2,
      .bern = bern_avx2, .sigmoid = sigmoid_avx2, .scan = scan_avx2, .bdraw = bdraw_avx2, .splv = splv_avx2,
      .bgrad = bgrad_avx2, .agrad = agrad_avx2, .add = add_avx2, .transpose16 = NULL},
+#ifdef __wasm_simd128__
+    {.name = "wasm-simd128", .mr = 4, .tile = tile_simd128, .row = row_simd128, .epi = epi_generic,
+     .bepi = bepi_generic, .bern = bern_generic, .sigmoid = sigmoid_generic, .scan = scan_generic,
+     .bdraw = bdraw_generic, .splv = splv_generic, .bgrad = bgrad_generic, .agrad = agrad_generic, .add = add_generic,
+     .transpose16 = NULL},
+#endif
     {.name = "generic", .mr = 4, .tile = tile_generic, .row = row_generic, .epi = epi_generic,
      .bepi = bepi_generic, .bern = bern_generic, .sigmoid = sigmoid_generic, .scan = scan_generic,
      .bdraw = bdraw_generic, .splv = splv_generic, .bgrad = bgrad_generic, .agrad = agrad_generic, .add = add_generic,
@@ -152,11 +165,15 @@ enum { N_TABLES = sizeof tables / sizeof tables[0] };
  * flags it reports, not by its model name. */
 static int best_table(void)
 {
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma"))
+#ifdef __wasm_simd128__
+    return 2; /* the wasm build's SIMD128 table: chosen at compile time, no CPU to ask */
+#else
+    if (VARIA_CPU_HAS("avx512f") && VARIA_CPU_HAS("fma"))
         return 0;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    if (VARIA_CPU_HAS("avx2") && VARIA_CPU_HAS("fma"))
         return 1;
-    return 2;
+    return N_TABLES - 1;
+#endif
 }
 
 /* The table in use: resolved on first use, then one load per call. Threads

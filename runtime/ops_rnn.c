@@ -21,6 +21,7 @@
  * GCC will not evaluate the float operations under vmath.h's selects on
  * every lane, and the loops stay scalar (AVX-512's masked lanes excepted). */
 #include "ops_exec.h"
+#include "isa.h"
 #include "rnn_rows.h"
 
 #include <string.h>
@@ -52,20 +53,20 @@
     const float *gi, const float *gh, const float *h, const float *gy, int64_t rows, int64_t H, float *dgi,    \
         int64_t ldgi, float *dgh, int64_t ldgh, float *dh, int64_t lddh
 
-__attribute__((target("avx512f,fma"))) static void lstm_avx512(LSTM_ARGS) { LSTM_BODY }
-__attribute__((target("avx2,fma"))) static void lstm_avx2(LSTM_ARGS) { LSTM_BODY }
+VARIA_TARGET("avx512f,fma") static void lstm_avx512(LSTM_ARGS) { LSTM_BODY }
+VARIA_TARGET("avx2,fma") static void lstm_avx2(LSTM_ARGS) { LSTM_BODY }
 static void lstm_generic(LSTM_ARGS) { LSTM_BODY }
 
-__attribute__((target("avx512f,fma"))) static void gru_avx512(GRU_ARGS) { GRU_BODY }
-__attribute__((target("avx2,fma"))) static void gru_avx2(GRU_ARGS) { GRU_BODY }
+VARIA_TARGET("avx512f,fma") static void gru_avx512(GRU_ARGS) { GRU_BODY }
+VARIA_TARGET("avx2,fma") static void gru_avx2(GRU_ARGS) { GRU_BODY }
 static void gru_generic(GRU_ARGS) { GRU_BODY }
 
-__attribute__((target("avx512f,fma"))) static void lstm_back_avx512(LSTM_BACK_ARGS) { LSTM_BACK_BODY }
-__attribute__((target("avx2,fma"))) static void lstm_back_avx2(LSTM_BACK_ARGS) { LSTM_BACK_BODY }
+VARIA_TARGET("avx512f,fma") static void lstm_back_avx512(LSTM_BACK_ARGS) { LSTM_BACK_BODY }
+VARIA_TARGET("avx2,fma") static void lstm_back_avx2(LSTM_BACK_ARGS) { LSTM_BACK_BODY }
 static void lstm_back_generic(LSTM_BACK_ARGS) { LSTM_BACK_BODY }
 
-__attribute__((target("avx512f,fma"))) static void gru_back_avx512(GRU_BACK_ARGS) { GRU_BACK_BODY }
-__attribute__((target("avx2,fma"))) static void gru_back_avx2(GRU_BACK_ARGS) { GRU_BACK_BODY }
+VARIA_TARGET("avx512f,fma") static void gru_back_avx512(GRU_BACK_ARGS) { GRU_BACK_BODY }
+VARIA_TARGET("avx2,fma") static void gru_back_avx2(GRU_BACK_ARGS) { GRU_BACK_BODY }
 static void gru_back_generic(GRU_BACK_ARGS) { GRU_BACK_BODY }
 
 /* 0 (AVX-512), 1 (AVX2) or 2 (generic): the set kernels.c runs, or, in the
@@ -80,9 +81,9 @@ static int isa(void)
         return 1;
     if (strcmp(k, "system BLAS"))
         return 2;
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma"))
+    if (VARIA_CPU_HAS("avx512f") && VARIA_CPU_HAS("fma"))
         return 0;
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1 : 2;
+    return VARIA_CPU_HAS("avx2") && VARIA_CPU_HAS("fma") ? 1 : 2;
 }
 
 void varia_lstm_rows(LSTM_ARGS)

@@ -2,6 +2,7 @@
  * strong mixer. Cheap to key, so every work item gets its own stream; and the
  * i-th output depends only on (key, i), so blocks of outputs vectorize. */
 #include "rng.h"
+#include "isa.h"
 
 #include "vmath.h"
 
@@ -62,15 +63,15 @@ double varia_rng_uniform(varia_rng *r)
     }
 #define PAIRS_ARGS uint64_t state, float *out, int64_t pairs
 
-__attribute__((target("avx512f,avx512dq,fma"))) static void pairs_avx512(PAIRS_ARGS) { PAIRS_BODY }
-__attribute__((target("avx2,fma"))) static void pairs_avx2(PAIRS_ARGS) { PAIRS_BODY }
+VARIA_TARGET("avx512f,avx512dq,fma") static void pairs_avx512(PAIRS_ARGS) { PAIRS_BODY }
+VARIA_TARGET("avx2,fma") static void pairs_avx2(PAIRS_ARGS) { PAIRS_BODY }
 static void pairs_generic(PAIRS_ARGS) { PAIRS_BODY }
 
 static void normal_pairs(uint64_t state, float *out, int64_t pairs)
 {
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma"))
+    if (VARIA_CPU_HAS("avx512f") && VARIA_CPU_HAS("avx512dq") && VARIA_CPU_HAS("fma"))
         pairs_avx512(state, out, pairs);
-    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    else if (VARIA_CPU_HAS("avx2") && VARIA_CPU_HAS("fma"))
         pairs_avx2(state, out, pairs);
     else
         pairs_generic(state, out, pairs);

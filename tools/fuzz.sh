@@ -43,6 +43,7 @@ ci_runs() { # runs per harness in --ci mode
     fuzz_safetensors) echo 800000 ;;
     fuzz_manifest) echo 2000000 ;;
     fuzz_model) echo 800000 ;;
+    fuzz_memory) echo 400000 ;;
     fuzz_png) echo 2500000 ;;
     fuzz_dataset) echo 350000 ;;
     fuzz_npz) echo 300000 ;;
@@ -50,7 +51,7 @@ ci_runs() { # runs per harness in --ci mode
     *) echo 100000 ;;
   esac
 }
-read -r -a HARNESSES <<< "${FUZZ_HARNESSES:-fuzz_safetensors fuzz_manifest fuzz_model fuzz_png fuzz_dataset fuzz_npz fuzz_train_config}"
+read -r -a HARNESSES <<< "${FUZZ_HARNESSES:-fuzz_safetensors fuzz_manifest fuzz_model fuzz_memory fuzz_png fuzz_dataset fuzz_npz fuzz_train_config}"
 LIMITS=(-rss_limit_mb=2048 -malloc_limit_mb=1024 -timeout=10)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

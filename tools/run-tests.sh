@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build varia and run its test suite: optimized, the MPI build when Open MPI
-# is installed, under ASan+UBSan, the threaded
+# is installed, the WebAssembly module when emscripten is, under ASan+UBSan, the threaded
 # tests under ThreadSanitizer, under valgrind memcheck (zero errors and zero
 # leaks required), then each libFuzzer harness (a fixed campaign of about a
 # minute each; VARIA_FUZZ_SECONDS=N for N seconds from a random seed instead).
@@ -55,6 +55,25 @@ if command -v mpirun >/dev/null && pkg-config --exists ompi-c; then
   run "MPI: mpirun -n 1/2/3 against one process" build-mpi --no-rebuild mpi
 else
   echo "== MPI: not installed (apt-get install libopenmpi-dev openmpi-bin), skipped"
+fi
+# The optional WebAssembly stage when emscripten is installed (apt-get install
+# emscripten; tools/build-wasm.sh): build the module, then compare it in Node
+# with the native library (tests/web/test_wasm_node.mjs, tolerance 1e-5).
+if command -v emcc >/dev/null && command -v node >/dev/null; then
+  t0=$SECONDS
+  echo "== wasm: the WebAssembly module in Node against native"
+  rm -f build/wasm.log
+  if tools/build-wasm.sh > build/wasm-build.log 2>&1; then
+    node tests/web/test_wasm_node.mjs build/tests/varia_dump > build/wasm.log 2>&1 || status=1
+  else
+    status=1; cat build/wasm-build.log
+  fi
+  grep -E "^not ok|^# " build/wasm.log 2>/dev/null | sed 's/^/  /'
+  read -r wp wf < <(grep -hE '^# passed [0-9]+ failed [0-9]+' build/wasm.log 2>/dev/null | awk '{print $3, $5; f=1} END {if (!f) print 0, 1}')
+  passed=$((passed + wp)); failed=$((failed + wf))
+  echo "  $wp passed, $wf failed in $(elapsed $((SECONDS - t0)))"
+else
+  echo "== wasm: emscripten not installed (apt-get install emscripten), skipped"
 fi
 if [ "${1:-}" != "--quick" ]; then
   setup build-asan -Dbuildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false
