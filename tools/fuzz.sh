@@ -26,7 +26,8 @@ BUILD=$ROOT/build-fuzz
 # process), so CI's verdict depends far less on luck than time-boxed fuzzing
 # from a random seed. It is near-repeatable, not exact: two runs end within
 # 0.3% of each other's coverage (libFuzzer's corpus order can vary). The run
-# counts take about a minute per harness on a 2-core machine. Without it,
+# counts take about half a minute per harness on a 2-core machine (halved
+# from a minute when CI's wall time reached 70 of its 90 minutes). Without it,
 # SECONDS of fork-mode fuzzing from a random seed, for finding new bugs.
 CI_MODE=0
 if [ "${1:-}" = "--ci" ]; then
@@ -40,14 +41,14 @@ if ! [[ $SECS =~ ^[0-9]+$ ]] || [ "$SECS" -lt 1 ]; then
 fi
 ci_runs() { # runs per harness in --ci mode
   case "$1" in
-    fuzz_safetensors) echo 800000 ;;
-    fuzz_manifest) echo 2000000 ;;
-    fuzz_model) echo 800000 ;;
-    fuzz_memory) echo 400000 ;;
-    fuzz_png) echo 2500000 ;;
-    fuzz_dataset) echo 350000 ;;
-    fuzz_npz) echo 300000 ;;
-    fuzz_train_config) echo 300000 ;;
+    fuzz_safetensors) echo 400000 ;;
+    fuzz_manifest) echo 1000000 ;;
+    fuzz_model) echo 400000 ;;
+    fuzz_memory) echo 200000 ;;
+    fuzz_png) echo 1250000 ;;
+    fuzz_dataset) echo 175000 ;;
+    fuzz_npz) echo 150000 ;;
+    fuzz_train_config) echo 150000 ;;
     *) echo 100000 ;;
   esac
 }
