@@ -9,16 +9,16 @@
 // time in order (a queue), so a model switch never happens under a sample.
 
 import { loadVaria, VariaError } from './lib/varia.js';
-import { fetchModelList, fetchModelFiles, binarizeFor } from './demo_models.js';
+import { fetchModelList, fetchModelFiles, binarizeFor, demoError } from './demo_models.js';
 import { drawImages, drawRoll, clearCanvas } from './demo_render.js';
 
 const $ = (id) => document.getElementById(id);
 
 const GRID_COLS = 8;            // the sample grid's columns
 const EVAL_K = 500;             // importance samples for a drawing's log-likelihood
-const INVERT = { seed: 0, starts: 2, iters: 200 }; // GAN inversion of one drawing: a few seconds
+const INVERT = { seed: 0, starts: 8, iters: 300 }; // GAN inversion of one drawing: about a second (varia invert's defaults)
 const STEP_MS = 150;            // DRAW animation: one step's time on screen
-const SCALE = { grid: 2, recon: 8, strip: 3, steps: 2, roll: [3, 2] }; // CSS upscaling
+const SCALE = { grid: 2, recon: 10, strip: 3, steps: 2, roll: [3, 2] }; // CSS upscaling
 
 /** Resolves after the browser has had a chance to paint (so a status shows before a long call). */
 function nextPaint() {
@@ -103,14 +103,14 @@ export class Demo {
   }
 
   _need(what) {
-    if (!this.model) throw new Error(`${what}: no model is loaded`);
+    if (!this.model) throw demoError(2, `${what}: no model is loaded`);
     return this.model;
   }
 
   // The model's image shape, or an error naming what needs one.
   _shape(what) {
     const shape = this._need(what).info.shape;
-    if (!shape) throw new Error(`${what}: ${this.name} is a ${this.model.info.family} model of sequences, not images`);
+    if (!shape) throw demoError(21, `${what}: ${this.name} is a ${this.model.info.family} model of sequences, not images`);
     return shape;
   }
 
@@ -118,7 +118,7 @@ export class Demo {
   loadModel(name) {
     return this._act(`loading ${name}`, async () => {
       const entry = this.list.find((m) => m.name === name);
-      if (!entry) throw new Error(`no model named '${name}' in models.json`);
+      if (!entry) throw demoError(2, `no model named '${name}' in models.json`);
       const { manifestText, weights } = await fetchModelFiles(entry.path);
       return this._install(name, manifestText, weights);
     }, (info, ms) => `${describe(info)}, loaded in ${ms} ms`);
@@ -192,7 +192,7 @@ export class Demo {
     const m = this.model;
     if (m.info.can.encode) return m.encode(x, 1);
     if (m.info.can.invert) return m.invert(x, 1, INVERT);
-    throw new Error(`${this.name} can neither encode nor invert`);
+    throw demoError(21, `${this.name} can neither encode nor invert`);
   }
 
   /**
@@ -236,20 +236,24 @@ export class Demo {
    * (or inverted), then the decoded path of `steps` latents, as `varia
    * interpolate`; drawn on #interp-strip. @returns {Promise<Float32Array>} steps * dataDim
    */
-  interpolate({ a, b, steps = 10, mode = 'lerp' }) {
-    this._shape('interpolate');
-    this.setEnd('a', { image: a, latent: null });
-    this.setEnd('b', { image: b, latent: null });
-    return this.interpolateEnds({ steps, mode });
+  interpolate({ a, b, steps = 10, mode = 'lerp' } = {}) {
+    return this.interpolateEnds({ steps, mode, ends: { a: { image: a, latent: null }, b: { image: b, latent: null } } });
   }
 
-  /** Interpolate between the current endpoints (a grid cell keeps its sampled latent). */
-  interpolateEnds({ steps = 10, mode = 'lerp' } = {}) {
+  /**
+   * Interpolate between the current endpoints (a grid cell keeps its sampled
+   * latent), or first set them to `ends` ({a, b} as setEnd takes).
+   */
+  interpolateEnds({ steps = 10, mode = 'lerp', ends = null } = {}) {
     return this._act(`interpolating (${mode}, ${steps} steps)`, () => {
       const shape = this._shape('interpolate');
+      if (ends) {
+        this.setEnd('a', ends.a);
+        this.setEnd('b', ends.b);
+      }
       for (const w of ['a', 'b']) {
         const end = this.ends[w];
-        if (!end) throw new Error(`interpolate: pick endpoint ${w.toUpperCase()} first`);
+        if (!end) throw demoError(2, `interpolate: pick endpoint ${w.toUpperCase()} first`);
         if (!end.latent) end.latent = this._latentOf(end.image);
       }
       const path = this.model.interpolate(this.ends.a.latent, this.ends.b.latent, { steps, mode });
@@ -280,6 +284,7 @@ export class Demo {
   decodeSteps({ n = 4, seed = 0 } = {}) {
     return this._act(`painting ${n} samples`, () => {
       const shape = this._shape('decodeSteps');
+      if (!this.model.info.can.decodeSteps) throw demoError(21, `decodeSteps: ${this.name} is not a DRAW model`);
       const T = this.model.info.steps;
       const z = this.model.sampleLatents({ n, seed });
       const canvases = this.model.decodeSteps(z, n);
@@ -319,7 +324,7 @@ export class Demo {
   sampleSequences({ n = 2, length = 160, seed = 0 } = {}) {
     return this._act(`sampling ${n} sequences`, () => {
       const m = this._need('sampleSequences');
-      if (!m.info.can.sequences) throw new Error(`sampleSequences: ${this.name} is not a sequence model`);
+      if (!m.info.can.sequences) throw demoError(21, `sampleSequences: ${this.name} is not a sequence model`);
       const frames = m.sampleSequences({ n, length, seed });
       drawRoll($('roll'), frames, n, length, m.info.frameDim, ...SCALE.roll);
       setValues({ 'roll-n': n, 'roll-length': length, 'roll-seed': seed });

@@ -1,12 +1,27 @@
 // Where the demo's models come from: the list in web/models.json, each
 // model's manifest and the weights file it names, fetched as bytes over HTTP
 // (relative to this page), and what the manifest says about its data that
-// varia.js's m.info does not carry (binary or continuous pixels).
+// varia.js's m.info does not carry (binary or continuous pixels). Also the
+// demo's own errors, as VariaErrors so every failure has a status name.
+
+import { VariaError } from './lib/varia.js';
+
+// The statuses the demo itself raises (include/varia.h's numbers and names).
+const DEMO_STATUS = { 2: 'VARIA_ERR_ARG', 3: 'VARIA_ERR_IO', 21: 'VARIA_ERR_UNSUPPORTED' };
+
+/**
+ * A VariaError raised by the page rather than the runtime: code 2 (ARG) for a
+ * bad request, 3 (IO) for a file that did not come, 21 (UNSUPPORTED) for an
+ * operation the model's family does not have.
+ */
+export function demoError(code, message) {
+  return new VariaError(code, DEMO_STATUS[code], message);
+}
 
 /** The list of shipped models: [{name, path, family, about}] from models.json (throws on a failed fetch). */
 export async function fetchModelList(url = new URL('./models.json', import.meta.url)) {
   const res = await fetch(url);
-  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  if (!res.ok) throw demoError(3, `${url}: HTTP ${res.status}`);
   return (await res.json()).models;
 }
 
@@ -19,13 +34,13 @@ export async function fetchModelList(url = new URL('./models.json', import.meta.
 export async function fetchModelFiles(path) {
   const manifestUrl = new URL(path, new URL('./', import.meta.url));
   const res = await fetch(manifestUrl);
-  if (!res.ok) throw new Error(`${manifestUrl.pathname}: HTTP ${res.status}`);
+  if (!res.ok) throw demoError(3, `${manifestUrl.pathname}: HTTP ${res.status}`);
   const manifestText = await res.text();
   const file = weightsFileOf(manifestText);
-  if (!file) throw new Error(`${manifestUrl.pathname}: no weights.file in the manifest`);
+  if (!file) throw demoError(3, `${manifestUrl.pathname}: no weights.file in the manifest`);
   const wurl = new URL(file, manifestUrl);
   const wres = await fetch(wurl);
-  if (!wres.ok) throw new Error(`${wurl.pathname}: HTTP ${wres.status}`);
+  if (!wres.ok) throw demoError(3, `${wurl.pathname}: HTTP ${wres.status}`);
   return { manifestText, weights: new Uint8Array(await wres.arrayBuffer()) };
 }
 

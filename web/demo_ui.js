@@ -33,7 +33,8 @@ function onModel(info) {
   $('panel-gan').hidden = !gan;
   $('panel-steps').hidden = !info.can.decodeSteps;
   $('panel-roll').hidden = !info.can.sequences;
-  $('draw-title').textContent = gan ? 'Draw a digit: inversion' : 'Draw a digit';
+  const thing = /fashion/i.test(info.name) ? 'a piece of clothing' : 'a digit';
+  $('draw-title').textContent = `Draw ${thing}${gan ? ': inversion' : ''}`;
   $('encode-btn').textContent = gan ? 'Invert' : 'Encode';
   $('recon-caption').textContent = gan ? 'G(z) of the inverted z' : 'reconstruction: decode(encode(x))';
   const entry = demo.list.find((m) => m.name === info.name);
