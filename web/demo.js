@@ -62,7 +62,7 @@ export class Demo {
 
   /**
    * Run fn() after the actions queued before it, showing "label…" meanwhile;
-   * on success the status becomes "ready: NAME — done(result, ms)", on failure
+   * on success the status becomes "ready: NAME (what it is) — done(result, ms)", on failure
    * the error (see _fail) and the promise rejects with it.
    */
   _act(label, fn, done) {
@@ -75,7 +75,7 @@ export class Demo {
       try {
         const r = await fn();
         const ms = Math.round(performance.now() - t0);
-        this.status(`ready: ${this.name} — ${done(r, ms)}`);
+        this.status(`ready: ${this.name} (${describe(this.model.info)}) — ${done(r, ms)}`);
         return r;
       } catch (e) {
         this._fail(e);
@@ -121,7 +121,7 @@ export class Demo {
       if (!entry) throw demoError(2, `no model named '${name}' in models.json`);
       const { manifestText, weights } = await fetchModelFiles(entry.path);
       return this._install(name, manifestText, weights);
-    }, (info, ms) => `${describe(info)}, loaded in ${ms} ms`);
+    }, (info, ms) => `loaded in ${ms} ms`);
   }
 
   /**
@@ -131,7 +131,7 @@ export class Demo {
    */
   loadModelBytes(manifestText, weights, name = 'your model') {
     return this._act(`loading ${name}`, () => this._install(name, manifestText, weights),
-                     (info, ms) => `${describe(info)}, loaded in ${ms} ms`);
+                     (info, ms) => `loaded in ${ms} ms`);
   }
 
   // Make a model current (the old one is freed only once the new one loaded). Returns plain info.

@@ -33,7 +33,9 @@ function onModel(info) {
   $('panel-gan').hidden = !gan;
   $('panel-steps').hidden = !info.can.decodeSteps;
   $('panel-roll').hidden = !info.can.sequences;
-  const thing = /fashion/i.test(info.name) ? 'a piece of clothing' : 'a digit';
+  const fashion = /fashion/i.test(info.name);
+  const thing = fashion ? 'a piece of clothing' : 'a digit';
+  $('center').checked = !fashion; // Fashion-MNIST's items fill the frame: no 20×20 box
   $('draw-title').textContent = `Draw ${thing}${gan ? ': inversion' : ''}`;
   $('encode-btn').textContent = gan ? 'Invert' : 'Encode';
   $('recon-caption').textContent = gan ? 'G(z) of the inverted z' : 'reconstruction: decode(encode(x))';
