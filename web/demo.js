@@ -37,6 +37,7 @@ export class Demo {
     this.ends = { a: null, b: null }; // interpolation endpoints: {image, latent|null}
     this.onModel = () => {}; // called with info after a model is installed (the UI shows panels)
     this._queue = Promise.resolve();
+    this._nested = false;    // true while onModel runs (its actions join the load)
     this._anim = 0;          // DRAW animation timer
     /** Resolves once the wasm module and the model list are loaded. */
     this.ready = this._start();
@@ -63,9 +64,19 @@ export class Demo {
   /**
    * Run fn() after the actions queued before it, showing "label…" meanwhile;
    * on success the status becomes "ready: NAME (what it is) — done(result, ms)", on failure
-   * the error (see _fail) and the promise rejects with it.
+   * the error (see _fail) and the promise rejects with it. Called while a
+   * model is being installed (onModel filling the panels), fn runs at once,
+   * inside the load: a load resolves with its panels drawn.
    */
   _act(label, fn, done) {
+    if (this._nested) { // called by onModel inside a load: run now, as part of it
+      try {
+        return Promise.resolve(fn());
+      } catch (e) {
+        console.error(e);
+        return Promise.reject(e);
+      }
+    }
     const run = async () => {
       await this.ready;
       this.lastError = null;
@@ -95,11 +106,6 @@ export class Demo {
     this.status(text, 'error');
     $('error').textContent = text;
     console.error(e);
-  }
-
-  /** Resolves once every action queued so far has finished (failed ones included). */
-  idle() {
-    return this._queue;
   }
 
   _need(what) {
@@ -149,7 +155,12 @@ export class Demo {
     $('loglik').textContent = 'draw something, then Encode';
     $('error').textContent = 'no error';
     const info = this.info();
-    this.onModel(info);
+    this._nested = true; // onModel's actions run now, inside this load (see _act)
+    try {
+      this.onModel(info);
+    } finally {
+      this._nested = false;
+    }
     return info;
   }
 

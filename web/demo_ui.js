@@ -40,13 +40,16 @@ function onModel(info) {
   $('encode-btn').textContent = gan ? 'Invert' : 'Encode';
   $('recon-caption').textContent = gan ? 'G(z) of the inverted z' : 'reconstruction: decode(encode(x))';
   const entry = demo.list.find((m) => m.name === info.name);
-  $('model-about').textContent = entry ? entry.about : '';
+  $('model-about').textContent = entry ? entry.about : `from your files: ${info.name}`;
   if (!entry) $('model-select').selectedIndex = -1; // a model from files is not in the list
   else $('model-select').value = info.name;
   nextEnd = 'a';
   $('next-end').textContent = 'A';
-  // First results, queued after the load (so a hook's later call runs after them).
-  if (image) quiet(runSample().then(() => defaultEnds()));
+  // First results, drawn as part of the load (demo.js runs these at once).
+  if (image) {
+    quiet(runSample());
+    defaultEnds();
+  }
   if (gan) quiet(demo.ganPair({ seed: intOf('gan-seed'), mode: $('gan-mode').value }));
   if (info.can.decodeSteps) quiet(runSteps());
   if (info.can.sequences) quiet(runRoll());
@@ -57,7 +60,7 @@ function defaultEnds() {
   if (!demo.grid || demo.grid.n < 2) return;
   demo.setEnd('a', demo.gridCell(0));
   demo.setEnd('b', demo.gridCell(1));
-  return quiet(runInterp());
+  quiet(runInterp());
 }
 
 const runSample = () => demo.sample({ n: intOf('n'), seed: intOf('seed'), temperature: Number($('temperature').value) });
@@ -125,7 +128,7 @@ function wire() {
     const [mf, wf] = [$('file-manifest').files[0], $('file-weights').files[0]];
     if (!mf || !wf) return demo.status('pick a manifest (.json) and its weights file first', 'error');
     const bytes = new Uint8Array(await wf.arrayBuffer());
-    quiet(demo.loadModelBytes(await mf.text(), bytes, mf.name));
+    quiet(demo.loadModelBytes(await mf.text(), bytes, `${mf.name} + ${wf.name}`));
   });
   $('broken-btn').addEventListener('click', async () => {
     const { manifestText, weights } = await fetchModelFiles('../models/vae-mnist-dyn/model.json');
@@ -133,22 +136,20 @@ function wire() {
   });
 }
 
-// info, once the actions queued so far (a new model's first results) are done.
-// (An action's follow-up can queue more: wait until the queue stops changing.)
-async function afterFill(info) {
-  for (let q = null; q !== demo.idle(); ) await (q = demo.idle());
-  return info;
-}
+// A plain array or another typed array as a Float32Array / Uint8Array (what a
+// test may pass); anything else unchanged, for varia.js to refuse with VARIA_ERR_ARG.
+const f32 = (x) => (Array.isArray(x) || (ArrayBuffer.isView(x) && !(x instanceof Float32Array)) ? Float32Array.from(x) : x);
+const u8 = (x) => (Array.isArray(x) || x instanceof ArrayBuffer ? new Uint8Array(x) : x);
 
 /** The test hooks: the controller's actions, returning plain data (web/README.md). */
 window.variaDemo = {
   ready: demo.ready,
-  // A load resolves after the panels' first results too (they are queued behind it).
-  loadModel: async (name) => afterFill(await demo.loadModel(name)),
-  loadModelBytes: async (text, bytes) => afterFill(await demo.loadModelBytes(text, bytes)),
+  // A load resolves with the panels' first results drawn.
+  loadModel: (name) => demo.loadModel(name),
+  loadModelBytes: (text, bytes) => demo.loadModelBytes(text, u8(bytes)),
   sample: (opts) => demo.sample(opts),
-  encodeDrawing: (x) => demo.encodeDrawing(x, pad),
-  interpolate: (opts) => demo.interpolate(opts),
+  encodeDrawing: (x) => demo.encodeDrawing(f32(x), pad),
+  interpolate: (opts = {}) => demo.interpolate({ ...opts, a: f32(opts.a), b: f32(opts.b) }),
   decodeSteps: (opts) => demo.decodeSteps(opts),
   sampleSequences: (opts) => demo.sampleSequences(opts),
   get lastError() { return demo.lastError; },
