@@ -16,7 +16,10 @@ const $ = (id) => document.getElementById(id);
 
 const GRID_COLS = 8;            // the sample grid's columns
 const EVAL_K = 500;             // importance samples for a drawing's log-likelihood
-const INVERT = { seed: 0, starts: 8, iters: 300 }; // GAN inversion of one drawing: about a second (varia invert's defaults)
+// GAN inversion of one drawing: 4 starts of 250 Adam steps fit held-out digits
+// about as well as varia invert's 8 of 300 (mean squared error 0.0225 against
+// 0.0212 on 8 of them, gan10-mnist) in half the time.
+const INVERT = { seed: 0, starts: 4, iters: 250 };
 const STEP_MS = 150;            // DRAW animation: one step's time on screen
 const SCALE = { grid: 2, recon: 10, strip: 3, steps: 2, roll: [3, 2] }; // CSS upscaling
 
