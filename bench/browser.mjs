@@ -45,7 +45,11 @@ function nativeBlock(model, op) {
   return { ms: Number(r[op]), kernels: r.kernels };
 }
 
-const browser = await chromium.launch({ executablePath: opt.chromium, args: process.getuid?.() === 0 ? ['--no-sandbox'] : [] });
+// --no-liftoff: V8 compiles the wasm with TurboFan at once instead of starting from its baseline compiler and
+// recompiling hot functions in the background, which on this loaded machine could take longer than the warm-up
+// (the first model measured up to 20 times slower than the same model later). Steady state is the same code.
+const args = ['--js-flags=--no-liftoff', ...(process.getuid?.() === 0 ? ['--no-sandbox'] : [])];
+const browser = await chromium.launch({ executablePath: opt.chromium, args });
 let rows = [], kernel = '', nativeKernels = '', userAgent = '';
 try {
   const page = await browser.newPage();
@@ -78,12 +82,13 @@ try {
 }
 
 console.log(`browser: Chromium ${browser.version()}, varia.js kernels ${kernel}; native: bench_web, kernels ${nativeKernels}; ` +
-            `1 thread each; median of ${R} interleaved blocks, ms per call (min-max in brackets)`);
-console.log('| model | op | browser ms | native ms | ratio |');
-console.log('|---|---|---|---|---|');
+            `1 thread each; median of ${R} interleaved blocks, ms per call (min-max in brackets); ratio: browser / native ` +
+            `of the medians, and of the minima (less sensitive to the other work on the machine)`);
+console.log('| model | op | browser ms | native ms | ratio | ratio of minima |');
+console.log('|---|---|---|---|---|---|');
 const f = (v) => (v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toFixed(3));
 for (const r of rows)
   console.log(`| ${r.model} | ${r.op === 'decode1' ? 'decode, batch 1' : 'sample, batch 100'} | ${f(r.ms)} ` +
               `(${f(r.spread.browser[0])}-${f(r.spread.browser[1])}) | ${f(r.nativeMs)} (${f(r.spread.native[0])}-` +
-              `${f(r.spread.native[1])}) | ${r.ratio.toFixed(1)} |`);
+              `${f(r.spread.native[1])}) | ${r.ratio.toFixed(1)} | ${(r.spread.browser[0] / r.spread.native[0]).toFixed(1)} |`);
 if (opt.json) writeFileSync(opt.json, JSON.stringify({ kernel, nativeKernels, userAgent, browser: browser.version(), rows }, null, 1));
