@@ -349,9 +349,12 @@ async function testCorrupt(page) {
     } else {
       await page.setInputFiles('#file-manifest', { name: 'model.json', mimeType: 'application/json', buffer: Buffer.from(c.manifest) });
       await page.setInputFiles('#file-weights', { name: 'model.safetensors', mimeType: 'application/octet-stream', buffer: c.weights });
+      const shown = await statusText(page); // the previous case's error: wait for the status to change, then settle
       await page.click('#load-files-btn');
-      await page.waitForFunction(() => /error|ready/.test(document.getElementById('status').className + document.getElementById('status').textContent) &&
-                                 !/loading/.test(document.getElementById('status').textContent), null, { timeout: 10000 }).catch(() => {});
+      await page.waitForFunction((shown) => {
+        const el = document.getElementById('status');
+        return el.textContent !== shown && el.className !== 'busy';
+      }, shown, { timeout: 20000 }).catch(() => {});
     }
     const status = await statusText(page);
     const last = await page.evaluate(() => window.variaDemo.lastError);
