@@ -2,7 +2,8 @@
 # Tests for the varia command-line tool: exit codes (= varia_status values, usage
 # errors 2), outputs (PNG signatures, JSON keys), determinism (same seed, same
 # bytes; any thread count, same numbers), and errors from broken models and data.
-# Usage: test_cli.sh VARIA_BINARY SOURCE_ROOT. TAP-style output ("ok N - name"),
+# Usage: test_cli.sh VARIA_BINARY SOURCE_ROOT [VARIA_DUMP] (tests/web/varia_dump: the
+# library's floats, which -o FILE.npy must hold bit for bit). TAP-style output ("ok N - name"),
 # a closing "# passed P failed F", exit status nonzero on any failure. No case
 # may end by a signal (an exit status >= 128 fails the check it belongs to).
 set -u
@@ -160,6 +161,104 @@ expect_rc "decode of a latent without z: exits 2" 2 "$VARIA" decode "$VAE" 0.1,0
 expect_rc "decode of a latent with a trailing comma exits 2" 2 "$VARIA" decode "$VAE" z:1,2,3, -o "$T/x.png"
 expect_rc "decode of a latent overflowing float (1e39) is a usage error (2)" 2 \
     "$VARIA" decode "$VAE" z:1e39,0,0 -o "$T/x.png"
+
+# ---- float outputs: -o FILE.npy (sample, interpolate, decode) ---------------------------
+# npy_check FILE SHAPE: a .npy 1.0 of '<f4', C order, shape SHAPE (Python's repr,
+# "(6, 1, 4, 5)"), the header padded to a multiple of 64, and exactly the bytes the
+# shape needs after it.
+npy_check() {
+    python3 - "$1" "$2" <<'PY'
+import ast, struct, sys
+b = open(sys.argv[1], "rb").read()
+assert b[:8] == b"\x93NUMPY\x01\x00", b[:8]
+hl = struct.unpack("<H", b[8:10])[0]
+h = b[10:10 + hl].decode("ascii")
+assert (10 + hl) % 64 == 0 and h.endswith("\n"), (hl, h)
+d = ast.literal_eval(h.strip())
+assert d == {"descr": "<f4", "fortran_order": False, "shape": ast.literal_eval(sys.argv[2])}, d
+count = 1
+for s in d["shape"]:
+    count *= s
+assert len(b) == 10 + hl + 4 * count, (len(b), count)
+PY
+}
+# npy_vs_json NPY JSON KEY FIRST: the NPY's floats FIRST .. FIRST + len - 1 are
+# bit for bit the JSON's list KEY (printed with %.9g, which round-trips a float32).
+npy_vs_json() {
+    python3 - "$@" <<'PY'
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+hl = struct.unpack("<H", b[8:10])[0]
+want = json.load(open(sys.argv[2]))[sys.argv[3]]
+first = int(sys.argv[4])
+got = struct.unpack("<%df" % len(want), b[10 + hl + 4 * first:10 + hl + 4 * (first + len(want))])
+want = struct.unpack("<%df" % len(want), struct.pack("<%df" % len(want), *want))
+bad = [i for i in range(len(want)) if got[i] != want[i]]
+assert not bad, "%d of %d differ, first at %d: %r vs %r" % (len(bad), len(want), bad[0], got[bad[0]], want[bad[0]])
+PY
+}
+# npy_data FILE: the data bytes after the header.
+npy_data() { tail -c +$(( $(od -An -tu2 -j8 -N2 "$1") + 11 )) "$1"; }
+DUMP=${3:-}
+if [ "$have_python" = 1 ]; then
+    expect_rc "sample -n 6 --seed 3 -o s.npy exits 0" 0 "$VARIA" sample "$VAE" -n 6 --seed 3 -o "$T/s.npy"
+    check "... a .npy of float32 [6, 1, 4, 5] (the model's [1,4,5] examples)" npy_check "$T/s.npy" "(6, 1, 4, 5)"
+    if [ -x "$DUMP" ]; then
+        check "... whose floats are varia_sample's (tests/web/varia_dump sample 6 3 1), bit for bit" \
+            cmp -s <(npy_data "$T/s.npy") <("$DUMP" "$VAE" sample 6 3 1 | head -c $((6 * 20 * 4)))
+    else
+        skip "sample -o .npy against varia_dump" "no varia_dump given"
+    fi
+    run "$VARIA" sample "$VAE" -n 6 --seed 3 --temperature 0.5 -o "$T/s05.npy"
+    check "... and --temperature 0.5 changes them" differ "$T/s.npy" "$T/s05.npy"
+    expect_rc "interpolate z:0.1,0.2,0.3 z:-1,0.5,2 --steps 2 -o i.npy exits 0" 0 \
+        "$VARIA" interpolate "$VAE" z:0.1,0.2,0.3 z:-1,0.5,2 --steps 2 -o "$T/i.npy"
+    check "... a .npy of float32 [2, 1, 4, 5]" npy_check "$T/i.npy" "(2, 1, 4, 5)"
+    run "$VARIA" decode "$VAE" z:0.1,0.2,0.3 --json
+    cp "$T/out" "$T/da.json"
+    run "$VARIA" decode "$VAE" z:-1,0.5,2 --json
+    cp "$T/out" "$T/db.json"
+    check "... whose first row is 'decode --json' of the first endpoint, bit for bit" npy_vs_json "$T/i.npy" "$T/da.json" mean 0
+    check "... and whose last row is the second endpoint's" npy_vs_json "$T/i.npy" "$T/db.json" mean 20
+    expect_rc "interpolate --steps 7 --slerp -o .npy exits 0" 0 \
+        "$VARIA" interpolate "$VAE" z:0.1,0.2,0.3 z:-1,0.5,2 --steps 7 --slerp -o "$T/i7.npy"
+    check "... a .npy of float32 [7, 1, 4, 5] with the same endpoints" \
+        eval 'npy_check "$T/i7.npy" "(7, 1, 4, 5)" && npy_vs_json "$T/i7.npy" "$T/db.json" mean 120'
+    expect_rc "decode -o z.npy exits 0" 0 "$VARIA" decode "$VAE" z:0.1,0.2,0.3 -o "$T/z.npy"
+    check "... a .npy [1, 1, 4, 5] equal to 'decode --json'" \
+        eval 'npy_check "$T/z.npy" "(1, 1, 4, 5)" && npy_vs_json "$T/z.npy" "$T/da.json" mean 0'
+    DRAWM=$ROOT/models/draw-mnist/model.json
+    if [ -f "$DRAWM" ]; then
+        expect_rc "sample --steps -o .npy of DRAW exits 0" 0 "$VARIA" sample "$DRAWM" -n 2 --seed 5 --steps -o "$T/d.npy"
+        T_DRAW=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["architecture"]["steps"])' "$DRAWM")
+        check "... a .npy [2, $T_DRAW, 1, 28, 28]: the canvas after each step" npy_check "$T/d.npy" "(2, $T_DRAW, 1, 28, 28)"
+        run "$VARIA" sample "$DRAWM" -n 2 --seed 5 -o "$T/d1.npy"
+        check "... whose last step is the sample, for both samples" python3 -c '
+import struct, sys
+def floats(p):
+    b = open(p, "rb").read(); hl = struct.unpack("<H", b[8:10])[0]
+    return struct.unpack("<%df" % ((len(b) - 10 - hl) // 4), b[10 + hl:])
+s, x, T, D = floats(sys.argv[1]), floats(sys.argv[2]), int(sys.argv[3]), 784
+for i in range(2):
+    assert s[(i * T + T - 1) * D:(i * T + T) * D] == x[i * D:(i + 1) * D], i' "$T/d.npy" "$T/d1.npy" "$T_DRAW"
+    else
+        skip "sample --steps -o .npy of DRAW" "no shipped draw-mnist"
+    fi
+else
+    skip "sample/interpolate/decode -o .npy" "no python3"
+fi
+expect_rc "sample -o x.npz exits 2" 2 "$VARIA" sample "$VAE" -n 2 -o "$T/x.npz"
+check "... naming the names it writes (.png or .npy)" err_has "must end in .png or .npy"
+check "... and writing nothing" test ! -e "$T/x.npz"
+expect_rc "sample -o x.mid of an image model exits 2" 2 "$VARIA" sample "$VAE" -n 2 -o "$T/x.mid"
+expect_rc "interpolate -o x.txt exits 2" 2 "$VARIA" interpolate "$VAE" z:0,0,0 z:1,1,1 -o "$T/x.txt"
+expect_rc "decode -o a name without an extension exits 2" 2 "$VARIA" decode "$VAE" z:0,0,0 -o "$T/x"
+expect_rc "sample -o .NPY (upper case) exits 0" 0 "$VARIA" sample "$VAE" -n 1 -o "$T/u.NPY"
+check "... a .npy" npy_check "$T/u.NPY" "(1, 1, 4, 5)"
+expect_rc "sample -o .npy into a missing directory exits 3 (IO)" 3 "$VARIA" sample "$VAE" -n 2 -o "$T/no/such/x.npy"
+check "... naming the file" err_has "no/such/x.npy"
+expect_rc "sample --help mentions .npy" 0 "$VARIA" sample --help
+check "... and its shapes" out_has "FILE.npy"
 
 # ---- data: a tiny .amat file (3 lines of 20 binary values) ------------------------------
 printf '%s\n' \
@@ -623,6 +722,25 @@ if [ -f "$JSBM" ]; then
 else
     skip "MIDI of the JSB VRNN" "no shipped model"
 fi
+expect_rc "sample --length 12 -n 3 -o .npy of a vrnn exits 0" 0 "$VARIA" sample "$VRNN" --length 12 -n 3 --seed 4 -o "$T/seq.npy"
+if [ "$have_python" = 1 ]; then
+    check "... a .npy [3, 12, 28] of 0/1 frames" eval 'npy_check "$T/seq.npy" "(3, 12, 28)" && python3 -c "
+import struct, sys
+b = open(sys.argv[1], \"rb\").read(); hl = struct.unpack(\"<H\", b[8:10])[0]
+assert set(struct.unpack(\"<1008f\", b[10 + hl:])) <= {0.0, 1.0}" "$T/seq.npy"'
+else
+    skip "sample --length -o .npy: the header" "no python3"
+fi
+if [ -x "$DUMP" ]; then
+    check "... the frames varia_sample_ex draws (varia_dump sample_seq 3 12 4 1), bit for bit" \
+        cmp -s <(npy_data "$T/seq.npy") <("$DUMP" "$VRNN" sample_seq 3 12 4 1)
+else
+    skip "sample --length -o .npy against varia_dump" "no varia_dump given"
+fi
+expect_rc "... which 'varia eval --data' reads back" 0 "$VARIA" eval "$VRNN" --data "$T/seq.npy" --k 2 --json
+check "... as 3 sequences of 12 frames" out_has '"n": 3, "k": 2, "seq_len": 12, "frames": 36'
+expect_rc "sample -o x.jpg of a vrnn exits 2" 2 "$VARIA" sample "$VRNN" --length 4 -n 1 -o "$T/x.jpg"
+check "... naming .png, .npy or .mid" err_has "must end in .png, .npy or .mid"
 if [ -f "$SHIPPED/heldout-images-idx3-ubyte.gz" ]; then
     expect_rc "eval of a vrnn on IDX images (28 frames of 28) exits 0" 0 \
         "$VARIA" eval "$VRNN" --data "$SHIPPED/heldout-images-idx3-ubyte.gz" --limit 20 --k 5 --json

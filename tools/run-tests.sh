@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Build varia and run its test suite: optimized, the MPI build when Open MPI
-# is installed, the WebAssembly module when emscripten is, under ASan+UBSan, the threaded
+# is installed, the WebAssembly module when emscripten is, the demo page in
+# headless Chromium when chromium and Node are, under ASan+UBSan, the threaded
 # tests under ThreadSanitizer, under valgrind memcheck (zero errors and zero
 # leaks required), then each libFuzzer harness (a fixed campaign of about a
 # minute each; VARIA_FUZZ_SECONDS=N for N seconds from a random seed instead).
 # Ends with the line "N passed, N failed in T" (checks inside the test programs,
 # and the wall time of the whole run, build included); each pass reports its own
 # count and time. The closing count adds the fuzz harnesses (one check each).
-# Usage: tools/run-tests.sh [--quick]   (--quick: the optimized run only)
+# Usage: tools/run-tests.sh [--quick]   (--quick: the optimized, MPI, wasm and browser stages only)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh || exit 1
@@ -74,6 +75,23 @@ if command -v emcc >/dev/null && command -v node >/dev/null; then
   echo "  $wp passed, $wf failed in $(elapsed $((SECONDS - t0)))"
 else
   echo "== wasm: emscripten not installed (apt-get install emscripten), skipped"
+fi
+# The optional browser stage when Chromium, Node and npm are there (apt-get
+# install chromium; .ci/run installs it) and the module can be built: the demo
+# page (web/index.html) in headless Chromium against the native command
+# (tests/browser/run.sh: npm ci of playwright-core when missing, then about a
+# minute; screenshots in build/screenshots/).
+if command -v chromium >/dev/null && command -v node >/dev/null && command -v npm >/dev/null && \
+   { command -v emcc >/dev/null || [ -f web/lib/varia_wasm.wasm ]; }; then
+  t0=$SECONDS
+  echo "== browser: the demo page in headless Chromium against native"
+  tests/browser/run.sh > build/browser.log 2>&1 || status=1
+  grep -E "^not ok|^# (max|passed)" build/browser.log | sed 's/^/  /'
+  read -r bp bf < <(grep -hE '^# passed [0-9]+ failed [0-9]+' build/browser.log | awk '{print $3, $5; f=1} END {if (!f) print 0, 1}')
+  passed=$((passed + bp)); failed=$((failed + bf))
+  echo "  $bp passed, $bf failed in $(elapsed $((SECONDS - t0)))"
+else
+  echo "== browser: chromium, node or npm missing (apt-get install chromium nodejs npm), skipped"
 fi
 if [ "${1:-}" != "--quick" ]; then
   setup build-asan -Dbuildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false

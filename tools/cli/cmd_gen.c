@@ -2,6 +2,7 @@
  * encode, decode, reconstruct. */
 #include "args.h"
 #include "commands.h"
+#include "npy_out.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,27 +80,38 @@ int cmd_info(int argc, char **argv)
 }
 
 static const char *sample_usage =
-    "usage: varia sample MODEL.json -n N [--seed S] [--temperature T] [--cols C] [--steps] [--length L] -o FILE.png\n"
-    "  Draw N samples (z from the prior, scaled by T) and write E[x|z] as a PNG grid.\n"
-    "  --steps (DRAW): one row per sample, one column per step: the canvas as it is painted.\n"
+    "usage: varia sample MODEL.json -n N [--seed S] [--temperature T] [--cols C] [--steps] [--length L]\n"
+    "                    -o FILE.png|FILE.npy\n"
+    "  Draw N samples (z from the prior, scaled by T) and write E[x|z] as a PNG grid, or, for\n"
+    "  -o FILE.npy, the float32 values themselves as a NumPy array [N, C, H, W] (images) or [N, D].\n"
+    "  --steps (DRAW): one row per sample, one column per step: the canvas as it is painted\n"
+    "  (.npy: [N, T, C, H, W], the canvas after each of the T steps).\n"
     "  --length L (sequence models, required): N sequences of L steps drawn frame by frame,\n"
     "  written as piano rolls (time on x, pitch on y, the highest at the top), one per sample, stacked;\n"
-    "  or, for -o FILE.mid and frames of 88 notes (MIDI 21-108), as a MIDI file to listen to: one frame\n"
+    "  as the 0/1 frames in a .npy [N, L, F] (which 'varia eval --data' reads back); or, for\n"
+    "  -o FILE.mid and frames of 88 notes (MIDI 21-108), as a MIDI file to listen to: one frame\n"
     "  a quarter note at 120 bpm, the sequences one after another, a silent frame between them.\n";
 
-/* --steps: the canvases of the samples' latents z[n * latent], one row of T per sample. */
+/* --steps: the canvases of the samples' latents z[n * latent] written to
+ * path, as a PNG of one row of T per sample, or (npy) as a .npy [n, T,
+ * shape...]. Returns 0 or the exit code of the printed error. */
 static int write_steps(varia_ctx *ctx, const varia_model *m, const varia_info *in, const float *z, int64_t n,
-                       const char *path)
+                       const char *path, int npy)
 {
     int64_t T = in->latent_shape.rank == 2 ? in->latent_shape.dims[0] : 1;
-    int rc = cli_check_grid(ctx, n * T, &in->data_shape, (int)T, "the steps grid");
+    int rc = npy ? 0 : cli_check_grid(ctx, n * T, &in->data_shape, (int)T, "the steps grid");
     float *c = rc ? NULL : malloc((size_t)(n * T * in->data_size) * sizeof(float));
     if (!rc && !c)
         rc = VARIA_ERR_NOMEM;
     if (!rc)
         rc = cli_report(ctx, varia_decode_steps(ctx, m, z, n, c));
+    varia_shape step = {1 + in->data_shape.rank, {T}}; /* one sample's canvases: [T, shape...] */
+    for (int i = 0; i < in->data_shape.rank && i + 1 < VARIA_MAX_RANK; i++)
+        step.dims[1 + i] = in->data_shape.dims[i];
+    if (!rc && npy && in->data_shape.rank >= VARIA_MAX_RANK) /* [T, shape...] must fit a varia_shape */
+        rc = cli_error(VARIA_ERR_SHAPE, "--steps to a .npy needs examples of rank below %d", VARIA_MAX_RANK);
     if (!rc)
-        rc = cli_write_grid(ctx, path, c, n * T, &in->data_shape, (int)T);
+        rc = npy ? cli_write_examples_npy(path, c, n, &step) : cli_write_grid(ctx, path, c, n * T, &in->data_shape, (int)T);
     free(c);
     return rc;
 }
@@ -120,7 +132,8 @@ int cmd_sample(int argc, char **argv)
         !cli_int(opts, "--cols", 1, 4096, &cols) || !cli_int(opts, "--length", 1, 1 << 20, &length))
         return VARIA_ERR_ARG;
     if (!cli_has(opts, "-o"))
-        return cli_usage_error("sample", "-o FILE.png is required");
+        return cli_usage_error("sample", "-o FILE.png or -o FILE.npy is required");
+    const char *out = cli_find(opts, "-o")->value;
     varia_ctx *ctx = NULL;
     varia_model *m = NULL;
     varia_info in;
@@ -129,14 +142,17 @@ int cmd_sample(int argc, char **argv)
     if (!rc && seq != (length > 0))
         rc = cli_usage_error("sample", seq ? "a sequence model needs --length L (steps per sample)"
                                            : "--length is for sequence models; this one is '%s'", in.family);
+    int kind = rc ? 0 : cli_out_kind_of("sample", out, CLI_OUT_PNG | CLI_OUT_NPY | (seq ? CLI_OUT_MIDI : 0));
+    if (!rc && !kind)
+        rc = VARIA_ERR_ARG;
     if (!rc && seq) {
-        rc = cli_seq_sample(ctx, m, &in, n, length, seed, temp, cli_find(opts, "-o")->value);
+        rc = cli_seq_sample(ctx, m, &in, n, length, seed, temp, out, kind);
         varia_model_free(m);
         varia_ctx_free(ctx);
         return rc;
     }
     int grid_cols = (int)(cols ? cols : (n < 10 ? n : 10));
-    if (!rc) /* a grid too large to write is refused before the samples are drawn */
+    if (!rc && kind == CLI_OUT_PNG) /* a grid too large to write is refused before the samples are drawn */
         rc = cli_check_grid(ctx, n, &in.data_shape, grid_cols, "sampling");
     int steps = cli_has(opts, "--steps");
     float *x = rc ? NULL : malloc((size_t)(n * in.data_size) * sizeof(float));
@@ -146,12 +162,14 @@ int cmd_sample(int argc, char **argv)
     if (!rc)
         rc = cli_report(ctx, varia_sample(ctx, m, n, seed, (float)temp, x, z));
     if (!rc && steps)
-        rc = write_steps(ctx, m, &in, z, n, cli_find(opts, "-o")->value);
+        rc = write_steps(ctx, m, &in, z, n, out, kind == CLI_OUT_NPY);
+    else if (!rc && kind == CLI_OUT_NPY)
+        rc = cli_write_examples_npy(out, x, n, &in.data_shape);
     else if (!rc)
-        rc = cli_write_grid(ctx, cli_find(opts, "-o")->value, x, n, &in.data_shape, grid_cols);
+        rc = cli_write_grid(ctx, out, x, n, &in.data_shape, grid_cols);
     if (!rc)
         printf("wrote %lld samples (seed %llu, temperature %g) to %s\n", (long long)n, (unsigned long long)seed, temp,
-               cli_find(opts, "-o")->value);
+               out);
     free(x);
     free(z);
     varia_model_free(m);
@@ -160,10 +178,11 @@ int cmd_sample(int argc, char **argv)
 }
 
 static const char *interp_usage =
-    "usage: varia interpolate MODEL.json A B [--steps N] [--slerp] -o FILE.png\n"
+    "usage: varia interpolate MODEL.json A B [--steps N] [--slerp] -o FILE.png|FILE.npy\n"
     "  A and B are each a PNG file, DATASET:INDEX (an example of an IDX/.amat file or\n"
     "  PNG folder), or a latent z:v1,v2,...  Inputs are encoded to their posterior\n"
-    "  means; N latents from A to B (lerp, or slerp) are decoded into a strip.\n";
+    "  means; N latents from A to B (lerp, or slerp) are decoded into a strip, or, for\n"
+    "  -o FILE.npy, into a float32 NumPy array of E[x|z]: [N, C, H, W] (images) or [N, D].\n";
 
 static int endpoint(varia_ctx *ctx, const varia_model *m, const varia_info *in, const char *spec, float *z)
 {
@@ -192,12 +211,16 @@ int cmd_interpolate(int argc, char **argv)
     if (!cli_parse(argc, argv, 2, opts, pos, 3, &(int){0}) || !cli_int(opts, "--steps", 2, 1024, &steps))
         return VARIA_ERR_ARG;
     if (!cli_has(opts, "-o"))
-        return cli_usage_error("interpolate", "-o FILE.png is required");
+        return cli_usage_error("interpolate", "-o FILE.png or -o FILE.npy is required");
+    const char *out = cli_find(opts, "-o")->value;
+    int kind = cli_out_kind_of("interpolate", out, CLI_OUT_PNG | CLI_OUT_NPY);
+    if (!kind)
+        return VARIA_ERR_ARG;
     varia_ctx *ctx = NULL;
     varia_model *m = NULL;
     varia_info in;
     int rc = open_cmd(argc, argv, interp_usage, opts, pos, 3, &ctx, &m, &in);
-    if (!rc)
+    if (!rc && kind == CLI_OUT_PNG)
         rc = cli_check_grid(ctx, steps, &in.data_shape, (int)steps, "encoding the endpoints");
     int64_t L = rc ? 0 : in.latent_size;
     float *z = rc ? NULL : malloc((size_t)((steps + 2) * L) * sizeof(float));
@@ -215,10 +238,11 @@ int cmd_interpolate(int argc, char **argv)
     if (!rc)
         rc = cli_report(ctx, varia_decode(ctx, m, z, steps, VARIA_DECODE_MEAN, x, NULL));
     if (!rc)
-        rc = cli_write_grid(ctx, cli_find(opts, "-o")->value, x, steps, &in.data_shape, (int)steps);
+        rc = kind == CLI_OUT_NPY ? cli_write_examples_npy(out, x, steps, &in.data_shape)
+                                 : cli_write_grid(ctx, out, x, steps, &in.data_shape, (int)steps);
     if (!rc)
-        printf("wrote a %lld-step %s strip to %s\n", (long long)steps, how == VARIA_SLERP ? "slerp" : "lerp",
-               cli_find(opts, "-o")->value);
+        printf("wrote a %lld-step %s %s to %s\n", (long long)steps, how == VARIA_SLERP ? "slerp" : "lerp",
+               kind == CLI_OUT_NPY ? "path" : "strip", out);
     free(z);
     free(x);
     varia_model_free(m);
@@ -304,9 +328,10 @@ int cmd_encode(int argc, char **argv)
 }
 
 static const char *decode_usage =
-    "usage: varia decode MODEL.json z:v1,v2,... (-o FILE.png | --json [--params])\n"
-    "  Decode one latent: E[x|z] as a PNG, or as JSON; with --params the likelihood's\n"
-    "  parameters instead (logits, or the Gaussian mean and log-variance).\n";
+    "usage: varia decode MODEL.json z:v1,v2,... (-o FILE.png | -o FILE.npy | --json [--params])\n"
+    "  Decode one latent: E[x|z] as a PNG, a float32 NumPy array [1, C, H, W] (or [1, D]),\n"
+    "  or as JSON; with --params the likelihood's parameters instead (logits, or the\n"
+    "  Gaussian mean and log-variance).\n";
 
 static int print_decoded(varia_ctx *ctx, const varia_model *m, const varia_info *in, const float *z, int params)
 {
@@ -339,7 +364,10 @@ int cmd_decode(int argc, char **argv)
         return VARIA_ERR_ARG;
     int json = cli_has(opts, "--json") || cli_has(opts, "--params");
     if (!cli_has(opts, "-o") && !json)
-        return cli_usage_error("decode", "-o FILE.png or --json is required");
+        return cli_usage_error("decode", "-o FILE.png, -o FILE.npy or --json is required");
+    int kind = json ? 0 : cli_out_kind_of("decode", cli_find(opts, "-o")->value, CLI_OUT_PNG | CLI_OUT_NPY);
+    if (!json && !kind)
+        return VARIA_ERR_ARG;
     varia_ctx *ctx = NULL;
     varia_model *m = NULL;
     varia_info in;
@@ -351,15 +379,15 @@ int cmd_decode(int argc, char **argv)
         rc = cli_usage_error("decode", "the latent must be written z:v1,v2,...");
     if (!rc)
         rc = cli_parse_latent(pos[1], in.latent_size, z);
-    if (!rc && !json)
+    if (!rc && kind == CLI_OUT_PNG)
         rc = cli_check_grid(ctx, 1, &in.data_shape, 1, "decoding");
     if (!rc && json)
         rc = print_decoded(ctx, m, &in, z, cli_has(opts, "--params"));
     if (!rc && !json)
         rc = cli_report(ctx, varia_decode(ctx, m, z, 1, VARIA_DECODE_MEAN, z + in.latent_size, NULL));
     if (!rc && !json)
-        rc = cli_write_grid(ctx, cli_find(opts, "-o")->value, z + in.latent_size, 1,
-                                            &in.data_shape, 1);
+        rc = kind == CLI_OUT_NPY ? cli_write_examples_npy(cli_find(opts, "-o")->value, z + in.latent_size, 1, &in.data_shape)
+                                 : cli_write_grid(ctx, cli_find(opts, "-o")->value, z + in.latent_size, 1, &in.data_shape, 1);
     if (!rc && !json)
         printf("wrote E[x|z] of a %lld-value latent to %s\n", (long long)in.latent_size,
                cli_find(opts, "-o")->value);

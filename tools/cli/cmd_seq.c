@@ -5,12 +5,12 @@
 #include "cli_mpi.h"
 #include "commands.h"
 #include "midi.h"
+#include "npy_out.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 /* n sequences x[n * T * F] (frame-major) as piano rolls: roll i is F rows
  * (pitch, the highest at the top) by T columns (time), the rolls stacked
@@ -51,36 +51,32 @@ static int write_midi(const char *path, const float *x, int64_t n, int64_t T)
     return ok ? 0 : cli_error(VARIA_ERR_IO, "cannot write '%s'", path);
 }
 
-/* A path ending in .mid or .midi (any case): the samples go to a MIDI file. */
-static int is_midi(const char *path)
-{
-    size_t n = strlen(path);
-    return (n >= 4 && !strcasecmp(path + n - 4, ".mid")) || (n >= 5 && !strcasecmp(path + n - 5, ".midi"));
-}
-
 int cli_seq_sample(varia_ctx *ctx, const varia_model *m, const varia_info *in, int64_t n, int64_t T, uint64_t seed,
-                   double temp, const char *path)
+                   double temp, const char *path, int kind)
 {
     int64_t F = in->data_size;
     varia_opts o = {.size = sizeof o, .flags = VARIA_OPT_TEMPERATURE, .seed = seed, .temperature = (float)temp,
                     .seq_len = T};
     varia_shape roll = {2, {F, T}};
-    int rc = cli_check_grid(ctx, n, &roll, 1, "sampling");
+    int rc = kind == CLI_OUT_PNG ? cli_check_grid(ctx, n, &roll, 1, "sampling") : 0;
     float *x = rc ? NULL : malloc((size_t)(n * T * F) * sizeof *x);
     float *z = rc ? NULL : malloc((size_t)(n * T * in->latent_size + 1) * sizeof *z);
     if (!rc && (!x || !z))
         rc = cli_error(VARIA_ERR_NOMEM, "out of memory for %lld sequences of %lld steps", (long long)n, (long long)T);
     if (!rc)
         rc = cli_report(ctx, varia_sample_ex(ctx, m, n, &o, x, z));
-    int midi = is_midi(path);
+    int midi = kind == CLI_OUT_MIDI;
     if (!rc && midi && F != CLI_MIDI_NOTES)
         rc = cli_error(VARIA_ERR_ARG, "a MIDI file needs frames of %d notes (MIDI 21-108); this model's have %lld "
                        "values", CLI_MIDI_NOTES, (long long)F);
     if (!rc)
-        rc = midi ? write_midi(path, x, n, T) : cli_seq_write_rolls(ctx, path, x, n, T, F);
+        rc = midi ? write_midi(path, x, n, T)
+           : kind == CLI_OUT_NPY ? cli_write_npy(path, x, 3, (int64_t[]){n, T, F})
+           : cli_seq_write_rolls(ctx, path, x, n, T, F);
     if (!rc)
         printf("wrote %lld %s of %lld steps (seed %llu, temperature %g) to %s\n", (long long)n,
-               midi ? "sequences as MIDI" : "piano rolls", (long long)T, (unsigned long long)seed, temp, path);
+               midi ? "sequences as MIDI" : kind == CLI_OUT_NPY ? "sequences" : "piano rolls", (long long)T,
+               (unsigned long long)seed, temp, path);
     free(x);
     free(z);
     return rc;

@@ -18,9 +18,12 @@ int cmd_invert(int argc, char **argv);
 #include "varia.h"
 /* n sequences x[n * T * F] as piano rolls (time on x, pitch up; one roll per sequence, stacked) in a PNG. */
 int cli_seq_write_rolls(varia_ctx *ctx, const char *path, const float *x, int64_t n, int64_t T, int64_t F);
-/* varia sample --length T: n sequences drawn and written as piano rolls to path. */
+/* varia sample --length T: n sequences drawn (seed, temperature temp) and
+ * written to path as kind says (a cli_out_kind of npy_out.h, which the caller
+ * has checked): piano rolls in a PNG, the frames as a .npy [n, T, F], or a
+ * MIDI file (refused unless frames are 88 notes). Returns the exit code. */
 int cli_seq_sample(varia_ctx *ctx, const varia_model *m, const varia_info *in, int64_t n, int64_t T, uint64_t seed,
-                   double temp, const char *path);
+                   double temp, const char *path, int kind);
 /* varia reconstruct of a sequence model: the first n sequences of path
  * (varia_seqset_load), each above its reconstruction, as piano rolls in out. */
 int cli_seq_reconstruct(varia_ctx *ctx, const varia_model *m, const varia_info *in, const char *path, int64_t n,
