@@ -123,7 +123,6 @@ async function nativeFor(entry, manifest, family) {
   if (family !== 'vrnn')
     r.sample = await cliNpy(['sample', manifest, '-n', SAMPLE.n, '--seed', SAMPLE.seed, '--temperature', SAMPLE.temperature]);
   if (family === 'vae' || family === 'draw') {
-    r.flow = !!JSON.parse(readFileSync(manifest, 'utf8')).architecture?.flow;
     const D = r.sample.data.length / SAMPLE.n;
     const x = r.sample.data.slice(0, 2 * D).map((v) => (v > 0.5 ? 1 : 0));
     r.images = [x.slice(0, D), x.slice(D)];
@@ -300,12 +299,10 @@ async function testEncoder(page, name, info, r) {
     maeOther += Math.abs(rec[i] - b[i]) / D;
     agree += (rec[i] >= 0.5) === (a[i] === 1);
   }
-  // A flow posterior: varia.js's encode is q0's mean (it has no encode_sample_ex), which the page decodes; the
-  // command (varia interpolate) pushes it through the flow first (mean |recon - x| 0.038 there for vae-iaf-mnist).
+  // A flow posterior: varia.js's encode pushes q0's mean through the flow, as varia interpolate does.
   check(rec.length === D && mae < 0.1 && agree >= 0.95 * D && mae < maeOther,
         `${name}: encode round trip of a thresholded sample: mean |recon - x| = ${mae.toFixed(4)} (< 0.1; ` +
-        `${maeOther.toFixed(4)} to the other image), ${(100 * agree / D).toFixed(1)}% of pixels on the right side of 0.5 (>= 95%)`,
-        r.flow ? 'a flow posterior: the page decodes q0\'s mean, not the flow\'s output as varia interpolate does' : '');
+        `${maeOther.toFixed(4)} to the other image), ${(100 * agree / D).toFixed(1)}% of pixels on the right side of 0.5 (>= 95%)`);
   const want = -r.eval[0], got = e.value.loglik;
   const rel = Math.abs(got - want) / Math.max(1, Math.abs(want));
   check(Number.isFinite(got) && rel <= TOL, `${name}: log p(x) = ${got?.toFixed(4)} against varia_dump eval's ` +

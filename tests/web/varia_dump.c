@@ -7,7 +7,7 @@
  * Usage: varia_dump MODEL.json OP ARGS... < in.f32 > out.bin
  *   sample N SEED TEMP          -> x[N*D] then z[N*L]
  *   decode N                    z[N*L] -> x[N*D]
- *   encode N                    x[N*D] -> mean[N*L]
+ *   encode N                    x[N*D] -> mean[N*L] (a flow's: through the flow)
  *   eval N K SEED               x[N*D] -> nll, stderr, elbo, recon, kl (float64)
  *   interpolate STEPS SLERP     za[L] zb[L] -> x[STEPS*D]
  *   decode_steps N              z[N*L] -> x[N*T*D]
@@ -54,6 +54,19 @@ static float farg(int argc, char **argv, int i)
     return i < argc ? (float)atof(argv[i]) : -1.0f;
 }
 
+/* The latent web/lib/varia_web.c's encode returns, as `varia interpolate`
+ * encodes an image endpoint: the posterior means, or for a flow posterior
+ * q_0's mean through the flow (varia_encode_sample_ex at temperature 0). */
+static varia_status encode_latent(varia_ctx *ctx, const varia_model *m, const float *x, int64_t n, float *z)
+{
+    varia_info in;
+    varia_status st = varia_model_info(m, &in);
+    varia_opts zero = {.size = sizeof zero, .flags = VARIA_OPT_TEMPERATURE, .temperature = 0.0f};
+    if (st == VARIA_OK && in.flow_steps > 0)
+        return varia_encode_sample_ex(ctx, m, x, n, &zero, z);
+    return st == VARIA_OK ? varia_encode(ctx, m, x, n, z, NULL) : st;
+}
+
 /* The operations that read one buffer and write one: decode, encode,
  * decode_steps, invert. in_per/out_per: floats per example. */
 static varia_status one_to_one(varia_ctx *ctx, const varia_model *m, const char *op, int argc, char **argv,
@@ -64,7 +77,7 @@ static varia_status one_to_one(varia_ctx *ctx, const varia_model *m, const char 
     if (st == VARIA_OK && !strcmp(op, "decode"))
         st = varia_decode(ctx, m, in, n, VARIA_DECODE_MEAN, out, NULL);
     else if (st == VARIA_OK && !strcmp(op, "encode"))
-        st = varia_encode(ctx, m, in, n, out, NULL);
+        st = encode_latent(ctx, m, in, n, out);
     else if (st == VARIA_OK && !strcmp(op, "decode_steps"))
         st = varia_decode_steps(ctx, m, in, n, out);
     else if (st == VARIA_OK) { /* invert */

@@ -188,7 +188,10 @@ class Model {
     });
   }
 
-  /** Posterior means of n examples x (n * dataDim floats; VAE, DRAW). @returns {Float32Array} n * latentDim */
+  /**
+   * Posterior means of n examples x (n * dataDim floats; VAE, DRAW); for a flow posterior, q0's mean
+   * pushed through the flow (as `varia interpolate` encodes). @returns {Float32Array} n * latentDim
+   */
   encode(x, n) {
     this._count(n, 'encode');
     this._floats(x, n * this.info.dataDim, 'encode: x');

@@ -107,12 +107,19 @@ EMSCRIPTEN_KEEPALIVE int varia_web_decode(varia_web_model *w, const float *z, in
     return varia_decode(w->ctx, w->m, z, n, VARIA_DECODE_MEAN, x, NULL);
 }
 
-/* varia_encode's posterior means: mean[n * latent] from x[n * data] (for a
- * flow posterior, q_0's mean, as varia_encode documents). */
+/* The latent an image's reconstruction decodes: mean[n * latent] from x[n *
+ * data], varia_encode's posterior means, or for a flow posterior q_0's mean
+ * pushed through the flow (varia_encode_sample_ex at temperature 0), as
+ * `varia interpolate` takes its endpoints: q_0's own mean is not the
+ * posterior's mean latent, and decodes worse. */
 EMSCRIPTEN_KEEPALIVE int varia_web_encode(varia_web_model *w, const float *x, int n, float *mean)
 {
     if (!w || !w->m)
         return VARIA_ERR_ARG;
+    if (w->info.flow_steps > 0) {
+        varia_opts zero = {.size = sizeof zero, .flags = VARIA_OPT_TEMPERATURE, .temperature = 0.0f};
+        return varia_encode_sample_ex(w->ctx, w->m, x, n, &zero, mean);
+    }
     return varia_encode(w->ctx, w->m, x, n, mean, NULL);
 }
 
